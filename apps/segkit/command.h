@@ -1,0 +1,34 @@
+#pragma once
+// Each subcommand lives in its own cmd_*.cpp and registers itself here with a static
+// SEGKIT_COMMAND(...) object, so adding a command touches no other file.
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace segkit::cli {
+
+struct CommandSpec {
+  const char* name;
+  const char* summary;
+  std::function<void(CLI::App& cmd)> setup;  // adds options and sets cmd.callback(...)
+};
+
+struct CommandRegistrar {
+  explicit CommandRegistrar(CommandSpec spec);
+};
+
+// Options every command that computes something takes.
+struct CommonOptions {
+  int threads = 0;  // 0 = all cores
+  bool quiet = false;
+};
+void add_common_options(CLI::App& cmd, CommonOptions& opts);
+// Applies --threads to LibTorch and OpenMP; call first in a command's callback.
+void apply_common_options(const CommonOptions& opts);
+
+}  // namespace segkit::cli
+
+#define SEGKIT_CONCAT_INNER(a, b) a##b
+#define SEGKIT_CONCAT(a, b) SEGKIT_CONCAT_INNER(a, b)
+#define SEGKIT_COMMAND(...) \
+  static ::segkit::cli::CommandRegistrar SEGKIT_CONCAT(segkit_command_, __LINE__)(::segkit::cli::CommandSpec{__VA_ARGS__})

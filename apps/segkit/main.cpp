@@ -1,0 +1,59 @@
+// segkit: the command line. Every subcommand registers itself (see command.h); main only
+// parses and turns library errors into one-line messages with a non-zero exit.
+#include <algorithm>
+#include <iostream>
+#include <vector>
+
+#include "command.h"
+#include "segkit/error.h"
+#include "segkit/version.h"
+#include "segkit/threads.h"
+
+namespace segkit::cli {
+
+static std::vector<CommandSpec>& registry() {
+  static std::vector<CommandSpec> specs;
+  return specs;
+}
+
+CommandRegistrar::CommandRegistrar(CommandSpec spec) { registry().push_back(std::move(spec)); }
+
+void add_common_options(CLI::App& cmd, CommonOptions& opts) {
+  cmd.add_option("--threads", opts.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  cmd.add_flag("-q,--quiet", opts.quiet, "Print nothing but errors");
+}
+
+void apply_common_options(const CommonOptions& opts) { segkit::set_num_threads(opts.threads); }
+
+}  // namespace segkit::cli
+
+int main(int argc, char** argv) {
+  using namespace segkit::cli;
+  CLI::App app{"segkit: image segmentation (Segment Anything, U-Net, evaluation) in native C++"};
+  app.name("segkit");
+  app.set_version_flag("--version", std::string("segkit ") + segkit::version_string());
+  app.require_subcommand(1);
+  auto& specs = registry();
+  std::sort(specs.begin(), specs.end(), [](const CommandSpec& a, const CommandSpec& b) {
+    return std::string(a.name) < std::string(b.name);
+  });
+  for (auto& spec : specs) {
+    CLI::App* cmd = app.add_subcommand(spec.name, spec.summary);
+    spec.setup(*cmd);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const segkit::Error& e) {
+    std::cerr << "segkit: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "segkit: error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "segkit: internal error: " << e.what() << "\n";
+    return 3;
+  }
+  return 0;
+}

@@ -1,0 +1,7 @@
+# Third-party libraries, all from Debian packages (or official LibTorch via CMAKE_PREFIX_PATH).
+find_package(Torch REQUIRED)
+find_package(nlohmann_json 3.9 REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(CURL REQUIRED)
+find_package(Threads REQUIRED)
+include(FindSegkitOpenCV)

@@ -1,0 +1,4 @@
+#pragma once
+namespace segkit {
+const char* version_string();
+}

@@ -1,0 +1,34 @@
+#pragma once
+// Shared helpers for segkit's tests: where the test data lives, temporary folders, and
+// running the segkit binary for end-to-end CLI tests.
+#include <string>
+#include <vector>
+
+namespace segkit::test {
+
+// tests/data/<relative>
+std::string data_path(const std::string& relative);
+
+// A fresh empty folder, removed when the object goes out of scope.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs the segkit binary with the given arguments (no shell involved), capturing output.
+CliResult run_cli(const std::vector<std::string>& args);
+
+}  // namespace segkit::test
