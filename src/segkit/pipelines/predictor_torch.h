@@ -1,0 +1,27 @@
+#pragma once
+// Tensor-level access to a SamPredictor for pipelines built on it (the mask generator, the
+// server), mirroring upstream SamPredictor.predict_torch. Internal: not installed.
+#include <ATen/core/Tensor.h>
+
+#include <array>
+
+#include "segkit/sam.h"
+
+namespace segkit::sam {
+
+struct TorchPrediction {
+  at::Tensor masks;            // B×K×H×W at the original size: logits if return_logits, else bool
+  at::Tensor iou_predictions;  // B×K
+  at::Tensor low_res_logits;   // B×K×h×w
+};
+
+// point_coords: B×N×2 float32, already in the model's input frame (see apply_coords);
+// point_labels: B×N int; boxes: B×4 in the input frame or undefined; mask_input: B×1×h×w or undefined.
+TorchPrediction predict_torch(const SamPredictor& predictor, const at::Tensor& point_coords,
+                              const at::Tensor& point_labels, const at::Tensor& boxes,
+                              const at::Tensor& mask_input, bool multimask_output, bool return_logits);
+
+// Upstream ResizeLongestSide.apply_coords: original-image (x, y) → input-frame coordinates.
+at::Tensor apply_coords(const at::Tensor& coords, std::array<int, 2> original_size, int target_length);
+
+}  // namespace segkit::sam
