@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
-#include "segkit/io/hub_cache.h"
-#include "segkit/io/hub_download.h"
+#include "io/hub_cache.h"
+#include "io/hub_download.h"
 
 namespace {
 struct PullArgs {

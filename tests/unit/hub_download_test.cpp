@@ -15,9 +15,9 @@
 #include <thread>
 
 #include "segkit/error.h"
-#include "segkit/io/hub_download.h"
-#include "segkit/io/model_locator.h"
-#include "segkit/io/sha256.h"
+#include "io/hub_download.h"
+#include "io/model_locator.h"
+#include "io/sha256.h"
 #include "segkit/safetensors.h"
 #include "test_util.h"
 

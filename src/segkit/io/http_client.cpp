@@ -1,4 +1,4 @@
-#include "segkit/io/http_client.h"
+#include "io/http_client.h"
 
 #include <curl/curl.h>
 

@@ -1,4 +1,4 @@
-#include "segkit/io/hub_download.h"
+#include "io/hub_download.h"
 
 #include <unistd.h>
 
@@ -16,9 +16,9 @@
 
 #include "segkit/error.h"
 #include "segkit/files.h"
-#include "segkit/io/http_client.h"
-#include "segkit/io/hub_cache.h"
-#include "segkit/io/sha256.h"
+#include "io/http_client.h"
+#include "io/hub_cache.h"
+#include "io/sha256.h"
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "segkit/io/sha256.h"
+#include "io/sha256.h"
 
 #include <openssl/evp.h>
 

@@ -1,4 +1,4 @@
-#include "segkit/io/torch_pickle.h"
+#include "io/torch_pickle.h"
 
 #include <cstring>
 #include <deque>
