@@ -2,6 +2,8 @@
 // matrix and sklearn cross-checks): every "semantic" case of the metric fixtures.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "metric_fixtures.h"
 #include "segkit/error.h"
 #include "segkit/label_map.h"
@@ -84,6 +86,7 @@ void expect_result(const json& e, const segkit::SemanticResult& r, const segkit:
     int64_t i = 0, pg = 0;
     for (int c = 0; c < n; ++c) i += r.area_intersect[c], pg += r.area_pred[c] + r.area_label[c];
     expect_metric_near(sk.at("f1_micro"), 2.0 * i / pg, "sklearn f1_micro");
+    expect_metric_near(sk.at("jaccard_macro_present"), r.mean_iou, "sklearn jaccard_macro_present");
   }
 }
 
@@ -115,6 +118,15 @@ TEST_P(SemanticFixture, Int32InputAndMergeGiveTheSameResult) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, SemanticFixture, ::testing::ValuesIn(segkit::test::load_metric_cases("semantic")),
                          segkit::test::metric_case_name);
+
+TEST(MetricFixtures, EveryCaseHasATestedKind) {
+  std::ifstream in(segkit::test::data_path("metrics/index.json"));
+  const json index = json::parse(in);
+  size_t total = 0;
+  for (const char* kind : {"semantic", "rle", "panoptic", "coco_eval"}) total += segkit::test::load_metric_cases(kind).size();
+  EXPECT_EQ(total, index.at("cases").size());
+  EXPECT_GE(total, 30u);
+}
 
 TEST(SemanticMetrics, LabelMapIsAppliedInOrderBeforeReduceLabels) {
   segkit::SemanticOptions o;

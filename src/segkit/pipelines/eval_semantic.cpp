@@ -45,9 +45,7 @@ std::string fmt(double v, int digits = 4) {
 
 std::string csv_number(double v) {
   if (std::isnan(v)) return "nan";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  return nlohmann::json(v).dump();  // shortest text that reads back to the same double
 }
 
 std::string csv_field(const std::string& s) {
