@@ -160,6 +160,26 @@ TEST(Rle, EncodeHandlesWideMasksAcrossColumnBlocks) {
   EXPECT_EQ(segkit::rle_from_string(segkit::rle_to_string(r), h, w).counts, r.counts);
 }
 
+TEST(Rle, DifferentSizesFollowPycocotools) {
+  // 4x5 mask (rows 1-2, cols 2-3) against 6x6 masks: overlapping boxes give -1, disjoint 0.
+  const Rle a = segkit::rle_from_string("92203", 4, 5);
+  std::vector<uint8_t> big(36, 0), corner(36, 0);
+  big[1 * 6 + 2] = 1;
+  corner[5 * 6 + 5] = 1;
+  const Rle b = segkit::rle_encode(big.data(), 6, 6), c = segkit::rle_encode(corner.data(), 6, 6);
+  EXPECT_EQ(segkit::rle_iou(a, b, false), -1);
+  EXPECT_EQ(segkit::rle_iou(a, c, false), 0);
+  const Rle m = segkit::rle_merge({a, b});
+  EXPECT_EQ(m.height, 0);
+  EXPECT_EQ(m.width, 0);
+  EXPECT_EQ(segkit::rle_to_string(m), "");
+  // Empty masks: IoU 0, never NaN, crowd or not.
+  const Rle empty = segkit::rle_from_string(segkit::rle_to_string(Rle{4, 5, {20}}), 4, 5);
+  EXPECT_EQ(segkit::rle_iou(empty, empty, false), 0);
+  EXPECT_EQ(segkit::rle_iou(a, empty, true), 0);
+  EXPECT_EQ(segkit::rle_iou(a, a, true), 1);
+}
+
 TEST(Rle, EncodeMatchesColumnWalkOnRandomMasks) {
   // The encoder compares rows word by word; check it against the plain column-major walk on
   // masks of every small shape (word tails, single rows/columns) and arbitrary nonzero values.
