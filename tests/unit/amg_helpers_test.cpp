@@ -16,12 +16,12 @@
 #include <cstring>
 
 #include "amg_test_util.h"
-#include "segkit/pipelines/amg/box_nms.h"
-#include "segkit/pipelines/amg/crop_boxes.h"
-#include "segkit/pipelines/amg/mask_boxes.h"
-#include "segkit/pipelines/amg/point_grid.h"
-#include "segkit/pipelines/amg/small_regions.h"
-#include "segkit/pipelines/amg/stability_score.h"
+#include "pipelines/amg/box_nms.h"
+#include "pipelines/amg/crop_boxes.h"
+#include "pipelines/amg/mask_boxes.h"
+#include "pipelines/amg/point_grid.h"
+#include "pipelines/amg/small_regions.h"
+#include "pipelines/amg/stability_score.h"
 #include "segkit/error.h"
 
 using namespace segkit;

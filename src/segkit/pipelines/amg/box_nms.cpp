@@ -1,4 +1,4 @@
-#include "segkit/pipelines/amg/box_nms.h"
+#include "pipelines/amg/box_nms.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/ops/_unique.h>

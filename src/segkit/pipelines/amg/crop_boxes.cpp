@@ -1,4 +1,4 @@
-#include "segkit/pipelines/amg/crop_boxes.h"
+#include "pipelines/amg/crop_boxes.h"
 
 #include <ATen/ops/any.h>
 #include <ATen/ops/constant_pad_nd.h>

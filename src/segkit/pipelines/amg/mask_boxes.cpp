@@ -1,4 +1,4 @@
-#include "segkit/pipelines/amg/mask_boxes.h"
+#include "pipelines/amg/mask_boxes.h"
 
 #include <ATen/ops/any.h>
 #include <ATen/ops/arange.h>

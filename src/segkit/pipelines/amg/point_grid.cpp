@@ -1,4 +1,4 @@
-#include "segkit/pipelines/amg/point_grid.h"
+#include "pipelines/amg/point_grid.h"
 
 #include <ATen/ops/empty.h>
 

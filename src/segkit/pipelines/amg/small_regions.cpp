@@ -1,4 +1,4 @@
-#include "segkit/pipelines/amg/small_regions.h"
+#include "pipelines/amg/small_regions.h"
 
 #include <opencv2/imgproc.hpp>
 

@@ -1,4 +1,4 @@
-#include "segkit/pipelines/amg/stability_score.h"
+#include "pipelines/amg/stability_score.h"
 
 #include <ATen/ops/div.h>
 #include <ATen/ops/gt.h>
