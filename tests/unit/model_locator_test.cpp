@@ -7,8 +7,8 @@
 #include <optional>
 
 #include "segkit/error.h"
-#include "segkit/io/hub_cache.h"
-#include "segkit/io/model_locator.h"
+#include "io/hub_cache.h"
+#include "io/model_locator.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "segkit/error.h"
-#include "segkit/io/pth_reader.h"
+#include "io/pth_reader.h"
 #include "segkit/safetensors.h"
 #include "test_util.h"
 

@@ -129,5 +129,25 @@ TEST_P(SamGolden, EveryPromptCaseMatchesUpstream) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, SamGolden,
-                         ::testing::Values(Format{"hf", &test::sam_tiny_hf}),
+                         ::testing::Values(Format{"hf", &test::sam_tiny_hf}, Format{"pth", &test::sam_tiny_pth}),
                          [](const auto& info) { return std::string(info.param.name); });
+
+TEST(SamFormats, OfficialAndHuggingFaceCheckpointsGiveIdenticalOutputs) {
+  auto hf = SamModel::load(test::sam_tiny_hf(), {false});
+  auto pth = SamModel::load(test::sam_tiny_pth(), {false});
+  EXPECT_EQ(hf->fingerprint(), pth->fingerprint());
+  auto f = test::sam_case_file("dog");
+  Image image = test::sam_case_image(*f);
+  SamPredictor a(hf), b(pth);
+  a.set_image(image);
+  b.set_image(image);
+  EXPECT_EQ(a.embedding().data, b.embedding().data);
+  SamPrompt prompt;
+  prompt.points = {{100.f, 120.f}, {300.f, 200.f}};
+  prompt.labels = {1, 0};
+  prompt.box = std::array<float, 4>{20.f, 30.f, 400.f, 300.f};
+  SamPrediction pa = a.predict(prompt, true), pb = b.predict(prompt, true);
+  EXPECT_EQ(pa.iou_predictions, pb.iou_predictions);
+  EXPECT_EQ(pa.mask_logits, pb.mask_logits);
+  EXPECT_EQ(pa.masks, pb.masks);
+}

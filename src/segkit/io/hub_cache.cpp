@@ -1,4 +1,4 @@
-#include "segkit/io/hub_cache.h"
+#include "io/hub_cache.h"
 
 #include <pwd.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "segkit/io/model_locator.h"
+#include "io/model_locator.h"
 
 #include <algorithm>
 #include <cctype>
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "segkit/error.h"
-#include "segkit/io/hub_cache.h"
+#include "io/hub_cache.h"
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "segkit/io/pth_reader.h"
+#include "io/pth_reader.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -9,8 +9,8 @@
 #include <cstring>
 
 #include "segkit/error.h"
-#include "segkit/io/torch_pickle.h"
-#include "segkit/io/zip_directory.h"
+#include "io/torch_pickle.h"
+#include "io/zip_directory.h"
 
 namespace segkit {
 

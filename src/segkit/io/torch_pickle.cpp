@@ -1,4 +1,4 @@
-#include "segkit/io/torch_pickle.h"
+#include "io/torch_pickle.h"
 
 #include <cstring>
 #include <deque>
@@ -380,19 +380,11 @@ class Interpreter {
     if (callable->kind != Kind::Global) bad("call of a " + std::string(kind_name(callable->kind)));
     const GlobalSpec& g = *callable->global;
     switch (g.kind) {
-      case GlobalKind::OrderedDict: {
-        Value* d = make(Kind::Dict);
-        if (!args.empty()) {  // OrderedDict([(k, v), ...])
-          Value* pairs = args[0];
-          if (pairs->kind != Kind::List && pairs->kind != Kind::Tuple) bad("OrderedDict argument is not a list");
-          for (Value* kv : pairs->items) {
-            if ((kv->kind != Kind::Tuple && kv->kind != Kind::List) || kv->items.size() != 2)
-              bad("OrderedDict item is not a pair");
-            d->entries.emplace_back(kv->items[0], kv->items[1]);
-          }
-        }
-        return d;
-      }
+      case GlobalKind::OrderedDict:
+        // torch writes OrderedDict() and then SETITEMS; building from an argument list is not
+        // needed and would let a small pickle copy one big list many times over.
+        if (!args.empty()) bad("OrderedDict with arguments");
+        return make(Kind::Dict);
       case GlobalKind::RebuildTensorV2:
       case GlobalKind::RebuildTensorV3: {
         const bool v3 = g.kind == GlobalKind::RebuildTensorV3;

@@ -1,4 +1,4 @@
-#include "segkit/io/zip_directory.h"
+#include "io/zip_directory.h"
 
 #include "segkit/error.h"
 

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 #include "models/sam/sam_model_impl.h"
 #include "pipelines/predictor_torch.h"
@@ -128,8 +129,9 @@ void validate_prompt(const SamPrompt& p, const SamConfig& c, int height, int wid
     const float x = p.points[i][0], y = p.points[i][1];
     if (!std::isfinite(x) || !std::isfinite(y)) throw Error("point " + std::to_string(i + 1) + " is not a finite number");
     if (x < 0 || y < 0 || x > width || y > height) {
-      std::string msg = "point (" + std::to_string(x) + ", " + std::to_string(y) + ") is outside the " + std::to_string(width) +
-                        "x" + std::to_string(height) + " image";
+      std::ostringstream msg_stream;
+      msg_stream << "point (" << x << ", " << y << ") is outside the " << width << "x" << height << " image";
+      std::string msg = msg_stream.str();
       if (x >= 0 && y >= 0 && x <= height && y <= width) msg += " (x and y swapped?)";
       throw Error(msg);
     }

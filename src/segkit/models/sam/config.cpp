@@ -1,6 +1,7 @@
 #include "models/sam/config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -93,10 +94,15 @@ SamConfig infer_config(const WeightMap& w, const nlohmann::json* hf, const nlohm
     read_if(pre, "image_std", std_);
     double rescale = 1.0 / 255.0;
     read_if(pre, "rescale_factor", rescale);
+    // HF stores upstream's ImageNet constants divided by 255; where they are those constants,
+    // keep upstream's exact values so that both checkpoint formats compute the same bits.
+    auto pick = [](double value, float upstream) {
+      return std::abs(value - upstream) < 1e-4 ? upstream : static_cast<float>(value);
+    };
     if (mean.size() == 3 && std_.size() == 3)
       for (int i = 0; i < 3; ++i) {
-        c.pixel_mean[i] = static_cast<float>(mean[i] / rescale);
-        c.pixel_std[i] = static_cast<float>(std_[i] / rescale);
+        c.pixel_mean[i] = pick(mean[i] / rescale, c.pixel_mean[i]);
+        c.pixel_std[i] = pick(std_[i] / rescale, c.pixel_std[i]);
       }
   }
   if (c.encoder_heads <= 0 || c.encoder_dim % c.encoder_heads != 0)

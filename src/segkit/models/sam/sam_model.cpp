@@ -1,54 +1,19 @@
 #include <c10/core/InferenceMode.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "io/model_locator.h"
 #include "models/sam/checkpoint.h"
 #include "models/sam/config.h"
 #include "models/sam/sam_model_impl.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 
-namespace fs = std::filesystem;
-
 namespace segkit {
 
 namespace {
-
-struct ModelFiles {
-  std::string weights;
-  std::string config;        // HF config.json or empty
-  std::string preprocessor;  // HF preprocessor_config.json or empty
-};
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-ModelFiles locate(const std::string& source) {
-  std::error_code ec;
-  ModelFiles f;
-  if (fs::is_directory(source, ec)) {
-    for (const char* name : {"model.safetensors", "pytorch_model.bin"}) {
-      if (fs::is_regular_file(fs::path(source) / name, ec)) {
-        f.weights = (fs::path(source) / name).string();
-        break;
-      }
-    }
-    if (f.weights.empty()) fail(source, "model folder has neither model.safetensors nor pytorch_model.bin");
-    if (fs::is_regular_file(fs::path(source) / "config.json", ec)) f.config = (fs::path(source) / "config.json").string();
-    if (fs::is_regular_file(fs::path(source) / "preprocessor_config.json", ec))
-      f.preprocessor = (fs::path(source) / "preprocessor_config.json").string();
-    return f;
-  }
-  if (fs::exists(source, ec)) {
-    f.weights = source;
-    return f;
-  }
-  fail(source, "model not found (expected a model folder, a .safetensors or .pth file)");
-}
 
 nlohmann::json read_json(const std::string& path) {
   try {
@@ -90,17 +55,17 @@ const std::string& SamModel::fingerprint() const { return impl_->fingerprint; }
 
 std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const SamLoadOptions& options) {
   c10::InferenceMode guard;
-  ModelFiles files = locate(source);
-  sam::LoadedWeights loaded = ends_with(files.weights, ".safetensors") ? sam::read_safetensors_weights(files.weights)
-                                                                       : sam::read_pth_weights(files.weights);
+  ModelLocation files = locate_model(source);
+  sam::LoadedWeights loaded = files.format == WeightsFormat::Safetensors ? sam::read_safetensors_weights(files.weights)
+                                                                         : sam::read_pth_weights(files.weights);
   nlohmann::json config, preprocessor;
   if (!files.config.empty()) config = read_json(files.config);
-  if (!files.preprocessor.empty()) preprocessor = read_json(files.preprocessor);
+  if (!files.preprocessor_config.empty()) preprocessor = read_json(files.preprocessor_config);
 
   auto impl = std::make_unique<Impl>();
   const sam::WeightMap& w = loaded.weights;
   impl->config = sam::infer_config(w, files.config.empty() ? nullptr : &config,
-                                   files.preprocessor.empty() ? nullptr : &preprocessor);
+                                   files.preprocessor_config.empty() ? nullptr : &preprocessor);
   // Some official checkpoints carry the normalisation constants; they win over defaults.
   if (w.contains("pixel_mean") && w.contains("pixel_std") && w.get("pixel_mean").numel() == 3 &&
       w.get("pixel_std").numel() == 3) {
