@@ -1,4 +1,4 @@
-#include "segkit/formats/coco_segmentation.h"
+#include "formats/coco_segmentation.h"
 
 #include "segkit/error.h"
 

@@ -7,7 +7,7 @@
 
 #include "segkit/error.h"
 #include "segkit/files.h"
-#include "segkit/io/png_check.h"
+#include "io/png_check.h"
 
 namespace segkit {
 

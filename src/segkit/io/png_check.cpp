@@ -1,4 +1,4 @@
-#include "segkit/io/png_check.h"
+#include "io/png_check.h"
 
 #include <array>
 #include <cstring>

@@ -16,8 +16,8 @@
 
 #include "segkit/error.h"
 #include "segkit/files.h"
-#include "segkit/formats/coco_segmentation.h"
-#include "segkit/metrics/numpy_sum.h"
+#include "formats/coco_segmentation.h"
+#include "metrics/numpy_sum.h"
 #include "segkit/rle.h"
 
 namespace segkit {

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <limits>
 
-#include "segkit/metrics/numpy_sum.h"
+#include "metrics/numpy_sum.h"
 #include "segkit/error.h"
 #include "segkit/metrics.h"
 
