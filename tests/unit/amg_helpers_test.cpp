@@ -1,16 +1,17 @@
 // The automatic mask generator's helpers against upstream's own outputs (utils/amg.py and
 // torchvision's batched_nms, tests/data/sam-tiny/amg/units.*).
+#include <ATen/Context.h>
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/cat.h>
-#include <ATen/ops/tensor.h>
-#include <ATen/ops/zeros_like.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/isnan.h>
-#include <ATen/ops/ones.h>
 #include <ATen/ops/nonzero.h>
-#include <ATen/ops/rand.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/tensor.h>
 #include <ATen/ops/zeros.h>
+#include <ATen/ops/zeros_like.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -19,6 +20,7 @@
 #include "pipelines/amg/box_nms.h"
 #include "pipelines/amg/crop_boxes.h"
 #include "pipelines/amg/mask_boxes.h"
+#include "pipelines/amg/mask_measure.h"
 #include "pipelines/amg/point_grid.h"
 #include "pipelines/amg/small_regions.h"
 #include "pipelines/amg/stability_score.h"
@@ -192,4 +194,32 @@ TEST(AmgSmallRegions, KeepsTheLargestIslandWhenAllAreSmall) {
   EXPECT_TRUE(changed);
   EXPECT_EQ(mask[0], 0);
   EXPECT_EQ(mask[55] + mask[56] + mask[65], 3);
+}
+
+static void expect_measure_matches_helpers(const at::Tensor& logits, double threshold, double offset) {
+  const amg::MeasuredMasks m = amg::measure_masks(logits, threshold, offset);
+  const at::Tensor stability = amg::calculate_stability_score(logits, threshold, offset);
+  // NaN (no union) must stay NaN: compare bit patterns.
+  expect_same(m.stability.view(at::kInt), stability.view(at::kInt), "stability");
+  const at::Tensor masks = logits.gt(threshold);
+  expect_same(m.masks, masks, "masks");
+  expect_same(m.boxes, amg::batched_mask_to_box(masks), "boxes");
+}
+
+TEST(AmgMeasureMasks, OnePassEqualsUpstreamsStabilityThresholdAndBoxes) {
+  const at::Tensor golden = amg_golden("stability.logits");
+  for (auto [t, o] : {std::pair{0.0, 1.0}, std::pair{0.5, 0.25}, std::pair{-1.0, 2.0}}) {
+    expect_measure_matches_helpers(golden, t, o);
+    expect_same(amg::measure_masks(golden, t, o).stability,
+                amg_golden("stability." + std::string(t == 0.0 ? "0.0" : t == 0.5 ? "0.5" : "-1.0") + "." +
+                           (o == 1.0 ? "1.0" : o == 0.25 ? "0.25" : "2.0")),
+                "golden stability");
+  }
+  at::manual_seed(3);
+  expect_measure_matches_helpers(at::randn({5, 70, 33}).mul(3), 0.0, 1.0);
+  // Empty masks (box zeros, NaN stability) and a row wider than int16 can count.
+  at::Tensor wide = at::full({2, 2, 40000}, -5.0f);
+  wide[1][0].fill_(5.0f);
+  wide[1][1].slice(0, 100, 200).fill_(0.5f);
+  expect_measure_matches_helpers(wide, 0.0, 1.0);
 }

@@ -1,6 +1,7 @@
-// SamMaskGenerator: upstream SamAutomaticMaskGenerator, step for step, with one change that
-// does not alter any result: masks are upscaled to the crop's size only after the predicted-IoU
-// filter, and in small chunks, so that memory stays bounded and discarded masks cost nothing.
+// SamMaskGenerator: upstream SamAutomaticMaskGenerator, step for step, with changes of cost
+// only, not of result: masks are upscaled to the crop's size only after the predicted-IoU filter,
+// in small chunks (bounded memory, discarded masks cost nothing), and stability score, threshold
+// and box come from one pass over the upscaled logits.
 #include "pipelines/mask_generator.h"
 
 #include <ATen/Parallel.h>
@@ -25,9 +26,9 @@
 #include "pipelines/amg/box_nms.h"
 #include "pipelines/amg/crop_boxes.h"
 #include "pipelines/amg/mask_boxes.h"
+#include "pipelines/amg/mask_measure.h"
 #include "pipelines/amg/point_grid.h"
 #include "pipelines/amg/small_regions.h"
-#include "pipelines/amg/stability_score.h"
 #include "pipelines/predictor_torch.h"
 #include "segkit/error.h"
 #include "segkit/sam_generator.h"
@@ -182,17 +183,20 @@ struct SamMaskGenerator::Impl {
     for (int64_t start = 0; start < survivors.size(0); start += kUpscaleChunk) {
       at::Tensor idx = survivors.slice(0, start, std::min(start + kUpscaleChunk, survivors.size(0)));
       at::Tensor logits = amg::upscale_logits(low_res.index_select(0, idx), config.image_size, predictor.input_size(), crop_size);
-      at::Tensor stability = amg::calculate_stability_score(logits, config.mask_threshold, params.stability_score_offset);
+      // Stability, thresholded masks and boxes in one pass (as upstream's separate steps).
+      amg::MeasuredMasks measured = amg::measure_masks(logits, config.mask_threshold, params.stability_score_offset);
+      logits = at::Tensor();
+      at::Tensor stability = measured.stability, masks = measured.masks, boxes = measured.boxes;
       if (params.stability_score_thresh > 0.0) {
         const at::Tensor keep = at::nonzero(stability.ge(params.stability_score_thresh)).select(1, 0);
-        idx = idx.index_select(0, keep);
-        logits = logits.index_select(0, keep);
-        stability = stability.index_select(0, keep);
+        if (keep.numel() != idx.numel()) {
+          idx = idx.index_select(0, keep);
+          stability = stability.index_select(0, keep);
+          masks = masks.index_select(0, keep);
+          boxes = boxes.index_select(0, keep);
+        }
       }
       if (idx.numel() == 0) continue;
-      at::Tensor masks = at::gt(logits, config.mask_threshold);
-      logits = at::Tensor();
-      at::Tensor boxes = amg::batched_mask_to_box(masks);
       const at::Tensor keep = at::nonzero(at::logical_not(amg::is_box_near_crop_edge(boxes, crop.xyxy, image_box))).select(1, 0);
       if (keep.numel() != idx.numel()) {
         idx = idx.index_select(0, keep);
