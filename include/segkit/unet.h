@@ -89,6 +89,7 @@ UNetPrediction unet_predict(const UNetModel& model, const Image& image, const UN
 // ---- Training ---------------------------------------------------------------------------
 
 enum class UNetLoss { CrossEntropy, Dice, CrossEntropyDice };
+UNetLoss parse_unet_loss(const std::string& name);  // "ce", "dice", "ce+dice"; Error otherwise
 
 struct UNetTrainOptions {
   std::string data_dir;              // DIR/images/*, DIR/masks/* matched by stem

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "segkit/models/unet/predict.h"
 #include "segkit/models/unet/model_impl.h"
 #include "segkit/models/unet/preprocess.h"
 #include "segkit/error.h"
@@ -52,12 +53,13 @@ std::vector<Span> valid_spans(int extent, int out_tile, int grid) {
 
 }  // namespace
 
-UNetPrediction unet_predict(const UNetModel& model, const Image& image, const UNetPredictOptions& options) {
-  const UNetConfig& cfg = model.config();
-  unet::Network& net = model.impl().network;
-  if (image.width < 1 || image.height < 1) fail("U-Net", "empty image");
+namespace unet {
+
+at::Tensor predict_logits(Network& net, const cv::Mat& pixels, const UNetPredictOptions& options) {
+  const UNetConfig& cfg = net.config();
+  if (pixels.empty()) fail("U-Net", "empty image");
   c10::InferenceMode inference;
-  const int grid = 1 << cfg.depth, H = image.height, W = image.width;
+  const int grid = 1 << cfg.depth, H = pixels.rows, W = pixels.cols;
   const bool valid = cfg.padding == UNetPadding::Valid;
   const int margin = cfg.context_margin();
 
@@ -94,7 +96,7 @@ UNetPrediction unet_predict(const UNetModel& model, const Image& image, const UN
     pad_right = cols.back().in_start + in_tile_w - W - margin;
   }
 
-  cv::Mat pixels = unet::to_model_channels(image, cfg.in_channels), padded;
+  cv::Mat padded;
   cv::copyMakeBorder(pixels, padded, pad_top, pad_bottom, pad_top, pad_right, cv::BORDER_REFLECT_101);
 
   at::Tensor logits = at::zeros({cfg.classes, H, W}, at::kFloat);
@@ -103,7 +105,7 @@ UNetPrediction unet_predict(const UNetModel& model, const Image& image, const UN
       const int th = valid ? in_tile_h : std::min(in_tile_h, padded.rows - r.in_start);
       const int tw = valid ? in_tile_w : std::min(in_tile_w, padded.cols - c.in_start);
       cv::Mat tile = padded(cv::Rect(c.in_start, r.in_start, tw, th)).clone();
-      at::Tensor out = net.forward(unet::to_input({tile}, cfg), false)[0];
+      at::Tensor out = net.forward(to_input({tile}, cfg), false)[0];
       // Output pixel (y, x) of this tile is image pixel (in_start + y, in_start + x) in both modes
       // (valid: padded coordinates are image coordinates + margin, and the output starts there).
       const int y0 = r.keep_from, y1 = std::min(r.keep_to, H), x0 = c.keep_from, x1 = std::min(c.keep_to, W);
@@ -113,6 +115,17 @@ UNetPrediction unet_predict(const UNetModel& model, const Image& image, const UN
     }
   }
 
+  return logits;
+}
+
+}  // namespace unet
+
+UNetPrediction unet_predict(const UNetModel& model, const Image& image, const UNetPredictOptions& options) {
+  const UNetConfig& cfg = model.config();
+  const int H = image.height, W = image.width;
+  c10::InferenceMode inference;
+  at::Tensor logits =
+      unet::predict_logits(model.impl().network, unet::to_model_channels(image, cfg.in_channels), options);
   UNetPrediction p;
   p.width = W;
   p.height = H;
