@@ -1,4 +1,7 @@
 // U-Net network: output shapes for every configuration, size arithmetic, checkpoints.
+#include <ATen/ops/allclose.h>
+#include <ATen/ops/conv2d.h>
+#include <ATen/ops/conv_transpose2d.h>
 #include <ATen/ops/randn.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -6,6 +9,7 @@
 #include <filesystem>
 #include <random>
 
+#include "segkit/models/unet/layers.h"
 #include "segkit/models/unet/model_impl.h"
 #include "segkit/error.h"
 #include "segkit/safetensors.h"
@@ -173,4 +177,19 @@ TEST(UNetModel, TiledPredictionEqualsUntiled) {
       EXPECT_GT(diff, 1e-3f);
     }
   }
+}
+
+TEST(UNetModel, FastLayersEqualATenReference) {
+  for (int64_t in : {1, 3})
+    for (int64_t pad : {0, 1}) {
+      const at::Tensor x = at::randn({2, in, 9, 11}), w = at::randn({5, in, 3, 3}), b = at::randn({5});
+      const at::Tensor fast = segkit::unet::narrow_input_conv(x, w, b, pad);
+      const at::Tensor ref = at::conv2d(x, w, b, {1, 1}, {pad, pad});
+      ASSERT_EQ(fast.sizes(), ref.sizes());
+      EXPECT_TRUE(at::allclose(fast, ref, 1e-4, 1e-5));
+    }
+  const at::Tensor x = at::randn({2, 6, 5, 7}), w = at::randn({6, 4, 2, 2}), b = at::randn({4});
+  const at::Tensor fast = segkit::unet::up_convolution(x, w, b), ref = at::conv_transpose2d(x, w, b, {2, 2});
+  ASSERT_EQ(fast.sizes(), ref.sizes());
+  EXPECT_TRUE(at::allclose(fast, ref, 1e-4, 1e-5));
 }

