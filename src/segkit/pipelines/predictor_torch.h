@@ -1,6 +1,7 @@
 #pragma once
 // Tensor-level access to a SamPredictor for pipelines built on it (the mask generator, the
 // server), mirroring upstream SamPredictor.predict_torch. Internal: not installed.
+#include <ATen/TensorOperators.h>
 #include <ATen/core/Tensor.h>
 
 #include <array>

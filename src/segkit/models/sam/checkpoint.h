@@ -1,0 +1,21 @@
+#pragma once
+// Reading SAM checkpoint files into a WeightMap under official names.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/sam/weights.h"
+
+namespace segkit::sam {
+
+struct LoadedWeights {
+  WeightMap weights;
+  std::vector<std::shared_ptr<const void>> backing_files;  // keep alive while tensors are used
+};
+
+// A safetensors file in either naming (Hugging Face or official).
+LoadedWeights read_safetensors_weights(const std::string& path);
+// A torch.save'd state dict (.pth/.pt/.bin), read without executing any pickle code.
+LoadedWeights read_pth_weights(const std::string& path);
+
+}  // namespace segkit::sam

@@ -1,0 +1,57 @@
+#pragma once
+// Small building blocks shared by SAM's parts: plain weight holders with a forward function
+// (inference only, no autograd or module machinery).
+#include <ATen/TensorOperators.h>
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+#include "models/sam/weights.h"
+
+namespace segkit::sam {
+
+struct Linear {
+  at::Tensor weight, bias;  // bias may be undefined
+  static Linear load(const WeightMap& w, const std::string& prefix, bool with_bias = true);
+  int64_t out_features() const { return weight.size(0); }
+  int64_t in_features() const { return weight.size(1); }
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+struct LayerNorm {  // over the last dimension
+  at::Tensor weight, bias;
+  double eps = 1e-6;
+  static LayerNorm load(const WeightMap& w, const std::string& prefix, double eps);
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+struct LayerNorm2d {  // over channels of N×C×H×W, as upstream's LayerNorm2d
+  at::Tensor weight, bias;
+  double eps = 1e-6;
+  static LayerNorm2d load(const WeightMap& w, const std::string& prefix, double eps = 1e-6);
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+struct Conv2d {
+  at::Tensor weight, bias;  // bias may be undefined
+  int64_t stride = 1, padding = 0;
+  static Conv2d load(const WeightMap& w, const std::string& prefix, bool with_bias, int64_t stride, int64_t padding);
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+struct ConvTranspose2d {  // kernel 2, stride 2 as in SAM's upscaling
+  at::Tensor weight, bias;
+  int64_t stride = 2;
+  static ConvTranspose2d load(const WeightMap& w, const std::string& prefix, int64_t stride);
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+// Upstream MLP: Linear layers with ReLU between them, none after the last.
+struct Mlp {
+  std::vector<Linear> layers;
+  static Mlp load(const WeightMap& w, const std::string& prefix);
+  at::Tensor operator()(at::Tensor x) const;
+};
+
+}  // namespace segkit::sam

@@ -1,0 +1,55 @@
+#pragma once
+// SAM's mask decoder: a two-way transformer between prompt tokens and image tokens, then
+// transposed-conv upscaling, hypernetwork MLPs per mask token and an IoU head
+// (upstream mask_decoder.py and transformer.py).
+#include <ATen/core/Tensor.h>
+
+#include <utility>
+#include <vector>
+
+#include "models/sam/layers.h"
+#include "segkit/sam.h"
+
+namespace segkit::sam {
+
+struct Attention {  // multi-head attention with an optional down-projected width
+  Linear q_proj, k_proj, v_proj, out_proj;
+  int heads = 8;
+  static Attention load(const WeightMap& w, const std::string& prefix, int heads);
+  at::Tensor operator()(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) const;
+};
+
+struct TwoWayBlock {
+  Attention self_attn, token_to_image, image_to_token;
+  LayerNorm norm1, norm2, norm3, norm4;
+  Linear lin1, lin2;
+  bool skip_first_layer_pe = false;
+  // Updates (queries, keys) in place.
+  void forward(at::Tensor& queries, at::Tensor& keys, const at::Tensor& query_pe, const at::Tensor& key_pe) const;
+};
+
+struct TwoWayTransformer {
+  std::vector<TwoWayBlock> layers;
+  Attention final_attn;
+  LayerNorm norm_final;
+  static TwoWayTransformer load(const WeightMap& w, const SamConfig& c);
+  // image: B×C×h×w, image_pe: B×C×h×w, tokens: B×T×C → (tokens out, image tokens B×hw×C).
+  std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& image, const at::Tensor& image_pe, const at::Tensor& tokens) const;
+};
+
+struct MaskDecoder {
+  TwoWayTransformer transformer;
+  at::Tensor iou_token, mask_tokens;  // 1×C, M×C
+  ConvTranspose2d upscale1, upscale2;
+  LayerNorm2d upscale_norm;
+  std::vector<Mlp> hypernetworks;
+  Mlp iou_head;
+
+  static MaskDecoder load(const WeightMap& w, const SamConfig& c);
+  int num_mask_tokens() const { return static_cast<int>(mask_tokens.size(0)); }
+  // image_embeddings: 1×C×g×g (shared by all B prompts) → (masks B×K×4g×4g, iou B×K).
+  std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& image_embeddings, const at::Tensor& image_pe,
+                                            const at::Tensor& sparse, const at::Tensor& dense, bool multimask) const;
+};
+
+}  // namespace segkit::sam

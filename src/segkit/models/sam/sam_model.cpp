@@ -1,0 +1,97 @@
+#include <c10/core/InferenceMode.h>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "io/model_locator.h"
+#include "models/sam/checkpoint.h"
+#include "models/sam/config.h"
+#include "models/sam/sam_model_impl.h"
+#include "segkit/error.h"
+#include "segkit/files.h"
+
+namespace segkit {
+
+namespace {
+
+nlohmann::json read_json(const std::string& path) {
+  try {
+    return nlohmann::json::parse(read_text_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, "invalid JSON");
+  }
+}
+
+uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+// Hashes every prompt-side tensor and a sample of each encoder tensor: enough to tell models
+// apart without reading gigabytes.
+std::string fingerprint_of(const sam::WeightMap& w) {
+  uint64_t h = 1469598103934665603ull;
+  for (const auto& [name, t] : w.all()) {
+    at::Tensor c = t.contiguous();
+    size_t bytes = static_cast<size_t>(c.numel()) * c.element_size();
+    if (name.rfind("image_encoder.", 0) == 0) bytes = std::min<size_t>(bytes, 4096);
+    h = fnv1a(h, name.data(), name.size());
+    h = fnv1a(h, c.data_ptr(), bytes);
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+}  // namespace
+
+SamModel::SamModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SamModel::~SamModel() = default;
+const SamConfig& SamModel::config() const { return impl_->config; }
+const std::string& SamModel::source() const { return impl_->source; }
+const std::string& SamModel::fingerprint() const { return impl_->fingerprint; }
+
+std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const SamLoadOptions& options) {
+  c10::InferenceMode guard;
+  ModelLocation files = locate_model(source);
+  sam::LoadedWeights loaded = files.format == WeightsFormat::Safetensors ? sam::read_safetensors_weights(files.weights)
+                                                                         : sam::read_pth_weights(files.weights);
+  nlohmann::json config, preprocessor;
+  if (!files.config.empty()) config = read_json(files.config);
+  if (!files.preprocessor_config.empty()) preprocessor = read_json(files.preprocessor_config);
+
+  auto impl = std::make_unique<Impl>();
+  const sam::WeightMap& w = loaded.weights;
+  impl->config = sam::infer_config(w, files.config.empty() ? nullptr : &config,
+                                   files.preprocessor_config.empty() ? nullptr : &preprocessor);
+  // Some official checkpoints carry the normalisation constants; they win over defaults.
+  if (w.contains("pixel_mean") && w.contains("pixel_std") && w.get("pixel_mean").numel() == 3 &&
+      w.get("pixel_std").numel() == 3) {
+    at::Tensor m = w.get("pixel_mean").flatten().contiguous(), s = w.get("pixel_std").flatten().contiguous();
+    for (int i = 0; i < 3; ++i) {
+      impl->config.pixel_mean[i] = m[i].item<float>();
+      impl->config.pixel_std[i] = s[i].item<float>();
+    }
+  }
+  impl->source = source;
+  impl->image_encoder = sam::ImageEncoder::load(w, impl->config);
+  impl->prompt_encoder = sam::PromptEncoder::load(w, impl->config);
+  impl->mask_decoder = sam::MaskDecoder::load(w, impl->config);
+  impl->dense_pe = impl->prompt_encoder.dense_pe();
+  impl->fingerprint = fingerprint_of(w);
+  impl->backing_files = std::move(loaded.backing_files);
+
+  if (options.warn_unused) {
+    std::set<std::string> unused = w.unused();
+    unused.erase("pixel_mean");
+    unused.erase("pixel_std");
+    if (!unused.empty())
+      std::cerr << "segkit: warning: " << files.weights << ": " << unused.size() << " tensor(s) not used by the model, e.g. '"
+                << *unused.begin() << "'\n";
+  }
+  return std::shared_ptr<const SamModel>(new SamModel(std::move(impl)));
+}
+
+}  // namespace segkit

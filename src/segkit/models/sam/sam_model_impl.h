@@ -1,0 +1,27 @@
+#pragma once
+// What a loaded SamModel holds: the three network parts and the files backing their weights.
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/sam/image_encoder.h"
+#include "models/sam/mask_decoder.h"
+#include "models/sam/prompt_encoder.h"
+#include "segkit/sam.h"
+
+namespace segkit {
+
+struct SamModel::Impl {
+  SamConfig config;
+  std::string source;
+  std::string fingerprint;
+  sam::ImageEncoder image_encoder;
+  sam::PromptEncoder prompt_encoder;
+  sam::MaskDecoder mask_decoder;
+  at::Tensor dense_pe;  // 1×C×g×g, computed once
+  std::vector<std::shared_ptr<const void>> backing_files;  // memory maps the weights may point into
+};
+
+}  // namespace segkit

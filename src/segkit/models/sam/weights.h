@@ -1,0 +1,38 @@
+#pragma once
+// SAM weights under the official segment-anything parameter names, whatever file they came
+// from. Hugging Face names are translated here, so the network code knows one naming only.
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <set>
+#include <string>
+
+namespace segkit::sam {
+
+class WeightMap {
+ public:
+  WeightMap() = default;
+  explicit WeightMap(std::string source) : source_(std::move(source)) {}
+
+  void insert(const std::string& name, at::Tensor tensor) { tensors_[name] = std::move(tensor); }
+  bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
+  // Error "source: missing tensor 'name'" when absent; marks the tensor as used.
+  const at::Tensor& get(const std::string& name) const;
+  // Like get, and checks the shape: Error naming expected and found shapes.
+  const at::Tensor& get(const std::string& name, at::IntArrayRef expected_shape) const;
+  // Number of entries "prefix<i>..." for i = 0, 1, ... (e.g. blocks in an encoder).
+  int count_indexed(const std::string& prefix) const;
+  std::set<std::string> unused() const;
+  const std::string& source() const { return source_; }
+  const std::map<std::string, at::Tensor>& all() const { return tensors_; }
+
+ private:
+  std::string source_;
+  std::map<std::string, at::Tensor> tensors_;
+  mutable std::set<std::string> used_;
+};
+
+// Hugging Face transformers' SamModel names → official names; keys already official pass through.
+WeightMap translate_hf_names(const std::map<std::string, at::Tensor>& hf, const std::string& source);
+
+}  // namespace segkit::sam
