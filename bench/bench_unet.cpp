@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
             << std::endl;
 
   if (!pytorch.empty()) {
-    const std::string cmd = "python3 " + pytorch + " --width " + std::to_string(width) + " --depth " +
+    const std::string cmd = "/usr/bin/python3 " + pytorch + " --width " + std::to_string(width) + " --depth " +
                             std::to_string(depth) + " --crop " + std::to_string(crop) + " --batch " +
                             std::to_string(batch) + " --size " + std::to_string(size) + " --steps " +
                             std::to_string(steps) + " --images " + std::to_string(images) + " --threads " +

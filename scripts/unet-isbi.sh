@@ -35,5 +35,5 @@ for i in 24 25 26 27 28 29; do
   cp "$data_dir/images/$i.png" "$val_dir/images/"
   cp "$data_dir/masks/$i.png" "$val_dir/masks/"
 done
-"$segkit" unet eval --model "$run_dir/best.safetensors" --data "$val_dir" --json --threads "${THREADS:-2}" \
+"$segkit" unet eval --model "$run_dir/best.safetensors" --data "$val_dir" --json - --threads "${THREADS:-2}" \
   | tee "$run_dir/eval.json"

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "segkit/image.h"
+#include "segkit/metrics.h"
 
 namespace segkit {
 
@@ -85,6 +86,11 @@ struct UNetPrediction {
 };
 
 UNetPrediction unet_predict(const UNetModel& model, const Image& image, const UNetPredictOptions& options = {});
+
+// The metrics of `segkit eval semantic` (mIoU, pixel accuracy, per-class IoU and Dice) of the
+// model's predictions on DIR/images against DIR/masks (checked as for training; binary 0/255
+// masks read as 0/1). Error naming the file for bad data or masks with values >= classes.
+SemanticResult unet_evaluate(const UNetModel& model, const std::string& data_dir, const UNetPredictOptions& options = {});
 
 // ---- Training ---------------------------------------------------------------------------
 

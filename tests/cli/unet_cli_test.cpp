@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "../unit/unet_synthetic.h"
 #include "segkit/image.h"
@@ -50,6 +51,12 @@ TEST(UNetCli, TrainThenPredict) {
   EXPECT_TRUE(fs::exists(out + "/img1.overlay.png"));
   auto probs = segkit::SafetensorsFile::open(out + "/img2.probabilities.safetensors");
   EXPECT_EQ(probs->get("probabilities").shape, (std::vector<int64_t>{2, 40, 40}));
+
+  r = run_cli({"unet", "eval", "--model", run + "/best.safetensors", "--data", data, "--json", "-", "--threads", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto metrics = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(metrics.contains("mean_iou"));
+  EXPECT_EQ(metrics.at("per_category_dice").size(), 2u);
 }
 
 TEST(UNetCli, BadInputFailsWithOneLineNamingTheFile) {
