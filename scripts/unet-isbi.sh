@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Trains the U-Net of docs/unet-isbi.md on the ISBI 2012 membrane stack: sections 0–23 train,
+# 24–29 validate. Leaves RUN_DIR/best.safetensors (by validation mIoU), log.jsonl, curves.png,
+# and RUN_DIR/eval.json: the validation metrics of the best checkpoint at full 512×512 size.
+#
+#   scripts/unet-isbi.sh RUN_DIR [DATA_DIR]
+#
+# EPOCHS (default 40) and THREADS (default 2) may be set; extra train flags go in UNET_ISBI_FLAGS.
+# Re-running with an existing RUN_DIR resumes the run where it stopped.
+set -euo pipefail
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+  echo "usage: $0 RUN_DIR [DATA_DIR]" >&2
+  exit 2
+fi
+here="$(cd "$(dirname "$0")/.." && pwd)"
+run_dir="$1"
+data_dir="${2:-$here/../shared/datasets/isbi-membrane}"
+segkit="${SEGKIT:-$here/build/segkit}"
+[ -x "$segkit" ] || { echo "$0: $segkit not found; build segkit first (scripts/setup.sh)" >&2; exit 1; }
+[ -d "$data_dir/images" ] || { echo "$0: $data_dir: no images/ folder (the ISBI data set)" >&2; exit 1; }
+
+if [ -f "$run_dir/train_state.safetensors" ]; then
+  "$segkit" unet train --out "$run_dir" --data "$data_dir" --resume ${UNET_ISBI_FLAGS:-}
+else
+  # shellcheck disable=SC2086
+  "$segkit" unet train --data "$data_dir" --val-split 24,25,26,27,28,29 --out "$run_dir" \
+    --classes 2 --depth 4 --width 16 --crop 256 --batch-size 4 --epochs "${EPOCHS:-40}" --lr 2e-3 \
+    --loss ce+dice --augment flip,rot90,elastic --seed 0 --threads "${THREADS:-2}" ${UNET_ISBI_FLAGS:-}
+fi
+
+# Score the best checkpoint on the six validation sections at full size.
+val_dir="$run_dir/val-data"
+mkdir -p "$val_dir/images" "$val_dir/masks"
+for i in 24 25 26 27 28 29; do
+  cp "$data_dir/images/$i.png" "$val_dir/images/"
+  cp "$data_dir/masks/$i.png" "$val_dir/masks/"
+done
+"$segkit" unet eval --model "$run_dir/best.safetensors" --data "$val_dir" --json - --threads "${THREADS:-2}" \
+  | tee "$run_dir/eval.json"

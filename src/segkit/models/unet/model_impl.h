@@ -1,0 +1,29 @@
+#pragma once
+// What a UNetModel holds, and moving its tensors in and out of safetensors files (shared by the
+// checkpoint writer and the training-state writer).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "segkit/models/unet/network.h"
+#include "segkit/safetensors.h"
+#include "segkit/unet.h"
+
+namespace segkit {
+
+struct UNetModel::Impl {
+  explicit Impl(const UNetConfig& c) : config(c), network(c) {}
+  UNetConfig config;
+  unet::Network network;
+};
+
+namespace unet {
+
+// The tensors of `network` as safetensors entries named prefix + state-dict name (borrowed data).
+std::vector<TensorRef> state_refs(const Network& network, const std::string& prefix = "");
+// Copies prefix + name tensors of `file` into `network`; Error naming the file on a missing,
+// misshapen or (when strict) unexpected tensor.
+void load_state(Network& network, const SafetensorsFile& file, const std::string& prefix = "", bool strict = true);
+
+}  // namespace unet
+}  // namespace segkit

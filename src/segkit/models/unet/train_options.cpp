@@ -1,0 +1,79 @@
+// JSON forms of the training options (stored in the run so --resume needs no flags) and of
+// one epoch's log line.
+#include <nlohmann/json.hpp>
+
+#include "segkit/error.h"
+#include "segkit/unet.h"
+
+namespace segkit {
+
+namespace {
+const char* loss_name(UNetLoss l) {
+  switch (l) {
+    case UNetLoss::CrossEntropy: return "ce";
+    case UNetLoss::Dice: return "dice";
+    case UNetLoss::CrossEntropyDice: return "ce+dice";
+  }
+  return "ce";
+}
+}  // namespace
+
+UNetLoss parse_unet_loss(const std::string& name) {
+  if (name == "ce") return UNetLoss::CrossEntropy;
+  if (name == "dice") return UNetLoss::Dice;
+  if (name == "ce+dice") return UNetLoss::CrossEntropyDice;
+  fail("--loss", "unknown loss '" + name + "' (ce, dice, ce+dice)");
+}
+
+std::string UNetTrainOptions::to_json() const {
+  nlohmann::json j = {{"data_dir", data_dir},     {"val_dir", val_dir},
+                      {"val_stems", val_stems},   {"classes", classes},
+                      {"epochs", epochs},         {"steps_per_epoch", steps_per_epoch},
+                      {"batch_size", batch_size}, {"lr", lr},
+                      {"weight_decay", weight_decay}, {"crop", crop},
+                      {"model", nlohmann::json::parse(model.to_json())},
+                      {"loss", loss_name(loss)},  {"class_weights", class_weights},
+                      {"augment", augment},       {"seed", seed},
+                      {"precision", bf16 ? "bf16" : "fp32"}};
+  return j.dump();
+}
+
+UNetTrainOptions UNetTrainOptions::from_json(const std::string& text, const std::string& context) {
+  UNetTrainOptions o;
+  try {
+    nlohmann::json j = nlohmann::json::parse(text);
+    o.data_dir = j.at("data_dir").get<std::string>();
+    o.val_dir = j.at("val_dir").get<std::string>();
+    o.val_stems = j.at("val_stems").get<std::vector<std::string>>();
+    o.classes = j.at("classes").get<int>();
+    o.epochs = j.at("epochs").get<int>();
+    o.steps_per_epoch = j.at("steps_per_epoch").get<int>();
+    o.batch_size = j.at("batch_size").get<int>();
+    o.lr = j.at("lr").get<double>();
+    o.weight_decay = j.at("weight_decay").get<double>();
+    o.crop = j.at("crop").get<int>();
+    o.model = UNetConfig::from_json(j.at("model").dump(), context);
+    o.loss = parse_unet_loss(j.at("loss").get<std::string>());
+    o.class_weights = j.at("class_weights").get<std::vector<float>>();
+    o.augment = j.at("augment").get<std::vector<std::string>>();
+    o.seed = j.at("seed").get<uint64_t>();
+    o.bf16 = j.at("precision").get<std::string>() == "bf16";
+  } catch (const nlohmann::json::exception& e) {
+    fail(context, std::string("bad training options: ") + e.what());
+  }
+  return o;
+}
+
+std::string UNetEpochLog::to_json() const {
+  nlohmann::json j = {{"epoch", epoch}, {"train_loss", train_loss}, {"lr", lr}, {"seconds", seconds}};
+  if (val_loss >= 0) j["val_loss"] = val_loss;
+  if (mean_iou >= 0) {
+    j["mean_iou"] = mean_iou;
+    j["pixel_accuracy"] = pixel_accuracy;
+    j["mean_dice"] = mean_dice;
+    j["dice"] = dice;
+  }
+  return j.dump();
+}
+
+}  // namespace segkit

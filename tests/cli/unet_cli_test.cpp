@@ -1,0 +1,85 @@
+// `segkit unet train|predict`: end to end on a tiny synthetic data set, and bad input.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "../unit/unet_synthetic.h"
+#include "segkit/image.h"
+#include "segkit/safetensors.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using segkit::test::run_cli;
+using segkit::test::TempDir;
+
+namespace {
+
+std::vector<std::string> tiny_train(const std::string& data, const std::string& out) {
+  return {"unet", "train", "--data", data, "--out", out, "--epochs", "1", "--steps-per-epoch", "2",
+          "--batch-size", "2", "--crop", "32", "--depth", "2", "--width", "4", "--threads", "1", "--quiet"};
+}
+
+void expect_one_line_error(const segkit::test::CliResult& r, const std::string& needle) {
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+}  // namespace
+
+TEST(UNetCli, TrainThenPredict) {
+  TempDir dir;
+  const std::string data = dir.file("data"), run = dir.file("run"), out = dir.file("pred");
+  segkit::test::write_synthetic_dataset(data, 3, 40);
+  auto args = tiny_train(data, run);
+  args.push_back("--val-split");
+  args.push_back("img2");
+  auto r = run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* f : {"last.safetensors", "last.json", "best.safetensors", "best.json", "train_state.safetensors",
+                        "log.jsonl", "curves.png"})
+    EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
+
+  r = run_cli({"unet", "predict", "--model", run + "/best.safetensors", "--input", data + "/images", "--out", out,
+               "--tile", "24", "--overlap", "8", "--probabilities", "--overlay", "--threads", "1", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const segkit::Image labels = segkit::load_image(out + "/img0.png");
+  EXPECT_EQ(labels.width, 40);
+  for (size_t i = 0; i < labels.rgb.size(); ++i) ASSERT_LE(labels.rgb[i], 1);
+  EXPECT_TRUE(fs::exists(out + "/img1.overlay.png"));
+  auto probs = segkit::SafetensorsFile::open(out + "/img2.probabilities.safetensors");
+  EXPECT_EQ(probs->get("probabilities").shape, (std::vector<int64_t>{2, 40, 40}));
+
+  r = run_cli({"unet", "eval", "--model", run + "/best.safetensors", "--data", data, "--json", "-", "--threads", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto metrics = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(metrics.contains("mean_iou"));
+  EXPECT_EQ(metrics.at("per_category_dice").size(), 2u);
+}
+
+TEST(UNetCli, BadInputFailsWithOneLineNamingTheFile) {
+  TempDir dir;
+  const std::string data = dir.file("data"), run = dir.file("run");
+  segkit::test::write_synthetic_dataset(data, 2, 32);
+  fs::remove(data + "/masks/img1.png");
+  expect_one_line_error(run_cli(tiny_train(data, run)), "images/img1.png");
+  EXPECT_FALSE(fs::exists(run + "/last.safetensors"));
+
+  // Mask values beyond --classes (a 3-class mask, 2 classes asked).
+  TempDir three;
+  segkit::test::write_synthetic_dataset(three.path(), 2, 32, 3);
+  auto args = tiny_train(three.path(), run);
+  args.insert(args.end(), {"--classes", "2"});
+  expect_one_line_error(run_cli(args), "masks/img");
+  EXPECT_FALSE(fs::exists(run + "/train_state.safetensors"));
+
+  // Corrupt checkpoint.
+  std::ofstream(dir.file("bad.safetensors")) << "garbage";
+  expect_one_line_error(run_cli({"unet", "predict", "--model", dir.file("bad.safetensors"), "--image",
+                                 data + "/images/img0.png", "--out", dir.file("o")}),
+                        "bad.safetensors");
+  // Resume without a run.
+  expect_one_line_error(run_cli({"unet", "train", "--out", dir.file("nothing"), "--resume"}), "nothing to resume");
+}

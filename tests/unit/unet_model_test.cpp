@@ -1,0 +1,195 @@
+// U-Net network: output shapes for every configuration, size arithmetic, checkpoints.
+#include <ATen/ops/allclose.h>
+#include <ATen/ops/conv2d.h>
+#include <ATen/ops/conv_transpose2d.h>
+#include <ATen/ops/randn.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "segkit/models/unet/layers.h"
+#include "segkit/models/unet/model_impl.h"
+#include "segkit/error.h"
+#include "segkit/safetensors.h"
+#include "segkit/unet.h"
+#include "test_util.h"
+
+using segkit::UNetConfig;
+using segkit::UNetPadding;
+using segkit::UNetUpsample;
+
+namespace {
+
+segkit::Image random_image(int w, int h, uint32_t seed) {
+  segkit::Image im;
+  im.width = w;
+  im.height = h;
+  im.rgb.resize(static_cast<size_t>(w) * h * 3);
+  std::mt19937 rng(seed);
+  for (auto& v : im.rgb) v = static_cast<uint8_t>(rng() & 255);
+  return im;
+}
+
+}  // namespace
+
+TEST(UNetModel, OutputShapeForEveryConfiguration) {
+  for (int in : {1, 3})
+    for (int depth : {1, 2, 3, 4})
+      for (bool bn : {true, false})
+        for (auto up : {UNetUpsample::Transpose, UNetUpsample::Bilinear})
+          for (auto pad : {UNetPadding::Same, UNetPadding::Valid}) {
+            UNetConfig c;
+            c.in_channels = in;
+            c.classes = 3;
+            c.depth = depth;
+            c.width = 2;
+            c.batch_norm = bn;
+            c.upsample = up;
+            c.padding = pad;
+            c.mean.assign(in, 0.5f);
+            c.std.assign(in, 0.25f);
+            SCOPED_TRACE(c.describe());
+            auto model = segkit::UNetModel::create(c, 1);
+            const int size = c.fitting_input_size(pad == UNetPadding::Same ? 40 : 1);
+            const int out = c.output_size(size);
+            if (pad == UNetPadding::Same) EXPECT_EQ(out, size);
+            else EXPECT_LT(out, size);
+            for (bool training : {true, false}) {
+              at::Tensor y = model->impl().network.forward(at::randn({2, in, size, size}), training);
+              ASSERT_EQ(y.sizes().vec(), (std::vector<int64_t>{2, 3, out, out}));
+              EXPECT_TRUE(y.isfinite().all().item<bool>());
+            }
+          }
+}
+
+TEST(UNetModel, ValidPaddingSizesMatchThePaper) {
+  UNetConfig c;  // depth 4, valid padding: 572 → 388, the paper's Figure 1
+  c.padding = UNetPadding::Valid;
+  EXPECT_EQ(c.output_size(572), 388);
+  EXPECT_EQ(c.output_size(571), -1);
+  EXPECT_EQ(c.context_margin(), 92);
+  EXPECT_EQ(c.fitting_input_size(570), 572);
+  c.padding = UNetPadding::Same;
+  EXPECT_EQ(c.output_size(512), 512);
+  EXPECT_EQ(c.output_size(500), -1);
+  EXPECT_EQ(c.context_margin() % 16, 0);
+}
+
+TEST(UNetModel, ParameterNamesFollowPyTorchStateDict) {
+  UNetConfig c;
+  c.depth = 2;
+  c.width = 4;
+  auto model = segkit::UNetModel::create(c);
+  std::vector<std::string> names;
+  for (const auto& t : model->impl().network.state()) names.push_back(t.name);
+  EXPECT_EQ(names.front(), "encoder.0.conv1.weight");
+  EXPECT_NE(std::find(names.begin(), names.end(), "encoder.2.bn2.running_var"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "decoder.1.up.weight"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "decoder.0.bn1.num_batches_tracked"), names.end());
+  EXPECT_EQ(names.back(), "head.bias");
+  // Parameters of depth 2, width 4, 1 → 2 classes, by hand: convs + bn (2 per bn) + ups + head.
+  const int64_t enc = (1 * 4 * 9 + 4 * 4 * 9) + (4 * 8 * 9 + 8 * 8 * 9) + (8 * 16 * 9 + 16 * 16 * 9);
+  const int64_t enc_bn = 2 * 2 * (4 + 8 + 16);
+  const int64_t up = (16 * 8 * 4 + 8) + (8 * 4 * 4 + 4);
+  const int64_t dec = (16 * 8 * 9 + 8 * 8 * 9) + (8 * 4 * 9 + 4 * 4 * 9) + 2 * 2 * (8 + 4);
+  EXPECT_EQ(model->parameter_count(), enc + enc_bn + up + dec + 4 * 2 + 2);
+}
+
+TEST(UNetModel, SaveLoadPredictIdentical) {
+  segkit::test::TempDir dir;
+  UNetConfig c;
+  c.depth = 2;
+  c.width = 4;
+  c.classes = 3;
+  c.upsample = UNetUpsample::Bilinear;
+  auto model = segkit::UNetModel::create(c, 7);
+  const std::string path = dir.file("m.safetensors");
+  model->save(path, R"({"epoch": 3})");
+  ASSERT_TRUE(std::filesystem::exists(dir.file("m.json")));
+  auto loaded = segkit::UNetModel::load(path);
+  EXPECT_EQ(loaded->config().to_json(), c.to_json());
+  const segkit::Image im = random_image(37, 29, 3);
+  segkit::UNetPredictOptions o;
+  o.probabilities = true;
+  auto a = segkit::unet_predict(*model, im, o), b = segkit::unet_predict(*loaded, im, o);
+  EXPECT_EQ(a.labels, b.labels);
+  EXPECT_EQ(a.probabilities, b.probabilities);
+  ASSERT_EQ(a.labels.size(), 37u * 29u);
+}
+
+TEST(UNetModel, LoadRejectsAnotherArchitecture) {
+  segkit::test::TempDir dir;
+  UNetConfig c;
+  c.depth = 2;
+  c.width = 4;
+  auto model = segkit::UNetModel::create(c);
+  model->save(dir.file("a.safetensors"));
+  // Same config header, tensors of a wider network: every shape disagrees.
+  UNetConfig wide = c;
+  wide.width = 8;
+  auto other = segkit::UNetModel::create(wide);
+  auto refs = segkit::unet::state_refs(other->impl().network);
+  segkit::write_safetensors(dir.file("b.safetensors"), refs, {{"segkit.unet.config", c.to_json()}});
+  try {
+    segkit::UNetModel::load(dir.file("b.safetensors"));
+    FAIL() << "expected an error";
+  } catch (const segkit::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("b.safetensors"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("another architecture"), std::string::npos) << e.what();
+  }
+  // No config at all.
+  segkit::write_safetensors(dir.file("c.safetensors"), refs);
+  EXPECT_THROW(segkit::UNetModel::load(dir.file("c.safetensors")), segkit::Error);
+}
+
+TEST(UNetModel, TiledPredictionEqualsUntiled) {
+  for (auto pad : {UNetPadding::Same, UNetPadding::Valid}) {
+    UNetConfig c;
+    c.depth = 2;
+    c.width = 4;
+    c.classes = 3;
+    c.padding = pad;
+    SCOPED_TRACE(c.describe());
+    auto model = segkit::UNetModel::create(c, 11);
+    {  // Make the running statistics non-trivial, as after training.
+      c10::InferenceMode guard(false);
+      model->impl().network.forward(at::randn({2, 1, 64, 64}).mul(2).add(1), true);
+    }
+    const segkit::Image im = random_image(150, 97, 5);
+    segkit::UNetPredictOptions whole, tiled;
+    whole.probabilities = tiled.probabilities = true;
+    tiled.tile = pad == UNetPadding::Same ? 64 : 60;
+    auto a = segkit::unet_predict(*model, im, whole), b = segkit::unet_predict(*model, im, tiled);
+    ASSERT_EQ(a.probabilities.size(), b.probabilities.size());
+    float worst = 0;
+    for (size_t i = 0; i < a.probabilities.size(); ++i)
+      worst = std::max(worst, std::abs(a.probabilities[i] - b.probabilities[i]));
+    EXPECT_LT(worst, 1e-4f);
+    // A too-small overlap must change something (else this test could not fail).
+    if (pad == UNetPadding::Same) {
+      tiled.overlap = 0;
+      auto d = segkit::unet_predict(*model, im, tiled);
+      float diff = 0;
+      for (size_t i = 0; i < a.probabilities.size(); ++i)
+        diff = std::max(diff, std::abs(a.probabilities[i] - d.probabilities[i]));
+      EXPECT_GT(diff, 1e-3f);
+    }
+  }
+}
+
+TEST(UNetModel, FastLayersEqualATenReference) {
+  for (int64_t in : {1, 3})
+    for (int64_t pad : {0, 1}) {
+      const at::Tensor x = at::randn({2, in, 9, 11}), w = at::randn({5, in, 3, 3}), b = at::randn({5});
+      const at::Tensor fast = segkit::unet::narrow_input_conv(x, w, b, pad);
+      const at::Tensor ref = at::conv2d(x, w, b, {1, 1}, {pad, pad});
+      ASSERT_EQ(fast.sizes(), ref.sizes());
+      EXPECT_TRUE(at::allclose(fast, ref, 1e-4, 1e-5));
+    }
+  const at::Tensor x = at::randn({2, 6, 5, 7}), w = at::randn({6, 4, 2, 2}), b = at::randn({4});
+  const at::Tensor fast = segkit::unet::up_convolution(x, w, b), ref = at::conv_transpose2d(x, w, b, {2, 2});
+  ASSERT_EQ(fast.sizes(), ref.sizes());
+  EXPECT_TRUE(at::allclose(fast, ref, 1e-4, 1e-5));
+}
