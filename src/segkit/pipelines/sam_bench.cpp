@@ -92,7 +92,9 @@ SamBenchResult run_sam_bench(const SamBenchOptions& o, void (*log)(const std::st
   SamPredictor predictor(model);
   if (o.only.empty() || o.only == "encoder") {
     say("image encoder");
-    r.encoder_peak_rss_mb = phase_peak(r.peak_rss_mb, [&] { r.encoder_ms = median_ms(o.repeat, [&] { predictor.set_image(image); }, r.encoder_cpu_ms); });
+    r.encoder_peak_rss_mb = phase_peak(r.peak_rss_mb, [&] {
+      r.encoder_ms = median_ms(o.repeat, [&] { predictor.set_image(image); }, r.encoder_cpu_ms);
+    });
   } else {
     predictor.set_image(image);
   }
