@@ -27,7 +27,7 @@ SEGKIT_COMMAND("bench", "Time SAM on this machine: model load, image encoder, de
   cmd.add_option("-i,--image", args.bench.image, "Input image")->required();
   cmd.add_option("--precision", args.precision, "Encoder arithmetic: fp32, bf16 or auto (bf16 where the CPU has native bf16)")
       ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
-  cmd.add_option("--only", args.bench.only, "Time only one part")->check(CLI::IsMember({"encoder", "decoder"}));
+  cmd.add_option("--only", args.bench.only, "Time only one part")->check(CLI::IsMember({"encoder", "decoder", "generate"}));
   cmd.add_option("--repeat", args.bench.repeat, "Timed runs per measurement, after one warm-up; the median is reported")
       ->check(CLI::PositiveNumber);
   cmd.add_flag("--json", args.json, "Print one JSON object");
@@ -51,14 +51,16 @@ SEGKIT_COMMAND("bench", "Time SAM on this machine: model load, image encoder, de
         {"encoder_ms", optional_ms(r.encoder_ms)},
         {"decoder_ms", optional_ms(r.decoder_ms)},
         {"decoder_batch64_ms", optional_ms(r.decoder_batch64_ms)},
-        {"generate_ms", nullptr},
+        {"generate_ms", optional_ms(r.generate_ms)},  // null where this build has no generator
         {"cpu_ms",
          {{"encoder", optional_ms(r.encoder_cpu_ms)},
           {"decoder", optional_ms(r.decoder_cpu_ms)},
-          {"decoder_batch64", optional_ms(r.decoder_batch64_cpu_ms)}}},  // no automatic mask generator in this build yet
+          {"decoder_batch64", optional_ms(r.decoder_batch64_cpu_ms)},
+          {"generate", optional_ms(r.generate_cpu_ms)}}},
         {"peak_rss_mb", r.peak_rss_mb},
         {"encoder_peak_rss_mb", optional_ms(r.encoder_peak_rss_mb)},
         {"decoder_peak_rss_mb", optional_ms(r.decoder_peak_rss_mb)},
+        {"generate_peak_rss_mb", optional_ms(r.generate_peak_rss_mb)},
         {"machine",
          {{"cpu", m.cpu_model},
           {"logical_cores", m.logical_cores},
@@ -75,6 +77,7 @@ SEGKIT_COMMAND("bench", "Time SAM on this machine: model load, image encoder, de
     if (r.encoder_ms) std::cout << "encoder    " << *r.encoder_ms << " ms\n";
     if (r.decoder_ms) std::cout << "decoder    " << *r.decoder_ms << " ms (1 prompt, upscaled)\n";
     if (r.decoder_batch64_ms) std::cout << "decoder64  " << *r.decoder_batch64_ms << " ms (64 prompts, low-res)\n";
+    if (r.generate_ms) std::cout << "generate   " << *r.generate_ms << " ms (segment everything, defaults)\n";
     std::cout << "peak RSS   " << r.peak_rss_mb << " MiB\n";
   });
 });

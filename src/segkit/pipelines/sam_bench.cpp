@@ -14,6 +14,12 @@
 #include "segkit/error.h"
 #include "segkit/machine.h"
 
+// The automatic mask generator lands separately; time it wherever this build has it.
+#if __has_include("segkit/sam_generator.h")
+#include "segkit/sam_generator.h"
+#define SEGKIT_BENCH_HAS_GENERATOR 1
+#endif
+
 namespace segkit {
 
 namespace {
@@ -67,8 +73,8 @@ std::optional<double> phase_peak(double& overall, const std::function<void()>& p
 
 SamBenchResult run_sam_bench(const SamBenchOptions& o, void (*log)(const std::string&)) {
   if (o.repeat < 1) fail("--repeat", "must be at least 1");
-  if (!o.only.empty() && o.only != "encoder" && o.only != "decoder")
-    fail("--only", "expected encoder or decoder, got '" + o.only + "'");
+  if (!o.only.empty() && o.only != "encoder" && o.only != "decoder" && o.only != "generate")
+    fail("--only", "expected encoder, decoder or generate, got '" + o.only + "'");
   auto say = [&](const std::string& s) {
     if (log) log(s);
   };
@@ -95,7 +101,7 @@ SamBenchResult run_sam_bench(const SamBenchOptions& o, void (*log)(const std::st
     r.encoder_peak_rss_mb = phase_peak(r.peak_rss_mb, [&] {
       r.encoder_ms = median_ms(o.repeat, [&] { predictor.set_image(image); }, r.encoder_cpu_ms);
     });
-  } else {
+  } else if (o.only == "decoder") {
     predictor.set_image(image);
   }
 
@@ -119,6 +125,17 @@ SamBenchResult run_sam_bench(const SamBenchOptions& o, void (*log)(const std::st
       r.decoder_batch64_ms = median_ms(
           o.repeat, [&] { sam::decode_low_res(predictor, coords, labels, {}, {}, true); }, r.decoder_batch64_cpu_ms);
     });
+  }
+  if (o.only.empty() || o.only == "generate") {
+#ifdef SEGKIT_BENCH_HAS_GENERATOR
+    say("automatic mask generator (defaults)");
+    SamMaskGenerator generator(model);
+    r.generate_peak_rss_mb = phase_peak(r.peak_rss_mb, [&] {
+      r.generate_ms = median_ms(o.repeat, [&] { generator.generate(image); }, r.generate_cpu_ms);
+    });
+#else
+    if (o.only == "generate") fail("--only", "this build has no automatic mask generator");
+#endif
   }
   r.peak_rss_mb = std::max(r.peak_rss_mb, peak_rss_mb());
   return r;
