@@ -102,14 +102,22 @@ at::Tensor apply_coords(const at::Tensor& coords, std::array<int, 2> original_si
   return c.to(at::kFloat);
 }
 
-TorchPrediction predict_torch(const SamPredictor& predictor, const at::Tensor& point_coords, const at::Tensor& point_labels,
-                              const at::Tensor& boxes, const at::Tensor& mask_input, bool multimask_output, bool return_logits) {
+std::pair<at::Tensor, at::Tensor> decode_low_res(const SamPredictor& predictor, const at::Tensor& point_coords,
+                                                 const at::Tensor& point_labels, const at::Tensor& boxes,
+                                                 const at::Tensor& mask_input, bool multimask_output) {
   if (!predictor.has_image()) throw Error("predict: no image set");
   c10::InferenceMode guard;
   const auto& m = predictor.model().impl();
-  const auto& s = predictor.state();
   auto [sparse, dense] = m.prompt_encoder.forward(point_coords, point_labels, boxes, mask_input);
-  auto [low_res, iou] = m.mask_decoder.forward(s.features, m.dense_pe, sparse, dense, multimask_output);
+  return m.mask_decoder.forward(predictor.state().features, m.dense_pe, sparse, dense, multimask_output);
+}
+
+TorchPrediction predict_torch(const SamPredictor& predictor, const at::Tensor& point_coords, const at::Tensor& point_labels,
+                              const at::Tensor& boxes, const at::Tensor& mask_input, bool multimask_output, bool return_logits) {
+  c10::InferenceMode guard;
+  auto [low_res, iou] = decode_low_res(predictor, point_coords, point_labels, boxes, mask_input, multimask_output);
+  const auto& m = predictor.model().impl();
+  const auto& s = predictor.state();
   const int64_t S = m.config.image_size;
   at::Tensor masks = at::upsample_bilinear2d(low_res, {S, S}, false);
   masks = masks.slice(2, 0, s.input_h).slice(3, 0, s.input_w);

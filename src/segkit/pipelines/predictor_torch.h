@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <array>
+#include <utility>
 
 #include "segkit/sam.h"
 
@@ -21,6 +22,11 @@ struct TorchPrediction {
 TorchPrediction predict_torch(const SamPredictor& predictor, const at::Tensor& point_coords,
                               const at::Tensor& point_labels, const at::Tensor& boxes,
                               const at::Tensor& mask_input, bool multimask_output, bool return_logits);
+
+// The decoder alone: low-res logits (B×K×h×w) and IoU predictions (B×K), no upscaling.
+std::pair<at::Tensor, at::Tensor> decode_low_res(const SamPredictor& predictor, const at::Tensor& point_coords,
+                                                 const at::Tensor& point_labels, const at::Tensor& boxes,
+                                                 const at::Tensor& mask_input, bool multimask_output);
 
 // Upstream ResizeLongestSide.apply_coords: original-image (x, y) → input-frame coordinates.
 at::Tensor apply_coords(const at::Tensor& coords, std::array<int, 2> original_size, int target_length);

@@ -18,8 +18,10 @@ struct EncoderBlock {
   at::Tensor rel_pos_h, rel_pos_w;  // (2·size−1)×head_dim
   int heads = 0;
   int window = 0;  // 0 = global attention
-  at::Tensor forward(const at::Tensor& x) const;  // B×H×W×C
-  at::Tensor attention(const at::Tensor& x) const;
+  // x: B×H×W×C float32 (the residual stream stays float32); matrix products and attention
+  // run in `compute` (float32 or bfloat16, the type of the linear weights).
+  at::Tensor forward(const at::Tensor& x, at::ScalarType compute) const;
+  at::Tensor attention(const at::Tensor& x) const;  // x in the compute type
 };
 
 // Called with (name, activation) for intermediate activations when tracing is asked for.
@@ -32,7 +34,12 @@ struct ImageEncoder {
   Conv2d neck_conv1, neck_conv2;
   LayerNorm2d neck_norm1, neck_norm2;
 
+  at::ScalarType compute = at::kFloat;
+
   static ImageEncoder load(const WeightMap& w, const SamConfig& config);
+  // Keeps bfloat16 copies of the blocks' linear weights and runs the blocks in bfloat16
+  // (layer norms, residual stream, patch embedding and neck stay float32).
+  void use_bfloat16();
   // x: 1×3×S×S normalised, padded image → 1×out_chans×g×g embedding.
   at::Tensor forward(const at::Tensor& x, const ActivationTap& tap = nullptr) const;
 };

@@ -1,13 +1,16 @@
 #include "models/sam/mask_decoder.h"
 
 #include <ATen/ops/cat.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/gelu.h>
+#include <ATen/ops/layer_norm.h>
+#include <ATen/ops/linear.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/relu.h>
-#include <ATen/ops/repeat_interleave.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/stack.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "segkit/error.h"
@@ -32,12 +35,28 @@ at::Tensor Attention::operator()(const at::Tensor& q_in, const at::Tensor& k_in,
     return x.reshape({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
   };
   at::Tensor q = separate(q_proj(q_in)), k = separate(k_proj(k_in)), v = separate(v_proj(v_in));
-  const int64_t c_per_head = q.size(3);
-  at::Tensor attn = at::matmul(q, k.permute({0, 1, 3, 2}));
-  attn = attn / std::sqrt(static_cast<double>(c_per_head));
-  attn = at::softmax(attn, -1);
-  at::Tensor out = at::matmul(attn, v).transpose(1, 2);
-  out = out.reshape({out.size(0), out.size(1), -1});
+  const int64_t B = std::max(q.size(0), k.size(0)), h = heads, Nq = q.size(2), Nk = k.size(2), d = q.size(3);
+  const double norm = std::sqrt(static_cast<double>(d));
+  at::Tensor out;
+  if (k.size(0) == 1 && B > 1) {
+    // Keys shared by every prompt (the image before any prompt touched it): all prompts'
+    // queries against them in one product per head, no copies of the keys.
+    at::Tensor qf = q.permute({1, 0, 2, 3}).reshape({h, B * Nq, d});
+    at::Tensor attn = at::softmax(at::matmul(qf, k[0].transpose(1, 2)) / norm, -1);
+    out = at::matmul(attn, v[0]).view({h, B, Nq, d}).permute({1, 0, 2, 3});
+  } else if (q.size(0) == 1 && B > 1) {
+    // Queries shared (image tokens asking each prompt's tokens): scores for all prompts in one
+    // product per head, soft-maxed per prompt.
+    at::Tensor kf = k.permute({1, 3, 0, 2}).reshape({h, d, B * Nk});
+    at::Tensor attn = at::softmax((at::matmul(q[0], kf) / norm).view({h, Nq, B, Nk}), -1);
+    out = at::matmul(attn.permute({2, 0, 1, 3}), v);
+  } else {
+    at::Tensor attn = at::matmul(q, k.permute({0, 1, 3, 2}));
+    attn = attn / norm;
+    attn = at::softmax(attn, -1);
+    out = at::matmul(attn, v);
+  }
+  out = out.transpose(1, 2).reshape({B, Nq, -1});
   return out_proj(out);
 }
 
@@ -86,12 +105,15 @@ TwoWayTransformer TwoWayTransformer::load(const WeightMap& w, const SamConfig& c
 
 std::pair<at::Tensor, at::Tensor> TwoWayTransformer::forward(const at::Tensor& image, const at::Tensor& image_pe,
                                                              const at::Tensor& tokens) const {
-  at::Tensor keys = image.flatten(2).permute({0, 2, 1});
-  at::Tensor key_pe = image_pe.flatten(2).permute({0, 2, 1});
+  // Image and positions may have batch 1 (shared by all prompts); keys become per-prompt at
+  // the first image-to-token update.
+  at::Tensor keys = image.flatten(2).permute({0, 2, 1}).contiguous();
+  at::Tensor key_pe = image_pe.flatten(2).permute({0, 2, 1}).contiguous();
   at::Tensor queries = tokens;
   for (const auto& layer : layers) layer.forward(queries, keys, tokens, key_pe);
   at::Tensor q = queries + tokens, k = keys + key_pe;
   queries = norm_final(queries + final_attn(q, k, keys));
+  if (keys.size(0) != queries.size(0)) keys = keys.expand({queries.size(0), -1, -1});  // no layers at all
   return {queries, keys};
 }
 
@@ -112,31 +134,61 @@ MaskDecoder MaskDecoder::load(const WeightMap& w, const SamConfig& c) {
   return d;
 }
 
+namespace {
+
+// A kernel-2, stride-2 transposed convolution on channels-last pixels as one matrix product:
+// x: B×h×w×…×Cin → B×h×w×…×2×2×Cout (the new 2×2 sub-pixel axes just before the channels).
+at::Tensor upscale_channels_last(const at::Tensor& x, const ConvTranspose2d& conv) {
+  const int64_t cin = conv.weight.size(0), cout = conv.weight.size(1);
+  at::Tensor w = conv.weight.permute({2, 3, 1, 0}).reshape({4 * cout, cin});
+  at::Tensor b = conv.bias.repeat({4});
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end() - 1);
+  shape.insert(shape.end(), {2, 2, cout});
+  return at::linear(x, w, b).view(shape);
+}
+
+// Prompts per upscaling chunk: the 4×-upscaled 32-channel features of 8 prompts are 64 MB.
+constexpr int64_t kUpscaleChunk = 8;
+
+}  // namespace
+
 std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_embeddings, const at::Tensor& image_pe,
                                                        const at::Tensor& sparse, const at::Tensor& dense, bool multimask) const {
   const int64_t B = sparse.size(0);
   at::Tensor output_tokens = at::cat({iou_token, mask_tokens}, 0).unsqueeze(0).expand({B, -1, -1});
   at::Tensor tokens = at::cat({output_tokens, sparse}, 1);
-  at::Tensor src = at::repeat_interleave(image_embeddings, B, 0) + dense;
-  at::Tensor pos_src = at::repeat_interleave(image_pe, B, 0);
-  const int64_t c = src.size(1), h = src.size(2), w = src.size(3);
+  // Without mask inputs the dense embedding is one vector for every prompt: keep the image
+  // side at batch 1 instead of copying it per prompt (upstream repeat_interleave).
+  const bool shared_dense = dense.size(0) == 1 || dense.stride(0) == 0;
+  at::Tensor src = image_embeddings + (shared_dense ? dense.slice(0, 0, 1) : dense);
+  const int64_t h = src.size(2), w = src.size(3);
 
-  auto [hs, image_tokens] = transformer.forward(src, pos_src, tokens);
+  auto [hs, image_tokens] = transformer.forward(src, image_pe, tokens);
   at::Tensor iou_token_out = hs.select(1, 0);
   const int M = num_mask_tokens();
   at::Tensor mask_tokens_out = hs.slice(1, 1, 1 + M);
-
-  at::Tensor up = image_tokens.transpose(1, 2).reshape({B, c, h, w});
-  up = at::gelu(upscale_norm(upscale1(up)));
-  up = at::gelu(upscale2(up));
+  // Only the masks that are returned are upscaled and multiplied out.
+  const int first = multimask ? 1 : 0, K = multimask ? M - 1 : 1;
   std::vector<at::Tensor> hyper;
-  for (int i = 0; i < M; ++i) hyper.push_back(hypernetworks[i](mask_tokens_out.select(1, i)));
-  at::Tensor hyper_in = at::stack(hyper, 1);
-  const int64_t uc = up.size(1), uh = up.size(2), uw = up.size(3);
-  at::Tensor masks = at::matmul(hyper_in, up.view({B, uc, uh * uw})).view({B, -1, uh, uw});
+  for (int i = first; i < first + K; ++i) hyper.push_back(hypernetworks[i](mask_tokens_out.select(1, i)));
+  at::Tensor hyper_in = at::stack(hyper, 1);  // B×K×C/8
+
+  at::Tensor masks = at::empty({B, K, 4 * h, 4 * w}, hyper_in.options());
+  for (int64_t b0 = 0; b0 < B; b0 += kUpscaleChunk) {
+    const int64_t nb = std::min(kUpscaleChunk, B - b0);
+    at::Tensor x = image_tokens.slice(0, b0, b0 + nb).reshape({nb, h, w, -1});
+    at::Tensor up = upscale_channels_last(x, upscale1);  // nb×h×w×2×2×C/4
+    up = at::layer_norm(up, {up.size(-1)}, upscale_norm.weight, upscale_norm.bias, upscale_norm.eps);
+    at::gelu_(up);
+    up = upscale_channels_last(up, upscale2);  // nb×h×w×2×2×2×2×C/8
+    at::gelu_(up);
+    const int64_t uc = up.size(-1);
+    at::Tensor m = at::matmul(up.view({nb, -1, uc}), hyper_in.slice(0, b0, b0 + nb).transpose(1, 2));
+    // (i, j, di, dj, ei, ej) → pixel (4i + 2di + ei, 4j + 2dj + ej)
+    masks.slice(0, b0, b0 + nb).copy_(m.view({nb, h, w, 2, 2, 2, 2, K}).permute({0, 7, 1, 3, 5, 2, 4, 6}).reshape({nb, K, 4 * h, 4 * w}));
+  }
   at::Tensor iou = iou_head(iou_token_out);
-  if (multimask) return {masks.slice(1, 1), iou.slice(1, 1)};
-  return {masks.slice(1, 0, 1), iou.slice(1, 0, 1)};
+  return {masks, iou.slice(1, first, first + K)};
 }
 
 }  // namespace segkit::sam

@@ -10,6 +10,7 @@
 #include "models/sam/sam_model_impl.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
+#include "segkit/machine.h"
 
 namespace segkit {
 
@@ -47,10 +48,27 @@ std::string fingerprint_of(const sam::WeightMap& w) {
 
 }  // namespace
 
+SamPrecision parse_sam_precision(const std::string& name) {
+  if (name == "fp32") return SamPrecision::Fp32;
+  if (name == "bf16") return SamPrecision::Bf16;
+  if (name == "auto") return SamPrecision::Auto;
+  fail("precision", "expected fp32, bf16 or auto, got '" + name + "'");
+}
+
+const char* precision_name(SamPrecision p) {
+  switch (p) {
+    case SamPrecision::Fp32: return "fp32";
+    case SamPrecision::Bf16: return "bf16";
+    case SamPrecision::Auto: return "auto";
+  }
+  return "?";
+}
+
 SamModel::SamModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SamModel::~SamModel() = default;
 const SamConfig& SamModel::config() const { return impl_->config; }
 const std::string& SamModel::source() const { return impl_->source; }
+SamPrecision SamModel::precision() const { return impl_->precision; }
 const std::string& SamModel::fingerprint() const { return impl_->fingerprint; }
 
 std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const SamLoadOptions& options) {
@@ -77,6 +95,10 @@ std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const 
   }
   impl->source = source;
   impl->image_encoder = sam::ImageEncoder::load(w, impl->config);
+  impl->precision = options.precision;
+  if (impl->precision == SamPrecision::Auto)
+    impl->precision = machine_info().native_bf16 ? SamPrecision::Bf16 : SamPrecision::Fp32;
+  if (impl->precision == SamPrecision::Bf16) impl->image_encoder.use_bfloat16();
   impl->prompt_encoder = sam::PromptEncoder::load(w, impl->config);
   impl->mask_decoder = sam::MaskDecoder::load(w, impl->config);
   impl->dense_pe = impl->prompt_encoder.dense_pe();

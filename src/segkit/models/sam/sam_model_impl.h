@@ -17,6 +17,7 @@ struct SamModel::Impl {
   SamConfig config;
   std::string source;
   std::string fingerprint;
+  SamPrecision precision = SamPrecision::Fp32;  // resolved, never Auto
   sam::ImageEncoder image_encoder;
   sam::PromptEncoder prompt_encoder;
   sam::MaskDecoder mask_decoder;

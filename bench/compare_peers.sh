@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# segkit against its peers on the same machine, in the same run, same environment, same thread
+# count: JSON lines per tool, then the ratios segkit/peer (below 1 = segkit faster).
+#
+#   SAM_REFERENCE=/path/to/segment-anything bench/compare_peers.sh
+#
+# Environment: BUILD (default build), VARIANT (vit_b), IMAGE (../shared/images/truck.jpg),
+# THREADS (2), REPEAT (3), PRECISIONS ("fp32 bf16"), PYTHON (the Debian /usr/bin/python3, which
+# sees python3-torch, even when another python3 comes first on PATH).
+# Peers, each skipped with the reason printed when it cannot run here:
+#   pytorch: the official code at $SAM_REFERENCE through python3 + torch (Debian python3-torch);
+#   onnxruntime: onnxruntime-node under $BUILD/peers (npm install --ignore-scripts) on graphs
+#                exported from $SAM_REFERENCE by bench/peers/export_onnx.py (needs torch too).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$root/build}
+variant=${VARIANT:-vit_b}
+image=${IMAGE:-$root/../shared/images/truck.jpg}
+threads=${THREADS:-2}
+repeat=${REPEAT:-3}
+precisions=${PRECISIONS:-fp32 bf16}
+models=$build/bench-models
+if [ -z "${PYTHON:-}" ]; then PYTHON=python3; [ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3; fi
+out=$build/peers/results.jsonl
+mkdir -p "$build/peers"
+: > "$out"
+
+emit() { echo "$1" | tee -a "$out"; }
+skip() { emit "{\"peer\": \"$1\", \"skipped\": \"$2\"}"; }
+
+if [ ! -f "$models/$variant/model.safetensors" ]; then
+  "$build/segkit" dev-random-sam --variant "$variant" --out "$models/$variant" >&2
+fi
+
+for p in $precisions; do
+  line=$("$build/segkit" bench --model "$models/$variant" --image "$image" --precision "$p" \
+           --threads "$threads" --repeat "$repeat" --json --quiet)
+  emit "$(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); j["peer"]="segkit"; print(json.dumps(j))' "$line")"
+done
+read -r width height < <(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(*j["image_size"])' "$line")
+
+# PyTorch eager on the official implementation.
+if [ -z "${SAM_REFERENCE:-}" ]; then
+  skip pytorch "SAM_REFERENCE is not set (a checkout of facebookresearch/segment-anything)"
+elif ! "$PYTHON" -c 'import torch' 2>/dev/null; then
+  skip pytorch "python3 cannot import torch (install the Debian package python3-torch)"
+else
+  for p in $precisions; do
+    emit "$("$PYTHON" "$root/bench/peers/pytorch_sam.py" --reference "$SAM_REFERENCE" --variant "$variant" \
+              --height "$height" --width "$width" --threads "$threads" --repeat "$repeat" --precision "$p")"
+  done
+fi
+
+# ONNX Runtime on graphs exported from the official implementation.
+if [ ! -d "$build/peers/node_modules/onnxruntime-node" ]; then
+  skip onnxruntime "onnxruntime-node not installed: (cd $build/peers && npm install --ignore-scripts onnxruntime-node)"
+elif [ -z "${SAM_REFERENCE:-}" ] || ! "$PYTHON" -c 'import torch' 2>/dev/null; then
+  skip onnxruntime "exporting the graphs needs SAM_REFERENCE and python3 with torch"
+elif [ ! -f "$root/bench/peers/export_onnx.py" ]; then
+  skip onnxruntime "no ONNX export script in this checkout yet (bench/peers/export_onnx.py)"
+else
+  "$PYTHON" "$root/bench/peers/export_onnx.py" --reference "$SAM_REFERENCE" --variant "$variant" --out "$build/peers/onnx" >&2
+  emit "$(NODE_PATH=$build/peers/node_modules node "$root/bench/peers/ort_sam.mjs" "$build/peers/onnx" "$threads" "$repeat" "$height" "$width")"
+fi
+
+python3 - "$out" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ours = {r["precision"]: r for r in rows if r.get("peer") == "segkit"}
+for r in rows:
+    if r.get("peer") in (None, "segkit") or "skipped" in r:
+        continue
+    for mine in ours.values():
+        ratios = {k: mine[k] / r[k] for k in ("encoder_ms", "decoder_ms", "decoder_batch64_ms")
+                  if isinstance(mine.get(k), (int, float)) and isinstance(r.get(k), (int, float)) and r[k] > 0}
+        print(json.dumps({"ratio": f"segkit {mine['precision']} / {r['peer']} {r.get('precision', '')}".strip(), **ratios}))
+PY
