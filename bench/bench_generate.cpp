@@ -25,9 +25,9 @@
 #include "pipelines/amg/mask_boxes.h"
 #include "pipelines/amg/mask_measure.h"
 #include "pipelines/amg/stability_score.h"
-#include "pipelines/mask_generator.h"
+#include "pipelines/predictor_torch.h"
 #include "pipelines/preprocess.h"
-#include "random_sam_checkpoint.h"
+#include "models/sam/random_checkpoint.h"
 #include "segkit/rle.h"
 #include "segkit/image.h"
 #include "segkit/sam_generator.h"
@@ -75,7 +75,7 @@ static void bench_postprocess(const segkit::Image& image, int repeat) {
     auto t = Clock::now();
     double c = cpu_seconds();
     {  // upstream: upscale everything, then one full-size pass per step
-      const at::Tensor logits = segkit::amg::upscale_logits(low_res, image_size, input, original);
+      const at::Tensor logits = segkit::sam::postprocess_masks(low_res, image_size, input, original);
       const at::Tensor stability = segkit::amg::calculate_stability_score(logits, 0.0, 1.0);
       const at::Tensor masks = logits.gt(0.0);
       const at::Tensor boxes = segkit::amg::batched_mask_to_box(masks);
@@ -87,7 +87,7 @@ static void bench_postprocess(const segkit::Image& image, int repeat) {
     double upscale_cpu = 0, measure_cpu = 0, rle_cpu = 0;
     for (int64_t s = 0; s < n; s += chunk) {
       c = cpu_seconds();
-      const at::Tensor logits = segkit::amg::upscale_logits(low_res.slice(0, s, s + chunk), image_size, input, original);
+      const at::Tensor logits = segkit::sam::postprocess_masks(low_res.slice(0, s, s + chunk), image_size, input, original);
       upscale_cpu += cpu_seconds() - c;
       c = cpu_seconds();
       const auto measured = segkit::amg::measure_masks(logits, 0.0, 1.0);
@@ -129,14 +129,14 @@ int main(int argc, char** argv) {
     if (postprocess_only) return 0;
     std::string tmp;
     if (model.empty()) {
-      tmp = (fs::temp_directory_path() / ("segkit-bench-vitb-" + std::to_string(::getpid()) + ".safetensors")).string();
-      segkit::bench::write_random_sam(tmp, segkit::bench::vit_b());
+      tmp = (fs::temp_directory_path() / ("segkit-bench-vitb-" + std::to_string(::getpid()))).string();
+      segkit::sam::write_random_checkpoint(tmp, segkit::sam::standard_config("vit_b"));
       model = tmp;
     }
     const auto t0 = std::chrono::steady_clock::now();
     auto sam = segkit::SamModel::load(model, {false});
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (!tmp.empty()) fs::remove(tmp);
+    if (!tmp.empty()) fs::remove_all(tmp);
 
     // Defaults, then every filter open (the post-processing worst case: every mask upscaled).
     segkit::SamGeneratorParams defaults;

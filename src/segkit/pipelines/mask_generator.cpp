@@ -2,7 +2,6 @@
 // only, not of result: masks are upscaled to the crop's size only after the predicted-IoU filter,
 // in small chunks (bounded memory, discarded masks cost nothing), and stability score, threshold
 // and box come from one pass over the upscaled logits.
-#include "pipelines/mask_generator.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/ops/arange.h>
@@ -34,30 +33,6 @@
 #include "segkit/sam_generator.h"
 
 namespace segkit {
-
-namespace amg {
-
-at::Tensor image_features(const SamPredictor& predictor) {
-  SamEmbedding e = predictor.embedding();
-  return at::from_blob(e.data.data(), {1, e.channels, e.grid, e.grid}, at::kFloat).clone();
-}
-
-std::pair<at::Tensor, at::Tensor> decode_points(const SamModel& model, const at::Tensor& features, const at::Tensor& coords) {
-  const auto& m = model.impl();
-  const at::Tensor labels = at::ones({coords.size(0), coords.size(1)}, at::kInt);
-  auto [sparse, dense] = m.prompt_encoder.forward(coords, labels, at::Tensor(), at::Tensor());
-  return m.mask_decoder.forward(features, m.dense_pe, sparse, dense, /*multimask=*/true);
-}
-
-at::Tensor upscale_logits(const at::Tensor& low_res, int image_size, std::array<int, 2> input_size,
-                          std::array<int, 2> original_size) {
-  at::Tensor x = at::upsample_bilinear2d(low_res.unsqueeze(0), {image_size, image_size}, false);
-  x = x.slice(2, 0, input_size[0]).slice(3, 0, input_size[1]);
-  x = at::upsample_bilinear2d(x, {original_size[0], original_size[1]}, false);
-  return x.squeeze(0);
-}
-
-}  // namespace amg
 
 namespace {
 
@@ -153,7 +128,6 @@ struct SamMaskGenerator::Impl {
   SamPredictor predictor;
   SamGeneratorParams params;
   std::vector<at::Tensor> point_grids;
-  at::Tensor features;  // the current crop's embedding
   SamGeneratorTimings timings;
 
   Impl(std::shared_ptr<const SamModel> model, SamGeneratorParams p) : predictor(std::move(model)), params(p) {
@@ -169,7 +143,8 @@ struct SamMaskGenerator::Impl {
     const auto crop_size = predictor.original_size();
     auto t = Clock::now();
     const at::Tensor coords = sam::apply_coords(points, crop_size, config.image_size).to(at::kFloat).unsqueeze(1);
-    auto [low_res, iou] = amg::decode_points(predictor.model(), features, coords);
+    const at::Tensor labels = at::ones({coords.size(0), coords.size(1)}, at::kInt);
+    auto [low_res, iou] = sam::decode_low_res(predictor, coords, labels, at::Tensor(), at::Tensor(), /*multimask=*/true);
     timings.decoder += seconds_since(t);
     t = Clock::now();
 
@@ -182,7 +157,7 @@ struct SamMaskGenerator::Impl {
     const std::array<int64_t, 4> image_box{0, 0, orig_size[1], orig_size[0]};
     for (int64_t start = 0; start < survivors.size(0); start += kUpscaleChunk) {
       at::Tensor idx = survivors.slice(0, start, std::min(start + kUpscaleChunk, survivors.size(0)));
-      at::Tensor logits = amg::upscale_logits(low_res.index_select(0, idx), config.image_size, predictor.input_size(), crop_size);
+      at::Tensor logits = sam::postprocess_masks(low_res.index_select(0, idx), config.image_size, predictor.input_size(), crop_size);
       // Stability, thresholded masks and boxes in one pass (as upstream's separate steps).
       amg::MeasuredMasks measured = amg::measure_masks(logits, config.mask_threshold, params.stability_score_offset);
       logits = at::Tensor();
@@ -229,7 +204,6 @@ struct SamMaskGenerator::Impl {
     const bool whole = crop.xyxy[0] == 0 && crop.xyxy[1] == 0 && crop.xyxy[2] == image.width && crop.xyxy[3] == image.height;
     if (whole) predictor.set_image(image);
     else predictor.set_image(crop_image(image, crop.xyxy));
-    features = amg::image_features(predictor);
     timings.encoder += seconds_since(t);
 
     const auto [crop_h, crop_w] = predictor.original_size();

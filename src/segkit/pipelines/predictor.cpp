@@ -102,6 +102,16 @@ at::Tensor apply_coords(const at::Tensor& coords, std::array<int, 2> original_si
   return c.to(at::kFloat);
 }
 
+at::Tensor postprocess_masks(const at::Tensor& low_res, int image_size, std::array<int, 2> input_size,
+                             std::array<int, 2> original_size) {
+  const bool planes = low_res.dim() == 3;
+  at::Tensor x = planes ? low_res.unsqueeze(0) : low_res;
+  x = at::upsample_bilinear2d(x, {image_size, image_size}, false);
+  x = x.slice(2, 0, input_size[0]).slice(3, 0, input_size[1]);
+  x = at::upsample_bilinear2d(x, {original_size[0], original_size[1]}, false);
+  return planes ? x.squeeze(0) : x;
+}
+
 std::pair<at::Tensor, at::Tensor> decode_low_res(const SamPredictor& predictor, const at::Tensor& point_coords,
                                                  const at::Tensor& point_labels, const at::Tensor& boxes,
                                                  const at::Tensor& mask_input, bool multimask_output) {
@@ -117,11 +127,7 @@ TorchPrediction predict_torch(const SamPredictor& predictor, const at::Tensor& p
   c10::InferenceMode guard;
   auto [low_res, iou] = decode_low_res(predictor, point_coords, point_labels, boxes, mask_input, multimask_output);
   const auto& m = predictor.model().impl();
-  const auto& s = predictor.state();
-  const int64_t S = m.config.image_size;
-  at::Tensor masks = at::upsample_bilinear2d(low_res, {S, S}, false);
-  masks = masks.slice(2, 0, s.input_h).slice(3, 0, s.input_w);
-  masks = at::upsample_bilinear2d(masks, {s.original_h, s.original_w}, false);
+  at::Tensor masks = postprocess_masks(low_res, m.config.image_size, predictor.input_size(), predictor.original_size());
   if (!return_logits) masks = masks > m.config.mask_threshold;
   return {masks, iou, low_res};
 }

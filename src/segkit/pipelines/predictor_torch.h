@@ -28,6 +28,11 @@ std::pair<at::Tensor, at::Tensor> decode_low_res(const SamPredictor& predictor, 
                                                  const at::Tensor& point_labels, const at::Tensor& boxes,
                                                  const at::Tensor& mask_input, bool multimask_output);
 
+// Upstream Sam.postprocess_masks: low-res logits (N×K×h×w or N×h×w) → logits at the original
+// size (bilinear to image_size², crop to the resized input, bilinear to the original size).
+at::Tensor postprocess_masks(const at::Tensor& low_res, int image_size, std::array<int, 2> input_size,
+                             std::array<int, 2> original_size);
+
 // Upstream ResizeLongestSide.apply_coords: original-image (x, y) → input-frame coordinates.
 at::Tensor apply_coords(const at::Tensor& coords, std::array<int, 2> original_size, int target_length);
 
