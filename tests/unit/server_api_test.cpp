@@ -1,0 +1,392 @@
+// segkit serve's HTTP API over loopback, with the tiny SAM: every route, every refusal, and
+// many clients at once.
+#include <gtest/gtest.h>
+#if SEGKIT_WITH_SERVER
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "segkit/rle.h"
+#include "segkit/sam_output.h"
+#include "server_test_util.h"
+
+using namespace segkit;
+using nlohmann::json;
+
+namespace {
+
+const char* kJson = "application/json";
+
+json body_of(const httplib::Result& r) { return json::parse(r->body); }
+
+// Every refusal is JSON {"error": "..."} with the given status.
+void expect_error(const httplib::Result& r, int status, const std::string& fragment = "") {
+  ASSERT_TRUE(r) << "no response: " << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, status) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), kJson);
+  json j = json::parse(r->body, nullptr, false);
+  ASSERT_TRUE(j.is_object() && j.contains("error") && j["error"].is_string()) << r->body;
+  EXPECT_NE(j["error"].get<std::string>().find(fragment), std::string::npos) << r->body;
+}
+
+std::string upload(httplib::Client& c, const std::string& bytes) {
+  auto r = c.Post("/v1/images", bytes, "image/png");
+  if (!r || r->status != 200) throw std::runtime_error("upload failed: " + (r ? r->body : httplib::to_string(r.error())));
+  return json::parse(r->body)["image_id"];
+}
+
+// What the library itself answers for this prompt on the truck image.
+json reference_records(const SamPrompt& prompt, int variant = 0) {
+  SamPredictor p(test::tiny_sam());
+  Image img = decode_image(reinterpret_cast<const uint8_t*>(test::truck_png(variant).data()), test::truck_png(variant).size(), "truck");
+  p.set_image(img);
+  return json::parse(prediction_records_json(p.predict(prompt)));
+}
+
+std::string solid_png(int w, int h) {
+  Image img;
+  img.width = w;
+  img.height = h;
+  img.rgb.assign(size_t(w) * h * 3, 90);
+  for (size_t i = 0; i < img.rgb.size(); i += 5) img.rgb[i] = uint8_t(i);
+  auto b = encode_png(img.rgb.data(), w, h, 3);
+  return std::string(b.begin(), b.end());
+}
+
+class ServerApi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { png_ = new std::string(test::truck_png()); }
+  static void TearDownTestSuite() { delete png_; }
+  static const std::string& png() { return *png_; }
+  static std::string* png_;
+};
+std::string* ServerApi::png_ = nullptr;
+
+}  // namespace
+
+TEST_F(ServerApi, HealthAndModel) {
+  test::TestServer s;
+  auto c = s.client();
+  auto r = c.Get("/v1/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(body_of(r)["status"], "ok");
+  EXPECT_EQ(body_of(r)["cache"]["entries"], 0);
+  r = c.Get("/v1/model");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  json m = body_of(r);
+  EXPECT_EQ(m["architecture"], "sam");
+  EXPECT_EQ(m["image_size"], 256);
+  EXPECT_EQ(m["precision"], "float32");
+  EXPECT_EQ(m["embedding_shape"], json({32, 16, 16}));
+  EXPECT_EQ(m["fingerprint"], test::tiny_sam()->fingerprint());
+  EXPECT_EQ(m["limits"]["max_points"], 64);
+}
+
+TEST_F(ServerApi, UploadIsKeyedByContentAndPredictMatchesTheLibrary) {
+  test::TestServer s;
+  auto c = s.client();
+  auto r = c.Post("/v1/images", png(), "image/png");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json up = body_of(r);
+  const std::string id = up["image_id"];
+  EXPECT_TRUE(std::regex_match(id, std::regex("[0-9a-f]{32}"))) << id;
+  EXPECT_EQ(up["width"], 300);
+  EXPECT_EQ(up["height"], 200);
+  EXPECT_EQ(up["cached"], false);
+  r = c.Post("/v1/images", png(), "application/octet-stream");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(body_of(r)["image_id"], id);
+  EXPECT_EQ(body_of(r)["cached"], true);  // the second upload of the same bytes is free
+  r = c.Get(("/v1/images/" + id).c_str());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(body_of(r)["width"], 300);
+
+  r = c.Post(("/v1/images/" + id + "/predict").c_str(), R"({"points": [[134.55, 109.45]], "labels": [1]})", kJson);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json p = body_of(r);
+  SamPrompt prompt;
+  prompt.points = {{134.55f, 109.45f}};
+  prompt.labels = {1};
+  json want = reference_records(prompt);
+  ASSERT_EQ(p["masks"].size(), 3u);
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(p["masks"][k]["segmentation"], want[k]["segmentation"]) << k;
+    EXPECT_EQ(p["masks"][k]["area"], want[k]["area"]);
+    EXPECT_EQ(p["masks"][k]["bbox"], want[k]["bbox"]);
+    EXPECT_NEAR(p["masks"][k]["score"].get<double>(), want[k]["score"].get<double>(), 1e-6);
+    EXPECT_EQ(p["masks"][k]["segmentation"]["size"], json({200, 300}));
+  }
+  int best = p["best"];
+  for (size_t k = 0; k < 3; ++k) EXPECT_LE(p["masks"][k]["score"].get<double>(), p["masks"][best]["score"].get<double>());
+
+  // Refinement with the returned low-res logits equals feeding them to the library.
+  const std::string mid = p["mask_input_id"];
+  r = c.Post(("/v1/images/" + id + "/predict").c_str(),
+             json{{"points", {{134.55, 109.45}, {60, 50}}}, {"labels", {1, 0}}, {"mask_input_id", mid}, {"multimask", false}}.dump(),
+             kJson);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  SamPredictor lib(test::tiny_sam());
+  lib.set_image(decode_image(reinterpret_cast<const uint8_t*>(png().data()), png().size(), "truck"));
+  SamPrediction first = lib.predict(prompt);
+  SamPrompt refine;
+  refine.points = {{134.55f, 109.45f}, {60.f, 50.f}};
+  refine.labels = {1, 0};
+  refine.multimask = false;
+  const size_t low = size_t(first.low_res) * first.low_res;
+  refine.mask_input.assign(first.low_res_logits.begin() + first.best() * low, first.low_res_logits.begin() + (first.best() + 1) * low);
+  json refined = json::parse(prediction_records_json(lib.predict(refine)));
+  ASSERT_EQ(body_of(r)["masks"].size(), 1u);
+  EXPECT_EQ(body_of(r)["masks"][0]["segmentation"], refined[0]["segmentation"]);
+
+  // A box alone.
+  r = c.Post(("/v1/images/" + id + "/predict").c_str(), R"({"box": [40, 60, 250, 180]})", kJson);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  SamPrompt boxed;
+  boxed.box = std::array<float, 4>{40, 60, 250, 180};
+  EXPECT_EQ(body_of(r)["masks"], [&] {
+    json w = reference_records(boxed);
+    json got = body_of(r)["masks"];
+    for (size_t k = 0; k < got.size(); ++k) w[k]["score"] = got[k]["score"];  // floats compared above
+    return w;
+  }());
+
+  r = c.Delete(("/v1/images/" + id).c_str());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  expect_error(c.Get(("/v1/images/" + id).c_str()), 404, "upload it again");
+}
+
+TEST_F(ServerApi, PredictAsPngIsTheBestMask) {
+  test::TestServer s;
+  auto c = s.client();
+  const std::string id = upload(c, png());
+  const std::string body = R"({"points": [[134.55, 109.45]]})";
+  auto j = c.Post(("/v1/images/" + id + "/predict").c_str(), body, kJson);
+  auto r = c.Post(("/v1/images/" + id + "/predict?format=png").c_str(), body, kJson);
+  ASSERT_TRUE(r && j);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "image/png");
+  Image mask = decode_image(reinterpret_cast<const uint8_t*>(r->body.data()), r->body.size(), "mask.png");
+  ASSERT_EQ(mask.width, 300);
+  ASSERT_EQ(mask.height, 200);
+  json best = body_of(j)["masks"][body_of(j)["best"].get<int>()];
+  Rle rle = rle_from_string(best["segmentation"]["counts"], 200, 300);
+  std::vector<uint8_t> want = rle_decode(rle);
+  size_t differ = 0;
+  for (size_t i = 0; i < want.size(); ++i) differ += (mask.rgb[i * 3] > 127) != (want[i] != 0);
+  EXPECT_EQ(differ, 0u);
+  expect_error(c.Post(("/v1/images/" + id + "/predict?format=bmp").c_str(), body, kJson), 400, "format");
+}
+
+TEST_F(ServerApi, RefusesBadRequestsWithJsonErrors) {
+  ServerOptions o;
+  o.limits.max_points = 4;
+  o.limits.max_body_bytes = 1 << 20;
+  o.limits.max_image_pixels = 50'000;  // the truck has 60 000
+  test::TestServer s(o);
+  auto c = s.client();
+  const std::string small = solid_png(64, 48);
+  const std::string id = upload(c, small);
+  const std::string predict = "/v1/images/" + id + "/predict";
+
+  // 400: body problems, field by field.
+  expect_error(c.Post(predict.c_str(), "{\"points\": [[1, 2]", kJson), 400, "not valid JSON");
+  expect_error(c.Post(predict.c_str(), "[1, 2]", kJson), 400, "expected a JSON object");
+  expect_error(c.Post(predict.c_str(), R"({"pints": [[1, 2]]})", kJson), 400, "pints: unknown field");
+  expect_error(c.Post(predict.c_str(), R"({"points": [[1, 2, 3]]})", kJson), 400, "points[0]");
+  expect_error(c.Post(predict.c_str(), R"({"points": [["a", 2]]})", kJson), 400, "expected a number");
+  expect_error(c.Post(predict.c_str(), R"({"points": [[1, 2]], "labels": [1, 0]})", kJson), 400, "2 labels for 1 points");
+  expect_error(c.Post(predict.c_str(), R"({"points": [[1, 2]], "labels": [2]})", kJson), 400, "labels[0]");
+  expect_error(c.Post(predict.c_str(), R"({"box": [10, 10, 5, 20]})", kJson), 400, "box");
+  expect_error(c.Post(predict.c_str(), R"({"box": [1, 2, 3]})", kJson), 400, "box");
+  expect_error(c.Post(predict.c_str(), R"({"multimask": "yes"})", kJson), 400, "multimask");
+  expect_error(c.Post(predict.c_str(), R"({"points": [[1,1],[2,2],[3,3],[4,4],[5,5]]})", kJson), 400, "limit of 4");
+  expect_error(c.Post(predict.c_str(), R"({"points": [[1e30, 2]]})", kJson), 400, "out of range");
+  // 400: the image bytes.
+  expect_error(c.Post("/v1/images", "", "image/png"), 400, "empty");
+  expect_error(c.Post("/v1/images", "GIF89a this is not really an image", "image/gif"), 400, "image");
+  std::string truncated = small.substr(0, small.size() / 2);
+  expect_error(c.Post("/v1/images", truncated, "image/png"), 400, "image");
+  // 404: unknown things.
+  expect_error(c.Post("/v1/images/0123456789abcdef0123456789abcdef/predict", "{}", kJson), 404, "upload it again");
+  expect_error(c.Post(predict.c_str(), R"({"points": [[1, 2]], "mask_input_id": "nope"})", kJson), 404, "mask_input_id");
+  expect_error(c.Get("/v1/jobs/0000"), 404, "job");
+  expect_error(c.Delete("/v1/jobs/0000"), 404, "job");
+  expect_error(c.Get("/v1/nothing"), 404, "no such route");
+  expect_error(c.Get("/../../etc/passwd"), 404);
+  expect_error(c.Get("/index.html/../../../etc/passwd"), 404);
+  // 405: known path, other method.
+  expect_error(c.Get("/v1/images"), 405, "use POST");
+  expect_error(c.Put(predict.c_str(), "{}", kJson), 405, "use POST");
+  expect_error(c.Post("/v1/health", "", "text/plain"), 405, "use GET");
+  // 413: too large a body, too many pixels.
+  expect_error(c.Post("/v1/images", std::string((1 << 20) + 1, 'x'), "image/png"), 413);
+  expect_error(c.Post("/v1/images", png(), "image/png"), 413, "limit of 50000");
+  // A mask_input_id from another image.
+  const std::string other = upload(c, solid_png(40, 30));
+  auto r = c.Post(("/v1/images/" + other + "/predict").c_str(), R"({"points": [[5, 5]]})", kJson);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  expect_error(c.Post(predict.c_str(), json{{"mask_input_id", body_of(r)["mask_input_id"]}}.dump(), kJson), 400,
+               "another image");
+
+  // After all that, the server still answers.
+  r = c.Post(predict.c_str(), R"({"points": [[10, 10]]})", kJson);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+}
+
+TEST_F(ServerApi, RefusesChunkedBodies) {
+  test::TestServer s;
+  auto c = s.client();
+  // A chunked upload would slip past the Content-Length limit.
+  auto r = c.Post(
+      "/v1/images",
+      [](size_t offset, httplib::DataSink& sink) {
+        std::string chunk(1000, 'x');
+        sink.write(chunk.data(), chunk.size());
+        if (offset > 10000) sink.done();
+        return true;
+      },
+      "image/png");
+  expect_error(r, 411, "Content-Length");
+  auto h = s.client().Get("/v1/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+}
+
+TEST_F(ServerApi, ServesTheUiFromMemory) {
+  test::TestServer s;
+  auto c = s.client();
+  auto r = c.Get("/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(r->body.find("segkit"), std::string::npos);
+  for (const char* path : {"/app.js", "/style.css"}) {
+    r = c.Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_FALSE(r->body.empty()) << path;
+  }
+}
+
+TEST_F(ServerApi, LogsOneLinePerRequest) {
+  test::TestServer s;
+  auto c = s.client();
+  const size_t before = s.log().size();  // the "listening" line
+  c.Get("/v1/health");
+  c.Get("/v1/nothing");
+  c.Post("/v1/images", "junk", "image/png");
+  std::vector<std::string> lines = s.log();
+  ASSERT_EQ(lines.size(), before + 3);
+  EXPECT_NE(lines[before].find("GET /v1/health 200"), std::string::npos) << lines[before];
+  EXPECT_NE(lines[before + 1].find("GET /v1/nothing 404"), std::string::npos) << lines[before + 1];
+  EXPECT_NE(lines[before + 2].find("POST /v1/images 400"), std::string::npos) << lines[before + 2];
+}
+
+TEST_F(ServerApi, EvictsLeastRecentlyUsedEmbeddings) {
+  size_t one = 0;
+  {
+    test::TestServer probe;
+    auto c = probe.client();
+    upload(c, png());
+    one = body_of(c.Get("/v1/health"))["cache"]["bytes"];
+    ASSERT_GT(one, 32u * 16 * 16 * 4);
+  }
+  ServerOptions o;
+  o.limits.cache_bytes = one * 2 + one / 2;  // room for two images
+  test::TestServer s(o);
+  auto c = s.client();
+  const std::string a = upload(c, test::truck_png(1)), b = upload(c, test::truck_png(2));
+  ASSERT_EQ(c.Get(("/v1/images/" + a).c_str())->status, 200);  // a is now the most recent
+  const std::string d = upload(c, test::truck_png(3));             // evicts b
+  json h = body_of(c.Get("/v1/health"));
+  EXPECT_EQ(h["cache"]["entries"], 2);
+  EXPECT_EQ(h["cache"]["evictions"], 1);
+  EXPECT_LE(h["cache"]["bytes"].get<size_t>(), o.limits.cache_bytes);
+  expect_error(c.Post(("/v1/images/" + b + "/predict").c_str(), "{}", kJson), 404, "evicted");
+  EXPECT_EQ(c.Get(("/v1/images/" + a).c_str())->status, 200);
+  EXPECT_EQ(c.Get(("/v1/images/" + d).c_str())->status, 200);
+  auto again = c.Post("/v1/images", test::truck_png(2), "image/png");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(body_of(again)["cached"], false);  // encoded anew
+  EXPECT_EQ(body_of(again)["image_id"], b);
+}
+
+TEST_F(ServerApi, ManyClientsAtOnce) {
+  ServerOptions o;
+  o.limits.mask_input_bytes = 40 * (256 * 256 * 4 / 16);  // small, so that it evicts under load
+  test::TestServer s(o);
+  const std::string id = [&] {
+    auto c = s.client();
+    return upload(c, png());
+  }();
+  // Reference answers for a few prompts.
+  std::vector<json> want;
+  for (int k = 0; k < 4; ++k) {
+    SamPrompt p;
+    p.points = {{30.f + 60 * k, 40.f + 30 * k}};
+    p.labels = {1};
+    want.push_back(reference_records(p));
+  }
+  std::atomic<int> failures{0}, ok{0};
+  std::vector<std::string> problems(16);
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 16; ++t)
+    clients.emplace_back([&, t] {
+      auto c = s.client();
+      for (int i = 0; i < 50; ++i) {
+        int k = (t + i) % 4;
+        httplib::Result r;
+        if (t == 0 && i % 10 == 0) {
+          // Uploads of other images meanwhile: decoder requests must not fail behind them.
+          r = c.Post("/v1/images", test::truck_png(10 + i), "image/png");
+          if (r && r->status == 200) {
+            ++ok;
+            continue;
+          }
+        } else {
+          json body{{"points", {{30.0 + 60 * k, 40.0 + 30 * k}}}, {"labels", {1}}};
+          r = c.Post(("/v1/images/" + id + "/predict").c_str(), body.dump(), kJson);
+          if (r && r->status == 200) {
+            json got = json::parse(r->body)["masks"];
+            bool same = got.size() == want[k].size();
+            for (size_t m = 0; same && m < got.size(); ++m) same = got[m]["segmentation"] == want[k][m]["segmentation"];
+            if (same) {
+              ++ok;
+              continue;
+            }
+          }
+        }
+        ++failures;
+        problems[t] = r ? std::to_string(r->status) + " " + r->body.substr(0, 200) : httplib::to_string(r.error());
+      }
+    });
+  for (auto& th : clients) th.join();
+  for (const auto& p : problems) EXPECT_TRUE(p.empty()) << p;
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(ok, 16 * 50);
+  json h = body_of(s.client().Get("/v1/health"));
+  EXPECT_LE(h["mask_inputs"]["bytes"].get<size_t>(), o.limits.mask_input_bytes);
+  EXPECT_GT(h["mask_inputs"]["evictions"].get<size_t>(), 0u);
+}
+
+#if !__has_include("segkit/sam_generator.h")
+TEST_F(ServerApi, GenerateIsNotImplementedWithoutTheGenerator) {
+  test::TestServer s;
+  auto c = s.client();
+  const std::string id = upload(c, png());
+  expect_error(c.Post(("/v1/images/" + id + "/generate").c_str(), "{}", kJson), 501, "not available");
+  EXPECT_EQ(body_of(c.Get("/v1/model"))["generate"], false);
+}
+#endif
+#endif  // SEGKIT_WITH_SERVER
