@@ -3,11 +3,19 @@
 #include <gtest/gtest.h>
 #if SEGKIT_WITH_SERVER
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <regex>
 
 #include "segkit/rle.h"
+#if __has_include("segkit/sam_generator.h")
+#include "segkit/sam_generator.h"
+#endif
 #include "segkit/sam_output.h"
 #include "server_test_util.h"
 
@@ -238,26 +246,90 @@ TEST_F(ServerApi, RefusesBadRequestsWithJsonErrors) {
   expect_error(c.Post(predict.c_str(), json{{"mask_input_id", body_of(r)["mask_input_id"]}}.dump(), kJson), 400,
                "another image");
 
+  // 403: a page on another origin reaching the loopback server through DNS rebinding.
+  expect_error(c.Get("/v1/health", {{"Host", "attacker.example:8080"}}), 403, "Host");
+  auto ok = c.Get("/v1/health", {{"Host", "localhost:8080"}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+
   // After all that, the server still answers.
   r = c.Post(predict.c_str(), R"({"points": [[10, 10]]})", kJson);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
 }
 
-TEST_F(ServerApi, RefusesChunkedBodies) {
-  test::TestServer s;
+// Sends raw bytes and returns the raw response: for requests httplib's client will not make.
+static std::string raw_request(int port, const std::string& bytes) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.find("\r\n\r\n") != std::string::npos && out.find("}") != std::string::npos) break;
+  }
+  ::close(fd);
+  return out;
+}
+
+TEST_F(ServerApi, ReadsBodiesWithinTheLimitHoweverTheyCome) {
+  ServerOptions o;
+  o.limits.max_body_bytes = 64 << 10;
+  test::TestServer s(o);
   auto c = s.client();
-  // A chunked upload would slip past the Content-Length limit.
+  // Chunked: no Content-Length to check up front, so the limit applies while reading.
   auto r = c.Post(
       "/v1/images",
       [](size_t offset, httplib::DataSink& sink) {
-        std::string chunk(1000, 'x');
+        std::string chunk(4096, 'x');
         sink.write(chunk.data(), chunk.size());
-        if (offset > 10000) sink.done();
+        if (offset > (200 << 10)) sink.done();
         return true;
       },
       "image/png");
-  expect_error(r, 411, "Content-Length");
+  expect_error(r, 413, "limit of 65536 bytes");
+  // A small image, chunked, as a form (curl --data-binary's default type), and as multipart.
+  const std::string small = solid_png(32, 32);
+  std::string id;
+  r = c.Post(
+      "/v1/images",
+      [&](size_t offset, httplib::DataSink& sink) {
+        size_t n = std::min<size_t>(1000, small.size() - offset);
+        sink.write(small.data() + offset, n);
+        if (offset + n == small.size()) sink.done();
+        return true;
+      },
+      "image/png");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  id = body_of(r)["image_id"];
+  r = c.Post("/v1/images", small, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body_of(r)["image_id"], id);
+  r = c.Post("/v1/images", httplib::MultipartFormDataItems{{"file", small, "small.png", "image/png"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body_of(r)["image_id"], id);
+  // A POST without Content-Length has no body (HTTP/1.1): 411 at once rather than a wait.
+  std::string raw = raw_request(s.port(), "POST /v1/images HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(raw.rfind("HTTP/1.1 411", 0), 0u) << raw;
+  EXPECT_NE(raw.find("Content-Length"), std::string::npos) << raw;
+  // A request line that is not HTTP.
+  raw = raw_request(s.port(), "HELLO\r\n\r\n");
+  EXPECT_EQ(raw.rfind("HTTP/1.1 400", 0), 0u) << raw;
   auto h = s.client().Get("/v1/health");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
@@ -345,26 +417,23 @@ TEST_F(ServerApi, ManyClientsAtOnce) {
     clients.emplace_back([&, t] {
       auto c = s.client();
       for (int i = 0; i < 50; ++i) {
-        int k = (t + i) % 4;
-        httplib::Result r;
-        if (t == 0 && i % 10 == 0) {
-          // Uploads of other images meanwhile: decoder requests must not fail behind them.
-          r = c.Post("/v1/images", test::truck_png(10 + i), "image/png");
-          if (r && r->status == 200) {
+        const int k = (t + i) % 4;
+        // Uploads of other images meanwhile: decoder requests must not fail behind them.
+        const bool uploading = t == 0 && i % 10 == 0;
+        json body{{"points", {{30.0 + 60 * k, 40.0 + 30 * k}}}, {"labels", {1}}};
+        httplib::Result r = uploading ? c.Post("/v1/images", test::truck_png(10 + i), "image/png")
+                                      : c.Post(("/v1/images/" + id + "/predict").c_str(), body.dump(), kJson);
+        if (r && r->status == 200) {
+          if (uploading) {
             ++ok;
             continue;
           }
-        } else {
-          json body{{"points", {{30.0 + 60 * k, 40.0 + 30 * k}}}, {"labels", {1}}};
-          r = c.Post(("/v1/images/" + id + "/predict").c_str(), body.dump(), kJson);
-          if (r && r->status == 200) {
-            json got = json::parse(r->body)["masks"];
-            bool same = got.size() == want[k].size();
-            for (size_t m = 0; same && m < got.size(); ++m) same = got[m]["segmentation"] == want[k][m]["segmentation"];
-            if (same) {
-              ++ok;
-              continue;
-            }
+          json got = json::parse(r->body)["masks"];
+          bool same = got.size() == want[k].size();
+          for (size_t m = 0; same && m < got.size(); ++m) same = got[m]["segmentation"] == want[k][m]["segmentation"];
+          if (same) {
+            ++ok;
+            continue;
           }
         }
         ++failures;
@@ -389,4 +458,73 @@ TEST_F(ServerApi, GenerateIsNotImplementedWithoutTheGenerator) {
   EXPECT_EQ(body_of(c.Get("/v1/model"))["generate"], false);
 }
 #endif
+#if __has_include("segkit/sam_generator.h")
+namespace {
+// Polls a job until it leaves "running".
+json wait_for_job(httplib::Client& c, const std::string& job) {
+  for (int i = 0; i < 6000; ++i) {
+    auto r = c.Get(("/v1/jobs/" + job).c_str());
+    if (!r || r->status != 200) throw std::runtime_error("job poll failed");
+    json j = json::parse(r->body);
+    if (j["state"] != "running") return j;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("job did not finish");
+}
+}  // namespace
+
+TEST_F(ServerApi, GenerateRunsAsAJobAndMatchesTheLibrary) {
+  test::TestServer s;
+  auto c = s.client();
+  EXPECT_EQ(body_of(c.Get("/v1/model"))["generate"], true);
+  const std::string id = upload(c, png());
+  const json params{{"points_per_side", 8}, {"pred_iou_thresh", 0.0}, {"stability_score_thresh", 0.0}};
+  auto r = c.Post(("/v1/images/" + id + "/generate").c_str(), params.dump(), kJson);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  const std::string job = body_of(r)["job_id"];
+  json done = wait_for_job(c, job);
+  ASSERT_EQ(done["state"], "done") << done.dump();
+  EXPECT_EQ(done["progress"], 1.0);
+  r = c.Get(("/v1/jobs/" + job + "/result").c_str());
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+
+  SamGeneratorParams p;
+  p.points_per_side = 8;
+  p.pred_iou_thresh = 0;
+  p.stability_score_thresh = 0;
+  SamMaskGenerator generator(test::tiny_sam(), p);
+  auto records = generator.generate(decode_image(reinterpret_cast<const uint8_t*>(png().data()), png().size(), "truck"));
+  EXPECT_EQ(json::parse(r->body), json::parse(mask_records_to_json(records, MaskOutputMode::CocoRle)));
+
+  expect_error(c.Post(("/v1/images/" + id + "/generate").c_str(), R"({"points_per_sde": 8})", kJson), 400, "points_per_sde");
+  expect_error(c.Post(("/v1/images/" + id + "/generate").c_str(), R"({"points_per_side": -3})", kJson), 400, "points_per_side");
+  expect_error(c.Post(("/v1/images/" + id + "/generate").c_str(), "{", kJson), 400, "JSON");
+  expect_error(c.Post("/v1/images/0123456789abcdef0123456789abcdef/generate", "{}", kJson), 404);
+}
+
+TEST_F(ServerApi, JobsAreLimitedAndCancellable) {
+  ServerOptions o;
+  o.limits.max_jobs = 1;
+  test::TestServer s(o);
+  auto c = s.client();
+  const std::string id = upload(c, png());
+  // A slow job: many points, one per batch.
+  const json slow{{"points_per_side", 48}, {"points_per_batch", 1}};
+  auto r = c.Post(("/v1/images/" + id + "/generate").c_str(), slow.dump(), kJson);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  const std::string job = body_of(r)["job_id"];
+  expect_error(c.Post(("/v1/images/" + id + "/generate").c_str(), slow.dump(), kJson), 429, "limit is 1");
+  expect_error(c.Get(("/v1/jobs/" + job + "/result").c_str()), 409, "running");
+  r = c.Delete(("/v1/jobs/" + job).c_str());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(body_of(r)["state"], "cancelled");
+  expect_error(c.Get(("/v1/jobs/" + job + "/result").c_str()), 409, "cancelled");
+  EXPECT_EQ(body_of(c.Get(("/v1/jobs/" + job).c_str()))["state"], "cancelled");
+}
+#endif
+
 #endif  // SEGKIT_WITH_SERVER

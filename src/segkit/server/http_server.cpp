@@ -1,14 +1,18 @@
 // SegmentServer: the HTTP routes of `segkit serve` over one SAM model (see docs/server.md).
 #include <httplib.h>
 
+#include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "segkit/error.h"
 #include "segkit/sam_output.h"
@@ -64,6 +68,7 @@ std::string random_hex(int digits) {
 const char* reason(int status) {
   switch (status) {
     case 400: return "bad request";
+    case 403: return "forbidden";
     case 404: return "not found";
     case 405: return "method not allowed";
     case 408: return "request timeout";
@@ -73,6 +78,22 @@ const char* reason(int status) {
     case 416: return "range not satisfiable";
     default: return status >= 500 ? "internal server error" : "request refused";
   }
+}
+
+bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
+
+// The Host header's name (no port) is one of this machine's loopback names; an absent Host
+// (HTTP/1.0 tools) is allowed.
+bool host_is_local(const std::string& header) {
+  if (header.empty()) return true;
+  std::string name = header;
+  if (name.front() == '[') {
+    name = name.substr(0, name.find(']') + 1);
+  } else if (auto colon = name.find(':'); colon != std::string::npos) {
+    name = name.substr(0, colon);
+  }
+  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return name == "127.0.0.1" || name == "localhost" || name == "[::1]";
 }
 
 struct MaskInput {
@@ -154,6 +175,7 @@ struct SegmentServer::Impl {
   int port = -1;
   std::atomic<bool> stopped{false};
   std::atomic<bool> in_run{false};
+  bool loopback_only = false;
 
   Impl(std::shared_ptr<const SamModel> m, ServerOptions o)
       : model(std::move(m)),
@@ -161,7 +183,8 @@ struct SegmentServer::Impl {
         store(model, server::StoreLimits{options.limits.cache_bytes, options.limits.max_image_pixels,
                                          options.limits.max_pending_encodes}),
         mask_inputs(options.limits.mask_input_bytes),
-        jobs(options.limits.max_jobs) {
+        jobs(options.limits.max_jobs),
+        loopback_only(is_loopback(options.host)) {
     setup();
   }
 
@@ -171,19 +194,66 @@ struct SegmentServer::Impl {
 
   // Every handler runs through here: library errors become JSON with the right status.
   template <typename F>
-  httplib::Server::Handler guarded(F f) {
-    return [f](const httplib::Request& req, httplib::Response& res) {
-      try {
-        f(req, res);
-      } catch (const HttpError& e) {
-        send_error(res, e.status(), e.what());
-      } catch (const Error& e) {
-        send_error(res, 400, e.what());
-      } catch (const std::bad_alloc&) {
-        send_error(res, 503, "out of memory");
-      } catch (const std::exception& e) {
-        send_error(res, 500, std::string("internal error: ") + e.what());
-      }
+  void answer(const httplib::Request& req, httplib::Response& res, F&& f) {
+    try {
+      // On loopback, only pages from this machine's own names may call us: a foreign Host is
+      // a web page using DNS rebinding to reach a local server.
+      if (loopback_only && !host_is_local(req.get_header_value("Host")))
+        throw HttpError(403, "Host " + req.get_header_value("Host") + " is not this server's (use 127.0.0.1 or localhost)");
+      f();
+    } catch (const HttpError& e) {
+      send_error(res, e.status(), e.what());
+    } catch (const Error& e) {
+      send_error(res, 400, e.what());
+    } catch (const std::bad_alloc&) {
+      send_error(res, 503, "out of memory");
+    } catch (const std::exception& e) {
+      send_error(res, 500, std::string("internal error: ") + e.what());
+    }
+  }
+
+  using BodyHandler = std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
+
+  httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> f) {
+    return [this, f](const httplib::Request& req, httplib::Response& res) { answer(req, res, [&] { f(req, res); }); };
+  }
+
+  // Routes with a body read it here rather than through httplib's own reading, which would
+  // parse form-encoded bodies (8 KiB limit) and take chunked bodies of any size. A multipart
+  // upload (curl -F, an HTML form) gives its first part.
+  httplib::Server::HandlerWithContentReader with_body(BodyHandler f) {
+    return [this, f](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+      answer(req, res, [&] {
+        const size_t limit = options.limits.max_body_bytes;
+        std::string body;
+        bool too_large = false;
+        auto append = [&](const char* data, size_t n) {
+          if (body.size() + n > limit) {
+            too_large = true;
+            return false;
+          }
+          body.append(data, n);
+          return true;
+        };
+        bool ok;
+        if (req.is_multipart_form_data()) {
+          int parts = 0;
+          ok = reader([&](const httplib::MultipartFormData&) { return ++parts > 0; },
+                      [&](const char* data, size_t n) { return parts == 1 ? append(data, n) : true; });
+        } else {
+          ok = reader(append);
+        }
+        if (too_large || res.status == 413) {
+          res.set_header("Connection", "close");
+          throw HttpError(413, "request body is larger than the limit of " + std::to_string(limit) + " bytes");
+        }
+        if (!ok) {
+          res.set_header("Connection", "close");
+          throw HttpError(400, "could not read the request body");
+        }
+        res.status = -1;
+        f(req, res, body);
+      });
     };
   }
 
@@ -202,12 +272,12 @@ struct SegmentServer::Impl {
     http.set_write_timeout(30);
 
     static thread_local std::chrono::steady_clock::time_point request_start;
-    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
       request_start = std::chrono::steady_clock::now();
-      // Chunked bodies would bypass the Content-Length limit: refuse them before reading.
-      if (req.has_header("Transfer-Encoding")) {
-        send_error(res, 411, "chunked request bodies are not accepted: send a Content-Length");
-        res.set_header("Connection", "close");
+      // HTTP says such a request has no body; httplib would wait for one until the connection closes.
+      if ((req.method == "POST" || req.method == "PUT" || req.method == "PATCH") && !req.has_header("Content-Length") &&
+          !req.has_header("Transfer-Encoding")) {
+        send_error(res, 411, req.method + " needs a Content-Length (0 for no body)");
         return httplib::Server::HandlerResponse::Handled;
       }
       return httplib::Server::HandlerResponse::Unhandled;
@@ -215,22 +285,33 @@ struct SegmentServer::Impl {
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - request_start).count();
       if (ms > 1e7 || ms < 0) ms = 0;  // no pre-routing (request line refused): no start time
+      // The path is decoded: keep control characters (a newline) from splitting the line.
+      std::string path = req.path.substr(0, 300);
+      for (char& ch : path)
+        if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
       char line[640];
-      std::snprintf(line, sizeof line, "%s %s %.300s %d %zuB %.1fms", req.remote_addr.c_str(), req.method.c_str(),
-                    req.path.c_str(), res.status, res.body.size(), ms);
+      std::snprintf(line, sizeof line, "%s %s %s %d %zuB %.1fms", req.remote_addr.c_str(), req.method.c_str(), path.c_str(),
+                    res.status, res.body.size(), ms);
       log(line);
     });
-    http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-      if (res.body.empty()) send_error(res, res.status, reason(res.status));
+    const size_t body_limit = options.limits.max_body_bytes;
+    http.set_error_handler(httplib::Server::HandlerWithResponse([body_limit](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Handled;
+      if (res.status == 413)
+        send_error(res, 413, "request body is larger than the limit of " + std::to_string(body_limit) + " bytes");
+      else
+        send_error(res, res.status, reason(res.status));
       return httplib::Server::HandlerResponse::Handled;
-    });
+    }));
     http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
       send_error(res, 500, "internal error");
     });
 
     http.Get("/v1/health", guarded([this](const httplib::Request&, httplib::Response& res) { health(res); }));
     http.Get("/v1/model", guarded([this](const httplib::Request&, httplib::Response& res) { describe_model(res); }));
-    http.Post("/v1/images", guarded([this](const httplib::Request& req, httplib::Response& res) { upload(req, res); }));
+    http.Post("/v1/images", with_body([this](const httplib::Request&, httplib::Response& res, const std::string& body) {
+                upload(body, res);
+              }));
     http.Get(R"(/v1/images/([^/]+))", guarded([this](const httplib::Request& req, httplib::Response& res) {
                auto img = image_or_404(req.matches[1]);
                send_json(res, {{"image_id", img->id}, {"width", img->width}, {"height", img->height}});
@@ -240,9 +321,13 @@ struct SegmentServer::Impl {
                   send_json(res, {{"deleted", std::string(req.matches[1])}});
                 }));
     http.Post(R"(/v1/images/([^/]+)/predict)",
-              guarded([this](const httplib::Request& req, httplib::Response& res) { predict(req, res); }));
+              with_body([this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+                predict(req, res, body);
+              }));
     http.Post(R"(/v1/images/([^/]+)/generate)",
-              guarded([this](const httplib::Request& req, httplib::Response& res) { generate(req, res); }));
+              with_body([this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+                generate(req, res, body);
+              }));
     http.Get(R"(/v1/jobs/([^/]+))", guarded([this](const httplib::Request& req, httplib::Response& res) {
                send_json(res, job_json(job_or_404(req.matches[1])));
              }));
@@ -263,13 +348,13 @@ struct SegmentServer::Impl {
     http.Get(".*", guarded([this](const httplib::Request& req, httplib::Response& res) {
                if (const auto* asset = server::find_web_asset(req.path)) {
                  res.status = 200;
-                 res.set_content(asset->body.data(), asset->body.size(), std::string(asset->content_type).c_str());
+                 res.set_content(asset->body.data(), asset->body.size(), std::string(asset->content_type));
                  res.set_header("Cache-Control", "no-cache");
                  return;
                }
                not_routed(req);
              }));
-    auto fallback = guarded([this](const httplib::Request& req, httplib::Response&) { not_routed(req); });
+    auto fallback = with_body([this](const httplib::Request& req, httplib::Response&, const std::string&) { not_routed(req); });
     http.Post(".*", fallback);
     http.Put(".*", fallback);
     http.Patch(".*", fallback);
@@ -310,18 +395,18 @@ struct SegmentServer::Impl {
                                 {"max_points", l.max_points}, {"max_jobs", l.max_jobs}, {"cache_bytes", l.cache_bytes}}}});
   }
 
-  void upload(const httplib::Request& req, httplib::Response& res) {
-    auto added = store.add(req.body);
+  void upload(const std::string& body, httplib::Response& res) {
+    auto added = store.add(body);
     const auto& img = *added.image;
     send_json(res, {{"image_id", img.id}, {"width", img.width}, {"height", img.height}, {"cached", added.cached}});
   }
 
-  void predict(const httplib::Request& req, httplib::Response& res) {
+  void predict(const httplib::Request& req, httplib::Response& res, const std::string& body) {
     const std::string id = req.matches[1];
     std::string format = req.has_param("format") ? req.get_param_value("format") : "json";
     if (format != "json" && format != "png") throw HttpError(400, "format: expected json or png");
     auto img = image_or_404(id);
-    server::PredictRequest r = server::parse_predict_request(req.body, options.limits.max_points);
+    server::PredictRequest r = server::parse_predict_request(body, options.limits.max_points);
     if (!r.mask_input_id.empty()) {
       auto mi = mask_inputs.get(r.mask_input_id);
       if (!mi) throw HttpError(404, "mask_input_id " + r.mask_input_id + " is unknown or expired: predict again without it");
@@ -358,11 +443,11 @@ struct SegmentServer::Impl {
     send_json(res, out);
   }
 
-  void generate(const httplib::Request& req, httplib::Response& res) {
+  void generate(const httplib::Request& req, httplib::Response& res, const std::string& body) {
 #if SEGKIT_SERVER_HAS_GENERATOR
     const std::string id = req.matches[1];
     auto img = image_or_404(id);
-    SamGeneratorParams params = parse_generator_params(req.body);
+    SamGeneratorParams params = parse_generator_params(body);
     auto model_ref = model;
     const int64_t max_pixels = options.limits.max_image_pixels;
     std::string job_id = jobs.start("generate", id, [img, params, model_ref, max_pixels](server::JobControl& control) {
@@ -377,6 +462,7 @@ struct SegmentServer::Impl {
 #else
     (void)req;
     (void)res;
+    (void)body;
     throw HttpError(501, "segment everything is not available in this build (the automatic mask generator is not compiled in)");
 #endif
   }
