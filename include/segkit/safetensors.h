@@ -10,6 +10,8 @@
 
 namespace segkit {
 
+class MappedFile;  // core/mapped_file.h
+
 enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL };
 
 size_t dtype_size(DType t);
@@ -44,8 +46,7 @@ class SafetensorsFile {
  private:
   SafetensorsFile() = default;
   std::string path_;
-  void* map_ = nullptr;
-  size_t map_size_ = 0;
+  std::shared_ptr<const MappedFile> file_;
   std::map<std::string, TensorView> tensors_;
   std::map<std::string, std::string> metadata_;
 };

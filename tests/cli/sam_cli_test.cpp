@@ -154,3 +154,20 @@ TEST_F(SamCli, EmbeddingFromAnotherModelIsRefused) {
                         dir.file("x.json")}),
                "another model");
 }
+
+TEST_F(SamCli, UnusedCheckpointKeysWarnOnceAndStillWork) {
+  auto f = SafetensorsFile::open(test::sam_tiny_hf() + "/model.safetensors");
+  std::vector<TensorRef> refs;
+  const float extra[3] = {1, 2, 3};
+  for (const auto& name : f->names()) {
+    const TensorView& v = f->get(name);
+    refs.push_back({name, v.dtype, v.shape, v.data});
+  }
+  refs.push_back({"training.ema_decay", DType::F32, {3}, extra});
+  refs.push_back({"training.step", DType::F32, {3}, extra});
+  write_safetensors(dir.file("extra.safetensors"), refs);
+  auto r = run_cli({"predict", "-m", dir.file("extra.safetensors"), "-i", image(), "-p", "5,5", "-o", dir.file("x.json"), "-q"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("2 tensor(s) not used"), std::string::npos) << r.err;
+}

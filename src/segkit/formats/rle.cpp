@@ -17,18 +17,10 @@ void check_size(int64_t height, int64_t width) {
     fail("RLE", "invalid mask size " + std::to_string(height) + "x" + std::to_string(width));
 }
 
-// First index in [i, n) whose byte differs from `value` (0 or 1), scanning 8 bytes at a time.
-size_t find_change(const uint8_t* buf, size_t i, size_t n, uint8_t value) {
-  const uint64_t pattern = value ? 0x0101010101010101ULL : 0;
-  while (i + 8 <= n) {
-    uint64_t word;
-    std::memcpy(&word, buf + i, 8);
-    const uint64_t diff = word ^ pattern;
-    if (diff) return i + static_cast<size_t>(__builtin_ctzll(diff) >> 3);
-    i += 8;
-  }
-  while (i < n && buf[i] == value) ++i;
-  return i;
+// High bit of each byte set where that byte of w is nonzero.
+inline uint64_t nonzero_bytes(uint64_t w) {
+  constexpr uint64_t low7 = 0x7F7F7F7F7F7F7F7FULL;
+  return (((w & low7) + low7) | w) & ~low7;
 }
 
 // Walks two RLEs of equal total length segment by segment, the way maskApi.c's merge and iou
@@ -75,32 +67,44 @@ Rle rle_encode(const uint8_t* mask, int64_t height, int64_t width) {
     rle.counts.push_back(0);
     return rle;
   }
-  // Transpose a block of columns into a 0/1 column-major buffer (contiguous reads of the
-  // row-major mask), then find run ends a word at a time. Runs continue across columns.
-  constexpr size_t kBlock = 64;
-  std::vector<uint8_t> buf(std::min(kBlock, w) * h);
-  uint8_t value = 0;
-  uint64_t run = 0;
-  for (size_t x0 = 0; x0 < w; x0 += kBlock) {
-    const size_t bw = std::min(kBlock, w - x0);
-    for (size_t y = 0; y < h; ++y) {
-      const uint8_t* row = mask + y * w + x0;
-      uint8_t* dst = buf.data() + y;
-      for (size_t c = 0; c < bw; ++c) dst[c * h] = row[c] != 0;
+  // A run ends wherever a pixel differs (as 0/1) from the one above it, or, in row 0, from
+  // the last pixel of the previous column. Rows are compared 8 bytes at a time, so the cost
+  // is one streaming pass over the mask plus the number of runs; no transpose is needed.
+  std::vector<uint32_t> events;  // column-major indices where the value changes
+  auto nz = [&](size_t y, size_t x) { return mask[y * w + x] != 0; };
+  for (size_t x = 0; x < w; ++x)
+    if (nz(0, x) != (x == 0 ? false : nz(h - 1, x - 1))) events.push_back(static_cast<uint32_t>(x * h));
+  for (size_t y = 1; y < h; ++y) {
+    const uint8_t* row = mask + y * w;
+    const uint8_t* above = row - w;
+    size_t x = 0;
+    for (; x + 8 <= w; x += 8) {
+      uint64_t a, b;
+      std::memcpy(&a, row + x, 8);
+      std::memcpy(&b, above + x, 8);
+      uint64_t diff = nonzero_bytes(a) ^ nonzero_bytes(b);
+      while (diff) {
+        const size_t xi = x + static_cast<size_t>(__builtin_ctzll(diff) >> 3);
+        events.push_back(static_cast<uint32_t>(xi * h + y));
+        diff &= diff - 1;
+      }
     }
-    const size_t n = bw * h;
-    size_t i = 0;
-    while (i < n) {
-      const size_t j = find_change(buf.data(), i, n, value);
-      run += j - i;
-      if (j == n) break;
-      rle.counts.push_back(static_cast<uint32_t>(run));
-      run = 0;
-      value ^= 1;
-      i = j;
-    }
+    for (; x < w; ++x)
+      if ((row[x] != 0) != (above[x] != 0)) events.push_back(static_cast<uint32_t>(x * h + y));
   }
-  rle.counts.push_back(static_cast<uint32_t>(run));
+  // Events arrive row by row; a stable counting sort by column puts them in column-major order.
+  std::vector<uint32_t> start(w + 1, 0);
+  for (uint32_t e : events) ++start[e / h + 1];
+  for (size_t x = 0; x < w; ++x) start[x + 1] += start[x];
+  std::vector<uint32_t> sorted(events.size());
+  for (uint32_t e : events) sorted[start[e / h]++] = e;
+  rle.counts.reserve(sorted.size() + 1);
+  uint32_t prev = 0;
+  for (uint32_t e : sorted) {
+    rle.counts.push_back(e - prev);
+    prev = e;
+  }
+  rle.counts.push_back(static_cast<uint32_t>(h * w) - prev);
   return rle;
 }
 

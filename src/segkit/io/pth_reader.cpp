@@ -1,9 +1,7 @@
 #include "io/pth_reader.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "core/mapped_file.h"
+
 
 #include <cerrno>
 #include <cstring>
@@ -101,33 +99,14 @@ PthTensor resolve(const std::string& path, const uint8_t* base, const ZipDirecto
 
 }  // namespace
 
-PthFile::~PthFile() {
-  if (map_) ::munmap(map_, map_size_);
-}
+PthFile::~PthFile() = default;
 
 std::shared_ptr<const PthFile> PthFile::open(const std::string& path) {
   std::shared_ptr<PthFile> f(new PthFile());
   f->path_ = path;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(path, "not a regular file");
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  if (size > 0) {
-    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      fail(path, std::string("cannot map: ") + std::strerror(err));
-    }
-    f->map_ = map;
-    f->map_size_ = size;
-  }
-  ::close(fd);
-  const uint8_t* base = static_cast<const uint8_t*>(f->map_);
+  f->file_ = MappedFile::open(path);
+  const size_t size = f->file_->size();
+  const uint8_t* base = f->file_->data();
 
   refuse_non_zip(path, base, size);
   const ZipDirectory dir = ZipDirectory::read(base, size, path);

@@ -13,6 +13,8 @@
 
 namespace segkit {
 
+class MappedFile;  // core/mapped_file.h
+
 struct PthTensor {
   DType dtype = DType::F32;
   std::vector<int64_t> shape, strides;  // strides in elements, as torch reports them
@@ -39,8 +41,7 @@ class PthFile {
  private:
   PthFile() = default;
   std::string path_;
-  void* map_ = nullptr;
-  size_t map_size_ = 0;
+  std::shared_ptr<const MappedFile> file_;
   std::map<std::string, PthTensor> tensors_;
 };
 

@@ -4,7 +4,10 @@
 #include <string>
 #include <vector>
 
+#include <c10/core/ScalarType.h>
+
 #include "models/sam/weights.h"
+#include "segkit/safetensors.h"
 
 namespace segkit::sam {
 
@@ -12,6 +15,9 @@ struct LoadedWeights {
   WeightMap weights;
   std::vector<std::shared_ptr<const void>> backing_files;  // keep alive while tensors are used
 };
+
+// The ATen type of a stored weight; Error naming the tensor for non-float dtypes.
+at::ScalarType weight_scalar_type(DType type, const std::string& path, const std::string& name);
 
 // A safetensors file in either naming (Hugging Face or official).
 LoadedWeights read_safetensors_weights(const std::string& path);

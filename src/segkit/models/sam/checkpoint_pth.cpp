@@ -4,21 +4,8 @@
 
 #include "io/pth_reader.h"
 #include "models/sam/checkpoint.h"
-#include "segkit/error.h"
 
 namespace segkit::sam {
-
-namespace {
-at::ScalarType scalar_type(DType t, const std::string& path, const std::string& name) {
-  switch (t) {
-    case DType::F32: return at::kFloat;
-    case DType::F16: return at::kHalf;
-    case DType::BF16: return at::kBFloat16;
-    case DType::F64: return at::kDouble;
-    default: fail(path, "tensor '" + name + "' has dtype " + dtype_name(t) + ", expected floating point weights");
-  }
-}
-}  // namespace
 
 LoadedWeights read_pth_weights(const std::string& path) {
   auto file = PthFile::open(path);
@@ -27,7 +14,7 @@ LoadedWeights read_pth_weights(const std::string& path) {
     // Non-float entries (step counters and the like in training checkpoints) are not weights.
     if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16 && t.dtype != DType::F64) continue;
     at::Tensor view = at::from_blob(const_cast<uint8_t*>(t.data), t.shape, t.strides,
-                                    at::TensorOptions().dtype(scalar_type(t.dtype, path, name)));
+                                    at::TensorOptions().dtype(weight_scalar_type(t.dtype, path, name)));
     // torch.save aligns entries, so contiguous float32 tensors are used in place; others are
     // converted once into owned memory.
     const bool in_place = t.dtype == DType::F32 && is_contiguous(t) && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0;

@@ -66,6 +66,8 @@ SamConfig infer_config(const WeightMap& w, const nlohmann::json* hf, const nlohm
   c.window_size = window;
   read_if(vision, "num_attention_heads", c.encoder_heads);
   const std::string rel0 = "image_encoder.blocks.0.attn.rel_pos_h";
+  // Pruned encoders (SlimSAM) narrow the attention per block; the relative-position tables
+  // give the head width, so head counts come from the shapes.
   if (w.contains(rel0)) {
     const int64_t attn_dim = w.get("image_encoder.blocks.0.attn.qkv.weight").size(0) / 3;
     c.encoder_heads = static_cast<int>(attn_dim / w.get(rel0).size(1));
@@ -74,6 +76,8 @@ SamConfig infer_config(const WeightMap& w, const nlohmann::json* hf, const nlohm
     if (!vision) c.encoder_heads = std::max(1, c.encoder_dim / 64);
     read_if(vision, "window_size", c.window_size);
     read_if(vision, "global_attn_indexes", c.global_attn_indexes);
+    if (c.encoder_heads <= 0 || c.encoder_dim % c.encoder_heads != 0)
+      fail(w.source(), "cannot split encoder width " + std::to_string(c.encoder_dim) + " into " + std::to_string(c.encoder_heads) + " heads");
   }
 
   c.out_chans = static_cast<int>(w.get("image_encoder.neck.0.weight").size(0));
@@ -105,8 +109,6 @@ SamConfig infer_config(const WeightMap& w, const nlohmann::json* hf, const nlohm
         c.pixel_std[i] = pick(std_[i] / rescale, c.pixel_std[i]);
       }
   }
-  if (c.encoder_heads <= 0 || c.encoder_dim % c.encoder_heads != 0)
-    fail(w.source(), "cannot split encoder width " + std::to_string(c.encoder_dim) + " into " + std::to_string(c.encoder_heads) + " heads");
   return c;
 }
 

@@ -79,6 +79,7 @@ WeightMap translate_hf_names(const std::map<std::string, at::Tensor>& hf, const 
   WeightMap out(source);
   for (const auto& kv : hf) {
     std::string k = kv.first;
+    replace_prefix(k, "module.", "");  // saved from a DataParallel wrapper
     if (k == "shared_image_embedding.positional_embedding" || k == "prompt_encoder.shared_embedding.positional_embedding") {
       out.insert("prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", kv.second);
       continue;

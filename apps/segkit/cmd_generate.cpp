@@ -1,0 +1,216 @@
+// `segkit generate`: segment everything (upstream SamAutomaticMaskGenerator / scripts/amg.py)
+// on one image or on every image of a folder.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "command.h"
+#include "segkit/error.h"
+#include "segkit/files.h"
+#include "segkit/image.h"
+#include "segkit/sam_generator.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct GenerateOptions {
+  segkit::cli::CommonOptions common;
+  std::string model, image, input, out, output_mode = "binary_mask", overlay;
+  segkit::SamGeneratorParams params;
+  bool json = false;
+};
+
+bool is_image_file(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static const char* known[] = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"};
+  return std::any_of(std::begin(known), std::end(known), [&](const char* k) { return ext == k; });
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// Where one image's result goes: binary masks as scripts/amg.py's folder, RLEs as one JSON file
+// (a path ending in .json is always a JSON file).
+struct Target {
+  std::string path;
+  bool folder;
+  std::string done_marker() const { return folder ? path + "/metadata.csv" : path; }
+};
+
+Target target_for(const std::string& base, segkit::MaskOutputMode mode) {
+  if (ends_with(base, ".json")) return {base, false};
+  if (mode == segkit::MaskOutputMode::BinaryMask) return {base, true};
+  return {base + ".json", false};
+}
+
+void write_result(const Target& target, const std::vector<segkit::SamMaskRecord>& records, segkit::MaskOutputMode mode) {
+  if (target.folder) {
+    segkit::write_mask_folder(target.path, records);  // metadata.csv last: its presence marks a finished folder
+  } else {
+    const fs::path parent = fs::path(target.path).parent_path();
+    if (!parent.empty()) fs::create_directories(parent);
+    segkit::write_text_atomically(target.path, segkit::mask_records_to_json(records, mode));
+  }
+}
+
+void save_overlay(const std::string& path, const segkit::Image& image, const std::vector<segkit::SamMaskRecord>& records) {
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) fs::create_directories(parent);
+  segkit::save_png(path, segkit::render_mask_overlay(image, records));
+}
+
+class ProgressBar {
+ public:
+  ProgressBar(size_t total, bool quiet) : total_(total), enabled_(!quiet && ::isatty(STDERR_FILENO)) {}
+  void update(size_t done, const std::string& name) const {
+    if (!enabled_) return;
+    const int width = 30;
+    const int filled = total_ ? static_cast<int>(width * done / total_) : width;
+    std::fprintf(stderr, "\r[%s%s] %zu/%zu %-40.40s", std::string(size_t(filled), '#').c_str(),
+                 std::string(size_t(width - filled), ' ').c_str(), done, total_, name.c_str());
+    std::fflush(stderr);
+  }
+  void finish() const {
+    if (enabled_) std::fprintf(stderr, "\r%80s\r", "");
+  }
+
+ private:
+  size_t total_;
+  bool enabled_;
+};
+
+void run_one(const GenerateOptions& o, segkit::SamMaskGenerator& generator, segkit::MaskOutputMode mode) {
+  const segkit::Image image = segkit::load_image(o.image);
+  const auto records = generator.generate(image);
+  write_result(target_for(o.out, mode), records, mode);
+  if (!o.overlay.empty()) save_overlay(o.overlay, image, records);
+  const auto& t = generator.last_timings();
+  if (o.json) {
+    std::cout << nlohmann::json{{"image", o.image}, {"masks", records.size()}, {"encoder_s", t.encoder},
+                                {"decoder_s", t.decoder}, {"postprocess_s", t.postprocess}}
+                     .dump()
+              << "\n";
+  } else if (!o.common.quiet) {
+    std::cout << o.image << ": " << records.size() << " masks\n";
+  }
+}
+
+void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, segkit::MaskOutputMode mode) {
+  std::error_code ec;
+  if (!fs::is_directory(o.input, ec)) segkit::fail(o.input, "not a folder");
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(o.input, ec)) {
+    if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
+  }
+  if (ec) segkit::fail(o.input, "cannot list folder: " + ec.message());
+  std::sort(files.begin(), files.end());
+  std::map<std::string, int> stems;
+  for (const auto& f : files) ++stems[f.stem().string()];
+
+  fs::create_directories(o.out, ec);
+  if (ec) segkit::fail(o.out, "cannot create folder: " + ec.message());
+  size_t done = 0, skipped = 0, failed = 0, masks = 0;
+  const auto start = std::chrono::steady_clock::now();
+  ProgressBar bar(files.size(), o.common.quiet || o.json);
+  for (size_t i = 0; i < files.size(); ++i) {
+    const fs::path& f = files[i];
+    // Same stem twice (a.jpg, a.png): keep the extension in the output name.
+    const std::string base = stems[f.stem().string()] > 1 ? f.filename().string() : f.stem().string();
+    const Target target = target_for((fs::path(o.out) / base).string(), mode);
+    bar.update(i, f.filename().string());
+    if (fs::exists(target.done_marker())) {
+      ++skipped;
+      continue;
+    }
+    try {
+      const segkit::Image image = segkit::load_image(f.string());
+      const auto records = generator.generate(image);
+      write_result(target, records, mode);
+      if (!o.overlay.empty()) save_overlay((fs::path(o.overlay) / (base + ".png")).string(), image, records);
+      masks += records.size();
+      ++done;
+    } catch (const segkit::Error& e) {
+      bar.finish();
+      std::cerr << "segkit: warning: skipped " << e.what() << "\n";
+      ++failed;
+    } catch (const std::bad_alloc&) {
+      bar.finish();
+      std::cerr << "segkit: warning: skipped " << f.string() << ": out of memory\n";
+      ++failed;
+    }
+  }
+  bar.update(files.size(), "");
+  bar.finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (o.json) {
+    std::cout << nlohmann::json{{"images", files.size()}, {"generated", done}, {"skipped", skipped}, {"failed", failed},
+                                {"masks", masks}, {"seconds", seconds}}
+                     .dump()
+              << "\n";
+  } else if (!o.common.quiet) {
+    std::printf("%zu images: %zu generated (%zu masks), %zu already done, %zu failed, %.1f s\n", files.size(), done,
+                masks, skipped, failed, seconds);
+  }
+  if (failed) segkit::fail(o.input, std::to_string(failed) + " of " + std::to_string(files.size()) + " images failed");
+}
+
+GenerateOptions opts;
+
+}  // namespace
+
+SEGKIT_COMMAND("generate", "Segment everything: SAM's automatic mask generator on an image or a folder", [](CLI::App& cmd) {
+  auto& p = opts.params;
+  cmd.add_option("--model", opts.model, "SAM model: HF folder, repo id in the local cache, .safetensors or .pth")->required();
+  auto* image = cmd.add_option("--image", opts.image, "One image")->check(CLI::ExistingFile);
+  auto* input = cmd.add_option("--input", opts.input, "A folder: every image in it (resumable)")->check(CLI::ExistingDirectory);
+  image->excludes(input);
+  cmd.add_option("--out", opts.out,
+                 "Output: OUT/ (binary_mask: a PNG per mask + metadata.csv) or OUT.json (RLE modes); "
+                 "with --input, a folder holding one such output per image")
+      ->required();
+  cmd.add_option("--points-per-side", p.points_per_side, "Grid of N×N point prompts")->capture_default_str();
+  cmd.add_option("--points-per-batch", p.points_per_batch, "Prompts decoded together")->capture_default_str();
+  cmd.add_option("--pred-iou-thresh", p.pred_iou_thresh, "Keep masks with predicted IoU above this")->capture_default_str();
+  cmd.add_option("--stability-score-thresh", p.stability_score_thresh, "Keep masks at least this stable")->capture_default_str();
+  cmd.add_option("--stability-score-offset", p.stability_score_offset, "Logit offset of the stability score")->capture_default_str();
+  cmd.add_option("--box-nms-thresh", p.box_nms_thresh, "Box IoU for duplicates within a crop")->capture_default_str();
+  cmd.add_option("--crop-n-layers", p.crop_n_layers, "Layers of image crops (layer i: (2^i)² crops)")->capture_default_str();
+  cmd.add_option("--crop-nms-thresh", p.crop_nms_thresh, "Box IoU for duplicates between crops")->capture_default_str();
+  cmd.add_option("--crop-overlap-ratio", p.crop_overlap_ratio, "Overlap of first-layer crops")->capture_default_str();
+  cmd.add_option("--crop-n-points-downscale-factor", p.crop_n_points_downscale_factor,
+                 "Points per side shrink by this per crop layer")
+      ->capture_default_str();
+  cmd.add_option("--min-mask-region-area", p.min_mask_region_area, "Fill holes and drop islands smaller than this")
+      ->capture_default_str();
+  cmd.add_option("--output-mode", opts.output_mode, "binary_mask, uncompressed_rle or coco_rle")
+      ->check(CLI::IsMember({"binary_mask", "uncompressed_rle", "coco_rle"}))
+      ->capture_default_str();
+  cmd.add_option("--overlay", opts.overlay, "Also write the image with every mask coloured (with --input: a folder)");
+  cmd.add_flag("--json", opts.json, "Print the result summary as JSON");
+  segkit::cli::add_common_options(cmd, opts.common);
+  cmd.callback([] {
+    segkit::cli::apply_common_options(opts.common);
+    if (opts.image.empty() == opts.input.empty()) segkit::fail("generate", "give exactly one of --image or --input");
+    try {  // before the model loads, named as on the command line
+      opts.params.validate();
+    } catch (const segkit::Error& e) {
+      std::string message = e.what();
+      const size_t colon = message.find(':');
+      std::replace(message.begin(), message.begin() + static_cast<std::ptrdiff_t>(colon), '_', '-');
+      throw segkit::Error("--" + message);
+    }
+    const auto mode = segkit::parse_mask_output_mode(opts.output_mode);
+    segkit::SamMaskGenerator generator(segkit::SamModel::load(opts.model), opts.params);
+    if (!opts.image.empty()) run_one(opts, generator, mode);
+    else run_folder(opts, generator, mode);
+  });
+});

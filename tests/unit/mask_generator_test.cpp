@@ -1,0 +1,207 @@
+// The automatic mask generator end to end against upstream SamAutomaticMaskGenerator on the
+// tiny random-weight SAM (tests/data/sam-tiny/amg/<image>.<setting>.json), plus its contract:
+// parameter validation, empty results and the output formats.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "sam_fixtures.h"
+#include "segkit/error.h"
+#include "segkit/files.h"
+#include "segkit/sam_generator.h"
+
+using namespace segkit;
+
+namespace {
+
+std::shared_ptr<const SamModel> tiny_model() {
+  static auto model = SamModel::load(test::sam_tiny_hf(), {false});
+  return model;
+}
+
+Image fixture_image(const std::string& name) { return test::sam_case_image(*test::sam_case_file(name)); }
+
+SamGeneratorParams params_from_json(const nlohmann::json& j) {
+  SamGeneratorParams p;
+  p.points_per_side = j.at("points_per_side");
+  p.points_per_batch = j.at("points_per_batch");
+  p.pred_iou_thresh = j.at("pred_iou_thresh");
+  p.stability_score_thresh = j.at("stability_score_thresh");
+  p.stability_score_offset = j.at("stability_score_offset");
+  p.box_nms_thresh = j.at("box_nms_thresh");
+  p.crop_n_layers = j.at("crop_n_layers");
+  p.crop_nms_thresh = j.value("crop_nms_thresh", p.crop_nms_thresh);
+  p.crop_overlap_ratio = j.value("crop_overlap_ratio", p.crop_overlap_ratio);
+  p.crop_n_points_downscale_factor = j.value("crop_n_points_downscale_factor", p.crop_n_points_downscale_factor);
+  p.min_mask_region_area = j.at("min_mask_region_area");
+  return p;
+}
+
+Rle rle_from_json(const nlohmann::json& j) {
+  Rle r;
+  r.height = j["size"][0];
+  r.width = j["size"][1];
+  r.counts = j["counts"].get<std::vector<uint32_t>>();
+  return r;
+}
+
+struct Golden {
+  std::string image, setting;
+};
+
+class MaskGeneratorGolden : public ::testing::TestWithParam<Golden> {};
+
+}  // namespace
+
+TEST_P(MaskGeneratorGolden, MatchesUpstreamMaskForMaskInOrder) {
+  const Golden g = GetParam();
+  const auto golden = nlohmann::json::parse(read_text_file(test::data_path("sam-tiny/amg/" + g.image + "." + g.setting + ".json")));
+  SamMaskGenerator generator(tiny_model(), params_from_json(golden["params"]));
+  const Image image = fixture_image(g.image);
+  const auto records = generator.generate(image);
+  const auto& want = golden["annotations"];
+  ASSERT_EQ(records.size(), want.size());
+  ASSERT_EQ(records.size(), golden["num_masks"].get<size_t>());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const SamMaskRecord& r = records[i];
+    const nlohmann::json& w = want[i];
+    const Rle expected = rle_from_json(w["segmentation"]);
+    ASSERT_EQ(r.segmentation.height, image.height);
+    ASSERT_EQ(r.segmentation.width, image.width);
+    EXPECT_GE(rle_iou(r.segmentation, expected, false), 0.99) << "mask " << i;
+    EXPECT_NEAR(r.predicted_iou, w["predicted_iou"].get<double>(), 1e-4) << "mask " << i;
+    EXPECT_NEAR(r.stability_score, w["stability_score"].get<double>(), 1e-4) << "mask " << i;
+    EXPECT_NEAR(r.point_coords[0], w["point_coords"][0][0].get<double>(), 1e-9) << "mask " << i;
+    EXPECT_NEAR(r.point_coords[1], w["point_coords"][0][1].get<double>(), 1e-9) << "mask " << i;
+    for (int k = 0; k < 4; ++k) {
+      EXPECT_EQ(double(r.crop_box[size_t(k)]), w["crop_box"][size_t(k)].get<double>()) << "mask " << i;
+      EXPECT_NEAR(double(r.bbox[size_t(k)]), w["bbox"][size_t(k)].get<double>(), 2.0) << "mask " << i;
+    }
+    EXPECT_NEAR(double(r.area), w["area"].get<double>(), 0.01 * w["area"].get<double>() + 1) << "mask " << i;
+    EXPECT_EQ(uint64_t(r.area), rle_area(r.segmentation));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SamTiny, MaskGeneratorGolden,
+                         ::testing::Values(Golden{"truck_small", "grid8_no_nms"}, Golden{"truck_small", "grid16_nms"},
+                                           Golden{"truck_small", "crops1"}, Golden{"truck_small", "min_region"},
+                                           Golden{"groceries_tall", "grid8_no_nms"}, Golden{"groceries_tall", "grid16_nms"},
+                                           Golden{"groceries_tall", "crops1"}, Golden{"groceries_tall", "min_region"}),
+                         [](const auto& info) { return info.param.image + "_" + info.param.setting; });
+
+TEST(MaskGenerator, DefaultsAreUpstreams) {
+  const SamGeneratorParams p;
+  EXPECT_EQ(p.points_per_side, 32);
+  EXPECT_EQ(p.points_per_batch, 64);
+  EXPECT_DOUBLE_EQ(p.pred_iou_thresh, 0.88);
+  EXPECT_DOUBLE_EQ(p.stability_score_thresh, 0.95);
+  EXPECT_DOUBLE_EQ(p.stability_score_offset, 1.0);
+  EXPECT_DOUBLE_EQ(p.box_nms_thresh, 0.7);
+  EXPECT_EQ(p.crop_n_layers, 0);
+  EXPECT_DOUBLE_EQ(p.crop_nms_thresh, 0.7);
+  EXPECT_DOUBLE_EQ(p.crop_overlap_ratio, 512.0 / 1500.0);
+  EXPECT_EQ(p.crop_n_points_downscale_factor, 1);
+  EXPECT_EQ(p.min_mask_region_area, 0);
+  EXPECT_NO_THROW(p.validate());
+}
+
+TEST(MaskGenerator, RefusesBadParametersNamingThem) {
+  struct Case {
+    void (*edit)(SamGeneratorParams&);
+    const char* name;
+  };
+  const Case cases[] = {
+      {[](SamGeneratorParams& p) { p.points_per_side = 0; }, "points_per_side"},
+      {[](SamGeneratorParams& p) { p.points_per_batch = 0; }, "points_per_batch"},
+      {[](SamGeneratorParams& p) { p.pred_iou_thresh = NAN; }, "pred_iou_thresh"},
+      {[](SamGeneratorParams& p) { p.stability_score_thresh = -0.1; }, "stability_score_thresh"},
+      {[](SamGeneratorParams& p) { p.stability_score_offset = -1; }, "stability_score_offset"},
+      {[](SamGeneratorParams& p) { p.box_nms_thresh = -0.5; }, "box_nms_thresh"},
+      {[](SamGeneratorParams& p) { p.crop_nms_thresh = 1.5; }, "crop_nms_thresh"},
+      {[](SamGeneratorParams& p) { p.crop_n_layers = -1; }, "crop_n_layers"},
+      {[](SamGeneratorParams& p) { p.crop_overlap_ratio = 1.0; }, "crop_overlap_ratio"},
+      {[](SamGeneratorParams& p) { p.crop_n_points_downscale_factor = 0; }, "crop_n_points_downscale_factor"},
+      {[](SamGeneratorParams& p) { p.crop_n_layers = 3, p.points_per_side = 4, p.crop_n_points_downscale_factor = 2; },
+       "crop_n_points_downscale_factor"},
+      {[](SamGeneratorParams& p) { p.min_mask_region_area = -1; }, "min_mask_region_area"},
+  };
+  for (const auto& c : cases) {
+    SamGeneratorParams p;
+    c.edit(p);
+    try {
+      SamMaskGenerator generator(tiny_model(), p);
+      ADD_FAILURE() << c.name << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(c.name, 0), 0u) << e.what();
+    }
+  }
+  // Upstream accepts negative IoU thresholds (they disable the filter); the goldens use them.
+  SamGeneratorParams p;
+  p.pred_iou_thresh = -1.5;
+  EXPECT_NO_THROW(p.validate());
+}
+
+TEST(MaskGenerator, NoSurvivingMaskGivesAnEmptyList) {
+  SamGeneratorParams p;
+  p.points_per_side = 4;
+  p.pred_iou_thresh = 100;
+  SamMaskGenerator generator(tiny_model(), p);
+  EXPECT_TRUE(generator.generate(fixture_image("truck_small")).empty());
+  EXPECT_EQ(mask_records_to_json({}, MaskOutputMode::CocoRle), "[]");
+}
+
+TEST(MaskGenerator, WritesUpstreamRecordsInEveryOutputMode) {
+  SamMaskRecord r;
+  const uint8_t mask[6] = {0, 1, 1, 1, 0, 0};  // 2×3, row-major
+  r.segmentation = rle_encode(mask, 2, 3);
+  r.area = 3;
+  r.bbox = {0, 0, 2, 1};
+  r.predicted_iou = 0.5f;
+  r.point_coords = {1.5, 0.25};
+  r.stability_score = 1.0;
+  r.crop_box = {0, 0, 3, 2};
+  auto rle = nlohmann::json::parse(mask_records_to_json({r}, MaskOutputMode::UncompressedRle));
+  ASSERT_EQ(rle.size(), 1u);
+  EXPECT_EQ(rle[0]["segmentation"]["size"], nlohmann::json({2, 3}));
+  EXPECT_EQ(rle[0]["segmentation"]["counts"], nlohmann::json({1, 2, 1, 1, 1}));  // column-major runs
+  EXPECT_EQ(rle[0]["point_coords"], nlohmann::json({{1.5, 0.25}}));
+  EXPECT_EQ(rle[0]["bbox"], nlohmann::json({0, 0, 2, 1}));
+  EXPECT_EQ(rle[0]["crop_box"], nlohmann::json({0, 0, 3, 2}));
+  const std::string text = mask_records_to_json({r}, MaskOutputMode::UncompressedRle);
+  EXPECT_LT(text.find("\"segmentation\""), text.find("\"area\"")) << "upstream's key order";
+  auto coco = nlohmann::json::parse(mask_records_to_json({r}, MaskOutputMode::CocoRle));
+  EXPECT_EQ(coco[0]["segmentation"]["counts"], rle_to_string(r.segmentation));
+  auto binary = nlohmann::json::parse(mask_records_to_json({r}, MaskOutputMode::BinaryMask));
+  EXPECT_EQ(binary[0]["segmentation"], nlohmann::json({{false, true, true}, {true, false, false}}));
+  EXPECT_EQ(parse_mask_output_mode("coco_rle"), MaskOutputMode::CocoRle);
+  EXPECT_THROW(parse_mask_output_mode("png"), Error);
+
+  test::TempDir dir;
+  write_mask_folder(dir.file("out"), {r, r});
+  EXPECT_TRUE(std::filesystem::exists(dir.file("out/0.png")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("out/1.png")));
+  const Image png = load_image(dir.file("out/1.png"));
+  EXPECT_EQ(png.width, 3);
+  EXPECT_EQ(png.pixel(1, 0)[0], 255);
+  EXPECT_EQ(png.pixel(0, 0)[0], 0);
+  EXPECT_EQ(read_text_file(dir.file("out/metadata.csv")),
+            "id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,stability_score,"
+            "crop_box_x0,crop_box_y0,crop_box_w,crop_box_h\n"
+            "0,3,0,0,2,1,1.5,0.25,0.5,1.0,0,0,3,2\n"
+            "1,3,0,0,2,1,1.5,0.25,0.5,1.0,0,0,3,2");
+}
+
+TEST(MaskGenerator, OverlayColoursOnlyMaskedPixels) {
+  Image image;
+  image.width = 3;
+  image.height = 2;
+  image.rgb.assign(18, 100);
+  SamMaskRecord r;
+  const uint8_t mask[6] = {0, 1, 0, 0, 0, 0};
+  r.segmentation = rle_encode(mask, 2, 3);
+  const Image out = render_mask_overlay(image, {r});
+  EXPECT_EQ(out.pixel(0, 0)[0], 100);
+  EXPECT_NE(std::vector<uint8_t>(out.pixel(1, 0), out.pixel(1, 0) + 3), std::vector<uint8_t>(3, 100));
+}
