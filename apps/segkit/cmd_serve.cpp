@@ -1,8 +1,10 @@
 // `segkit serve`: the HTTP API and browser UI over one SAM model, until SIGINT or SIGTERM.
 #if SEGKIT_WITH_SERVER
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <iostream>
-#include <pthread.h>
 #include <thread>
 
 #include "command.h"
@@ -19,17 +21,21 @@ struct ServeArgs {
   segkit::cli::CommonOptions common;
 } args;
 
+// SIGINT/SIGTERM write a byte to this pipe (the one thing a handler may safely do); a thread
+// reading it stops the server outside any signal context.
+int stop_pipe[2] = {-1, -1};
+volatile sig_atomic_t stop_signal = 0;
+
+void on_stop_signal(int sig) {
+  stop_signal = sig;
+  char byte = 1;
+  ssize_t ignored = ::write(stop_pipe[1], &byte, 1);
+  (void)ignored;
+}
+
 void run() {
   using namespace segkit;
-  // Block the stop signals in every thread (the server's threads inherit the mask); one thread
-  // waits for them with sigwait and stops the server outside any signal handler.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   cli::apply_common_options(args.common);
-
   ServerOptions options = args.options;
   options.limits.cache_bytes = size_t(args.cache_mb) << 20;
   options.limits.max_body_bytes = size_t(args.max_upload_mb) << 20;
@@ -41,15 +47,26 @@ void run() {
   if (options.host != "127.0.0.1" && options.host != "localhost" && options.host != "::1")
     std::cerr << "segkit serve: warning: listening on " << options.host << " exposes the server beyond this machine\n";
 
+  if (::pipe(stop_pipe) != 0) throw Error("serve: cannot create a pipe for signal handling");
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    if (sig != 0 && !args.common.quiet) std::cerr << "segkit serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping\n";
+    char byte = 0;
+    while (::read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    if (stop_signal != 0 && !args.common.quiet)
+      std::cerr << "segkit serve: " << (stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping\n";
     server.stop();
   });
   server.run();
-  // run() returned: wake the waiter if it is still waiting (stop came from elsewhere).
-  pthread_kill(waiter.native_handle(), SIGTERM);
+  // run() may also return without a signal: wake the waiter.
+  char byte = 0;
+  ssize_t ignored = ::write(stop_pipe[1], &byte, 1);
+  (void)ignored;
   waiter.join();
 }
 }  // namespace

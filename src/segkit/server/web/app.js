@@ -163,7 +163,8 @@ function refreshControls() {
   $('dl-png').disabled = !currentMask();
   $('dl-json').disabled = !(state.everything ? state.everything.length : state.selected >= 0);
   const box = $('candidates');
-  box.innerHTML = '';
+  box.innerHTML = '';  // the buttons go, and with them any hover preview
+  state.previewCandidate = -1;
   if (state.everything) return;
   const best = state.candidates.reduce((b, c, i) => (b < 0 || c.score > state.candidates[b].score ? i : b), -1);
   state.candidates.forEach((c, i) => {
