@@ -2,6 +2,8 @@
 // An in-process `segkit serve` on a free loopback port, with the tiny SAM, for the API tests.
 #include <httplib.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -35,7 +37,9 @@ class TestServer {
   explicit TestServer(ServerOptions options = {}) {
     options.host = "127.0.0.1";
     options.port = 0;
+    static const bool echo = std::getenv("SEGKIT_TEST_SERVER_LOG") != nullptr;  // for debugging
     options.log = [this](const std::string& line) {
+      if (echo) std::fprintf(stderr, "%s\n", line.c_str());
       std::lock_guard<std::mutex> lock(mutex_);
       log_.push_back(line);
     };

@@ -316,7 +316,8 @@ struct SegmentServer::Impl {
                auto img = image_or_404(req.matches[1]);
                send_json(res, {{"image_id", img->id}, {"width", img->width}, {"height", img->height}});
              }));
-    http.Delete(R"(/v1/images/([^/]+))", guarded([this](const httplib::Request& req, httplib::Response& res) {
+    // DELETE routes read a body (httplib hands a DELETE with a Content-Length to body readers first).
+    http.Delete(R"(/v1/images/([^/]+))", with_body([this](const httplib::Request& req, httplib::Response& res, const std::string&) {
                   if (!store.erase(req.matches[1])) throw HttpError(404, "image " + std::string(req.matches[1]) + " is not in the cache");
                   send_json(res, {{"deleted", std::string(req.matches[1])}});
                 }));
@@ -338,7 +339,7 @@ struct SegmentServer::Impl {
                res.status = 200;
                res.set_content(*job.result, kJson);
              }));
-    http.Delete(R"(/v1/jobs/([^/]+))", guarded([this](const httplib::Request& req, httplib::Response& res) {
+    http.Delete(R"(/v1/jobs/([^/]+))", with_body([this](const httplib::Request& req, httplib::Response& res, const std::string&) {
                   std::string id = req.matches[1];
                   if (!jobs.cancel(id)) throw HttpError(404, "job " + id + " is unknown (or finished long ago)");
                   send_json(res, job_json(job_or_404(id)));
