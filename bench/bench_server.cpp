@@ -134,6 +134,7 @@ int main(int argc, char** argv) try {
       threads.emplace_back([&, t] {
         httplib::Client c("127.0.0.1", port);
         c.set_keep_alive(true);
+        c.set_tcp_nodelay(true);
         c.set_read_timeout(600);
         for (int i = 0; i < requests; ++i) {
           auto s = Clock::now();

@@ -532,7 +532,7 @@ TEST_F(ServerApi, JobsAreLimitedAndCancellable) {
   auto c = s.client();
   const std::string id = upload(c, png());
   // A slow job: many points, one per batch.
-  const json slow{{"points_per_side", 48}, {"points_per_batch", 1}};
+  const json slow{{"points_per_side", 64}, {"points_per_batch", 1}};
   auto r = c.Post(("/v1/images/" + id + "/generate").c_str(), slow.dump(), kJson);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 202) << r->body;

@@ -268,6 +268,7 @@ struct SegmentServer::Impl {
     http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
     http.set_payload_max_length(options.limits.max_body_bytes);
     http.set_keep_alive_max_count(1000);
+    http.set_tcp_nodelay(true);  // headers and body go out in separate writes: no Nagle stall between them
     http.set_read_timeout(30);
     http.set_write_timeout(30);
 
