@@ -1,0 +1,62 @@
+#pragma once
+// `segkit serve` as a library: an HTTP API over one SAM model plus the browser UI, served
+// from memory (no request ever touches the file system).
+//
+//   segkit::ServerOptions options;            // loopback, port 8080
+//   segkit::SegmentServer server(segkit::SamModel::load("facebook/sam-vit-base"), options);
+//   server.bind();                             // Error when the address is taken
+//   server.run();                              // until stop() from another thread or a signal
+//
+// The routes are documented in docs/server.md.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "segkit/sam.h"
+
+namespace segkit {
+
+struct ServerLimits {
+  size_t max_body_bytes = size_t(64) << 20;  // any request body (uploads): larger is 413
+  int64_t max_image_pixels = 40'000'000;     // decoded width×height: larger is 413
+  int max_points = 64;                       // points in one predict request: more is 400
+  int max_jobs = 2;                          // generate jobs running at once: more is 429
+  size_t cache_bytes = size_t(2048) << 20;   // embeddings (and their uploads) kept, LRU
+  size_t mask_input_bytes = size_t(64) << 20;  // low-res logits kept for mask_input_id, LRU
+  size_t max_pending_encodes = 16;           // uploads waiting for the encoder: more is 503
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";  // loopback unless told otherwise
+  int port = 8080;                 // 0 = any free port (see bound_port())
+  int http_threads = 16;           // connections served at once
+  ServerLimits limits;
+  // One line per request (and a few lifecycle lines); default: stderr. Empty function = silent.
+  std::function<void(const std::string&)> log = default_log();
+  static std::function<void(const std::string&)> default_log();
+};
+
+class SegmentServer {
+ public:
+  SegmentServer(std::shared_ptr<const SamModel> model, ServerOptions options);
+  ~SegmentServer();  // stops and waits for running work
+  SegmentServer(const SegmentServer&) = delete;
+  SegmentServer& operator=(const SegmentServer&) = delete;
+
+  // Error "host:port: cannot listen" when binding fails. Returns the bound port.
+  int bind();
+  // Serves until stop(); returns after in-flight requests are answered and jobs are cancelled.
+  void run();
+  // From any thread (not from a signal handler); idempotent.
+  void stop();
+  int bound_port() const;
+  std::string url() const;  // http://host:port
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace segkit
