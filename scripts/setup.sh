@@ -11,7 +11,11 @@ packages=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3
+  chromium                # the browser UI's end-to-end test drives Debian's Chromium
 )
+# Node.js may come from elsewhere (a newer one is often on PATH); install Debian's only if absent.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -27,6 +31,12 @@ fi
 if command -v update-alternatives >/dev/null; then
   lib=$(ls /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 2>/dev/null || true)
   [ -n "$lib" ] && update-alternatives --set libblas.so.3-x86_64-linux-gnu "$lib" >/dev/null 2>&1 || true
+fi
+
+# Playwright (driver only; it never downloads a browser) for the UI test, pinned by the lockfile.
+if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
+   [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+  (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
 
 BUILD_DIR=${BUILD_DIR:-build}
