@@ -1,5 +1,8 @@
 #include "segkit/image.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -44,7 +47,9 @@ std::pair<int, int> probe_image_size(const uint8_t* d, size_t n) {
     int32_t w, h;
     std::memcpy(&w, d + 18, 4);
     std::memcpy(&h, d + 22, 4);
-    return {std::abs(w), std::abs(h)};
+    // Negative height means top-down rows; INT32_MIN has no positive counterpart in int.
+    auto magnitude = [](int32_t v) { return static_cast<int>(std::min<int64_t>(std::abs(int64_t(v)), INT32_MAX)); };
+    return {magnitude(w), magnitude(h)};
   }
   if (n >= 30 && std::memcmp(d, "RIFF", 4) == 0 && std::memcmp(d + 8, "WEBPVP8", 7) == 0) {
     if (d[15] == ' ') return {le16(d + 26) & 0x3fff, le16(d + 28) & 0x3fff};
