@@ -7,9 +7,9 @@
 
 #include "segkit/error.h"
 
-#define SEGKIT_FUZZ_EXPECT_ERRORS(body) \
+#define SEGKIT_FUZZ_EXPECT_ERRORS(...) \
   try {                                 \
-    body;                               \
+    __VA_ARGS__;                        \
   } catch (const segkit::Error&) {      \
   }
 
