@@ -74,7 +74,7 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, co
   // user sees one line from us instead.
   if (size >= 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) {
     std::string problem = png_structure_problem(data, size);
-    if (!problem.empty()) fail(name, "corrupt PNG (" + problem + ")");
+    if (!problem.empty()) fail(name, problem);
   }
   cv::Mat bgr;
   try {
