@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <iterator>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -182,11 +185,15 @@ const Row kRows[] = {
 
 }  // namespace
 
-TEST(BadInputs, EveryRowGivesItsOneLineErrorOrSucceeds) {
+// One test per row, so that ctest runs them in parallel and names the failing input.
+class BadInputs : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(BadInputs, GivesItsOneLineErrorOrSucceeds) {
   test::TempDir dir;
   const std::string valid_image = dir.file("valid.png");
   write_text_atomically(valid_image, good_png());
-  for (const Row& row : kRows) {
+  {
+    const Row& row = kRows[GetParam()];
     SCOPED_TRACE(row.what);
     const std::string file = row.file[0] ? dir.file(row.file) : "";
     if (row.make) write_text_atomically(file, row.make());
@@ -203,7 +210,7 @@ TEST(BadInputs, EveryRowGivesItsOneLineErrorOrSucceeds) {
     if (!*row.expect) {
       EXPECT_EQ(r.exit_code, 0) << r.err;
       EXPECT_TRUE(std::ifstream(dir.file("out\xff.json")).good());
-      continue;
+      return;
     }
     EXPECT_EQ(r.exit_code, 1) << r.err;  // 1: a reported error, never a crash (>= 128) or internal error (3)
     EXPECT_EQ(r.err.rfind("segkit: error: ", 0), 0u) << r.err;
@@ -214,7 +221,14 @@ TEST(BadInputs, EveryRowGivesItsOneLineErrorOrSucceeds) {
   }
 }
 
-TEST(BadInputs, MaxPixelsOptionAndEnvironmentLowerTheLimit) {
+std::string row_name(const ::testing::TestParamInfo<size_t>& info) {
+  std::string name;
+  for (const char* c = kRows[info.param].what; *c; ++c) name += std::isalnum(static_cast<unsigned char>(*c)) ? *c : '_';
+  return std::to_string(info.param) + "_" + name;
+}
+INSTANTIATE_TEST_SUITE_P(Table, BadInputs, ::testing::Range(size_t(0), std::size(kRows)), row_name);
+
+TEST(BadInputsLimits, MaxPixelsOptionAndEnvironmentLowerTheLimit) {
   test::TempDir dir;
   write_text_atomically(dir.file("img.png"), good_png());  // 8x6 = 48 pixels
   auto r = test::run_cli({"embed", "-m", test::sam_tiny_hf(), "-i", dir.file("img.png"), "-o", dir.file("e.safetensors"),
@@ -224,4 +238,12 @@ TEST(BadInputs, MaxPixelsOptionAndEnvironmentLowerTheLimit) {
   r = test::run_cli({"embed", "-m", test::sam_tiny_hf(), "-i", dir.file("img.png"), "-o", dir.file("e.safetensors"),
                      "--max-pixels", "48"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  // The environment variable, for every command (and a bad value is an error, not ignored).
+  ::setenv("SEGKIT_MAX_PIXELS", "40", 1);
+  r = test::run_cli({"embed", "-m", test::sam_tiny_hf(), "-i", dir.file("img.png"), "-o", dir.file("e.safetensors")});
+  EXPECT_NE(r.err.find("more than the limit of 40 pixels"), std::string::npos) << r.err;
+  ::setenv("SEGKIT_MAX_PIXELS", "lots", 1);
+  r = test::run_cli({"embed", "-m", test::sam_tiny_hf(), "-i", dir.file("img.png"), "-o", dir.file("e.safetensors")});
+  EXPECT_NE(r.err.find("SEGKIT_MAX_PIXELS: 'lots' is not a positive pixel count"), std::string::npos) << r.err;
+  ::unsetenv("SEGKIT_MAX_PIXELS");
 }
