@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <filesystem>
+#include <functional>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -13,6 +15,9 @@
 #include "segkit/error.h"
 #include "segkit/image.h"
 #include "segkit/safetensors.h"
+#include "segkit/files.h"
+#include "segkit/sam.h"
+#include "test_util.h"
 
 using namespace segkit;
 
@@ -102,4 +107,42 @@ TEST(Hardening, DefaultPixelLimitIsConfigurable) {
   EXPECT_EQ(ImageLimits{}.max_pixels, 12);
   EXPECT_EQ(error_of([] { set_default_max_pixels(0); }), "--max-pixels: 0 is not a positive pixel count");
   set_default_max_pixels(before);
+}
+
+// A Hugging Face model folder whose config.json / preprocessor_config.json have one value
+// changed; loading it must give a one-line Error (these once escaped as JSON library
+// exceptions, out-of-range conversions or a division by zero).
+TEST(Hardening, BadValuesInHuggingFaceConfigsAreRefused) {
+  const std::string src = test::data_path("sam-tiny/hf");
+  struct Case {
+    const char* file;
+    std::function<void(nlohmann::json&)> change;
+    std::string expect;
+  } cases[] = {
+      {"config.json", [](nlohmann::json& j) { j["mask_decoder_config"]["num_attention_heads"] = "four"; },
+       "config.json: \"num_attention_heads\" must be an integer from 1 to 65536"},
+      {"config.json", [](nlohmann::json& j) { j["mask_decoder_config"]["num_attention_heads"] = 1e300; },
+       "config.json: \"num_attention_heads\" must be an integer from 1 to 65536"},
+      {"config.json", [](nlohmann::json& j) { j["mask_decoder_config"]["num_attention_heads"] = 5; },
+       "config.json: cannot split the decoder width 32 into 5 heads"},
+      {"preprocessor_config.json", [](nlohmann::json& j) { j["rescale_factor"] = 0; },
+       "preprocessor_config.json: \"rescale_factor\" must be positive"},
+      {"preprocessor_config.json", [](nlohmann::json& j) { j["image_std"] = {0.2, "x", 0.2}; },
+       "preprocessor_config.json: \"image_std\" must be a list of finite numbers"},
+  };
+  for (const auto& c : cases) {
+    test::TempDir dir;
+    for (const char* f : {"config.json", "preprocessor_config.json", "model.safetensors"})
+      std::filesystem::copy_file(src + "/" + f, dir.file(f));
+    nlohmann::json j = read_json_file(dir.file(c.file));
+    c.change(j);
+    write_text_atomically(dir.file(c.file), j.dump());
+    EXPECT_EQ(error_of([&] { SamModel::load(dir.path()); }), c.expect);
+  }
+  test::TempDir dir;
+  for (const char* f : {"preprocessor_config.json", "model.safetensors"})
+    std::filesystem::copy_file(src + "/" + f, dir.file(f));
+  write_text_atomically(dir.file("config.json"), std::string(100000, '[') + std::string(100000, ']'));
+  EXPECT_EQ(error_of([&] { SamModel::load(dir.path()); }),
+            dir.file("config.json") + ": JSON nested deeper than 512 levels");
 }
