@@ -36,6 +36,16 @@ std::pair<int, int> probe_jpeg(const uint8_t* d, size_t n) {
   return {-1, -1};
 }
 
+// The formats segkit reads, by signature. Everything else OpenCV could try (JPEG 2000, GDAL,
+// OpenEXR, Radiance, PNM...) is refused before any decoder sees it: fewer decoders exposed to
+// untrusted files, and none that prints to stderr or spills the input into /tmp.
+bool is_supported_format(const uint8_t* d, size_t n) {
+  auto starts = [&](const char* sig, size_t len) { return n >= len && std::memcmp(d, sig, len) == 0; };
+  return starts("\x89PNG\r\n\x1a\n", 8) || starts("\xff\xd8\xff", 3) || starts("BM", 2) ||
+         (starts("RIFF", 4) && n >= 12 && std::memcmp(d + 8, "WEBP", 4) == 0) || starts("II*\0", 4) ||
+         starts("MM\0*", 4);
+}
+
 }  // namespace
 
 std::pair<int, int> probe_image_size(const uint8_t* d, size_t n) {
@@ -65,6 +75,8 @@ std::pair<int, int> probe_image_size(const uint8_t* d, size_t n) {
 
 Image decode_image(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits) {
   if (size == 0) fail(name, "empty file, not an image");
+  if (!is_supported_format(data, size))
+    fail(name, "cannot decode image (not a PNG, JPEG, BMP, WebP or TIFF file)");
   auto [w, h] = probe_image_size(data, size);
   if (w == 0 || h == 0) fail(name, "image has zero width or height");
   if (w > 0 && h > 0 && static_cast<int64_t>(w) * h > limits.max_pixels)
