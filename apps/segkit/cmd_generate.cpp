@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "core/stale_temporaries.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "segkit/image.h"
@@ -118,6 +119,9 @@ void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, s
 
   fs::create_directories(o.out, ec);
   if (ec) segkit::fail(o.out, "cannot create folder: " + ec.message());
+  // A run killed outright may have left temporaries; an interrupted one removes its own.
+  segkit::remove_stale_temporaries(o.out);
+  if (!o.overlay.empty()) segkit::remove_stale_temporaries(o.overlay);
   size_t done = 0, skipped = 0, failed = 0, masks = 0;
   const auto start = std::chrono::steady_clock::now();
   ProgressBar bar(files.size(), o.common.quiet || o.json);
@@ -131,6 +135,7 @@ void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, s
       ++skipped;
       continue;
     }
+    if (target.folder) segkit::remove_stale_temporaries(target.path);
     try {
       const segkit::Image image = segkit::load_image(f.string());
       const auto records = generator.generate(image);

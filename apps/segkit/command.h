@@ -21,9 +21,10 @@ struct CommandRegistrar {
 struct CommonOptions {
   int threads = 0;  // 0 = all cores
   bool quiet = false;
+  int64_t max_pixels = 0;  // 0 = keep the default (SEGKIT_MAX_PIXELS or 100 MP)
 };
 void add_common_options(CLI::App& cmd, CommonOptions& opts);
-// Applies --threads to LibTorch and OpenMP; call first in a command's callback.
+// Applies --threads to LibTorch and OpenMP and --max-pixels to image decoding; call first in a command's callback.
 void apply_common_options(const CommonOptions& opts);
 
 }  // namespace segkit::cli

@@ -6,6 +6,7 @@
 
 #include "command.h"
 #include "segkit/error.h"
+#include "segkit/image.h"
 #include "segkit/version.h"
 #include "segkit/threads.h"
 
@@ -21,9 +22,15 @@ CommandRegistrar::CommandRegistrar(CommandSpec spec) { registry().push_back(std:
 void add_common_options(CLI::App& cmd, CommonOptions& opts) {
   cmd.add_option("--threads", opts.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   cmd.add_flag("-q,--quiet", opts.quiet, "Print nothing but errors");
+  cmd.add_option("--max-pixels", opts.max_pixels,
+                 "Refuse images with more pixels than this (default 100000000, or $SEGKIT_MAX_PIXELS)")
+      ->check(CLI::PositiveNumber);
 }
 
-void apply_common_options(const CommonOptions& opts) { segkit::set_num_threads(opts.threads); }
+void apply_common_options(const CommonOptions& opts) {
+  segkit::set_num_threads(opts.threads);
+  if (opts.max_pixels > 0) segkit::set_default_max_pixels(opts.max_pixels);
+}
 
 }  // namespace segkit::cli
 

@@ -15,8 +15,13 @@ struct Image {
   const uint8_t* pixel(int x, int y) const { return rgb.data() + (static_cast<size_t>(y) * width + x) * 3; }
 };
 
+// The pixel limit images get unless a caller passes its own: 100 MP, or the environment
+// variable SEGKIT_MAX_PIXELS, or whatever set_default_max_pixels chose (the CLI's --max-pixels).
+int64_t default_max_pixels();
+void set_default_max_pixels(int64_t max_pixels);  // Error unless > 0
+
 struct ImageLimits {
-  int64_t max_pixels = 100'000'000;  // decompression bombs are refused before decoding
+  int64_t max_pixels = default_max_pixels();  // decompression bombs are refused before decoding
 };
 
 // Error "path: problem" for missing, empty, corrupt, unsupported or oversized files.

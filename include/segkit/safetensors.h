@@ -10,8 +10,6 @@
 
 namespace segkit {
 
-class MappedFile;  // core/mapped_file.h
-
 enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL };
 
 size_t dtype_size(DType t);
@@ -29,6 +27,10 @@ class SafetensorsFile {
  public:
   // Error names the file and the problem (missing, truncated, bad header, bad offsets...).
   static std::shared_ptr<const SafetensorsFile> open(const std::string& path);
+  // The same checks over bytes already in memory (an upload, a fuzzer's input). `owner` keeps
+  // data alive for as long as the returned file; `name` stands for the path in messages.
+  static std::shared_ptr<const SafetensorsFile> from_memory(std::shared_ptr<const void> owner, const uint8_t* data,
+                                                            size_t size, const std::string& name);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
@@ -46,7 +48,7 @@ class SafetensorsFile {
  private:
   SafetensorsFile() = default;
   std::string path_;
-  std::shared_ptr<const MappedFile> file_;
+  std::shared_ptr<const void> owner_;  // the mapped file or buffer the views point into
   std::map<std::string, TensorView> tensors_;
   std::map<std::string, std::string> metadata_;
 };

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/json_read.h"
 #include "core/mapped_file.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
@@ -72,12 +73,20 @@ int64_t TensorView::numel() const {
 SafetensorsFile::~SafetensorsFile() = default;
 
 std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+  std::shared_ptr<const MappedFile> file = MappedFile::open(path);
+  const uint8_t* data = file->data();
+  const size_t size = file->size();
+  return from_memory(std::move(file), data, size, path);
+}
+
+std::shared_ptr<const SafetensorsFile> SafetensorsFile::from_memory(std::shared_ptr<const void> owner,
+                                                                    const uint8_t* bytes, size_t file_size,
+                                                                    const std::string& path) {
   std::shared_ptr<SafetensorsFile> f(new SafetensorsFile());
   f->path_ = path;
-  f->file_ = MappedFile::open(path);
-  const uint64_t size = f->file_->size();
+  f->owner_ = std::move(owner);
+  const uint64_t size = file_size;
   if (size < 8) fail(path, "not a safetensors file (shorter than its 8-byte header length)");
-  const uint8_t* bytes = f->file_->data();
 
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
@@ -86,8 +95,9 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& 
                    " exceeds the file size " + std::to_string(size) + ")");
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes + 8, bytes + 8 + header_len);
-  } catch (const std::exception&) {
+    const char* text = reinterpret_cast<const char*>(bytes + 8);
+    header = parse_json(text, text + header_len, path);
+  } catch (const Error&) {
     fail(path, "not a safetensors file (header is not valid JSON)");
   }
   if (!header.is_object()) fail(path, "not a safetensors file (header is not a JSON object)");
@@ -117,14 +127,22 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& 
     for (const auto& d : kDTypes)
       if (dt == d.name) { view.dtype = d.type; known = true; }
     if (!known) fail(path, where + " has unsupported dtype " + dt);
+    // Each dimension and the byte count must fit in int64 (torch's sizes) without wrapping:
+    // a wrapped product could make a huge shape look like a few bytes of data.
+    constexpr uint64_t kMaxBytes = uint64_t(1) << 62;
     uint64_t numel = 1;
+    bool empty = false;
     for (const auto& s : entry["shape"]) {
       if (!s.is_number_unsigned()) fail(path, where + " has a negative or non-integer dimension");
-      uint64_t d = s.get<uint64_t>();
-      if (d != 0 && numel > (uint64_t(1) << 62) / d) fail(path, where + " is impossibly large");
-      numel *= d;
+      const uint64_t d = s.get<uint64_t>();
+      if (d > kMaxBytes) fail(path, where + " is impossibly large");
+      if (d == 0) empty = true;
+      else if (numel > kMaxBytes / d) fail(path, where + " is impossibly large");
+      else numel *= d;
       view.shape.push_back(static_cast<int64_t>(d));
     }
+    if (numel > kMaxBytes / dtype_size(view.dtype)) fail(path, where + " is impossibly large");
+    if (empty) numel = 0;
     const auto& off = entry["data_offsets"];
     if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       fail(path, where + " has invalid data_offsets");

@@ -1,5 +1,8 @@
 #include "segkit/image.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -33,6 +36,16 @@ std::pair<int, int> probe_jpeg(const uint8_t* d, size_t n) {
   return {-1, -1};
 }
 
+// The formats segkit reads, by signature. Everything else OpenCV could try (JPEG 2000, GDAL,
+// OpenEXR, Radiance, PNM...) is refused before any decoder sees it: fewer decoders exposed to
+// untrusted files, and none that prints to stderr or spills the input into /tmp.
+bool is_supported_format(const uint8_t* d, size_t n) {
+  auto starts = [&](const char* sig, size_t len) { return n >= len && std::memcmp(d, sig, len) == 0; };
+  return starts("\x89PNG\r\n\x1a\n", 8) || starts("\xff\xd8\xff", 3) || starts("BM", 2) ||
+         (starts("RIFF", 4) && n >= 12 && std::memcmp(d + 8, "WEBP", 4) == 0) || starts("II*\0", 4) ||
+         starts("MM\0*", 4);
+}
+
 }  // namespace
 
 std::pair<int, int> probe_image_size(const uint8_t* d, size_t n) {
@@ -44,7 +57,9 @@ std::pair<int, int> probe_image_size(const uint8_t* d, size_t n) {
     int32_t w, h;
     std::memcpy(&w, d + 18, 4);
     std::memcpy(&h, d + 22, 4);
-    return {std::abs(w), std::abs(h)};
+    // Negative height means top-down rows; INT32_MIN has no positive counterpart in int.
+    auto magnitude = [](int32_t v) { return static_cast<int>(std::min<int64_t>(std::abs(int64_t(v)), INT32_MAX)); };
+    return {magnitude(w), magnitude(h)};
   }
   if (n >= 30 && std::memcmp(d, "RIFF", 4) == 0 && std::memcmp(d + 8, "WEBPVP8", 7) == 0) {
     if (d[15] == ' ') return {le16(d + 26) & 0x3fff, le16(d + 28) & 0x3fff};
@@ -60,6 +75,8 @@ std::pair<int, int> probe_image_size(const uint8_t* d, size_t n) {
 
 Image decode_image(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits) {
   if (size == 0) fail(name, "empty file, not an image");
+  if (!is_supported_format(data, size))
+    fail(name, "cannot decode image (not a PNG, JPEG, BMP, WebP or TIFF file)");
   auto [w, h] = probe_image_size(data, size);
   if (w == 0 || h == 0) fail(name, "image has zero width or height");
   if (w > 0 && h > 0 && static_cast<int64_t>(w) * h > limits.max_pixels)
@@ -69,7 +86,7 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, co
   // user sees one line from us instead.
   if (size >= 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) {
     std::string problem = png_structure_problem(data, size);
-    if (!problem.empty()) fail(name, "corrupt PNG (" + problem + ")");
+    if (!problem.empty()) fail(name, problem);
   }
   cv::Mat bgr;
   try {

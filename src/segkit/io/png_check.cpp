@@ -1,6 +1,7 @@
 #include "io/png_check.h"
 
 #include <array>
+#include <cctype>
 #include <cstring>
 
 namespace segkit {
@@ -37,7 +38,9 @@ std::string png_structure_problem(const uint8_t* data, size_t size) {
     const uint32_t len = be32(data + pos);
     if (len > size - pos - 12) return "truncated PNG (chunk runs past the end of the file)";
     const uint8_t* type = data + pos + 4;
-    const std::string name(reinterpret_cast<const char*>(type), 4);
+    std::string name(reinterpret_cast<const char*>(type), 4);
+    for (char& c : name)  // a damaged type must not put raw bytes into the one-line message
+      if (!std::isalpha(static_cast<unsigned char>(c))) c = '?';
     if (first && name != "IHDR") return "corrupt PNG (first chunk is not IHDR)";
     first = false;
     if (crc32(type, len + 4) != be32(type + 4 + len)) return "corrupt PNG (chunk " + name + ": CRC mismatch)";

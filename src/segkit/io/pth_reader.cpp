@@ -102,11 +102,17 @@ PthTensor resolve(const std::string& path, const uint8_t* base, const ZipDirecto
 PthFile::~PthFile() = default;
 
 std::shared_ptr<const PthFile> PthFile::open(const std::string& path) {
+  std::shared_ptr<const MappedFile> file = MappedFile::open(path);
+  const uint8_t* data = file->data();
+  const size_t size = file->size();
+  return from_memory(std::move(file), data, size, path);
+}
+
+std::shared_ptr<const PthFile> PthFile::from_memory(std::shared_ptr<const void> owner, const uint8_t* base,
+                                                    size_t size, const std::string& path) {
   std::shared_ptr<PthFile> f(new PthFile());
   f->path_ = path;
-  f->file_ = MappedFile::open(path);
-  const size_t size = f->file_->size();
-  const uint8_t* base = f->file_->data();
+  f->owner_ = std::move(owner);
 
   refuse_non_zip(path, base, size);
   const ZipDirectory dir = ZipDirectory::read(base, size, path);

@@ -13,8 +13,6 @@
 
 namespace segkit {
 
-class MappedFile;  // core/mapped_file.h
-
 struct PthTensor {
   DType dtype = DType::F32;
   std::vector<int64_t> shape, strides;  // strides in elements, as torch reports them
@@ -28,6 +26,10 @@ class PthFile {
   // tensor's shape, strides and offset are checked against its storage and the storage
   // against the archive, so any element a tensor addresses lies inside the file.
   static std::shared_ptr<const PthFile> open(const std::string& path);
+  // The same checks over bytes already in memory; `owner` keeps data alive as long as the
+  // returned file, `name` stands for the path in messages.
+  static std::shared_ptr<const PthFile> from_memory(std::shared_ptr<const void> owner, const uint8_t* data,
+                                                    size_t size, const std::string& name);
   ~PthFile();
   PthFile(const PthFile&) = delete;
   PthFile& operator=(const PthFile&) = delete;
@@ -41,7 +43,7 @@ class PthFile {
  private:
   PthFile() = default;
   std::string path_;
-  std::shared_ptr<const MappedFile> file_;
+  std::shared_ptr<const void> owner_;  // the mapped file or buffer the tensors point into
   std::map<std::string, PthTensor> tensors_;
 };
 

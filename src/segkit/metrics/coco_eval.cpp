@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/json_read.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "formats/coco_segmentation.h"
@@ -63,13 +64,6 @@ struct ImageEval {
   std::vector<uint8_t> gt_ignore;  // G, ignored ones last
 };
 
-json parse_json(const std::string& text, const std::string& name) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    fail(name, std::string("malformed JSON: ") + e.what());
-  }
-}
 
 int64_t int_field(const json& obj, const char* key, const std::string& ctx) {
   if (!obj.is_object() || !obj.contains(key)) fail(ctx, std::string("missing \"") + key + "\"");

@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/json_read.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "io/png_check.h"
@@ -41,13 +42,7 @@ struct ImageTask {
   std::vector<Segment> gt, pred;
 };
 
-json load_json(const std::string& path) {
-  try {
-    return json::parse(read_text_file(path));
-  } catch (const json::exception& e) {
-    fail(path, std::string("malformed JSON: ") + e.what());
-  }
-}
+json load_json(const std::string& path) { return read_json_file(path); }
 
 const json& field(const json& obj, const char* key, const std::string& ctx) {
   if (!obj.is_object() || !obj.contains(key)) fail(ctx, std::string("missing \"") + key + "\"");

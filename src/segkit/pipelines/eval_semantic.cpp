@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/json_read.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "segkit/label_map.h"
@@ -58,12 +59,7 @@ std::string csv_field(const std::string& s) {
 }  // namespace
 
 std::vector<std::pair<int64_t, int64_t>> load_label_map_file(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_text_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, std::string("malformed JSON: ") + e.what());
-  }
+  const nlohmann::json j = read_json_file(path);
   if (!j.is_array()) fail(path, "label map must be a JSON list of [old, new] pairs");
   std::vector<std::pair<int64_t, int64_t>> pairs;
   for (const auto& p : j) {

@@ -1,6 +1,7 @@
 #include "models/sam/config.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -24,14 +25,77 @@ std::string SamConfig::describe() const {
 namespace segkit::sam {
 
 namespace {
-template <typename T>
-void read_if(const nlohmann::json* j, const char* key, T& out) {
-  if (j && j->is_object() && j->contains(key) && !(*j)[key].is_null()) out = (*j)[key].get<T>();
+
+// Config files come from strangers: every value is type- and range-checked here, so that a
+// wrong one is a one-line Error naming the file and key, never an exception from the JSON
+// library, an out-of-range conversion, or a division by zero in the network code.
+const nlohmann::json* field(const nlohmann::json* j, const char* key) {
+  if (!j || !j->is_object()) return nullptr;
+  auto it = j->find(key);
+  return it == j->end() || it->is_null() ? nullptr : &*it;
 }
+
+void read_if(const nlohmann::json* j, const char* file, const char* key, int& out, int64_t lo, int64_t hi) {
+  const nlohmann::json* v = field(j, key);
+  if (!v) return;
+  if (!v->is_number_integer() || v->get<int64_t>() < lo || v->get<int64_t>() > hi ||
+      (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(hi)))
+    fail(file, std::string("\"") + key + "\" must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  out = static_cast<int>(v->get<int64_t>());
+}
+
+void read_if(const nlohmann::json* j, const char* file, const char* key, std::vector<int>& out, int64_t lo, int64_t hi) {
+  const nlohmann::json* v = field(j, key);
+  if (!v) return;
+  const std::string what = std::string("\"") + key + "\" must be a list of integers from " + std::to_string(lo) +
+                           " to " + std::to_string(hi);
+  if (!v->is_array()) fail(file, what);
+  std::vector<int> values;
+  for (const auto& x : *v) {
+    if (!x.is_number_integer() || x.get<int64_t>() < lo || x.get<int64_t>() > hi ||
+        (x.is_number_unsigned() && x.get<uint64_t>() > uint64_t(hi)))
+      fail(file, what);
+    values.push_back(static_cast<int>(x.get<int64_t>()));
+  }
+  out = std::move(values);
+}
+
+void read_if(const nlohmann::json* j, const char* file, const char* key, double& out) {
+  const nlohmann::json* v = field(j, key);
+  if (!v) return;
+  if (!v->is_number() || !std::isfinite(v->get<double>()))
+    fail(file, std::string("\"") + key + "\" must be a finite number");
+  out = v->get<double>();
+}
+
+void read_if(const nlohmann::json* j, const char* file, const char* key, std::vector<double>& out) {
+  const nlohmann::json* v = field(j, key);
+  if (!v) return;
+  const std::string what = std::string("\"") + key + "\" must be a list of finite numbers";
+  if (!v->is_array()) fail(file, what);
+  std::vector<double> values;
+  for (const auto& x : *v) {
+    if (!x.is_number() || !std::isfinite(x.get<double>())) fail(file, what);
+    values.push_back(x.get<double>());
+  }
+  out = std::move(values);
+}
+
+constexpr const char* kConfig = "config.json";
+constexpr const char* kPreprocessor = "preprocessor_config.json";
+constexpr int64_t kMaxCount = 1 << 16;  // heads, window sizes, block indexes
+
 }  // namespace
 
 SamConfig infer_config(const WeightMap& w, const nlohmann::json* hf, const nlohmann::json* pre) {
   SamConfig c;
+  // The first dimension of a tensor that must have one (a 0-d tensor would throw from ATen).
+  auto size0 = [&w](const std::string& name) {
+    const at::Tensor& t = w.get(name);
+    if (t.dim() < 1 || t.size(0) > INT32_MAX)
+      fail(w.source(), "tensor '" + name + "' has an impossible shape for a SAM weight");
+    return t.size(0);
+  };
   const at::Tensor& pos = w.get("image_encoder.pos_embed");
   const at::Tensor& patch = w.get("image_encoder.patch_embed.proj.weight");
   if (pos.dim() != 4 || pos.size(1) != pos.size(2))
@@ -54,7 +118,7 @@ SamConfig infer_config(const WeightMap& w, const nlohmann::json* hf, const nlohm
   for (int i = 0; i < c.encoder_depth; ++i) {
     const std::string p = "image_encoder.blocks." + std::to_string(i) + ".attn.";
     if (!w.contains(p + "rel_pos_h")) continue;
-    const int len = static_cast<int>(w.get(p + "rel_pos_h").size(0));
+    const int len = static_cast<int>(size0(p + "rel_pos_h"));
     if (len == 2 * g - 1) {
       c.global_attn_indexes.push_back(i);
     } else {
@@ -64,40 +128,50 @@ SamConfig infer_config(const WeightMap& w, const nlohmann::json* hf, const nlohm
     }
   }
   c.window_size = window;
-  read_if(vision, "num_attention_heads", c.encoder_heads);
+  read_if(vision, kConfig, "num_attention_heads", c.encoder_heads, 1, kMaxCount);
   const std::string rel0 = "image_encoder.blocks.0.attn.rel_pos_h";
   // Pruned encoders (SlimSAM) narrow the attention per block; the relative-position tables
   // give the head width, so head counts come from the shapes.
   if (w.contains(rel0)) {
-    const int64_t attn_dim = w.get("image_encoder.blocks.0.attn.qkv.weight").size(0) / 3;
-    c.encoder_heads = static_cast<int>(attn_dim / w.get(rel0).size(1));
+    const int64_t attn_dim = size0("image_encoder.blocks.0.attn.qkv.weight") / 3;
+    const at::Tensor& rel = w.get(rel0);
+    if (rel.dim() != 2 || rel.size(1) <= 0 || attn_dim % rel.size(1) != 0)
+      fail(w.source(), "tensor '" + rel0 + "' should be L×(head width), with the width dividing the attention width");
+    c.encoder_heads = static_cast<int>(attn_dim / rel.size(1));
   } else {
     // No relative positions: read the config (window and global blocks too), else ViT-style 64-wide heads.
     if (!vision) c.encoder_heads = std::max(1, c.encoder_dim / 64);
-    read_if(vision, "window_size", c.window_size);
-    read_if(vision, "global_attn_indexes", c.global_attn_indexes);
+    read_if(vision, kConfig, "window_size", c.window_size, 0, kMaxCount);
+    read_if(vision, kConfig, "global_attn_indexes", c.global_attn_indexes, 0, std::max(0, c.encoder_depth - 1));
     if (c.encoder_heads <= 0 || c.encoder_dim % c.encoder_heads != 0)
       fail(w.source(), "cannot split encoder width " + std::to_string(c.encoder_dim) + " into " + std::to_string(c.encoder_heads) + " heads");
   }
 
-  c.out_chans = static_cast<int>(w.get("image_encoder.neck.0.weight").size(0));
-  c.mask_in_chans = static_cast<int>(w.get("prompt_encoder.mask_downscaling.3.weight").size(0));
+  c.out_chans = static_cast<int>(size0("image_encoder.neck.0.weight"));
+  c.mask_in_chans = static_cast<int>(size0("prompt_encoder.mask_downscaling.3.weight"));
   c.decoder_depth = w.count_indexed("mask_decoder.transformer.layers.");
-  c.decoder_mlp_dim = static_cast<int>(w.get("mask_decoder.transformer.layers.0.mlp.lin1.weight").size(0));
-  c.num_multimask_outputs = static_cast<int>(w.get("mask_decoder.mask_tokens.weight").size(0)) - 1;
+  c.decoder_mlp_dim = static_cast<int>(size0("mask_decoder.transformer.layers.0.mlp.lin1.weight"));
+  c.num_multimask_outputs = static_cast<int>(size0("mask_decoder.mask_tokens.weight")) - 1;
   c.iou_head_depth = w.count_indexed("mask_decoder.iou_prediction_head.layers.");
-  c.iou_head_hidden_dim = static_cast<int>(w.get("mask_decoder.iou_prediction_head.layers.0.weight").size(0));
+  c.iou_head_hidden_dim = static_cast<int>(size0("mask_decoder.iou_prediction_head.layers.0.weight"));
   // Head counts leave no trace in tensor shapes. Every published SAM decoder uses 8 heads;
   // narrower (distilled or test) decoders keep at least 8 channels per head.
   c.decoder_heads = std::max(1, std::min(8, c.out_chans / 8));
-  read_if(decoder, "num_attention_heads", c.decoder_heads);
+  read_if(decoder, kConfig, "num_attention_heads", c.decoder_heads, 1, kMaxCount);
+  // The decoder's cross attention halves the width before splitting it into heads.
+  if (c.out_chans % c.decoder_heads != 0 || (c.out_chans / 2) % c.decoder_heads != 0)
+    fail(kConfig, "cannot split the decoder width " + std::to_string(c.out_chans) + " into " +
+                      std::to_string(c.decoder_heads) + " heads");
 
   if (pre && pre->is_object()) {
-    std::vector<float> mean, std_;
-    read_if(pre, "image_mean", mean);
-    read_if(pre, "image_std", std_);
+    std::vector<double> mean, std_;
+    read_if(pre, kPreprocessor, "image_mean", mean);
+    read_if(pre, kPreprocessor, "image_std", std_);
     double rescale = 1.0 / 255.0;
-    read_if(pre, "rescale_factor", rescale);
+    read_if(pre, kPreprocessor, "rescale_factor", rescale);
+    if (!(rescale > 0)) fail(kPreprocessor, "\"rescale_factor\" must be positive");
+    for (double s : std_)
+      if (!(s > 0)) fail(kPreprocessor, "\"image_std\" values must be positive");
     // HF stores upstream's ImageNet constants divided by 255; where they are those constants,
     // keep upstream's exact values so that both checkpoint formats compute the same bits.
     auto pick = [](double value, float upstream) {

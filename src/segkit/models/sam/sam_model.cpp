@@ -4,6 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "core/json_read.h"
 #include "io/model_locator.h"
 #include "models/sam/checkpoint.h"
 #include "models/sam/config.h"
@@ -16,12 +17,11 @@ namespace segkit {
 
 namespace {
 
+// Model configs are a few KB; anything far larger is not a config.
 nlohmann::json read_json(const std::string& path) {
-  try {
-    return nlohmann::json::parse(read_text_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, "invalid JSON");
-  }
+  JsonLimits limits;
+  limits.max_bytes = 16 << 20;
+  return read_json_file(path, limits);
 }
 
 uint64_t fnv1a(uint64_t h, const void* data, size_t n) {

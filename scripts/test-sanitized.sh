@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer, in build-asan/.
+#   scripts/test-sanitized.sh [ctest arguments...]     e.g. -R 'Rle|Safetensors'
+# Any sanitizer report fails the test that triggered it (halt_on_error, no recovery).
+# Environment: JOBS (default: all cores), CXX (default: the system compiler, gcc is fine),
+# NICE (default 0), BUILD_DIR (default build-asan).
+# LibTorch is not instrumented; no suppressions are needed for it (see docs/reliability.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build-asan}
+JOBS=${JOBS:-$(nproc)}
+NICE=${NICE:-0}
+FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g1"
+if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+  nice -n "$NICE" cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    ${CXX:+-DCMAKE_CXX_COMPILER="$CXX"} \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -DNDEBUG" \
+    -DCMAKE_CXX_FLAGS="$FLAGS" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+    -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" -DSEGKIT_BUILD_BENCH=OFF
+fi
+nice -n "$NICE" cmake --build "$BUILD_DIR" -j"$JOBS"
+# detect_leaks=0: LibTorch and OpenCV keep process-lifetime caches that LeakSanitizer reports.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cd "$BUILD_DIR"
+# install.find_package builds an uninstrumented consumer against the instrumented library; it
+# is covered by the normal build (scripts/test.sh).
+nice -n "$NICE" ctest --output-on-failure -j"$JOBS" --timeout 1200 -E "^install\\." "$@"
