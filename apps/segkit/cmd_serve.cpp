@@ -36,6 +36,8 @@ void on_stop_signal(int sig) {
 void run() {
   using namespace segkit;
   cli::apply_common_options(args.common);
+  // The common --max-pixels also bounds uploads; without it the server keeps its own, lower default.
+  if (args.common.max_pixels > 0) args.options.limits.max_image_pixels = args.common.max_pixels;
   ServerOptions options = args.options;
   options.limits.cache_bytes = size_t(args.cache_mb) << 20;
   options.limits.max_body_bytes = size_t(args.max_upload_mb) << 20;
@@ -81,9 +83,6 @@ SEGKIT_COMMAND("serve", "Serve SAM over HTTP: a JSON API and a browser UI for cl
       ->capture_default_str();
   cmd.add_option("--cache-mb", args.cache_mb, "Memory for cached embeddings, MiB")->check(CLI::Range(1, 1 << 20))->capture_default_str();
   cmd.add_option("--max-upload-mb", args.max_upload_mb, "Largest request body, MiB")->check(CLI::Range(1, 4096))->capture_default_str();
-  cmd.add_option("--max-pixels", args.options.limits.max_image_pixels, "Largest image, width x height")
-      ->check(CLI::Range(int64_t(1), int64_t(1) << 40))
-      ->capture_default_str();
   cmd.add_option("--max-points", args.options.limits.max_points, "Most points in one predict request")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
