@@ -8,6 +8,7 @@
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "io/png_check.h"
+#include "io/png_decode.h"
 
 namespace segkit {
 
@@ -23,14 +24,7 @@ LabelImage load_label_png(const std::string& path) {
   if (color_type == 3) fail(path, "palette PNG; label maps must be single-channel grayscale (8 or 16 bit)");
   if (color_type != 0) fail(path, "label map must be a single-channel grayscale PNG (PNG colour type " +
                                       std::to_string(color_type) + ")");
-  cv::Mat m;
-  try {
-    cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<uint8_t*>(bytes.data()));
-    m = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception&) {
-    m = cv::Mat();
-  }
-  if (m.empty()) fail(path, "cannot decode PNG (corrupt file)");
+  const cv::Mat m = decode_png_unchanged(bytes, path);
   if (m.channels() != 1) fail(path, "label map must have one channel, found " + std::to_string(m.channels()));
   LabelImage out;
   out.width = m.cols;

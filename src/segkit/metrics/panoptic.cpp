@@ -19,7 +19,7 @@
 #include "core/json_read.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
-#include "io/png_check.h"
+#include "io/png_decode.h"
 
 namespace fs = std::filesystem;
 
@@ -78,17 +78,7 @@ std::vector<Segment> segments_of(const json& ann, const std::string& ctx, bool g
 
 // Segment ids of an RGB PNG (R + 256 G + 65536 B), row-major.
 std::vector<uint32_t> load_id_png(const std::string& path, int& width, int& height) {
-  const std::vector<uint8_t> bytes = read_file(path);
-  const std::string problem = png_structure_problem(bytes.data(), bytes.size());
-  if (!problem.empty()) fail(path, problem);
-  cv::Mat m;
-  try {
-    cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<uint8_t*>(bytes.data()));
-    m = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception&) {
-    m = cv::Mat();
-  }
-  if (m.empty()) fail(path, "cannot decode PNG (corrupt file)");
+  const cv::Mat m = decode_png_unchanged(read_file(path), path);
   if (m.depth() != CV_8U || (m.channels() != 3 && m.channels() != 4))
     fail(path, "panoptic PNG must be 8-bit RGB (segment id = R + 256 G + 65536 B)");
   width = m.cols;
