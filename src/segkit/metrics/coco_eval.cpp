@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/json_read.h"
+#include "core/parallel.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "formats/coco_segmentation.h"
@@ -231,28 +232,13 @@ CocoEvalResult coco_evaluate_segm(const std::string& gt_text, const std::string&
     work.push_back(&g);
   }
   std::vector<std::array<ImageEval, 4>> evals(work.size());
-  std::vector<std::exception_ptr> errors(work.size());
-  std::atomic<size_t> next{0};
-  auto run = [&] {
-    for (size_t w; (w = next++) < work.size();) {
-      try {
-        const Group& g = *work[w];
-        std::vector<std::vector<double>> ious(g.dts.size(), std::vector<double>(g.gts.size()));
-        for (size_t d = 0; d < g.dts.size(); ++d)
-          for (size_t j = 0; j < g.gts.size(); ++j) ious[d][j] = rle_iou(dts[g.dts[d]].rle, gts[g.gts[j]].rle, gts[g.gts[j]].crowd);
-        for (size_t a = 0; a < A; ++a) evals[w][a] = evaluate_image(g, gts, dts, ious, kAreaRanges[a], iou_thrs);
-      } catch (...) {
-        errors[w] = std::current_exception();
-      }
-    }
-  };
-  const size_t n_threads = std::max<size_t>(1, std::min<size_t>(threads > 0 ? threads : std::thread::hardware_concurrency(), work.size()));
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < n_threads; ++t) pool.emplace_back(run);
-  run();
-  for (auto& th : pool) th.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  parallel_for(work.size(), threads, [&](size_t w, size_t) {
+    const Group& g = *work[w];
+    std::vector<std::vector<double>> ious(g.dts.size(), std::vector<double>(g.gts.size()));
+    for (size_t d = 0; d < g.dts.size(); ++d)
+      for (size_t j = 0; j < g.gts.size(); ++j) ious[d][j] = rle_iou(dts[g.dts[d]].rle, gts[g.gts[j]].rle, gts[g.gts[j]].crowd);
+    for (size_t a = 0; a < A; ++a) evals[w][a] = evaluate_image(g, gts, dts, ious, kAreaRanges[a], iou_thrs);
+  });
 
   // accumulate(): precision[T][R][K][A][M], recall[T][K][A][M], -1 where undefined.
   std::vector<double> precision(T * R * K * A * M, -1.0), recall(T * K * A * M, -1.0);

@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "core/json_read.h"
+#include "core/parallel.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "io/png_decode.h"
@@ -230,27 +231,7 @@ PanopticResult evaluate_panoptic(const PanopticInputs& in) {
   }
 
   std::vector<ImageStats> per_image(tasks.size());
-  std::vector<std::exception_ptr> errors(tasks.size());
-  std::atomic<size_t> next{0};
-  std::atomic<bool> stop{false};
-  auto run = [&] {
-    for (size_t i; !stop && (i = next++) < tasks.size();) {
-      try {
-        per_image[i] = evaluate_image(tasks[i], categories);
-      } catch (...) {
-        errors[i] = std::current_exception();
-        stop = true;
-      }
-    }
-  };
-  const size_t n_threads = std::max<size_t>(
-      1, std::min<size_t>(in.threads > 0 ? static_cast<size_t>(in.threads) : std::thread::hardware_concurrency(), tasks.size()));
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < n_threads; ++t) pool.emplace_back(run);
-  run();
-  for (auto& th : pool) th.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  parallel_for(tasks.size(), in.threads, [&](size_t i, size_t) { per_image[i] = evaluate_image(tasks[i], categories); });
 
   // Sum in image order so the result does not depend on the thread count.
   std::map<int64_t, PanopticClassStats> totals;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/json_read.h"
+#include "core/parallel.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "segkit/label_map.h"
@@ -90,46 +91,27 @@ SemanticFolderReport evaluate_semantic_folders(const SemanticFolderOptions& opti
 
   struct Slot {
     SemanticImageScores scores;
-    std::exception_ptr error;
-    bool done = false;
   };
   std::vector<Slot> slots(files.size());
-  size_t threads = options.threads > 0 ? static_cast<size_t>(options.threads)
-                                       : std::max(1u, std::thread::hardware_concurrency());
-  threads = std::max<size_t>(1, std::min(threads, files.size()));
+  const size_t threads = parallel_workers(files.size(), options.threads);
   std::vector<SemanticAccumulator> accumulators(threads, prototype);
-  std::atomic<size_t> next{0};
-  std::atomic<bool> stop{false};
-  auto work = [&](size_t t) {
-    for (size_t i; !stop && (i = next++) < files.size();) {
-      try {
-        const std::string pred_path = (fs::path(options.pred_dir) / files[i]).string();
-        const std::string gt_path = (fs::path(options.gt_dir) / files[i]).string();
-        const LabelImage gt = load_label_png(gt_path);
-        const LabelImage pred = load_label_png(pred_path);
-        if (gt.width != pred.width || gt.height != pred.height)
-          fail(pred_path, "prediction is " + std::to_string(pred.width) + "x" + std::to_string(pred.height) +
-                              " but the ground truth is " + std::to_string(gt.width) + "x" + std::to_string(gt.height));
-        slots[i].scores = accumulators[t].add_image(pred.labels.data(), gt.labels.data(), gt.labels.size());
-        if (options.strict && (slots[i].scores.num_gt_out_of_range_pixels || slots[i].scores.num_pred_out_of_range_pixels)) {
-          const bool in_gt = slots[i].scores.num_gt_out_of_range_pixels > 0;
-          fail(in_gt ? gt_path : pred_path,
-               "label " + std::to_string(in_gt ? slots[i].scores.first_gt_out_of_range : slots[i].scores.first_pred_out_of_range) +
-                   " is outside [0, " + std::to_string(options.metric.num_labels) + ") and not the ignore index");
-        }
-        slots[i].done = true;
-      } catch (...) {
-        slots[i].error = std::current_exception();
-        stop = true;
-      }
+  // A failure is reported for the first failing file in name order.
+  parallel_for(files.size(), options.threads, [&](size_t i, size_t t) {
+    const std::string pred_path = (fs::path(options.pred_dir) / files[i]).string();
+    const std::string gt_path = (fs::path(options.gt_dir) / files[i]).string();
+    const LabelImage gt = load_label_png(gt_path);
+    const LabelImage pred = load_label_png(pred_path);
+    if (gt.width != pred.width || gt.height != pred.height)
+      fail(pred_path, "prediction is " + std::to_string(pred.width) + "x" + std::to_string(pred.height) +
+                          " but the ground truth is " + std::to_string(gt.width) + "x" + std::to_string(gt.height));
+    slots[i].scores = accumulators[t].add_image(pred.labels.data(), gt.labels.data(), gt.labels.size());
+    if (options.strict && (slots[i].scores.num_gt_out_of_range_pixels || slots[i].scores.num_pred_out_of_range_pixels)) {
+      const bool in_gt = slots[i].scores.num_gt_out_of_range_pixels > 0;
+      fail(in_gt ? gt_path : pred_path,
+           "label " + std::to_string(in_gt ? slots[i].scores.first_gt_out_of_range : slots[i].scores.first_pred_out_of_range) +
+               " is outside [0, " + std::to_string(options.metric.num_labels) + ") and not the ignore index");
     }
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
-  work(0);
-  for (auto& th : pool) th.join();
-  for (const Slot& s : slots)
-    if (s.error) std::rethrow_exception(s.error);  // the first failing file in name order
+  });
 
   for (size_t t = 1; t < threads; ++t) accumulators[0].merge(accumulators[t]);
   report.num_images = files.size();
