@@ -80,6 +80,14 @@ class ProgressBar {
                  std::string(size_t(width - filled), ' ').c_str(), done, total_, name.c_str());
     std::fflush(stderr);
   }
+  void update_fraction(double fraction, const std::string& name) const {
+    if (!enabled_) return;
+    const int width = 30;
+    const int filled = static_cast<int>(width * fraction);
+    std::fprintf(stderr, "\r[%s%s] %3d%% %-40.40s", std::string(size_t(filled), '#').c_str(),
+                 std::string(size_t(width - filled), ' ').c_str(), static_cast<int>(100 * fraction), name.c_str());
+    std::fflush(stderr);
+  }
   void finish() const {
     if (enabled_) std::fprintf(stderr, "\r%80s\r", "");
   }
@@ -91,7 +99,13 @@ class ProgressBar {
 
 void run_one(const GenerateOptions& o, segkit::SamMaskGenerator& generator, segkit::MaskOutputMode mode) {
   const segkit::Image image = segkit::load_image(o.image);
-  const auto records = generator.generate(image);
+  const ProgressBar bar(1, o.common.quiet || o.json);
+  const std::string name = fs::path(o.image).filename().string();
+  const auto records = generator.generate(image, [&](double fraction) {
+    bar.update_fraction(fraction, name);
+    return true;
+  });
+  bar.finish();
   write_result(target_for(o.out, mode), records, mode);
   if (!o.overlay.empty()) save_overlay(o.overlay, image, records);
   const auto& t = generator.last_timings();

@@ -11,6 +11,12 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown when a caller's progress callback asked long work to stop.
+class Cancelled : public Error {
+ public:
+  using Error::Error;
+};
+
 // Throws Error("<context>: <message>") — the common shape "file: problem".
 [[noreturn]] void fail(const std::string& context, const std::string& message);
 

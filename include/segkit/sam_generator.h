@@ -11,6 +11,7 @@
 // upstream's order.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,10 @@ struct SamGeneratorTimings {
   double postprocess = 0;  // upscaling, filtering, boxes, NMS, RLE, small regions
 };
 
+// Told the fraction of one generate() call done so far, in [0, 1], after each encoder run and
+// each batch of prompts; returning false stops the call, which then throws segkit::Cancelled.
+using SamGenerateProgress = std::function<bool(double fraction)>;
+
 class SamMaskGenerator {
  public:
   // Error naming the parameter when params are invalid.
@@ -66,7 +71,12 @@ class SamMaskGenerator {
   SamMaskGenerator& operator=(SamMaskGenerator&&) noexcept;
 
   // No surviving mask gives an empty list.
-  std::vector<SamMaskRecord> generate(const Image& image);
+  std::vector<SamMaskRecord> generate(const Image& image, const SamGenerateProgress& progress = {});
+  // The same, reusing the whole image's embedding (SamPredictor::embedding() after set_image on
+  // this image) instead of running the encoder on it again; crops are still encoded. Error when
+  // the embedding is of another image size or another model.
+  std::vector<SamMaskRecord> generate(const Image& image, const SamEmbedding& embedding,
+                                      const SamGenerateProgress& progress = {});
 
   const SamGeneratorParams& params() const;
   const SamGeneratorTimings& last_timings() const;

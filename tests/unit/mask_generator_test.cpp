@@ -143,6 +143,59 @@ TEST(MaskGenerator, RefusesBadParametersNamingThem) {
   EXPECT_NO_THROW(p.validate());
 }
 
+TEST(MaskGenerator, ReusingTheImageEmbeddingGivesTheSameRecordsAndReportsProgress) {
+  const auto golden = nlohmann::json::parse(read_text_file(test::data_path("sam-tiny/amg/truck_small.crops1.json")));
+  const SamGeneratorParams params = params_from_json(golden["params"]);
+  const Image image = fixture_image("truck_small");
+  SamPredictor predictor(tiny_model());
+  predictor.set_image(image);
+  const SamEmbedding embedding = predictor.embedding();
+
+  SamMaskGenerator generator(tiny_model(), params);
+  const auto fresh = generator.generate(image);
+  std::vector<double> seen;
+  const auto reused = generator.generate(image, embedding, [&seen](double f) {
+    seen.push_back(f);
+    return true;
+  });
+  ASSERT_EQ(reused.size(), fresh.size());
+  ASSERT_FALSE(fresh.empty());
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    EXPECT_EQ(reused[i].segmentation.counts, fresh[i].segmentation.counts) << "mask " << i;
+    EXPECT_EQ(reused[i].predicted_iou, fresh[i].predicted_iou) << "mask " << i;
+  }
+  ASSERT_GE(seen.size(), 2u);
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i], seen[i - 1]);
+  EXPECT_LT(seen.front(), 1.0);
+  EXPECT_DOUBLE_EQ(seen.back(), 1.0);
+}
+
+TEST(MaskGenerator, StopsWhenProgressSaysSoAndStaysUsable) {
+  SamGeneratorParams p;
+  p.points_per_side = 8;
+  p.points_per_batch = 4;
+  p.pred_iou_thresh = -1;
+  p.stability_score_thresh = 0;
+  SamMaskGenerator generator(tiny_model(), p);
+  const Image image = fixture_image("truck_small");
+  int calls = 0;
+  EXPECT_THROW(generator.generate(image, [&calls](double) { return ++calls < 3; }), Cancelled);
+  EXPECT_EQ(calls, 3) << "no work after the callback said stop";
+  EXPECT_FALSE(generator.generate(image).empty());
+}
+
+TEST(MaskGenerator, RefusesAnEmbeddingOfAnotherImageSize) {
+  SamPredictor predictor(tiny_model());
+  predictor.set_image(fixture_image("truck_small"));
+  SamMaskGenerator generator(tiny_model());
+  try {
+    generator.generate(fixture_image("groceries_tall"), predictor.embedding());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("embedding"), std::string::npos) << e.what();
+  }
+}
+
 TEST(MaskGenerator, NoSurvivingMaskGivesAnEmptyList) {
   SamGeneratorParams p;
   p.points_per_side = 4;

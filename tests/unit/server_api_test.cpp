@@ -531,20 +531,38 @@ TEST_F(ServerApi, JobsAreLimitedAndCancellable) {
   test::TestServer s(o);
   auto c = s.client();
   const std::string id = upload(c, png());
-  // A slow job: many points, one per batch.
-  const json slow{{"points_per_side", 64}, {"points_per_batch", 1}};
+  // A slow job: 10 000 points, one per batch (tens of seconds).
+  const json slow{{"points_per_side", 100}, {"points_per_batch", 1}};
   auto r = c.Post(("/v1/images/" + id + "/generate").c_str(), slow.dump(), kJson);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 202) << r->body;
   const std::string job = body_of(r)["job_id"];
   expect_error(c.Post(("/v1/images/" + id + "/generate").c_str(), slow.dump(), kJson), 429, "limit is 1");
   expect_error(c.Get(("/v1/jobs/" + job + "/result").c_str()), 409, "running");
+  json running;
+  for (int i = 0; i < 2000; ++i) {
+    running = body_of(c.Get(("/v1/jobs/" + job).c_str()));
+    if (running["progress"].get<double>() > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(running["progress"].get<double>(), 0.0) << "progress moves while the job runs";
+  EXPECT_LT(running["progress"].get<double>(), 1.0);
   r = c.Delete(("/v1/jobs/" + job).c_str());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(body_of(r)["state"], "cancelled");
   expect_error(c.Get(("/v1/jobs/" + job + "/result").c_str()), 409, "cancelled");
   EXPECT_EQ(body_of(c.Get(("/v1/jobs/" + job).c_str()))["state"], "cancelled");
+  // The cancelled work stops at its next batch and frees its slot: a new job is accepted.
+  const json quick{{"points_per_side", 2}};
+  int status = 0;
+  for (int i = 0; i < 1000 && status != 202; ++i) {
+    auto again = c.Post(("/v1/images/" + id + "/generate").c_str(), quick.dump(), kJson);
+    ASSERT_TRUE(again);
+    status = again->status;
+    if (status != 202) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(status, 202) << "the cancelled job kept running";
 }
 #endif
 

@@ -130,6 +130,24 @@ struct SamMaskGenerator::Impl {
   std::vector<at::Tensor> point_grids;
   SamGeneratorTimings timings;
 
+  // Progress of the call in flight, in units of one prompt batch.
+  const SamGenerateProgress* progress = nullptr;
+  int64_t units_done = 0, units_total = 1;
+
+  // On CPU one encoder run costs about as much as eight batches of 64 prompts.
+  static constexpr int64_t kEncoderUnits = 8;
+
+  void advance(int64_t units) {
+    units_done += units;
+    if (progress && *progress && !(*progress)(std::min(1.0, double(units_done) / double(units_total))))
+      throw Cancelled("generate: cancelled");
+  }
+
+  int64_t batches_in(const amg::CropBox& crop) const {
+    const int64_t points = point_grids[size_t(crop.layer)].size(0);
+    return (points + params.points_per_batch - 1) / params.points_per_batch;
+  }
+
   Impl(std::shared_ptr<const SamModel> model, SamGeneratorParams p) : predictor(std::move(model)), params(p) {
     params.validate();
     point_grids = amg::build_all_layer_point_grids(params.points_per_side, params.crop_n_layers,
@@ -199,12 +217,14 @@ struct SamMaskGenerator::Impl {
   }
 
   // Upstream _process_crop.
-  std::vector<Candidate> process_crop(const Image& image, const amg::CropBox& crop) {
+  std::vector<Candidate> process_crop(const Image& image, const amg::CropBox& crop, const SamEmbedding* embedding) {
     auto t = Clock::now();
     const bool whole = crop.xyxy[0] == 0 && crop.xyxy[1] == 0 && crop.xyxy[2] == image.width && crop.xyxy[3] == image.height;
-    if (whole) predictor.set_image(image);
+    if (whole && embedding) predictor.set_embedding(*embedding);
+    else if (whole) predictor.set_image(image);
     else predictor.set_image(crop_image(image, crop.xyxy));
     timings.encoder += seconds_since(t);
+    advance(whole && embedding ? 0 : kEncoderUnits);
 
     const auto [crop_h, crop_w] = predictor.original_size();
     const at::Tensor scale = at::tensor(std::vector<double>{double(crop_w), double(crop_h)}).unsqueeze(0);
@@ -213,6 +233,7 @@ struct SamMaskGenerator::Impl {
     for (int64_t start = 0; start < points.size(0); start += params.points_per_batch) {
       process_batch(points.slice(0, start, std::min(start + int64_t(params.points_per_batch), points.size(0))), crop,
                     {image.height, image.width}, data);
+      advance(1);
     }
 
     t = Clock::now();
@@ -261,17 +282,26 @@ struct SamMaskGenerator::Impl {
     return select(data, keep);
   }
 
-  std::vector<SamMaskRecord> generate(const Image& image) {
+  std::vector<SamMaskRecord> generate(const Image& image, const SamEmbedding* embedding, const SamGenerateProgress& report) {
     if (image.width <= 0 || image.height <= 0 || image.rgb.size() != size_t(image.width) * image.height * 3)
       fail("generate", "empty or malformed image");
+    if (embedding && (embedding->original_width != image.width || embedding->original_height != image.height))
+      fail("generate", "the embedding is of a " + std::to_string(embedding->original_width) + "x" +
+                           std::to_string(embedding->original_height) + " image, not of this " +
+                           std::to_string(image.width) + "x" + std::to_string(image.height) + " one");
     c10::InferenceMode guard;
     timings = {};
     const auto crops = amg::generate_crop_boxes(image.height, image.width, params.crop_n_layers, params.crop_overlap_ratio);
+    progress = &report;
+    units_done = 0;
+    units_total = 0;
+    for (const auto& crop : crops) units_total += (crop.layer == 0 && embedding ? 0 : kEncoderUnits) + batches_in(crop);
     std::vector<Candidate> data;
     for (const auto& crop : crops) {
-      std::vector<Candidate> c = process_crop(image, crop);
+      std::vector<Candidate> c = process_crop(image, crop, embedding);
       std::move(c.begin(), c.end(), std::back_inserter(data));
     }
+    progress = nullptr;
     auto t = Clock::now();
     if (crops.size() > 1 && !data.empty()) {  // duplicates between crops: the smaller crop wins
       const at::Tensor crop_boxes = boxes_tensor(data, true);
@@ -306,7 +336,13 @@ SamMaskGenerator::~SamMaskGenerator() = default;
 SamMaskGenerator::SamMaskGenerator(SamMaskGenerator&&) noexcept = default;
 SamMaskGenerator& SamMaskGenerator::operator=(SamMaskGenerator&&) noexcept = default;
 
-std::vector<SamMaskRecord> SamMaskGenerator::generate(const Image& image) { return impl_->generate(image); }
+std::vector<SamMaskRecord> SamMaskGenerator::generate(const Image& image, const SamGenerateProgress& progress) {
+  return impl_->generate(image, nullptr, progress);
+}
+std::vector<SamMaskRecord> SamMaskGenerator::generate(const Image& image, const SamEmbedding& embedding,
+                                                      const SamGenerateProgress& progress) {
+  return impl_->generate(image, &embedding, progress);
+}
 const SamGeneratorParams& SamMaskGenerator::params() const { return impl_->params; }
 const SamGeneratorTimings& SamMaskGenerator::last_timings() const { return impl_->timings; }
 

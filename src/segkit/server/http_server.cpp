@@ -455,9 +455,12 @@ struct SegmentServer::Impl {
     std::string job_id = jobs.start("generate", id, [img, params, model_ref, max_pixels](server::JobControl& control) {
       Image image = decode_image(reinterpret_cast<const uint8_t*>(img->encoded.data()), img->encoded.size(), "image",
                                  ImageLimits{max_pixels});
-      if (control.cancelled()) return std::string();
       SamMaskGenerator generator(model_ref, params);
-      auto records = generator.generate(image);
+      // The upload already paid for the whole image's encoding: only crops are encoded here.
+      auto records = generator.generate(image, img->embedding, [&control](double fraction) {
+        control.set_progress(fraction);
+        return !control.cancelled();
+      });
       return mask_records_to_json(records, MaskOutputMode::CocoRle);
     });
     send_json(res, job_json(job_or_404(job_id)), 202);
