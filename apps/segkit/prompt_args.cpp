@@ -18,6 +18,7 @@ std::vector<float> parse_numbers(const std::string& option, const std::string& t
     if (end == s || !std::isfinite(v)) fail(option + " '" + text + "'", "expected comma-separated finite numbers");
     out.push_back(v);
     s = end;
+    if (*s == ',' && s[1] == '\0') fail(option + " '" + text + "'", "ends with a comma");
     if (*s == ',') ++s;
     else if (*s) fail(option + " '" + text + "'", "expected comma-separated numbers");
   }

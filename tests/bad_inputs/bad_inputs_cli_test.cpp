@@ -180,6 +180,9 @@ const Row kRows[] = {
     {"point outside the image", nullptr, "", Row::Point, "-5,-5", "is outside the 8x6 image"},
     {"Inf in a box", nullptr, "", Row::Box, "1,2,inf,4", "expected comma-separated finite numbers"},
     {"box with a negative size", nullptr, "", Row::Box, "5,5,1,1", "needs X1 >= X0 and Y1 >= Y0"},
+    {"trailing comma in a point", nullptr, "", Row::Point, "3,2,", "ends with a comma"},
+    {"box that misses the image", nullptr, "", Row::Box, "20,20,30,30", "lies outside the 8x6 image"},
+    {"box reaching past an edge", nullptr, "", Row::Box, "-2,-2,30,30", ""},
     {"valid point", nullptr, "", Row::Point, "3,2", ""},
 };
 

@@ -156,6 +156,13 @@ void validate_prompt(const SamPrompt& p, const SamConfig& c, int height, int wid
     for (float v : b)
       if (!std::isfinite(v)) throw Error("box coordinates must be finite numbers");
     if (b[2] < b[0] || b[3] < b[1]) throw Error("box must be x0,y0,x1,y1 with x1 >= x0 and y1 >= y0");
+    // A box reaching past an edge is a normal drag; one that misses the image is a mistake.
+    if (b[2] < 0 || b[3] < 0 || b[0] > width || b[1] > height) {
+      std::ostringstream msg;
+      msg << "box (" << b[0] << ", " << b[1] << ", " << b[2] << ", " << b[3] << ") lies outside the " << width << "x"
+          << height << " image";
+      throw Error(msg.str());
+    }
   }
   const size_t low = static_cast<size_t>(c.low_res_size());
   if (!p.mask_input.empty() && p.mask_input.size() != low * low)
