@@ -3,17 +3,15 @@
 #include <ATen/ops/_softmax.h>
 #include <ATen/ops/add.h>
 #include <ATen/ops/arange.h>
-#include <ATen/ops/baddbmm.h>
-#include <ATen/ops/bmm.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/constant_pad_nd.h>
-#include <ATen/ops/einsum.h>
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/upsample_linear1d.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "core/matmul.h"
 #include "segkit/error.h"
 
 namespace segkit::sam {
@@ -64,49 +62,58 @@ namespace {
 constexpr int64_t kTileElements = int64_t(1) << 21;
 }  // namespace
 
-// Attention over query tiles: each tile's scores start as the decomposed relative-position
+// Attention over tiles of queries: each tile's scores start as the decomposed relative-position
 // terms (rel_h + rel_w), get q·kᵀ·scale accumulated in place by the GEMM, are soft-maxed in
-// place and multiplied by v. No full N×N score, bias or probability matrix is ever allocated,
-// which for global blocks (4096 tokens) saves gigabytes of fresh memory per block.
+// place and multiplied by v straight into the heads' slots of the output. No full N×N score,
+// bias or probability matrix is ever allocated (gigabytes per global block upstream), and q, k
+// and v are read in place from the qkv projection, without per-head copies.
 at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
   const int64_t B = x.size(0), H = x.size(1), W = x.size(2), N = H * W;
-  const int64_t dim = qkv.out_features() / 3, head_dim = dim / heads, BH = B * heads;
-  at::Tensor t = qkv(x).view({B, N, 3, heads, head_dim}).permute({2, 0, 3, 1, 4}).reshape({3, BH, N, head_dim});
+  const int64_t dim = qkv.out_features() / 3, head_dim = dim / heads;
+  // B×heads×N×head_dim views, rows 3·dim apart.
+  at::Tensor t = qkv(x).view({B, N, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
   at::Tensor q = t[0], k = t[1], v = t[2];
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
-  at::Tensor rel_h, rel_w;  // BH×H×W×H and BH×H×W×W
+  at::Tensor rel_h, rel_w;  // B×heads×H×W×H and B×heads×H×W×W
   if (rel_pos_h.defined()) {
-    at::Tensor Rh = get_rel_pos(H, H, rel_pos_h).to(q.scalar_type()), Rw = get_rel_pos(W, W, rel_pos_w).to(q.scalar_type());
-    at::Tensor r_q = q.view({BH, H, W, head_dim});
-    rel_h = at::einsum("bhwc,hkc->bhwk", {r_q, Rh});
-    rel_w = at::einsum("bhwc,wkc->bhwk", {r_q, Rw});
+    const at::Tensor Rh = get_rel_pos(H, H, rel_pos_h).to(q.scalar_type());  // H×H×head_dim
+    const at::Tensor Rw = get_rel_pos(W, W, rel_pos_w).to(q.scalar_type());  // W×W×head_dim
+    const at::Tensor q5 = q.unflatten(2, {H, W});
+    // rel_h[b, n, y, x, :] = q[b, n, y, x, :]·Rh[y]ᵀ: one product per (b, n, y) over the x rows.
+    rel_h = at::empty({B, heads, H, W, H}, q.options());
+    core::matmul_into(rel_h, q5, Rh.transpose(1, 2).expand({B, heads, H, head_dim, H}));
+    // rel_w[b, n, y, x, :] = q[b, n, y, x, :]·Rw[x]ᵀ: one product per (b, n, x) over the y rows.
+    rel_w = at::empty({B, heads, H, W, W}, q.options());
+    core::matmul_into(rel_w.transpose(2, 3), q5.transpose(2, 3), Rw.transpose(1, 2).expand({B, heads, W, head_dim, W}));
   }
-  const int64_t rows = std::clamp<int64_t>(kTileElements / (W * N), 1, H);
-  const int64_t batch = std::clamp<int64_t>(kTileElements / (rows * W * N), 1, BH);
-  at::Tensor buffer = at::empty({batch * rows * W * N}, q.options());
-  at::Tensor out = at::empty({BH, N, head_dim}, q.options());
-  at::Tensor kT = k.transpose(1, 2);
-  for (int64_t b0 = 0; b0 < BH; b0 += batch) {
-    const int64_t nb = std::min(batch, BH - b0);
-    for (int64_t h0 = 0; h0 < H; h0 += rows) {
-      const int64_t nr = std::min(rows, H - h0), T = nr * W;
-      at::Tensor scores = buffer.slice(0, 0, nb * T * N).view({nb, T, N});
-      at::Tensor q_tile = q.slice(0, b0, b0 + nb).slice(1, h0 * W, h0 * W + T);
-      if (rel_h.defined()) {
-        at::Tensor grid = scores.view({nb, nr, W, H, W});
-        at::add_out(grid, rel_h.slice(0, b0, b0 + nb).slice(1, h0, h0 + nr).unsqueeze(-1),
-                    rel_w.slice(0, b0, b0 + nb).slice(1, h0, h0 + nr).unsqueeze(-2));
-        scores.baddbmm_(q_tile, kT.slice(0, b0, b0 + nb), /*beta=*/1.0, /*alpha=*/scale);
-      } else {
-        scores.baddbmm_(q_tile, kT.slice(0, b0, b0 + nb), /*beta=*/0.0, /*alpha=*/scale);
+  // Tile = nb images × nh heads × nr query rows (whole heads and images only when the rows of
+  // one head already fit).
+  const int64_t nr = std::clamp<int64_t>(kTileElements / (W * N), 1, H);
+  const int64_t nh = nr == H ? std::clamp<int64_t>(kTileElements / (N * N), 1, heads) : 1;
+  const int64_t nb = nh == heads ? std::clamp<int64_t>(kTileElements / (heads * N * N), 1, B) : 1;
+  at::Tensor buffer = at::empty({nb * nh * nr * W * N}, q.options());
+  at::Tensor out = at::empty({B, H, W, heads, head_dim}, q.options());
+  at::Tensor out_heads = out.view({B, N, heads, head_dim}).permute({0, 2, 1, 3});  // B×heads×N×head_dim
+  const at::Tensor kT = k.transpose(2, 3);
+  for (int64_t b0 = 0; b0 < B; b0 += nb) {
+    const int64_t bn = std::min(nb, B - b0);
+    for (int64_t h0 = 0; h0 < heads; h0 += nh) {
+      const int64_t hn = std::min(nh, heads - h0);
+      for (int64_t y0 = 0; y0 < H; y0 += nr) {
+        const int64_t yn = std::min(nr, H - y0), T = yn * W;
+        auto tile = [&](const at::Tensor& a) { return a.slice(0, b0, b0 + bn).slice(1, h0, h0 + hn); };
+        at::Tensor scores = buffer.slice(0, 0, bn * hn * T * N).view({bn, hn, T, N});
+        if (rel_h.defined()) {
+          at::Tensor grid = scores.view({bn, hn, yn, W, H, W});
+          at::add_out(grid, tile(rel_h).slice(2, y0, y0 + yn).unsqueeze(-1), tile(rel_w).slice(2, y0, y0 + yn).unsqueeze(-2));
+        }
+        core::matmul_into(scores, tile(q).slice(2, y0 * W, y0 * W + T), tile(kT), rel_h.defined() ? 1.0 : 0.0, scale);
+        at::_softmax_out(scores, scores, -1, false);
+        core::matmul_into(tile(out_heads).slice(2, y0 * W, y0 * W + T), scores, tile(v));
       }
-      at::_softmax_out(scores, scores, -1, false);
-      at::Tensor out_tile = out.slice(0, b0, b0 + nb).slice(1, h0 * W, h0 * W + T);
-      at::bmm_out(out_tile, scores, v.slice(0, b0, b0 + nb));
     }
   }
-  out = out.view({B, heads, H, W, head_dim}).permute({0, 2, 3, 1, 4}).reshape({B, H, W, dim});
-  return proj(out);
+  return proj(out.view({B, H, W, dim}));
 }
 
 at::Tensor EncoderBlock::forward(const at::Tensor& x, at::ScalarType compute) const {

@@ -3,9 +3,10 @@
 #include <ATen/ops/conv2d.h>
 #include <ATen/ops/conv_transpose2d.h>
 #include <ATen/ops/layer_norm.h>
-#include <ATen/ops/linear.h>
 #include <ATen/ops/relu.h>
 #include <ATen/ops/sqrt.h>
+
+#include "core/matmul.h"
 
 namespace segkit::sam {
 
@@ -16,7 +17,7 @@ Linear Linear::load(const WeightMap& w, const std::string& prefix, bool with_bia
   return l;
 }
 
-at::Tensor Linear::operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+at::Tensor Linear::operator()(const at::Tensor& x) const { return core::linear(x, weight, bias); }
 
 LayerNorm LayerNorm::load(const WeightMap& w, const std::string& prefix, double eps) {
   LayerNorm n;

@@ -4,7 +4,6 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/layer_norm.h>
-#include <ATen/ops/linear.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/relu.h>
 #include <ATen/ops/softmax.h>
@@ -13,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/matmul.h"
 #include "segkit/error.h"
 
 namespace segkit::sam {
@@ -144,7 +144,7 @@ at::Tensor upscale_channels_last(const at::Tensor& x, const ConvTranspose2d& con
   at::Tensor b = conv.bias.repeat({4});
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end() - 1);
   shape.insert(shape.end(), {2, 2, cout});
-  return at::linear(x, w, b).view(shape);
+  return core::linear(x, w, b).view(shape);
 }
 
 // Prompts per upscaling chunk: the 4×-upscaled 32-channel features of 8 prompts are 64 MB.

@@ -1,4 +1,4 @@
-#include "segkit/models/unet/memory_cache.h"
+#include "core/memory_cache.h"
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace segkit::unet {
+namespace segkit::core {
 
 namespace {
 
@@ -53,7 +53,7 @@ class CachingCpuAllocator final : public c10::Allocator {
   mutable std::unordered_map<void*, size_t> sizes_;
   mutable size_t idle_bytes_ = 0;
 
-  friend void segkit::unet::use_tensor_memory_cache();
+  friend void segkit::core::use_tensor_memory_cache();
 };
 
 CachingCpuAllocator& CachingCpuAllocator::self() {
@@ -86,4 +86,4 @@ void use_tensor_memory_cache() {
   std::call_once(once, [] { c10::SetCPUAllocator(&CachingCpuAllocator::self(), 1); });
 }
 
-}  // namespace segkit::unet
+}  // namespace segkit::core
