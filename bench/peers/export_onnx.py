@@ -48,6 +48,7 @@ def main():
     ap.add_argument("--out", required=True, help="folder; graphs go to OUT/VARIANT/")
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads while tracing")
     a = ap.parse_args()
 
     sam_reference.import_reference(a.reference)
@@ -71,7 +72,7 @@ def main():
 
     from segment_anything.utils.onnx import SamOnnxModel
 
-    torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+    torch.set_num_threads(a.threads)
     sam = sam_reference.build(a.variant, a.seed)
     embed_dim = sam.prompt_encoder.embed_dim
     embed_size = sam.prompt_encoder.image_embedding_size
