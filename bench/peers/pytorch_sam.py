@@ -4,29 +4,19 @@
 
 The model parts are called exactly as upstream's SamPredictor calls them (preprocess + image
 encoder; prompt encoder + mask decoder + postprocess_masks), so torchvision, which upstream
-imports only for its input transforms and NMS, is optional."""
+imports only for its input transforms and NMS, is optional for those. With --generate it also times
+segment-everything through upstream's SamAutomaticMaskGenerator at its defaults (`generate_ms`,
+median of --generate-repeat runs after a warm-up; about 2 minutes a run for ViT-B in fp32 on 2
+cores), which needs the real torchvision (Debian python3-torchvision) for its NMS and resizing."""
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
-import types
 
-
-def stub_torchvision():
-    try:
-        import torchvision  # noqa: F401
-        return
-    except ImportError:
-        pass
-    names = ["torchvision", "torchvision.transforms", "torchvision.transforms.functional", "torchvision.ops",
-             "torchvision.ops.boxes"]
-    mods = {n: types.ModuleType(n) for n in names}
-    mods["torchvision.transforms.functional"].resize = None
-    mods["torchvision.transforms.functional"].to_pil_image = None
-    mods["torchvision.ops.boxes"].batched_nms = None
-    mods["torchvision.ops.boxes"].box_area = None
-    sys.modules.update(mods)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sam_reference  # noqa: E402
 
 
 def peak_rss_mb():
@@ -46,6 +36,7 @@ def reset_peak():
 
 
 def median_ms(repeat, fn):
+    """Median of `repeat` timed runs after one warm-up."""
     fn()  # warm-up, as segkit bench
     times = []
     for _ in range(repeat):
@@ -55,26 +46,74 @@ def median_ms(repeat, fn):
     return statistics.median(times)
 
 
+def time_generator(sam, a):
+    """Upstream's automatic mask generator at its defaults (32x32 points, 64 per batch), on the
+    image as an HxWx3 uint8 array, as upstream's scripts/amg.py passes it."""
+    import numpy as np
+    import torch
+    from segment_anything import SamAutomaticMaskGenerator
+
+    if a.image:
+        from PIL import Image
+        pixels = np.asarray(Image.open(a.image).convert("RGB"))
+    else:
+        pixels = np.random.default_rng(0).integers(0, 256, (a.height, a.width, 3), dtype=np.uint8)
+    # The smoke variant only checks this script, so it samples a 4x4 grid instead of 32x32.
+    generator = SamAutomaticMaskGenerator(sam, **({"points_per_side": 4} if a.variant == "smoke" else {}))
+    if a.precision == "bf16":
+        # As for encoder_ms above: autocast the image encoder only, and decode from fp32 embeddings
+        # (under CPU autocast torch 1.13's mask decoder fails on mixed LayerNorm inputs, and
+        # upstream's NMS through torchvision rejects bf16 scores).
+        predictor = generator.predictor
+        set_image = predictor.set_image
+
+        def autocast_set_image(*args, **kwargs):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                set_image(*args, **kwargs)
+            predictor.features = predictor.features.float()
+
+        predictor.set_image = autocast_set_image
+    masks = []
+
+    def generate():
+        masks[:] = generator.generate(pixels)
+
+    reset_peak()
+    with torch.inference_mode():
+        ms = median_ms(a.generate_repeat, generate)
+    return {"generate_ms": ms, "generate_repeat": a.generate_repeat, "generate_masks": len(masks),
+            "generate_peak_rss_mb": peak_rss_mb()}
+
+
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive count, got {text}")
+    return value
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reference", required=True, help="checkout of facebookresearch/segment-anything")
-    ap.add_argument("--variant", default="vit_b")
+    ap.add_argument("--variant", default="vit_b", choices=sam_reference.VARIANTS)
     ap.add_argument("--height", type=int, default=1200)
     ap.add_argument("--width", type=int, default=1800)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=positive, default=3)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--generate", action="store_true", help="also time SamAutomaticMaskGenerator at defaults")
+    ap.add_argument("--generate-repeat", type=positive, default=1, help="timed generator runs after the warm-up")
+    ap.add_argument("--image", help="image for the generator (default: random pixels of --height x --width)")
     a = ap.parse_args()
 
-    sys.path.insert(0, a.reference)
-    stub_torchvision()
+    has_torchvision = sam_reference.import_reference(a.reference)
+    if a.generate and not has_torchvision:
+        sys.exit("pytorch_sam.py: --generate needs torchvision (Debian package python3-torchvision)")
     import torch
-    from segment_anything import sam_model_registry
 
     torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
     t = time.perf_counter()
-    sam = sam_model_registry[a.variant]().eval()
+    sam = sam_reference.build(a.variant)
     load_ms = (time.perf_counter() - t) * 1000
     size = sam.image_encoder.img_size
     scale = size / max(a.height, a.width)
@@ -108,6 +147,11 @@ def main():
         out["decoder_ms"] = median_ms(a.repeat, lambda: decode(one, torch.ones(1, 1, dtype=torch.int), True))
         out["decoder_batch64_ms"] = median_ms(a.repeat, lambda: decode(grid, torch.ones(64, 1, dtype=torch.int), False))
         out["decoder_peak_rss_mb"] = peak_rss_mb()
+    out["peak_rss_mb"] = max(out["encoder_peak_rss_mb"], out["decoder_peak_rss_mb"])
+
+    if a.generate:
+        out.update(time_generator(sam, a))
+        out["peak_rss_mb"] = max(out["peak_rss_mb"], out["generate_peak_rss_mb"])
     print(json.dumps(out), flush=True)
 
 
