@@ -25,6 +25,8 @@ void add_unet_eval(CLI::App& unet) {
   cmd->add_option("--data", f->data, "Data folder: DIR/images/* and DIR/masks/* matched by stem")->required();
   cmd->add_option("--tile", f->options.tile, "Tile side in pixels (0 = whole image)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--overlap", f->options.overlap, "Tile overlap in pixels (default: exact)");
+  cmd->add_flag("--tta", f->options.test_time_augmentation,
+                "Test-time augmentation: average over the 8 flips and quarter turns (8x slower)");
   cmd->add_option("--json", f->json, "Write the results as JSON to this file ('-' = standard output)");
   add_common_options(*cmd, f->common);
   cmd->callback([f] {

@@ -64,6 +64,8 @@ void add_unet_predict(CLI::App& unet) {
   cmd->add_option("--overlap", f->options.overlap,
                   "Tile overlap in pixels (default: enough for tiles to match the whole-image result)");
   cmd->add_flag("--probabilities", f->options.probabilities, "Also write STEM.probabilities.safetensors (classes×H×W)");
+  cmd->add_flag("--tta", f->options.test_time_augmentation,
+                "Test-time augmentation: average over the 8 flips and quarter turns (8x slower)");
   cmd->add_flag("--overlay", f->overlay, "Also write STEM.overlay.png (classes coloured over the image)");
   cmd->add_flag("--json", f->json, "Print one JSON line per image");
   add_common_options(*cmd, f->common);

@@ -77,6 +77,8 @@ struct UNetPredictOptions {
   int tile = 0;     // 0 = whole image at once; else input tile side in pixels
   int overlap = -1; // -1 = enough context that tiles match untiled prediction (see context_margin)
   bool probabilities = false;  // also return per-class softmax probabilities
+  // Average the class probabilities over the 8 flips and quarter turns of the image (8x the work).
+  bool test_time_augmentation = false;
 };
 
 struct UNetPrediction {

@@ -179,6 +179,50 @@ TEST(UNetModel, TiledPredictionEqualsUntiled) {
   }
 }
 
+// Image turned a quarter clockwise (RGB, row-major).
+static segkit::Image turn_clockwise(const segkit::Image& im) {
+  segkit::Image out;
+  out.width = im.height;
+  out.height = im.width;
+  out.rgb.resize(im.rgb.size());
+  for (int y = 0; y < im.height; ++y)
+    for (int x = 0; x < im.width; ++x)
+      for (int c = 0; c < 3; ++c)
+        out.rgb[(static_cast<size_t>(x) * out.width + (im.height - 1 - y)) * 3 + c] = im.pixel(x, y)[c];
+  return out;
+}
+
+TEST(UNetModel, TestTimeAugmentationTurnsWithTheImage) {
+  UNetConfig c;
+  c.depth = 2;
+  c.width = 4;
+  c.classes = 3;
+  auto model = segkit::UNetModel::create(c, 7);
+  const segkit::Image im = random_image(32, 32, 9);  // a multiple of the pooling grid: no padding
+  segkit::UNetPredictOptions tta;
+  tta.test_time_augmentation = tta.probabilities = true;
+  const auto a = segkit::unet_predict(*model, im, tta), b = segkit::unet_predict(*model, turn_clockwise(im), tta);
+  // Averaged over all eight symmetries, the prediction of the turned image is the turned prediction.
+  float worst = 0;
+  for (int k = 0; k < 3; ++k)
+    for (int y = 0; y < 32; ++y)
+      for (int x = 0; x < 32; ++x)
+        worst = std::max(worst, std::abs(a.probabilities[size_t((k * 32 + y) * 32 + x)] -
+                                         b.probabilities[size_t((k * 32 + x) * 32 + (31 - y))]));
+  EXPECT_LT(worst, 1e-4f);
+  float sum = 0;
+  for (int k = 0; k < 3; ++k) sum += a.probabilities[size_t(k * 32 * 32)];
+  EXPECT_NEAR(sum, 1.0f, 1e-5f) << "probabilities of a pixel sum to one";
+  // Without augmentation the network is not turn-equivariant (else this test could not fail).
+  const auto plain_a = segkit::unet_predict(*model, im, {0, -1, true}),
+             plain_b = segkit::unet_predict(*model, turn_clockwise(im), {0, -1, true});
+  float diff = 0;
+  for (int y = 0; y < 32; ++y)
+    for (int x = 0; x < 32; ++x)
+      diff = std::max(diff, std::abs(plain_a.probabilities[size_t(y * 32 + x)] - plain_b.probabilities[size_t(x * 32 + 31 - y)]));
+  EXPECT_GT(diff, 1e-3f);
+}
+
 TEST(UNetModel, FastLayersEqualATenReference) {
   for (int64_t in : {1, 3})
     for (int64_t pad : {0, 1}) {

@@ -2,6 +2,9 @@
 // keep only pixels whose receptive field lies inside the tile (or the image border), so tiled
 // and untiled predictions agree up to floating-point rounding.
 #include <ATen/ops/argmax.h>
+#include <ATen/ops/flip.h>
+#include <ATen/ops/log.h>
+#include <ATen/ops/rot90.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/InferenceMode.h>
@@ -55,7 +58,9 @@ std::vector<Span> valid_spans(int extent, int out_tile, int grid) {
 
 namespace unet {
 
-at::Tensor predict_logits(Network& net, const cv::Mat& pixels, const UNetPredictOptions& options) {
+namespace {
+
+at::Tensor predict_once(Network& net, const cv::Mat& pixels, const UNetPredictOptions& options) {
   const UNetConfig& cfg = net.config();
   if (pixels.empty()) fail("U-Net", "empty image");
   c10::InferenceMode inference;
@@ -116,6 +121,34 @@ at::Tensor predict_logits(Network& net, const cv::Mat& pixels, const UNetPredict
   }
 
   return logits;
+}
+
+}  // namespace
+
+at::Tensor predict_logits(Network& net, const cv::Mat& pixels, const UNetPredictOptions& options) {
+  if (!options.test_time_augmentation) return predict_once(net, pixels, options);
+  // The eight symmetries of the square (mirror or not, then 0-3 clockwise quarter turns): each
+  // view is predicted, its class probabilities are turned back and averaged. Returned as
+  // log-probabilities, which argmax and softmax read as logits.
+  c10::InferenceMode inference;
+  at::Tensor sum;
+  for (int mirror = 0; mirror < 2; ++mirror) {
+    cv::Mat view;
+    if (mirror) cv::flip(pixels, view, 1);
+    else view = pixels;
+    for (int quarter = 0; quarter < 4; ++quarter) {
+      if (quarter > 0) {
+        cv::Mat turned;
+        cv::rotate(view, turned, cv::ROTATE_90_CLOCKWISE);
+        view = turned;
+      }
+      at::Tensor p = at::softmax(predict_once(net, view, options), 0);
+      if (quarter > 0) p = at::rot90(p, quarter, {1, 2});  // counter-clockwise, undoing the turns
+      if (mirror) p = at::flip(p, {2});
+      sum = sum.defined() ? sum.add_(p) : p.clone();
+    }
+  }
+  return at::log(sum.div_(8.0));
 }
 
 }  // namespace unet
