@@ -46,6 +46,11 @@ void add_unet_train(CLI::App& unet) {
   cmd->add_option("--loss", flags->loss, "ce, dice or ce+dice")->capture_default_str()
       ->check(CLI::IsMember({"ce", "dice", "ce+dice"}));
   cmd->add_option("--class-weights", flags->class_weights, "Comma-separated weight per class");
+  cmd->add_option("--border-weight", o.border_weight,
+                  "The paper's separation weight w0: pixels between two objects (labels other than 0) weigh up to 1 + w0 "
+                  "in the cross-entropy (0 = off)")
+      ->capture_default_str();
+  cmd->add_option("--border-sigma", o.border_sigma, "Width in pixels of the separation weights")->capture_default_str();
   cmd->add_option("--augment", flags->augment, "Comma-separated: flip, rot90, elastic, intensity (or none)")
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Random seed")->capture_default_str();

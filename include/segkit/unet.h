@@ -114,6 +114,10 @@ struct UNetTrainOptions {
   UNetConfig model;                  // in_channels and classes are filled from the data
   UNetLoss loss = UNetLoss::CrossEntropyDice;
   std::vector<float> class_weights;  // empty = equal
+  // The paper's separation weights on the cross-entropy (0 = off): pixels between two objects
+  // (regions of labels other than 0) weigh up to 1 + border_weight, over about border_sigma px.
+  double border_weight = 0.0;
+  double border_sigma = 5.0;
   std::vector<std::string> augment;  // subset of flip, rot90, elastic, intensity
   uint64_t seed = 0;
   bool bf16 = false;

@@ -1,15 +1,20 @@
 // U-Net training: loss gradients, data checks, learning, exact resume and determinism.
 #include <ATen/Context.h>
+#include <ATen/core/Reduction.h>
+#include <ATen/ops/cross_entropy_loss.h>
 #include <ATen/ops/one_hot.h>
+#include <ATen/ops/ones.h>
 #include <ATen/ops/randint.h>
 #include <ATen/ops/randn.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "segkit/error.h"
 #include "segkit/image.h"
+#include "segkit/models/unet/border_weights.h"
 #include "segkit/models/unet/dataset.h"
 #include "segkit/models/unet/loss.h"
 #include "segkit/safetensors.h"
@@ -101,6 +106,43 @@ TEST(UNetLoss, DiceIsZeroForAPerfectPrediction) {
   EXPECT_NEAR(segkit::unet::segmentation_loss(segkit::UNetLoss::CrossEntropy, logits, target).item<double>(), 0.0, 1e-5);
 }
 
+TEST(UNetLoss, PixelWeightsWeighTheCrossEntropy) {
+  const at::Tensor logits = at::randn({2, 3, 5, 4}), target = at::randint(3, {2, 5, 4});
+  const at::Tensor ce = at::cross_entropy_loss(logits, target);
+  const auto kind = segkit::UNetLoss::CrossEntropy;
+  EXPECT_NEAR(segkit::unet::segmentation_loss(kind, logits, target, {}, at::ones({2, 5, 4})).item<double>(),
+              ce.item<double>(), 1e-6);
+  at::Tensor w = at::ones({2, 5, 4});
+  w[0][1][2] = 9.0;
+  const at::Tensor each = at::cross_entropy_loss(logits, target, {}, at::Reduction::None);
+  const double want = each.mul(w).sum().div(w.sum()).item().toDouble();
+  EXPECT_NEAR(segkit::unet::segmentation_loss(kind, logits, target, {}, w).item<double>(), want, 1e-6);
+  EXPECT_GT(std::abs(want - ce.item().toDouble()), 1e-4) << "the weight must change the loss (else this test could not fail)";
+}
+
+TEST(UNetData, BorderWeightsPeakBetweenObjects) {
+  // Two 10-pixel-wide objects (label 1) with a 2-pixel gap of label 0 at x = 10, 11.
+  cv::Mat mask(20, 40, CV_8U, cv::Scalar(0));
+  mask(cv::Rect(0, 0, 10, 20)).setTo(1);
+  mask(cv::Rect(12, 0, 10, 20)).setTo(1);
+  const double w0 = 10, sigma = 5;
+  const cv::Mat w = segkit::unet::border_weights(mask, w0, sigma);
+  ASSERT_EQ(w.type(), CV_32F);
+  // Gap pixel x = 10: 1 px to the left object, 2 px to the right one.
+  EXPECT_NEAR(w.at<float>(10, 10), 1 + w0 * std::exp(-9.0 / (2 * sigma * sigma)), 1e-4);
+  EXPECT_NEAR(w.at<float>(10, 11), w.at<float>(10, 10), 1e-4) << "symmetric gap";
+  // Far from the second object: weight 1.
+  EXPECT_NEAR(w.at<float>(10, 39), 1.0f, 1e-3);
+  // One object alone has no neighbour to be separated from.
+  cv::Mat one(20, 40, CV_8U, cv::Scalar(0));
+  one(cv::Rect(5, 5, 10, 10)).setTo(2);
+  const cv::Mat single = segkit::unet::border_weights(one, w0, sigma);
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(single, &lo, &hi);
+  EXPECT_EQ(lo, 1.0);
+  EXPECT_EQ(hi, 1.0);
+}
+
 TEST(UNetData, BinaryMasksReadAsZeroOne) {
   TempDir dir;
   segkit::test::write_synthetic_dataset(dir.path(), 2, 24);
@@ -176,10 +218,12 @@ TEST(UNetTrain, ResumeEqualsUninterruptedTraining) {
   segkit::test::write_synthetic_dataset(data, 4, 40);
   auto whole = tiny_options(data, dir.file("whole"));
   whole.val_stems = {"img3"};
+  whole.border_weight = 5;  // saved with the run: the resumed half must weigh its loss the same
   segkit::unet_train(whole);
 
   auto part = tiny_options(data, dir.file("part"));
   part.val_stems = {"img3"};
+  part.border_weight = 5;
   auto first = segkit::unet_train(part, 4);  // stops inside epoch 2, as SIGINT would
   EXPECT_TRUE(first.interrupted);
   EXPECT_EQ(first.epochs_done, 1);

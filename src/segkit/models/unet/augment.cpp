@@ -27,7 +27,7 @@ double uniform(std::mt19937_64& rng, double lo, double hi) {
 }
 
 // Smooth random deformation: displacements drawn on a 3×3 grid, interpolated bicubically.
-void elastic(cv::Mat& image, cv::Mat& mask, double sigma, std::mt19937_64& rng) {
+void elastic(cv::Mat& image, cv::Mat& mask, cv::Mat& weight, double sigma, std::mt19937_64& rng) {
   std::normal_distribution<double> normal(0.0, sigma);
   cv::Mat coarse_x(3, 3, CV_32F), coarse_y(3, 3, CV_32F);
   for (int i = 0; i < 9; ++i) {
@@ -50,6 +50,11 @@ void elastic(cv::Mat& image, cv::Mat& mask, double sigma, std::mt19937_64& rng) 
   cv::remap(mask, warped_mask, dx, dy, cv::INTER_NEAREST, cv::BORDER_REFLECT_101);
   image = warped_image;
   mask = warped_mask;
+  if (!weight.empty()) {
+    cv::Mat warped_weight;
+    cv::remap(weight, warped_weight, dx, dy, cv::INTER_LINEAR, cv::BORDER_REFLECT_101);
+    weight = warped_weight;
+  }
 }
 
 // Contrast, brightness and gamma jitter through one lookup table.
@@ -67,38 +72,39 @@ void intensity(cv::Mat& image, std::mt19937_64& rng) {
 
 }  // namespace
 
-void random_crop(const cv::Mat& image, const cv::Mat& mask, int size, const Augmentations& aug, std::mt19937_64& rng,
-                 cv::Mat& image_out, cv::Mat& mask_out) {
-  cv::Mat img = image, msk = mask;
+void random_crop(const cv::Mat& image, const cv::Mat& mask, const cv::Mat& weight, int size, const Augmentations& aug,
+                 std::mt19937_64& rng, cv::Mat& image_out, cv::Mat& mask_out, cv::Mat& weight_out) {
+  cv::Mat img = image, msk = mask, wgt = weight;
   if (img.rows < size || img.cols < size) {
     const int bottom = std::max(0, size - img.rows), right = std::max(0, size - img.cols);
     cv::copyMakeBorder(image, img, 0, bottom, 0, right, cv::BORDER_REFLECT_101);
     cv::copyMakeBorder(mask, msk, 0, bottom, 0, right, cv::BORDER_REFLECT_101);
+    if (!weight.empty()) cv::copyMakeBorder(weight, wgt, 0, bottom, 0, right, cv::BORDER_REFLECT_101);
   }
   const int y = static_cast<int>(rng() % static_cast<uint64_t>(img.rows - size + 1));
   const int x = static_cast<int>(rng() % static_cast<uint64_t>(img.cols - size + 1));
   image_out = img(cv::Rect(x, y, size, size)).clone();
   mask_out = msk(cv::Rect(x, y, size, size)).clone();
+  weight_out = wgt.empty() ? cv::Mat() : wgt(cv::Rect(x, y, size, size)).clone();
+  // The same geometric change to every plane.
+  auto each = [&](auto&& change) {
+    change(image_out);
+    change(mask_out);
+    if (!weight_out.empty()) change(weight_out);
+  };
   if (aug.flip) {
     const uint64_t r = rng();
-    if (r & 1) {
-      cv::flip(image_out, image_out, 1);
-      cv::flip(mask_out, mask_out, 1);
-    }
-    if (r & 2) {
-      cv::flip(image_out, image_out, 0);
-      cv::flip(mask_out, mask_out, 0);
-    }
+    if (r & 1) each([](cv::Mat& m) { cv::flip(m, m, 1); });
+    if (r & 2) each([](cv::Mat& m) { cv::flip(m, m, 0); });
   }
   if (aug.rot90) {
     const int k = static_cast<int>(rng() % 4);
     if (k > 0) {
       const int code = k == 1 ? cv::ROTATE_90_CLOCKWISE : k == 2 ? cv::ROTATE_180 : cv::ROTATE_90_COUNTERCLOCKWISE;
-      cv::rotate(image_out, image_out, code);
-      cv::rotate(mask_out, mask_out, code);
+      each([code](cv::Mat& m) { cv::rotate(m, m, code); });
     }
   }
-  if (aug.elastic) elastic(image_out, mask_out, aug.elastic_sigma, rng);
+  if (aug.elastic) elastic(image_out, mask_out, weight_out, aug.elastic_sigma, rng);
   if (aug.intensity) intensity(image_out, rng);
 }
 

@@ -17,8 +17,9 @@ struct Augmentations {
   double elastic_sigma = 10.0;  // pixels: std of the displacements on a coarse 3×3 grid, as the paper
 };
 
-// A `size`×`size` crop at a random position (the image is mirrored out if smaller), augmented.
-void random_crop(const cv::Mat& image, const cv::Mat& mask, int size, const Augmentations& aug, std::mt19937_64& rng,
-                 cv::Mat& image_out, cv::Mat& mask_out);
+// A `size`×`size` crop at a random position (the image is mirrored out if smaller), augmented;
+// the per-pixel loss weights (CV_32F, may be empty) follow the mask.
+void random_crop(const cv::Mat& image, const cv::Mat& mask, const cv::Mat& weight, int size, const Augmentations& aug,
+                 std::mt19937_64& rng, cv::Mat& image_out, cv::Mat& mask_out, cv::Mat& weight_out);
 
 }  // namespace segkit::unet

@@ -1,7 +1,9 @@
 #include "segkit/models/unet/loss.h"
 
 #include <ATen/TensorOperators.h>
+#include <ATen/core/Reduction.h>
 #include <ATen/ops/cross_entropy_loss.h>
+#include <ATen/ops/index_select.h>
 #include <ATen/ops/one_hot.h>
 #include <ATen/ops/softmax.h>
 
@@ -21,11 +23,15 @@ at::Tensor dice_loss(const at::Tensor& logits, const at::Tensor& target, const a
 }
 
 at::Tensor segmentation_loss(UNetLoss kind, const at::Tensor& logits, const at::Tensor& target,
-                             const at::Tensor& class_weights) {
+                             const at::Tensor& class_weights, const at::Tensor& pixel_weights) {
   auto ce = [&] {
     c10::optional<at::Tensor> w;
     if (class_weights.defined()) w = class_weights.to(logits.scalar_type());
-    return at::cross_entropy_loss(logits, target, w);
+    if (!pixel_weights.defined()) return at::cross_entropy_loss(logits, target, w);
+    const at::Tensor per_pixel = at::cross_entropy_loss(logits, target, w, at::Reduction::None);
+    at::Tensor weight = pixel_weights.to(per_pixel.scalar_type());
+    if (w) weight = weight * w->index_select(0, target.flatten()).view_as(weight);
+    return (per_pixel * pixel_weights.to(per_pixel.scalar_type())).sum() / weight.sum();
   };
   switch (kind) {
     case UNetLoss::CrossEntropy: return ce();

@@ -10,8 +10,10 @@ namespace segkit::unet {
 // dice_c = (2·Σ p·y + ε) / (Σ p + Σ y + ε), p = softmax(logits), y = one-hot(target).
 at::Tensor dice_loss(const at::Tensor& logits, const at::Tensor& target, const at::Tensor& class_weights = {});
 
-// Cross-entropy (class-weighted when weights are given), Dice, or their sum.
+// Cross-entropy, Dice, or their sum. The cross-entropy is class-weighted when class_weights
+// are given and weighted per pixel (N × H × W) when pixel_weights are: Σ w·ce / Σ w, w the
+// product of the pixel's weights (PyTorch's weighted mean when all pixel weights are 1).
 at::Tensor segmentation_loss(UNetLoss kind, const at::Tensor& logits, const at::Tensor& target,
-                             const at::Tensor& class_weights = {});
+                             const at::Tensor& class_weights = {}, const at::Tensor& pixel_weights = {});
 
 }  // namespace segkit::unet

@@ -24,6 +24,7 @@
 #include "segkit/files.h"
 #include "segkit/models/unet/adam.h"
 #include "segkit/models/unet/augment.h"
+#include "segkit/models/unet/border_weights.h"
 #include "segkit/models/unet/dataset.h"
 #include "segkit/models/unet/loss.h"
 #include "segkit/models/unet/model_impl.h"
@@ -178,6 +179,7 @@ class Trainer {
   std::unique_ptr<unet::Adam> adam_;
   unet::Augmentations aug_;
   at::Tensor class_weights_;
+  std::vector<cv::Mat> border_weights_;  // per training image; empty without --border-weight
   int steps_per_epoch_ = 0, label_crop_ = 0;
   Position pos_;
   bool tty_ = false;
@@ -245,6 +247,10 @@ void Trainer::prepare(const UNetTrainOptions& given) {
       if (!(w >= 0)) fail("--class-weights", "weights must be non-negative");
     class_weights_ = at::from_blob(opt_.class_weights.data(), {config.classes}, at::kFloat).clone();
   }
+  if (!(opt_.border_weight >= 0)) fail("--border-weight", "must be >= 0");
+  if (!(opt_.border_sigma > 0)) fail("--border-sigma", "must be positive");
+  if (opt_.border_weight > 0)
+    for (const auto& sample : train_) border_weights_.push_back(unet::border_weights(sample.mask, opt_.border_weight, opt_.border_sigma));
 
   // Steps per epoch: by default enough crops to cover every training image about once.
   if (opt_.steps_per_epoch > 0) {
@@ -281,11 +287,13 @@ double Trainer::train_step(int epoch, int step) {
     std::shuffle(round.begin(), round.end(), shuffle_rng);
     order.insert(order.end(), round.begin(), round.end());
   }
-  std::vector<cv::Mat> images(batch), masks(batch);
+  std::vector<cv::Mat> images(batch), masks(batch), weights(batch);
   for (int b = 0; b < batch; ++b) {
     std::mt19937_64 rng(mix_seed(opt_.seed, epoch, step, b));
-    const unet::Sample& s = train_[order[step * batch + b]];
-    unet::random_crop(s.image, s.mask, opt_.crop, aug_, rng, images[b], masks[b]);
+    const int i = order[step * batch + b];
+    const unet::Sample& s = train_[i];
+    unet::random_crop(s.image, s.mask, border_weights_.empty() ? cv::Mat() : border_weights_[i], opt_.crop, aug_, rng,
+                      images[b], masks[b], weights[b]);
   }
   at::Tensor input = unet::to_input(images, config);
   at::Tensor target = at::empty({batch, label_crop_, label_crop_}, at::kLong);
@@ -296,6 +304,13 @@ double Trainer::train_step(int epoch, int step) {
       const uint8_t* row = masks[b].ptr<uint8_t>(y + off) + off;
       for (int x = 0; x < label_crop_; ++x) *t++ = row[x];
     }
+  at::Tensor pixel_weights;
+  if (!border_weights_.empty()) {
+    pixel_weights = at::empty({batch, label_crop_, label_crop_}, at::kFloat);
+    float* w = pixel_weights.data_ptr<float>();
+    for (int b = 0; b < batch; ++b)
+      for (int y = 0; y < label_crop_; ++y) w = std::copy_n(weights[b].ptr<float>(y + off) + off, label_crop_, w);
+  }
 
   const double lr = lr_at(pos_.global_step);
   adam_->zero_grad();
@@ -304,7 +319,7 @@ double Trainer::train_step(int epoch, int step) {
     Autocast autocast(opt_.bf16);
     logits = model_->impl().network.forward(input, true);
   }
-  at::Tensor loss = unet::segmentation_loss(opt_.loss, logits.to(at::kFloat), target, class_weights_);
+  at::Tensor loss = unet::segmentation_loss(opt_.loss, logits.to(at::kFloat), target, class_weights_, pixel_weights);
   loss.backward();
   adam_->step(lr);
   return loss.item<double>();
