@@ -166,7 +166,8 @@ TEST(EvalSemanticCliErrors, SizeMismatchNamesTheFile) {
 TEST(EvalSemanticCliErrors, CorruptAndNonPngFilesNameTheFile) {
   TempDir dir;
   write_pair(dir, "a.png");
-  std::ofstream(dir.file("pred/a.png"), std::ios::binary) << std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\4\0\0\0\3\x08\0\0\0\0garbage", 41);
+  static const char truncated[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\4\0\0\0\3\x08\0\0\0\0garbage";
+  std::ofstream(dir.file("pred/a.png"), std::ios::binary) << std::string(truncated, sizeof(truncated) - 1);
   expect_one_line_error(eval(dir), "a.png");
   std::ofstream(dir.file("pred/a.png"), std::ios::binary) << "not an image at all";
   expect_one_line_error(eval(dir), "not a PNG");
