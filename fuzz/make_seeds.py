@@ -127,6 +127,11 @@ def seeds(target):
     elif target == "prompt":
         for text in ["10,20", "10.5,20.25,0", "0,0,1", "1,2,3,4", "0,0,0,0", "1e3,2e-3,5,6", "-1,-2", "nan,1", "inf,2,3,4"]:
             yield text.encode()
+    elif target == "server_prompt":
+        for body in ['{}', '', '{"points": [[10, 20]], "labels": [1]}', '{"points": [[1.5, 2], [3, 4]], "labels": [1, 0]}',
+                     '{"box": [0, 0, 40, 30], "multimask": false}', '{"points": [[5, 5]], "mask_input_id": "abc123"}',
+                     '{"points": [[1, 2]], "labels": [2]}', '{"box": [1, 2, 3]}', '{"points": 5}', '[1, 2]']:
+            yield body.encode()
     elif target == "image":
         yield png(1, 1)
         yield png(3, 2, colour=0)
