@@ -15,7 +15,7 @@ namespace segkit::core {
 namespace {
 
 constexpr size_t kSmallest = 1 << 20;          // smaller blocks: malloc's own free lists do well
-constexpr size_t kMaxCached = size_t(2) << 30;  // bytes kept idle at most
+constexpr size_t kMaxCached = size_t(1) << 30;  // bytes kept idle at most (counts in resident memory)
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
