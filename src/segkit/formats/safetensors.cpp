@@ -181,7 +181,7 @@ std::vector<float> SafetensorsFile::to_float(const std::string& name) const {
   std::vector<float> out(n);
   switch (v.dtype) {
     case DType::F32:
-      std::memcpy(out.data(), v.data, n * 4);
+      if (n > 0) std::memcpy(out.data(), v.data, n * 4);  // an empty vector's data() may be null
       break;
     case DType::F64:
       for (size_t i = 0; i < n; ++i) {
