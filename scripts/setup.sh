@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3
   chromium                # the browser UI's end-to-end test drives Debian's Chromium
+  clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh); CI runs each for 30 s
 )
 # Node.js may come from elsewhere (a newer one is often on PATH); install Debian's only if absent.
 command -v node >/dev/null || packages+=(nodejs)
