@@ -17,6 +17,7 @@
 #include "segkit/safetensors.h"
 #include "segkit/files.h"
 #include "segkit/sam.h"
+#include "segkit/coco_eval.h"
 #include "test_util.h"
 
 using namespace segkit;
@@ -87,6 +88,15 @@ TEST(Hardening, BmpHeightOfIntMinDoesNotOverflow) {
   EXPECT_EQ(probe_image_size(bmp.data(), bmp.size()), std::make_pair(1, INT32_MAX));
   const std::string msg = error_of([&] { decode_image(bmp.data(), bmp.size(), "bomb.bmp"); });
   EXPECT_NE(msg.find("bomb.bmp: image is 1x2147483647, more than the limit"), std::string::npos) << msg;
+}
+
+TEST(Hardening, CocoIdsBeyondInt64AreRefused) {
+  // Found by fuzz_coco_json: a whole-number float id outside int64 was converted anyway (UBSan).
+  const std::string gt = R"({"images": [{"id": 1, "height": 4, "width": 4}], "categories": [{"id": 1}],
+    "annotations": [{"id": 2.77778e+38, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2], "area": 4,
+                     "iscrowd": 0, "segmentation": [[0, 0, 2, 0, 2, 2, 0, 2]]}]})";
+  const std::string msg = error_of([&] { coco_evaluate_segm(gt, "gt.json", "[]", "results.json"); });
+  EXPECT_NE(msg.find("must be an integer"), std::string::npos) << msg;
 }
 
 TEST(Hardening, JsonDepthAndSizeLimits) {

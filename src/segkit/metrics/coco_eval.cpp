@@ -70,7 +70,11 @@ int64_t int_field(const json& obj, const char* key, const std::string& ctx) {
   if (!obj.is_object() || !obj.contains(key)) fail(ctx, std::string("missing \"") + key + "\"");
   const json& v = obj.at(key);
   if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()) return static_cast<int64_t>(v.get<double>());
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    // Whole numbers written as floats (1.0) are ids too, but only within int64's range.
+    if (std::floor(d) == d && d >= -9.223372036854775808e18 && d < 9.223372036854775808e18) return static_cast<int64_t>(d);
+  }
   fail(ctx, std::string("\"") + key + "\" must be an integer");
 }
 
