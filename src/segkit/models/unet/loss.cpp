@@ -29,9 +29,10 @@ at::Tensor segmentation_loss(UNetLoss kind, const at::Tensor& logits, const at::
     if (class_weights.defined()) w = class_weights.to(logits.scalar_type());
     if (!pixel_weights.defined()) return at::cross_entropy_loss(logits, target, w);
     const at::Tensor per_pixel = at::cross_entropy_loss(logits, target, w, at::Reduction::None);
-    at::Tensor weight = pixel_weights.to(per_pixel.scalar_type());
-    if (w) weight = weight * w->index_select(0, target.flatten()).view_as(weight);
-    return (per_pixel * pixel_weights.to(per_pixel.scalar_type())).sum() / weight.sum();
+    // per_pixel already carries the class weight; the denominator needs it too.
+    const at::Tensor pw = pixel_weights.to(per_pixel.scalar_type());
+    const at::Tensor total = w ? pw * w->index_select(0, target.flatten()).view_as(pw) : pw;
+    return (per_pixel * pw).sum() / total.sum();
   };
   switch (kind) {
     case UNetLoss::CrossEntropy: return ce();
