@@ -51,6 +51,10 @@ void add_unet_train(CLI::App& unet) {
                   "in the cross-entropy (0 = off)")
       ->capture_default_str();
   cmd->add_option("--border-sigma", o.border_sigma, "Width in pixels of the separation weights")->capture_default_str();
+  cmd->add_option("--ema", o.ema_decay,
+                  "Validate and save an exponential moving average of the weights with this per-step decay "
+                  "(e.g. 0.995; 0 = off)")
+      ->capture_default_str();
   cmd->add_option("--augment", flags->augment, "Comma-separated: flip, rot90, elastic, intensity (or none)")
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Random seed")->capture_default_str();

@@ -118,6 +118,9 @@ struct UNetTrainOptions {
   // (regions of labels other than 0) weigh up to 1 + border_weight, over about border_sigma px.
   double border_weight = 0.0;
   double border_sigma = 5.0;
+  // Exponential moving average of the weights (0 = off, else the per-step decay, e.g. 0.995):
+  // validation, best.safetensors and last.safetensors then use the averaged weights.
+  double ema_decay = 0.0;
   std::vector<std::string> augment;  // subset of flip, rot90, elastic, intensity
   uint64_t seed = 0;
   bool bf16 = false;

@@ -1,6 +1,7 @@
 // U-Net training: loss gradients, data checks, learning, exact resume and determinism.
 #include <ATen/Context.h>
 #include <ATen/core/Reduction.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/ops/cross_entropy_loss.h>
 #include <ATen/ops/one_hot.h>
 #include <ATen/ops/ones.h>
@@ -17,6 +18,7 @@
 #include "segkit/models/unet/border_weights.h"
 #include "segkit/models/unet/dataset.h"
 #include "segkit/models/unet/loss.h"
+#include "segkit/models/unet/weight_average.h"
 #include "segkit/safetensors.h"
 #include "segkit/threads.h"
 #include "segkit/unet.h"
@@ -219,11 +221,13 @@ TEST(UNetTrain, ResumeEqualsUninterruptedTraining) {
   auto whole = tiny_options(data, dir.file("whole"));
   whole.val_stems = {"img3"};
   whole.border_weight = 5;  // saved with the run: the resumed half must weigh its loss the same
+  whole.ema_decay = 0.9;     // and continue the same weight average
   segkit::unet_train(whole);
 
   auto part = tiny_options(data, dir.file("part"));
   part.val_stems = {"img3"};
   part.border_weight = 5;
+  part.ema_decay = 0.9;
   auto first = segkit::unet_train(part, 4);  // stops inside epoch 2, as SIGINT would
   EXPECT_TRUE(first.interrupted);
   EXPECT_EQ(first.epochs_done, 1);
@@ -239,6 +243,51 @@ TEST(UNetTrain, ResumeEqualsUninterruptedTraining) {
   expect_same_tensors(whole.out_dir + "/train_state.safetensors", part.out_dir + "/train_state.safetensors");
   // A finished run refuses a fresh start in the same folder.
   expect_error_naming([&] { segkit::unet_train(tiny_options(data, part.out_dir)); }, "--resume");
+}
+
+TEST(UNetTrain, WeightAverageFollowsTheTrainedWeights) {
+  segkit::UNetConfig config;
+  config.depth = 1;
+  config.width = 2;
+  segkit::unet::Network average(config), current(config);
+  at::NoGradGuard no_grad;
+  for (auto& t : average.state()) t.tensor.fill_(0);
+  for (auto& t : current.state()) t.tensor.fill_(1);
+  // Step 1: the warm-up decay (1 + 1) / (10 + 1) applies instead of the asked 0.9.
+  segkit::unet::update_average(average, current, 0.9, 1);
+  const double warm = 2.0 / 11.0;
+  EXPECT_NEAR(average.state()[0].tensor.flatten()[0].item<double>(), 1 - warm, 1e-6);
+  // Late steps: the asked decay.
+  segkit::unet::update_average(average, current, 0.5, 1000);
+  EXPECT_NEAR(average.state()[0].tensor.flatten()[0].item<double>(), 1 - warm * 0.5, 1e-6);
+  for (const auto& t : average.state())
+    if (!t.tensor.is_floating_point()) EXPECT_EQ(t.tensor.flatten()[0].item<int64_t>(), 1) << t.name << " is copied";
+}
+
+TEST(UNetTrain, WithWeightAverageTheCheckpointHoldsTheAverage) {
+  segkit::set_num_threads(2);
+  TempDir dir;
+  const std::string data = dir.file("data");
+  segkit::test::write_synthetic_dataset(data, 3, 32);
+  auto o = tiny_options(data, dir.file("run"));
+  o.epochs = 1;
+  o.ema_decay = 0.8;
+  segkit::unet_train(o);
+  auto last = segkit::SafetensorsFile::open(dir.file("run/last.safetensors"));
+  auto state = segkit::SafetensorsFile::open(dir.file("run/train_state.safetensors"));
+  int differing = 0;
+  for (const auto& name : last->names()) {
+    const auto& saved = last->get(name);
+    const auto& average = state->get("average." + name);
+    const auto& trained = state->get("model." + name);
+    ASSERT_EQ(saved.nbytes, average.nbytes) << name;
+    EXPECT_EQ(0, std::memcmp(saved.data, average.data, saved.nbytes)) << name << " is not the average";
+    differing += std::memcmp(saved.data, trained.data, saved.nbytes) != 0;
+  }
+  EXPECT_GT(differing, 0) << "the average equals the trained weights";
+  segkit::UNetTrainOptions bad = tiny_options(data, dir.file("bad"));
+  bad.ema_decay = 1.0;
+  expect_error_naming([&] { segkit::unet_train(bad); }, "--ema");
 }
 
 TEST(UNetTrain, DeterministicForFixedSeed) {

@@ -32,6 +32,7 @@
 #include "segkit/models/unet/predict.h"
 #include "segkit/models/unet/preprocess.h"
 #include "segkit/models/unet/validation.h"
+#include "segkit/models/unet/weight_average.h"
 
 namespace fs = std::filesystem;
 
@@ -171,11 +172,14 @@ class Trainer {
     return opt_.lr * (0.01 + 0.99 * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, t))));
   }
   std::string path(const char* name) const { return (fs::path(opt_.out_dir) / name).string(); }
+  // The weights that are validated and saved: the moving average when there is one.
+  UNetModel& evaluated() const { return average_ ? *average_ : *model_; }
 
   UNetTrainOptions opt_;
   int64_t stop_after_;
   std::vector<unet::Sample> train_, val_;
   std::shared_ptr<UNetModel> model_;
+  std::shared_ptr<UNetModel> average_;  // with --ema
   std::unique_ptr<unet::Adam> adam_;
   unet::Augmentations aug_;
   at::Tensor class_weights_;
@@ -249,6 +253,7 @@ void Trainer::prepare(const UNetTrainOptions& given) {
   }
   if (!(opt_.border_weight >= 0)) fail("--border-weight", "must be >= 0");
   if (!(opt_.border_sigma > 0)) fail("--border-sigma", "must be positive");
+  if (!(opt_.ema_decay >= 0 && opt_.ema_decay < 1)) fail("--ema", "must be in [0, 1)");
   if (opt_.border_weight > 0)
     for (const auto& sample : train_) border_weights_.push_back(unet::border_weights(sample.mask, opt_.border_weight, opt_.border_sigma));
 
@@ -267,6 +272,11 @@ void Trainer::prepare(const UNetTrainOptions& given) {
   if (state) {
     unet::load_state(model_->impl().network, *state, "model.", false);
     adam_->load_state(*state, "optimizer.", pos_.global_step);
+  }
+  if (opt_.ema_decay > 0) {
+    average_ = UNetModel::create(config, opt_.seed);
+    unet::copy_state(average_->impl().network, model_->impl().network);
+    if (state) unet::load_state(average_->impl().network, *state, "average.", false);
   }
   std::error_code ec;
   fs::create_directories(opt_.out_dir, ec);
@@ -330,7 +340,7 @@ void Trainer::validate(UNetEpochLog& entry) {
   unet::Validation v(opt_.model.classes);
   double loss = 0;
   for (const auto& s : val_) {
-    at::Tensor logits = unet::predict_logits(model_->impl().network, s.image);
+    at::Tensor logits = unet::predict_logits(evaluated().impl().network, s.image);
     at::Tensor target = at::empty({1, s.mask.rows, s.mask.cols}, at::kLong);
     cv::Mat wide;
     s.mask.convertTo(wide, CV_32S);
@@ -345,6 +355,8 @@ void Trainer::validate(UNetEpochLog& entry) {
 void Trainer::save_state() const {
   std::vector<TensorRef> refs = unet::state_refs(model_->impl().network, "model.");
   for (auto& r : adam_->state_refs("optimizer.")) refs.push_back(r);
+  if (average_)
+    for (auto& r : unet::state_refs(average_->impl().network, "average.")) refs.push_back(r);
   write_safetensors(path("train_state.safetensors"), refs,
                     {{"options", opt_.to_json()}, {"position", position_json(pos_).dump()}, {"config", opt_.model.to_json()}});
 }
@@ -352,8 +364,8 @@ void Trainer::save_state() const {
 void Trainer::save_epoch(const UNetEpochLog& entry, bool best) {
   const std::string info = nlohmann::json{{"epoch", entry.epoch}, {"step", pos_.global_step},
                                           {"metrics", nlohmann::json::parse(entry.to_json())}}.dump();
-  if (best) model_->save(path("best.safetensors"), info);
-  model_->save(path("last.safetensors"), info);
+  if (best) evaluated().save(path("best.safetensors"), info);
+  evaluated().save(path("last.safetensors"), info);
   save_state();
   std::string lines;
   for (const auto& e : pos_.log) lines += e.to_json() + "\n";
@@ -389,12 +401,13 @@ UNetTrainResult Trainer::run() {
       pos_.loss_sum += loss;
       ++pos_.step;
       ++pos_.global_step;
+      if (average_) unet::update_average(average_->impl().network, model_->impl().network, opt_.ema_decay, pos_.global_step);
       progress(epoch, pos_.step, pos_.loss_sum / pos_.step);
       if (interrupted || (stop_after_ > 0 && pos_.global_step >= stop_after_)) {
         if (tty_) std::cerr << "\n";
         pos_.seconds = elapsed();
-        model_->save(path("last.safetensors"),
-                     nlohmann::json{{"epoch", pos_.epoch}, {"step", pos_.global_step}, {"interrupted", true}}.dump());
+        evaluated().save(path("last.safetensors"),
+                         nlohmann::json{{"epoch", pos_.epoch}, {"step", pos_.global_step}, {"interrupted", true}}.dump());
         save_state();
         result.interrupted = true;
         result.epochs_done = pos_.epoch;
