@@ -118,6 +118,14 @@ void matmul_into(const at::Tensor& out, const at::Tensor& a, const at::Tensor& b
   else o.mul_(beta).add_(product, alpha);
 }
 
+at::Tensor matmul(const at::Tensor& a, const at::Tensor& b, double alpha) {
+  std::vector<int64_t> shape(a.sizes().begin(), a.sizes().end());
+  shape.back() = b.size(-1);
+  at::Tensor out = at::empty(shape, a.options());
+  matmul_into(out, a, b, 0.0, alpha);
+  return out;
+}
+
 bool matmul_uses_onednn() { return SEGKIT_HAVE_DNNL != 0; }
 
 }  // namespace segkit::core

@@ -16,6 +16,10 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 void matmul_into(const at::Tensor& out, const at::Tensor& a, const at::Tensor& b, double beta = 0.0,
                  double alpha = 1.0);
 
+// alpha·a·b into a fresh tensor: a (…, M, K), b (…, K, N) with the same leading sizes → (…, M, N)
+// with a's leading sizes; views are read in place as in matmul_into.
+at::Tensor matmul(const at::Tensor& a, const at::Tensor& b, double alpha = 1.0);
+
 // True when float32 products run on oneDNN (for benchmark reports).
 bool matmul_uses_onednn();
 

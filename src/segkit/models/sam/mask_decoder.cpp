@@ -5,7 +5,6 @@
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/relu.h>
-#include <ATen/ops/softmax.h>
 #include <ATen/ops/stack.h>
 
 #include <algorithm>
@@ -13,64 +12,8 @@
 #include <vector>
 
 #include "core/matmul.h"
-#include "segkit/error.h"
 
 namespace segkit::sam {
-
-Attention Attention::load(const WeightMap& w, const std::string& prefix, int heads) {
-  Attention a;
-  a.q_proj = Linear::load(w, prefix + ".q_proj");
-  a.k_proj = Linear::load(w, prefix + ".k_proj");
-  a.v_proj = Linear::load(w, prefix + ".v_proj");
-  a.out_proj = Linear::load(w, prefix + ".out_proj");
-  a.heads = heads;
-  if (a.q_proj.out_features() % heads != 0)
-    fail(w.source(), "tensor '" + prefix + ".q_proj.weight' width " + std::to_string(a.q_proj.out_features()) +
-                         " is not divisible by " + std::to_string(heads) + " heads");
-  return a;
-}
-
-namespace {
-
-// a·b·alpha for matching batch dimensions into a fresh tensor (oneDNN reads the strided head
-// views in place where segkit has it).
-at::Tensor product(const at::Tensor& a, const at::Tensor& b, double alpha = 1.0) {
-  std::vector<int64_t> shape(a.sizes().begin(), a.sizes().end());
-  shape.back() = b.size(-1);
-  at::Tensor out = at::empty(shape, a.options());
-  core::matmul_into(out, a, b, 0.0, alpha);
-  return out;
-}
-
-}  // namespace
-
-at::Tensor Attention::operator()(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in) const {
-  auto separate = [&](const at::Tensor& x) {
-    return x.reshape({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
-  };
-  at::Tensor q = separate(q_proj(q_in)), k = separate(k_proj(k_in)), v = separate(v_proj(v_in));
-  const int64_t B = std::max(q.size(0), k.size(0)), h = heads, Nq = q.size(2), Nk = k.size(2), d = q.size(3);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-  at::Tensor out;
-  if (k.size(0) == 1 && B > 1) {
-    // Keys shared by every prompt (the image before any prompt touched it): all prompts'
-    // queries against them in one product per head, no copies of the keys.
-    at::Tensor qf = q.permute({1, 0, 2, 3}).reshape({h, B * Nq, d});
-    at::Tensor attn = at::softmax(product(qf, k[0].transpose(1, 2), scale), -1);
-    out = product(attn, v[0]).view({h, B, Nq, d}).permute({1, 0, 2, 3});
-  } else if (q.size(0) == 1 && B > 1) {
-    // Queries shared (image tokens asking each prompt's tokens): scores for all prompts in one
-    // product per head, soft-maxed per prompt.
-    at::Tensor kf = k.permute({1, 3, 0, 2}).reshape({h, d, B * Nk});
-    at::Tensor attn = at::softmax(product(q[0], kf, scale).view({h, Nq, B, Nk}), -1);
-    out = product(attn.permute({2, 0, 1, 3}), v);
-  } else {
-    at::Tensor attn = at::softmax(product(q, k.transpose(2, 3), scale), -1);
-    out = product(attn, v);
-  }
-  out = out.transpose(1, 2).reshape({B, Nq, -1});
-  return out_proj(out);
-}
 
 void TwoWayBlock::forward(at::Tensor& queries, at::Tensor& keys, const at::Tensor& query_pe, const at::Tensor& key_pe) const {
   if (skip_first_layer_pe) {
@@ -195,7 +138,7 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
     up = upscale_channels_last(up, upscale2);  // nb×h×w×2×2×2×2×C/8
     at::gelu_(up);
     const int64_t uc = up.size(-1);
-    at::Tensor m = product(up.view({nb, -1, uc}), hyper_in.slice(0, b0, b0 + nb).transpose(1, 2));
+    at::Tensor m = core::matmul(up.view({nb, -1, uc}), hyper_in.slice(0, b0, b0 + nb).transpose(1, 2));
     // (i, j, di, dj, ei, ej) → pixel (4i + 2di + ei, 4j + 2dj + ej)
     masks.slice(0, b0, b0 + nb).copy_(m.view({nb, h, w, 2, 2, 2, 2, K}).permute({0, 7, 1, 3, 5, 2, 4, 6}).reshape({nb, K, 4 * h, 4 * w}));
   }

@@ -7,17 +7,11 @@
 #include <utility>
 #include <vector>
 
+#include "models/sam/decoder_attention.h"
 #include "models/sam/layers.h"
 #include "segkit/sam.h"
 
 namespace segkit::sam {
-
-struct Attention {  // multi-head attention with an optional down-projected width
-  Linear q_proj, k_proj, v_proj, out_proj;
-  int heads = 8;
-  static Attention load(const WeightMap& w, const std::string& prefix, int heads);
-  at::Tensor operator()(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) const;
-};
 
 struct TwoWayBlock {
   Attention self_attn, token_to_image, image_to_token;
