@@ -44,6 +44,12 @@ struct MaskDecoder {
   // image_embeddings: 1×C×g×g (shared by all B prompts) → (masks B×K×4g×4g, iou B×K).
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& image_embeddings, const at::Tensor& image_pe,
                                             const at::Tensor& sparse, const at::Tensor& dense, bool multimask) const;
+
+ private:
+  // One chunk of prompts; src is the image embedding plus the dense prompt embedding (batch 1
+  // when shared by every prompt).
+  std::pair<at::Tensor, at::Tensor> decode(const at::Tensor& src, const at::Tensor& image_pe, const at::Tensor& sparse,
+                                           bool multimask) const;
 };
 
 }  // namespace segkit::sam
