@@ -12,15 +12,55 @@
 // on the image side.
 #include "models/sam/decoder_attention.h"
 
+#include <ATen/Parallel.h>
+#include <ATen/ops/exp.h>
 #include <ATen/ops/softmax.h>
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/matmul.h"
 #include "segkit/error.h"
 
 namespace segkit::sam {
+
+namespace {
+
+// Softmax over the rows of every R×N matrix of a contiguous tensor (…, R, N), in place: for
+// each column, across its few rows. ATen's softmax over a short dimension costs several ns per
+// element; here the max and the sums run along the contiguous columns and exp is ATen's
+// vectorised one.
+void softmax_across_rows_(at::Tensor& x) {
+  const int64_t N = x.size(-1), R = x.size(-2), matrices = x.numel() / std::max<int64_t>(1, R * N);
+  float* data = x.data_ptr<float>();
+  at::parallel_for(0, matrices, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> top(static_cast<size_t>(N));
+    for (int64_t m = begin; m < end; ++m) {
+      float* p = data + m * R * N;
+      std::copy(p, p + N, top.begin());
+      for (int64_t r = 1; r < R; ++r)
+        for (int64_t n = 0; n < N; ++n) top[n] = std::max(top[n], p[r * N + n]);
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t n = 0; n < N; ++n) p[r * N + n] -= top[n];
+    }
+  });
+  at::exp_(x);
+  at::parallel_for(0, matrices, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> sum(static_cast<size_t>(N));
+    for (int64_t m = begin; m < end; ++m) {
+      float* p = data + m * R * N;
+      std::copy(p, p + N, sum.begin());
+      for (int64_t r = 1; r < R; ++r)
+        for (int64_t n = 0; n < N; ++n) sum[n] += p[r * N + n];
+      for (int64_t n = 0; n < N; ++n) sum[n] = 1.0f / sum[n];
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t n = 0; n < N; ++n) p[r * N + n] *= sum[n];
+    }
+  });
+}
+
+}  // namespace
 
 Attention Attention::load(const WeightMap& w, const std::string& prefix, int heads) {
   Attention a;
@@ -90,35 +130,37 @@ at::Tensor Attention::fold_into_keys(const at::Tensor& q_in, const at::Tensor& k
   return out_proj(out);
 }
 
-// Many queries (image tokens, shared or one set per prompt), few keys (prompt tokens).
+// Many queries (image tokens, shared or one set per prompt), few keys (prompt tokens). Scores
+// are laid out B×h×Nk×Nq, so that the softmax over the few prompt tokens runs along the
+// contiguous image tokens (a softmax over rows of 7 costs more than the products here).
 at::Tensor Attention::fold_into_queries(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in) const {
   const int64_t B = k_in.size(0), Nq = q_in.size(1), Nk = k_in.size(1), C = q_in.size(2), h = heads;
   const int64_t inner = q_proj.out_features(), d = inner / h;
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-  at::Tensor k = k_proj(k_in).view({B, Nk, h, d}).permute({0, 2, 3, 1});  // B×h×d×Nk
-  at::Tensor scores;                                                       // B×Nq×h×Nk
+  at::Tensor k = k_proj(k_in).view({B, Nk, h, d}).transpose(1, 2);  // B×h×Nk×d
+  at::Tensor scores;
   if (q_in.size(0) == 1 && B > 1) {
     // Image tokens shared by every prompt: their projection is paid once for the batch.
-    at::Tensor q = q_proj(q_in[0]).view({Nq, h, d}).transpose(0, 1);      // h×Nq×d
-    at::Tensor kf = k.permute({1, 2, 0, 3}).reshape({h, d, B * Nk});
-    scores = core::matmul(q, kf, scale).view({h, Nq, B, Nk}).permute({2, 1, 0, 3}).contiguous();
+    at::Tensor q = q_proj(q_in[0]).view({Nq, h, d}).permute({1, 2, 0});  // h×d×Nq
+    scores = core::matmul(k, q.unsqueeze(0).expand({B, h, d, Nq}), scale);
   } else {
-    // Key vectors pulled back through the query projection: C × (h·Nk) per prompt.
-    at::Tensor wq = q_proj.weight.view({h, d, C}).transpose(1, 2).unsqueeze(0).expand({B, h, C, d});
-    at::Tensor kq = core::matmul(wq, k, scale).permute({0, 2, 1, 3}).reshape({B, C, h * Nk});
-    scores = core::matmul(q_in.expand({B, Nq, C}), kq).view({B, Nq, h, Nk});
+    // Key vectors pulled back through the query projection: (h·Nk) × C per prompt.
+    at::Tensor wq = q_proj.weight.view({h, d, C}).unsqueeze(0).expand({B, h, d, C});
+    at::Tensor kq = core::matmul(k, wq, scale).view({B, h * Nk, C});
+    scores = core::matmul(kq, q_in.expand({B, Nq, C}).transpose(1, 2)).view({B, h, Nk, Nq});
     if (q_proj.bias.defined()) {
       // The query bias adds bq·k to each head's scores, the same for every image token.
-      at::Tensor bq = q_proj.bias.view({h, 1, d}).unsqueeze(0).expand({B, h, 1, d});
-      scores.add_(core::matmul(bq, k, scale).view({B, 1, h, Nk}));
+      at::Tensor bq = q_proj.bias.view({h, d, 1}).unsqueeze(0).expand({B, h, d, 1});
+      scores.add_(core::matmul(k, bq, scale));
     }
   }
-  at::Tensor attn = at::softmax(scores, -1).view({B, Nq, h * Nk});
+  softmax_across_rows_(scores);
+  at::Tensor attn = scores.view({B, h * Nk, Nq});
   // Each head's values carried through its slice of the output projection: (h·Nk) × C.
-  at::Tensor v = v_proj(v_in).view({B, Nk, h, d}).transpose(1, 2);      // B×h×Nk×d
+  at::Tensor v = v_proj(v_in).view({B, Nk, h, d}).transpose(1, 2);  // B×h×Nk×d
   at::Tensor wo = out_proj.weight.view({C, h, d}).permute({1, 2, 0}).unsqueeze(0).expand({B, h, d, C});
   at::Tensor vo = core::matmul(v, wo).view({B, h * Nk, C});
-  at::Tensor out = core::matmul(attn, vo);
+  at::Tensor out = core::matmul(attn.transpose(1, 2), vo);
   if (out_proj.bias.defined()) out.add_(out_proj.bias);
   return out;
 }

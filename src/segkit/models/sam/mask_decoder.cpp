@@ -1,5 +1,6 @@
 #include "models/sam/mask_decoder.h"
 
+#include <ATen/Parallel.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/gelu.h>
@@ -91,22 +92,40 @@ MaskDecoder MaskDecoder::load(const WeightMap& w, const SamConfig& c) {
 
 namespace {
 
-// A kernel-2, stride-2 transposed convolution on channels-last pixels as one matrix product:
-// x: B×h×w×…×Cin → B×h×w×…×2×2×Cout (the new 2×2 sub-pixel axes just before the channels).
-at::Tensor upscale_channels_last(const at::Tensor& x, const ConvTranspose2d& conv) {
-  const int64_t cin = conv.weight.size(0), cout = conv.weight.size(1);
-  at::Tensor w = conv.weight.permute({2, 3, 1, 0}).reshape({4 * cout, cin});
-  at::Tensor b = conv.bias.repeat({4});
-  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end() - 1);
-  shape.insert(shape.end(), {2, 2, cout});
-  return core::linear(x, w, b).view(shape);
-}
+// A kernel-2, stride-2 transposed convolution on channels-last pixels is one matrix product:
+// C_in → 2×2×C_out (the new 2×2 sub-pixel axes just before the channels).
+struct SubpixelLinear {
+  at::Tensor weight, bias;
+  int64_t out_channels = 0;
+  explicit SubpixelLinear(const ConvTranspose2d& conv)
+      : weight(conv.weight.permute({2, 3, 1, 0}).reshape({4 * conv.weight.size(1), conv.weight.size(0)})),
+        bias(conv.bias.repeat({4})),
+        out_channels(conv.weight.size(1)) {}
+};
+
+// Rows of the image-token grid upscaled at a time: 16 rows of 64 keep a block's largest
+// intermediate (the 4×-upscaled 32 channels) at 2 MB. (4 or 8 rows measured slower: the
+// per-operation overheads outweigh the cache; 16 to 64 rows measured alike.)
+constexpr int64_t kGridRowsPerBlock = 16;
 
 // Prompts decoded together. Each prompt carries its own 4096×256 image tokens through the
 // transformer (4 MB) and 4× upscaled 32-channel features (8 MB); in chunks of 8 these stay
 // small enough for the allocator's free lists and the caches, whereas a whole batch of 64
 // page-faults every temporary (2.2× slower end to end on segment-everything).
 constexpr int64_t kPromptChunk = 8;
+
+// Mask values of grid cells (i, j) with sub-pixels (di, dj) then (ei, ej), K values each, to
+// pixel (4i + 2di + ei, 4j + 2dj + ej) of K planes of 4w columns (planes `plane` floats apart).
+void scatter_subpixels(const float* m, int64_t rows, int64_t w, int64_t K, float* out, int64_t plane) {
+  const int64_t width = 4 * w;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < w; ++j)
+      for (int64_t s = 0; s < 16; ++s, m += K) {
+        const int64_t di = s >> 3, dj = (s >> 2) & 1, ei = (s >> 1) & 1, ej = s & 1;
+        const int64_t y = 4 * i + 2 * di + ei, x = 4 * j + 2 * dj + ej;
+        for (int64_t k = 0; k < K; ++k) out[k * plane + y * width + x] = m[k];
+      }
+}
 
 }  // namespace
 
@@ -147,17 +166,31 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::decode(const at::Tensor& src, con
   for (int i = first; i < first + K; ++i) hyper.push_back(hypernetworks[i](mask_tokens_out.select(1, i)));
   at::Tensor hyper_in = at::stack(hyper, 1);  // B×K×C/8
 
-  at::Tensor up = upscale_channels_last(image_tokens.reshape({B, h, w, -1}), upscale1);  // B×h×w×2×2×C/4
-  up = at::layer_norm(up, {up.size(-1)}, upscale_norm.weight, upscale_norm.bias, upscale_norm.eps);
-  at::gelu_(up);
-  up = upscale_channels_last(up, upscale2);  // B×h×w×2×2×2×2×C/8
-  at::gelu_(up);
-  const int64_t uc = up.size(-1);
-  at::Tensor m = core::matmul(up.view({B, -1, uc}), hyper_in.transpose(1, 2));
-  // (i, j, di, dj, ei, ej) → pixel (4i + 2di + ei, 4j + 2dj + ej)
-  at::Tensor masks = m.view({B, h, w, 2, 2, 2, 2, K}).permute({0, 7, 1, 3, 5, 2, 4, 6}).reshape({B, K, 4 * h, 4 * w});
+  at::Tensor masks = upscale_masks(image_tokens.reshape({B, h, w, -1}), hyper_in);
   at::Tensor iou = iou_head(iou_token_out);
   return {masks, iou.slice(1, first, first + K)};
+}
+
+// Output upscaling (transposed convolution, LayerNorm2d, GELU, transposed convolution, GELU)
+// and the hypernetwork product, a block of grid rows of one prompt at a time, written straight
+// into the mask planes.
+at::Tensor MaskDecoder::upscale_masks(const at::Tensor& grid, const at::Tensor& hyper_in) const {
+  const int64_t B = grid.size(0), h = grid.size(1), w = grid.size(2), K = hyper_in.size(1);
+  const SubpixelLinear first(upscale1), second(upscale2);
+  const int64_t c1 = first.out_channels, c2 = second.out_channels;
+  at::Tensor masks = at::empty({B, K, 4 * h, 4 * w}, hyper_in.options());
+  const int64_t blocks = (h + kGridRowsPerBlock - 1) / kGridRowsPerBlock;
+  for (int64_t i = 0; i < B * blocks; ++i) {
+    const int64_t b = i / blocks, r0 = (i % blocks) * kGridRowsPerBlock, r1 = std::min(h, r0 + kGridRowsPerBlock);
+    at::Tensor up = core::linear(grid[b].slice(0, r0, r1), first.weight, first.bias);  // rows×w×(2·2·c1)
+    up = at::layer_norm(up.view({-1, c1}), {c1}, upscale_norm.weight, upscale_norm.bias, upscale_norm.eps);
+    at::gelu_(up);
+    up = core::linear(up, second.weight, second.bias);  // (rows·w·2·2)×(2·2·c2)
+    at::gelu_(up);
+    const at::Tensor m = core::matmul(up.view({-1, c2}), hyper_in[b].transpose(0, 1));
+    scatter_subpixels(m.data_ptr<float>(), r1 - r0, w, K, masks[b].data_ptr<float>() + 4 * r0 * 4 * w, 4 * h * 4 * w);
+  }
+  return masks;
 }
 
 }  // namespace segkit::sam

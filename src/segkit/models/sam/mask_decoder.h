@@ -44,6 +44,8 @@ struct MaskDecoder {
   // image_embeddings: 1×C×g×g (shared by all B prompts) → (masks B×K×4g×4g, iou B×K).
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& image_embeddings, const at::Tensor& image_pe,
                                             const at::Tensor& sparse, const at::Tensor& dense, bool multimask) const;
+  // Image tokens B×h×w×C and hypernetwork outputs B×K×C/8 → mask logits B×K×4h×4w.
+  at::Tensor upscale_masks(const at::Tensor& grid, const at::Tensor& hyper_in) const;
 
  private:
   // One chunk of prompts; src is the image embedding plus the dense prompt embedding (batch 1
