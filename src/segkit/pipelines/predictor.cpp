@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "models/sam/sam_model_impl.h"
+#include "pipelines/mask_resize.h"
 #include "pipelines/predictor_torch.h"
 #include "pipelines/preprocess.h"
 #include "segkit/error.h"
@@ -104,6 +105,8 @@ at::Tensor apply_coords(const at::Tensor& coords, std::array<int, 2> original_si
 
 at::Tensor postprocess_masks(const at::Tensor& low_res, int image_size, std::array<int, 2> input_size,
                              std::array<int, 2> original_size) {
+  at::Tensor composed = resize_mask_logits(low_res, image_size, input_size, original_size);
+  if (composed.defined()) return composed;
   const bool planes = low_res.dim() == 3;
   at::Tensor x = planes ? low_res.unsqueeze(0) : low_res;
   x = at::upsample_bilinear2d(x, {image_size, image_size}, false);
