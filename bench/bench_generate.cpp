@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/memory_cache.h"
 #include "pipelines/amg/mask_boxes.h"
 #include "pipelines/amg/mask_measure.h"
 #include "pipelines/amg/stability_score.h"
@@ -122,6 +123,9 @@ int main(int argc, char** argv) {
     else if (a == "--postprocess-only") postprocess_only = true;
     else image_path = a;
   }
+  // The generator always runs with the models' caching allocator installed; without it every
+  // 138 MB chunk of upscaled masks would be fresh pages, and the timings would be page faults.
+  segkit::core::use_tensor_memory_cache();
   try {
     segkit::set_num_threads(threads);
     const segkit::Image image = segkit::load_image(image_path);
