@@ -5,9 +5,12 @@
 #include <c10/core/impl/alloc_cpu.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <cstring>
+#include <list>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace segkit::core {
@@ -38,8 +41,10 @@ class CachingCpuAllocator final : public c10::Allocator {
     void* p = nullptr;
     auto it = n < kSmallest ? idle_.end() : idle_.find(n);
     if (it != idle_.end() && !it->second.empty()) {
-      p = it->second.back();
+      const auto block = it->second.back();
       it->second.pop_back();
+      p = block->second;
+      order_.erase(block);
       idle_bytes_ -= n;
     } else {
       p = c10::alloc_cpu(n);
@@ -48,8 +53,20 @@ class CachingCpuAllocator final : public c10::Allocator {
     return {p, p, &CachingCpuAllocator::release, cpu};
   }
 
+  using Block = std::list<std::pair<size_t, void*>>::iterator;
+  // Frees the longest-idle block (the cache is full and a newer block wants its place).
+  void evict_oldest() const {
+    const auto [n, ptr] = order_.front();
+    auto& same = idle_[n];
+    same.erase(std::find(same.begin(), same.end(), order_.begin()));
+    order_.pop_front();
+    idle_bytes_ -= n;
+    c10::free_cpu(ptr);
+  }
+
   mutable std::mutex mutex_;
-  mutable std::unordered_map<size_t, std::vector<void*>> idle_;
+  mutable std::list<std::pair<size_t, void*>> order_;  // idle blocks, longest idle first
+  mutable std::unordered_map<size_t, std::vector<Block>> idle_;
   mutable std::unordered_map<void*, size_t> sizes_;
   mutable size_t idle_bytes_ = 0;
 
@@ -71,11 +88,15 @@ void CachingCpuAllocator::release(void* ptr) {
   }
   const size_t n = it->second;
   a.sizes_.erase(it);
-  if (n < kSmallest || a.idle_bytes_ + n > kMaxCached) {
+  if (n < kSmallest || n > kMaxCached) {
     c10::free_cpu(ptr);
     return;
   }
-  a.idle_[n].push_back(ptr);
+  // When full, the longest-idle blocks make room: sizes of work that has moved on (say, the
+  // upscaled masks of the last image) must not crowd out the sizes of the work at hand.
+  while (a.idle_bytes_ + n > kMaxCached) a.evict_oldest();
+  a.order_.emplace_back(n, ptr);
+  a.idle_[n].push_back(std::prev(a.order_.end()));
   a.idle_bytes_ += n;
 }
 
