@@ -109,9 +109,9 @@ struct SubpixelLinear {
 constexpr int64_t kGridRowsPerBlock = 16;
 
 // Prompts decoded together. Each prompt carries its own 4096×256 image tokens through the
-// transformer (4 MB) and 4× upscaled 32-channel features (8 MB); in chunks of 8 these stay
-// small enough for the allocator's free lists and the caches, whereas a whole batch of 64
-// page-faults every temporary (2.2× slower end to end on segment-everything).
+// transformer (4 MB); in chunks of 8 the temporaries are reused from the allocator's cache,
+// whereas a whole batch of 64 made 256 MB temporaries that page-faulted at every step (2.2×
+// slower end to end on segment-everything).
 constexpr int64_t kPromptChunk = 8;
 
 // Mask values of grid cells (i, j) with sub-pixels (di, dj) then (ei, ej), K values each, to
