@@ -1,6 +1,5 @@
 #include "models/sam/mask_decoder.h"
 
-#include <ATen/Parallel.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/gelu.h>
@@ -79,10 +78,10 @@ MaskDecoder MaskDecoder::load(const WeightMap& w, const SamConfig& c) {
   d.transformer = TwoWayTransformer::load(w, c);
   d.iou_token = w.get("mask_decoder.iou_token.weight", {1, C});
   d.mask_tokens = w.get("mask_decoder.mask_tokens.weight", {c.num_multimask_outputs + 1, C});
-  d.upscale1 = ConvTranspose2d::load(w, "mask_decoder.output_upscaling.0", 2);
+  d.upscale1 = SubpixelLinear(ConvTranspose2d::load(w, "mask_decoder.output_upscaling.0", 2));
   w.get("mask_decoder.output_upscaling.0.weight", {C, C / 4, 2, 2});
   d.upscale_norm = LayerNorm2d::load(w, "mask_decoder.output_upscaling.1");
-  d.upscale2 = ConvTranspose2d::load(w, "mask_decoder.output_upscaling.3", 2);
+  d.upscale2 = SubpixelLinear(ConvTranspose2d::load(w, "mask_decoder.output_upscaling.3", 2));
   w.get("mask_decoder.output_upscaling.3.weight", {C / 4, C / 8, 2, 2});
   for (int i = 0; i < c.num_multimask_outputs + 1; ++i)
     d.hypernetworks.push_back(Mlp::load(w, "mask_decoder.output_hypernetworks_mlps." + std::to_string(i)));
@@ -90,18 +89,12 @@ MaskDecoder MaskDecoder::load(const WeightMap& w, const SamConfig& c) {
   return d;
 }
 
-namespace {
+SubpixelLinear::SubpixelLinear(const ConvTranspose2d& conv)
+    : weight(conv.weight.permute({2, 3, 1, 0}).reshape({4 * conv.weight.size(1), conv.weight.size(0)})),
+      bias(conv.bias.repeat({4})),
+      out_channels(conv.weight.size(1)) {}
 
-// A kernel-2, stride-2 transposed convolution on channels-last pixels is one matrix product:
-// C_in → 2×2×C_out (the new 2×2 sub-pixel axes just before the channels).
-struct SubpixelLinear {
-  at::Tensor weight, bias;
-  int64_t out_channels = 0;
-  explicit SubpixelLinear(const ConvTranspose2d& conv)
-      : weight(conv.weight.permute({2, 3, 1, 0}).reshape({4 * conv.weight.size(1), conv.weight.size(0)})),
-        bias(conv.bias.repeat({4})),
-        out_channels(conv.weight.size(1)) {}
-};
+namespace {
 
 // Rows of the image-token grid upscaled at a time: 16 rows of 64 keep a block's largest
 // intermediate (the 4×-upscaled 32 channels) at 2 MB. (4 or 8 rows measured slower: the
@@ -176,16 +169,15 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::decode(const at::Tensor& src, con
 // into the mask planes.
 at::Tensor MaskDecoder::upscale_masks(const at::Tensor& grid, const at::Tensor& hyper_in) const {
   const int64_t B = grid.size(0), h = grid.size(1), w = grid.size(2), K = hyper_in.size(1);
-  const SubpixelLinear first(upscale1), second(upscale2);
-  const int64_t c1 = first.out_channels, c2 = second.out_channels;
+  const int64_t c1 = upscale1.out_channels, c2 = upscale2.out_channels;
   at::Tensor masks = at::empty({B, K, 4 * h, 4 * w}, hyper_in.options());
   const int64_t blocks = (h + kGridRowsPerBlock - 1) / kGridRowsPerBlock;
   for (int64_t i = 0; i < B * blocks; ++i) {
     const int64_t b = i / blocks, r0 = (i % blocks) * kGridRowsPerBlock, r1 = std::min(h, r0 + kGridRowsPerBlock);
-    at::Tensor up = core::linear(grid[b].slice(0, r0, r1), first.weight, first.bias);  // rows×w×(2·2·c1)
+    at::Tensor up = core::linear(grid[b].slice(0, r0, r1), upscale1.weight, upscale1.bias);  // rows×w×(2·2·c1)
     up = at::layer_norm(up.view({-1, c1}), {c1}, upscale_norm.weight, upscale_norm.bias, upscale_norm.eps);
     at::gelu_(up);
-    up = core::linear(up, second.weight, second.bias);  // (rows·w·2·2)×(2·2·c2)
+    up = core::linear(up, upscale2.weight, upscale2.bias);  // (rows·w·2·2)×(2·2·c2)
     at::gelu_(up);
     const at::Tensor m = core::matmul(up.view({-1, c2}), hyper_in[b].transpose(0, 1));
     scatter_subpixels(m.data_ptr<float>(), r1 - r0, w, K, masks[b].data_ptr<float>() + 4 * r0 * 4 * w, 4 * h * 4 * w);

@@ -31,10 +31,19 @@ struct TwoWayTransformer {
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& image, const at::Tensor& image_pe, const at::Tensor& tokens) const;
 };
 
+// A kernel-2, stride-2 transposed convolution on channels-last pixels is one matrix product:
+// C_in → 2×2×C_out (the new 2×2 sub-pixel axes just before the channels).
+struct SubpixelLinear {
+  at::Tensor weight, bias;  // (2·2·C_out)×C_in, 2·2·C_out
+  int64_t out_channels = 0;
+  SubpixelLinear() = default;
+  explicit SubpixelLinear(const ConvTranspose2d& conv);
+};
+
 struct MaskDecoder {
   TwoWayTransformer transformer;
   at::Tensor iou_token, mask_tokens;  // 1×C, M×C
-  ConvTranspose2d upscale1, upscale2;
+  SubpixelLinear upscale1, upscale2;  // rearranged once at load
   LayerNorm2d upscale_norm;
   std::vector<Mlp> hypernetworks;
   Mlp iou_head;
