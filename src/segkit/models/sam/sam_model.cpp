@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_read.h"
+#include "core/heap_reuse.h"
 #include "core/memory_cache.h"
 #include "io/model_locator.h"
 #include "models/sam/checkpoint.h"
@@ -75,6 +76,7 @@ const std::string& SamModel::fingerprint() const { return impl_->fingerprint; }
 std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const SamLoadOptions& options) {
   c10::InferenceMode guard;
   core::use_tensor_memory_cache();  // the encoder's large temporaries repeat in size block after block
+  core::keep_freed_heap_for_reuse();  // each prediction's mask buffers, request after request
   ModelLocation files = locate_model(source);
   sam::LoadedWeights loaded = files.format == WeightsFormat::Safetensors ? sam::read_safetensors_weights(files.weights)
                                                                          : sam::read_pth_weights(files.weights);

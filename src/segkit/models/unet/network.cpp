@@ -14,6 +14,7 @@
 
 #include "segkit/error.h"
 #include "segkit/models/unet/layers.h"
+#include "core/heap_reuse.h"
 #include "core/memory_cache.h"
 
 namespace segkit::unet {
@@ -62,6 +63,7 @@ Network::DoubleConv Network::make_double(const std::string& prefix, int64_t in, 
 Network::Network(const UNetConfig& config) : config_(config) {
   config_.validate();
   core::use_tensor_memory_cache();
+  core::keep_freed_heap_for_reuse();
   const int64_t w = config_.width;
   int64_t in = config_.in_channels;
   for (int level = 0; level <= config_.depth; ++level) {
