@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -174,7 +175,9 @@ struct SamMaskGenerator::Impl {
     auto t = Clock::now();
     const at::Tensor coords = sam::apply_coords(points, crop_size, config.image_size).to(at::kFloat).unsqueeze(1);
     const at::Tensor labels = at::ones({coords.size(0), coords.size(1)}, at::kInt);
-    auto [low_res, iou] = sam::decode_low_res(predictor, coords, labels, at::Tensor(), at::Tensor(), /*multimask=*/true);
+    // Masks below the IoU filter are dropped unseen: the decoder need not upscale them.
+    const double filter = params.pred_iou_thresh > 0.0 ? params.pred_iou_thresh : -std::numeric_limits<double>::infinity();
+    auto [low_res, iou] = sam::decode_low_res(predictor, coords, labels, at::Tensor(), at::Tensor(), /*multimask=*/true, filter);
     timings.decoder += seconds_since(t);
     t = Clock::now();
 

@@ -117,12 +117,14 @@ at::Tensor postprocess_masks(const at::Tensor& low_res, int image_size, std::arr
 
 std::pair<at::Tensor, at::Tensor> decode_low_res(const SamPredictor& predictor, const at::Tensor& point_coords,
                                                  const at::Tensor& point_labels, const at::Tensor& boxes,
-                                                 const at::Tensor& mask_input, bool multimask_output) {
+                                                 const at::Tensor& mask_input, bool multimask_output,
+                                                 double masks_if_iou_above) {
   if (!predictor.has_image()) throw Error("predict: no image set");
   c10::InferenceMode guard;
   const auto& m = predictor.model().impl();
   auto [sparse, dense] = m.prompt_encoder.forward(point_coords, point_labels, boxes, mask_input);
-  return m.mask_decoder.forward(predictor.state().features, m.dense_pe, sparse, dense, multimask_output);
+  return m.mask_decoder.forward(predictor.state().features, m.dense_pe, sparse, dense, multimask_output,
+                                masks_if_iou_above);
 }
 
 TorchPrediction predict_torch(const SamPredictor& predictor, const at::Tensor& point_coords, const at::Tensor& point_labels,

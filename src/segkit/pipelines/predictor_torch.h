@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <array>
+#include <limits>
 #include <utility>
 
 #include "segkit/sam.h"
@@ -24,9 +25,12 @@ TorchPrediction predict_torch(const SamPredictor& predictor, const at::Tensor& p
                               const at::Tensor& mask_input, bool multimask_output, bool return_logits);
 
 // The decoder alone: low-res logits (B×K×h×w) and IoU predictions (B×K), no upscaling.
+// With a finite masks_if_iou_above, only prompts with some IoU prediction above it get their
+// low-res masks computed; the others are NaN (see MaskDecoder::forward).
 std::pair<at::Tensor, at::Tensor> decode_low_res(const SamPredictor& predictor, const at::Tensor& point_coords,
                                                  const at::Tensor& point_labels, const at::Tensor& boxes,
-                                                 const at::Tensor& mask_input, bool multimask_output);
+                                                 const at::Tensor& mask_input, bool multimask_output,
+                                                 double masks_if_iou_above = -std::numeric_limits<double>::infinity());
 
 // Upstream Sam.postprocess_masks: low-res logits (N×K×h×w or N×h×w) → logits at the original
 // size (bilinear to image_size², crop to the resized input, bilinear to the original size).

@@ -1,14 +1,17 @@
 #include "models/sam/mask_decoder.h"
 
+#include <ATen/ops/any.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/gelu.h>
+#include <ATen/ops/gt.h>
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/relu.h>
 #include <ATen/ops/stack.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "core/matmul.h"
@@ -24,12 +27,13 @@ void TwoWayBlock::forward(at::Tensor& queries, at::Tensor& keys, const at::Tenso
   }
   queries = norm1(queries);
 
-  at::Tensor q = queries + query_pe, k = keys + key_pe;
+  // The keys stay as they are until the last step: their positional sum serves both attentions.
+  const at::Tensor k = keys + key_pe;
+  at::Tensor q = queries + query_pe;
   queries = norm2(queries + token_to_image(q, k, keys));
   queries = norm3(queries + lin2(at::relu(lin1(queries))));
 
   q = queries + query_pe;
-  k = keys + key_pe;
   keys = norm4(keys + image_to_token(k, q, queries));
 }
 
@@ -59,14 +63,16 @@ TwoWayTransformer TwoWayTransformer::load(const WeightMap& w, const SamConfig& c
 }
 
 std::pair<at::Tensor, at::Tensor> TwoWayTransformer::forward(const at::Tensor& image, const at::Tensor& image_pe,
-                                                             const at::Tensor& tokens) const {
+                                                             const at::Tensor& tokens, int64_t outputs) const {
   // Image and positions may have batch 1 (shared by all prompts); keys become per-prompt at
   // the first image-to-token update.
   at::Tensor keys = image.flatten(2).permute({0, 2, 1}).contiguous();
   at::Tensor key_pe = image_pe.flatten(2).permute({0, 2, 1}).contiguous();
   at::Tensor queries = tokens;
   for (const auto& layer : layers) layer.forward(queries, keys, tokens, key_pe);
-  at::Tensor q = queries + tokens, k = keys + key_pe;
+  // The final attention and norm treat each token on its own: only the wanted ones are computed.
+  queries = queries.slice(1, 0, std::min(outputs, queries.size(1)));
+  at::Tensor q = queries + tokens.slice(1, 0, queries.size(1)), k = keys + key_pe;
   queries = norm_final(queries + final_attn(q, k, keys));
   if (keys.size(0) != queries.size(0)) keys = keys.expand({queries.size(0), -1, -1});  // no layers at all
   return {queries, keys};
@@ -123,17 +129,19 @@ void scatter_subpixels(const float* m, int64_t rows, int64_t w, int64_t K, float
 }  // namespace
 
 std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_embeddings, const at::Tensor& image_pe,
-                                                       const at::Tensor& sparse, const at::Tensor& dense, bool multimask) const {
+                                                       const at::Tensor& sparse, const at::Tensor& dense, bool multimask,
+                                                       double masks_if_iou_above) const {
   const int64_t B = sparse.size(0);
   // Without mask inputs the dense embedding is one vector for every prompt: keep the image
   // side at batch 1 instead of copying it per prompt (upstream repeat_interleave).
   const bool shared_dense = dense.size(0) == 1 || dense.stride(0) == 0;
   const at::Tensor src = image_embeddings + (shared_dense ? dense.slice(0, 0, 1) : dense);
-  if (B <= kPromptChunk) return decode(src, image_pe, sparse, multimask);
+  if (B <= kPromptChunk) return decode(src, image_pe, sparse, multimask, masks_if_iou_above);
   std::pair<at::Tensor, at::Tensor> out;
   for (int64_t b0 = 0; b0 < B; b0 += kPromptChunk) {
     const int64_t b1 = std::min(B, b0 + kPromptChunk);
-    auto [masks, iou] = decode(shared_dense ? src : src.slice(0, b0, b1), image_pe, sparse.slice(0, b0, b1), multimask);
+    auto [masks, iou] =
+        decode(shared_dense ? src : src.slice(0, b0, b1), image_pe, sparse.slice(0, b0, b1), multimask, masks_if_iou_above);
     if (!out.first.defined()) {
       out.first = at::empty({B, masks.size(1), masks.size(2), masks.size(3)}, masks.options());
       out.second = at::empty({B, iou.size(1)}, iou.options());
@@ -145,35 +153,45 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
 }
 
 std::pair<at::Tensor, at::Tensor> MaskDecoder::decode(const at::Tensor& src, const at::Tensor& image_pe,
-                                                      const at::Tensor& sparse, bool multimask) const {
+                                                      const at::Tensor& sparse, bool multimask, double masks_if_iou_above) const {
   const int64_t B = sparse.size(0), h = src.size(2), w = src.size(3);
   at::Tensor output_tokens = at::cat({iou_token, mask_tokens}, 0).unsqueeze(0).expand({B, -1, -1});
   at::Tensor tokens = at::cat({output_tokens, sparse}, 1);
-  auto [hs, image_tokens] = transformer.forward(src, image_pe, tokens);
-  at::Tensor iou_token_out = hs.select(1, 0);
   const int M = num_mask_tokens();
+  auto [hs, image_tokens] = transformer.forward(src, image_pe, tokens, 1 + M);  // the prompts' own tokens end here
+  at::Tensor iou_token_out = hs.select(1, 0);
   at::Tensor mask_tokens_out = hs.slice(1, 1, 1 + M);
   // Only the masks that are returned are upscaled and multiplied out.
   const int first = multimask ? 1 : 0, K = multimask ? M - 1 : 1;
   std::vector<at::Tensor> hyper;
   for (int i = first; i < first + K; ++i) hyper.push_back(hypernetworks[i](mask_tokens_out.select(1, i)));
   at::Tensor hyper_in = at::stack(hyper, 1);  // B×K×C/8
+  at::Tensor iou = iou_head(iou_token_out).slice(1, first, first + K);
 
-  at::Tensor masks = upscale_masks(image_tokens.reshape({B, h, w, -1}), hyper_in);
-  at::Tensor iou = iou_head(iou_token_out);
-  return {masks, iou.slice(1, first, first + K)};
+  std::vector<bool> wanted;
+  if (masks_if_iou_above > -std::numeric_limits<double>::infinity()) {
+    // The same comparison as the caller's filter (a float tensor against a double scalar).
+    const at::Tensor any = at::gt(iou, masks_if_iou_above).any(1).contiguous();
+    wanted.assign(any.data_ptr<bool>(), any.data_ptr<bool>() + B);
+  }
+  return {upscale_masks(image_tokens.reshape({B, h, w, -1}), hyper_in, wanted), iou};
 }
 
 // Output upscaling (transposed convolution, LayerNorm2d, GELU, transposed convolution, GELU)
 // and the hypernetwork product, a block of grid rows of one prompt at a time, written straight
 // into the mask planes.
-at::Tensor MaskDecoder::upscale_masks(const at::Tensor& grid, const at::Tensor& hyper_in) const {
+at::Tensor MaskDecoder::upscale_masks(const at::Tensor& grid, const at::Tensor& hyper_in,
+                                      const std::vector<bool>& wanted) const {
   const int64_t B = grid.size(0), h = grid.size(1), w = grid.size(2), K = hyper_in.size(1);
   const int64_t c1 = upscale1.out_channels, c2 = upscale2.out_channels;
   at::Tensor masks = at::empty({B, K, 4 * h, 4 * w}, hyper_in.options());
   const int64_t blocks = (h + kGridRowsPerBlock - 1) / kGridRowsPerBlock;
   for (int64_t i = 0; i < B * blocks; ++i) {
     const int64_t b = i / blocks, r0 = (i % blocks) * kGridRowsPerBlock, r1 = std::min(h, r0 + kGridRowsPerBlock);
+    if (!wanted.empty() && !wanted[size_t(b)]) {
+      if (r0 == 0) masks[b].fill_(std::numeric_limits<float>::quiet_NaN());
+      continue;
+    }
     at::Tensor up = core::linear(grid[b].slice(0, r0, r1), upscale1.weight, upscale1.bias);  // rows×w×(2·2·c1)
     up = at::layer_norm(up.view({-1, c1}), {c1}, upscale_norm.weight, upscale_norm.bias, upscale_norm.eps);
     at::gelu_(up);

@@ -1,0 +1,45 @@
+// The decoder's IoU-gated upscaling, which the automatic mask generator relies on: prompts
+// with an IoU prediction above the threshold get exactly the masks of the ungated decoder, the
+// others NaN, and the IoU predictions are unchanged.
+#include <ATen/ops/median.h>
+#include <ATen/ops/rand.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "pipelines/predictor_torch.h"
+#include "sam_fixtures.h"
+#include "segkit/sam.h"
+
+using namespace segkit;
+
+TEST(MaskDecoder, UpscalesOnlyPromptsWithAnIouPredictionAboveTheFilter) {
+  auto model = SamModel::load(test::sam_tiny_hf(), {false});
+  SamPredictor predictor(model);
+  predictor.set_image(test::sam_case_image(*test::sam_case_file("dog")));
+  c10::InferenceMode guard;
+  const int64_t B = 20;  // more than one of the decoder's chunks of prompts
+  at::manual_seed(3);
+  const at::Tensor coords = at::rand({B, 1, 2}) * float(model->config().image_size) * 0.6f;
+  const at::Tensor labels = at::ones({B, 1}, at::kInt);
+  auto [all_masks, all_iou] = sam::decode_low_res(predictor, coords, labels, {}, {}, true);
+  // A threshold between the prompts' best predictions, so that some prompts pass and some do not.
+  const at::Tensor best = std::get<0>(all_iou.max(1));
+  const double threshold = best.median().item<float>();
+  auto [masks, iou] = sam::decode_low_res(predictor, coords, labels, {}, {}, true, threshold);
+
+  EXPECT_TRUE(iou.equal(all_iou));
+  int passed = 0, skipped = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    if (best[b].item<float>() > threshold) {
+      ++passed;
+      EXPECT_TRUE(masks[b].equal(all_masks[b])) << "prompt " << b;
+    } else {
+      ++skipped;
+      EXPECT_TRUE(masks[b].isnan().all().item<bool>()) << "prompt " << b;
+    }
+  }
+  EXPECT_GT(passed, 0);
+  EXPECT_GT(skipped, 0);
+}
