@@ -55,6 +55,9 @@ void add_unet_train(CLI::App& unet) {
                   "Validate and save an exponential moving average of the weights with this per-step decay "
                   "(e.g. 0.995; 0 = off)")
       ->capture_default_str();
+  cmd->add_option("--dropout", o.dropout,
+                  "Dropout probability on the bottleneck's output during training, as the paper (0 = off)")
+      ->capture_default_str();
   cmd->add_option("--augment", flags->augment, "Comma-separated: flip, rot90, elastic, intensity (or none)")
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Random seed")->capture_default_str();

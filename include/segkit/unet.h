@@ -121,6 +121,9 @@ struct UNetTrainOptions {
   // Exponential moving average of the weights (0 = off, else the per-step decay, e.g. 0.995):
   // validation, best.safetensors and last.safetensors then use the averaged weights.
   double ema_decay = 0.0;
+  // The paper's dropout at the end of the contracting path: each unit of the bottleneck's output
+  // is zeroed with this probability during training (0 = off); inference is unaffected.
+  double dropout = 0.0;
   std::vector<std::string> augment;  // subset of flip, rot90, elastic, intensity
   uint64_t seed = 0;
   bool bf16 = false;

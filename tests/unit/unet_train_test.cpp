@@ -1,4 +1,5 @@
 // U-Net training: loss gradients, data checks, learning, exact resume and determinism.
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <ATen/core/Reduction.h>
 #include <ATen/core/grad_mode.h>
@@ -6,6 +7,7 @@
 #include <ATen/ops/one_hot.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/randint.h>
+#include <ATen/ops/rand.h>
 #include <ATen/ops/randn.h>
 #include <gtest/gtest.h>
 
@@ -18,6 +20,7 @@
 #include "segkit/models/unet/border_weights.h"
 #include "segkit/models/unet/dataset.h"
 #include "segkit/models/unet/loss.h"
+#include "segkit/models/unet/network.h"
 #include "segkit/models/unet/weight_average.h"
 #include "segkit/safetensors.h"
 #include "segkit/threads.h"
@@ -222,12 +225,14 @@ TEST(UNetTrain, ResumeEqualsUninterruptedTraining) {
   whole.val_stems = {"img3"};
   whole.border_weight = 5;  // saved with the run: the resumed half must weigh its loss the same
   whole.ema_decay = 0.9;     // and continue the same weight average
+  whole.dropout = 0.3;       // and draw the same dropout units
   segkit::unet_train(whole);
 
   auto part = tiny_options(data, dir.file("part"));
   part.val_stems = {"img3"};
   part.border_weight = 5;
   part.ema_decay = 0.9;
+  part.dropout = 0.3;
   auto first = segkit::unet_train(part, 4);  // stops inside epoch 2, as SIGINT would
   EXPECT_TRUE(first.interrupted);
   EXPECT_EQ(first.epochs_done, 1);
@@ -288,6 +293,44 @@ TEST(UNetTrain, WithWeightAverageTheCheckpointHoldsTheAverage) {
   segkit::UNetTrainOptions bad = tiny_options(data, dir.file("bad"));
   bad.ema_decay = 1.0;
   expect_error_naming([&] { segkit::unet_train(bad); }, "--ema");
+}
+
+TEST(UNetTrain, DropoutActsInTrainingOnlyAndFollowsItsGenerator) {
+  segkit::UNetConfig config;
+  config.in_channels = 1;
+  config.classes = 2;
+  config.depth = 2;
+  config.width = 4;
+  segkit::unet::Network net(config);
+  net.initialize(1);
+  at::NoGradGuard no_grad;
+  const at::Tensor input = at::rand({2, 1, 32, 32}, at::make_generator<at::CPUGeneratorImpl>(5));
+  auto seeded = [](uint64_t s) { return c10::optional<at::Generator>(at::make_generator<at::CPUGeneratorImpl>(s)); };
+  // Training mode updates batch-norm statistics, so every call below starts from the same state.
+  std::vector<at::Tensor> snapshot;
+  for (const auto& t : net.state()) snapshot.push_back(t.tensor.clone());
+  auto restore = [&] {
+    for (size_t i = 0; i < snapshot.size(); ++i) net.state()[i].tensor.copy_(snapshot[i]);
+  };
+  const at::Tensor plain = net.forward(input, true);
+  restore();
+  const at::Tensor a = net.forward(input, true, 0.5, seeded(7));
+  restore();
+  const at::Tensor b = net.forward(input, true, 0.5, seeded(7));
+  restore();
+  const at::Tensor c = net.forward(input, true, 0.5, seeded(8));
+  EXPECT_TRUE(a.equal(b));
+  EXPECT_FALSE(a.equal(plain));
+  EXPECT_FALSE(a.equal(c));
+  restore();
+  EXPECT_TRUE(net.forward(input, false, 0.5, seeded(7)).equal(net.forward(input, false)));
+
+  TempDir dir;
+  const std::string data = dir.file("data");
+  segkit::test::write_synthetic_dataset(data, 3, 32);
+  segkit::UNetTrainOptions bad = tiny_options(data, dir.file("bad"));
+  bad.dropout = 1.0;
+  expect_error_naming([&] { segkit::unet_train(bad); }, "--dropout");
 }
 
 TEST(UNetTrain, DeterministicForFixedSeed) {

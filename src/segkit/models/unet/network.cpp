@@ -6,7 +6,9 @@
 #include <ATen/ops/cat.h>
 #include <ATen/ops/conv2d.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
 #include <ATen/ops/max_pool2d.h>
+#include <ATen/ops/mul.h>
 #include <ATen/ops/relu.h>
 #include <ATen/ops/upsample_bilinear2d.h>
 
@@ -140,7 +142,8 @@ at::Tensor Network::run(DoubleConv& d, const at::Tensor& x, bool training) const
   return run(d.second, run(d.first, x, training), training);
 }
 
-at::Tensor Network::forward(const at::Tensor& input, bool training) {
+at::Tensor Network::forward(const at::Tensor& input, bool training, double dropout,
+                            c10::optional<at::Generator> dropout_rng) {
   if (input.dim() != 4 || input.size(1) != config_.in_channels)
     fail("U-Net", "expected input N×" + std::to_string(config_.in_channels) + "×H×W");
   for (int axis : {2, 3})
@@ -156,6 +159,7 @@ at::Tensor Network::forward(const at::Tensor& input, bool training) {
     x = at::max_pool2d(x, {2, 2}, {2, 2});
   }
   x = run(encoder_[config_.depth], x, training);
+  if (training && dropout > 0) x = at::mul(x, at::empty_like(x).bernoulli_(1.0 - dropout, dropout_rng).div_(1.0 - dropout));
   for (int step = 0; step < config_.depth; ++step) {
     UpStep& up = decoder_[step];
     if (config_.upsample == UNetUpsample::Transpose) {

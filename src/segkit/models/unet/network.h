@@ -1,6 +1,7 @@
 #pragma once
 // The U-Net itself, written directly on ATen operators: its weights are a flat, ordered list of
 // named tensors (PyTorch state-dict names and layouts), which is all a checkpoint holds.
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -22,8 +23,11 @@ class Network {
   explicit Network(const UNetConfig& config);  // tensors allocated, not initialised
   void initialize(uint64_t seed);               // Kaiming-normal convolutions, unit batch norm
 
-  // Logits N × classes × H' × W'. `training` uses batch statistics and updates the running ones.
-  at::Tensor forward(const at::Tensor& input, bool training);
+  // Logits N × classes × H' × W'. `training` uses batch statistics and updates the running ones;
+  // with a dropout probability, the bottleneck's output units are dropped with it, drawn from
+  // `dropout_rng` (training only).
+  at::Tensor forward(const at::Tensor& input, bool training, double dropout = 0.0,
+                     c10::optional<at::Generator> dropout_rng = c10::nullopt);
 
   const UNetConfig& config() const { return config_; }
   std::vector<NamedTensor>& state() { return state_; }

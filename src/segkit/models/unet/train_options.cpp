@@ -35,7 +35,7 @@ std::string UNetTrainOptions::to_json() const {
                       {"loss", loss_name(loss)},  {"class_weights", class_weights},
                       {"augment", augment},       {"seed", seed},
                       {"border_weight", border_weight}, {"border_sigma", border_sigma},
-                      {"ema_decay", ema_decay},
+                      {"ema_decay", ema_decay},   {"dropout", dropout},
                       {"precision", bf16 ? "bf16" : "fp32"}};
   return j.dump();
 }
@@ -62,6 +62,7 @@ UNetTrainOptions UNetTrainOptions::from_json(const std::string& text, const std:
     o.border_weight = j.value("border_weight", 0.0);  // absent in runs saved before it existed
     o.border_sigma = j.value("border_sigma", 5.0);
     o.ema_decay = j.value("ema_decay", 0.0);
+    o.dropout = j.value("dropout", 0.0);
     o.bf16 = j.at("precision").get<std::string>() == "bf16";
   } catch (const nlohmann::json::exception& e) {
     fail(context, std::string("bad training options: ") + e.what());

@@ -4,6 +4,7 @@
 // augmentations) comes from generators seeded with (seed, e, s, slot), so the data a step sees
 // does not depend on what ran before it. Resuming therefore only needs the weights, the
 // optimizer moments and the position (epoch, step), all kept in RUN/train_state.safetensors.
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
@@ -254,6 +255,7 @@ void Trainer::prepare(const UNetTrainOptions& given) {
   if (!(opt_.border_weight >= 0)) fail("--border-weight", "must be >= 0");
   if (!(opt_.border_sigma > 0)) fail("--border-sigma", "must be positive");
   if (!(opt_.ema_decay >= 0 && opt_.ema_decay < 1)) fail("--ema", "must be in [0, 1)");
+  if (!(opt_.dropout >= 0 && opt_.dropout < 1)) fail("--dropout", "must be in [0, 1)");
   if (opt_.border_weight > 0)
     for (const auto& sample : train_) border_weights_.push_back(unet::border_weights(sample.mask, opt_.border_weight, opt_.border_sigma));
 
@@ -327,7 +329,10 @@ double Trainer::train_step(int epoch, int step) {
   at::Tensor logits;
   {
     Autocast autocast(opt_.bf16);
-    logits = model_->impl().network.forward(input, true);
+    // Dropout draws from its own generator per step, like the crops: resuming needs no saved state.
+    c10::optional<at::Generator> dropout_rng;
+    if (opt_.dropout > 0) dropout_rng = at::make_generator<at::CPUGeneratorImpl>(mix_seed(opt_.seed, epoch, step, 0xd0d0));
+    logits = model_->impl().network.forward(input, true, opt_.dropout, dropout_rng);
   }
   at::Tensor loss = unet::segmentation_loss(opt_.loss, logits.to(at::kFloat), target, class_weights_, pixel_weights);
   loss.backward();
