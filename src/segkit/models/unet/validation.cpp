@@ -6,8 +6,17 @@
 
 namespace segkit::unet {
 
+namespace {
+SemanticOptions every_label(int classes) {
+  SemanticOptions o;
+  o.num_labels = classes;
+  o.ignore_index = -1;  // no label is ignored
+  return o;
+}
+}  // namespace
+
 struct Validation::State {
-  explicit State(int classes) : metrics(SemanticOptions{classes, -1}) {}
+  explicit State(int classes) : metrics(every_label(classes)) {}
   SemanticAccumulator metrics;
 };
 
