@@ -15,6 +15,7 @@
 #   pytorch: the official code at $SAM_REFERENCE through python3 + torch (Debian python3-torch;
 #            GENERATE=1 also needs python3-torchvision);
 #   onnxruntime: onnxruntime-node under $BUILD/peers (npm install --ignore-scripts) on graphs
+#                (ORT_WARMUP, default 3, untimed runs first: its arena takes a few runs to settle)
 #                exported from $SAM_REFERENCE by bench/peers/export_onnx.py (needs torch too) into
 #                $BUILD/peers/onnx/$VARIANT, kept for later runs; fp32 only, no generator.
 # Results also go to $BUILD/peers/results.jsonl.

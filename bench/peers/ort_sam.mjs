@@ -5,7 +5,9 @@
 //   NODE_PATH=build/peers/node_modules node bench/peers/ort_sam.mjs GRAPHS THREADS REPEAT HEIGHT WIDTH
 //
 // GRAPHS is the folder holding encoder.onnx, decoder.onnx and decoder_batch.onnx; HEIGHT x WIDTH the
-// original image size. Each time is the median of REPEAT runs after one warm-up.
+// original image size. Each time is the median of REPEAT runs after ORT_WARMUP warm-up runs
+// (default 3: ONNX Runtime's memory arena grows over its first runs, and where page faults are
+// expensive those runs are several times slower than its steady state; docs/performance.md).
 //   encoder_ms          the image encoder on a preprocessed 1x3x1024x1024 input (resizing and
 //                       normalising the image are not in the graph and not timed);
 //   decoder_ms          one point prompt through upstream's exported prompt path, with the masks
@@ -27,6 +29,7 @@ if (!graphs || !widthArg) {
   process.exit(2);
 }
 const threads = Number(threadsArg), repeat = Number(repeatArg), height = Number(heightArg), width = Number(widthArg);
+const warmups = Number(process.env.ORT_WARMUP ?? 3);
 
 function vmHwmMb() {
   const m = /VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"));
@@ -36,7 +39,7 @@ function resetPeak() {
   try { writeFileSync("/proc/self/clear_refs", "5"); } catch { /* not allowed here: peaks then accumulate */ }
 }
 async function medianMs(fn) {
-  await fn();  // warm-up, as segkit bench
+  for (let i = 0; i < warmups; ++i) await fn();
   const times = [];
   for (let i = 0; i < repeat; ++i) {
     const t = performance.now();
@@ -52,7 +55,7 @@ const options = { intraOpNumThreads: threads, interOpNumThreads: 1, executionMod
                   graphOptimizationLevel: "all", executionProviders: ["cpu"] };
 const f32 = (data, dims) => new ort.Tensor("float32", Float32Array.from(data), dims);
 
-const out = { peer: "onnxruntime", onnxruntime: ort.env.versions?.node ?? "", precision: "fp32", threads, repeat,
+const out = { peer: "onnxruntime", onnxruntime: ort.env.versions?.node ?? "", precision: "fp32", threads, repeat, warmups,
               image_size: [width, height], note: "random init, graphs exported by bench/peers/export_onnx.py" };
 let peak = 0;
 
