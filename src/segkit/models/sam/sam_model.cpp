@@ -4,8 +4,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "core/json_read.h"
 #include "core/heap_reuse.h"
+#include "core/json_read.h"
 #include "core/memory_cache.h"
 #include "io/model_locator.h"
 #include "models/sam/checkpoint.h"
