@@ -75,3 +75,18 @@ TEST(Matmul, FallsBackForLayoutsItCannotReadInPlace) {
   core::matmul_into(out, a, b);
   expect_close(out, at::matmul(a, b));
 }
+
+TEST(Matmul, FallbackAccumulatesWithBetaAndAlpha) {
+  // float64 always takes ATen's path; beta = 1 (the encoder's scores on top of the
+  // relative-position terms) and any other beta must both accumulate.
+  const at::Tensor a = at::randn({3, 6, 8}).to(at::kDouble), b = at::randn({3, 8, 5}).to(at::kDouble);
+  const at::Tensor start = at::randn({3, 6, 5}).to(at::kDouble);
+  for (double beta : {1.0, 0.5}) {
+    SCOPED_TRACE(beta);
+    at::Tensor out = start.clone();
+    core::matmul_into(out, a, b, beta, 0.25);
+    expect_close(out.to(at::kFloat), start.mul(beta).add(at::matmul(a, b), 0.25).to(at::kFloat));
+  }
+  EXPECT_FALSE(core::matmul_reads_views_in_place(at::kDouble));
+  EXPECT_FALSE(core::matmul_reads_views_in_place(at::kBFloat16));
+}

@@ -115,6 +115,7 @@ void matmul_into(const at::Tensor& out, const at::Tensor& a, const at::Tensor& b
   at::Tensor product = at::matmul(a, b);
   at::Tensor o = out;
   if (beta == 0.0) o.copy_(alpha == 1.0 ? product : product.mul(alpha));
+  else if (beta == 1.0) o.add_(product, alpha);  // no pass that multiplies by one
   else o.mul_(beta).add_(product, alpha);
 }
 
@@ -127,5 +128,7 @@ at::Tensor matmul(const at::Tensor& a, const at::Tensor& b, double alpha) {
 }
 
 bool matmul_uses_onednn() { return SEGKIT_HAVE_DNNL != 0; }
+
+bool matmul_reads_views_in_place(at::ScalarType dtype) { return SEGKIT_HAVE_DNNL != 0 && dtype == at::kFloat; }
 
 }  // namespace segkit::core

@@ -23,4 +23,9 @@ at::Tensor matmul(const at::Tensor& a, const at::Tensor& b, double alpha = 1.0);
 // True when float32 products run on oneDNN (for benchmark reports).
 bool matmul_uses_onednn();
 
+// True when matmul_into reads strided views of this dtype in place; otherwise ATen's products
+// copy them on every call, and callers that multiply the same view many times should make it
+// contiguous once.
+bool matmul_reads_views_in_place(at::ScalarType dtype);
+
 }  // namespace segkit::core

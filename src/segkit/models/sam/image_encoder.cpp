@@ -73,6 +73,14 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
   // B×heads×N×head_dim views, rows 3·dim apart.
   at::Tensor t = qkv(x).view({B, N, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
   at::Tensor q = t[0], k = t[1], v = t[2];
+  at::Tensor kT = k.transpose(2, 3);
+  if (!core::matmul_reads_views_in_place(q.scalar_type())) {
+    // ATen's products copy strided operands on every call, here once per query tile: laying
+    // out q, kᵀ and v once per block is far cheaper.
+    q = q.contiguous();
+    kT = kT.contiguous();
+    v = v.contiguous();
+  }
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   at::Tensor rel_h, rel_w;  // B×heads×H×W×H and B×heads×H×W×W
   if (rel_pos_h.defined()) {
@@ -94,7 +102,6 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
   at::Tensor buffer = at::empty({nb * nh * nr * W * N}, q.options());
   at::Tensor out = at::empty({B, H, W, heads, head_dim}, q.options());
   at::Tensor out_heads = out.view({B, N, heads, head_dim}).permute({0, 2, 1, 3});  // B×heads×N×head_dim
-  const at::Tensor kT = k.transpose(2, 3);
   for (int64_t b0 = 0; b0 < B; b0 += nb) {
     const int64_t bn = std::min(nb, B - b0);
     for (int64_t h0 = 0; h0 < heads; h0 += nh) {
