@@ -2,7 +2,8 @@
 // glibc's malloc maps every block over its (adaptive) threshold with fresh pages and gives the
 // top of the heap back to the system once more than twice that is free. Each prediction's masks
 // (a few MB of bytes per prompt at photo size) then page-faults anew; on this VM a fault costs
-// ~10 µs, which made copying one prompt's three masks take 20 ms, as long as decoding them.
+// 13–16 µs (bench_page_faults), which made copying one prompt's three masks take 20 ms, as
+// long as decoding them.
 // The models call this when they are built: blocks up to 64 MB come from the heap, and up to
 // 256 MB of free heap stays mapped for the next request. Long runs release it explicitly
 // (the mask generator trims after each image). Settings the user made through glibc's
