@@ -1,6 +1,7 @@
-// The decoder's IoU-gated upscaling, which the automatic mask generator relies on: prompts
-// with an IoU prediction above the threshold get exactly the masks of the ungated decoder, the
-// others NaN, and the IoU predictions are unchanged.
+// The decoder on batches of prompts, as the automatic mask generator uses it: a batch decodes
+// as each prompt alone, and with the IoU-gated upscaling prompts with an IoU prediction above
+// the threshold get exactly the masks of the ungated decoder, the others NaN, and the IoU
+// predictions are unchanged.
 #include <ATen/ops/median.h>
 #include <ATen/ops/rand.h>
 #include <c10/core/InferenceMode.h>
@@ -42,4 +43,27 @@ TEST(MaskDecoder, UpscalesOnlyPromptsWithAnIouPredictionAboveTheFilter) {
   }
   EXPECT_GT(passed, 0);
   EXPECT_GT(skipped, 0);
+}
+
+TEST(MaskDecoder, ABatchOfPromptsDecodesAsEachPromptAlone) {
+  // A batch takes the factored transformer (kept for the next batch on the same image), one
+  // prompt the plain one: the same masks and IoU predictions up to float rounding.
+  auto model = SamModel::load(test::sam_tiny_hf(), {false});
+  SamPredictor predictor(model);
+  predictor.set_image(test::sam_case_image(*test::sam_case_file("dog")));
+  c10::InferenceMode guard;
+  const int64_t B = 6;
+  at::manual_seed(5);
+  const at::Tensor coords = at::rand({B, 1, 2}) * float(model->config().image_size) * 0.6f;
+  const at::Tensor labels = at::ones({B, 1}, at::kInt);
+  auto [masks, iou] = sam::decode_low_res(predictor, coords, labels, {}, {}, true);
+  for (int64_t b = 0; b < B; ++b) {
+    auto [one_mask, one_iou] =
+        sam::decode_low_res(predictor, coords.slice(0, b, b + 1), labels.slice(0, b, b + 1), {}, {}, true);
+    EXPECT_LT((masks[b] - one_mask[0]).abs().max().item<float>(), 1e-3f) << "prompt " << b;
+    EXPECT_LT((iou[b] - one_iou[0]).abs().max().item<float>(), 1e-5f) << "prompt " << b;
+  }
+  auto [again_masks, again_iou] = sam::decode_low_res(predictor, coords, labels, {}, {}, true);
+  EXPECT_TRUE(again_masks.equal(masks));
+  EXPECT_TRUE(again_iou.equal(iou));
 }

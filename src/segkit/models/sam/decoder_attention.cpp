@@ -25,13 +25,9 @@
 
 namespace segkit::sam {
 
-namespace {
-
-// Softmax over the rows of every R×N matrix of a contiguous tensor (…, R, N), in place: for
-// each column, across its few rows. ATen's softmax over a short dimension costs several ns per
-// element; here the max and the sums run along the contiguous columns and exp is ATen's
-// vectorised one.
-void softmax_across_rows_(at::Tensor& x) {
+// ATen's softmax over a short dimension costs several ns per element; here the max and the sums
+// run along the contiguous columns and exp is ATen's vectorised one.
+void softmax_across_rows_(const at::Tensor& x) {
   const int64_t N = x.size(-1), R = x.size(-2), matrices = x.numel() / std::max<int64_t>(1, R * N);
   float* data = x.data_ptr<float>();
   at::parallel_for(0, matrices, 1, [&](int64_t begin, int64_t end) {
@@ -45,7 +41,7 @@ void softmax_across_rows_(at::Tensor& x) {
         for (int64_t n = 0; n < N; ++n) p[r * N + n] -= top[n];
     }
   });
-  at::exp_(x);
+  x.exp_();
   at::parallel_for(0, matrices, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> sum(static_cast<size_t>(N));
     for (int64_t m = begin; m < end; ++m) {
@@ -59,8 +55,6 @@ void softmax_across_rows_(at::Tensor& x) {
     }
   });
 }
-
-}  // namespace
 
 Attention Attention::load(const WeightMap& w, const std::string& prefix, int heads) {
   Attention a;

@@ -12,13 +12,15 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <vector>
 
 #include "core/matmul.h"
+#include "models/sam/factored_transformer.h"
 
 namespace segkit::sam {
 
-void TwoWayBlock::forward(at::Tensor& queries, at::Tensor& keys, const at::Tensor& query_pe, const at::Tensor& key_pe) const {
+void TwoWayBlock::attend_among_tokens(at::Tensor& queries, const at::Tensor& query_pe) const {
   if (skip_first_layer_pe) {
     queries = self_attn(queries, queries, queries);
   } else {
@@ -26,13 +28,17 @@ void TwoWayBlock::forward(at::Tensor& queries, at::Tensor& keys, const at::Tenso
     queries = queries + self_attn(q, q, queries);
   }
   queries = norm1(queries);
+}
 
+void TwoWayBlock::mlp(at::Tensor& queries) const { queries = norm3(queries + lin2(at::relu(lin1(queries)))); }
+
+void TwoWayBlock::forward(at::Tensor& queries, at::Tensor& keys, const at::Tensor& query_pe, const at::Tensor& key_pe) const {
+  attend_among_tokens(queries, query_pe);
   // The keys stay as they are until the last step: their positional sum serves both attentions.
   const at::Tensor k = keys + key_pe;
   at::Tensor q = queries + query_pe;
   queries = norm2(queries + token_to_image(q, k, keys));
-  queries = norm3(queries + lin2(at::relu(lin1(queries))));
-
+  mlp(queries);
   q = queries + query_pe;
   keys = norm4(keys + image_to_token(k, q, queries));
 }
@@ -113,6 +119,11 @@ constexpr int64_t kGridRowsPerBlock = 16;
 // slower end to end on segment-everything).
 constexpr int64_t kPromptChunk = 8;
 
+// With many prompts on one image, the transformer keeps each prompt's image tokens factored
+// (factored_transformer.h); its shared part costs about as much as two prompts of the plain one.
+constexpr int64_t kFactoredFromPrompts = 4;
+constexpr int64_t kFactoredChunk = 16;
+
 // Mask values of grid cells (i, j) with sub-pixels (di, dj) then (ei, ej), K values each, to
 // pixel (4i + 2di + ei, 4j + 2dj + ej) of K planes of 4w columns (planes `plane` floats apart).
 void scatter_subpixels(const float* m, int64_t rows, int64_t w, int64_t K, float* out, int64_t plane) {
@@ -131,34 +142,74 @@ void scatter_subpixels(const float* m, int64_t rows, int64_t w, int64_t K, float
 std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_embeddings, const at::Tensor& image_pe,
                                                        const at::Tensor& sparse, const at::Tensor& dense, bool multimask,
                                                        double masks_if_iou_above) const {
-  const int64_t B = sparse.size(0);
+  const int64_t B = sparse.size(0), h = image_embeddings.size(2), w = image_embeddings.size(3);
   // Without mask inputs the dense embedding is one vector for every prompt: keep the image
   // side at batch 1 instead of copying it per prompt (upstream repeat_interleave).
   const bool shared_dense = dense.size(0) == 1 || dense.stride(0) == 0;
   const at::Tensor src = image_embeddings + (shared_dense ? dense.slice(0, 0, 1) : dense);
-  if (B <= kPromptChunk) return decode(src, image_pe, sparse, multimask, masks_if_iou_above);
-  std::pair<at::Tensor, at::Tensor> out;
-  for (int64_t b0 = 0; b0 < B; b0 += kPromptChunk) {
-    const int64_t b1 = std::min(B, b0 + kPromptChunk);
-    auto [masks, iou] =
-        decode(shared_dense ? src : src.slice(0, b0, b1), image_pe, sparse.slice(0, b0, b1), multimask, masks_if_iou_above);
-    if (!out.first.defined()) {
-      out.first = at::empty({B, masks.size(1), masks.size(2), masks.size(3)}, masks.options());
-      out.second = at::empty({B, iou.size(1)}, iou.options());
+  auto in_chunks = [&](int64_t chunk, const auto& decode_chunk) {
+    if (B <= chunk) return decode_chunk(0, B);
+    std::pair<at::Tensor, at::Tensor> out;
+    for (int64_t b0 = 0; b0 < B; b0 += chunk) {
+      const int64_t b1 = std::min(B, b0 + chunk);
+      auto [masks, iou] = decode_chunk(b0, b1);
+      if (!out.first.defined()) {
+        out.first = at::empty({B, masks.size(1), masks.size(2), masks.size(3)}, masks.options());
+        out.second = at::empty({B, iou.size(1)}, iou.options());
+      }
+      out.first.slice(0, b0, b1).copy_(masks);
+      out.second.slice(0, b0, b1).copy_(iou);
     }
-    out.first.slice(0, b0, b1).copy_(masks);
-    out.second.slice(0, b0, b1).copy_(iou);
+    return out;
+  };
+  if (shared_dense && B >= kFactoredFromPrompts && src.scalar_type() == at::kFloat) {
+    const auto factored = factored_for(src[0].flatten(1).t().contiguous(), image_pe[0].flatten(1).t().contiguous());
+    return in_chunks(kFactoredChunk, [&](int64_t b0, int64_t b1) {
+      auto [hs, image_tokens] = factored->forward(prompt_tokens(sparse.slice(0, b0, b1)), 1 + num_mask_tokens());
+      return heads(hs, [&](int64_t b) { return image_tokens.materialize(b).view({h, w, -1}); }, h, w, multimask,
+                   masks_if_iou_above);
+    });
   }
-  return out;
+  return in_chunks(kPromptChunk, [&](int64_t b0, int64_t b1) {
+    auto [hs, image_tokens] = transformer.forward(shared_dense ? src : src.slice(0, b0, b1), image_pe,
+                                                  prompt_tokens(sparse.slice(0, b0, b1)), 1 + num_mask_tokens());
+    return heads(hs, [&](int64_t b) { return image_tokens[b].view({h, w, -1}); }, h, w, multimask, masks_if_iou_above);
+  });
 }
 
-std::pair<at::Tensor, at::Tensor> MaskDecoder::decode(const at::Tensor& src, const at::Tensor& image_pe,
-                                                      const at::Tensor& sparse, bool multimask, double masks_if_iou_above) const {
-  const int64_t B = sparse.size(0), h = src.size(2), w = src.size(3);
-  at::Tensor output_tokens = at::cat({iou_token, mask_tokens}, 0).unsqueeze(0).expand({B, -1, -1});
-  at::Tensor tokens = at::cat({output_tokens, sparse}, 1);
+struct MaskDecoder::FactoredCache {
+  std::mutex lock;
+  const TwoWayTransformer* owner = nullptr;
+  at::Tensor image, image_pe;
+  std::shared_ptr<const FactoredTransformer> transformer;
+};
+
+std::shared_ptr<MaskDecoder::FactoredCache> MaskDecoder::new_factored_cache() { return std::make_shared<FactoredCache>(); }
+
+std::shared_ptr<const FactoredTransformer> MaskDecoder::factored_for(const at::Tensor& image,
+                                                                     const at::Tensor& image_pe) const {
+  FactoredCache& cache = *factored_cache_;
+  std::lock_guard<std::mutex> guard(cache.lock);
+  const bool same = cache.transformer && cache.owner == &transformer && cache.image.sizes() == image.sizes() &&
+                    cache.image_pe.sizes() == image_pe.sizes() && cache.image.equal(image) && cache.image_pe.equal(image_pe);
+  if (!same) {
+    cache.transformer = std::make_shared<const FactoredTransformer>(transformer, image, image_pe);
+    cache.owner = &transformer;
+    cache.image = image;
+    cache.image_pe = image_pe;
+  }
+  return cache.transformer;
+}
+
+at::Tensor MaskDecoder::prompt_tokens(const at::Tensor& sparse) const {
+  at::Tensor output_tokens = at::cat({iou_token, mask_tokens}, 0).unsqueeze(0).expand({sparse.size(0), -1, -1});
+  return at::cat({output_tokens, sparse}, 1);
+}
+
+std::pair<at::Tensor, at::Tensor> MaskDecoder::heads(const at::Tensor& hs, const GridOf& grid_of, int64_t h, int64_t w,
+                                                     bool multimask, double masks_if_iou_above) const {
+  const int64_t B = hs.size(0);
   const int M = num_mask_tokens();
-  auto [hs, image_tokens] = transformer.forward(src, image_pe, tokens, 1 + M);  // the prompts' own tokens end here
   at::Tensor iou_token_out = hs.select(1, 0);
   at::Tensor mask_tokens_out = hs.slice(1, 1, 1 + M);
   // Only the masks that are returned are upscaled and multiplied out.
@@ -174,31 +225,38 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::decode(const at::Tensor& src, con
     const at::Tensor any = at::gt(iou, masks_if_iou_above).any(1).contiguous();
     wanted.assign(any.data_ptr<bool>(), any.data_ptr<bool>() + B);
   }
-  return {upscale_masks(image_tokens.reshape({B, h, w, -1}), hyper_in, wanted), iou};
+  return {upscale_masks(grid_of, h, w, hyper_in, wanted), iou};
+}
+
+at::Tensor MaskDecoder::upscale_masks(const at::Tensor& grid, const at::Tensor& hyper_in,
+                                      const std::vector<bool>& wanted) const {
+  return upscale_masks([&](int64_t b) { return grid[b]; }, grid.size(1), grid.size(2), hyper_in, wanted);
 }
 
 // Output upscaling (transposed convolution, LayerNorm2d, GELU, transposed convolution, GELU)
 // and the hypernetwork product, a block of grid rows of one prompt at a time, written straight
 // into the mask planes.
-at::Tensor MaskDecoder::upscale_masks(const at::Tensor& grid, const at::Tensor& hyper_in,
+at::Tensor MaskDecoder::upscale_masks(const GridOf& grid_of, int64_t h, int64_t w, const at::Tensor& hyper_in,
                                       const std::vector<bool>& wanted) const {
-  const int64_t B = grid.size(0), h = grid.size(1), w = grid.size(2), K = hyper_in.size(1);
+  const int64_t B = hyper_in.size(0), K = hyper_in.size(1);
   const int64_t c1 = upscale1.out_channels, c2 = upscale2.out_channels;
   at::Tensor masks = at::empty({B, K, 4 * h, 4 * w}, hyper_in.options());
-  const int64_t blocks = (h + kGridRowsPerBlock - 1) / kGridRowsPerBlock;
-  for (int64_t i = 0; i < B * blocks; ++i) {
-    const int64_t b = i / blocks, r0 = (i % blocks) * kGridRowsPerBlock, r1 = std::min(h, r0 + kGridRowsPerBlock);
+  for (int64_t b = 0; b < B; ++b) {
     if (!wanted.empty() && !wanted[size_t(b)]) {
-      if (r0 == 0) masks[b].fill_(std::numeric_limits<float>::quiet_NaN());
+      masks[b].fill_(std::numeric_limits<float>::quiet_NaN());
       continue;
     }
-    at::Tensor up = core::linear(grid[b].slice(0, r0, r1), upscale1.weight, upscale1.bias);  // rows×w×(2·2·c1)
-    up = at::layer_norm(up.view({-1, c1}), {c1}, upscale_norm.weight, upscale_norm.bias, upscale_norm.eps);
-    at::gelu_(up);
-    up = core::linear(up, upscale2.weight, upscale2.bias);  // (rows·w·2·2)×(2·2·c2)
-    at::gelu_(up);
-    const at::Tensor m = core::matmul(up.view({-1, c2}), hyper_in[b].transpose(0, 1));
-    scatter_subpixels(m.data_ptr<float>(), r1 - r0, w, K, masks[b].data_ptr<float>() + 4 * r0 * 4 * w, 4 * h * 4 * w);
+    const at::Tensor grid = grid_of(b);  // h×w×C
+    for (int64_t r0 = 0; r0 < h; r0 += kGridRowsPerBlock) {
+      const int64_t r1 = std::min(h, r0 + kGridRowsPerBlock);
+      at::Tensor up = core::linear(grid.slice(0, r0, r1), upscale1.weight, upscale1.bias);  // rows×w×(2·2·c1)
+      up = at::layer_norm(up.view({-1, c1}), {c1}, upscale_norm.weight, upscale_norm.bias, upscale_norm.eps);
+      at::gelu_(up);
+      up = core::linear(up, upscale2.weight, upscale2.bias);  // (rows·w·2·2)×(2·2·c2)
+      at::gelu_(up);
+      const at::Tensor m = core::matmul(up.view({-1, c2}), hyper_in[b].transpose(0, 1));
+      scatter_subpixels(m.data_ptr<float>(), r1 - r0, w, K, masks[b].data_ptr<float>() + 4 * r0 * 4 * w, 4 * h * 4 * w);
+    }
   }
   return masks;
 }

@@ -4,7 +4,9 @@
 // (upstream mask_decoder.py and transformer.py).
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <limits>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -14,11 +16,16 @@
 
 namespace segkit::sam {
 
+class FactoredTransformer;
+
 struct TwoWayBlock {
   Attention self_attn, token_to_image, image_to_token;
   LayerNorm norm1, norm2, norm3, norm4;
   Linear lin1, lin2;
   bool skip_first_layer_pe = false;
+  // The steps on the prompt tokens alone: self-attention (+ norm1), and the MLP (+ norm3).
+  void attend_among_tokens(at::Tensor& queries, const at::Tensor& query_pe) const;
+  void mlp(at::Tensor& queries) const;
   // Updates (queries, keys) in place.
   void forward(at::Tensor& queries, at::Tensor& keys, const at::Tensor& query_pe, const at::Tensor& key_pe) const;
 };
@@ -65,10 +72,22 @@ struct MaskDecoder {
   at::Tensor upscale_masks(const at::Tensor& grid, const at::Tensor& hyper_in, const std::vector<bool>& wanted = {}) const;
 
  private:
-  // One chunk of prompts; src is the image embedding plus the dense prompt embedding (batch 1
-  // when shared by every prompt).
-  std::pair<at::Tensor, at::Tensor> decode(const at::Tensor& src, const at::Tensor& image_pe, const at::Tensor& sparse,
-                                           bool multimask, double masks_if_iou_above) const;
+  // Prompt b's image tokens, h×w×C, made when its masks are wanted.
+  using GridOf = std::function<at::Tensor(int64_t)>;
+  at::Tensor upscale_masks(const GridOf& grid_of, int64_t h, int64_t w, const at::Tensor& hyper_in,
+                           const std::vector<bool>& wanted) const;
+  // The factored transformer's products with one image (N×C) and its positions, kept for the
+  // next call while they are equal: the generator decodes an image's grid in many batches.
+  struct FactoredCache;
+  static std::shared_ptr<FactoredCache> new_factored_cache();
+  std::shared_ptr<FactoredCache> factored_cache_ = new_factored_cache();
+  std::shared_ptr<const FactoredTransformer> factored_for(const at::Tensor& image, const at::Tensor& image_pe) const;
+  // The output and mask tokens first, then the prompt's own (B×T×C).
+  at::Tensor prompt_tokens(const at::Tensor& sparse) const;
+  // From the transformer's output tokens: the IoU predictions, then the masks of the prompts
+  // that pass the IoU filter.
+  std::pair<at::Tensor, at::Tensor> heads(const at::Tensor& hs, const GridOf& grid_of, int64_t h, int64_t w,
+                                          bool multimask, double masks_if_iou_above) const;
 };
 
 }  // namespace segkit::sam
