@@ -48,10 +48,10 @@ TEST(FactoredTransformer, EqualsThePlainTransformerAtEveryDepth) {
     const auto& d = m.mask_decoder;
     const at::Tensor tokens = at::cat({at::cat({d.iou_token, d.mask_tokens}, 0).unsqueeze(0).expand({B, -1, -1}), sparse}, 1);
 
-    auto [queries, keys] = transformer.forward(src, m.dense_pe, tokens, 4);
+    auto [queries, keys] = transformer.forward(src, m.dense_pe, tokens, {0, 2, 3, 4});
     const sam::FactoredTransformer factored(transformer, src[0].flatten(1).t().contiguous(),
                                             m.dense_pe[0].flatten(1).t().contiguous());
-    auto [f_queries, f_keys] = factored.forward(tokens, 4);
+    auto [f_queries, f_keys] = factored.forward(tokens, {0, 2, 3, 4});
     ASSERT_EQ(f_queries.sizes(), queries.sizes());
     EXPECT_LT((f_queries - queries).abs().max().item<float>(), 1e-4f);
     for (int64_t b = 0; b < B; ++b) {

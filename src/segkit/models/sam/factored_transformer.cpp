@@ -230,7 +230,8 @@ FactoredTransformer::FactoredTransformer(const TwoWayTransformer& transformer, c
   final_ = image_side(transformer.final_attn, z, blocks.empty());
 }
 
-std::pair<at::Tensor, FactoredImageTokens> FactoredTransformer::forward(const at::Tensor& tokens, int64_t outputs) const {
+std::pair<at::Tensor, FactoredImageTokens> FactoredTransformer::forward(const at::Tensor& tokens,
+                                                                        const std::vector<int64_t>& outputs) const {
   FactoredImageTokens x;
   x.z = image_;
   at::Tensor queries = tokens;
@@ -243,8 +244,8 @@ std::pair<at::Tensor, FactoredImageTokens> FactoredTransformer::forward(const at
     attend_from_image(block, layers_[i], x, values, queries + tokens, queries);
   }
   // The final attention and norm treat each token on its own: only the wanted ones are computed.
-  queries = queries.slice(1, 0, std::min(outputs, queries.size(1)));
-  const at::Tensor q = queries + tokens.slice(1, 0, queries.size(1));
+  queries = select_tokens(queries, outputs);
+  const at::Tensor q = queries + select_tokens(tokens, outputs);
   queries = transformer_.norm_final(queries + attend_to_image(transformer_.final_attn, final_, x, q));
   return {queries, x};
 }

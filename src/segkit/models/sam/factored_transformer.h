@@ -39,8 +39,9 @@ class FactoredTransformer {
   // The shared products are computed here, once.
   FactoredTransformer(const TwoWayTransformer& transformer, const at::Tensor& image, const at::Tensor& image_pe);
 
-  // tokens: B×T×C → (the first `outputs` tokens out, B×min(outputs, T)×C; the image tokens).
-  std::pair<at::Tensor, FactoredImageTokens> forward(const at::Tensor& tokens, int64_t outputs) const;
+  // tokens: B×T×C → (the tokens listed in `outputs` (all when empty), B×|outputs|×C; the image
+  // tokens).
+  std::pair<at::Tensor, FactoredImageTokens> forward(const at::Tensor& tokens, const std::vector<int64_t>& outputs) const;
 
   // The image side of a tokens-to-image attention: the keys' and values' projections of Z, per
   // head and transposed (H×d×N), and of the positional encodings (undefined when folded into

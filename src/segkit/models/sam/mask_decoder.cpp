@@ -68,8 +68,22 @@ TwoWayTransformer TwoWayTransformer::load(const WeightMap& w, const SamConfig& c
   return t;
 }
 
+at::Tensor select_tokens(const at::Tensor& tokens, const std::vector<int64_t>& which) {
+  if (which.empty()) return tokens;
+  // Runs of consecutive tokens as slices.
+  std::vector<at::Tensor> runs;
+  for (size_t i = 0; i < which.size();) {
+    size_t j = i + 1;
+    while (j < which.size() && which[j] == which[j - 1] + 1) ++j;
+    runs.push_back(tokens.slice(1, which[i], which[j - 1] + 1));
+    i = j;
+  }
+  return runs.size() == 1 ? runs[0] : at::cat(runs, 1);
+}
+
 std::pair<at::Tensor, at::Tensor> TwoWayTransformer::forward(const at::Tensor& image, const at::Tensor& image_pe,
-                                                             const at::Tensor& tokens, int64_t outputs) const {
+                                                             const at::Tensor& tokens,
+                                                             const std::vector<int64_t>& outputs) const {
   // Image and positions may have batch 1 (shared by all prompts); keys become per-prompt at
   // the first image-to-token update.
   at::Tensor keys = image.flatten(2).permute({0, 2, 1}).contiguous();
@@ -77,8 +91,8 @@ std::pair<at::Tensor, at::Tensor> TwoWayTransformer::forward(const at::Tensor& i
   at::Tensor queries = tokens;
   for (const auto& layer : layers) layer.forward(queries, keys, tokens, key_pe);
   // The final attention and norm treat each token on its own: only the wanted ones are computed.
-  queries = queries.slice(1, 0, std::min(outputs, queries.size(1)));
-  at::Tensor q = queries + tokens.slice(1, 0, queries.size(1)), k = keys + key_pe;
+  queries = select_tokens(queries, outputs);
+  at::Tensor q = queries + select_tokens(tokens, outputs), k = keys + key_pe;
   queries = norm_final(queries + final_attn(q, k, keys));
   if (keys.size(0) != queries.size(0)) keys = keys.expand({queries.size(0), -1, -1});  // no layers at all
   return {queries, keys};
@@ -162,17 +176,21 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
     }
     return out;
   };
+  // The IoU token and the returned masks' tokens (the final attention treats each on its own).
+  const int first = multimask ? 1 : 0, K = multimask ? num_mask_tokens() - 1 : 1;
+  std::vector<int64_t> outputs{0};
+  for (int i = first; i < first + K; ++i) outputs.push_back(1 + i);
   if (shared_dense && B >= kFactoredFromPrompts && src.scalar_type() == at::kFloat) {
     const auto factored = factored_for(src[0].flatten(1).t().contiguous(), image_pe[0].flatten(1).t().contiguous());
     return in_chunks(kFactoredChunk, [&](int64_t b0, int64_t b1) {
-      auto [hs, image_tokens] = factored->forward(prompt_tokens(sparse.slice(0, b0, b1)), 1 + num_mask_tokens());
+      auto [hs, image_tokens] = factored->forward(prompt_tokens(sparse.slice(0, b0, b1)), outputs);
       return heads(hs, [&](int64_t b) { return image_tokens.materialize(b).view({h, w, -1}); }, h, w, multimask,
                    masks_if_iou_above);
     });
   }
   return in_chunks(kPromptChunk, [&](int64_t b0, int64_t b1) {
     auto [hs, image_tokens] = transformer.forward(shared_dense ? src : src.slice(0, b0, b1), image_pe,
-                                                  prompt_tokens(sparse.slice(0, b0, b1)), 1 + num_mask_tokens());
+                                                  prompt_tokens(sparse.slice(0, b0, b1)), outputs);
     return heads(hs, [&](int64_t b) { return image_tokens[b].view({h, w, -1}); }, h, w, multimask, masks_if_iou_above);
   });
 }
@@ -210,14 +228,12 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::heads(const at::Tensor& hs, const
                                                      bool multimask, double masks_if_iou_above) const {
   const int64_t B = hs.size(0);
   const int M = num_mask_tokens();
-  at::Tensor iou_token_out = hs.select(1, 0);
-  at::Tensor mask_tokens_out = hs.slice(1, 1, 1 + M);
-  // Only the masks that are returned are upscaled and multiplied out.
+  // hs holds the IoU token, then the K returned masks' tokens.
   const int first = multimask ? 1 : 0, K = multimask ? M - 1 : 1;
   std::vector<at::Tensor> hyper;
-  for (int i = first; i < first + K; ++i) hyper.push_back(hypernetworks[i](mask_tokens_out.select(1, i)));
+  for (int i = 0; i < K; ++i) hyper.push_back(hypernetworks[first + i](hs.select(1, 1 + i)));
   at::Tensor hyper_in = at::stack(hyper, 1);  // B×K×C/8
-  at::Tensor iou = iou_head(iou_token_out).slice(1, first, first + K);
+  at::Tensor iou = iou_head(hs.select(1, 0)).slice(1, first, first + K);
 
   std::vector<bool> wanted;
   if (masks_if_iou_above > -std::numeric_limits<double>::infinity()) {

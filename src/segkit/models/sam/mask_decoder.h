@@ -30,15 +30,18 @@ struct TwoWayBlock {
   void forward(at::Tensor& queries, at::Tensor& keys, const at::Tensor& query_pe, const at::Tensor& key_pe) const;
 };
 
+// Tokens `which` (all when empty) of B×T×C tokens, in that order.
+at::Tensor select_tokens(const at::Tensor& tokens, const std::vector<int64_t>& which);
+
 struct TwoWayTransformer {
   std::vector<TwoWayBlock> layers;
   Attention final_attn;
   LayerNorm norm_final;
   static TwoWayTransformer load(const WeightMap& w, const SamConfig& c);
-  // image: B×C×h×w, image_pe: B×C×h×w, tokens: B×T×C → (the first `outputs` tokens out,
-  // B×min(outputs, T)×C; image tokens B×hw×C).
+  // image: B×C×h×w, image_pe: B×C×h×w, tokens: B×T×C → (the tokens listed in `outputs` (all when
+  // empty), B×|outputs|×C; image tokens B×hw×C).
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& image, const at::Tensor& image_pe, const at::Tensor& tokens,
-                                            int64_t outputs = std::numeric_limits<int64_t>::max()) const;
+                                            const std::vector<int64_t>& outputs = {}) const;
 };
 
 // A kernel-2, stride-2 transposed convolution on channels-last pixels is one matrix product:
