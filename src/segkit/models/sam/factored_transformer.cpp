@@ -151,7 +151,8 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
   at::Tensor sq = (f * sq_terms).sum(1);
   sq.add_(x.scale.defined() ? x.scale * x.scale * shared.centred_sq : shared.centred_sq.expand({B, N}));
   const LayerNorm& norm = block.norm4;
-  const at::Tensor s = at::rsqrt(sq.div_(static_cast<double>(C)).add_(norm.eps));  // B×N
+  // (Rounding can take a variance of nearly 0 below it.)
+  const at::Tensor s = at::rsqrt(sq.clamp_min_(0.0).div_(static_cast<double>(C)).add_(norm.eps));  // B×N
 
   // The normalised tokens: a·s·(Z⊙γ) + Σₖ s·f·(w⊙γ) − s·mean·γ + β.
   x.scale = x.scale.defined() ? x.scale * s : s;

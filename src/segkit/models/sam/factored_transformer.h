@@ -12,8 +12,8 @@
 // norm's weight and bias). Every product of the tokens with a projection then splits into a
 // product with Z, computed once per image, and one with the per-prompt coefficients D; the
 // norms' statistics follow from Gram matrices of V and dot products of Z's rows with V. This
-// is the same function as TwoWayTransformer::forward up to float rounding, at about a quarter
-// of its operations per prompt, and a prompt's work stays in arrays of H·T × N.
+// is the same function as TwoWayTransformer::forward up to float rounding, at about half of its
+// operations per prompt, and no prompt's work touches an N×C array.
 #include <ATen/core/Tensor.h>
 
 #include <utility>

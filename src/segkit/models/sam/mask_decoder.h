@@ -64,6 +64,7 @@ struct MaskDecoder {
   static MaskDecoder load(const WeightMap& w, const SamConfig& c);
   int num_mask_tokens() const { return static_cast<int>(mask_tokens.size(0)); }
   // image_embeddings: 1×C×g×g (shared by all B prompts) → (masks B×K×4g×4g, iou B×K).
+  // Several prompts without mask inputs take the factored transformer (factored_transformer.h).
   // The IoU predictions come before the masks' upscaling, the larger part of the work: a caller
   // that keeps only masks predicted above a threshold (the automatic mask generator) passes it
   // as masks_if_iou_above, and prompts with no IoU prediction above it get NaN masks.
