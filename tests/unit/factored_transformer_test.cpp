@@ -1,12 +1,15 @@
 // The decoder's factored transformer (many prompts on one image, factored_transformer.h) is the
 // same function as the plain two-way transformer: checked on random decoders of several depths
-// and head counts, prompt tokens and image tokens both.
+// and head counts, with random norms and biases, prompt tokens and image tokens both.
 #include <ATen/ops/cat.h>
 #include <ATen/ops/rand.h>
 #include <ATen/ops/randint.h>
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/randn.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "models/sam/factored_transformer.h"
 #include "models/sam/random_checkpoint.h"
@@ -35,7 +38,27 @@ TEST(FactoredTransformer, EqualsThePlainTransformerAtEveryDepth) {
     sam::write_random_checkpoint(dir.file("m"), c, 11 + uint64_t(depth));
     auto model = SamModel::load(dir.file("m"), {false});
     const auto& m = model->impl();
-    const auto& transformer = m.mask_decoder.transformer;
+    // Random checkpoints (like upstream's initialisation) have norms of weight 1 and bias 0 and
+    // small weights, which make every attention nearly uniform; the factored form tracks each
+    // norm's weight and bias and each projection's bias, so give them all values that count.
+    at::manual_seed(100 + depth);
+    sam::TwoWayTransformer transformer = m.mask_decoder.transformer;  // tensors are replaced, not changed
+    auto randomise = [](sam::LayerNorm& norm) {
+      norm.weight = 1.0 + 0.5 * at::randn(norm.weight.sizes());
+      norm.bias = 0.3 * at::randn(norm.bias.sizes());
+    };
+    auto randomise_projections = [](sam::Attention& att) {
+      for (sam::Linear* l : {&att.q_proj, &att.k_proj, &att.v_proj, &att.out_proj}) {
+        l->weight = at::randn(l->weight.sizes()) / std::sqrt(double(l->in_features()));
+        l->bias = 0.3 * at::randn(l->bias.sizes());
+      }
+    };
+    for (auto& layer : transformer.layers) {
+      for (sam::LayerNorm* norm : {&layer.norm1, &layer.norm2, &layer.norm3, &layer.norm4}) randomise(*norm);
+      for (sam::Attention* att : {&layer.self_attn, &layer.token_to_image, &layer.image_to_token}) randomise_projections(*att);
+    }
+    randomise(transformer.norm_final);
+    randomise_projections(transformer.final_attn);
 
     at::manual_seed(depth);
     const int64_t B = 5, g = c.embedding_size();

@@ -1,9 +1,11 @@
 #include "models/sam/factored_transformer.h"
 
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/add.h>
+#include <ATen/ops/addcmul.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/ones.h>
+#include <ATen/ops/mul.h>
 #include <ATen/ops/rsqrt.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/zeros.h>
@@ -106,8 +108,6 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
   const int64_t d = att.q_proj.out_features() / H, N = side.from_image.size(2), HT = H * T;
   const at::Tensor k = split_heads(att.k_proj(k_in), H).mul(1.0 / std::sqrt(static_cast<double>(d)));
   const at::Tensor weights = scores_against_image(k, side.from_image, side.from_image_pe, x, att.q_proj.weight);
-  // The query bias adds bq·k to a head's score for one prompt token, the same for every image token.
-  if (att.q_proj.bias.defined()) weights.add_((k * att.q_proj.bias.view({H, d})).sum(-1, true));
   softmax_across_rows_(weights.view({B, T, H * N}));  // over the prompt tokens, per head and image token
   // Each head's values through its slice of the output projection are the new basis vectors.
   // A head's weights sum to 1, so the output bias is shared among the heads' vectors.
@@ -127,7 +127,8 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
   for (size_t g = 0; g < shared.group_offset.size(); ++g) {
     if (shared.group_proj[g].defined()) {
       const at::Tensor dots = times_shared(values[size_t(shared.group_layer[g])], shared.group_proj[g]);
-      e.slice(1, row, row + HT).copy_(dots.view({B, HT, N}).add_(shared.group_offset[g]));
+      at::Tensor block_e = e.slice(1, row, row + HT);
+      at::add_out(block_e, dots.view({B, HT, N}), shared.group_offset[g]);
       row += HT;
     } else {
       e.select(1, row).copy_(shared.group_offset[g].expand({B, N}));
@@ -142,13 +143,13 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
   const at::Tensor mean = core::matmul(w_mean.unsqueeze(1), f).squeeze(1);  // B×N
   at::Tensor sq_terms = core::matmul(gram, f);
   if (x.scale.defined()) {
-    e.mul_(x.scale.unsqueeze(1));
+    sq_terms.addcmul_(e, x.scale.unsqueeze(1), 2.0);
     mean.add_(x.scale * shared.mean);
   } else {
+    sq_terms.add_(e, 2.0);
     mean.add_(shared.mean);
   }
-  sq_terms.add_(e, 2.0);
-  at::Tensor sq = (f * sq_terms).sum(1);
+  at::Tensor sq = sq_terms.mul_(f).sum(1);
   sq.add_(x.scale.defined() ? x.scale * x.scale * shared.centred_sq : shared.centred_sq.expand({B, N}));
   const LayerNorm& norm = block.norm4;
   // (Rounding can take a variance of nearly 0 below it.)
@@ -156,7 +157,12 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
 
   // The normalised tokens: a·s·(Z⊙γ) + Σₖ s·f·(w⊙γ) − s·mean·γ + β.
   x.scale = x.scale.defined() ? x.scale * s : s;
-  x.coeffs = at::cat({f * s.unsqueeze(1), (mean * s).neg_().unsqueeze(1), at::ones({B, 1, N}, f.options())}, 1);
+  at::Tensor coeffs = at::empty({B, n + 2, N}, f.options());
+  at::Tensor scaled = coeffs.slice(1, 0, n), shifted = coeffs.select(1, n);
+  at::mul_out(scaled, f, s.unsqueeze(1));
+  at::mul_out(shifted, mean, s).neg_();
+  coeffs.select(1, n + 1).fill_(1.0);
+  x.coeffs = coeffs;
   x.basis = at::cat({w * norm.weight, norm.weight.expand({B, 1, C}), norm.bias.expand({B, 1, C})}, 1);
   x.z = side.next_z;
 }
@@ -189,9 +195,19 @@ FactoredTransformer::FactoredTransformer(const TwoWayTransformer& transformer, c
     const bool first = i == 0;
     LayerSide side;
     side.to_image = image_side(block.token_to_image, z, first);
+    // The query bias goes with the positions' projection (or Z's, where they fold into it): it
+    // is added to every image token's query whatever its scale.
     const Attention& from = block.image_to_token;
-    side.from_image = heads_by_tokens(first ? z + image_pe : z, from.q_proj.weight, from.heads);
-    if (!first) side.from_image_pe = heads_by_tokens(image_pe, from.q_proj.weight, from.heads);
+    auto with_query_bias = [&](const at::Tensor& projected) {
+      const int64_t H = from.heads, d = from.q_proj.out_features() / H;
+      return from.q_proj.bias.defined() ? projected + from.q_proj.bias.view({H, d, 1}) : projected;
+    };
+    if (first) {
+      side.from_image = with_query_bias(heads_by_tokens(z + image_pe, from.q_proj.weight, from.heads));
+    } else {
+      side.from_image = heads_by_tokens(z, from.q_proj.weight, from.heads);
+      side.from_image_pe = with_query_bias(heads_by_tokens(image_pe, from.q_proj.weight, from.heads));
+    }
 
     // The basis at this norm: per earlier layer j its values, γ_j and β_j, each times the
     // weights of the norms after it, then this layer's values.

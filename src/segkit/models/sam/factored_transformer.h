@@ -60,7 +60,7 @@ class FactoredTransformer {
   };
   struct LayerSide {
     ImageSide to_image;                  // token_to_image
-    at::Tensor from_image, from_image_pe;  // image_to_token's query projections of Z and pe, H×d×N
+    at::Tensor from_image, from_image_pe;  // image_to_token's query projections of Z and pe (+ bias), H×d×N
     NormSide norm;                       // norm4
     at::Tensor next_z;                   // Z ⊙ norm4's weight
   };
