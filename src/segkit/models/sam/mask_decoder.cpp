@@ -134,7 +134,8 @@ constexpr int64_t kGridRowsPerBlock = 16;
 constexpr int64_t kPromptChunk = 8;
 
 // With many prompts on one image, the transformer keeps each prompt's image tokens factored
-// (factored_transformer.h); its shared part costs about as much as two prompts of the plain one.
+// (factored_transformer.h); its shared part costs about as much as two or three prompts of the
+// plain one, and is kept for the next call on the same image.
 constexpr int64_t kFactoredFromPrompts = 4;
 constexpr int64_t kFactoredChunk = 16;
 
