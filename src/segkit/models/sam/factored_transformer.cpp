@@ -6,6 +6,9 @@
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/mul.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/sub.h>
+#include <ATen/ops/sum.h>
 #include <ATen/ops/rsqrt.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/zeros.h>
@@ -98,6 +101,15 @@ at::Tensor attend_to_image(const Attention& att, const FactoredTransformer::Imag
   return att.out_proj(mixed);
 }
 
+// x (B×T×H×X) → out (B×(H·(T−1)+1)×X): x[:, t, h] − x[:, T−1, h] for t < T−1, then Σₕ x[:, T−1, h].
+void last_out_of_the_others(const at::Tensor& x, const at::Tensor& out) {
+  const int64_t B = x.size(0), T = x.size(1), H = x.size(2), X = x.size(3), HD = H * (T - 1);
+  at::Tensor differences = out.slice(1, 0, HD).view({B, T - 1, H, X});
+  at::sub_out(differences, x.slice(1, 0, T - 1), x.slice(1, T - 1, T));
+  at::Tensor common = out.select(1, HD);
+  at::sum_out(common, x.select(1, T - 1), 1);
+}
+
 // Every prompt's image tokens attending to its prompt tokens (queries X + pe, keys k_in and
 // values v_in, B×T×C), added to the tokens and normalised by the block's norm4: x becomes the
 // next layer's tokens. `values` collects each layer's value vectors, B×T×H×d.
@@ -105,20 +117,27 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
                        std::vector<at::Tensor>& values, const at::Tensor& k_in, const at::Tensor& v_in) {
   const Attention& att = block.image_to_token;
   const int64_t B = k_in.size(0), T = k_in.size(1), C = k_in.size(2), H = att.heads;
-  const int64_t d = att.q_proj.out_features() / H, N = side.from_image.size(2), HT = H * T;
+  const int64_t d = att.q_proj.out_features() / H, N = side.from_image.size(2), HD = H * (T - 1);
   const at::Tensor k = split_heads(att.k_proj(k_in), H).mul(1.0 / std::sqrt(static_cast<double>(d)));
   const at::Tensor weights = scores_against_image(k, side.from_image, side.from_image_pe, x, att.q_proj.weight);
   softmax_across_rows_(weights.view({B, T, H * N}));  // over the prompt tokens, per head and image token
-  // Each head's values through its slice of the output projection are the new basis vectors.
-  // A head's weights sum to 1, so the output bias is shared among the heads' vectors.
+  // Each head's values through its slice of the output projection (B×T×H×C) give the new basis
+  // vectors. A head's weights over the T prompt tokens sum to 1, so its last token's vector comes
+  // out of the mix: Σₜ Aₜ·vₜ = v_last + Σ_{t<last} Aₜ·(vₜ − v_last). The basis gets the H·(T−1)
+  // differences, with the weights of the other tokens as coefficients, and one vector common to
+  // every image token (the heads' last vectors plus the output bias), with coefficient 1.
   const at::Tensor v = split_heads(att.v_proj(v_in), H);
   values.push_back(v);
-  const at::Tensor vo = times_shared(v, att.out_proj.weight.view({C, H, d}).permute({1, 2, 0})).view({B, HT, C});
-  if (att.out_proj.bias.defined()) vo.add_(att.out_proj.bias / static_cast<double>(H));
+  const at::Tensor vo = times_shared(v, att.out_proj.weight.view({C, H, d}).permute({1, 2, 0}));
+  const at::Tensor new_basis = at::empty({B, HD + 1, C}, vo.options());
+  last_out_of_the_others(vo, new_basis);
+  if (att.out_proj.bias.defined()) new_basis.select(1, HD).add_(att.out_proj.bias);
+  const at::Tensor new_coeffs =
+      at::cat({weights.view({B, T * H, N}).slice(1, 0, HD), at::ones({B, 1, N}, weights.options())}, 1);
 
   // The tokens plus the attention: coefficients f (B×n×N) on the basis w (B×n×C).
-  const at::Tensor w = x.basis.defined() ? at::cat({x.basis, vo}, 1) : vo;
-  const at::Tensor f = x.coeffs.defined() ? at::cat({x.coeffs, weights.view({B, HT, N})}, 1) : weights.view({B, HT, N});
+  const at::Tensor w = x.basis.defined() ? at::cat({x.basis, new_basis}, 1) : new_basis;
+  const at::Tensor f = x.coeffs.defined() ? at::cat({x.coeffs, new_coeffs}, 1) : new_coeffs;
   const int64_t n = w.size(1);
   const FactoredTransformer::NormSide& shared = side.norm;
   // e: dot products of Z's centred rows with every basis vector, B×n×N.
@@ -126,10 +145,13 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
   int64_t row = 0;
   for (size_t g = 0; g < shared.group_offset.size(); ++g) {
     if (shared.group_proj[g].defined()) {
+      // The same differences and common vector as the basis; the bias part of the offset (one
+      // H-th per head) cancels in the differences and adds up in the common vector.
       const at::Tensor dots = times_shared(values[size_t(shared.group_layer[g])], shared.group_proj[g]);
-      at::Tensor block_e = e.slice(1, row, row + HT);
-      at::add_out(block_e, dots.view({B, HT, N}), shared.group_offset[g]);
-      row += HT;
+      const at::Tensor block_e = e.slice(1, row, row + HD + 1);
+      last_out_of_the_others(dots, block_e);
+      block_e.select(1, HD).add_(shared.group_offset[g], static_cast<double>(H));
+      row += HD + 1;
     } else {
       e.select(1, row).copy_(shared.group_offset[g].expand({B, N}));
       row += 1;
