@@ -145,12 +145,12 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
   int64_t row = 0;
   for (size_t g = 0; g < shared.group_offset.size(); ++g) {
     if (shared.group_proj[g].defined()) {
-      // The same differences and common vector as the basis; the bias part of the offset (one
-      // H-th per head) cancels in the differences and adds up in the common vector.
+      // The same differences and common vector as the basis; the output bias is in the common
+      // vector alone.
       const at::Tensor dots = times_shared(values[size_t(shared.group_layer[g])], shared.group_proj[g]);
       const at::Tensor block_e = e.slice(1, row, row + HD + 1);
       last_out_of_the_others(dots, block_e);
-      block_e.select(1, HD).add_(shared.group_offset[g], static_cast<double>(H));
+      block_e.select(1, HD).add_(shared.group_offset[g]);
       row += HD + 1;
     } else {
       e.select(1, row).copy_(shared.group_offset[g].expand({B, N}));
@@ -247,7 +247,7 @@ FactoredTransformer::FactoredTransformer(const TwoWayTransformer& transformer, c
       const Attention& a = blocks[layer].image_to_token;
       const int64_t H = a.heads, I = a.out_proj.in_features();
       norm.group_proj.push_back(core::matmul(zg, a.out_proj.weight).view({N, H, I / H}).permute({1, 2, 0}).contiguous());
-      norm.group_offset.push_back(row_dots(zg, a.out_proj.bias).div_(static_cast<double>(H)));
+      norm.group_offset.push_back(row_dots(zg, a.out_proj.bias));
       norm.group_layer.push_back(static_cast<int>(layer));
     };
     auto add_vector = [&](const at::Tensor& zg, const at::Tensor& v) {

@@ -53,7 +53,8 @@ class FactoredTransformer {
   // The shared terms of a norm after an image-to-tokens attention: Z's row means and the
   // squared norms of its centred rows, and per group of basis vectors (in V's order) the dot
   // products of the centred rows with the group: a per-head projection H×d×N for value groups
-  // (undefined for a single shared vector) plus a per-row offset N.
+  // (undefined for a single shared vector), and per row the dot product with the output bias
+  // (value groups) or with the vector, N.
   struct NormSide {
     at::Tensor mean, centred_sq;
     std::vector<at::Tensor> group_proj, group_offset;
