@@ -7,13 +7,12 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/mul.h>
 #include <ATen/ops/ones.h>
-#include <ATen/ops/sub.h>
-#include <ATen/ops/sum.h>
 #include <ATen/ops/rsqrt.h>
 #include <ATen/ops/softmax.h>
+#include <ATen/ops/sub.h>
+#include <ATen/ops/sum.h>
 #include <ATen/ops/zeros.h>
 
-#include <algorithm>
 #include <cmath>
 
 #include "core/matmul.h"
@@ -210,7 +209,6 @@ FactoredTransformer::FactoredTransformer(const TwoWayTransformer& transformer, c
     return s;
   };
   const auto& blocks = transformer.layers;
-  const int64_t N = image.size(0);
   at::Tensor z = image;
   for (size_t i = 0; i < blocks.size(); ++i) {
     const TwoWayBlock& block = blocks[i];
@@ -245,8 +243,8 @@ FactoredTransformer::FactoredTransformer(const TwoWayTransformer& transformer, c
     auto add_values = [&](size_t layer) {
       const at::Tensor zg = centred_times_weights_from(layer);
       const Attention& a = blocks[layer].image_to_token;
-      const int64_t H = a.heads, I = a.out_proj.in_features();
-      norm.group_proj.push_back(core::matmul(zg, a.out_proj.weight).view({N, H, I / H}).permute({1, 2, 0}).contiguous());
+      // zg·W_o, per head: the values' head slices pulled back through the output projection.
+      norm.group_proj.push_back(heads_by_tokens(zg, a.out_proj.weight.t(), a.heads));
       norm.group_offset.push_back(row_dots(zg, a.out_proj.bias));
       norm.group_layer.push_back(static_cast<int>(layer));
     };
