@@ -196,6 +196,20 @@ at::Tensor FactoredImageTokens::materialize(int64_t b) const {
   return out;
 }
 
+at::Tensor FactoredImageTokens::mapped_rows(int64_t b, int64_t t0, int64_t t1, const at::Tensor& z_mapped,
+                                            const at::Tensor& basis_mapped, const at::Tensor& bias) const {
+  const at::Tensor zm = z_mapped.slice(0, t0, t1);
+  at::Tensor out;
+  if (scale.defined()) {
+    const at::Tensor a = scale[b].slice(0, t0, t1).unsqueeze(1);
+    out = bias.defined() ? at::addcmul(bias, zm, a) : zm * a;
+  } else {
+    out = bias.defined() ? zm + bias : zm.clone();
+  }
+  if (coeffs.defined()) core::matmul_into(out, coeffs[b].slice(1, t0, t1).transpose(0, 1), basis_mapped, 1.0);
+  return out;
+}
+
 FactoredTransformer::FactoredTransformer(const TwoWayTransformer& transformer, const at::Tensor& image,
                                          const at::Tensor& image_pe)
     : transformer_(transformer), image_(image) {

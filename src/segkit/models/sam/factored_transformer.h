@@ -32,6 +32,12 @@ struct FactoredImageTokens {
   at::Tensor basis;   // B×n×C (V)
   // Prompt b's tokens, N×C.
   at::Tensor materialize(int64_t b) const;
+  // Prompt b's tokens [t0, t1) through a linear map, (t1−t0)×O, from the map's products with
+  // the shared part and with the prompt's basis: z_mapped = z·weightᵀ (N×O, shared by every
+  // prompt), basis_mapped = basis[b]·weightᵀ (n×O; undefined while n = 0), bias (O) or undefined.
+  // About n/C of the product with the materialized tokens.
+  at::Tensor mapped_rows(int64_t b, int64_t t0, int64_t t1, const at::Tensor& z_mapped, const at::Tensor& basis_mapped,
+                         const at::Tensor& bias) const;
 };
 
 class FactoredTransformer {
@@ -43,6 +49,9 @@ class FactoredTransformer {
   // tokens: B×T×C → (the tokens listed in `outputs` (all when empty), B×|outputs|×C; the image
   // tokens).
   std::pair<at::Tensor, FactoredImageTokens> forward(const at::Tensor& tokens, const std::vector<int64_t>& outputs) const;
+
+  // The shared part z of every forward call's image tokens, N×C.
+  const at::Tensor& final_z() const { return layers_.empty() ? image_ : layers_.back().next_z; }
 
   // The image side of a tokens-to-image attention: the keys' and values' projections of Z, per
   // head and transposed (H×d×N), and of the positional encodings (undefined when folded into

@@ -154,6 +154,18 @@ void scatter_subpixels(const float* m, int64_t rows, int64_t w, int64_t K, float
 
 }  // namespace
 
+struct MaskDecoder::FactoredImage {
+  FactoredTransformer transformer;
+  at::Tensor upscaled_z;  // the transformer's final shared part through upscale1's weight (no bias)
+};
+
+struct MaskDecoder::FactoredCache {
+  std::mutex lock;
+  const TwoWayTransformer* owner = nullptr;
+  at::Tensor image, image_pe;
+  std::shared_ptr<const FactoredImage> factored;
+};
+
 std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_embeddings, const at::Tensor& image_pe,
                                                        const at::Tensor& sparse, const at::Tensor& dense, bool multimask,
                                                        double masks_if_iou_above) const {
@@ -184,40 +196,53 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
   if (shared_dense && B >= kFactoredFromPrompts && src.scalar_type() == at::kFloat) {
     const auto factored = factored_for(src[0].flatten(1).t().contiguous(), image_pe[0].flatten(1).t().contiguous());
     return in_chunks(kFactoredChunk, [&](int64_t b0, int64_t b1) {
-      auto [hs, image_tokens] = factored->forward(prompt_tokens(sparse.slice(0, b0, b1)), outputs);
-      return heads(hs, [&](int64_t b) { return image_tokens.materialize(b).view({h, w, -1}); }, h, w, multimask,
-                   masks_if_iou_above);
+      auto [hs, image_tokens] = factored->transformer.forward(prompt_tokens(sparse.slice(0, b0, b1)), outputs);
+      // The first upscaling layer is linear in the tokens: it maps the prompt's basis (n
+      // vectors) instead of its N tokens, and the shared part was mapped once per image.
+      return heads(hs,
+                   [&, &image_tokens = image_tokens](int64_t b) -> UpscaledRows {
+                     at::Tensor basis_mapped;
+                     if (image_tokens.coeffs.defined())
+                       basis_mapped = core::linear(image_tokens.basis[b], upscale1.weight, at::Tensor());
+                     return [&, b, basis_mapped](int64_t r0, int64_t r1) {
+                       return image_tokens.mapped_rows(b, r0 * w, r1 * w, factored->upscaled_z, basis_mapped, upscale1.bias)
+                           .view({r1 - r0, w, -1});
+                     };
+                   },
+                   h, w, multimask, masks_if_iou_above);
     });
   }
   return in_chunks(kPromptChunk, [&](int64_t b0, int64_t b1) {
     auto [hs, image_tokens] = transformer.forward(shared_dense ? src : src.slice(0, b0, b1), image_pe,
                                                   prompt_tokens(sparse.slice(0, b0, b1)), outputs);
-    return heads(hs, [&](int64_t b) { return image_tokens[b].view({h, w, -1}); }, h, w, multimask, masks_if_iou_above);
+    return heads(hs,
+                 [&, &image_tokens = image_tokens](int64_t b) -> UpscaledRows {
+                   const at::Tensor grid = image_tokens[b].view({h, w, -1});
+                   return [this, grid](int64_t r0, int64_t r1) {
+                     return core::linear(grid.slice(0, r0, r1), upscale1.weight, upscale1.bias);
+                   };
+                 },
+                 h, w, multimask, masks_if_iou_above);
   });
 }
 
-struct MaskDecoder::FactoredCache {
-  std::mutex lock;
-  const TwoWayTransformer* owner = nullptr;
-  at::Tensor image, image_pe;
-  std::shared_ptr<const FactoredTransformer> transformer;
-};
-
 std::shared_ptr<MaskDecoder::FactoredCache> MaskDecoder::new_factored_cache() { return std::make_shared<FactoredCache>(); }
 
-std::shared_ptr<const FactoredTransformer> MaskDecoder::factored_for(const at::Tensor& image,
-                                                                     const at::Tensor& image_pe) const {
+std::shared_ptr<const MaskDecoder::FactoredImage> MaskDecoder::factored_for(const at::Tensor& image,
+                                                                            const at::Tensor& image_pe) const {
   FactoredCache& cache = *factored_cache_;
   std::lock_guard<std::mutex> guard(cache.lock);
-  const bool same = cache.transformer && cache.owner == &transformer && cache.image.sizes() == image.sizes() &&
+  const bool same = cache.factored && cache.owner == &transformer && cache.image.sizes() == image.sizes() &&
                     cache.image_pe.sizes() == image_pe.sizes() && cache.image.equal(image) && cache.image_pe.equal(image_pe);
   if (!same) {
-    cache.transformer = std::make_shared<const FactoredTransformer>(transformer, image, image_pe);
+    FactoredTransformer factored(transformer, image, image_pe);
+    at::Tensor upscaled_z = core::linear(factored.final_z(), upscale1.weight, at::Tensor());
+    cache.factored = std::make_shared<const FactoredImage>(FactoredImage{std::move(factored), std::move(upscaled_z)});
     cache.owner = &transformer;
     cache.image = image;
     cache.image_pe = image_pe;
   }
-  return cache.transformer;
+  return cache.factored;
 }
 
 at::Tensor MaskDecoder::prompt_tokens(const at::Tensor& sparse) const {
@@ -225,7 +250,7 @@ at::Tensor MaskDecoder::prompt_tokens(const at::Tensor& sparse) const {
   return at::cat({output_tokens, sparse}, 1);
 }
 
-std::pair<at::Tensor, at::Tensor> MaskDecoder::heads(const at::Tensor& hs, const GridOf& grid_of, int64_t h, int64_t w,
+std::pair<at::Tensor, at::Tensor> MaskDecoder::heads(const at::Tensor& hs, const UpscalerOf& upscaler_of, int64_t h, int64_t w,
                                                      bool multimask, double masks_if_iou_above) const {
   const int64_t B = hs.size(0);
   const int M = num_mask_tokens();
@@ -242,18 +267,13 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::heads(const at::Tensor& hs, const
     const at::Tensor any = at::gt(iou, masks_if_iou_above).any(1).contiguous();
     wanted.assign(any.data_ptr<bool>(), any.data_ptr<bool>() + B);
   }
-  return {upscale_masks(grid_of, h, w, hyper_in, wanted), iou};
-}
-
-at::Tensor MaskDecoder::upscale_masks(const at::Tensor& grid, const at::Tensor& hyper_in,
-                                      const std::vector<bool>& wanted) const {
-  return upscale_masks([&](int64_t b) { return grid[b]; }, grid.size(1), grid.size(2), hyper_in, wanted);
+  return {upscale_masks(upscaler_of, h, w, hyper_in, wanted), iou};
 }
 
 // Output upscaling (transposed convolution, LayerNorm2d, GELU, transposed convolution, GELU)
 // and the hypernetwork product, a block of grid rows of one prompt at a time, written straight
 // into the mask planes.
-at::Tensor MaskDecoder::upscale_masks(const GridOf& grid_of, int64_t h, int64_t w, const at::Tensor& hyper_in,
+at::Tensor MaskDecoder::upscale_masks(const UpscalerOf& upscaler_of, int64_t h, int64_t w, const at::Tensor& hyper_in,
                                       const std::vector<bool>& wanted) const {
   const int64_t B = hyper_in.size(0), K = hyper_in.size(1);
   const int64_t c1 = upscale1.out_channels, c2 = upscale2.out_channels;
@@ -263,10 +283,10 @@ at::Tensor MaskDecoder::upscale_masks(const GridOf& grid_of, int64_t h, int64_t 
       masks[b].fill_(std::numeric_limits<float>::quiet_NaN());
       continue;
     }
-    const at::Tensor grid = grid_of(b);  // h×w×C
+    const UpscaledRows upscaled_rows = upscaler_of(b);
     for (int64_t r0 = 0; r0 < h; r0 += kGridRowsPerBlock) {
       const int64_t r1 = std::min(h, r0 + kGridRowsPerBlock);
-      at::Tensor up = core::linear(grid.slice(0, r0, r1), upscale1.weight, upscale1.bias);  // rows×w×(2·2·c1)
+      at::Tensor up = upscaled_rows(r0, r1);  // rows×w×(2·2·c1)
       up = at::layer_norm(up.view({-1, c1}), {c1}, upscale_norm.weight, upscale_norm.bias, upscale_norm.eps);
       at::gelu_(up);
       up = core::linear(up, upscale2.weight, upscale2.bias);  // (rows·w·2·2)×(2·2·c2)

@@ -71,26 +71,29 @@ struct MaskDecoder {
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& image_embeddings, const at::Tensor& image_pe,
                                             const at::Tensor& sparse, const at::Tensor& dense, bool multimask,
                                             double masks_if_iou_above = -std::numeric_limits<double>::infinity()) const;
-  // Image tokens B×h×w×C and hypernetwork outputs B×K×C/8 → mask logits B×K×4h×4w; prompts
-  // whose entry of `wanted` is false (when it is given) are left NaN.
-  at::Tensor upscale_masks(const at::Tensor& grid, const at::Tensor& hyper_in, const std::vector<bool>& wanted = {}) const;
-
  private:
-  // Prompt b's image tokens, h×w×C, made when its masks are wanted.
-  using GridOf = std::function<at::Tensor(int64_t)>;
-  at::Tensor upscale_masks(const GridOf& grid_of, int64_t h, int64_t w, const at::Tensor& hyper_in,
+  // A prompt's first upscaling layer (the transposed convolution, before its norm) on rows
+  // [r0, r1) of its h×w token grid: (r1−r0)×w×(2·2·C/4).
+  using UpscaledRows = std::function<at::Tensor(int64_t r0, int64_t r1)>;
+  // Prompt b's UpscaledRows, asked for only when its masks are wanted.
+  using UpscalerOf = std::function<UpscaledRows(int64_t b)>;
+  // Mask logits B×K×4h×4w from the hypernetwork outputs B×K×C/8; prompts whose entry of
+  // `wanted` is false (when it is given) are left NaN.
+  at::Tensor upscale_masks(const UpscalerOf& upscaler_of, int64_t h, int64_t w, const at::Tensor& hyper_in,
                            const std::vector<bool>& wanted) const;
-  // The factored transformer's products with one image (N×C) and its positions, kept for the
-  // next call while they are equal: the generator decodes an image's grid in many batches.
+  // The factored transformer's products with one image (N×C) and its positions, and its final
+  // shared part through the first upscaling layer, kept for the next call while they are
+  // equal: the generator decodes an image's grid in many batches.
+  struct FactoredImage;
   struct FactoredCache;
   static std::shared_ptr<FactoredCache> new_factored_cache();
   std::shared_ptr<FactoredCache> factored_cache_ = new_factored_cache();
-  std::shared_ptr<const FactoredTransformer> factored_for(const at::Tensor& image, const at::Tensor& image_pe) const;
+  std::shared_ptr<const FactoredImage> factored_for(const at::Tensor& image, const at::Tensor& image_pe) const;
   // The output and mask tokens first, then the prompt's own (B×T×C).
   at::Tensor prompt_tokens(const at::Tensor& sparse) const;
   // From the transformer's output tokens: the IoU predictions, then the masks of the prompts
   // that pass the IoU filter.
-  std::pair<at::Tensor, at::Tensor> heads(const at::Tensor& hs, const GridOf& grid_of, int64_t h, int64_t w,
+  std::pair<at::Tensor, at::Tensor> heads(const at::Tensor& hs, const UpscalerOf& upscaler_of, int64_t h, int64_t w,
                                           bool multimask, double masks_if_iou_above) const;
 };
 
