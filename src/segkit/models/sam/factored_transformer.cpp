@@ -6,7 +6,6 @@
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/mul.h>
-#include <ATen/ops/ones.h>
 #include <ATen/ops/rsqrt.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/sub.h>
@@ -86,11 +85,17 @@ at::Tensor attend_to_image(const Attention& att, const FactoredTransformer::Imag
   const int64_t N = side.keys.size(2);
   const at::Tensor q = split_heads(att.q_proj(q_in), H).mul(1.0 / std::sqrt(static_cast<double>(d)));
   // The key bias adds the same score to every image token, which the softmax drops.
-  const at::Tensor p = at::softmax(scores_against_image(q, side.keys, side.keys_pe, x, att.k_proj.weight), -1);
-  const at::Tensor out = times_shared(x.scale.defined() ? p * x.scale.view({B, 1, 1, N}) : p, side.values);
+  at::Tensor p = at::softmax(scores_against_image(q, side.keys, side.keys_pe, x, att.k_proj.weight), -1);
+  // The weights against the coefficients first, while p is still unscaled: as D·pᵀ, which runs
+  // about twice as fast here as p·Dᵀ (the same product, K = N either way).
+  at::Tensor pd;
   if (x.coeffs.defined()) {
     const int64_t n = x.basis.size(1);
-    const at::Tensor pd = core::matmul(p.view({B, R * H, N}), x.coeffs.transpose(1, 2)).view({B, R, H, n});
+    pd = core::matmul(x.coeffs, p.view({B, R * H, N}).transpose(1, 2)).transpose(1, 2).contiguous().view({B, R, H, n});
+  }
+  if (x.scale.defined()) p.mul_(x.scale.view({B, 1, 1, N}));
+  const at::Tensor out = times_shared(p, side.values);
+  if (pd.defined()) {
     const at::Tensor basis_values = split_heads(core::linear(x.basis, att.v_proj.weight, at::Tensor()), H);  // B×n×H×d
     core::matmul_into(out.permute({0, 2, 1, 3}), pd.permute({0, 2, 1, 3}), basis_values.permute({0, 2, 1, 3}), 1.0);
   }
@@ -131,12 +136,15 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
   const at::Tensor new_basis = at::empty({B, HD + 1, C}, vo.options());
   last_out_of_the_others(vo, new_basis);
   if (att.out_proj.bias.defined()) new_basis.select(1, HD).add_(att.out_proj.bias);
-  const at::Tensor new_coeffs =
-      at::cat({weights.view({B, T * H, N}).slice(1, 0, HD), at::ones({B, 1, N}, weights.options())}, 1);
 
   // The tokens plus the attention: coefficients f (B×n×N) on the basis w (B×n×C).
   const at::Tensor w = x.basis.defined() ? at::cat({x.basis, new_basis}, 1) : new_basis;
-  const at::Tensor f = x.coeffs.defined() ? at::cat({x.coeffs, new_coeffs}, 1) : new_coeffs;
+  // The coefficients so far, then the weights of the first T−1 tokens, then 1 for the common vector.
+  const int64_t n_old = x.coeffs.defined() ? x.coeffs.size(1) : 0;
+  const at::Tensor f = at::empty({B, n_old + HD + 1, N}, weights.options());
+  if (n_old) f.slice(1, 0, n_old).copy_(x.coeffs);
+  f.slice(1, n_old, n_old + HD).copy_(weights.view({B, T * H, N}).slice(1, 0, HD));
+  f.select(1, n_old + HD).fill_(1.0);
   const int64_t n = w.size(1);
   const FactoredTransformer::NormSide& shared = side.norm;
   // e: dot products of Z's centred rows with every basis vector, B×n×N.
