@@ -30,12 +30,14 @@ TEST(MaskDecoder, UpscalesOnlyPromptsWithAnIouPredictionAboveTheFilter) {
   const double threshold = best.median().item<float>();
   auto [masks, iou] = sam::decode_low_res(predictor, coords, labels, {}, {}, true, threshold);
 
-  EXPECT_TRUE(iou.equal(all_iou));
+  // The filtered decode attends the kept prompts' mask tokens apart from their IoU tokens, so
+  // its products take other shapes: equal up to float rounding.
+  EXPECT_LT((iou - all_iou).abs().max().item<float>(), 1e-5f);
   int passed = 0, skipped = 0;
   for (int64_t b = 0; b < B; ++b) {
     if (best[b].item<float>() > threshold) {
       ++passed;
-      EXPECT_TRUE(masks[b].equal(all_masks[b])) << "prompt " << b;
+      EXPECT_LT((masks[b] - all_masks[b]).abs().max().item<float>(), 1e-4f) << "prompt " << b;
     } else {
       ++skipped;
       EXPECT_TRUE(masks[b].isnan().all().item<bool>()) << "prompt " << b;

@@ -5,6 +5,7 @@
 #include <ATen/ops/addcmul.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/index_select.h>
 #include <ATen/ops/mul.h>
 #include <ATen/ops/rsqrt.h>
 #include <ATen/ops/softmax.h>
@@ -204,6 +205,17 @@ at::Tensor FactoredImageTokens::materialize(int64_t b) const {
   return out;
 }
 
+FactoredImageTokens FactoredImageTokens::prompts(const at::Tensor& index) const {
+  FactoredImageTokens out;
+  out.z = z;
+  if (scale.defined()) out.scale = scale.index_select(0, index);
+  if (coeffs.defined()) {
+    out.coeffs = coeffs.index_select(0, index);
+    out.basis = basis.index_select(0, index);
+  }
+  return out;
+}
+
 at::Tensor FactoredImageTokens::mapped_rows(int64_t b, int64_t t0, int64_t t1, const at::Tensor& z_mapped,
                                             const at::Tensor& basis_mapped, const at::Tensor& bias) const {
   const at::Tensor zm = z_mapped.slice(0, t0, t1);
@@ -289,8 +301,7 @@ FactoredTransformer::FactoredTransformer(const TwoWayTransformer& transformer, c
   final_ = image_side(transformer.final_attn, z, blocks.empty());
 }
 
-std::pair<at::Tensor, FactoredImageTokens> FactoredTransformer::forward(const at::Tensor& tokens,
-                                                                        const std::vector<int64_t>& outputs) const {
+std::pair<at::Tensor, FactoredImageTokens> FactoredTransformer::run_layers(const at::Tensor& tokens) const {
   FactoredImageTokens x;
   x.z = image_;
   at::Tensor queries = tokens;
@@ -302,11 +313,21 @@ std::pair<at::Tensor, FactoredImageTokens> FactoredTransformer::forward(const at
     block.mlp(queries);
     attend_from_image(block, layers_[i], x, values, queries + tokens, queries);
   }
-  // The final attention and norm treat each token on its own: only the wanted ones are computed.
-  queries = select_tokens(queries, outputs);
-  const at::Tensor q = queries + select_tokens(tokens, outputs);
-  queries = transformer_.norm_final(queries + attend_to_image(transformer_.final_attn, final_, x, q));
   return {queries, x};
+}
+
+at::Tensor FactoredTransformer::final_tokens(const at::Tensor& queries, const at::Tensor& tokens,
+                                             const FactoredImageTokens& x, const std::vector<int64_t>& outputs) const {
+  // The final attention and norm treat each token on its own: only the wanted ones are computed.
+  const at::Tensor wanted = select_tokens(queries, outputs);
+  const at::Tensor q = wanted + select_tokens(tokens, outputs);
+  return transformer_.norm_final(wanted + attend_to_image(transformer_.final_attn, final_, x, q));
+}
+
+std::pair<at::Tensor, FactoredImageTokens> FactoredTransformer::forward(const at::Tensor& tokens,
+                                                                        const std::vector<int64_t>& outputs) const {
+  auto [queries, x] = run_layers(tokens);
+  return {final_tokens(queries, tokens, x, outputs), x};
 }
 
 }  // namespace segkit::sam

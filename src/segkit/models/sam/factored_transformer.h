@@ -32,6 +32,8 @@ struct FactoredImageTokens {
   at::Tensor basis;   // B×n×C (V)
   // Prompt b's tokens, N×C.
   at::Tensor materialize(int64_t b) const;
+  // The prompts listed in `index` (an int64 tensor), in that order.
+  FactoredImageTokens prompts(const at::Tensor& index) const;
   // Prompt b's tokens [t0, t1) through a linear map, (t1−t0)×O, from the map's products with
   // the shared part and with the prompt's basis: z_mapped = z·weightᵀ (N×O, shared by every
   // prompt), basis_mapped = basis[b]·weightᵀ (n×O; undefined while n = 0), bias (O) or undefined.
@@ -49,6 +51,15 @@ class FactoredTransformer {
   // tokens: B×T×C → (the tokens listed in `outputs` (all when empty), B×|outputs|×C; the image
   // tokens).
   std::pair<at::Tensor, FactoredImageTokens> forward(const at::Tensor& tokens, const std::vector<int64_t>& outputs) const;
+  // The same in two steps. The layers: tokens → (every prompt token after the last layer,
+  // B×T×C; the image tokens).
+  std::pair<at::Tensor, FactoredImageTokens> run_layers(const at::Tensor& tokens) const;
+  // The final attention to the image and its norm, for the tokens listed in `outputs` (all when
+  // empty) of the layers' output `queries` and image tokens `x` (tokens: the same prompts' input
+  // tokens, B×T×C) → B×|outputs|×C. Each token is attended on its own, so outputs may be asked
+  // for in parts, and for a subset of the prompts.
+  at::Tensor final_tokens(const at::Tensor& queries, const at::Tensor& tokens, const FactoredImageTokens& x,
+                          const std::vector<int64_t>& outputs) const;
 
   // The shared part z of every forward call's image tokens, N×C.
   const at::Tensor& final_z() const { return layers_.empty() ? image_ : layers_.back().next_z; }

@@ -3,6 +3,10 @@
 #include <ATen/ops/any.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/index_copy.h>
+#include <ATen/ops/index_select.h>
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/gt.h>
 #include <ATen/ops/layer_norm.h>
@@ -152,6 +156,13 @@ void scatter_subpixels(const float* m, int64_t rows, int64_t w, int64_t K, float
       }
 }
 
+// Per prompt: whether any of its masks is predicted above the threshold (the same comparison
+// as the generator's filter: a float tensor against a double scalar).
+std::vector<bool> kept_by_iou(const at::Tensor& iou, double threshold) {
+  const at::Tensor any = at::gt(iou, threshold).any(1).contiguous();
+  return std::vector<bool>(any.data_ptr<bool>(), any.data_ptr<bool>() + any.size(0));
+}
+
 }  // namespace
 
 struct MaskDecoder::FactoredImage {
@@ -193,36 +204,63 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
   const int first = multimask ? 1 : 0, K = multimask ? num_mask_tokens() - 1 : 1;
   std::vector<int64_t> outputs{0};
   for (int i = first; i < first + K; ++i) outputs.push_back(1 + i);
+  const std::vector<int64_t> mask_outputs(outputs.begin() + 1, outputs.end());
+  const bool filtering = masks_if_iou_above > -std::numeric_limits<double>::infinity();
   if (shared_dense && B >= kFactoredFromPrompts && src.scalar_type() == at::kFloat) {
     const auto factored = factored_for(src[0].flatten(1).t().contiguous(), image_pe[0].flatten(1).t().contiguous());
+    const FactoredTransformer& transformer = factored->transformer;
+    // The first upscaling layer is linear in the tokens: it maps the prompt's basis (n vectors)
+    // instead of its N tokens, and the shared part was mapped once per image.
+    auto upscaler_for = [&](const FactoredImageTokens& image_tokens) -> UpscalerOf {
+      return [&](int64_t b) -> UpscaledRows {
+        at::Tensor basis_mapped;
+        if (image_tokens.coeffs.defined()) basis_mapped = core::linear(image_tokens.basis[b], upscale1.weight, at::Tensor());
+        return [&, b, basis_mapped](int64_t r0, int64_t r1) {
+          return image_tokens.mapped_rows(b, r0 * w, r1 * w, factored->upscaled_z, basis_mapped, upscale1.bias)
+              .view({r1 - r0, w, -1});
+        };
+      };
+    };
     return in_chunks(kFactoredChunk, [&](int64_t b0, int64_t b1) {
-      auto [hs, image_tokens] = factored->transformer.forward(prompt_tokens(sparse.slice(0, b0, b1)), outputs);
-      // The first upscaling layer is linear in the tokens: it maps the prompt's basis (n
-      // vectors) instead of its N tokens, and the shared part was mapped once per image.
-      return heads(hs,
-                   [&, &image_tokens = image_tokens](int64_t b) -> UpscaledRows {
-                     at::Tensor basis_mapped;
-                     if (image_tokens.coeffs.defined())
-                       basis_mapped = core::linear(image_tokens.basis[b], upscale1.weight, at::Tensor());
-                     return [&, b, basis_mapped](int64_t r0, int64_t r1) {
-                       return image_tokens.mapped_rows(b, r0 * w, r1 * w, factored->upscaled_z, basis_mapped, upscale1.bias)
-                           .view({r1 - r0, w, -1});
-                     };
-                   },
-                   h, w, multimask, masks_if_iou_above);
+      const at::Tensor tokens = prompt_tokens(sparse.slice(0, b0, b1));
+      const auto [queries, image_tokens] = transformer.run_layers(tokens);
+      if (!filtering) {
+        const at::Tensor hs = transformer.final_tokens(queries, tokens, image_tokens, outputs);
+        const at::Tensor iou = iou_predictions(hs.select(1, 0), multimask);
+        return std::make_pair(upscale_masks(upscaler_for(image_tokens), h, w, hyper_inputs(hs.slice(1, 1), multimask)), iou);
+      }
+      // The IoU token first: the prompts none of whose masks pass the filter need no mask tokens.
+      const at::Tensor iou =
+          iou_predictions(transformer.final_tokens(queries, tokens, image_tokens, {0}).select(1, 0), multimask);
+      const std::vector<bool> kept = kept_by_iou(iou, masks_if_iou_above);
+      std::vector<int64_t> index;
+      for (size_t b = 0; b < kept.size(); ++b)
+        if (kept[b]) index.push_back(static_cast<int64_t>(b));
+      auto masks_of = [&](const at::Tensor& queries, const at::Tensor& tokens, const FactoredImageTokens& image_tokens) {
+        const at::Tensor hs = transformer.final_tokens(queries, tokens, image_tokens, mask_outputs);
+        return upscale_masks(upscaler_for(image_tokens), h, w, hyper_inputs(hs, multimask));
+      };
+      if (static_cast<int64_t>(index.size()) == b1 - b0) return std::make_pair(masks_of(queries, tokens, image_tokens), iou);
+      at::Tensor masks = at::full({b1 - b0, K, 4 * h, 4 * w}, std::numeric_limits<float>::quiet_NaN(), iou.options());
+      if (!index.empty()) {
+        const at::Tensor i = at::from_blob(index.data(), {static_cast<int64_t>(index.size())}, at::kLong).clone();
+        masks.index_copy_(0, i, masks_of(queries.index_select(0, i), tokens.index_select(0, i), image_tokens.prompts(i)));
+      }
+      return std::make_pair(masks, iou);
     });
   }
   return in_chunks(kPromptChunk, [&](int64_t b0, int64_t b1) {
     auto [hs, image_tokens] = transformer.forward(shared_dense ? src : src.slice(0, b0, b1), image_pe,
                                                   prompt_tokens(sparse.slice(0, b0, b1)), outputs);
-    return heads(hs,
-                 [&, &image_tokens = image_tokens](int64_t b) -> UpscaledRows {
-                   const at::Tensor grid = image_tokens[b].view({h, w, -1});
-                   return [this, grid](int64_t r0, int64_t r1) {
-                     return core::linear(grid.slice(0, r0, r1), upscale1.weight, upscale1.bias);
-                   };
-                 },
-                 h, w, multimask, masks_if_iou_above);
+    auto upscaler = [&, &image_tokens = image_tokens](int64_t b) -> UpscaledRows {
+      const at::Tensor grid = image_tokens[b].view({h, w, -1});
+      return [this, grid](int64_t r0, int64_t r1) {
+        return core::linear(grid.slice(0, r0, r1), upscale1.weight, upscale1.bias);
+      };
+    };
+    const at::Tensor iou = iou_predictions(hs.select(1, 0), multimask);
+    const std::vector<bool> kept = filtering ? kept_by_iou(iou, masks_if_iou_above) : std::vector<bool>();
+    return std::make_pair(upscale_masks(upscaler, h, w, hyper_inputs(hs.slice(1, 1), multimask), kept), iou);
   });
 }
 
@@ -250,24 +288,17 @@ at::Tensor MaskDecoder::prompt_tokens(const at::Tensor& sparse) const {
   return at::cat({output_tokens, sparse}, 1);
 }
 
-std::pair<at::Tensor, at::Tensor> MaskDecoder::heads(const at::Tensor& hs, const UpscalerOf& upscaler_of, int64_t h, int64_t w,
-                                                     bool multimask, double masks_if_iou_above) const {
-  const int64_t B = hs.size(0);
-  const int M = num_mask_tokens();
-  // hs holds the IoU token, then the K returned masks' tokens.
-  const int first = multimask ? 1 : 0, K = multimask ? M - 1 : 1;
-  std::vector<at::Tensor> hyper;
-  for (int i = 0; i < K; ++i) hyper.push_back(hypernetworks[first + i](hs.select(1, 1 + i)));
-  at::Tensor hyper_in = at::stack(hyper, 1);  // B×K×C/8
-  at::Tensor iou = iou_head(hs.select(1, 0)).slice(1, first, first + K);
+at::Tensor MaskDecoder::iou_predictions(const at::Tensor& iou_token_out, bool multimask) const {
+  const int first = multimask ? 1 : 0, K = multimask ? num_mask_tokens() - 1 : 1;
+  return iou_head(iou_token_out).slice(1, first, first + K);
+}
 
-  std::vector<bool> wanted;
-  if (masks_if_iou_above > -std::numeric_limits<double>::infinity()) {
-    // The same comparison as the caller's filter (a float tensor against a double scalar).
-    const at::Tensor any = at::gt(iou, masks_if_iou_above).any(1).contiguous();
-    wanted.assign(any.data_ptr<bool>(), any.data_ptr<bool>() + B);
-  }
-  return {upscale_masks(upscaler_of, h, w, hyper_in, wanted), iou};
+at::Tensor MaskDecoder::hyper_inputs(const at::Tensor& mask_tokens_out, bool multimask) const {
+  const int first = multimask ? 1 : 0;
+  std::vector<at::Tensor> hyper;
+  for (int64_t i = 0; i < mask_tokens_out.size(1); ++i)
+    hyper.push_back(hypernetworks[size_t(first + i)](mask_tokens_out.select(1, i)));
+  return at::stack(hyper, 1);
 }
 
 // Output upscaling (transposed convolution, LayerNorm2d, GELU, transposed convolution, GELU)

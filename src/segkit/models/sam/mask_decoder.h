@@ -80,7 +80,7 @@ struct MaskDecoder {
   // Mask logits B×K×4h×4w from the hypernetwork outputs B×K×C/8; prompts whose entry of
   // `wanted` is false (when it is given) are left NaN.
   at::Tensor upscale_masks(const UpscalerOf& upscaler_of, int64_t h, int64_t w, const at::Tensor& hyper_in,
-                           const std::vector<bool>& wanted) const;
+                           const std::vector<bool>& wanted = {}) const;
   // The factored transformer's products with one image (N×C) and its positions, and its final
   // shared part through the first upscaling layer, kept for the next call while they are
   // equal: the generator decodes an image's grid in many batches.
@@ -91,10 +91,10 @@ struct MaskDecoder {
   std::shared_ptr<const FactoredImage> factored_for(const at::Tensor& image, const at::Tensor& image_pe) const;
   // The output and mask tokens first, then the prompt's own (B×T×C).
   at::Tensor prompt_tokens(const at::Tensor& sparse) const;
-  // From the transformer's output tokens: the IoU predictions, then the masks of the prompts
-  // that pass the IoU filter.
-  std::pair<at::Tensor, at::Tensor> heads(const at::Tensor& hs, const UpscalerOf& upscaler_of, int64_t h, int64_t w,
-                                          bool multimask, double masks_if_iou_above) const;
+  // The returned masks' IoU predictions (B×K) from the IoU token's output (B×C).
+  at::Tensor iou_predictions(const at::Tensor& iou_token_out, bool multimask) const;
+  // The hypernetworks' outputs (B×K×C/8) from the returned masks' tokens (B×K×C).
+  at::Tensor hyper_inputs(const at::Tensor& mask_tokens_out, bool multimask) const;
 };
 
 }  // namespace segkit::sam
