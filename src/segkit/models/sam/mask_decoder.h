@@ -67,7 +67,8 @@ struct MaskDecoder {
   // Several prompts without mask inputs take the factored transformer (factored_transformer.h).
   // The IoU predictions come before the masks' upscaling, the larger part of the work: a caller
   // that keeps only masks predicted above a threshold (the automatic mask generator) passes it
-  // as masks_if_iou_above, and prompts with no IoU prediction above it get NaN masks.
+  // as masks_if_iou_above, and prompts with no IoU prediction above it get NaN masks (in the
+  // factored path their mask tokens' final attention is skipped too).
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& image_embeddings, const at::Tensor& image_pe,
                                             const at::Tensor& sparse, const at::Tensor& dense, bool multimask,
                                             double masks_if_iou_above = -std::numeric_limits<double>::infinity()) const;
