@@ -4,10 +4,8 @@
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
-#include <ATen/ops/full.h>
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/gt.h>
-#include <ATen/ops/index_copy.h>
 #include <ATen/ops/index_select.h>
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/relu.h>
@@ -185,27 +183,34 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
   // side at batch 1 instead of copying it per prompt (upstream repeat_interleave).
   const bool shared_dense = dense.size(0) == 1 || dense.stride(0) == 0;
   const at::Tensor src = image_embeddings + (shared_dense ? dense.slice(0, 0, 1) : dense);
-  auto in_chunks = [&](int64_t chunk, const auto& decode_chunk) {
-    if (B <= chunk) return decode_chunk(0, B);
-    std::pair<at::Tensor, at::Tensor> out;
-    for (int64_t b0 = 0; b0 < B; b0 += chunk) {
-      const int64_t b1 = std::min(B, b0 + chunk);
-      auto [masks, iou] = decode_chunk(b0, b1);
-      if (!out.first.defined()) {
-        out.first = at::empty({B, masks.size(1), masks.size(2), masks.size(3)}, masks.options());
-        out.second = at::empty({B, iou.size(1)}, iou.options());
-      }
-      out.first.slice(0, b0, b1).copy_(masks);
-      out.second.slice(0, b0, b1).copy_(iou);
-    }
-    return out;
-  };
   // The IoU token and the returned masks' tokens (the final attention treats each on its own).
   const int first = multimask ? 1 : 0, K = multimask ? num_mask_tokens() - 1 : 1;
   std::vector<int64_t> outputs{0};
   for (int i = first; i < first + K; ++i) outputs.push_back(1 + i);
   const std::vector<int64_t> mask_outputs(outputs.begin() + 1, outputs.end());
   const bool filtering = masks_if_iou_above > -std::numeric_limits<double>::infinity();
+
+  // Chunks of prompts write their IoU predictions and masks straight into the call's output;
+  // with a filter, the masks of prompts that fail it stay NaN.
+  const at::Tensor masks = at::empty({B, K, 4 * h, 4 * w}, src.options());
+  const at::Tensor iou = at::empty({B, K}, src.options());
+  if (filtering) masks.fill_(std::numeric_limits<float>::quiet_NaN());
+  auto in_chunks = [&](int64_t chunk, const auto& decode_chunk) {
+    for (int64_t b0 = 0; b0 < B; b0 += chunk) {
+      const int64_t b1 = std::min(B, b0 + chunk);
+      decode_chunk(b0, b1, masks.slice(0, b0, b1), iou.slice(0, b0, b1));
+    }
+    return std::make_pair(masks, iou);
+  };
+  // The prompts (of a chunk) whose masks are made: those with a mask above the filter, or all.
+  auto kept_prompts = [&](const at::Tensor& chunk_iou) {
+    std::vector<int64_t> index;
+    const std::vector<bool> kept = filtering ? kept_by_iou(chunk_iou, masks_if_iou_above) : std::vector<bool>();
+    for (int64_t b = 0; b < chunk_iou.size(0); ++b)
+      if (!filtering || kept[size_t(b)]) index.push_back(b);
+    return index;
+  };
+
   if (shared_dense && B >= kFactoredFromPrompts && src.scalar_type() == at::kFloat) {
     const auto factored = factored_for(src[0].flatten(1).t().contiguous(), image_pe[0].flatten(1).t().contiguous());
     const FactoredTransformer& transformer = factored->transformer;
@@ -221,46 +226,45 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
         };
       };
     };
-    return in_chunks(kFactoredChunk, [&](int64_t b0, int64_t b1) {
+    return in_chunks(kFactoredChunk, [&](int64_t b0, int64_t b1, const at::Tensor& chunk_masks, const at::Tensor& chunk_iou) {
       const at::Tensor tokens = prompt_tokens(sparse.slice(0, b0, b1));
       const auto [queries, image_tokens] = transformer.run_layers(tokens);
       if (!filtering) {
         const at::Tensor hs = transformer.final_tokens(queries, tokens, image_tokens, outputs);
-        const at::Tensor iou = iou_predictions(hs.select(1, 0), multimask);
-        return std::make_pair(upscale_masks(upscaler_for(image_tokens), h, w, hyper_inputs(hs.slice(1, 1), multimask)), iou);
+        chunk_iou.copy_(iou_predictions(hs.select(1, 0), multimask));
+        upscale_masks(upscaler_for(image_tokens), h, w, hyper_inputs(hs.slice(1, 1), multimask), chunk_masks);
+        return;
       }
       // The IoU token first: the prompts none of whose masks pass the filter need no mask tokens.
-      const at::Tensor iou =
-          iou_predictions(transformer.final_tokens(queries, tokens, image_tokens, {0}).select(1, 0), multimask);
-      const std::vector<bool> kept = kept_by_iou(iou, masks_if_iou_above);
-      std::vector<int64_t> index;
-      for (size_t b = 0; b < kept.size(); ++b)
-        if (kept[b]) index.push_back(static_cast<int64_t>(b));
-      auto masks_of = [&](const at::Tensor& queries, const at::Tensor& tokens, const FactoredImageTokens& image_tokens) {
+      chunk_iou.copy_(iou_predictions(transformer.final_tokens(queries, tokens, image_tokens, {0}).select(1, 0), multimask));
+      std::vector<int64_t> index = kept_prompts(chunk_iou);
+      if (index.empty()) return;
+      if (static_cast<int64_t>(index.size()) == b1 - b0) {
         const at::Tensor hs = transformer.final_tokens(queries, tokens, image_tokens, mask_outputs);
-        return upscale_masks(upscaler_for(image_tokens), h, w, hyper_inputs(hs, multimask));
-      };
-      if (static_cast<int64_t>(index.size()) == b1 - b0) return std::make_pair(masks_of(queries, tokens, image_tokens), iou);
-      at::Tensor masks = at::full({b1 - b0, K, 4 * h, 4 * w}, std::numeric_limits<float>::quiet_NaN(), iou.options());
-      if (!index.empty()) {
-        const at::Tensor i = at::from_blob(index.data(), {static_cast<int64_t>(index.size())}, at::kLong).clone();
-        masks.index_copy_(0, i, masks_of(queries.index_select(0, i), tokens.index_select(0, i), image_tokens.prompts(i)));
+        upscale_masks(upscaler_for(image_tokens), h, w, hyper_inputs(hs, multimask), chunk_masks);
+        return;
       }
-      return std::make_pair(masks, iou);
+      const at::Tensor i = at::from_blob(index.data(), {static_cast<int64_t>(index.size())}, at::kLong).clone();
+      const FactoredImageTokens kept_tokens = image_tokens.prompts(i);
+      const at::Tensor hs =
+          transformer.final_tokens(queries.index_select(0, i), tokens.index_select(0, i), kept_tokens, mask_outputs);
+      upscale_masks(upscaler_for(kept_tokens), h, w, hyper_inputs(hs, multimask), chunk_masks, index);
     });
   }
-  return in_chunks(kPromptChunk, [&](int64_t b0, int64_t b1) {
+  return in_chunks(kPromptChunk, [&](int64_t b0, int64_t b1, const at::Tensor& chunk_masks, const at::Tensor& chunk_iou) {
     auto [hs, image_tokens] = transformer.forward(shared_dense ? src : src.slice(0, b0, b1), image_pe,
                                                   prompt_tokens(sparse.slice(0, b0, b1)), outputs);
-    auto upscaler = [&, &image_tokens = image_tokens](int64_t b) -> UpscaledRows {
-      const at::Tensor grid = image_tokens[b].view({h, w, -1});
+    chunk_iou.copy_(iou_predictions(hs.select(1, 0), multimask));
+    const std::vector<int64_t> index = kept_prompts(chunk_iou);
+    const at::Tensor hyper_in = hyper_inputs(hs.slice(1, 1), multimask);
+    auto upscaler = [&, &image_tokens = image_tokens](int64_t j) -> UpscaledRows {
+      const at::Tensor grid = image_tokens[index[size_t(j)]].view({h, w, -1});
       return [this, grid](int64_t r0, int64_t r1) {
         return core::linear(grid.slice(0, r0, r1), upscale1.weight, upscale1.bias);
       };
     };
-    const at::Tensor iou = iou_predictions(hs.select(1, 0), multimask);
-    const std::vector<bool> kept = filtering ? kept_by_iou(iou, masks_if_iou_above) : std::vector<bool>();
-    return std::make_pair(upscale_masks(upscaler, h, w, hyper_inputs(hs.slice(1, 1), multimask), kept), iou);
+    const at::Tensor i = at::from_blob(const_cast<int64_t*>(index.data()), {static_cast<int64_t>(index.size())}, at::kLong);
+    upscale_masks(upscaler, h, w, hyper_in.index_select(0, i), chunk_masks, index);
   });
 }
 
@@ -304,16 +308,12 @@ at::Tensor MaskDecoder::hyper_inputs(const at::Tensor& mask_tokens_out, bool mul
 // Output upscaling (transposed convolution, LayerNorm2d, GELU, transposed convolution, GELU)
 // and the hypernetwork product, a block of grid rows of one prompt at a time, written straight
 // into the mask planes.
-at::Tensor MaskDecoder::upscale_masks(const UpscalerOf& upscaler_of, int64_t h, int64_t w, const at::Tensor& hyper_in,
-                                      const std::vector<bool>& wanted) const {
+void MaskDecoder::upscale_masks(const UpscalerOf& upscaler_of, int64_t h, int64_t w, const at::Tensor& hyper_in,
+                                const at::Tensor& out, const std::vector<int64_t>& out_rows) const {
   const int64_t B = hyper_in.size(0), K = hyper_in.size(1);
   const int64_t c1 = upscale1.out_channels, c2 = upscale2.out_channels;
-  at::Tensor masks = at::empty({B, K, 4 * h, 4 * w}, hyper_in.options());
   for (int64_t b = 0; b < B; ++b) {
-    if (!wanted.empty() && !wanted[size_t(b)]) {
-      masks[b].fill_(std::numeric_limits<float>::quiet_NaN());
-      continue;
-    }
+    const at::Tensor target = out[out_rows.empty() ? b : out_rows[size_t(b)]];  // K×4h×4w, contiguous
     const UpscaledRows upscaled_rows = upscaler_of(b);
     for (int64_t r0 = 0; r0 < h; r0 += kGridRowsPerBlock) {
       const int64_t r1 = std::min(h, r0 + kGridRowsPerBlock);
@@ -323,10 +323,9 @@ at::Tensor MaskDecoder::upscale_masks(const UpscalerOf& upscaler_of, int64_t h, 
       up = core::linear(up, upscale2.weight, upscale2.bias);  // (rows·w·2·2)×(2·2·c2)
       at::gelu_(up);
       const at::Tensor m = core::matmul(up.view({-1, c2}), hyper_in[b].transpose(0, 1));
-      scatter_subpixels(m.data_ptr<float>(), r1 - r0, w, K, masks[b].data_ptr<float>() + 4 * r0 * 4 * w, 4 * h * 4 * w);
+      scatter_subpixels(m.data_ptr<float>(), r1 - r0, w, K, target.data_ptr<float>() + 4 * r0 * 4 * w, 4 * h * 4 * w);
     }
   }
-  return masks;
 }
 
 }  // namespace segkit::sam

@@ -78,10 +78,10 @@ struct MaskDecoder {
   using UpscaledRows = std::function<at::Tensor(int64_t r0, int64_t r1)>;
   // Prompt b's UpscaledRows, asked for only when its masks are wanted.
   using UpscalerOf = std::function<UpscaledRows(int64_t b)>;
-  // Mask logits B×K×4h×4w from the hypernetwork outputs B×K×C/8; prompts whose entry of
-  // `wanted` is false (when it is given) are left NaN.
-  at::Tensor upscale_masks(const UpscalerOf& upscaler_of, int64_t h, int64_t w, const at::Tensor& hyper_in,
-                           const std::vector<bool>& wanted = {}) const;
+  // Mask logits from the hypernetwork outputs (B×K×C/8) of B prompts, written into rows
+  // out_rows[b] (b when empty) of out (…×K×4h×4w, contiguous rows).
+  void upscale_masks(const UpscalerOf& upscaler_of, int64_t h, int64_t w, const at::Tensor& hyper_in,
+                     const at::Tensor& out, const std::vector<int64_t>& out_rows = {}) const;
   // The factored transformer's products with one image (N×C) and its positions, and its final
   // shared part through the first upscaling layer, kept for the next call while they are
   // equal: the generator decodes an image's grid in many batches.
