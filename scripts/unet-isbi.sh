@@ -5,8 +5,9 @@
 #
 #   scripts/unet-isbi.sh RUN_DIR [DATA_DIR]
 #
-# EPOCHS (default 50), DEPTH (default 4), WIDTH (default 16), CROP (default 256), BATCH (default 4), AUGMENT (default flip,rot90,elastic) and THREADS (default 2)
-# may be set; extra train flags go in UNET_ISBI_FLAGS.
+# EPOCHS (default 50), DEPTH (default 4), WIDTH (default 16), CROP (default 256), BATCH (default 4),
+# AUGMENT (default flip,rot90,elastic), CLASS_WEIGHTS (default 1.5,1: membrane, interior), SEED
+# (default 0) and THREADS (default 2) may be set; extra train flags go in UNET_ISBI_FLAGS.
 # Re-running with an existing RUN_DIR resumes the run where it stopped.
 set -euo pipefail
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -26,7 +27,8 @@ else
   # shellcheck disable=SC2086
   "$segkit" unet train --data "$data_dir" --val-split 24,25,26,27,28,29 --out "$run_dir" \
     --classes 2 --depth "${DEPTH:-4}" --width "${WIDTH:-16}" --crop "${CROP:-256}" --batch-size "${BATCH:-4}" --epochs "${EPOCHS:-50}" --lr 2e-3 \
-    --loss ce+dice --border-weight 10 --border-sigma 5 --augment "${AUGMENT:-flip,rot90,elastic}" --seed 0 --threads "${THREADS:-2}" ${UNET_ISBI_FLAGS:-}
+    --loss ce+dice --class-weights "${CLASS_WEIGHTS:-1.5,1}" --border-weight 10 --border-sigma 5 \
+    --augment "${AUGMENT:-flip,rot90,elastic}" --seed "${SEED:-0}" --threads "${THREADS:-2}" ${UNET_ISBI_FLAGS:-}
 fi
 
 # Score the best checkpoint on the six validation sections at full size.
