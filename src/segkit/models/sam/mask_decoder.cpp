@@ -154,11 +154,14 @@ void scatter_subpixels(const float* m, int64_t rows, int64_t w, int64_t K, float
       }
 }
 
-// Per prompt: whether any of its masks is predicted above the threshold (the same comparison
+// The prompts (rows of iou) with any mask predicted above the threshold (the same comparison
 // as the generator's filter: a float tensor against a double scalar).
-std::vector<bool> kept_by_iou(const at::Tensor& iou, double threshold) {
+std::vector<int64_t> prompts_above(const at::Tensor& iou, double threshold) {
   const at::Tensor any = at::gt(iou, threshold).any(1).contiguous();
-  return std::vector<bool>(any.data_ptr<bool>(), any.data_ptr<bool>() + any.size(0));
+  std::vector<int64_t> index;
+  for (int64_t b = 0; b < any.size(0); ++b)
+    if (any.data_ptr<bool>()[b]) index.push_back(b);
+  return index;
 }
 
 }  // namespace
@@ -204,11 +207,10 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
   };
   // The prompts (of a chunk) whose masks are made: those with a mask above the filter, or all.
   auto kept_prompts = [&](const at::Tensor& chunk_iou) {
-    std::vector<int64_t> index;
-    const std::vector<bool> kept = filtering ? kept_by_iou(chunk_iou, masks_if_iou_above) : std::vector<bool>();
-    for (int64_t b = 0; b < chunk_iou.size(0); ++b)
-      if (!filtering || kept[size_t(b)]) index.push_back(b);
-    return index;
+    if (filtering) return prompts_above(chunk_iou, masks_if_iou_above);
+    std::vector<int64_t> all(static_cast<size_t>(chunk_iou.size(0)));
+    for (size_t b = 0; b < all.size(); ++b) all[b] = static_cast<int64_t>(b);
+    return all;
   };
 
   if (shared_dense && B >= kFactoredFromPrompts && src.scalar_type() == at::kFloat) {
@@ -239,15 +241,11 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
       chunk_iou.copy_(iou_predictions(transformer.final_tokens(queries, tokens, image_tokens, {0}).select(1, 0), multimask));
       std::vector<int64_t> index = kept_prompts(chunk_iou);
       if (index.empty()) return;
-      if (static_cast<int64_t>(index.size()) == b1 - b0) {
-        const at::Tensor hs = transformer.final_tokens(queries, tokens, image_tokens, mask_outputs);
-        upscale_masks(upscaler_for(image_tokens), h, w, hyper_inputs(hs, multimask), chunk_masks);
-        return;
-      }
-      const at::Tensor i = at::from_blob(index.data(), {static_cast<int64_t>(index.size())}, at::kLong).clone();
-      const FactoredImageTokens kept_tokens = image_tokens.prompts(i);
-      const at::Tensor hs =
-          transformer.final_tokens(queries.index_select(0, i), tokens.index_select(0, i), kept_tokens, mask_outputs);
+      const bool all = static_cast<int64_t>(index.size()) == b1 - b0;
+      const at::Tensor i = at::from_blob(index.data(), {static_cast<int64_t>(index.size())}, at::kLong);
+      const FactoredImageTokens kept_tokens = all ? image_tokens : image_tokens.prompts(i);
+      const at::Tensor hs = transformer.final_tokens(all ? queries : queries.index_select(0, i),
+                                                     all ? tokens : tokens.index_select(0, i), kept_tokens, mask_outputs);
       upscale_masks(upscaler_for(kept_tokens), h, w, hyper_inputs(hs, multimask), chunk_masks, index);
     });
   }
@@ -255,7 +253,7 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
     auto [hs, image_tokens] = transformer.forward(shared_dense ? src : src.slice(0, b0, b1), image_pe,
                                                   prompt_tokens(sparse.slice(0, b0, b1)), outputs);
     chunk_iou.copy_(iou_predictions(hs.select(1, 0), multimask));
-    const std::vector<int64_t> index = kept_prompts(chunk_iou);
+    std::vector<int64_t> index = kept_prompts(chunk_iou);
     const at::Tensor hyper_in = hyper_inputs(hs.slice(1, 1), multimask);
     auto upscaler = [&, &image_tokens = image_tokens](int64_t j) -> UpscaledRows {
       const at::Tensor grid = image_tokens[index[size_t(j)]].view({h, w, -1});
@@ -263,7 +261,7 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
         return core::linear(grid.slice(0, r0, r1), upscale1.weight, upscale1.bias);
       };
     };
-    const at::Tensor i = at::from_blob(const_cast<int64_t*>(index.data()), {static_cast<int64_t>(index.size())}, at::kLong);
+    const at::Tensor i = at::from_blob(index.data(), {static_cast<int64_t>(index.size())}, at::kLong);
     upscale_masks(upscaler, h, w, hyper_in.index_select(0, i), chunk_masks, index);
   });
 }
