@@ -25,9 +25,14 @@ TEST(MaskDecoder, UpscalesOnlyPromptsWithAnIouPredictionAboveTheFilter) {
   const at::Tensor coords = at::rand({B, 1, 2}) * float(model->config().image_size) * 0.6f;
   const at::Tensor labels = at::ones({B, 1}, at::kInt);
   auto [all_masks, all_iou] = sam::decode_low_res(predictor, coords, labels, {}, {}, true);
-  // A threshold between the prompts' best predictions, so that some prompts pass and some do not.
+  // A threshold halfway between the two middle best predictions, so that half the prompts pass
+  // and no prompt's prediction lies within float rounding of it (the filtered decode computes
+  // the IoU token apart from the mask tokens, which rounds differently).
   const at::Tensor best = std::get<0>(all_iou.max(1));
-  const double threshold = best.median().item<float>();
+  const at::Tensor sorted = std::get<0>(best.sort());
+  const float below = sorted[B / 2 - 1].item<float>(), above = sorted[B / 2].item<float>();
+  ASSERT_GT(above - below, 1e-4f);
+  const double threshold = 0.5 * (double(below) + double(above));
   auto [masks, iou] = sam::decode_low_res(predictor, coords, labels, {}, {}, true, threshold);
 
   // The filtered decode attends the kept prompts' mask tokens apart from their IoU tokens, so
