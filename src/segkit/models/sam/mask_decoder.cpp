@@ -214,7 +214,7 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
   };
 
   if (shared_dense && B >= kFactoredFromPrompts && src.scalar_type() == at::kFloat) {
-    const auto factored = factored_for(src[0].flatten(1).t().contiguous(), image_pe[0].flatten(1).t().contiguous());
+    const auto factored = factored_for(src[0], image_pe[0]);
     const FactoredTransformer& transformer = factored->transformer;
     // The first upscaling layer is linear in the tokens: it maps the prompt's basis (n vectors)
     // instead of its N tokens, and the shared part was mapped once per image.
@@ -275,7 +275,8 @@ std::shared_ptr<const MaskDecoder::FactoredImage> MaskDecoder::factored_for(cons
   const bool same = cache.factored && cache.owner == &transformer && cache.image.sizes() == image.sizes() &&
                     cache.image_pe.sizes() == image_pe.sizes() && cache.image.equal(image) && cache.image_pe.equal(image_pe);
   if (!same) {
-    FactoredTransformer factored(transformer, image, image_pe);
+    // The factored transformer takes the image as tokens, N×C.
+    FactoredTransformer factored(transformer, image.flatten(1).t().contiguous(), image_pe.flatten(1).t().contiguous());
     at::Tensor upscaled_z = core::linear(factored.final_z(), upscale1.weight, at::Tensor());
     cache.factored = std::make_shared<const FactoredImage>(FactoredImage{std::move(factored), std::move(upscaled_z)});
     cache.owner = &transformer;

@@ -82,7 +82,7 @@ struct MaskDecoder {
   // out_rows[b] (b when empty) of out (…×K×4h×4w, contiguous rows).
   void upscale_masks(const UpscalerOf& upscaler_of, int64_t h, int64_t w, const at::Tensor& hyper_in,
                      const at::Tensor& out, const std::vector<int64_t>& out_rows = {}) const;
-  // The factored transformer's products with one image (N×C) and its positions, and its final
+  // The factored transformer's products with one image (C×h×w) and its positions, and its final
   // shared part through the first upscaling layer, kept for the next call while they are
   // equal: the generator decodes an image's grid in many batches.
   struct FactoredImage;
