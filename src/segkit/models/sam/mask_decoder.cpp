@@ -158,9 +158,10 @@ void scatter_subpixels(const float* m, int64_t rows, int64_t w, int64_t K, float
 // as the generator's filter: a float tensor against a double scalar).
 std::vector<int64_t> prompts_above(const at::Tensor& iou, double threshold) {
   const at::Tensor any = at::gt(iou, threshold).any(1).contiguous();
+  const bool* passes = any.data_ptr<bool>();
   std::vector<int64_t> index;
   for (int64_t b = 0; b < any.size(0); ++b)
-    if (any.data_ptr<bool>()[b]) index.push_back(b);
+    if (passes[b]) index.push_back(b);
   return index;
 }
 
@@ -187,7 +188,7 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
   const bool shared_dense = dense.size(0) == 1 || dense.stride(0) == 0;
   const at::Tensor src = image_embeddings + (shared_dense ? dense.slice(0, 0, 1) : dense);
   // The IoU token and the returned masks' tokens (the final attention treats each on its own).
-  const int first = multimask ? 1 : 0, K = multimask ? num_mask_tokens() - 1 : 1;
+  const auto [first, K] = returned_masks(multimask);
   std::vector<int64_t> outputs{0};
   for (int i = first; i < first + K; ++i) outputs.push_back(1 + i);
   const std::vector<int64_t> mask_outputs(outputs.begin() + 1, outputs.end());
@@ -292,12 +293,12 @@ at::Tensor MaskDecoder::prompt_tokens(const at::Tensor& sparse) const {
 }
 
 at::Tensor MaskDecoder::iou_predictions(const at::Tensor& iou_token_out, bool multimask) const {
-  const int first = multimask ? 1 : 0, K = multimask ? num_mask_tokens() - 1 : 1;
+  const auto [first, K] = returned_masks(multimask);
   return iou_head(iou_token_out).slice(1, first, first + K);
 }
 
 at::Tensor MaskDecoder::hyper_inputs(const at::Tensor& mask_tokens_out, bool multimask) const {
-  const int first = multimask ? 1 : 0;
+  const int first = returned_masks(multimask).first;
   std::vector<at::Tensor> hyper;
   for (int64_t i = 0; i < mask_tokens_out.size(1); ++i)
     hyper.push_back(hypernetworks[size_t(first + i)](mask_tokens_out.select(1, i)));

@@ -63,6 +63,11 @@ struct MaskDecoder {
 
   static MaskDecoder load(const WeightMap& w, const SamConfig& c);
   int num_mask_tokens() const { return static_cast<int>(mask_tokens.size(0)); }
+  // The mask tokens returned: the first one's index among the mask tokens, and how many (all but
+  // the single-mask token with multimask, else that one alone).
+  std::pair<int, int> returned_masks(bool multimask) const {
+    return {multimask ? 1 : 0, multimask ? num_mask_tokens() - 1 : 1};
+  }
   // image_embeddings: 1×C×g×g (shared by all B prompts) → (masks B×K×4g×4g, iou B×K).
   // Several prompts without mask inputs take the factored transformer (factored_transformer.h).
   // The IoU predictions come before the masks' upscaling, the larger part of the work: a caller
