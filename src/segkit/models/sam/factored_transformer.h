@@ -10,11 +10,11 @@
 // where Z = X0 ⊙ (the product of the norms' weights so far) is shared by every prompt, and
 // V holds H·(T−1) + 3 vectors per layer (the attention's values through its output projection,
 // each head's last token's taken out of its others' since a head's weights sum to 1, their
-// common part, the norm's weight and bias). Every product of the tokens with a projection then splits into a
-// product with Z, computed once per image, and one with the per-prompt coefficients D; the
-// norms' statistics follow from Gram matrices of V and dot products of Z's rows with V. This
-// is the same function as TwoWayTransformer::forward up to float rounding, at about half of its
-// operations per prompt, and no prompt's work touches an N×C array.
+// common part, the norm's weight and bias). Every product of the tokens with a projection then
+// splits into a product with Z, computed once per image, and one with the per-prompt
+// coefficients D; the norms' statistics follow from Gram matrices of V and dot products of Z's
+// rows with V. This is the same function as TwoWayTransformer::forward up to float rounding, at
+// about half of its operations per prompt, and no prompt's work touches an N×C array.
 #include <ATen/core/Tensor.h>
 
 #include <utility>
