@@ -83,20 +83,42 @@ def dice_loss(logits, target, eps=1.0):
     return 1 - ((2 * inter + eps) / (total + eps)).mean()
 
 
+class Ensemble(nn.Module):
+    """What `segkit unet ensemble` writes: the members' class probabilities averaged, returned as
+    log-probabilities."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x):
+        return torch.stack([m(x).softmax(1) for m in self.members]).mean(0).log()
+
+
 def load_segkit_checkpoint(path):
-    """A segkit U-Net checkpoint (plain safetensors) into this module, strictly."""
+    """A segkit U-Net checkpoint (plain safetensors) into this module, strictly; an ensemble
+    checkpoint into Ensemble."""
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
         data = f.read()
-    config = json.loads(header.pop("__metadata__")["segkit.unet.config"])
+    metadata = header.pop("__metadata__")
     dtypes = {"F32": torch.float32, "I64": torch.int64}
     state = {}
     for name, t in header.items():
         begin, end = t["data_offsets"]
         state[name] = torch.frombuffer(bytearray(data[begin:end]), dtype=dtypes[t["dtype"]]).reshape(t["shape"])
-    model = UNet(config["in_channels"], config["classes"], config["depth"], config["width"], config["batch_norm"],
-                 config["upsample"], config["padding"])
+
+    def unet(config):
+        return UNet(config["in_channels"], config["classes"], config["depth"], config["width"], config["batch_norm"],
+                    config["upsample"], config["padding"])
+
+    if "segkit.unet.ensemble" in metadata:
+        config = json.loads(metadata["segkit.unet.ensemble"])
+        model = Ensemble([unet(c) for c in config])
+    else:
+        config = json.loads(metadata["segkit.unet.config"])
+        model = unet(config)
     model.load_state_dict(state, strict=True)
     return model, config
 

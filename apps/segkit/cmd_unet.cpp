@@ -1,4 +1,4 @@
-// `segkit unet`: the U-Net commands (train, predict, eval).
+// `segkit unet`: the U-Net commands (train, predict, eval, ensemble).
 #include "cmd_unet.h"
 
 #include "command.h"
@@ -8,4 +8,5 @@ SEGKIT_COMMAND("unet", "Train, run and evaluate a U-Net for semantic segmentatio
   segkit::cli::add_unet_train(cmd);
   segkit::cli::add_unet_predict(cmd);
   segkit::cli::add_unet_eval(cmd);
+  segkit::cli::add_unet_ensemble(cmd);
 });

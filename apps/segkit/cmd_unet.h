@@ -1,5 +1,5 @@
 #pragma once
-// `segkit unet train|predict|eval`: one file per subcommand, registered by cmd_unet.cpp.
+// `segkit unet train|predict|eval|ensemble`: one file per subcommand, registered by cmd_unet.cpp.
 #include <CLI/CLI.hpp>
 #include <sstream>
 #include <string>
@@ -10,6 +10,7 @@ namespace segkit::cli {
 void add_unet_train(CLI::App& unet);
 void add_unet_predict(CLI::App& unet);
 void add_unet_eval(CLI::App& unet);
+void add_unet_ensemble(CLI::App& unet);
 
 inline std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;

@@ -58,12 +58,18 @@ class UNetModel {
   // A checkpoint written by save() or by `segkit unet train`; Error naming the file when it is
   // corrupt, not a U-Net checkpoint, or its tensors do not match its configuration.
   static std::shared_ptr<UNetModel> load(const std::string& path);
+  // Several trained networks as one model (ensembles of ensembles are flattened): predictions
+  // average the members' class probabilities. Members may differ in architecture but must take
+  // the same input channels and give the same classes (Error otherwise). Weights are shared.
+  static std::shared_ptr<UNetModel> ensemble(const std::vector<std::shared_ptr<const UNetModel>>& members);
   // Writes weights + config atomically (safetensors), plus `<path without .safetensors>.json`.
+  // An ensemble's tensors are named members.<i>.<name>, its configs listed in that order.
   void save(const std::string& path, const std::string& extra_json = "{}") const;
   ~UNetModel();
 
-  const UNetConfig& config() const;
-  int64_t parameter_count() const;
+  const UNetConfig& config() const;  // an ensemble's first member's
+  int member_count() const;          // 1, or the networks of an ensemble
+  int64_t parameter_count() const;   // of all members
 
   struct Impl;
   Impl& impl() const { return *impl_; }

@@ -1,4 +1,4 @@
-// `segkit unet train|predict`: end to end on a tiny synthetic data set, and bad input.
+// `segkit unet train|predict|eval|ensemble`: end to end on a tiny synthetic data set, and bad input.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -57,6 +57,41 @@ TEST(UNetCli, TrainThenPredict) {
   const auto metrics = nlohmann::json::parse(r.out);
   EXPECT_TRUE(metrics.contains("mean_iou"));
   EXPECT_EQ(metrics.at("per_category_dice").size(), 2u);
+}
+
+TEST(UNetCli, EnsembleOfTwoRunsPredictsAndEvaluates) {
+  TempDir dir;
+  const std::string data = dir.file("data");
+  segkit::test::write_synthetic_dataset(data, 2, 32);
+  for (const char* seed : {"0", "1"}) {
+    auto args = tiny_train(data, dir.file(std::string("run") + seed));
+    args.insert(args.end(), {"--seed", seed});
+    auto r = run_cli(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  const std::string ensemble = dir.file("ensemble.safetensors");
+  auto r = run_cli({"unet", "ensemble", "--out", ensemble, dir.file("run0/best.safetensors"),
+                    dir.file("run1/best.safetensors")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 networks"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(dir.file("ensemble.json")));
+  r = run_cli({"unet", "eval", "--model", ensemble, "--data", data, "--json", "-", "--threads", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out).contains("mean_iou"));
+  r = run_cli({"unet", "predict", "--model", ensemble, "--image", data + "/images/img0.png", "--out", dir.file("pred"),
+               "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir.file("pred/img0.png")));
+
+  // Members that give different classes cannot be averaged.
+  TempDir three;
+  segkit::test::write_synthetic_dataset(three.path(), 2, 32, 3);
+  r = run_cli(tiny_train(three.path(), dir.file("run3")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_one_line_error(run_cli({"unet", "ensemble", "--out", dir.file("bad.safetensors"), dir.file("run0/best.safetensors"),
+                                 dir.file("run3/best.safetensors")}),
+                        "run3/best.safetensors");
+  EXPECT_FALSE(fs::exists(dir.file("bad.safetensors")));
 }
 
 TEST(UNetCli, BadInputFailsWithOneLineNamingTheFile) {

@@ -1,4 +1,4 @@
-// U-Net network: output shapes for every configuration, size arithmetic, checkpoints.
+// U-Net network: output shapes for every configuration, size arithmetic, checkpoints, ensembles.
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/conv2d.h>
 #include <ATen/ops/conv_transpose2d.h>
@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "segkit/models/unet/layers.h"
@@ -57,7 +58,7 @@ TEST(UNetModel, OutputShapeForEveryConfiguration) {
             if (pad == UNetPadding::Same) EXPECT_EQ(out, size);
             else EXPECT_LT(out, size);
             for (bool training : {true, false}) {
-              at::Tensor y = model->impl().network.forward(at::randn({2, in, size, size}), training);
+              at::Tensor y = model->impl().network().forward(at::randn({2, in, size, size}), training);
               ASSERT_EQ(y.sizes().vec(), (std::vector<int64_t>{2, 3, out, out}));
               EXPECT_TRUE(y.isfinite().all().item<bool>());
             }
@@ -83,7 +84,7 @@ TEST(UNetModel, ParameterNamesFollowPyTorchStateDict) {
   c.width = 4;
   auto model = segkit::UNetModel::create(c);
   std::vector<std::string> names;
-  for (const auto& t : model->impl().network.state()) names.push_back(t.name);
+  for (const auto& t : model->impl().network().state()) names.push_back(t.name);
   EXPECT_EQ(names.front(), "encoder.0.conv1.weight");
   EXPECT_NE(std::find(names.begin(), names.end(), "encoder.2.bn2.running_var"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "decoder.1.up.weight"), names.end());
@@ -130,7 +131,7 @@ TEST(UNetModel, LoadRejectsAnotherArchitecture) {
   UNetConfig wide = c;
   wide.width = 8;
   auto other = segkit::UNetModel::create(wide);
-  auto refs = segkit::unet::state_refs(other->impl().network);
+  auto refs = segkit::unet::state_refs(other->impl().network());
   segkit::write_safetensors(dir.file("b.safetensors"), refs, {{"segkit.unet.config", c.to_json()}});
   try {
     segkit::UNetModel::load(dir.file("b.safetensors"));
@@ -155,7 +156,7 @@ TEST(UNetModel, TiledPredictionEqualsUntiled) {
     auto model = segkit::UNetModel::create(c, 11);
     {  // Make the running statistics non-trivial, as after training.
       c10::InferenceMode guard(false);
-      model->impl().network.forward(at::randn({2, 1, 64, 64}).mul(2).add(1), true);
+      model->impl().network().forward(at::randn({2, 1, 64, 64}).mul(2).add(1), true);
     }
     const segkit::Image im = random_image(150, 97, 5);
     segkit::UNetPredictOptions whole, tiled;
@@ -176,6 +177,63 @@ TEST(UNetModel, TiledPredictionEqualsUntiled) {
         diff = std::max(diff, std::abs(a.probabilities[i] - d.probabilities[i]));
       EXPECT_GT(diff, 1e-3f);
     }
+  }
+}
+
+TEST(UNetModel, EnsembleAveragesItsMembersProbabilities) {
+  segkit::test::TempDir dir;
+  UNetConfig a, b;
+  a.depth = 2;
+  a.width = 4;
+  a.classes = b.classes = 3;
+  b.depth = 1;  // members may differ in architecture
+  b.width = 6;
+  b.upsample = UNetUpsample::Bilinear;
+  std::shared_ptr<const segkit::UNetModel> first = segkit::UNetModel::create(a, 1), second = segkit::UNetModel::create(b, 2);
+  auto ensemble = segkit::UNetModel::ensemble({first, second});
+  EXPECT_EQ(ensemble->member_count(), 2);
+  EXPECT_EQ(ensemble->parameter_count(), first->parameter_count() + second->parameter_count());
+
+  const segkit::Image im = random_image(37, 29, 4);
+  segkit::UNetPredictOptions o;
+  o.probabilities = true;
+  const auto p1 = segkit::unet_predict(*first, im, o), p2 = segkit::unet_predict(*second, im, o),
+             pe = segkit::unet_predict(*ensemble, im, o);
+  ASSERT_EQ(pe.probabilities.size(), p1.probabilities.size());
+  float worst = 0, apart = 0;
+  for (size_t i = 0; i < pe.probabilities.size(); ++i) {
+    worst = std::max(worst, std::abs(pe.probabilities[i] - (p1.probabilities[i] + p2.probabilities[i]) / 2));
+    apart = std::max(apart, std::abs(p1.probabilities[i] - p2.probabilities[i]));
+  }
+  EXPECT_LT(worst, 1e-5f);
+  EXPECT_GT(apart, 1e-2f) << "members that agree could not show the average";
+
+  // Saved as an nn.ModuleList would name it, loaded back to the same predictions.
+  ensemble->save(dir.file("e.safetensors"));
+  auto file = segkit::SafetensorsFile::open(dir.file("e.safetensors"));
+  EXPECT_TRUE(file->contains("members.0.encoder.0.conv1.weight"));
+  EXPECT_TRUE(file->contains("members.1.encoder.0.conv1.weight"));
+  auto loaded = segkit::UNetModel::load(dir.file("e.safetensors"));
+  EXPECT_EQ(loaded->member_count(), 2);
+  EXPECT_EQ(segkit::unet_predict(*loaded, im, o).probabilities, pe.probabilities);
+  // An ensemble of an ensemble is flat.
+  EXPECT_EQ(segkit::UNetModel::ensemble({loaded, first})->member_count(), 3);
+
+  // Members must agree on classes and input channels.
+  UNetConfig two = a;
+  two.classes = 2;
+  EXPECT_THROW(segkit::UNetModel::ensemble({first, segkit::UNetModel::create(two)}), segkit::Error);
+  // A tensor no member owns is refused, naming the file.
+  auto refs = segkit::unet::state_refs(first->impl().network(), "members.0.");
+  for (auto& r : segkit::unet::state_refs(first->impl().network(), "members.2.")) refs.push_back(r);
+  nlohmann::json configs = nlohmann::json::array({nlohmann::json::parse(a.to_json())});
+  segkit::write_safetensors(dir.file("f.safetensors"), refs, {{"segkit.unet.ensemble", configs.dump()}});
+  try {
+    segkit::UNetModel::load(dir.file("f.safetensors"));
+    FAIL() << "expected an error";
+  } catch (const segkit::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("f.safetensors"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("outside the ensemble"), std::string::npos) << e.what();
   }
 }
 

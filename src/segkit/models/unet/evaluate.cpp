@@ -18,7 +18,7 @@ SemanticResult unet_evaluate(const UNetModel& model, const std::string& data_dir
   for (const auto& s : samples) {
     cv::Mat truth;
     s.mask.convertTo(truth, CV_32S);
-    metrics.add(unet::predict_logits(model.impl().network, s.image, options), truth);
+    metrics.add(unet::predict_logits(model, s.image, options), truth);
   }
   return metrics.result();
 }

@@ -1,4 +1,5 @@
-// UNetModel: creation, and checkpoints as plain safetensors with PyTorch state-dict names.
+// UNetModel: creation, ensembles, and checkpoints as plain safetensors with PyTorch state-dict
+// names.
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/from_blob.h>
 
@@ -13,6 +14,9 @@ namespace segkit {
 
 namespace {
 constexpr const char* kConfigKey = "segkit.unet.config";
+constexpr const char* kEnsembleKey = "segkit.unet.ensemble";
+
+std::string member_prefix(size_t i) { return "members." + std::to_string(i) + "."; }
 
 std::string shape_text(const std::vector<int64_t>& shape) {
   std::string s = "[";
@@ -75,45 +79,93 @@ UNetModel::~UNetModel() = default;
 
 const UNetConfig& UNetModel::config() const { return impl_->config; }
 
+int UNetModel::member_count() const { return static_cast<int>(impl_->members.size()); }
+
 int64_t UNetModel::parameter_count() const {
   int64_t n = 0;
-  for (const auto& t : impl_->network.state())
-    if (t.trainable) n += t.tensor.numel();
+  for (const auto& member : impl_->members)
+    for (const auto& t : member->state())
+      if (t.trainable) n += t.tensor.numel();
   return n;
 }
 
 std::shared_ptr<UNetModel> UNetModel::create(const UNetConfig& config, uint64_t seed) {
   auto impl = std::make_unique<Impl>(config);
-  impl->network.initialize(seed);
+  impl->network().initialize(seed);
+  return std::shared_ptr<UNetModel>(new UNetModel(std::move(impl)));
+}
+
+std::shared_ptr<UNetModel> UNetModel::ensemble(const std::vector<std::shared_ptr<const UNetModel>>& models) {
+  if (models.empty()) fail("U-Net ensemble", "no members");
+  auto impl = std::make_unique<Impl>(models.front()->config());
+  impl->members.clear();
+  for (size_t i = 0; i < models.size(); ++i) {
+    const UNetConfig& c = models[i]->config();
+    if (c.in_channels != impl->config.in_channels || c.classes != impl->config.classes)
+      fail("U-Net ensemble", "member " + std::to_string(i + 1) + " (" + c.describe() + ") does not take the input or give the classes of member 1 (" +
+                                 impl->config.describe() + ")");
+    for (const auto& network : models[i]->impl().members) impl->members.push_back(network);
+  }
   return std::shared_ptr<UNetModel>(new UNetModel(std::move(impl)));
 }
 
 std::shared_ptr<UNetModel> UNetModel::load(const std::string& path) {
   auto file = SafetensorsFile::open(path);
-  std::string config_json;
-  auto it = file->metadata().find(kConfigKey);
-  if (it != file->metadata().end()) {
-    config_json = it->second;
-  } else {
-    const std::string side = sidecar_path(path);
-    if (!std::filesystem::exists(side))
-      fail(path, "no U-Net config (neither '" + std::string(kConfigKey) + "' metadata nor " + side + ")");
-    try {
-      config_json = nlohmann::json::parse(read_text_file(side)).at("config").dump();
-    } catch (const nlohmann::json::exception& e) {
-      fail(side, std::string("bad U-Net config: ") + e.what());
+  // What the file holds: {"config": …} for one network, {"ensemble": [config, …]} for several.
+  nlohmann::json description;
+  try {
+    const auto& meta = file->metadata();
+    if (meta.count(kConfigKey)) {
+      description["config"] = nlohmann::json::parse(meta.at(kConfigKey));
+    } else if (meta.count(kEnsembleKey)) {
+      description["ensemble"] = nlohmann::json::parse(meta.at(kEnsembleKey));
+    } else {
+      const std::string side = sidecar_path(path);
+      if (!std::filesystem::exists(side))
+        fail(path, "no U-Net config (neither '" + std::string(kConfigKey) + "' metadata nor " + side + ")");
+      description = nlohmann::json::parse(read_text_file(side));
     }
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, std::string("bad U-Net config: ") + e.what());
   }
-  auto impl = std::make_unique<Impl>(UNetConfig::from_json(config_json, path));
-  unet::load_state(impl->network, *file);
-  return std::shared_ptr<UNetModel>(new UNetModel(std::move(impl)));
+  if (description.contains("config")) {
+    auto impl = std::make_unique<Impl>(UNetConfig::from_json(description["config"].dump(), path));
+    unet::load_state(impl->network(), *file);
+    return std::shared_ptr<UNetModel>(new UNetModel(std::move(impl)));
+  }
+  const nlohmann::json& configs = description.contains("ensemble") ? description["ensemble"] : nlohmann::json();
+  if (!configs.is_array() || configs.empty()) fail(path, "no U-Net config ('config' or a non-empty 'ensemble' list)");
+  std::vector<std::shared_ptr<const UNetModel>> members;
+  size_t tensors = 0;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    auto impl = std::make_unique<Impl>(UNetConfig::from_json(configs[i].dump(), path));
+    unet::load_state(impl->network(), *file, member_prefix(i));
+    tensors += impl->network().state().size();
+    members.push_back(std::shared_ptr<UNetModel>(new UNetModel(std::move(impl))));
+  }
+  if (tensors != file->names().size())
+    fail(path, "holds " + std::to_string(file->names().size() - tensors) + " tensors outside the ensemble's " +
+                   std::to_string(configs.size()) + " members");
+  return ensemble(members);
 }
 
 void UNetModel::save(const std::string& path, const std::string& extra_json) const {
-  const std::string config = impl_->config.to_json();
-  write_safetensors(path, unet::state_refs(impl_->network), {{"format", "pt"}, {kConfigKey, config}});
   nlohmann::json side = nlohmann::json::parse(extra_json);
-  side["config"] = nlohmann::json::parse(config);
+  if (impl_->members.size() == 1) {
+    const std::string config = impl_->config.to_json();
+    write_safetensors(path, unet::state_refs(impl_->network()), {{"format", "pt"}, {kConfigKey, config}});
+    side["config"] = nlohmann::json::parse(config);
+  } else {
+    // As a PyTorch nn.ModuleList named "members" would name them: members.0.encoder.0…
+    nlohmann::json configs = nlohmann::json::array();
+    std::vector<TensorRef> refs;
+    for (size_t i = 0; i < impl_->members.size(); ++i) {
+      configs.push_back(nlohmann::json::parse(impl_->members[i]->config().to_json()));
+      for (auto& r : unet::state_refs(*impl_->members[i], member_prefix(i))) refs.push_back(std::move(r));
+    }
+    write_safetensors(path, refs, {{"format", "pt"}, {kEnsembleKey, configs.dump()}});
+    side["ensemble"] = configs;
+  }
   side["weights"] = std::filesystem::path(path).filename().string();
   write_text_atomically(sidecar_path(path), side.dump(2) + "\n");
 }

@@ -12,9 +12,11 @@
 namespace segkit {
 
 struct UNetModel::Impl {
-  explicit Impl(const UNetConfig& c) : config(c), network(c) {}
-  UNetConfig config;
-  unet::Network network;
+  explicit Impl(const UNetConfig& c) : config(c), members{std::make_shared<unet::Network>(c)} {}
+  UNetConfig config;  // the first member's
+  // One network, or an ensemble: predictions then average the members' class probabilities.
+  std::vector<std::shared_ptr<unet::Network>> members;
+  unet::Network& network() const { return *members.front(); }
 };
 
 namespace unet {

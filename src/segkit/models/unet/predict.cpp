@@ -151,14 +151,25 @@ at::Tensor predict_logits(Network& net, const cv::Mat& pixels, const UNetPredict
   return at::log(sum.div_(8.0));
 }
 
+at::Tensor predict_logits(const UNetModel& model, const cv::Mat& pixels, const UNetPredictOptions& options) {
+  const auto& members = model.impl().members;
+  if (members.size() == 1) return predict_logits(*members.front(), pixels, options);
+  c10::InferenceMode inference;
+  at::Tensor sum;
+  for (const auto& network : members) {
+    at::Tensor p = at::softmax(predict_logits(*network, pixels, options), 0);
+    sum = sum.defined() ? sum.add_(p) : p;
+  }
+  return at::log(sum.div_(static_cast<double>(members.size())));
+}
+
 }  // namespace unet
 
 UNetPrediction unet_predict(const UNetModel& model, const Image& image, const UNetPredictOptions& options) {
   const UNetConfig& cfg = model.config();
   const int H = image.height, W = image.width;
   c10::InferenceMode inference;
-  at::Tensor logits =
-      unet::predict_logits(model.impl().network, unet::to_model_channels(image, cfg.in_channels), options);
+  at::Tensor logits = unet::predict_logits(model, unet::to_model_channels(image, cfg.in_channels), options);
   UNetPrediction p;
   p.width = W;
   p.height = H;
