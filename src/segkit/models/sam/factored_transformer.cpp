@@ -8,7 +8,6 @@
 #include <ATen/ops/index_select.h>
 #include <ATen/ops/mul.h>
 #include <ATen/ops/rsqrt.h>
-#include <ATen/ops/softmax.h>
 #include <ATen/ops/sub.h>
 #include <ATen/ops/sum.h>
 #include <ATen/ops/zeros.h>
@@ -16,6 +15,7 @@
 #include <cmath>
 
 #include "core/matmul.h"
+#include "models/sam/attention_softmax.h"
 #include "models/sam/decoder_attention.h"
 
 namespace segkit::sam {
@@ -86,7 +86,8 @@ at::Tensor attend_to_image(const Attention& att, const FactoredTransformer::Imag
   const int64_t N = side.keys.size(2);
   const at::Tensor q = split_heads(att.q_proj(q_in), H).mul(1.0 / std::sqrt(static_cast<double>(d)));
   // The key bias adds the same score to every image token, which the softmax drops.
-  at::Tensor p = at::softmax(scores_against_image(q, side.keys, side.keys_pe, x, att.k_proj.weight), -1);
+  at::Tensor p = scores_against_image(q, side.keys, side.keys_pe, x, att.k_proj.weight).contiguous();
+  softmax_last_dim_(p);
   // The weights against the coefficients first, while p is still unscaled: as D·pᵀ, which runs
   // about twice as fast here as p·Dᵀ (the same product, K = N either way).
   at::Tensor pd;

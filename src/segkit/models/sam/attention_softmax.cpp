@@ -1,0 +1,208 @@
+#include "models/sam/attention_softmax.h"
+
+#include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "segkit/error.h"
+
+// The vector types below are wider than the baseline x86-64 registers; GCC notes that passing
+// them by value would change the ABI, which does not matter for these inlined helpers.
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+// One compiled copy per instruction set, picked at load time (GCC's function multiversioning):
+// the build stays portable and CPUs with AVX-512 get 16 floats a register.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SEGKIT_PER_ISA __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SEGKIT_PER_ISA
+#endif
+
+namespace segkit::sam {
+
+namespace {
+
+typedef float Floats __attribute__((vector_size(64)));
+typedef int32_t Ints __attribute__((vector_size(64)));
+typedef uint32_t Bits __attribute__((vector_size(64)));
+typedef uint16_t Halves __attribute__((vector_size(32)));
+constexpr int64_t kLanes = 16;
+
+template <typename To, typename From>
+inline To bit_cast(const From& from) {
+  static_assert(sizeof(To) == sizeof(From), "same size");
+  To to;
+  std::memcpy(&to, &from, sizeof to);
+  return to;
+}
+
+inline float to_float(float v) { return v; }
+inline float to_float(c10::BFloat16 v) { return static_cast<float>(v); }
+inline void from_float(float* p, float v) { *p = v; }
+inline void from_float(c10::BFloat16* p, float v) { *p = c10::BFloat16(v); }  // rounds to nearest even
+
+inline Floats load(const float* p) {
+  Floats v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline Floats load(const c10::BFloat16* p) {  // bfloat16 is the upper half of a float32
+  Halves h;
+  std::memcpy(&h, p, sizeof h);
+  return bit_cast<Floats>(__builtin_convertvector(h, Bits) << 16);
+}
+inline void store(float* p, Floats v) { std::memcpy(p, &v, sizeof v); }
+inline void store(c10::BFloat16* p, Floats v) {  // rounded to nearest even, as c10::BFloat16 does
+  Bits b = bit_cast<Bits>(v);
+  b += 0x7fffu + ((b >> 16) & 1u);
+  const Halves h = __builtin_convertvector(b >> 16, Halves);
+  std::memcpy(p, &h, sizeof h);
+}
+
+// exp(x) for x <= 0 (scores minus their row's maximum), within 2 ulp: x = n·ln 2 + r with
+// |r| <= ln 2 / 2, exp(r) by Cephes' degree-5 polynomial, 2^n put into the exponent bits. Below
+// -87 it returns exp(-87), which a row holding exp(0) = 1 cannot tell from zero. Written once for
+// a float and for a vector of 16.
+template <typename V, typename I>
+inline V exp_nonpositive(V x) {
+  const V lowest = V{} - 87.0f, shifter = V{} + 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
+  x = x < lowest ? lowest : x;
+  const V shifted = x * 1.44269504088896341f + shifter;
+  const V n = shifted - shifter;
+  const V r = x - n * 0.693359375f - n * -2.12194440e-4f;
+  V p = V{} + 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const V e = p * r * r + r + 1.0f;
+  const I exponent = (bit_cast<I>(shifted) - 0x4b400000 + 127) << 23;  // n + 127, into place
+  return e * bit_cast<V>(exponent);
+}
+
+template <typename T>
+struct Rows {
+  T* scores;
+  int64_t T_rows, N;          // rows per group, keys per row
+  const T* rel_h;             // null: no relative-position terms
+  const T* rel_w;
+  int64_t kh, kw, rel_h_group, rel_w_group;  // group strides in elements
+};
+
+template <typename T>
+__attribute__((always_inline)) inline void softmax_rows(const Rows<T>& job, int64_t begin, int64_t end) {
+  const int64_t N = job.N;
+  thread_local std::vector<float> buffer;
+  if (static_cast<int64_t>(buffer.size()) < N) buffer.resize(static_cast<size_t>(N));
+  float* buf = buffer.data();
+  for (int64_t row = begin; row < end; ++row) {
+    T* s = job.scores + row * N;
+    // 1. The scores with their relative-position terms, in float32, and their maximum.
+    Floats vmax = Floats{} - std::numeric_limits<float>::infinity();
+    float smax = -std::numeric_limits<float>::infinity();
+    if (job.rel_h) {
+      const int64_t g = row / job.T_rows, r = row % job.T_rows;
+      const T* rh = job.rel_h + g * job.rel_h_group + r * job.kh;
+      const T* rw = job.rel_w + g * job.rel_w_group + r * job.kw;
+      for (int64_t y = 0; y < job.kh; ++y) {
+        const float bias = to_float(rh[y]);
+        const T* sy = s + y * job.kw;
+        float* by = buf + y * job.kw;
+        int64_t x = 0;
+        for (; x + kLanes <= job.kw; x += kLanes) {
+          const Floats v = (load(sy + x) + bias) + load(rw + x);  // upstream's order of the adds
+          store(by + x, v);
+          vmax = vmax > v ? vmax : v;
+        }
+        for (; x < job.kw; ++x) {
+          by[x] = (to_float(sy[x]) + bias) + to_float(rw[x]);
+          smax = std::max(smax, by[x]);
+        }
+      }
+    } else {
+      int64_t j = 0;
+      for (; j + kLanes <= N; j += kLanes) {
+        const Floats v = load(s + j);
+        store(buf + j, v);
+        vmax = vmax > v ? vmax : v;
+      }
+      for (; j < N; ++j) smax = std::max(smax, buf[j] = to_float(s[j]));
+    }
+    for (int64_t k = 0; k < kLanes; ++k) smax = std::max(smax, vmax[k]);
+    // 2. exp(s - max) and the sum.
+    Floats vsum{};
+    float ssum = 0;
+    int64_t j = 0;
+    for (; j + kLanes <= N; j += kLanes) {
+      const Floats e = exp_nonpositive<Floats, Ints>(load(buf + j) - smax);
+      store(buf + j, e);
+      vsum += e;
+    }
+    for (; j < N; ++j) ssum += buf[j] = exp_nonpositive<float, int32_t>(buf[j] - smax);
+    for (int64_t k = 0; k < kLanes; ++k) ssum += vsum[k];
+    // 3. Normalised, back into the scores' type.
+    const float inverse = 1.0f / ssum;
+    for (j = 0; j + kLanes <= N; j += kLanes) store(s + j, load(buf + j) * inverse);
+    for (; j < N; ++j) from_float(s + j, buf[j] * inverse);
+  }
+}
+
+SEGKIT_PER_ISA void softmax_rows_float(const Rows<float>& job, int64_t begin, int64_t end) { softmax_rows(job, begin, end); }
+SEGKIT_PER_ISA void softmax_rows_bfloat16(const Rows<c10::BFloat16>& job, int64_t begin, int64_t end) {
+  softmax_rows(job, begin, end);
+}
+
+template <typename T>
+void run(const at::Tensor& scores, const at::Tensor& rel_h, const at::Tensor& rel_w,
+         void (*rows_fn)(const Rows<T>&, int64_t, int64_t)) {
+  Rows<T> job{};
+  job.scores = scores.data_ptr<T>();
+  job.T_rows = scores.size(1);
+  job.N = scores.size(2);
+  if (rel_h.defined()) {
+    job.rel_h = rel_h.data_ptr<T>();
+    job.rel_w = rel_w.data_ptr<T>();
+    job.kh = rel_h.size(2);
+    job.kw = rel_w.size(2);
+    job.rel_h_group = rel_h.stride(0);
+    job.rel_w_group = rel_w.stride(0);
+  }
+  const int64_t rows = scores.size(0) * job.T_rows;
+  // A few rows a task: each row is a few kB, and the pool's hand-out costs about a row's work.
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(job.N, 1));
+  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) { rows_fn(job, begin, end); });
+}
+
+}  // namespace
+
+void add_rel_pos_softmax_(const at::Tensor& scores, const at::Tensor& rel_h, const at::Tensor& rel_w) {
+  const auto type = scores.scalar_type();
+  bool ok = scores.dim() == 3 && scores.is_contiguous() && (type == at::kFloat || type == at::kBFloat16);
+  if (ok && rel_h.defined()) {
+    const int64_t G = scores.size(0), T = scores.size(1);
+    auto fits = [&](const at::Tensor& rel) {
+      return rel.defined() && rel.scalar_type() == type && rel.dim() == 3 && rel.size(0) == G && rel.size(1) == T &&
+             rel.stride(2) == 1 && rel.stride(1) == rel.size(2);
+    };
+    ok = fits(rel_h) && fits(rel_w) && rel_h.size(2) * rel_w.size(2) == scores.size(2);
+  }
+  if (!ok) fail("add_rel_pos_softmax_", "scores or relative-position terms of an unexpected type or layout");
+  if (type == at::kFloat) run<float>(scores, rel_h, rel_w, softmax_rows_float);
+  else run<c10::BFloat16>(scores, rel_h, rel_w, softmax_rows_bfloat16);
+}
+
+void softmax_last_dim_(const at::Tensor& x) {
+  if (x.dim() < 1 || !x.is_contiguous()) fail("softmax_last_dim_", "needs a contiguous tensor");
+  if (x.numel() == 0) return;
+  add_rel_pos_softmax_(x.view({1, -1, x.size(-1)}), at::Tensor(), at::Tensor());
+}
+
+}  // namespace segkit::sam
