@@ -68,24 +68,22 @@ inline void store(c10::BFloat16* p, Floats v) {  // rounded to nearest even, as 
 
 // exp(x) for x <= 0 (scores minus their row's maximum), within 2 ulp: x = n·ln 2 + r with
 // |r| <= ln 2 / 2, exp(r) by Cephes' degree-5 polynomial, 2^n put into the exponent bits. Below
-// -87 it returns exp(-87), which a row holding exp(0) = 1 cannot tell from zero. Written once for
-// a float and for a vector of 16.
-template <typename V, typename I>
-inline V exp_nonpositive(V x) {
-  const V lowest = V{} - 87.0f, shifter = V{} + 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
+// -87 it returns exp(-87), which a row holding exp(0) = 1 cannot tell from zero.
+inline Floats exp_nonpositive(Floats x) {
+  const Floats lowest = Floats{} - 87.0f, shifter = Floats{} + 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
   x = x < lowest ? lowest : x;
-  const V shifted = x * 1.44269504088896341f + shifter;
-  const V n = shifted - shifter;
-  const V r = x - n * 0.693359375f - n * -2.12194440e-4f;
-  V p = V{} + 1.9875691500e-4f;
+  const Floats shifted = x * 1.44269504088896341f + shifter;
+  const Floats n = shifted - shifter;
+  const Floats r = x - n * 0.693359375f - n * -2.12194440e-4f;
+  Floats p = Floats{} + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const V e = p * r * r + r + 1.0f;
-  const I exponent = (bit_cast<I>(shifted) - 0x4b400000 + 127) << 23;  // n + 127, into place
-  return e * bit_cast<V>(exponent);
+  const Floats e = p * r * r + r + 1.0f;
+  const Ints exponent = (bit_cast<Ints>(shifted) - 0x4b400000 + 127) << 23;  // n + 127, into place
+  return e * bit_cast<Floats>(exponent);
 }
 
 template <typename T>
@@ -97,34 +95,61 @@ struct Rows {
   int64_t kh, kw, rel_h_group, rel_w_group;  // group strides in elements
 };
 
+inline int64_t whole_vectors(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
 template <typename T>
 __attribute__((always_inline)) inline void softmax_rows(const Rows<T>& job, int64_t begin, int64_t end) {
-  const int64_t N = job.N;
-  thread_local std::vector<float> buffer;
-  if (static_cast<int64_t>(buffer.size()) < N) buffer.resize(static_cast<size_t>(N));
+  const int64_t N = job.N, kw = job.kw, padded = whole_vectors(N);
+  const float infinity = std::numeric_limits<float>::infinity();
+  // buf: the row in float32, padded to whole vectors with -inf (exp gives ~1e-38 there, nothing
+  // against a sum of at least 1). Key rows narrower than a vector go through `raw` (below).
+  thread_local std::vector<float> buffer, raw_buffer, rw_buffer;
+  if (static_cast<int64_t>(buffer.size()) < padded + kLanes) buffer.assign(static_cast<size_t>(padded + kLanes), 0.f);
   float* buf = buffer.data();
+  const bool narrow = job.rel_h && kw % kLanes != 0;
+  if (narrow) {
+    if (static_cast<int64_t>(raw_buffer.size()) < padded + kLanes) raw_buffer.assign(static_cast<size_t>(padded + kLanes), 0.f);
+    if (static_cast<int64_t>(rw_buffer.size()) < whole_vectors(kw)) rw_buffer.assign(static_cast<size_t>(whole_vectors(kw)), 0.f);
+  }
+  Ints lane;
+  for (int k = 0; k < kLanes; ++k) lane[k] = k;
   for (int64_t row = begin; row < end; ++row) {
     T* s = job.scores + row * N;
     // 1. The scores with their relative-position terms, in float32, and their maximum.
-    Floats vmax = Floats{} - std::numeric_limits<float>::infinity();
-    float smax = -std::numeric_limits<float>::infinity();
+    Floats vmax = Floats{} - infinity;
     if (job.rel_h) {
       const int64_t g = row / job.T_rows, r = row % job.T_rows;
       const T* rh = job.rel_h + g * job.rel_h_group + r * job.kh;
-      const T* rw = job.rel_w + g * job.rel_w_group + r * job.kw;
-      for (int64_t y = 0; y < job.kh; ++y) {
-        const float bias = to_float(rh[y]);
-        const T* sy = s + y * job.kw;
-        float* by = buf + y * job.kw;
-        int64_t x = 0;
-        for (; x + kLanes <= job.kw; x += kLanes) {
-          const Floats v = (load(sy + x) + bias) + load(rw + x);  // upstream's order of the adds
-          store(by + x, v);
-          vmax = vmax > v ? vmax : v;
+      const T* rw = job.rel_w + g * job.rel_w_group + r * kw;
+      if (!narrow) {
+        for (int64_t y = 0; y < job.kh; ++y) {
+          const float bias = to_float(rh[y]);
+          for (int64_t x = 0; x < kw; x += kLanes) {
+            const Floats v = (load(s + y * kw + x) + bias) + load(rw + x);  // upstream's order of the adds
+            store(buf + y * kw + x, v);
+            vmax = vmax > v ? vmax : v;
+          }
         }
-        for (; x < job.kw; ++x) {
-          by[x] = (to_float(sy[x]) + bias) + to_float(rw[x]);
-          smax = std::max(smax, by[x]);
+      } else {
+        // Key rows of kw < 16 or a partial last vector (windows of 14): whole vectors still.
+        // The row goes to `raw` in float32 first; then each key row's vectors are written at
+        // its place in buf, their lanes past kw spilling into the next key row's place, which
+        // that row then overwrites (the last one's into the padding). Spilled lanes stay out of
+        // the maximum.
+        float* raw = raw_buffer.data();
+        float* rwf = rw_buffer.data();
+        int64_t j = 0;
+        for (; j + kLanes <= N; j += kLanes) store(raw + j, load(s + j));
+        for (; j < N; ++j) raw[j] = to_float(s[j]);
+        for (int64_t x = 0; x < kw; ++x) rwf[x] = to_float(rw[x]);
+        for (int64_t y = 0; y < job.kh; ++y) {
+          const float bias = to_float(rh[y]);
+          for (int64_t x = 0; x < kw; x += kLanes) {
+            const Floats v = (load(raw + y * kw + x) + bias) + load(rwf + x);
+            store(buf + y * kw + x, v);
+            const Floats kept = lane + static_cast<int32_t>(x) < static_cast<int32_t>(kw) ? v : Floats{} - infinity;
+            vmax = vmax > kept ? vmax : kept;
+          }
         }
       }
     } else {
@@ -134,23 +159,27 @@ __attribute__((always_inline)) inline void softmax_rows(const Rows<T>& job, int6
         store(buf + j, v);
         vmax = vmax > v ? vmax : v;
       }
-      for (; j < N; ++j) smax = std::max(smax, buf[j] = to_float(s[j]));
+      for (; j < N; ++j) {
+        buf[j] = to_float(s[j]);
+        vmax[0] = std::max(vmax[0], buf[j]);
+      }
     }
-    for (int64_t k = 0; k < kLanes; ++k) smax = std::max(smax, vmax[k]);
-    // 2. exp(s - max) and the sum.
+    for (int64_t j = N; j < padded; ++j) buf[j] = -infinity;
+    float max = -infinity;
+    for (int64_t k = 0; k < kLanes; ++k) max = std::max(max, vmax[k]);
+    // 2. exp(s - max) and the sum, over whole vectors.
     Floats vsum{};
-    float ssum = 0;
-    int64_t j = 0;
-    for (; j + kLanes <= N; j += kLanes) {
-      const Floats e = exp_nonpositive<Floats, Ints>(load(buf + j) - smax);
+    for (int64_t j = 0; j < padded; j += kLanes) {
+      const Floats e = exp_nonpositive(load(buf + j) - max);
       store(buf + j, e);
       vsum += e;
     }
-    for (; j < N; ++j) ssum += buf[j] = exp_nonpositive<float, int32_t>(buf[j] - smax);
-    for (int64_t k = 0; k < kLanes; ++k) ssum += vsum[k];
+    float sum = 0;
+    for (int64_t k = 0; k < kLanes; ++k) sum += vsum[k];
     // 3. Normalised, back into the scores' type.
-    const float inverse = 1.0f / ssum;
-    for (j = 0; j + kLanes <= N; j += kLanes) store(s + j, load(buf + j) * inverse);
+    const float inverse = 1.0f / sum;
+    int64_t j = 0;
+    for (; j + kLanes <= N; j += kLanes) store(s + j, load(buf + j) * inverse);
     for (; j < N; ++j) from_float(s + j, buf[j] * inverse);
   }
 }
