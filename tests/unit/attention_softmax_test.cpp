@@ -80,3 +80,14 @@ TEST(AttentionSoftmax, LastDimensionOfAnyShape) {
   }
   EXPECT_THROW(segkit::sam::softmax_last_dim_(at::randn({4, 6}).t()), segkit::Error);
 }
+
+TEST(AttentionSoftmax, AcrossTheRowsOfEachMatrix) {
+  // Columns in whole vectors and a tail; rows as few as the decoder's prompt tokens, and one.
+  for (auto [R, N] : {std::pair<int64_t, int64_t>{7, 4096 + 5}, {1, 20}, {3, 9}}) {
+    const at::Tensor x = at::randn({2, 3, R, N}).mul(4);
+    at::Tensor got = x.clone();
+    segkit::sam::softmax_across_rows_(got);
+    EXPECT_TRUE(at::allclose(got, at::softmax(x, -2), 1e-5, 1e-7)) << R << "x" << N;
+  }
+  EXPECT_THROW(segkit::sam::softmax_across_rows_(at::randn({4, 6}).to(at::kBFloat16)), segkit::Error);
+}

@@ -4,6 +4,7 @@
 #include <c10/util/BFloat16.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -29,6 +30,11 @@ namespace segkit::sam {
 
 namespace {
 
+// Every helper taking or returning a vector is inlined into its caller's clone: an out-of-line
+// copy would be compiled for the baseline ISA and pass vectors differently from an AVX-512
+// caller (the ABI change -Wpsabi warns of), which crashes.
+#define SEGKIT_VECTOR_INLINE inline __attribute__((always_inline))
+
 typedef float Floats __attribute__((vector_size(64)));
 typedef int32_t Ints __attribute__((vector_size(64)));
 typedef uint32_t Bits __attribute__((vector_size(64)));
@@ -36,7 +42,7 @@ typedef uint16_t Halves __attribute__((vector_size(32)));
 constexpr int64_t kLanes = 16;
 
 template <typename To, typename From>
-inline To bit_cast(const From& from) {
+SEGKIT_VECTOR_INLINE To bit_cast(const From& from) {
   static_assert(sizeof(To) == sizeof(From), "same size");
   To to;
   std::memcpy(&to, &from, sizeof to);
@@ -48,18 +54,18 @@ inline float to_float(c10::BFloat16 v) { return static_cast<float>(v); }
 inline void from_float(float* p, float v) { *p = v; }
 inline void from_float(c10::BFloat16* p, float v) { *p = c10::BFloat16(v); }  // rounds to nearest even
 
-inline Floats load(const float* p) {
+SEGKIT_VECTOR_INLINE Floats load(const float* p) {
   Floats v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline Floats load(const c10::BFloat16* p) {  // bfloat16 is the upper half of a float32
+SEGKIT_VECTOR_INLINE Floats load(const c10::BFloat16* p) {  // bfloat16 is the upper half of a float32
   Halves h;
   std::memcpy(&h, p, sizeof h);
   return bit_cast<Floats>(__builtin_convertvector(h, Bits) << 16);
 }
-inline void store(float* p, Floats v) { std::memcpy(p, &v, sizeof v); }
-inline void store(c10::BFloat16* p, Floats v) {  // rounded to nearest even, as c10::BFloat16 does
+SEGKIT_VECTOR_INLINE void store(float* p, Floats v) { std::memcpy(p, &v, sizeof v); }
+SEGKIT_VECTOR_INLINE void store(c10::BFloat16* p, Floats v) {  // rounded to nearest even, as c10::BFloat16 does
   Bits b = bit_cast<Bits>(v);
   b += 0x7fffu + ((b >> 16) & 1u);
   const Halves h = __builtin_convertvector(b >> 16, Halves);
@@ -69,7 +75,7 @@ inline void store(c10::BFloat16* p, Floats v) {  // rounded to nearest even, as 
 // exp(x) for x <= 0 (scores minus their row's maximum), within 2 ulp: x = n·ln 2 + r with
 // |r| <= ln 2 / 2, exp(r) by Cephes' degree-5 polynomial, 2^n put into the exponent bits. Below
 // -87 it returns exp(-87), which a row holding exp(0) = 1 cannot tell from zero.
-inline Floats exp_nonpositive(Floats x) {
+SEGKIT_VECTOR_INLINE Floats exp_nonpositive(Floats x) {
   const Floats lowest = Floats{} - 87.0f, shifter = Floats{} + 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
   x = x < lowest ? lowest : x;
   const Floats shifted = x * 1.44269504088896341f + shifter;
@@ -98,7 +104,7 @@ struct Rows {
 inline int64_t whole_vectors(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
 
 template <typename T>
-__attribute__((always_inline)) inline void softmax_rows(const Rows<T>& job, int64_t begin, int64_t end) {
+SEGKIT_VECTOR_INLINE void softmax_rows(const Rows<T>& job, int64_t begin, int64_t end) {
   const int64_t N = job.N, kw = job.kw, padded = whole_vectors(N);
   const float infinity = std::numeric_limits<float>::infinity();
   // buf: the row in float32, padded to whole vectors with -inf (exp gives ~1e-38 there, nothing
@@ -189,6 +195,34 @@ SEGKIT_PER_ISA void softmax_rows_bfloat16(const Rows<c10::BFloat16>& job, int64_
   softmax_rows(job, begin, end);
 }
 
+// Columns [c0, c1) of each of R rows N apart, soft-maxed down the rows: 16 columns at a time,
+// their R values staying in L1 across the three steps.
+SEGKIT_PER_ISA void softmax_columns_float(float* p, int64_t R, int64_t N, int64_t c0, int64_t c1) {
+  const float infinity = std::numeric_limits<float>::infinity();
+  int64_t c = c0;
+  for (; c + kLanes <= c1; c += kLanes) {
+    Floats top = load(p + c);
+    for (int64_t r = 1; r < R; ++r) {
+      const Floats v = load(p + r * N + c);
+      top = top > v ? top : v;
+    }
+    Floats sum{};
+    for (int64_t r = 0; r < R; ++r) {
+      const Floats e = exp_nonpositive(load(p + r * N + c) - top);
+      store(p + r * N + c, e);
+      sum += e;
+    }
+    const Floats inverse = 1.0f / sum;
+    for (int64_t r = 0; r < R; ++r) store(p + r * N + c, load(p + r * N + c) * inverse);
+  }
+  for (; c < c1; ++c) {
+    float top = -infinity, sum = 0;
+    for (int64_t r = 0; r < R; ++r) top = std::max(top, p[r * N + c]);
+    for (int64_t r = 0; r < R; ++r) sum += p[r * N + c] = std::exp(p[r * N + c] - top);
+    for (int64_t r = 0; r < R; ++r) p[r * N + c] /= sum;
+  }
+}
+
 template <typename T>
 void run(const at::Tensor& scores, const at::Tensor& rel_h, const at::Tensor& rel_w,
          void (*rows_fn)(const Rows<T>&, int64_t, int64_t)) {
@@ -232,6 +266,24 @@ void softmax_last_dim_(const at::Tensor& x) {
   if (x.dim() < 1 || !x.is_contiguous()) fail("softmax_last_dim_", "needs a contiguous tensor");
   if (x.numel() == 0) return;
   add_rel_pos_softmax_(x.view({1, -1, x.size(-1)}), at::Tensor(), at::Tensor());
+}
+
+void softmax_across_rows_(const at::Tensor& x) {
+  if (x.dim() < 2 || !x.is_contiguous() || x.scalar_type() != at::kFloat)
+    fail("softmax_across_rows_", "needs a contiguous float32 tensor of at least two dimensions");
+  const int64_t N = x.size(-1), R = x.size(-2);
+  if (x.numel() == 0) return;
+  const int64_t matrices = x.numel() / (R * N);
+  // Tasks of 256 columns of one matrix (R×1 kB), enough of them to share between threads.
+  constexpr int64_t kColumns = 256;
+  const int64_t blocks = (N + kColumns - 1) / kColumns;
+  float* data = x.data_ptr<float>();
+  at::parallel_for(0, matrices * blocks, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t m = task / blocks, c0 = task % blocks * kColumns;
+      softmax_columns_float(data + m * R * N, R, N, c0, std::min(N, c0 + kColumns));
+    }
+  });
 }
 
 }  // namespace segkit::sam

@@ -16,4 +16,9 @@ void add_rel_pos_softmax_(const at::Tensor& scores, const at::Tensor& rel_h, con
 // Softmax over the last dimension of a contiguous float32 or bfloat16 tensor, in place.
 void softmax_last_dim_(const at::Tensor& x);
 
+// Softmax over the second-to-last dimension (the rows of each matrix) of a contiguous float32
+// tensor, in place: for the decoder's image tokens attending to a prompt's few tokens, with the
+// scores laid out tokens × image tokens so that the long dimension is the contiguous one.
+void softmax_across_rows_(const at::Tensor& x);
+
 }  // namespace segkit::sam

@@ -12,49 +12,16 @@
 // on the image side.
 #include "models/sam/decoder_attention.h"
 
-#include <ATen/Parallel.h>
-#include <ATen/ops/exp.h>
 #include <ATen/ops/softmax.h>
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "core/matmul.h"
+#include "models/sam/attention_softmax.h"
 #include "segkit/error.h"
 
 namespace segkit::sam {
-
-// ATen's softmax over a short dimension costs several ns per element; here the max and the sums
-// run along the contiguous columns and exp is ATen's vectorised one.
-void softmax_across_rows_(const at::Tensor& x) {
-  const int64_t N = x.size(-1), R = x.size(-2), matrices = x.numel() / std::max<int64_t>(1, R * N);
-  float* data = x.data_ptr<float>();
-  at::parallel_for(0, matrices, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> top(static_cast<size_t>(N));
-    for (int64_t m = begin; m < end; ++m) {
-      float* p = data + m * R * N;
-      std::copy(p, p + N, top.begin());
-      for (int64_t r = 1; r < R; ++r)
-        for (int64_t n = 0; n < N; ++n) top[n] = std::max(top[n], p[r * N + n]);
-      for (int64_t r = 0; r < R; ++r)
-        for (int64_t n = 0; n < N; ++n) p[r * N + n] -= top[n];
-    }
-  });
-  x.exp_();
-  at::parallel_for(0, matrices, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> sum(static_cast<size_t>(N));
-    for (int64_t m = begin; m < end; ++m) {
-      float* p = data + m * R * N;
-      std::copy(p, p + N, sum.begin());
-      for (int64_t r = 1; r < R; ++r)
-        for (int64_t n = 0; n < N; ++n) sum[n] += p[r * N + n];
-      for (int64_t n = 0; n < N; ++n) sum[n] = 1.0f / sum[n];
-      for (int64_t r = 0; r < R; ++r)
-        for (int64_t n = 0; n < N; ++n) p[r * N + n] *= sum[n];
-    }
-  });
-}
 
 Attention Attention::load(const WeightMap& w, const std::string& prefix, int heads) {
   Attention a;

@@ -9,11 +9,6 @@
 
 namespace segkit::sam {
 
-// Softmax over the R rows of every R×N matrix of a contiguous float tensor (…, R, N), in place:
-// for each column, across its few rows (attention of image tokens over a few prompt tokens,
-// laid out with the image tokens contiguous).
-void softmax_across_rows_(const at::Tensor& x);
-
 struct Attention {
   Linear q_proj, k_proj, v_proj, out_proj;
   int heads = 8;
