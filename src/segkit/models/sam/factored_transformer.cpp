@@ -149,37 +149,41 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
   f.select(1, n_old + HD).fill_(1.0);
   const int64_t n = w.size(1);
   const FactoredTransformer::NormSide& shared = side.norm;
-  // e: dot products of Z's centred rows with every basis vector, B×n×N.
-  at::Tensor e = at::empty({B, n, N}, f.options());
-  int64_t row = 0;
-  for (size_t g = 0; g < shared.group_offset.size(); ++g) {
-    if (shared.group_proj[g].defined()) {
-      // The same differences and common vector as the basis; the output bias is in the common
-      // vector alone.
-      const at::Tensor dots = times_shared(values[size_t(shared.group_layer[g])], shared.group_proj[g]);
-      const at::Tensor block_e = e.slice(1, row, row + HD + 1);
-      last_out_of_the_others(dots, block_e);
-      block_e.select(1, HD).add_(shared.group_offset[g]);
-      row += HD + 1;
-    } else {
-      e.select(1, row).copy_(shared.group_offset[g].expand({B, N}));
-      row += 1;
-    }
-  }
-  // Row statistics of the tokens, with G the Gram matrix of the centred basis:
+  // Row statistics of the tokens, with G the Gram matrix of the centred basis and e the dot
+  // products of Z's centred rows with every basis vector (B×n×N):
   //   mean = a·mean(Z) + f·mean(w)      |x − mean|² = a²·|Z − mean(Z)|² + Σₖ f·(G·f + 2a·e)
   const at::Tensor w_mean = w.mean(-1);
   const at::Tensor wc = w - w_mean.unsqueeze(-1);
   const at::Tensor gram = core::matmul(wc, wc.transpose(1, 2));
   const at::Tensor mean = core::matmul(w_mean.unsqueeze(1), f).squeeze(1);  // B×N
   at::Tensor sq_terms = core::matmul(gram, f);
-  if (x.scale.defined()) {
-    sq_terms.addcmul_(e, x.scale.unsqueeze(1), 2.0);
-    mean.add_(x.scale * shared.mean);
-  } else {
-    sq_terms.add_(e, 2.0);
-    mean.add_(shared.mean);
+  // 2a·e is added group by group, straight from the small per-prompt factors: e itself, a
+  // B×n×N array, is never made.
+  const at::Tensor twice_scale = x.scale.defined() ? x.scale.mul(2.0).unsqueeze(1) : at::Tensor();  // B×1×N
+  auto add_e = [&](int64_t row, const at::Tensor& part) {  // part: B×rows×N, or N for every prompt
+    const at::Tensor rows = sq_terms.slice(1, row, row + (part.dim() == 3 ? part.size(1) : 1));
+    if (twice_scale.defined()) rows.addcmul_(part, twice_scale, 1.0);
+    else rows.add_(part, 2.0);
+  };
+  int64_t row = 0;
+  for (size_t g = 0; g < shared.group_offset.size(); ++g) {
+    if (shared.group_proj[g].defined()) {
+      // The same differences and common vector as the basis, by linearity taken on the values
+      // before the projection; the output bias is in the common vector alone.
+      const at::Tensor v = values[size_t(shared.group_layer[g])];  // B×T×H×d
+      const at::Tensor& proj = shared.group_proj[g];              // H×d×N
+      const at::Tensor last = v.slice(1, T - 1, T);
+      add_e(row, times_shared(v.slice(1, 0, T - 1) - last, proj).view({B, HD, N}));
+      const at::Tensor common = core::matmul(last.reshape({B, H * d}), proj.view({H * d, N})).add_(shared.group_offset[g]);
+      add_e(row + HD, common.unsqueeze(1));
+      row += HD + 1;
+    } else {
+      add_e(row, shared.group_offset[g]);
+      row += 1;
+    }
   }
+  if (x.scale.defined()) mean.add_(x.scale * shared.mean);
+  else mean.add_(shared.mean);
   at::Tensor sq = sq_terms.mul_(f).sum(1);
   sq.add_(x.scale.defined() ? x.scale * x.scale * shared.centred_sq : shared.centred_sq.expand({B, N}));
   const LayerNorm& norm = block.norm4;
