@@ -123,15 +123,30 @@ at::Tensor predict_once(Network& net, const cv::Mat& pixels, const UNetPredictOp
   return logits;
 }
 
+// Class probabilities of several predictions (views of the image, or members of an ensemble)
+// summed as they come, then returned as the log of their mean: log-probabilities, which argmax
+// and softmax read as logits.
+class MeanProbabilities {
+ public:
+  void add(const at::Tensor& probabilities) {
+    sum_ = sum_.defined() ? sum_.add_(probabilities) : probabilities.clone();
+    ++count_;
+  }
+  at::Tensor log_mean() { return at::log(sum_.div_(static_cast<double>(count_))); }
+
+ private:
+  at::Tensor sum_;
+  int count_ = 0;
+};
+
 }  // namespace
 
 at::Tensor predict_logits(Network& net, const cv::Mat& pixels, const UNetPredictOptions& options) {
   if (!options.test_time_augmentation) return predict_once(net, pixels, options);
   // The eight symmetries of the square (mirror or not, then 0-3 clockwise quarter turns): each
-  // view is predicted, its class probabilities are turned back and averaged. Returned as
-  // log-probabilities, which argmax and softmax read as logits.
+  // view is predicted, its class probabilities are turned back and averaged.
   c10::InferenceMode inference;
-  at::Tensor sum;
+  MeanProbabilities mean;
   for (int mirror = 0; mirror < 2; ++mirror) {
     cv::Mat view;
     if (mirror) cv::flip(pixels, view, 1);
@@ -145,22 +160,19 @@ at::Tensor predict_logits(Network& net, const cv::Mat& pixels, const UNetPredict
       at::Tensor p = at::softmax(predict_once(net, view, options), 0);
       if (quarter > 0) p = at::rot90(p, quarter, {1, 2});  // counter-clockwise, undoing the turns
       if (mirror) p = at::flip(p, {2});
-      sum = sum.defined() ? sum.add_(p) : p.clone();
+      mean.add(p);
     }
   }
-  return at::log(sum.div_(8.0));
+  return mean.log_mean();
 }
 
 at::Tensor predict_logits(const UNetModel& model, const cv::Mat& pixels, const UNetPredictOptions& options) {
   const auto& members = model.impl().members;
   if (members.size() == 1) return predict_logits(*members.front(), pixels, options);
   c10::InferenceMode inference;
-  at::Tensor sum;
-  for (const auto& network : members) {
-    at::Tensor p = at::softmax(predict_logits(*network, pixels, options), 0);
-    sum = sum.defined() ? sum.add_(p) : p;
-  }
-  return at::log(sum.div_(static_cast<double>(members.size())));
+  MeanProbabilities mean;
+  for (const auto& network : members) mean.add(at::softmax(predict_logits(*network, pixels, options), 0));
+  return mean.log_mean();
 }
 
 }  // namespace unet
