@@ -97,16 +97,16 @@ std::shared_ptr<UNetModel> UNetModel::create(const UNetConfig& config, uint64_t 
 
 std::shared_ptr<UNetModel> UNetModel::ensemble(const std::vector<std::shared_ptr<const UNetModel>>& models) {
   if (models.empty()) fail("U-Net ensemble", "no members");
-  auto impl = std::make_unique<Impl>(models.front()->config());
-  impl->members.clear();
+  const UNetConfig& first = models.front()->config();
+  std::vector<std::shared_ptr<unet::Network>> networks;
   for (size_t i = 0; i < models.size(); ++i) {
     const UNetConfig& c = models[i]->config();
-    if (c.in_channels != impl->config.in_channels || c.classes != impl->config.classes)
+    if (c.in_channels != first.in_channels || c.classes != first.classes)
       fail("U-Net ensemble", "member " + std::to_string(i + 1) + " (" + c.describe() + ") does not take the input or give the classes of member 1 (" +
-                                 impl->config.describe() + ")");
-    for (const auto& network : models[i]->impl().members) impl->members.push_back(network);
+                                 first.describe() + ")");
+    for (const auto& network : models[i]->impl().members) networks.push_back(network);
   }
-  return std::shared_ptr<UNetModel>(new UNetModel(std::move(impl)));
+  return std::shared_ptr<UNetModel>(new UNetModel(std::make_unique<Impl>(first, std::move(networks))));
 }
 
 std::shared_ptr<UNetModel> UNetModel::load(const std::string& path) {

@@ -13,6 +13,7 @@ namespace segkit {
 
 struct UNetModel::Impl {
   explicit Impl(const UNetConfig& c) : config(c), members{std::make_shared<unet::Network>(c)} {}
+  Impl(const UNetConfig& c, std::vector<std::shared_ptr<unet::Network>> networks) : config(c), members(std::move(networks)) {}
   UNetConfig config;  // the first member's
   // One network, or an ensemble: predictions then average the members' class probabilities.
   std::vector<std::shared_ptr<unet::Network>> members;
