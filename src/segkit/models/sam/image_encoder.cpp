@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "core/matmul.h"
+#include "models/sam/attention_bf16.h"
 #include "models/sam/attention_softmax.h"
 #include "segkit/error.h"
 
@@ -73,8 +74,9 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
   // B×heads×N×head_dim views, rows 3·dim apart.
   at::Tensor t = qkv(x).view({B, N, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
   at::Tensor q = t[0], k = t[1], v = t[2];
+  const bool fused = q.scalar_type() == at::kBFloat16 && fused_attention_bf16_supported(head_dim);
   at::Tensor kT = k.transpose(2, 3);
-  if (!core::matmul_reads_views_in_place(q.scalar_type())) {
+  if (!fused && !core::matmul_reads_views_in_place(q.scalar_type())) {
     // ATen's products copy strided operands on every call, here once per query tile: laying
     // out q, kᵀ and v once per block is far cheaper.
     q = q.contiguous();
@@ -94,14 +96,23 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
     rel_w = at::empty({B, heads, H, W, W}, q.options());
     core::matmul_into(rel_w.transpose(2, 3), q5.transpose(2, 3), Rw.transpose(1, 2).expand({B, heads, W, head_dim, W}));
   }
+  at::Tensor out = at::empty({B, H, W, heads, head_dim}, q.options());
+  at::Tensor out_heads = out.view({B, N, heads, head_dim}).permute({0, 2, 1, 3});  // B×heads×N×head_dim
+  if (fused) {
+    at::Tensor rows_h, rows_w;
+    if (rel_h.defined()) {
+      rows_h = rel_h.view({B, heads, N, H});
+      rows_w = rel_w.view({B, heads, N, W});
+    }
+    fused_attention_bf16(q, k, v, rows_h, rows_w, H, W, scale, out_heads);
+    return proj(out.view({B, H, W, dim}));
+  }
   // Tile = nb images × nh heads × nr query rows (whole heads and images only when the rows of
   // one head already fit).
   const int64_t nr = std::clamp<int64_t>(kTileElements / (W * N), 1, H);
   const int64_t nh = nr == H ? std::clamp<int64_t>(kTileElements / (N * N), 1, heads) : 1;
   const int64_t nb = nh == heads ? std::clamp<int64_t>(kTileElements / (heads * N * N), 1, B) : 1;
   at::Tensor buffer = at::empty({nb * nh * nr * W * N}, q.options());
-  at::Tensor out = at::empty({B, H, W, heads, head_dim}, q.options());
-  at::Tensor out_heads = out.view({B, N, heads, head_dim}).permute({0, 2, 1, 3});  // B×heads×N×head_dim
   for (int64_t b0 = 0; b0 < B; b0 += nb) {
     const int64_t bn = std::min(nb, B - b0);
     for (int64_t h0 = 0; h0 < heads; h0 += nh) {
