@@ -1,5 +1,6 @@
 // The fused bfloat16 attention against the same attention in double precision.
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/einsum.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/randn.h>
@@ -17,14 +18,18 @@ struct Case {
   bool rel;
 };
 
-// softmax(scale·q·kᵀ + rel_h[..., y] + rel_w[..., x]) · v in double, from the bfloat16 inputs.
-at::Tensor reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rel_h,
-                     const at::Tensor& rel_w, const Case& c, double scale) {
+// Upstream's attention with decomposed relative positions, in double from the bfloat16 inputs:
+// softmax(scale·q·kᵀ + rel_h[..., y] + rel_w[..., x]) · v with rel_h = q·Rh[y_q]ᵀ, rel_w = q·Rw[x_q]ᵀ.
+at::Tensor reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& Rh,
+                     const at::Tensor& Rw, const Case& c, double scale) {
   const int64_t N = c.kh * c.kw;
-  at::Tensor s = at::matmul(q.to(at::kDouble), k.to(at::kDouble).transpose(2, 3)) * scale;
-  if (rel_h.defined()) {
-    s = (s.view({c.B, c.heads, N, c.kh, c.kw}) + rel_h.to(at::kDouble).unsqueeze(-1) + rel_w.to(at::kDouble).unsqueeze(-2))
-            .view({c.B, c.heads, N, N});
+  const at::Tensor qd = q.to(at::kDouble);
+  at::Tensor s = at::matmul(qd, k.to(at::kDouble).transpose(2, 3)) * scale;
+  if (Rh.defined()) {
+    const at::Tensor q5 = qd.reshape({c.B, c.heads, c.kh, c.kw, c.d});
+    const at::Tensor rel_h = at::einsum("bnhwc,hkc->bnhwk", {q5, Rh.to(at::kDouble)});
+    const at::Tensor rel_w = at::einsum("bnhwc,wkc->bnhwk", {q5, Rw.to(at::kDouble)});
+    s = (s.view({c.B, c.heads, c.kh, c.kw, c.kh, c.kw}) + rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)).view({c.B, c.heads, N, N});
   }
   return at::matmul(at::softmax(s, -1), v.to(at::kDouble));
 }
@@ -44,14 +49,14 @@ TEST(AttentionBf16, EqualsAttentionInDouble) {
     at::Tensor qkv = at::randn({c.B, N, 3, c.heads, c.d}).to(at::kBFloat16);
     at::Tensor t = qkv.permute({2, 0, 3, 1, 4});
     at::Tensor q = t[0], k = t[1], v = t[2];
-    at::Tensor rel_h, rel_w;
+    at::Tensor Rh, Rw;  // upstream's get_rel_pos tables: query row × key row × head dimension
     if (c.rel) {
-      rel_h = at::randn({c.B, c.heads, N, c.kh}).mul(2).to(at::kBFloat16);
-      rel_w = at::randn({c.B, c.heads, N, c.kw}).mul(2).to(at::kBFloat16);
+      Rh = at::randn({c.kh, c.kh, c.d}).mul(0.5).to(at::kBFloat16);
+      Rw = at::randn({c.kw, c.kw, c.d}).mul(0.5).to(at::kBFloat16);
     }
     at::Tensor out = at::empty({c.B, N, c.heads, c.d}, at::kBFloat16).permute({0, 2, 1, 3});
-    segkit::sam::fused_attention_bf16(q, k, v, rel_h, rel_w, c.kh, c.kw, scale, out);
-    const at::Tensor want = reference(q, k, v, rel_h, rel_w, c, scale);
+    segkit::sam::fused_attention_bf16(q, k, v, Rh, Rw, c.kh, c.kw, scale, out);
+    const at::Tensor want = reference(q, k, v, Rh, Rw, c, scale);
     const at::Tensor error = (out.to(at::kDouble) - want).abs();
     // The probabilities are rounded to bfloat16 (8 significant bits) before their product with
     // v, and the output again.

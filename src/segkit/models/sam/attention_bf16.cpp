@@ -78,9 +78,11 @@ struct Problem {
   int64_t B, heads, N, d, kh, kw;
   float scale;
   View q, k, v, out;
-  const uint16_t* rel_h = nullptr;  // rows of kh (resp. kw) elements
+  // The relative-position tables, packed like keys: for each query row (column), its kh (kw)
+  // key rows (columns) as pairs of head dimensions × padded keys. Null without them.
+  const uint16_t* rel_h = nullptr;
   const uint16_t* rel_w = nullptr;
-  int64_t rel_h_batch, rel_h_head, rel_w_batch, rel_w_head;
+  int64_t kh_padded, kw_padded;
   KeyBlocks blocks;
   int64_t packed_per_group;  // elements of packed k (and again of packed v) per head
 };
@@ -179,15 +181,15 @@ struct Scratch {
 // Adds the relative-position terms to rows' scores for one key block (starting at key row y0),
 // updates the running maximum and sum, writes the block's probabilities and rescales O.
 SEGKIT_BF16_TARGET void block_softmax(const Problem& pr, Scratch& s, int64_t rows, int64_t y0, int64_t keys) {
-  const int64_t ld = pr.blocks.padded, kw = pr.kw, kw_padded = (kw + kLanes - 1) / kLanes * kLanes;
+  const int64_t ld = pr.blocks.padded, kw = pr.kw;
   const int64_t key_rows = keys / kw;
   const float infinity = std::numeric_limits<float>::infinity();
   for (int64_t r = 0; r < rows; ++r) {
     float* row = s.S.data() + r * ld;
     __m512 vmax = _mm512_set1_ps(-infinity);
     if (pr.rel_h) {
-      const float* rh = s.rel_h.data() + r * pr.kh;
-      const float* rw = s.rel_w.data() + r * kw_padded;
+      const float* rh = s.rel_h.data() + r * pr.kh_padded;
+      const float* rw = s.rel_w.data() + r * pr.kw_padded;
       for (int64_t y = 0; y < key_rows; ++y) {
         const __m512 bias = _mm512_set1_ps(rh[y0 + y]);
         float* seg = row + y * kw;
@@ -235,30 +237,30 @@ SEGKIT_BF16_TARGET void write_output(const Problem& pr, const Scratch& s, int64_
   }
 }
 
-float bf16_to_float(uint16_t h) {
-  const uint32_t bits = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
 // One block of query rows [i0, i0 + rows) of head (b, h) against all key blocks.
 void attend_queries(const Problem& pr, const uint16_t* packed_k, const uint16_t* packed_v, Scratch& s, int64_t b,
                     int64_t h, int64_t i0, int64_t rows) {
   const KeyBlocks& kb = pr.blocks;
-  const int64_t d = pr.d, kw_padded = (pr.kw + kLanes - 1) / kLanes * kLanes;
+  const int64_t d = pr.d;
   std::fill(s.O.begin(), s.O.begin() + rows * d, 0.0f);
   std::fill(s.max.begin(), s.max.begin() + rows, -std::numeric_limits<float>::infinity());
   std::fill(s.sum.begin(), s.sum.begin() + rows, 0.0f);
+  const uint16_t* q = pr.q.at(b, h, i0);
   if (pr.rel_h) {
+    // rel_h[i, y] = q_i · Rh[y_i, y]: one product for each run of queries in the same row;
+    // rel_w[i, x] = q_i · Rw[x_i, x]: one per query. In float32, not rounded to bfloat16.
+    for (int64_t r = 0; r < rows;) {
+      const int64_t y = (i0 + r) / pr.kw, run = std::min(rows - r, (y + 1) * pr.kw - (i0 + r));
+      dot(q + r * pr.q.row, pr.q.row, pr.rel_h + y * d * pr.kh_padded, kPanel * d, d / 2, s.rel_h.data() + r * pr.kh_padded,
+          pr.kh_padded, run, pr.kh_padded, 1.0f, false);
+      r += run;
+    }
     for (int64_t r = 0; r < rows; ++r) {
-      const uint16_t* rh = pr.rel_h + b * pr.rel_h_batch + h * pr.rel_h_head + (i0 + r) * pr.kh;
-      const uint16_t* rw = pr.rel_w + b * pr.rel_w_batch + h * pr.rel_w_head + (i0 + r) * pr.kw;
-      for (int64_t y = 0; y < pr.kh; ++y) s.rel_h[r * pr.kh + y] = bf16_to_float(rh[y]);
-      for (int64_t x = 0; x < kw_padded; ++x) s.rel_w[r * kw_padded + x] = x < pr.kw ? bf16_to_float(rw[x]) : 0.0f;
+      const int64_t x = (i0 + r) % pr.kw;
+      dot(q + r * pr.q.row, pr.q.row, pr.rel_w + x * d * pr.kw_padded, kPanel * d, d / 2, s.rel_w.data() + r * pr.kw_padded,
+          pr.kw_padded, 1, pr.kw_padded, 1.0f, false);
     }
   }
-  const uint16_t* q = pr.q.at(b, h, i0);
   for (int64_t block = 0; block < kb.count; ++block) {
     const int64_t keys = kb.keys_in(block, pr.N);
     const int64_t padded = (keys + kLanes - 1) / kLanes * kLanes;
@@ -271,28 +273,35 @@ void attend_queries(const Problem& pr, const uint16_t* packed_k, const uint16_t*
   write_output(pr, s, b, h, i0, rows);
 }
 
-// Packs head (b, h)'s keys and values block by block, each in panels of 64 columns (see dot):
-// k as pairs of head dimensions × keys (padded with zeros to whole vectors), v as pairs of keys
-// (a zero key past the end) × head dimensions. Loops run along the destination so that the
-// compiler vectorises them (the sources, a few kB per panel, stay in L1).
+// Packs n rows of 2·pairs bfloat16 (row_stride elements apart, at even offsets) as the B of
+// dot: panels of 64 columns, one column per row, pairs × width × 2; columns n..padded zero.
+// Loops run along the destination so that the compiler vectorises them (the sources, a few kB
+// per panel, stay in L1).
+SEGKIT_BF16_TARGET void pack_rows(const uint16_t* rows, int64_t row_stride, int64_t n, int64_t pairs, int64_t padded,
+                                  uint16_t* packed) {
+  const uint32_t* src = reinterpret_cast<const uint32_t*>(rows);
+  const int64_t stride = row_stride / 2;  // in pairs
+  uint32_t* dst = reinterpret_cast<uint32_t*>(packed);
+  for (int64_t c0 = 0; c0 < padded; c0 += kPanel) {
+    const int64_t width = std::min(kPanel, padded - c0), valid = std::clamp<int64_t>(n - c0, 0, width);
+    uint32_t* panel = dst + c0 * pairs;
+    for (int64_t p = 0; p < pairs; ++p) {
+      uint32_t* column = panel + p * width;
+      const uint32_t* from = src + c0 * stride + p;
+      for (int64_t j = 0; j < valid; ++j) column[j] = from[j * stride];
+      for (int64_t j = valid; j < width; ++j) column[j] = 0;
+    }
+  }
+}
+
+// Packs head (b, h)'s keys and values block by block: keys as pack_rows does, values as pairs
+// of keys (a zero key past the end) × head dimensions, in panels of 64 head dimensions.
 SEGKIT_BF16_TARGET void pack_head(const Problem& pr, int64_t b, int64_t h, uint16_t* packed_k, uint16_t* packed_v) {
   const KeyBlocks& kb = pr.blocks;
   const int64_t d = pr.d, pairs = d / 2;
-  const int64_t k_row = pr.k.row / 2;  // in pairs
   for (int64_t block = 0; block < kb.count; ++block) {
     const int64_t j0 = block * kb.keys, keys = kb.keys_in(block, pr.N);
-    const uint32_t* k = reinterpret_cast<const uint32_t*>(pr.k.at(b, h, j0));
-    uint32_t* kp = reinterpret_cast<uint32_t*>(packed_k + block * pairs * kb.padded * 2);
-    for (int64_t c0 = 0; c0 < kb.padded; c0 += kPanel) {
-      const int64_t width = std::min(kPanel, kb.padded - c0), valid = std::clamp<int64_t>(keys - c0, 0, width);
-      uint32_t* panel = kp + c0 * pairs;
-      for (int64_t p = 0; p < pairs; ++p) {
-        uint32_t* dst = panel + p * width;
-        const uint32_t* src = k + c0 * k_row + p;
-        for (int64_t j = 0; j < valid; ++j) dst[j] = src[j * k_row];
-        for (int64_t j = valid; j < width; ++j) dst[j] = 0;
-      }
-    }
+    pack_rows(pr.k.at(b, h, j0), pr.k.row, keys, pairs, kb.padded, packed_k + block * pairs * kb.padded * 2);
     uint16_t* vp = packed_v + block * (kb.padded / 2) * d * 2;
     for (int64_t c0 = 0; c0 < d; c0 += kPanel) {
       const int64_t width = std::min(kPanel, d - c0);
@@ -326,8 +335,8 @@ bool fused_attention_bf16_supported(int64_t head_dim) {
   return cpu && head_dim > 0 && head_dim % kLanes == 0 && head_dim <= 256;
 }
 
-void fused_attention_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rel_h,
-                          const at::Tensor& rel_w, int64_t kh, int64_t kw, double scale, const at::Tensor& out) {
+void fused_attention_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rel_pos_h,
+                          const at::Tensor& rel_pos_w, int64_t kh, int64_t kw, double scale, const at::Tensor& out) {
   auto fits = [&](const at::Tensor& t) {
     return t.defined() && t.scalar_type() == at::kBFloat16 && t.dim() == 4 && t.sizes() == q.sizes() && t.stride(3) == 1;
   };
@@ -350,18 +359,25 @@ void fused_attention_bf16(const at::Tensor& q, const at::Tensor& k, const at::Te
   pr.k = view_of(keys);
   pr.v = view_of(v);
   pr.out = view_of(out);
-  if (rel_h.defined() || rel_w.defined()) {
-    auto rows_of = [&](const at::Tensor& t, int64_t n) {
-      return t.defined() && t.scalar_type() == at::kBFloat16 && t.dim() == 4 && t.size(0) == pr.B &&
-             t.size(1) == pr.heads && t.size(2) == pr.N && t.size(3) == n && t.stride(3) == 1 && t.stride(2) == n;
+  at::Tensor tables;  // packed rel_pos_h, then rel_pos_w
+  if (rel_pos_h.defined() || rel_pos_w.defined()) {
+    auto table = [&](const at::Tensor& t, int64_t n) {
+      return t.defined() && t.scalar_type() == at::kBFloat16 && t.dim() == 3 && t.size(0) == n && t.size(1) == n &&
+             t.size(2) == pr.d;
     };
-    if (!rows_of(rel_h, kh) || !rows_of(rel_w, kw)) fail("fused_attention_bf16", "relative-position terms of an unexpected layout");
-    pr.rel_h = reinterpret_cast<const uint16_t*>(rel_h.data_ptr<at::BFloat16>());
-    pr.rel_w = reinterpret_cast<const uint16_t*>(rel_w.data_ptr<at::BFloat16>());
-    pr.rel_h_batch = rel_h.stride(0);
-    pr.rel_h_head = rel_h.stride(1);
-    pr.rel_w_batch = rel_w.stride(0);
-    pr.rel_w_head = rel_w.stride(1);
+    if (!table(rel_pos_h, kh) || !table(rel_pos_w, kw)) fail("fused_attention_bf16", "relative-position tables of an unexpected shape");
+    pr.kh_padded = (kh + kLanes - 1) / kLanes * kLanes;
+    pr.kw_padded = (kw + kLanes - 1) / kLanes * kLanes;
+    tables = at::empty({(kh * pr.kh_padded + kw * pr.kw_padded) * pr.d}, q.options());
+    uint16_t* packed = reinterpret_cast<uint16_t*>(tables.data_ptr<at::BFloat16>());
+    const at::Tensor th = rel_pos_h.contiguous(), tw = rel_pos_w.contiguous();
+    const auto* rh = reinterpret_cast<const uint16_t*>(th.data_ptr<at::BFloat16>());
+    const auto* rw = reinterpret_cast<const uint16_t*>(tw.data_ptr<at::BFloat16>());
+    for (int64_t y = 0; y < kh; ++y) pack_rows(rh + y * kh * pr.d, pr.d, kh, pr.d / 2, pr.kh_padded, packed + y * pr.d * pr.kh_padded);
+    pr.rel_h = packed;
+    packed += kh * pr.d * pr.kh_padded;
+    for (int64_t x = 0; x < kw; ++x) pack_rows(rw + x * kw * pr.d, pr.d, kw, pr.d / 2, pr.kw_padded, packed + x * pr.d * pr.kw_padded);
+    pr.rel_w = packed;
   }
   pr.blocks = key_blocks(kh, kw);
   pr.packed_per_group = pr.blocks.count * pr.blocks.padded * pr.d;
@@ -380,14 +396,13 @@ void fused_attention_bf16(const at::Tensor& q, const at::Tensor& k, const at::Te
   const int64_t rows_per_block = (pr.N + query_blocks - 1) / query_blocks;
   at::parallel_for(0, groups * query_blocks, 1, [&](int64_t begin, int64_t end) {
     Scratch s;
-    const int64_t kw_padded = (kw + kLanes - 1) / kLanes * kLanes;
     s.S.resize(rows_per_block * pr.blocks.padded);
     s.P.resize(rows_per_block * pr.blocks.padded);
     s.O.resize(rows_per_block * pr.d);
     s.max.resize(rows_per_block);
     s.sum.resize(rows_per_block);
-    s.rel_h.resize(rows_per_block * kh);
-    s.rel_w.resize(rows_per_block * kw_padded);
+    s.rel_h.resize(rows_per_block * pr.kh_padded);
+    s.rel_w.resize(rows_per_block * pr.kw_padded);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t g = item / query_blocks, i0 = item % query_blocks * rows_per_block;
       const int64_t rows = std::min(rows_per_block, pr.N - i0);

@@ -12,13 +12,15 @@ namespace segkit::sam {
 // (a multiple of 16, at most 256). Otherwise callers take the unfused path.
 bool fused_attention_bf16_supported(int64_t head_dim);
 
-// out[b, h, i] = Σ_j softmax_j(scale·q[b,h,i]·k[b,h,j] + rel_h[b,h,i,j / kw] + rel_w[b,h,i,j % kw]) · v[b,h,j]
+// out[b, h, i] = Σ_j softmax_j(scale·q_i·k_j + q_i·Rh[y_i, y_j] + q_i·Rw[x_i, x_j]) · v_j for each
+// image b and head h, queries and keys on the same kh×kw grid in row-major (y, x) order
+// (upstream's attention with decomposed relative positions).
 // q, k, v, out: B×heads×N×d bfloat16 views with unit stride along d (any other strides, e.g.
-// q, k and v read in place from the qkv projection); the N = kh·kw keys in row-major (y, x)
-// order. rel_h: B×heads×N×kh and rel_w: B×heads×N×kw bfloat16 with contiguous rows, or both
-// undefined. Sums and the softmax are in float32 (relative terms added in upstream's order),
-// the probabilities are rounded to bfloat16 for their product with v.
-void fused_attention_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rel_h,
-                          const at::Tensor& rel_w, int64_t kh, int64_t kw, double scale, const at::Tensor& out);
+// q, k and v read in place from the qkv projection), N = kh·kw. rel_pos_h: kh×kh×d and
+// rel_pos_w: kw×kw×d bfloat16 (upstream's get_rel_pos), or both undefined. Products accumulate
+// in float32, the relative terms are added in float32 in upstream's order, the softmax is in
+// float32 and the probabilities are rounded to bfloat16 for their product with v.
+void fused_attention_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rel_pos_h,
+                          const at::Tensor& rel_pos_w, int64_t kh, int64_t kw, double scale, const at::Tensor& out);
 
 }  // namespace segkit::sam

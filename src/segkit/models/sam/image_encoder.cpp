@@ -84,10 +84,19 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
     v = v.contiguous();
   }
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
-  at::Tensor rel_h, rel_w;  // B×heads×H×W×H and B×heads×H×W×W
+  at::Tensor Rh, Rw;  // H×H×head_dim and W×W×head_dim
   if (rel_pos_h.defined()) {
-    const at::Tensor Rh = get_rel_pos(H, H, rel_pos_h).to(q.scalar_type());  // H×H×head_dim
-    const at::Tensor Rw = get_rel_pos(W, W, rel_pos_w).to(q.scalar_type());  // W×W×head_dim
+    Rh = get_rel_pos(H, H, rel_pos_h).to(q.scalar_type());
+    Rw = get_rel_pos(W, W, rel_pos_w).to(q.scalar_type());
+  }
+  at::Tensor out = at::empty({B, H, W, heads, head_dim}, q.options());
+  at::Tensor out_heads = out.view({B, N, heads, head_dim}).permute({0, 2, 1, 3});  // B×heads×N×head_dim
+  if (fused) {
+    fused_attention_bf16(q, k, v, Rh, Rw, H, W, scale, out_heads);
+    return proj(out.view({B, H, W, dim}));
+  }
+  at::Tensor rel_h, rel_w;  // B×heads×H×W×H and B×heads×H×W×W
+  if (Rh.defined()) {
     const at::Tensor q5 = q.unflatten(2, {H, W});
     // rel_h[b, n, y, x, :] = q[b, n, y, x, :]·Rh[y]ᵀ: one product per (b, n, y) over the x rows.
     rel_h = at::empty({B, heads, H, W, H}, q.options());
@@ -95,17 +104,6 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
     // rel_w[b, n, y, x, :] = q[b, n, y, x, :]·Rw[x]ᵀ: one product per (b, n, x) over the y rows.
     rel_w = at::empty({B, heads, H, W, W}, q.options());
     core::matmul_into(rel_w.transpose(2, 3), q5.transpose(2, 3), Rw.transpose(1, 2).expand({B, heads, W, head_dim, W}));
-  }
-  at::Tensor out = at::empty({B, H, W, heads, head_dim}, q.options());
-  at::Tensor out_heads = out.view({B, N, heads, head_dim}).permute({0, 2, 1, 3});  // B×heads×N×head_dim
-  if (fused) {
-    at::Tensor rows_h, rows_w;
-    if (rel_h.defined()) {
-      rows_h = rel_h.view({B, heads, N, H});
-      rows_w = rel_w.view({B, heads, N, W});
-    }
-    fused_attention_bf16(q, k, v, rows_h, rows_w, H, W, scale, out_heads);
-    return proj(out.view({B, H, W, dim}));
   }
   // Tile = nb images × nh heads × nr query rows (whole heads and images only when the rows of
   // one head already fit).
