@@ -1,12 +1,16 @@
-// The fused bfloat16 attention against the same attention in double precision.
+// The fused bfloat16 attention against upstream's procedure (zero-padded tokens, window
+// partition, decomposed relative positions) in double precision.
+#include <ATen/TensorIndexing.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/einsum.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/softmax.h>
+#include <ATen/ops/zeros.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "models/sam/attention_bf16.h"
@@ -14,57 +18,75 @@
 namespace {
 
 struct Case {
-  int64_t B, heads, kh, kw, d;
-  bool rel;
+  int64_t B, H, W, heads, d, window;
+  bool rel, bias;
 };
 
-// Upstream's attention with decomposed relative positions, in double from the bfloat16 inputs:
-// softmax(scale·q·kᵀ + rel_h[..., y] + rel_w[..., x]) · v with rel_h = q·Rh[y_q]ᵀ, rel_w = q·Rw[x_q]ᵀ.
-at::Tensor reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& Rh,
-                     const at::Tensor& Rw, const Case& c, double scale) {
-  const int64_t N = c.kh * c.kw;
-  const at::Tensor qd = q.to(at::kDouble);
-  at::Tensor s = at::matmul(qd, k.to(at::kDouble).transpose(2, 3)) * scale;
+// Padding tokens project to the bias; windows of kh×kw; per window and head
+// softmax(scale·q·kᵀ + q·Rh[y_q]ᵀ[y_k] + q·Rw[x_q]ᵀ[x_k])·v; windows back in place, cropped.
+at::Tensor reference(const at::Tensor& qkv, const at::Tensor& bias, const at::Tensor& Rh, const at::Tensor& Rw,
+                     const Case& c, double scale) {
+  const int64_t kh = c.window ? c.window : c.H, kw = c.window ? c.window : c.W;
+  const int64_t wy = (c.H + kh - 1) / kh, wx = (c.W + kw - 1) / kw, C3 = 3 * c.heads * c.d, N = kh * kw;
+  at::Tensor grid = bias.defined() ? bias.to(at::kDouble).expand({c.B, wy * kh, wx * kw, C3}).clone()
+                                   : at::zeros({c.B, wy * kh, wx * kw, C3}, at::kDouble);
+  using at::indexing::Slice;
+  grid.index_put_({Slice(), Slice(0, c.H), Slice(0, c.W)}, qkv.to(at::kDouble));
+  const at::Tensor w = grid.view({c.B, wy, kh, wx, kw, 3, c.heads, c.d}).permute({0, 1, 3, 6, 5, 2, 4, 7}).reshape({-1, 3, N, c.d});
+  const at::Tensor q = w.select(1, 0), k = w.select(1, 1), v = w.select(1, 2);
+  at::Tensor s = at::matmul(q, k.transpose(1, 2)) * scale;
   if (Rh.defined()) {
-    const at::Tensor q5 = qd.reshape({c.B, c.heads, c.kh, c.kw, c.d});
-    const at::Tensor rel_h = at::einsum("bnhwc,hkc->bnhwk", {q5, Rh.to(at::kDouble)});
-    const at::Tensor rel_w = at::einsum("bnhwc,wkc->bnhwk", {q5, Rw.to(at::kDouble)});
-    s = (s.view({c.B, c.heads, c.kh, c.kw, c.kh, c.kw}) + rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)).view({c.B, c.heads, N, N});
+    const at::Tensor q4 = q.reshape({-1, kh, kw, c.d});
+    const at::Tensor rel_h = at::einsum("ghwc,hkc->ghwk", {q4, Rh.to(at::kDouble)});
+    const at::Tensor rel_w = at::einsum("ghwc,wkc->ghwk", {q4, Rw.to(at::kDouble)});
+    s = (s.view({-1, kh, kw, kh, kw}) + rel_h.view({-1, kh, kw, kh, 1}) + rel_w.view({-1, kh, kw, 1, kw})).view({-1, N, N});
   }
-  return at::matmul(at::softmax(s, -1), v.to(at::kDouble));
+  const at::Tensor o = at::matmul(at::softmax(s, -1), v);
+  return o.view({c.B, wy, wx, c.heads, kh, kw, c.d})
+      .permute({0, 1, 4, 2, 5, 3, 6})
+      .reshape({c.B, wy * kh, wx * kw, c.heads * c.d})
+      .slice(1, 0, c.H)
+      .slice(2, 0, c.W);
 }
 
 }  // namespace
 
-TEST(AttentionBf16, EqualsAttentionInDouble) {
+TEST(AttentionBf16, EqualsUpstreamAttentionInDouble) {
   if (!segkit::sam::fused_attention_bf16_supported(64)) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
-  // Several key blocks (32×32), one block with padding (windows of 14), blocks of an odd number
-  // of keys (19 rows of 19) with a head size of a panel and a quarter, and short key rows.
-  const Case cases[] = {{1, 2, 32, 32, 64, true}, {3, 2, 14, 14, 32, true}, {1, 1, 19, 19, 80, false}, {2, 1, 5, 40, 16, true}};
+  // Global attention over several key blocks; windows of 14 on a grid padded from 30 to 42 (qkv
+  // a view with wider rows); a grid of 19×19 (key blocks of an odd number of keys) with a head
+  // size of a panel and a quarter, no terms and no bias; a flat grid padded both ways.
+  const Case cases[] = {{1, 32, 32, 2, 64, 0, true, true},
+                        {2, 30, 30, 2, 32, 14, true, true},
+                        {1, 19, 19, 1, 80, 0, false, false},
+                        {1, 5, 40, 2, 16, 7, true, true}};
   for (const Case& c : cases) {
-    SCOPED_TRACE(std::to_string(c.kh) + "x" + std::to_string(c.kw) + " d=" + std::to_string(c.d));
-    const int64_t N = c.kh * c.kw;
+    SCOPED_TRACE(std::to_string(c.H) + "x" + std::to_string(c.W) + " window " + std::to_string(c.window) + " d " +
+                 std::to_string(c.d));
+    const int64_t kh = c.window ? c.window : c.H, kw = c.window ? c.window : c.W, C3 = 3 * c.heads * c.d;
     const double scale = 1.0 / std::sqrt(static_cast<double>(c.d));
-    // q, k and v read in place from a qkv-like buffer, as the encoder passes them.
-    at::Tensor qkv = at::randn({c.B, N, 3, c.heads, c.d}).to(at::kBFloat16);
-    at::Tensor t = qkv.permute({2, 0, 3, 1, 4});
-    at::Tensor q = t[0], k = t[1], v = t[2];
+    const at::Tensor qkv = at::randn({c.B, c.H, c.W, C3 + 16}).to(at::kBFloat16).slice(3, 0, C3);
+    const at::Tensor bias = c.bias ? at::randn({C3}).to(at::kBFloat16) : at::Tensor();
     at::Tensor Rh, Rw;  // upstream's get_rel_pos tables: query row × key row × head dimension
     if (c.rel) {
-      Rh = at::randn({c.kh, c.kh, c.d}).mul(0.5).to(at::kBFloat16);
-      Rw = at::randn({c.kw, c.kw, c.d}).mul(0.5).to(at::kBFloat16);
+      Rh = at::randn({kh, kh, c.d}).mul(0.5).to(at::kBFloat16);
+      Rw = at::randn({kw, kw, c.d}).mul(0.5).to(at::kBFloat16);
     }
-    at::Tensor out = at::empty({c.B, N, c.heads, c.d}, at::kBFloat16).permute({0, 2, 1, 3});
-    segkit::sam::fused_attention_bf16(q, k, v, Rh, Rw, c.kh, c.kw, scale, out);
-    const at::Tensor want = reference(q, k, v, Rh, Rw, c, scale);
+    at::Tensor out = at::empty({c.B, c.H, c.W, c.heads * c.d}, at::kBFloat16);
+    segkit::sam::fused_attention_bf16(qkv, bias, c.heads, c.window, Rh, Rw, scale, out);
+    const at::Tensor want = reference(qkv, bias, Rh, Rw, c, scale);
     const at::Tensor error = (out.to(at::kDouble) - want).abs();
     // The probabilities are rounded to bfloat16 (8 significant bits) before their product with
     // v, and the output again.
     EXPECT_LT(error.max().item<double>(), 0.02);
     EXPECT_LT(error.mean().item<double>(), 2e-3);
     if (c.rel) {  // the terms matter at this size: leaving them out is far off
-      const at::Tensor plain = reference(q, k, v, at::Tensor(), at::Tensor(), c, scale);
+      const at::Tensor plain = reference(qkv, bias, at::Tensor(), at::Tensor(), c, scale);
       EXPECT_GT((plain - want).abs().max().item<double>(), 0.1);
+    }
+    if (c.window && c.bias) {  // so does what the padding tokens hold
+      const at::Tensor zero_pad = reference(qkv, bias * 0, Rh, Rw, c, scale);
+      EXPECT_GT((zero_pad - want).abs().max().item<double>(), 0.05);
     }
   }
 }
@@ -72,8 +94,10 @@ TEST(AttentionBf16, EqualsAttentionInDouble) {
 TEST(AttentionBf16, RefusesWhatItCannotRun) {
   if (!segkit::sam::fused_attention_bf16_supported(64)) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
   EXPECT_FALSE(segkit::sam::fused_attention_bf16_supported(24));  // not whole vectors of 16
-  at::Tensor q = at::randn({1, 1, 16, 32}).to(at::kBFloat16);
-  at::Tensor out = at::empty_like(q);
-  EXPECT_ANY_THROW(segkit::sam::fused_attention_bf16(q, q, q, {}, {}, 4, 5, 1.0, out));  // 4·5 ≠ 16 keys
-  EXPECT_ANY_THROW(segkit::sam::fused_attention_bf16(q.to(at::kFloat), q, q, {}, {}, 4, 4, 1.0, out));
+  const at::Tensor qkv = at::randn({1, 4, 4, 96}).to(at::kBFloat16);
+  at::Tensor out = at::empty({1, 4, 4, 32}, at::kBFloat16);
+  EXPECT_ANY_THROW(segkit::sam::fused_attention_bf16(qkv, {}, 4, 0, {}, {}, 1.0, out));  // heads of 8: out is not 4·8 wide
+  EXPECT_ANY_THROW(segkit::sam::fused_attention_bf16(qkv.to(at::kFloat), {}, 1, 0, {}, {}, 1.0, out));
+  const at::Tensor wrong_table = at::randn({3, 3, 32}).to(at::kBFloat16);
+  EXPECT_ANY_THROW(segkit::sam::fused_attention_bf16(qkv, {}, 1, 0, wrong_table, wrong_table, 1.0, out));
 }

@@ -2,11 +2,13 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <tuple>
 #include <vector>
 
 #include "segkit/error.h"
@@ -42,16 +44,38 @@ constexpr int kTileRows = 6;              // 6 rows × 4 vectors: 24 accumulator
 constexpr int kTileVectors = 4;
 constexpr int64_t kPanel = kLanes * kTileVectors;  // columns of a packed panel
 
-// A B×heads×N×d view of 16-bit elements, strides in elements.
-struct View {
-  uint16_t* data;
-  int64_t batch, head, row;
-  uint16_t* at(int64_t b, int64_t h, int64_t n) const { return data + b * batch + h * head + n * row; }
-};
+// Where each head's q, k, v and output rows live. Group g is (image, window, head) with the
+// head fastest; row n of a window is token (y, x) = (wy·kh + n / kw, wx·kw + n % kw) of the
+// image's H×W grid. Tokens past the grid are padding: their q, k and v rows are `pad` (upstream
+// pads the normed tokens with zeros, so their projections are the bias) and they have no output.
+struct Tokens {
+  const uint16_t* qkv;  // token (b, y, x): qkv + b·sb + y·sy + x·sx; then q, k, v of every head
+  int64_t sb, sy, sx;
+  uint16_t* out;  // token (b, y, x): out + b·ob + y·oy + x·ox; then every head's output
+  int64_t ob, oy, ox;
+  const uint16_t* pad;  // 3·heads·d elements
+  int64_t H, W, windows_y, windows_x, heads, d;
 
-View view_of(const at::Tensor& t) {
-  return {reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()), t.stride(0), t.stride(1), t.stride(2)};
-}
+  // Row n of group g in part 0 (q), 1 (k) or 2 (v); its output row, null for padding.
+  const uint16_t* row(int64_t g, int64_t n, int part, int64_t kh, int64_t kw) const {
+    int64_t b, y, x;
+    const int64_t head = locate(g, n, kh, kw, b, y, x);
+    const int64_t offset = (part * heads + head) * d;
+    return (y < H && x < W ? qkv + b * sb + y * sy + x * sx : pad) + offset;
+  }
+  uint16_t* output(int64_t g, int64_t n, int64_t kh, int64_t kw) const {
+    int64_t b, y, x;
+    const int64_t head = locate(g, n, kh, kw, b, y, x);
+    return y < H && x < W ? out + b * ob + y * oy + x * ox + head * d : nullptr;
+  }
+  int64_t locate(int64_t g, int64_t n, int64_t kh, int64_t kw, int64_t& b, int64_t& y, int64_t& x) const {
+    const int64_t window = g / heads;
+    b = window / (windows_y * windows_x);
+    y = window / windows_x % windows_y * kh + n / kw;
+    x = window % windows_x * kw + n % kw;
+    return g % heads;
+  }
+};
 
 // Keys are taken in blocks of whole key rows; each block is packed for the products:
 // k as [d/2][padded][2] (pairs of head dimensions, one column per key) and v as
@@ -75,9 +99,9 @@ KeyBlocks key_blocks(int64_t kh, int64_t kw) {
 }
 
 struct Problem {
-  int64_t B, heads, N, d, kh, kw;
+  int64_t groups, N, d, kh, kw;  // kh×kw: the window (the whole grid for global attention)
   float scale;
-  View q, k, v, out;
+  Tokens tokens;
   // The relative-position tables, packed like keys: for each query row (column), its kh (kw)
   // key rows (columns) as pairs of head dimensions × padded keys. Null without them.
   const uint16_t* rel_h = nullptr;
@@ -175,7 +199,7 @@ SEGKIT_BF16_INLINE __mmask16 first_lanes(int64_t n) {
 // running output O (float32), and each row's running maximum and sum.
 struct Scratch {
   std::vector<float> S, O, max, sum, rel_h, rel_w;
-  std::vector<uint16_t> P;
+  std::vector<uint16_t> Q, P;  // the block's query rows, side by side; probabilities
 };
 
 // Adds the relative-position terms to rows' scores for one key block (starting at key row y0),
@@ -226,38 +250,41 @@ SEGKIT_BF16_TARGET void block_softmax(const Problem& pr, Scratch& s, int64_t row
   }
 }
 
-SEGKIT_BF16_TARGET void write_output(const Problem& pr, const Scratch& s, int64_t b, int64_t h, int64_t i0, int64_t rows) {
+SEGKIT_BF16_TARGET void write_output(const Problem& pr, const Scratch& s, int64_t g, int64_t i0, int64_t rows) {
   for (int64_t r = 0; r < rows; ++r) {
+    uint16_t* dst = pr.tokens.output(g, i0 + r, pr.kh, pr.kw);
+    if (!dst) continue;  // a padding token
     const float* o = s.O.data() + r * pr.d;
     const __m512 inverse = _mm512_set1_ps(1.0f / s.sum[r]);
-    uint16_t* dst = pr.out.at(b, h, i0 + r);
     for (int64_t c = 0; c < pr.d; c += kLanes)
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + c),
                           (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(o + c), inverse)));
   }
 }
 
-// One block of query rows [i0, i0 + rows) of head (b, h) against all key blocks.
-void attend_queries(const Problem& pr, const uint16_t* packed_k, const uint16_t* packed_v, Scratch& s, int64_t b,
-                    int64_t h, int64_t i0, int64_t rows) {
+// One block of query rows [i0, i0 + rows) of group g against all key blocks.
+void attend_queries(const Problem& pr, const uint16_t* packed_k, const uint16_t* packed_v, Scratch& s, int64_t g,
+                    int64_t i0, int64_t rows) {
   const KeyBlocks& kb = pr.blocks;
   const int64_t d = pr.d;
   std::fill(s.O.begin(), s.O.begin() + rows * d, 0.0f);
   std::fill(s.max.begin(), s.max.begin() + rows, -std::numeric_limits<float>::infinity());
   std::fill(s.sum.begin(), s.sum.begin() + rows, 0.0f);
-  const uint16_t* q = pr.q.at(b, h, i0);
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(s.Q.data() + r * d, pr.tokens.row(g, i0 + r, 0, pr.kh, pr.kw), d * sizeof(uint16_t));
+  const uint16_t* q = s.Q.data();
   if (pr.rel_h) {
     // rel_h[i, y] = q_i · Rh[y_i, y]: one product for each run of queries in the same row;
     // rel_w[i, x] = q_i · Rw[x_i, x]: one per query. In float32, not rounded to bfloat16.
     for (int64_t r = 0; r < rows;) {
       const int64_t y = (i0 + r) / pr.kw, run = std::min(rows - r, (y + 1) * pr.kw - (i0 + r));
-      dot(q + r * pr.q.row, pr.q.row, pr.rel_h + y * d * pr.kh_padded, kPanel * d, d / 2, s.rel_h.data() + r * pr.kh_padded,
+      dot(q + r * d, d, pr.rel_h + y * d * pr.kh_padded, kPanel * d, d / 2, s.rel_h.data() + r * pr.kh_padded,
           pr.kh_padded, run, pr.kh_padded, 1.0f, false);
       r += run;
     }
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t x = (i0 + r) % pr.kw;
-      dot(q + r * pr.q.row, pr.q.row, pr.rel_w + x * d * pr.kw_padded, kPanel * d, d / 2, s.rel_w.data() + r * pr.kw_padded,
+      dot(q + r * d, d, pr.rel_w + x * d * pr.kw_padded, kPanel * d, d / 2, s.rel_w.data() + r * pr.kw_padded,
           pr.kw_padded, 1, pr.kw_padded, 1.0f, false);
     }
   }
@@ -266,50 +293,48 @@ void attend_queries(const Problem& pr, const uint16_t* packed_k, const uint16_t*
     const int64_t padded = (keys + kLanes - 1) / kLanes * kLanes;
     const uint16_t* k = packed_k + block * (d / 2) * kb.padded * 2;
     const uint16_t* v = packed_v + block * (kb.padded / 2) * d * 2;
-    dot(q, pr.q.row, k, kPanel * d, d / 2, s.S.data(), kb.padded, rows, padded, pr.scale, false);
+    dot(q, d, k, kPanel * d, d / 2, s.S.data(), kb.padded, rows, padded, pr.scale, false);
     block_softmax(pr, s, rows, block * kb.rows, keys);
     dot(s.P.data(), kb.padded, v, kPanel * kb.padded, padded / 2, s.O.data(), d, rows, d, 1.0f, true);
   }
-  write_output(pr, s, b, h, i0, rows);
+  write_output(pr, s, g, i0, rows);
 }
 
-// Packs n rows of 2·pairs bfloat16 (row_stride elements apart, at even offsets) as the B of
-// dot: panels of 64 columns, one column per row, pairs × width × 2; columns n..padded zero.
-// Loops run along the destination so that the compiler vectorises them (the sources, a few kB
-// per panel, stay in L1).
-SEGKIT_BF16_TARGET void pack_rows(const uint16_t* rows, int64_t row_stride, int64_t n, int64_t pairs, int64_t padded,
-                                  uint16_t* packed) {
-  const uint32_t* src = reinterpret_cast<const uint32_t*>(rows);
-  const int64_t stride = row_stride / 2;  // in pairs
+// Packs n rows of 2·pairs bfloat16 (each at an even element) as the B of dot: panels of 64
+// columns, one column per row, pairs × width × 2; columns n..padded zero. The loops run along
+// the destination (the sources, a few kB per panel, stay in L1).
+SEGKIT_BF16_TARGET void pack_rows(const uint16_t* const* rows, int64_t n, int64_t pairs, int64_t padded, uint16_t* packed) {
   uint32_t* dst = reinterpret_cast<uint32_t*>(packed);
   for (int64_t c0 = 0; c0 < padded; c0 += kPanel) {
     const int64_t width = std::min(kPanel, padded - c0), valid = std::clamp<int64_t>(n - c0, 0, width);
     uint32_t* panel = dst + c0 * pairs;
     for (int64_t p = 0; p < pairs; ++p) {
       uint32_t* column = panel + p * width;
-      const uint32_t* from = src + c0 * stride + p;
-      for (int64_t j = 0; j < valid; ++j) column[j] = from[j * stride];
+      for (int64_t j = 0; j < valid; ++j) std::memcpy(column + j, rows[c0 + j] + 2 * p, sizeof(uint32_t));
       for (int64_t j = valid; j < width; ++j) column[j] = 0;
     }
   }
 }
 
-// Packs head (b, h)'s keys and values block by block: keys as pack_rows does, values as pairs
-// of keys (a zero key past the end) × head dimensions, in panels of 64 head dimensions.
-SEGKIT_BF16_TARGET void pack_head(const Problem& pr, int64_t b, int64_t h, uint16_t* packed_k, uint16_t* packed_v) {
+// Packs group g's keys and values block by block: keys as pack_rows does, values as pairs of
+// keys (a zero key past the end) × head dimensions, in panels of 64 head dimensions.
+SEGKIT_BF16_TARGET void pack_group(const Problem& pr, int64_t g, uint16_t* packed_k, uint16_t* packed_v) {
   const KeyBlocks& kb = pr.blocks;
   const int64_t d = pr.d, pairs = d / 2;
+  std::vector<const uint16_t*> rows(static_cast<size_t>(kb.padded));
   for (int64_t block = 0; block < kb.count; ++block) {
     const int64_t j0 = block * kb.keys, keys = kb.keys_in(block, pr.N);
-    pack_rows(pr.k.at(b, h, j0), pr.k.row, keys, pairs, kb.padded, packed_k + block * pairs * kb.padded * 2);
+    for (int64_t j = 0; j < keys; ++j) rows[size_t(j)] = pr.tokens.row(g, j0 + j, 1, pr.kh, pr.kw);
+    pack_rows(rows.data(), keys, pairs, kb.padded, packed_k + block * pairs * kb.padded * 2);
+    for (int64_t j = 0; j < keys; ++j) rows[size_t(j)] = pr.tokens.row(g, j0 + j, 2, pr.kh, pr.kw);
     uint16_t* vp = packed_v + block * (kb.padded / 2) * d * 2;
     for (int64_t c0 = 0; c0 < d; c0 += kPanel) {
       const int64_t width = std::min(kPanel, d - c0);
       uint16_t* panel = vp + c0 * kb.padded;
       for (int64_t j = 0; j < kb.padded; j += 2) {
         uint16_t* dst = panel + j * width;
-        const uint16_t* v0 = j < keys ? pr.v.at(b, h, j0 + j) + c0 : nullptr;
-        const uint16_t* v1 = j + 1 < keys ? pr.v.at(b, h, j0 + j + 1) + c0 : nullptr;
+        const uint16_t* v0 = j < keys ? rows[size_t(j)] + c0 : nullptr;
+        const uint16_t* v1 = j + 1 < keys ? rows[size_t(j + 1)] + c0 : nullptr;
         if (v0 && v1) {
           for (int64_t c = 0; c < width; ++c) {
             dst[2 * c] = v0[c];
@@ -335,67 +360,79 @@ bool fused_attention_bf16_supported(int64_t head_dim) {
   return cpu && head_dim > 0 && head_dim % kLanes == 0 && head_dim <= 256;
 }
 
-void fused_attention_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rel_pos_h,
-                          const at::Tensor& rel_pos_w, int64_t kh, int64_t kw, double scale, const at::Tensor& out) {
-  auto fits = [&](const at::Tensor& t) {
-    return t.defined() && t.scalar_type() == at::kBFloat16 && t.dim() == 4 && t.sizes() == q.sizes() && t.stride(3) == 1;
-  };
-  const bool ok = fits(q) && fits(k) && fits(v) && fits(out) && kh > 0 && kw > 0 && kh * kw == q.size(2) &&
-                  fused_attention_bf16_supported(q.size(3));
-  if (!ok) fail("fused_attention_bf16", "q, k, v or out of an unexpected type or layout, or no AVX-512 BF16");
+void fused_attention_bf16(const at::Tensor& qkv_in, const at::Tensor& qkv_bias, int64_t heads, int64_t window,
+                          const at::Tensor& rel_pos_h, const at::Tensor& rel_pos_w, double scale, const at::Tensor& out) {
+  const bool shapes = qkv_in.defined() && qkv_in.dim() == 4 && heads > 0 && qkv_in.size(3) % (3 * heads) == 0 &&
+                      out.defined() && out.dim() == 4 && out.size(0) == qkv_in.size(0) && out.size(1) == qkv_in.size(1) &&
+                      out.size(2) == qkv_in.size(2) && out.size(3) * 3 == qkv_in.size(3) && window >= 0;
+  const bool types = shapes && qkv_in.scalar_type() == at::kBFloat16 && out.scalar_type() == at::kBFloat16 &&
+                     qkv_in.stride(3) == 1 && out.stride(3) == 1 &&
+                     (!qkv_bias.defined() || (qkv_bias.scalar_type() == at::kBFloat16 && qkv_bias.numel() == qkv_in.size(3)));
+  if (!types || !fused_attention_bf16_supported(qkv_in.size(3) / (3 * heads)))
+    fail("fused_attention_bf16", "qkv, its bias or out of an unexpected shape, type or layout, or no AVX-512 BF16 here");
+  // Rows are read as 32-bit pairs: they must start at even elements.
+  const bool even = reinterpret_cast<uintptr_t>(qkv_in.data_ptr()) % 4 == 0 && qkv_in.stride(0) % 2 == 0 &&
+                    qkv_in.stride(1) % 2 == 0 && qkv_in.stride(2) % 2 == 0;
+  const at::Tensor qkv = even ? qkv_in : qkv_in.contiguous();
+  const int64_t B = qkv.size(0), H = qkv.size(1), W = qkv.size(2);
   Problem pr{};
-  pr.B = q.size(0);
-  pr.heads = q.size(1);
-  pr.N = q.size(2);
-  pr.d = q.size(3);
-  pr.kh = kh;
-  pr.kw = kw;
+  pr.d = qkv.size(3) / (3 * heads);
+  pr.kh = window > 0 ? window : H;
+  pr.kw = window > 0 ? window : W;
+  pr.N = pr.kh * pr.kw;
   pr.scale = static_cast<float>(scale);
-  pr.q = view_of(q);
-  // Keys are packed as 32-bit pairs: their rows must start at even elements.
-  const bool pairs_aligned = reinterpret_cast<uintptr_t>(k.data_ptr()) % 4 == 0 && k.stride(0) % 2 == 0 &&
-                             k.stride(1) % 2 == 0 && k.stride(2) % 2 == 0;
-  const at::Tensor keys = pairs_aligned ? k : k.contiguous();
-  pr.k = view_of(keys);
-  pr.v = view_of(v);
-  pr.out = view_of(out);
+  const at::Tensor pad = qkv_bias.defined() ? qkv_bias.contiguous() : at::zeros({qkv.size(3)}, qkv.options());
+  Tokens& t = pr.tokens;
+  t.qkv = reinterpret_cast<const uint16_t*>(qkv.data_ptr<at::BFloat16>());
+  t.sb = qkv.stride(0), t.sy = qkv.stride(1), t.sx = qkv.stride(2);
+  t.out = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
+  t.ob = out.stride(0), t.oy = out.stride(1), t.ox = out.stride(2);
+  t.pad = reinterpret_cast<const uint16_t*>(pad.data_ptr<at::BFloat16>());
+  t.H = H, t.W = W, t.heads = heads, t.d = pr.d;
+  t.windows_y = (H + pr.kh - 1) / pr.kh;
+  t.windows_x = (W + pr.kw - 1) / pr.kw;
+  pr.groups = B * t.windows_y * t.windows_x * heads;
+  if (pr.groups == 0) return;
+
   at::Tensor tables;  // packed rel_pos_h, then rel_pos_w
   if (rel_pos_h.defined() || rel_pos_w.defined()) {
-    auto table = [&](const at::Tensor& t, int64_t n) {
-      return t.defined() && t.scalar_type() == at::kBFloat16 && t.dim() == 3 && t.size(0) == n && t.size(1) == n &&
-             t.size(2) == pr.d;
+    auto table = [&](const at::Tensor& r, int64_t n) {
+      return r.defined() && r.scalar_type() == at::kBFloat16 && r.dim() == 3 && r.size(0) == n && r.size(1) == n &&
+             r.size(2) == pr.d;
     };
-    if (!table(rel_pos_h, kh) || !table(rel_pos_w, kw)) fail("fused_attention_bf16", "relative-position tables of an unexpected shape");
-    pr.kh_padded = (kh + kLanes - 1) / kLanes * kLanes;
-    pr.kw_padded = (kw + kLanes - 1) / kLanes * kLanes;
-    tables = at::empty({(kh * pr.kh_padded + kw * pr.kw_padded) * pr.d}, q.options());
+    if (!table(rel_pos_h, pr.kh) || !table(rel_pos_w, pr.kw))
+      fail("fused_attention_bf16", "relative-position tables of an unexpected shape");
+    pr.kh_padded = (pr.kh + kLanes - 1) / kLanes * kLanes;
+    pr.kw_padded = (pr.kw + kLanes - 1) / kLanes * kLanes;
+    tables = at::empty({(pr.kh * pr.kh_padded + pr.kw * pr.kw_padded) * pr.d}, qkv.options());
     uint16_t* packed = reinterpret_cast<uint16_t*>(tables.data_ptr<at::BFloat16>());
-    const at::Tensor th = rel_pos_h.contiguous(), tw = rel_pos_w.contiguous();
-    const auto* rh = reinterpret_cast<const uint16_t*>(th.data_ptr<at::BFloat16>());
-    const auto* rw = reinterpret_cast<const uint16_t*>(tw.data_ptr<at::BFloat16>());
-    for (int64_t y = 0; y < kh; ++y) pack_rows(rh + y * kh * pr.d, pr.d, kh, pr.d / 2, pr.kh_padded, packed + y * pr.d * pr.kh_padded);
-    pr.rel_h = packed;
-    packed += kh * pr.d * pr.kh_padded;
-    for (int64_t x = 0; x < kw; ++x) pack_rows(rw + x * kw * pr.d, pr.d, kw, pr.d / 2, pr.kw_padded, packed + x * pr.d * pr.kw_padded);
-    pr.rel_w = packed;
+    for (const auto& [table, n, out_rows] : {std::tuple{rel_pos_h.contiguous(), pr.kh, &pr.rel_h},
+                                             std::tuple{rel_pos_w.contiguous(), pr.kw, &pr.rel_w}}) {
+      const auto* r = reinterpret_cast<const uint16_t*>(table.data_ptr<at::BFloat16>());
+      const int64_t padded = (n + kLanes - 1) / kLanes * kLanes;
+      std::vector<const uint16_t*> rows(static_cast<size_t>(n));
+      *out_rows = packed;
+      for (int64_t a = 0; a < n; ++a, packed += pr.d * padded) {
+        for (int64_t j = 0; j < n; ++j) rows[size_t(j)] = r + (a * n + j) * pr.d;
+        pack_rows(rows.data(), n, pr.d / 2, padded, packed);
+      }
+    }
   }
-  pr.blocks = key_blocks(kh, kw);
+  pr.blocks = key_blocks(pr.kh, pr.kw);
   pr.packed_per_group = pr.blocks.count * pr.blocks.padded * pr.d;
-  const int64_t groups = pr.B * pr.heads;
-  if (groups == 0 || pr.N == 0) return;
 
-  at::Tensor packed = at::empty({2 * groups * pr.packed_per_group}, q.options());
+  at::Tensor packed = at::empty({2 * pr.groups * pr.packed_per_group}, qkv.options());
   uint16_t* packed_k = reinterpret_cast<uint16_t*>(packed.data_ptr<at::BFloat16>());
-  uint16_t* packed_v = packed_k + groups * pr.packed_per_group;
-  at::parallel_for(0, groups, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t g = begin; g < end; ++g)
-      pack_head(pr, g / pr.heads, g % pr.heads, packed_k + g * pr.packed_per_group, packed_v + g * pr.packed_per_group);
+  uint16_t* packed_v = packed_k + pr.groups * pr.packed_per_group;
+  at::parallel_for(0, pr.groups, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t g = begin; g < end; ++g) pack_group(pr, g, packed_k + g * pr.packed_per_group, packed_v + g * pr.packed_per_group);
   });
 
   const int64_t query_blocks = (pr.N + kQueriesPerBlock - 1) / kQueriesPerBlock;
   const int64_t rows_per_block = (pr.N + query_blocks - 1) / query_blocks;
-  at::parallel_for(0, groups * query_blocks, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, pr.groups * query_blocks, 1, [&](int64_t begin, int64_t end) {
     Scratch s;
+    s.Q.resize(rows_per_block * pr.d);
     s.S.resize(rows_per_block * pr.blocks.padded);
     s.P.resize(rows_per_block * pr.blocks.padded);
     s.O.resize(rows_per_block * pr.d);
@@ -406,9 +443,7 @@ void fused_attention_bf16(const at::Tensor& q, const at::Tensor& k, const at::Te
     for (int64_t item = begin; item < end; ++item) {
       const int64_t g = item / query_blocks, i0 = item % query_blocks * rows_per_block;
       const int64_t rows = std::min(rows_per_block, pr.N - i0);
-      if (rows <= 0) continue;
-      attend_queries(pr, packed_k + g * pr.packed_per_group, packed_v + g * pr.packed_per_group, s, g / pr.heads,
-                     g % pr.heads, i0, rows);
+      if (rows > 0) attend_queries(pr, packed_k + g * pr.packed_per_group, packed_v + g * pr.packed_per_group, s, g, i0, rows);
     }
   });
 }
@@ -417,8 +452,8 @@ void fused_attention_bf16(const at::Tensor& q, const at::Tensor& k, const at::Te
 
 bool fused_attention_bf16_supported(int64_t) { return false; }
 
-void fused_attention_bf16(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                          int64_t, int64_t, double, const at::Tensor&) {
+void fused_attention_bf16(const at::Tensor&, const at::Tensor&, int64_t, int64_t, const at::Tensor&, const at::Tensor&,
+                          double, const at::Tensor&) {
   fail("fused_attention_bf16", "not built for this CPU");
 }
 

@@ -12,15 +12,20 @@ namespace segkit::sam {
 // (a multiple of 16, at most 256). Otherwise callers take the unfused path.
 bool fused_attention_bf16_supported(int64_t head_dim);
 
-// out[b, h, i] = Σ_j softmax_j(scale·q_i·k_j + q_i·Rh[y_i, y_j] + q_i·Rw[x_i, x_j]) · v_j for each
-// image b and head h, queries and keys on the same kh×kw grid in row-major (y, x) order
-// (upstream's attention with decomposed relative positions).
-// q, k, v, out: B×heads×N×d bfloat16 views with unit stride along d (any other strides, e.g.
-// q, k and v read in place from the qkv projection), N = kh·kw. rel_pos_h: kh×kh×d and
-// rel_pos_w: kw×kw×d bfloat16 (upstream's get_rel_pos), or both undefined. Products accumulate
-// in float32, the relative terms are added in float32 in upstream's order, the softmax is in
-// float32 and the probabilities are rounded to bfloat16 for their product with v.
-void fused_attention_bf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rel_pos_h,
-                          const at::Tensor& rel_pos_w, int64_t kh, int64_t kw, double scale, const at::Tensor& out);
+// Upstream's encoder attention (decomposed relative positions), windowed or global, straight
+// from the qkv projection of a B×H×W token grid:
+//   out_i = Σ_j softmax_j(scale·q_i·k_j + q_i·Rh[y_i, y_j] + q_i·Rw[x_i, x_j]) · v_j
+// over the tokens i, j of each window of window×window tokens (window 0: the whole grid), with
+// (y, x) a token's place in its window. The grid is padded up to whole windows as upstream pads
+// the normed tokens with zeros before the projection: padding tokens' q, k and v are the bias.
+// qkv: B×H×W×(3·heads·d) bfloat16 (q, k, v of each head in upstream's order; unit stride in
+// the last dimension), qkv_bias: its 3·heads·d bias or undefined (zero). rel_pos_h: kh×kh×d and
+// rel_pos_w: kw×kw×d (upstream's get_rel_pos for the window), or both undefined.
+// out: B×H×W×(heads·d) bfloat16 with unit stride in the last dimension, the projection's input.
+// Products accumulate in float32, the relative terms are added in float32 in upstream's order,
+// the softmax is in float32 and the probabilities are rounded to bfloat16 for their product
+// with v.
+void fused_attention_bf16(const at::Tensor& qkv, const at::Tensor& qkv_bias, int64_t heads, int64_t window,
+                          const at::Tensor& rel_pos_h, const at::Tensor& rel_pos_w, double scale, const at::Tensor& out);
 
 }  // namespace segkit::sam

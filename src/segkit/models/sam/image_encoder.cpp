@@ -74,9 +74,8 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
   // B×heads×N×head_dim views, rows 3·dim apart.
   at::Tensor t = qkv(x).view({B, N, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
   at::Tensor q = t[0], k = t[1], v = t[2];
-  const bool fused = q.scalar_type() == at::kBFloat16 && fused_attention_bf16_supported(head_dim);
   at::Tensor kT = k.transpose(2, 3);
-  if (!fused && !core::matmul_reads_views_in_place(q.scalar_type())) {
+  if (!core::matmul_reads_views_in_place(q.scalar_type())) {
     // ATen's products copy strided operands on every call, here once per query tile: laying
     // out q, kᵀ and v once per block is far cheaper.
     q = q.contiguous();
@@ -91,10 +90,6 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
   }
   at::Tensor out = at::empty({B, H, W, heads, head_dim}, q.options());
   at::Tensor out_heads = out.view({B, N, heads, head_dim}).permute({0, 2, 1, 3});  // B×heads×N×head_dim
-  if (fused) {
-    fused_attention_bf16(q, k, v, Rh, Rw, H, W, scale, out_heads);
-    return proj(out.view({B, H, W, dim}));
-  }
   at::Tensor rel_h, rel_w;  // B×heads×H×W×H and B×heads×H×W×W
   if (Rh.defined()) {
     const at::Tensor q5 = q.unflatten(2, {H, W});
@@ -133,9 +128,31 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
   return proj(out.view({B, H, W, dim}));
 }
 
+bool EncoderBlock::runs_fused_attention(at::ScalarType compute) const {
+  return compute == at::kBFloat16 && fused_attention_bf16_supported(qkv.out_features() / 3 / heads);
+}
+
+// The fused kernel takes the windows straight from the unpadded grid's projection (padding
+// tokens are the bias, as upstream's zero-padded tokens project to): no partition copies, and
+// the linears run on H·W tokens instead of the padded grid's.
+at::Tensor EncoderBlock::fused_attention(const at::Tensor& x) const {
+  const int64_t H = x.size(1), W = x.size(2), dim = qkv.out_features() / 3, head_dim = dim / heads;
+  const int64_t kh = window > 0 ? window : H, kw = window > 0 ? window : W;
+  at::Tensor Rh, Rw;
+  if (rel_pos_h.defined()) {
+    Rh = get_rel_pos(kh, kh, rel_pos_h).to(x.scalar_type());
+    Rw = get_rel_pos(kw, kw, rel_pos_w).to(x.scalar_type());
+  }
+  at::Tensor out = at::empty({x.size(0), H, W, dim}, x.options());
+  fused_attention_bf16(qkv(x), qkv.bias, heads, window, Rh, Rw, 1.0 / std::sqrt(static_cast<double>(head_dim)), out);
+  return proj(out);
+}
+
 at::Tensor EncoderBlock::forward(const at::Tensor& x, at::ScalarType compute) const {
   at::Tensor h = norm1(x).to(compute);
-  if (window > 0) {
+  if (runs_fused_attention(compute)) {
+    h = fused_attention(h);
+  } else if (window > 0) {
     const int64_t H = h.size(1), W = h.size(2);
     int64_t hp = 0, wp = 0;
     h = window_partition(h, window, hp, wp);
