@@ -228,7 +228,10 @@ void ImageEncoder::use_bfloat16() {
 at::Tensor ImageEncoder::forward(const at::Tensor& input, const ActivationTap& tap) const {
   at::Tensor x = patch_embed(input).permute({0, 2, 3, 1});
   if (tap) tap("patch_embed", x);
-  x = x + pos_embed;
+  // Laid out B×H×W×C once here: elementwise results keep their input's layout, so a permuted
+  // residual stream would stay permuted through every block, and each layer norm and linear
+  // would copy it to contiguous first.
+  x = (x + pos_embed).contiguous();
   for (size_t i = 0; i < blocks.size(); ++i) {
     x = blocks[i].forward(x, compute);
     if (tap) tap("block" + std::to_string(i), x);
