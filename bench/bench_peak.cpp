@@ -34,6 +34,15 @@ namespace {
 constexpr long kIterations = 20000000;
 constexpr int kChains = 16;  // independent accumulators: more than latency × throughput
 
+// Sums the accumulators into memory the compiler must assume is read: no loop is dropped.
+__attribute__((target("avx512f"))) void keep(const __m512* acc) {
+  __m512 s = acc[0];
+  for (int c = 1; c < kChains; ++c) s = _mm512_add_ps(s, acc[c]);
+  float sink[16];
+  _mm512_storeu_ps(sink, s);
+  __asm__ volatile("" : : "r"(sink) : "memory");
+}
+
 // Each returns multiply-adds done; the empty asm keeps the operand opaque so nothing folds.
 __attribute__((target("avx512f"))) double fma_fp32() {
   __m512 acc[kChains];
@@ -43,11 +52,7 @@ __attribute__((target("avx512f"))) double fma_fp32() {
     for (auto& a : acc) a = _mm512_fmadd_ps(x, y, a);
     __asm__ volatile("" : "+v"(x));
   }
-  float sink[16];
-  __m512 s = acc[0];
-  for (int c = 1; c < kChains; ++c) s = _mm512_add_ps(s, acc[c]);
-  _mm512_storeu_ps(sink, s);
-  __asm__ volatile("" : : "r"(sink) : "memory");
+  keep(acc);
   return double(kIterations) * kChains * 16;
 }
 
@@ -59,11 +64,7 @@ __attribute__((target("avx512f,avx512bf16"))) double dot_bf16() {
     for (auto& a : acc) a = _mm512_dpbf16_ps(a, x, y);
     __asm__ volatile("" : "+v"(x));
   }
-  float sink[16];
-  __m512 s = acc[0];
-  for (int c = 1; c < kChains; ++c) s = _mm512_add_ps(s, acc[c]);
-  _mm512_storeu_ps(sink, s);
-  __asm__ volatile("" : : "r"(sink) : "memory");
+  keep(acc);
   return double(kIterations) * kChains * 32;
 }
 
