@@ -54,21 +54,21 @@ struct Tokens {
   uint16_t* out;  // token (b, y, x): out + b·ob + y·oy + x·ox; then every head's output
   int64_t ob, oy, ox;
   const uint16_t* pad;  // 3·heads·d elements
-  int64_t H, W, windows_y, windows_x, heads, d;
+  int64_t H, W, kh, kw, windows_y, windows_x, heads, d;
 
   // Row n of group g in part 0 (q), 1 (k) or 2 (v); its output row, null for padding.
-  const uint16_t* row(int64_t g, int64_t n, int part, int64_t kh, int64_t kw) const {
+  const uint16_t* row(int64_t g, int64_t n, int part) const {
     int64_t b, y, x;
-    const int64_t head = locate(g, n, kh, kw, b, y, x);
+    const int64_t head = locate(g, n, b, y, x);
     const int64_t offset = (part * heads + head) * d;
     return (y < H && x < W ? qkv + b * sb + y * sy + x * sx : pad) + offset;
   }
-  uint16_t* output(int64_t g, int64_t n, int64_t kh, int64_t kw) const {
+  uint16_t* output(int64_t g, int64_t n) const {
     int64_t b, y, x;
-    const int64_t head = locate(g, n, kh, kw, b, y, x);
+    const int64_t head = locate(g, n, b, y, x);
     return y < H && x < W ? out + b * ob + y * oy + x * ox + head * d : nullptr;
   }
-  int64_t locate(int64_t g, int64_t n, int64_t kh, int64_t kw, int64_t& b, int64_t& y, int64_t& x) const {
+  int64_t locate(int64_t g, int64_t n, int64_t& b, int64_t& y, int64_t& x) const {
     const int64_t window = g / heads;
     b = window / (windows_y * windows_x);
     y = window / windows_x % windows_y * kh + n / kw;
@@ -252,7 +252,7 @@ SEGKIT_BF16_TARGET void block_softmax(const Problem& pr, Scratch& s, int64_t row
 
 SEGKIT_BF16_TARGET void write_output(const Problem& pr, const Scratch& s, int64_t g, int64_t i0, int64_t rows) {
   for (int64_t r = 0; r < rows; ++r) {
-    uint16_t* dst = pr.tokens.output(g, i0 + r, pr.kh, pr.kw);
+    uint16_t* dst = pr.tokens.output(g, i0 + r);
     if (!dst) continue;  // a padding token
     const float* o = s.O.data() + r * pr.d;
     const __m512 inverse = _mm512_set1_ps(1.0f / s.sum[r]);
@@ -271,7 +271,7 @@ void attend_queries(const Problem& pr, const uint16_t* packed_k, const uint16_t*
   std::fill(s.max.begin(), s.max.begin() + rows, -std::numeric_limits<float>::infinity());
   std::fill(s.sum.begin(), s.sum.begin() + rows, 0.0f);
   for (int64_t r = 0; r < rows; ++r)
-    std::memcpy(s.Q.data() + r * d, pr.tokens.row(g, i0 + r, 0, pr.kh, pr.kw), d * sizeof(uint16_t));
+    std::memcpy(s.Q.data() + r * d, pr.tokens.row(g, i0 + r, 0), d * sizeof(uint16_t));
   const uint16_t* q = s.Q.data();
   if (pr.rel_h) {
     // rel_h[i, y] = q_i · Rh[y_i, y]: one product for each run of queries in the same row;
@@ -324,9 +324,9 @@ SEGKIT_BF16_TARGET void pack_group(const Problem& pr, int64_t g, uint16_t* packe
   std::vector<const uint16_t*> rows(static_cast<size_t>(kb.padded));
   for (int64_t block = 0; block < kb.count; ++block) {
     const int64_t j0 = block * kb.keys, keys = kb.keys_in(block, pr.N);
-    for (int64_t j = 0; j < keys; ++j) rows[size_t(j)] = pr.tokens.row(g, j0 + j, 1, pr.kh, pr.kw);
+    for (int64_t j = 0; j < keys; ++j) rows[size_t(j)] = pr.tokens.row(g, j0 + j, 1);
     pack_rows(rows.data(), keys, pairs, kb.padded, packed_k + block * pairs * kb.padded * 2);
-    for (int64_t j = 0; j < keys; ++j) rows[size_t(j)] = pr.tokens.row(g, j0 + j, 2, pr.kh, pr.kw);
+    for (int64_t j = 0; j < keys; ++j) rows[size_t(j)] = pr.tokens.row(g, j0 + j, 2);
     uint16_t* vp = packed_v + block * (kb.padded / 2) * d * 2;
     for (int64_t c0 = 0; c0 < d; c0 += kPanel) {
       const int64_t width = std::min(kPanel, d - c0);
@@ -388,7 +388,7 @@ void fused_attention_bf16(const at::Tensor& qkv_in, const at::Tensor& qkv_bias, 
   t.out = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
   t.ob = out.stride(0), t.oy = out.stride(1), t.ox = out.stride(2);
   t.pad = reinterpret_cast<const uint16_t*>(pad.data_ptr<at::BFloat16>());
-  t.H = H, t.W = W, t.heads = heads, t.d = pr.d;
+  t.H = H, t.W = W, t.kh = pr.kh, t.kw = pr.kw, t.heads = heads, t.d = pr.d;
   t.windows_y = (H + pr.kh - 1) / pr.kh;
   t.windows_x = (W + pr.kw - 1) / pr.kw;
   pr.groups = B * t.windows_y * t.windows_x * heads;
