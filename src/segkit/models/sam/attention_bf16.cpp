@@ -44,6 +44,8 @@ constexpr int kTileRows = 6;              // 6 rows × 4 vectors: 24 accumulator
 constexpr int kTileVectors = 4;
 constexpr int64_t kPanel = kLanes * kTileVectors;  // columns of a packed panel
 
+int64_t whole_vectors(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
 // Where each head's q, k, v and output rows live. Group g is (image, window, head) with the
 // head fastest; row n of a window is token (y, x) = (wy·kh + n / kw, wx·kw + n % kw) of the
 // image's H×W grid. Tokens past the grid are padding: their q, k and v rows are `pad` (upstream
@@ -93,7 +95,7 @@ KeyBlocks key_blocks(int64_t kh, int64_t kw) {
   const int64_t N = kh * kw;
   kb.rows = N <= kKeysPerBlock * 5 / 4 ? kh : std::clamp<int64_t>((kKeysPerBlock + kw / 2) / kw, 1, kh);
   kb.keys = kb.rows * kw;
-  kb.padded = (kb.keys + kLanes - 1) / kLanes * kLanes;
+  kb.padded = whole_vectors(kb.keys);
   kb.count = (kh + kb.rows - 1) / kb.rows;
   return kb;
 }
@@ -290,7 +292,7 @@ void attend_queries(const Problem& pr, const uint16_t* packed_k, const uint16_t*
   }
   for (int64_t block = 0; block < kb.count; ++block) {
     const int64_t keys = kb.keys_in(block, pr.N);
-    const int64_t padded = (keys + kLanes - 1) / kLanes * kLanes;
+    const int64_t padded = whole_vectors(keys);
     const uint16_t* k = packed_k + block * (d / 2) * kb.padded * 2;
     const uint16_t* v = packed_v + block * (kb.padded / 2) * d * 2;
     dot(q, d, k, kPanel * d, d / 2, s.S.data(), kb.padded, rows, padded, pr.scale, false);
@@ -402,14 +404,13 @@ void fused_attention_bf16(const at::Tensor& qkv_in, const at::Tensor& qkv_bias, 
     };
     if (!table(rel_pos_h, pr.kh) || !table(rel_pos_w, pr.kw))
       fail("fused_attention_bf16", "relative-position tables of an unexpected shape");
-    pr.kh_padded = (pr.kh + kLanes - 1) / kLanes * kLanes;
-    pr.kw_padded = (pr.kw + kLanes - 1) / kLanes * kLanes;
+    pr.kh_padded = whole_vectors(pr.kh);
+    pr.kw_padded = whole_vectors(pr.kw);
     tables = at::empty({(pr.kh * pr.kh_padded + pr.kw * pr.kw_padded) * pr.d}, qkv.options());
     uint16_t* packed = reinterpret_cast<uint16_t*>(tables.data_ptr<at::BFloat16>());
-    for (const auto& [table, n, out_rows] : {std::tuple{rel_pos_h.contiguous(), pr.kh, &pr.rel_h},
-                                             std::tuple{rel_pos_w.contiguous(), pr.kw, &pr.rel_w}}) {
+    for (const auto& [table, n, padded, out_rows] : {std::tuple{rel_pos_h.contiguous(), pr.kh, pr.kh_padded, &pr.rel_h},
+                                                     std::tuple{rel_pos_w.contiguous(), pr.kw, pr.kw_padded, &pr.rel_w}}) {
       const auto* r = reinterpret_cast<const uint16_t*>(table.data_ptr<at::BFloat16>());
-      const int64_t padded = (n + kLanes - 1) / kLanes * kLanes;
       std::vector<const uint16_t*> rows(static_cast<size_t>(n));
       *out_rows = packed;
       for (int64_t a = 0; a < n; ++a, packed += pr.d * padded) {

@@ -54,6 +54,14 @@ at::Tensor window_unpartition(const at::Tensor& windows, int64_t ws, int64_t hp,
   return x;
 }
 
+// The block's relative-position tables for a kh×kw window (get_rel_pos, in `type`); undefined
+// when the block has none.
+void rel_pos_tables(const EncoderBlock& block, int64_t kh, int64_t kw, at::ScalarType type, at::Tensor& Rh, at::Tensor& Rw) {
+  if (!block.rel_pos_h.defined()) return;
+  Rh = get_rel_pos(kh, kh, block.rel_pos_h).to(type);
+  Rw = get_rel_pos(kw, kw, block.rel_pos_w).to(type);
+}
+
 }  // namespace
 
 namespace {
@@ -84,10 +92,7 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
   }
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   at::Tensor Rh, Rw;  // H×H×head_dim and W×W×head_dim
-  if (rel_pos_h.defined()) {
-    Rh = get_rel_pos(H, H, rel_pos_h).to(q.scalar_type());
-    Rw = get_rel_pos(W, W, rel_pos_w).to(q.scalar_type());
-  }
+  rel_pos_tables(*this, H, W, q.scalar_type(), Rh, Rw);
   at::Tensor out = at::empty({B, H, W, heads, head_dim}, q.options());
   at::Tensor out_heads = out.view({B, N, heads, head_dim}).permute({0, 2, 1, 3});  // B×heads×N×head_dim
   at::Tensor rel_h, rel_w;  // B×heads×H×W×H and B×heads×H×W×W
@@ -139,10 +144,7 @@ at::Tensor EncoderBlock::fused_attention(const at::Tensor& x) const {
   const int64_t H = x.size(1), W = x.size(2), dim = qkv.out_features() / 3, head_dim = dim / heads;
   const int64_t kh = window > 0 ? window : H, kw = window > 0 ? window : W;
   at::Tensor Rh, Rw;
-  if (rel_pos_h.defined()) {
-    Rh = get_rel_pos(kh, kh, rel_pos_h).to(x.scalar_type());
-    Rw = get_rel_pos(kw, kw, rel_pos_w).to(x.scalar_type());
-  }
+  rel_pos_tables(*this, kh, kw, x.scalar_type(), Rh, Rw);
   at::Tensor out = at::empty({x.size(0), H, W, dim}, x.options());
   fused_attention_bf16(qkv(x), qkv.bias, heads, window, Rh, Rw, 1.0 / std::sqrt(static_cast<double>(head_dim)), out);
   return proj(out);
