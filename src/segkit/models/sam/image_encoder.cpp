@@ -10,7 +10,7 @@
 #include <cmath>
 
 #include "core/matmul.h"
-#include "models/sam/attention_bf16.h"
+#include "models/sam/attention_fused.h"
 #include "models/sam/attention_softmax.h"
 #include "segkit/error.h"
 
@@ -134,7 +134,7 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
 }
 
 bool EncoderBlock::runs_fused_attention(at::ScalarType compute) const {
-  return compute == at::kBFloat16 && fused_attention_bf16_supported(qkv.out_features() / 3 / heads);
+  return fused_attention_supported(compute, qkv.out_features() / 3 / heads);
 }
 
 // The fused kernel takes the windows straight from the unpadded grid's projection (padding
@@ -146,7 +146,7 @@ at::Tensor EncoderBlock::fused_attention(const at::Tensor& x) const {
   at::Tensor Rh, Rw;
   rel_pos_tables(*this, kh, kw, x.scalar_type(), Rh, Rw);
   at::Tensor out = at::empty({x.size(0), H, W, dim}, x.options());
-  fused_attention_bf16(qkv(x), qkv.bias, heads, window, Rh, Rw, 1.0 / std::sqrt(static_cast<double>(head_dim)), out);
+  sam::fused_attention(qkv(x), qkv.bias, heads, window, Rh, Rw, 1.0 / std::sqrt(static_cast<double>(head_dim)), out);
   return proj(out);
 }
 

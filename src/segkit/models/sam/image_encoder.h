@@ -22,8 +22,8 @@ struct EncoderBlock {
   // run in `compute` (float32 or bfloat16, the type of the linear weights).
   at::Tensor forward(const at::Tensor& x, at::ScalarType compute) const;
   at::Tensor attention(const at::Tensor& x) const;  // x in the compute type
-  // bfloat16 attention in one kernel (models/sam/attention_bf16.h), windows included, where the
-  // CPU has AVX-512 BF16; otherwise forward partitions windows and calls attention().
+  // Attention in one kernel (models/sam/attention_fused.h), windows included, where the CPU has
+  // one for the compute type; otherwise forward partitions windows and calls attention().
   bool runs_fused_attention(at::ScalarType compute) const;
   at::Tensor fused_attention(const at::Tensor& x) const;
 };

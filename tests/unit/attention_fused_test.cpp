@@ -1,5 +1,5 @@
-// The fused bfloat16 attention against upstream's procedure (zero-padded tokens, window
-// partition, decomposed relative positions) in double precision.
+// The fused attention, float32 and bfloat16, against upstream's procedure (zero-padded tokens,
+// window partition, decomposed relative positions) in double precision.
 #include <ATen/TensorIndexing.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/einsum.h>
@@ -13,13 +13,15 @@
 #include <cmath>
 #include <string>
 
-#include "models/sam/attention_bf16.h"
+#include "models/sam/attention_fused.h"
 
 namespace {
 
 struct Case {
   int64_t B, H, W, heads, d, window;
   bool rel, bias;
+  double sharpen = 1;  // times upstream's scale: scores in the hundreds overflow exp(x) unless
+                       // every row's true maximum is taken off first
 };
 
 // Padding tokens project to the bias; windows of kh×kw; per window and head
@@ -51,35 +53,47 @@ at::Tensor reference(const at::Tensor& qkv, const at::Tensor& bias, const at::Te
 
 }  // namespace
 
-TEST(AttentionBf16, EqualsUpstreamAttentionInDouble) {
-  if (!segkit::sam::fused_attention_bf16_supported(64)) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
-  // Global attention over several key blocks; windows of 14 on a grid padded from 30 to 42 (qkv
-  // a view with wider rows); a grid of 19×19 (key blocks of an odd number of keys) with a head
-  // size of a panel and a quarter, no terms and no bias; a flat grid padded both ways.
+// Error bounds for each type. float32 differs from double by rounding alone; bfloat16 rounds
+// the probabilities to 8 significant bits before their product with v, and the output again.
+struct Bounds {
+  at::ScalarType type;
+  double max_error, mean_error;
+};
+
+class AttentionFused : public ::testing::TestWithParam<Bounds> {};
+
+TEST_P(AttentionFused, EqualsUpstreamAttentionInDouble) {
+  const Bounds bounds = GetParam();
+  if (!segkit::sam::fused_attention_supported(bounds.type, 64)) GTEST_SKIP() << "no kernel for this type on this CPU";
+  // Global attention over several key blocks; the same with rows of 64 keys, whose scores
+  // come from score tiles, also with sharp scores; windows of 14 on a grid padded from 30 to 42 (qkv a view with wider
+  // rows); a grid of 19×19 (key blocks of an odd number of keys) with a head size of a panel
+  // and a quarter, no terms and no bias; a flat grid padded both ways.
   const Case cases[] = {{1, 32, 32, 2, 64, 0, true, true},
+                        {1, 11, 64, 2, 32, 0, true, true},
+                        {1, 11, 64, 2, 32, 0, true, true, 50},
                         {2, 30, 30, 2, 32, 14, true, true},
                         {1, 19, 19, 1, 80, 0, false, false},
                         {1, 5, 40, 2, 16, 7, true, true}};
   for (const Case& c : cases) {
     SCOPED_TRACE(std::to_string(c.H) + "x" + std::to_string(c.W) + " window " + std::to_string(c.window) + " d " +
-                 std::to_string(c.d));
+                 std::to_string(c.d) + " sharpen " + std::to_string(c.sharpen));
     const int64_t kh = c.window ? c.window : c.H, kw = c.window ? c.window : c.W, C3 = 3 * c.heads * c.d;
-    const double scale = 1.0 / std::sqrt(static_cast<double>(c.d));
-    const at::Tensor qkv = at::randn({c.B, c.H, c.W, C3 + 16}).to(at::kBFloat16).slice(3, 0, C3);
-    const at::Tensor bias = c.bias ? at::randn({C3}).to(at::kBFloat16) : at::Tensor();
+    const double scale = c.sharpen / std::sqrt(static_cast<double>(c.d));
+    const at::Tensor qkv = at::randn({c.B, c.H, c.W, C3 + 16}).to(bounds.type).slice(3, 0, C3);
+    const at::Tensor bias = c.bias ? at::randn({C3}).to(bounds.type) : at::Tensor();
     at::Tensor Rh, Rw;  // upstream's get_rel_pos tables: query row × key row × head dimension
     if (c.rel) {
-      Rh = at::randn({kh, kh, c.d}).mul(0.5).to(at::kBFloat16);
-      Rw = at::randn({kw, kw, c.d}).mul(0.5).to(at::kBFloat16);
+      Rh = at::randn({kh, kh, c.d}).mul(0.5).to(bounds.type);
+      Rw = at::randn({kw, kw, c.d}).mul(0.5).to(bounds.type);
     }
-    at::Tensor out = at::empty({c.B, c.H, c.W, c.heads * c.d}, at::kBFloat16);
-    segkit::sam::fused_attention_bf16(qkv, bias, c.heads, c.window, Rh, Rw, scale, out);
+    at::Tensor out = at::empty({c.B, c.H, c.W, c.heads * c.d}, bounds.type);
+    segkit::sam::fused_attention(qkv, bias, c.heads, c.window, Rh, Rw, scale, out);
     const at::Tensor want = reference(qkv, bias, Rh, Rw, c, scale);
     const at::Tensor error = (out.to(at::kDouble) - want).abs();
-    // The probabilities are rounded to bfloat16 (8 significant bits) before their product with
-    // v, and the output again.
-    EXPECT_LT(error.max().item<double>(), 0.02);
-    EXPECT_LT(error.mean().item<double>(), 2e-3);
+    // Rounding errors of the scores grow with their size.
+    EXPECT_LT(error.max().item<double>(), bounds.max_error * c.sharpen);
+    EXPECT_LT(error.mean().item<double>(), bounds.mean_error * c.sharpen);
     if (c.rel) {  // the terms matter at this size: leaving them out is far off
       const at::Tensor plain = reference(qkv, bias, at::Tensor(), at::Tensor(), c, scale);
       EXPECT_GT((plain - want).abs().max().item<double>(), 0.1);
@@ -91,13 +105,22 @@ TEST(AttentionBf16, EqualsUpstreamAttentionInDouble) {
   }
 }
 
-TEST(AttentionBf16, RefusesWhatItCannotRun) {
-  if (!segkit::sam::fused_attention_bf16_supported(64)) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
-  EXPECT_FALSE(segkit::sam::fused_attention_bf16_supported(24));  // not whole vectors of 16
+INSTANTIATE_TEST_SUITE_P(Types, AttentionFused,
+                         ::testing::Values(Bounds{at::kFloat, 2e-5, 1e-6}, Bounds{at::kBFloat16, 0.02, 2e-3}),
+                         [](const ::testing::TestParamInfo<Bounds>& info) {
+                           return info.param.type == at::kFloat ? std::string("Float") : std::string("BFloat16");
+                         });
+
+TEST(AttentionFusedChecks, RefusesWhatItCannotRun) {
+  if (!segkit::sam::fused_attention_supported(at::kBFloat16, 64)) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
+  EXPECT_FALSE(segkit::sam::fused_attention_supported(at::kBFloat16, 24));  // not whole vectors of 16
+  EXPECT_FALSE(segkit::sam::fused_attention_supported(at::kDouble, 64));
   const at::Tensor qkv = at::randn({1, 4, 4, 96}).to(at::kBFloat16);
   at::Tensor out = at::empty({1, 4, 4, 32}, at::kBFloat16);
-  EXPECT_ANY_THROW(segkit::sam::fused_attention_bf16(qkv, {}, 4, 0, {}, {}, 1.0, out));  // heads of 8: out is not 4·8 wide
-  EXPECT_ANY_THROW(segkit::sam::fused_attention_bf16(qkv.to(at::kFloat), {}, 1, 0, {}, {}, 1.0, out));
+  EXPECT_ANY_THROW(segkit::sam::fused_attention(qkv, {}, 4, 0, {}, {}, 1.0, out));  // heads of 8: out is not 4·8 wide
+  EXPECT_ANY_THROW(segkit::sam::fused_attention(qkv.to(at::kFloat), {}, 1, 0, {}, {}, 1.0, out));  // types differ
+  const at::Tensor odd = at::randn({1, 4, 4, 97}).to(at::kBFloat16).slice(3, 1, 97);  // rows at odd elements
+  EXPECT_ANY_THROW(segkit::sam::fused_attention(qkv, {}, 1, 0, {}, {}, 1.0, odd.slice(3, 0, 32)));
   const at::Tensor wrong_table = at::randn({3, 3, 32}).to(at::kBFloat16);
-  EXPECT_ANY_THROW(segkit::sam::fused_attention_bf16(qkv, {}, 1, 0, wrong_table, wrong_table, 1.0, out));
+  EXPECT_ANY_THROW(segkit::sam::fused_attention(qkv, {}, 1, 0, wrong_table, wrong_table, 1.0, out));
 }

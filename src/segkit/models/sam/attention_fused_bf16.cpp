@@ -1,0 +1,33 @@
+// The fused attention kernel for bfloat16: products with AVX-512 BF16's vdpbf16ps.
+#include "models/sam/attention_fused_problem.h"
+#include "segkit/error.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SEGKIT_KERNEL_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
+#include "models/sam/attention_fused_kernel.h"
+
+namespace segkit::sam::fused {
+namespace {
+struct Bf16 {
+  using Element = uint16_t;
+  static constexpr bool kCoarseExp = true;
+  static constexpr int64_t kPerUnit = 2;
+  static SEGKIT_KERNEL_INLINE __m512bh broadcast(uint32_t unit) {
+    return (__m512bh)_mm512_set1_epi32(static_cast<int32_t>(unit));
+  }
+  static SEGKIT_KERNEL_INLINE __m512 madd(__m512 acc, __m512bh a, __m512i b) { return _mm512_dpbf16_ps(acc, a, (__m512bh)b); }
+  static SEGKIT_KERNEL_INLINE void store(uint16_t* dst, __m512 v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), (__m256i)_mm512_cvtneps_pbh(v));
+  }
+};
+}  // namespace
+
+void attend_bf16(const Problem& problem) { attend<Bf16>(problem); }
+
+}  // namespace segkit::sam::fused
+
+#else
+
+void segkit::sam::fused::attend_bf16(const Problem&) { segkit::fail("fused_attention", "not built for this CPU"); }
+
+#endif

@@ -1,0 +1,35 @@
+// The fused attention kernel for float32: products with AVX-512 fused multiply-adds.
+#include "models/sam/attention_fused_problem.h"
+#include "segkit/error.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SEGKIT_KERNEL_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+#include "models/sam/attention_fused_kernel.h"
+
+namespace segkit::sam::fused {
+namespace {
+struct Fp32 {
+  using Element = float;
+  static constexpr bool kCoarseExp = false;
+  static constexpr int64_t kPerUnit = 1;
+  static SEGKIT_KERNEL_INLINE __m512 broadcast(uint32_t unit) {
+    float value;
+    std::memcpy(&value, &unit, sizeof value);
+    return _mm512_set1_ps(value);
+  }
+  static SEGKIT_KERNEL_INLINE __m512 madd(__m512 acc, __m512 a, __m512i b) {
+    return _mm512_fmadd_ps(a, _mm512_castsi512_ps(b), acc);
+  }
+  static SEGKIT_KERNEL_INLINE void store(float* dst, __m512 v) { _mm512_storeu_ps(dst, v); }
+};
+}  // namespace
+
+void attend_fp32(const Problem& problem) { attend<Fp32>(problem); }
+
+}  // namespace segkit::sam::fused
+
+#else
+
+void segkit::sam::fused::attend_fp32(const Problem&) { segkit::fail("fused_attention", "not built for this CPU"); }
+
+#endif

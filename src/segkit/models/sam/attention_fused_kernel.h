@@ -1,0 +1,469 @@
+#pragma once
+// The fused attention kernel (attention_fused.h), written once for both element types. Only
+// attention_fused_bf16.cpp and attention_fused_fp32.cpp include it. Each defines first
+// SEGKIT_KERNEL_TARGET, the instruction sets its copy may use (only these functions use
+// AVX-512: the rest of the build stays portable, and a kernel runs only after the CPU check),
+// and then instantiates attend<E> with an element trait E:
+//   Element             the stored type of q, k, v, the probabilities and the output;
+//   kPerUnit            elements per 32-bit unit (1 for float32, 2 for bfloat16);
+//   kCoarseExp          whether the probabilities' exponential may be exact to only ~4e-5;
+//   broadcast(unit)     a unit in every lane;
+//   madd(acc, a, b)     acc + the products of 16 lanes of units, summed within each unit;
+//   store(dst, v)       16 floats stored as 16 Elements.
+// Sizes along a product's depth are in units: a bfloat16 unit is a pair, which vdpbf16ps
+// multiplies and sums in one step.
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "models/sam/attention_fused_problem.h"
+
+// GCC 12's AVX-512 headers make "undefined" vectors by self-assignment, which its own
+// (maybe-)uninitialized checks then report from every caller.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+// Helpers taking or returning vectors are inlined into their callers (same target), never
+// called across targets.
+#define SEGKIT_KERNEL_INLINE SEGKIT_KERNEL_TARGET inline __attribute__((always_inline))
+
+namespace segkit::sam::fused {
+namespace {
+
+constexpr int64_t kLanes = 16;
+constexpr int64_t kQueriesPerBlock = 64;  // with 256 keys: scores 64 kB, probabilities 32–64 kB
+constexpr int64_t kKeysPerBlock = 256;    // about; whole key rows
+constexpr int kTileRows = 6;              // 6 rows × 4 vectors: 24 accumulators of 32 registers
+constexpr int kTileVectors = 4;
+constexpr int64_t kPanel = kLanes * kTileVectors;  // columns of a packed panel
+
+inline int64_t whole_vectors(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
+// Keys are taken in blocks of whole key rows; each block is packed for the products:
+// k as [units of d][padded] (one column per key) and v as [units of padded keys][d] (one
+// column per head dimension), padding zero.
+struct KeyBlocks {
+  int64_t rows;    // key rows (of kw keys) per block
+  int64_t keys;    // rows·kw
+  int64_t padded;  // keys rounded up to whole vectors
+  int64_t count;
+  int64_t keys_in(int64_t block, int64_t N) const { return std::min(keys, N - block * keys); }
+};
+
+inline KeyBlocks key_blocks(int64_t kh, int64_t kw) {
+  KeyBlocks kb{};
+  const int64_t N = kh * kw;
+  kb.rows = N <= kKeysPerBlock * 5 / 4 ? kh : std::clamp<int64_t>((kKeysPerBlock + kw / 2) / kw, 1, kh);
+  kb.keys = kb.rows * kw;
+  kb.padded = whole_vectors(kb.keys);
+  kb.count = (kh + kb.rows - 1) / kb.rows;
+  return kb;
+}
+
+// The problem with its derived sizes and packed relative-position tables: for each query row
+// (column), its kh (kw) key rows (columns) packed like keys.
+struct Plan {
+  const Problem& pr;
+  int64_t N, kh, kw, units;  // kh×kw: the window (the whole grid for global attention)
+  KeyBlocks blocks;
+  int64_t kh_padded = 0, kw_padded = 0;
+  const uint32_t* rel_h = nullptr;
+  const uint32_t* rel_w = nullptr;
+  int64_t packed_per_group = 0;  // units of packed k (and again of packed v) per head
+};
+
+// acc[r][·] = Σ_p a[r][p] · b[p][·] for MR rows and 16·NV columns, over `depth` units: a's
+// rows have stride lda, b is packed (ldb units from one unit row to the next).
+template <class E, int MR, int NV>
+SEGKIT_KERNEL_INLINE void tile_products(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t ldb, int64_t depth,
+                                        __m512 (&acc)[MR][NV]) {
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < depth; ++p) {
+    __m512i bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_si512(b + p * ldb + kLanes * v);
+    for (int r = 0; r < MR; ++r) {
+      const auto av = E::broadcast(a[r * lda + p]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = E::madd(acc[r][v], av, bv[v]);
+    }
+  }
+}
+
+// c = alpha · the tile's products, or c += them.
+template <class E, int MR, int NV>
+SEGKIT_KERNEL_TARGET void dot_tile(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t ldb, int64_t depth,
+                                   float* c, int64_t ldc, float alpha, bool accumulate) {
+  __m512 acc[MR][NV];
+  tile_products<E>(a, lda, b, ldb, depth, acc);
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) {
+      float* out = c + r * ldc + kLanes * v;
+      if (accumulate) _mm512_storeu_ps(out, _mm512_add_ps(_mm512_loadu_ps(out), acc[r][v]));
+      else _mm512_storeu_ps(out, _mm512_mul_ps(acc[r][v], _mm512_set1_ps(alpha)));
+    }
+}
+
+// Scores of MR queries against one panel of 64 keys of the same key row:
+// c[r][j] = scale·(q_r·k_j) + rel_h[r] + rel_w[r][j] (upstream's order), and each row's lanewise
+// maximum so far, max[r][16], raised to them.
+template <class E, int MR>
+SEGKIT_KERNEL_TARGET void score_tile(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t depth, float* c,
+                                     int64_t ldc, float scale, const float* rel_h, int64_t ldh, const float* rel_w,
+                                     int64_t ldw, float* max) {
+  __m512 acc[MR][kTileVectors];
+  tile_products<E>(a, lda, b, kPanel, depth, acc);
+  for (int r = 0; r < MR; ++r) {
+    const __m512 h = _mm512_set1_ps(rel_h[r * ldh]);
+    __m512 m = _mm512_loadu_ps(max + r * kLanes);
+    for (int v = 0; v < kTileVectors; ++v) {
+      const __m512 val = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(acc[r][v], _mm512_set1_ps(scale)), h),
+                                       _mm512_loadu_ps(rel_w + r * ldw + kLanes * v));
+      _mm512_storeu_ps(c + r * ldc + kLanes * v, val);
+      m = _mm512_max_ps(m, val);
+    }
+    _mm512_storeu_ps(max + r * kLanes, m);
+  }
+}
+
+using TileFn = void (*)(const uint32_t*, int64_t, const uint32_t*, int64_t, int64_t, float*, int64_t, float, bool);
+using ScoreTileFn = void (*)(const uint32_t*, int64_t, const uint32_t*, int64_t, float*, int64_t, float, const float*,
+                             int64_t, const float*, int64_t, float*);
+
+template <class E, int MR>
+TileFn tile_for(int nv) {
+  return nv == 1 ? dot_tile<E, MR, 1> : nv == 2 ? dot_tile<E, MR, 2> : nv == 3 ? dot_tile<E, MR, 3> : dot_tile<E, MR, 4>;
+}
+
+template <class E>
+TileFn tile(int mr, int nv) {
+  switch (mr) {
+    case 1: return tile_for<E, 1>(nv);
+    case 2: return tile_for<E, 2>(nv);
+    case 3: return tile_for<E, 3>(nv);
+    case 4: return tile_for<E, 4>(nv);
+    case 5: return tile_for<E, 5>(nv);
+    default: return tile_for<E, 6>(nv);
+  }
+}
+
+template <class E>
+ScoreTileFn score_tile_for(int mr) {
+  switch (mr) {
+    case 1: return score_tile<E, 1>;
+    case 2: return score_tile<E, 2>;
+    case 3: return score_tile<E, 3>;
+    case 4: return score_tile<E, 4>;
+    case 5: return score_tile<E, 5>;
+    default: return score_tile<E, 6>;
+  }
+}
+
+// C[rows × cols] (+)= alpha · A[rows × depth units] · B, cols a multiple of 16, in register
+// tiles. B is packed in panels of 64 columns (the last one may be narrower), `panel_stride`
+// units apart, each depth × width units: a tile's whole B panel is contiguous.
+template <class E>
+void dot(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t panel_stride, int64_t depth, float* c, int64_t ldc,
+         int64_t rows, int64_t cols, float alpha, bool accumulate) {
+  for (int64_t c0 = 0; c0 < cols; c0 += kPanel) {
+    const int64_t width = std::min(kPanel, cols - c0);
+    const uint32_t* panel = b + c0 / kPanel * panel_stride;
+    const TileFn fn_rows = tile<E>(kTileRows, static_cast<int>(width / kLanes));
+    int64_t r0 = 0;
+    for (; r0 + kTileRows <= rows; r0 += kTileRows)
+      fn_rows(a + r0 * lda, lda, panel, width, depth, c + r0 * ldc + c0, ldc, alpha, accumulate);
+    if (r0 < rows)
+      tile<E>(static_cast<int>(rows - r0), static_cast<int>(width / kLanes))(a + r0 * lda, lda, panel, width, depth,
+                                                                           c + r0 * ldc + c0, ldc, alpha, accumulate);
+  }
+}
+
+// exp(x) for x <= 0, as attention_softmax.cpp's (Cephes' polynomial), with AVX-512's scalef
+// for the power of two.
+SEGKIT_KERNEL_INLINE __m512 exp_nonpositive(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  const __m512 e = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(e, n);
+}
+
+// exp(x) for x <= 0 to about 4e-5 (relative), for probabilities that are rounded to bfloat16
+// (8 significant bits) anyway: one step of range reduction and e^r to the r⁴ term.
+SEGKIT_KERNEL_INLINE __m512 exp_nonpositive_coarse(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147180559945f), x);
+  __m512 p = _mm512_set1_ps(1.0f / 24);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+SEGKIT_KERNEL_INLINE __mmask16 first_lanes(int64_t n) {
+  return n >= kLanes ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+// Per query block: scores S (float32) for one key block, the running output O (float32), each
+// row's running maximum and sum; the block's query rows side by side and the probabilities P,
+// both in the element type (held as units).
+// With score tiles, also each row's lanewise maximum of the scores of the key block.
+struct Scratch {
+  std::vector<float> S, O, max, sum, rel_h, rel_w, tile_max;
+  std::vector<uint32_t> Q, P;
+};
+
+// Whether a key row is made of whole panels: then score tiles add the relative-position terms
+// and find the rows' maxima as they write the scores, saving a pass over them.
+inline bool scores_in_tiles(const Plan& pl) { return pl.rel_h && pl.kw % kPanel == 0; }
+
+// S = scale·q·kᵀ + the relative-position terms for one key block (starting at key row y0) whose
+// key rows are whole panels, and each row's lanewise maximum in s.tile_max.
+template <class E>
+void scores(const Plan& pl, Scratch& s, const uint32_t* k, int64_t rows, int64_t y0, int64_t keys) {
+  const int64_t ld = pl.blocks.padded, units = pl.units;
+  std::fill(s.tile_max.begin(), s.tile_max.begin() + rows * kLanes, -std::numeric_limits<float>::infinity());
+  const ScoreTileFn fn_rows = score_tile_for<E>(kTileRows);
+  for (int64_t c0 = 0; c0 < keys; c0 += kPanel) {
+    const uint32_t* panel = k + c0 * units;
+    const int64_t y = y0 + c0 / pl.kw, x0 = c0 % pl.kw;
+    for (int64_t r0 = 0; r0 < rows; r0 += kTileRows)
+      (r0 + kTileRows <= rows ? fn_rows : score_tile_for<E>(static_cast<int>(rows - r0)))(
+          s.Q.data() + r0 * units, units, panel, units, s.S.data() + r0 * ld + c0, ld, pl.pr.scale,
+          s.rel_h.data() + r0 * pl.kh_padded + y, pl.kh_padded, s.rel_w.data() + r0 * pl.kw_padded + x0, pl.kw_padded,
+          s.tile_max.data() + r0 * kLanes);
+  }
+}
+
+// Adds the relative-position terms to rows' scores for one key block (starting at key row y0)
+// unless score tiles did, updates the running maximum and sum, writes the block's
+// probabilities and rescales O.
+template <class E>
+SEGKIT_KERNEL_TARGET void block_softmax(const Plan& pl, Scratch& s, int64_t rows, int64_t y0, int64_t keys) {
+  const int64_t ld = pl.blocks.padded, kw = pl.kw;
+  const int64_t key_rows = keys / kw;
+  const float infinity = std::numeric_limits<float>::infinity();
+  const bool tiled = scores_in_tiles(pl);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = s.S.data() + r * ld;
+    __m512 vmax = _mm512_set1_ps(-infinity);
+    if (tiled) {
+      vmax = _mm512_loadu_ps(s.tile_max.data() + r * kLanes);
+    } else if (pl.rel_h) {
+      const float* rh = s.rel_h.data() + r * pl.kh_padded;
+      const float* rw = s.rel_w.data() + r * pl.kw_padded;
+      for (int64_t y = 0; y < key_rows; ++y) {
+        const __m512 bias = _mm512_set1_ps(rh[y0 + y]);
+        float* seg = row + y * kw;
+        for (int64_t x = 0; x < kw; x += kLanes) {
+          const __mmask16 m = first_lanes(kw - x);
+          const __m512 val = _mm512_add_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(m, seg + x), bias), _mm512_loadu_ps(rw + x));
+          _mm512_mask_storeu_ps(seg + x, m, val);
+          vmax = _mm512_mask_max_ps(vmax, m, vmax, val);
+        }
+      }
+    } else {
+      for (int64_t j = 0; j < keys; j += kLanes) {
+        const __mmask16 m = first_lanes(keys - j);
+        vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_maskz_loadu_ps(m, row + j));
+      }
+    }
+    const float old_max = s.max[r], new_max = std::max(old_max, _mm512_reduce_max_ps(vmax));
+    const float alpha = std::exp(old_max - new_max);  // 0 on the first block
+    const __m512 vm = _mm512_set1_ps(new_max);
+    __m512 vsum = _mm512_setzero_ps();
+    auto* p = reinterpret_cast<typename E::Element*>(s.P.data() + r * ld / E::kPerUnit);
+    for (int64_t j = 0; j < ld; j += kLanes) {
+      const __m512 x = _mm512_sub_ps(_mm512_loadu_ps(row + j), vm);
+      const __m512 e = _mm512_maskz_mov_ps(first_lanes(keys - j),
+                                           E::kCoarseExp ? exp_nonpositive_coarse(x) : exp_nonpositive(x));
+      vsum = _mm512_add_ps(vsum, e);
+      E::store(p + j, e);
+    }
+    s.sum[r] = s.sum[r] * alpha + _mm512_reduce_add_ps(vsum);
+    s.max[r] = new_max;
+    if (alpha != 1.0f) {
+      float* o = s.O.data() + r * pl.pr.d;
+      const __m512 va = _mm512_set1_ps(alpha);
+      for (int64_t c = 0; c < pl.pr.d; c += kLanes) _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_loadu_ps(o + c), va));
+    }
+  }
+}
+
+template <class E>
+SEGKIT_KERNEL_TARGET void write_output(const Plan& pl, const Scratch& s, int64_t g, int64_t i0, int64_t rows) {
+  const int64_t d = pl.pr.d;
+  for (int64_t r = 0; r < rows; ++r) {
+    uint32_t* dst = pl.pr.tokens.output(g, i0 + r);
+    if (!dst) continue;  // a padding token
+    auto* out = reinterpret_cast<typename E::Element*>(dst);
+    const float* o = s.O.data() + r * d;
+    const __m512 inverse = _mm512_set1_ps(1.0f / s.sum[r]);
+    for (int64_t c = 0; c < d; c += kLanes) E::store(out + c, _mm512_mul_ps(_mm512_loadu_ps(o + c), inverse));
+  }
+}
+
+// One block of query rows [i0, i0 + rows) of group g against all key blocks.
+template <class E>
+void attend_queries(const Plan& pl, const uint32_t* packed_k, const uint32_t* packed_v, Scratch& s, int64_t g,
+                    int64_t i0, int64_t rows) {
+  const KeyBlocks& kb = pl.blocks;
+  const int64_t d = pl.pr.d, units = pl.units;
+  std::fill(s.O.begin(), s.O.begin() + rows * d, 0.0f);
+  std::fill(s.max.begin(), s.max.begin() + rows, -std::numeric_limits<float>::infinity());
+  std::fill(s.sum.begin(), s.sum.begin() + rows, 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(s.Q.data() + r * units, pl.pr.tokens.row(g, i0 + r, 0), units * sizeof(uint32_t));
+  const uint32_t* q = s.Q.data();
+  if (pl.rel_h) {
+    // rel_h[i, y] = q_i · Rh[y_i, y]: one product for each run of queries in the same row;
+    // rel_w[i, x] = q_i · Rw[x_i, x]: one for the queries of each column. In float32, never
+    // rounded.
+    for (int64_t r = 0; r < rows;) {
+      const int64_t y = (i0 + r) / pl.kw, run = std::min(rows - r, (y + 1) * pl.kw - (i0 + r));
+      dot<E>(q + r * units, units, pl.rel_h + y * units * pl.kh_padded, kPanel * units, units,
+             s.rel_h.data() + r * pl.kh_padded, pl.kh_padded, run, pl.kh_padded, 1.0f, false);
+      r += run;
+    }
+    for (int64_t x = 0; x < pl.kw; ++x) {  // the queries of column x, kw rows apart, from row r
+      const int64_t r = ((x - i0) % pl.kw + pl.kw) % pl.kw;
+      if (r >= rows) continue;
+      dot<E>(q + r * units, pl.kw * units, pl.rel_w + x * units * pl.kw_padded, kPanel * units, units,
+             s.rel_w.data() + r * pl.kw_padded, pl.kw * pl.kw_padded, (rows - r + pl.kw - 1) / pl.kw, pl.kw_padded,
+             1.0f, false);
+    }
+  }
+  for (int64_t block = 0; block < kb.count; ++block) {
+    const int64_t keys = kb.keys_in(block, pl.N);
+    const int64_t padded = whole_vectors(keys);
+    const uint32_t* k = packed_k + block * units * kb.padded;
+    const uint32_t* v = packed_v + block * units * kb.padded;
+    if (scores_in_tiles(pl)) scores<E>(pl, s, k, rows, block * kb.rows, keys);
+    else dot<E>(q, units, k, kPanel * units, units, s.S.data(), kb.padded, rows, padded, pl.pr.scale, false);
+    block_softmax<E>(pl, s, rows, block * kb.rows, keys);
+    dot<E>(s.P.data(), kb.padded / E::kPerUnit, v, kPanel * kb.padded / E::kPerUnit, padded / E::kPerUnit, s.O.data(),
+           d, rows, d, 1.0f, true);
+  }
+  write_output<E>(pl, s, g, i0, rows);
+}
+
+// Packs n rows of `depth` units as the B of dot: panels of 64 columns, one column per row,
+// depth × width units; columns n..padded zero. The loops run along the destination (the
+// sources, a few kB per panel, stay in L1).
+inline void pack_rows(const uint32_t* const* rows, int64_t n, int64_t depth, int64_t padded, uint32_t* packed) {
+  for (int64_t c0 = 0; c0 < padded; c0 += kPanel) {
+    const int64_t width = std::min(kPanel, padded - c0), valid = std::clamp<int64_t>(n - c0, 0, width);
+    uint32_t* panel = packed + c0 * depth;
+    for (int64_t p = 0; p < depth; ++p) {
+      uint32_t* column = panel + p * width;
+      for (int64_t j = 0; j < valid; ++j) column[j] = rows[c0 + j][p];
+      for (int64_t j = valid; j < width; ++j) column[j] = 0;
+    }
+  }
+}
+
+// Packs group g's keys and values block by block: keys as pack_rows does; values with the
+// keys along the depth (kPerUnit keys to a unit, zero keys past the end) × head dimensions,
+// in panels of 64 head dimensions.
+template <class E>
+void pack_group(const Plan& pl, int64_t g, uint32_t* packed_k, uint32_t* packed_v) {
+  using Element = typename E::Element;
+  constexpr int64_t per = E::kPerUnit;
+  const KeyBlocks& kb = pl.blocks;
+  const int64_t d = pl.pr.d, units = pl.units;
+  std::vector<const uint32_t*> rows(static_cast<size_t>(kb.padded));
+  for (int64_t block = 0; block < kb.count; ++block) {
+    const int64_t j0 = block * kb.keys, keys = kb.keys_in(block, pl.N);
+    for (int64_t j = 0; j < keys; ++j) rows[size_t(j)] = pl.pr.tokens.row(g, j0 + j, 1);
+    pack_rows(rows.data(), keys, units, kb.padded, packed_k + block * units * kb.padded);
+    for (int64_t j = 0; j < keys; ++j) rows[size_t(j)] = pl.pr.tokens.row(g, j0 + j, 2);
+    auto* vp = reinterpret_cast<Element*>(packed_v + block * units * kb.padded);
+    for (int64_t c0 = 0; c0 < d; c0 += kPanel) {
+      const int64_t width = std::min(kPanel, d - c0);
+      Element* panel = vp + c0 * kb.padded;
+      for (int64_t j = 0; j < kb.padded; ++j) {
+        Element* dst = panel + (j / per * width) * per + j % per;
+        const Element* src = j < keys ? reinterpret_cast<const Element*>(rows[size_t(j)]) + c0 : nullptr;
+        for (int64_t c = 0; c < width; ++c) dst[c * per] = src ? src[c] : Element(0);
+      }
+    }
+  }
+}
+
+// Packs a get_rel_pos table of n×n rows: for each query row (column) a, its n key rows packed
+// as keys are.
+inline void pack_table(const uint32_t* table, int64_t n, int64_t units, int64_t padded, uint32_t* packed) {
+  std::vector<const uint32_t*> rows(static_cast<size_t>(n));
+  for (int64_t a = 0; a < n; ++a, packed += units * padded) {
+    for (int64_t j = 0; j < n; ++j) rows[size_t(j)] = table + (a * n + j) * units;
+    pack_rows(rows.data(), n, units, padded, packed);
+  }
+}
+
+template <class E>
+void attend(const Problem& pr) {
+  const Tokens& t = pr.tokens;
+  Plan pl{pr, t.kh * t.kw, t.kh, t.kw, t.units, key_blocks(t.kh, t.kw)};
+  std::vector<uint32_t> tables;
+  if (pr.rel_pos_h) {
+    pl.kh_padded = whole_vectors(pl.kh);
+    pl.kw_padded = whole_vectors(pl.kw);
+    tables.resize(size_t((pl.kh * pl.kh_padded + pl.kw * pl.kw_padded) * pl.units));
+    pack_table(pr.rel_pos_h, pl.kh, pl.units, pl.kh_padded, tables.data());
+    pack_table(pr.rel_pos_w, pl.kw, pl.units, pl.kw_padded, tables.data() + pl.kh * pl.kh_padded * pl.units);
+    pl.rel_h = tables.data();
+    pl.rel_w = tables.data() + pl.kh * pl.kh_padded * pl.units;
+  }
+  pl.packed_per_group = pl.blocks.count * pl.blocks.padded * pl.units;
+
+  const std::unique_ptr<uint32_t[]> packed(new uint32_t[size_t(2 * pr.groups * pl.packed_per_group)]);
+  uint32_t* packed_k = packed.get();
+  uint32_t* packed_v = packed_k + pr.groups * pl.packed_per_group;
+  at::parallel_for(0, pr.groups, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t g = begin; g < end; ++g)
+      pack_group<E>(pl, g, packed_k + g * pl.packed_per_group, packed_v + g * pl.packed_per_group);
+  });
+
+  // Blocks of whole register tiles where the queries allow: 196 = 54 + 54 + 54 + 34, not 4 × 49.
+  const int64_t even_split = (pl.N + kQueriesPerBlock - 1) / kQueriesPerBlock;
+  const int64_t rows_per_block = ((pl.N + even_split - 1) / even_split + kTileRows - 1) / kTileRows * kTileRows;
+  const int64_t query_blocks = (pl.N + rows_per_block - 1) / rows_per_block;
+  at::parallel_for(0, pr.groups * query_blocks, 1, [&](int64_t begin, int64_t end) {
+    Scratch s;
+    s.Q.resize(size_t(rows_per_block * pl.units));
+    s.S.resize(size_t(rows_per_block * pl.blocks.padded));
+    s.P.resize(size_t(rows_per_block * pl.blocks.padded / E::kPerUnit));
+    s.O.resize(size_t(rows_per_block * pr.d));
+    s.max.resize(size_t(rows_per_block));
+    s.sum.resize(size_t(rows_per_block));
+    s.rel_h.resize(size_t(rows_per_block * pl.kh_padded));
+    s.rel_w.resize(size_t(rows_per_block * pl.kw_padded));
+    if (scores_in_tiles(pl)) s.tile_max.resize(size_t(rows_per_block * kLanes));
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t g = item / query_blocks, i0 = item % query_blocks * rows_per_block;
+      const int64_t rows = std::min(rows_per_block, pl.N - i0);
+      if (rows > 0) attend_queries<E>(pl, packed_k + g * pl.packed_per_group, packed_v + g * pl.packed_per_group, s, g, i0, rows);
+    }
+  });
+}
+
+}  // namespace
+}  // namespace segkit::sam::fused
