@@ -214,16 +214,9 @@ ImageEncoder ImageEncoder::load(const WeightMap& w, const SamConfig& c) {
 }
 
 void ImageEncoder::use_bfloat16() {
-  auto convert = [](Linear& l) {
-    l.weight = l.weight.to(at::kBFloat16);
-    if (l.bias.defined()) l.bias = l.bias.to(at::kBFloat16);
-  };
-  for (auto& b : blocks) {
-    convert(b.qkv);
-    convert(b.proj);
-    convert(b.lin1);
-    convert(b.lin2);
-  }
+  const int64_t tokens = pos_embed.size(1) * pos_embed.size(2);  // the rows of every block's linears
+  for (auto& b : blocks)
+    for (Linear* l : {&b.qkv, &b.proj, &b.lin1, &b.lin2}) l->use_bfloat16(tokens);
   compute = at::kBFloat16;
 }
 

@@ -17,7 +17,16 @@ Linear Linear::load(const WeightMap& w, const std::string& prefix, bool with_bia
   return l;
 }
 
-at::Tensor Linear::operator()(const at::Tensor& x) const { return core::linear(x, weight, bias); }
+void Linear::use_bfloat16(int64_t rows) {
+  weight = weight.to(at::kBFloat16);
+  if (bias.defined()) bias = bias.to(at::kBFloat16);
+  packed = core::PackedLinear::pack(weight, bias, rows);
+  if (packed) weight = at::Tensor();
+}
+
+at::Tensor Linear::operator()(const at::Tensor& x) const {
+  return packed ? (*packed)(x) : core::linear(x, weight, bias);
+}
 
 LayerNorm LayerNorm::load(const WeightMap& w, const std::string& prefix, double eps) {
   LayerNorm n;

@@ -4,18 +4,24 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/core/Tensor.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/packed_linear.h"
 #include "models/sam/weights.h"
 
 namespace segkit::sam {
 
 struct Linear {
-  at::Tensor weight, bias;  // bias may be undefined
+  at::Tensor weight, bias;  // bias may be undefined; weight is undefined once packed
+  std::shared_ptr<const core::PackedLinear> packed;
   static Linear load(const WeightMap& w, const std::string& prefix, bool with_bias = true);
-  int64_t out_features() const { return weight.size(0); }
-  int64_t in_features() const { return weight.size(1); }
+  int64_t out_features() const { return packed ? packed->out_features() : weight.size(0); }
+  int64_t in_features() const { return packed ? packed->in_features() : weight.size(1); }
+  // Converts the weights to bfloat16 and, where oneDNN can, packs them for `rows`-row inputs
+  // (core/packed_linear.h), dropping the plain copy.
+  void use_bfloat16(int64_t rows);
   at::Tensor operator()(const at::Tensor& x) const;
 };
 
