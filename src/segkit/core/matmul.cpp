@@ -8,12 +8,7 @@
 #include <algorithm>
 #include <vector>
 
-#ifndef SEGKIT_HAVE_DNNL
-#define SEGKIT_HAVE_DNNL 0
-#endif
-#if SEGKIT_HAVE_DNNL
-#include <oneapi/dnnl/dnnl.h>
-#endif
+#include "core/onednn.h"
 
 namespace segkit::core {
 

@@ -9,14 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/onednn.h"
 #include "segkit/error.h"
-
-#ifndef SEGKIT_HAVE_DNNL
-#define SEGKIT_HAVE_DNNL 0
-#endif
-#if SEGKIT_HAVE_DNNL
-#include <oneapi/dnnl/dnnl.hpp>
-#endif
 
 namespace segkit::core {
 
