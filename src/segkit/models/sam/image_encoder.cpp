@@ -150,19 +150,16 @@ at::Tensor EncoderBlock::fused_attention(const at::Tensor& x) const {
   return proj(out);
 }
 
+at::Tensor EncoderBlock::tiled_attention(const at::Tensor& x) const {
+  if (window <= 0) return attention(x);
+  int64_t hp = 0, wp = 0;  // set by window_partition, so in a statement of its own
+  const at::Tensor windows = window_partition(x, window, hp, wp);
+  return window_unpartition(attention(windows), window, hp, wp, x.size(1), x.size(2));
+}
+
 at::Tensor EncoderBlock::forward(const at::Tensor& x, at::ScalarType compute) const {
   at::Tensor h = norm1(x).to(compute);
-  if (runs_fused_attention(compute)) {
-    h = fused_attention(h);
-  } else if (window > 0) {
-    const int64_t H = h.size(1), W = h.size(2);
-    int64_t hp = 0, wp = 0;
-    h = window_partition(h, window, hp, wp);
-    h = attention(h);
-    h = window_unpartition(h, window, hp, wp, H, W);
-  } else {
-    h = attention(h);
-  }
+  h = runs_fused_attention(compute) ? fused_attention(h) : tiled_attention(h);
   at::Tensor y = x + h;  // float32
   at::Tensor hidden = lin1(norm2(y).to(compute));
   at::gelu_(hidden);

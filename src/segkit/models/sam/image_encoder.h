@@ -21,11 +21,14 @@ struct EncoderBlock {
   // x: B×H×W×C float32 (the residual stream stays float32); matrix products and attention
   // run in `compute` (float32 or bfloat16, the type of the linear weights).
   at::Tensor forward(const at::Tensor& x, at::ScalarType compute) const;
-  at::Tensor attention(const at::Tensor& x) const;  // x in the compute type
-  // Attention in one kernel (models/sam/attention_fused.h), windows included, where the CPU has
-  // one for the compute type; otherwise forward partitions windows and calls attention().
+  // The attention sublayer (qkv, attention, projection) on x (B×H×W×C in the compute type),
+  // two ways with the same result: in one kernel (models/sam/attention_fused.h), windows
+  // included, where the CPU has one for the compute type; otherwise in tiles, windows
+  // partitioned and put back around attention() (which sees each window as an image).
   bool runs_fused_attention(at::ScalarType compute) const;
   at::Tensor fused_attention(const at::Tensor& x) const;
+  at::Tensor tiled_attention(const at::Tensor& x) const;
+  at::Tensor attention(const at::Tensor& x) const;
 };
 
 // Called with (name, activation) for intermediate activations when tracing is asked for.
