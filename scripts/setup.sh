@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev libopenblas0-pthread
-  libdnnl-dev               # oneDNN's GEMM: float32 matrix products 3-4x faster than the BLAS
+  libdnnl-dev               # oneDNN: float32 GEMMs 3-4x faster than the BLAS; packed bf16 linears
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
