@@ -110,6 +110,7 @@ at::Tensor PackedLinear::operator()(const at::Tensor& x_in) const {
     p = it->second;
   }
   const dnnl::matmul::primitive_desc& pd = p.pd;
+  // One byte more, so that the scratchpad's pointer is never null.
   const at::Tensor scratch = at::empty({static_cast<int64_t>(pd.scratchpad_desc().get_size()) + 1}, at::kByte);
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, dnnl::memory(pd.src_desc(), cpu(), x.data_ptr())},

@@ -44,8 +44,9 @@ struct ImageEncoder {
   at::ScalarType compute = at::kFloat;
 
   static ImageEncoder load(const WeightMap& w, const SamConfig& config);
-  // Keeps bfloat16 copies of the blocks' linear weights and runs the blocks in bfloat16
-  // (layer norms, residual stream, patch embedding and neck stay float32).
+  // Converts the blocks' linear weights to bfloat16 (packed for oneDNN where it can,
+  // Linear::use_bfloat16) and runs the blocks in bfloat16 (layer norms, residual stream, patch
+  // embedding and neck stay float32).
   void use_bfloat16();
   // x: 1×3×S×S normalised, padded image → 1×out_chans×g×g embedding.
   at::Tensor forward(const at::Tensor& x, const ActivationTap& tap = nullptr) const;
