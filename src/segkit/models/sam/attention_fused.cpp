@@ -10,7 +10,7 @@ namespace segkit::sam {
 namespace {
 
 bool cpu_has(at::ScalarType type) {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if SEGKIT_FUSED_ATTENTION_KERNELS
   static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
                              __builtin_cpu_supports("fma");
@@ -82,8 +82,10 @@ void fused_attention(const at::Tensor& qkv_in, const at::Tensor& qkv_bias, int64
     pr.rel_pos_h = units(table_h);
     pr.rel_pos_w = units(table_w);
   }
+#if SEGKIT_FUSED_ATTENTION_KERNELS  // otherwise fused_attention_supported refused above
   if (type == at::kBFloat16) fused::attend_bf16(pr);
   else fused::attend_fp32(pr);
+#endif
 }
 
 }  // namespace segkit::sam

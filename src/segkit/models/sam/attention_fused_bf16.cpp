@@ -1,8 +1,7 @@
 // The fused attention kernel for bfloat16: products with AVX-512 BF16's vdpbf16ps.
 #include "models/sam/attention_fused_problem.h"
-#include "segkit/error.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if SEGKIT_FUSED_ATTENTION_KERNELS
 #define SEGKIT_KERNEL_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
 #include "models/sam/attention_fused_kernel.h"
 
@@ -25,9 +24,5 @@ struct Bf16 {
 void attend_bf16(const Problem& problem) { attend<Bf16>(problem); }
 
 }  // namespace segkit::sam::fused
-
-#else
-
-void segkit::sam::fused::attend_bf16(const Problem&) { segkit::fail("fused_attention", "not built for this CPU"); }
 
 #endif

@@ -1,8 +1,7 @@
 // The fused attention kernel for float32: products with AVX-512 fused multiply-adds.
 #include "models/sam/attention_fused_problem.h"
-#include "segkit/error.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if SEGKIT_FUSED_ATTENTION_KERNELS
 #define SEGKIT_KERNEL_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #include "models/sam/attention_fused_kernel.h"
 
@@ -27,9 +26,5 @@ struct Fp32 {
 void attend_fp32(const Problem& problem) { attend<Fp32>(problem); }
 
 }  // namespace segkit::sam::fused
-
-#else
-
-void segkit::sam::fused::attend_fp32(const Problem&) { segkit::fail("fused_attention", "not built for this CPU"); }
 
 #endif

@@ -4,6 +4,14 @@
 // element types.
 #include <cstdint>
 
+// The kernels need x86-64 and GCC or clang (AVX-512 intrinsics, per-function targets); elsewhere
+// none is built and fused_attention_supported is false.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SEGKIT_FUSED_ATTENTION_KERNELS 1
+#else
+#define SEGKIT_FUSED_ATTENTION_KERNELS 0
+#endif
+
 namespace segkit::sam::fused {
 
 // Where each head's q, k, v and output rows live. Group g is (image, window, head) with the
@@ -49,8 +57,10 @@ struct Problem {
   const uint32_t* rel_pos_w = nullptr;
 };
 
+#if SEGKIT_FUSED_ATTENTION_KERNELS
 // The kernels, one per element type, each compiled for its instruction set.
 void attend_bf16(const Problem& problem);
 void attend_fp32(const Problem& problem);
+#endif
 
 }  // namespace segkit::sam::fused
