@@ -8,11 +8,14 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/gelu.h"
 #include "core/onednn.h"
 
 namespace segkit::core {
 
 namespace {
+
+bool is_cpu_float(const at::Tensor& t) { return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat; }
 
 #if SEGKIT_HAVE_DNNL
 // A matrix as oneDNN's row-major GEMM sees it: transposed or not, with its leading dimension.
@@ -29,8 +32,6 @@ Operand operand(int64_t rows, int64_t cols, int64_t sr, int64_t sc) {
   if (sr == 1 && (cols == 1 || sc >= rows)) return {true, 'T', std::max<int64_t>(cols == 1 ? rows : sc, 1)};
   return {};
 }
-
-bool is_cpu_float(const at::Tensor& t) { return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat; }
 
 // Element offsets of every matrix of a batch (all dimensions but the last two), row-major.
 std::vector<int64_t> batch_offsets(const at::Tensor& t, int64_t count) {
@@ -85,22 +86,62 @@ bool onednn_matmul(const at::Tensor& out, const at::Tensor& a, const at::Tensor&
 
 }  // namespace
 
-at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+namespace {
+
+// Whether linear's oneDNN path takes these operands: float32 on the CPU, a 2-d weight whose
+// columns match x's last dimension, and a matching bias or none.
+bool onednn_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
 #if SEGKIT_HAVE_DNNL
-  if (is_cpu_float(x) && is_cpu_float(weight) && weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1) &&
-      weight.size(1) > 0 && (!bias.defined() || (is_cpu_float(bias) && bias.dim() == 1 && bias.size(0) == weight.size(0)))) {
-    const at::Tensor xc = x.contiguous();
-    const int64_t K = weight.size(1), N = weight.size(0), M = xc.numel() / K;
-    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-    shape.back() = N;
-    at::Tensor y = at::empty(shape, x.options());
-    at::Tensor y2 = y.view({M, N});
-    if (bias.defined()) y2.copy_(bias.unsqueeze(0).expand({M, N}));
-    matmul_into(y2, xc.view({M, K}), weight.t(), bias.defined() ? 1.0 : 0.0, 1.0);
+  return is_cpu_float(x) && is_cpu_float(weight) && weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1) &&
+         weight.size(1) > 0 && (!bias.defined() || (is_cpu_float(bias) && bias.dim() == 1 && bias.size(0) == weight.size(0)));
+#else
+  (void)x, (void)weight, (void)bias;
+  return false;
+#endif
+}
+
+// x·weightᵀ into a fresh tensor of x's leading sizes, on the oneDNN path; with `bias`, added
+// to the product (the output is filled with it first, then accumulated into).
+at::Tensor onednn_linear_into_new(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  const at::Tensor xc = x.contiguous();
+  const int64_t K = weight.size(1), N = weight.size(0), M = xc.numel() / K;
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = N;
+  at::Tensor y = at::empty(shape, x.options());
+  at::Tensor y2 = y.view({M, N});
+  if (bias.defined()) y2.copy_(bias.unsqueeze(0).expand({M, N}));
+  matmul_into(y2, xc.view({M, K}), weight.t(), bias.defined() ? 1.0 : 0.0, 1.0);
+  return y;
+}
+
+}  // namespace
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  return onednn_linear(x, weight, bias) ? onednn_linear_into_new(x, weight, bias) : at::linear(x, weight, bias);
+}
+
+at::Tensor linear_gelu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  if (!onednn_linear(x, weight, bias)) {
+    at::Tensor y = linear(x, weight, bias);
+    add_bias_gelu_(y, at::Tensor());
     return y;
   }
-#endif
-  return at::linear(x, weight, bias);
+  at::Tensor y = onednn_linear_into_new(x, weight, at::Tensor());
+  add_bias_gelu_(y, bias);
+  return y;
+}
+
+void linear_accumulate(const at::Tensor& y, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  const bool in_place = onednn_linear(x, weight, bias) && is_cpu_float(y) && y.is_contiguous() &&
+                        y.dim() == x.dim() && y.sizes().slice(0, y.dim() - 1) == x.sizes().slice(0, x.dim() - 1) &&
+                        y.size(-1) == weight.size(0);
+  if (!in_place) {
+    y.add_(linear(x, weight, bias));
+    return;
+  }
+  const int64_t K = weight.size(1), N = weight.size(0), M = y.numel() / N;
+  if (bias.defined()) y.add_(bias);
+  matmul_into(y.view({M, N}), x.contiguous().view({M, K}), weight.t(), 1.0, 1.0);
 }
 
 void matmul_into(const at::Tensor& out, const at::Tensor& a, const at::Tensor& b, double beta, double alpha) {

@@ -9,6 +9,13 @@ namespace segkit::core {
 // y = x·weightᵀ + bias over x's last dimension (at::linear); bias may be undefined.
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
+// gelu(x·weightᵀ + bias), the bias and GELU in one pass after the product (core/gelu.h).
+at::Tensor linear_gelu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+
+// y += x·weightᵀ + bias (a residual connection): the product accumulates straight into y, with
+// no tensor for it. y must not overlap x.
+void linear_accumulate(const at::Tensor& y, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+
 // out = beta·out + alpha·a·b, for a (…, M, K), b (…, K, N), out (…, M, N) with the same leading
 // (batch) sizes. Views are read in place when each matrix has a unit stride on one side
 // (transposed views, slices of wider rows, expanded batches); out's columns must be unit-stride

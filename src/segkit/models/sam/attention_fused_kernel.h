@@ -22,6 +22,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/avx512_exp.h"
 #include "models/sam/attention_fused_problem.h"
 
 // GCC 12's AVX-512 headers make "undefined" vectors by self-assignment, which its own
@@ -185,24 +186,6 @@ void dot(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t panel_stride
   }
 }
 
-// exp(x) for x <= 0, as attention_softmax.cpp's (Cephes' polynomial), with AVX-512's scalef
-// for the power of two.
-SEGKIT_KERNEL_INLINE __m512 exp_nonpositive(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 e = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(e, n);
-}
-
 // exp(x) for x <= 0 to about 4e-5 (relative), for probabilities that are rounded to bfloat16
 // (8 significant bits) anyway: one step of range reduction and e^r to the r⁴ term.
 SEGKIT_KERNEL_INLINE __m512 exp_nonpositive_coarse(__m512 x) {
@@ -294,7 +277,7 @@ SEGKIT_KERNEL_TARGET void block_softmax(const Plan& pl, Scratch& s, int64_t rows
     for (int64_t j = 0; j < ld; j += kLanes) {
       const __m512 x = _mm512_sub_ps(_mm512_loadu_ps(row + j), vm);
       const __m512 e = _mm512_maskz_mov_ps(first_lanes(keys - j),
-                                           E::kCoarseExp ? exp_nonpositive_coarse(x) : exp_nonpositive(x));
+                                           E::kCoarseExp ? exp_nonpositive_coarse(x) : core::avx512::exp_nonpositive(x));
       vsum = _mm512_add_ps(vsum, e);
       E::store(p + j, e);
     }

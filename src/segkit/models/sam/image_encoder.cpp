@@ -3,7 +3,6 @@
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/constant_pad_nd.h>
-#include <ATen/ops/gelu.h>
 #include <ATen/ops/upsample_linear1d.h>
 
 #include <algorithm>
@@ -161,9 +160,7 @@ at::Tensor EncoderBlock::forward(const at::Tensor& x, at::ScalarType compute) co
   at::Tensor h = norm1(x).to(compute);
   h = runs_fused_attention(compute) ? fused_attention(h) : tiled_attention(h);
   at::Tensor y = x + h;  // float32
-  at::Tensor hidden = lin1(norm2(y).to(compute));
-  at::gelu_(hidden);
-  y.add_(lin2(hidden));
+  lin2.accumulate(y, lin1.gelu(norm2(y).to(compute)));
   return y;
 }
 

@@ -6,6 +6,7 @@
 #include <ATen/ops/relu.h>
 #include <ATen/ops/sqrt.h>
 
+#include "core/gelu.h"
 #include "core/matmul.h"
 
 namespace segkit::sam {
@@ -26,6 +27,18 @@ void Linear::use_bfloat16(int64_t rows) {
 
 at::Tensor Linear::operator()(const at::Tensor& x) const {
   return packed ? (*packed)(x) : core::linear(x, weight, bias);
+}
+
+at::Tensor Linear::gelu(const at::Tensor& x) const {
+  if (!packed) return core::linear_gelu(x, weight, bias);
+  at::Tensor y = (*packed)(x);
+  core::add_bias_gelu_(y, at::Tensor());
+  return y;
+}
+
+void Linear::accumulate(const at::Tensor& y, const at::Tensor& x) const {
+  if (packed) y.add_((*packed)(x));
+  else core::linear_accumulate(y, x, weight, bias);
 }
 
 LayerNorm LayerNorm::load(const WeightMap& w, const std::string& prefix, double eps) {

@@ -23,6 +23,10 @@ struct Linear {
   // (core/packed_linear.h), dropping the plain copy.
   void use_bfloat16(int64_t rows);
   at::Tensor operator()(const at::Tensor& x) const;
+  // gelu(this(x)): in float32 the bias and GELU take one pass after the product.
+  at::Tensor gelu(const at::Tensor& x) const;
+  // y += this(x) (a residual connection): in float32 the product accumulates into y in place.
+  void accumulate(const at::Tensor& y, const at::Tensor& x) const;
 };
 
 struct LayerNorm {  // over the last dimension
