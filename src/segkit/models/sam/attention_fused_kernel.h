@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -429,7 +430,12 @@ void attend(const Problem& pr) {
   const int64_t even_split = (pl.N + kQueriesPerBlock - 1) / kQueriesPerBlock;
   const int64_t rows_per_block = ((pl.N + even_split - 1) / even_split + kTileRows - 1) / kTileRows * kTileRows;
   const int64_t query_blocks = (pl.N + rows_per_block - 1) / rows_per_block;
-  at::parallel_for(0, pr.groups * query_blocks, 1, [&](int64_t begin, int64_t end) {
+  // Items (a query block of a group) are handed out one at a time: they differ in cost (the
+  // grid's last window row has fewer queries), and on a shared machine one thread may be held
+  // up while the other is not.
+  const int64_t items = pr.groups * query_blocks;
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) {
     Scratch s;
     s.Q.resize(size_t(rows_per_block * pl.units));
     s.S.resize(size_t(rows_per_block * pl.blocks.padded));
@@ -440,9 +446,9 @@ void attend(const Problem& pr) {
     s.rel_h.resize(size_t(rows_per_block * pl.kh_padded));
     s.rel_w.resize(size_t(rows_per_block * pl.kw_padded));
     if (scores_in_tiles(pl)) s.tile_max.resize(size_t(rows_per_block * kLanes));
-    for (int64_t item = begin; item < end; ++item) {
+    for (int64_t item; (item = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
       const int64_t g = item / query_blocks, i0 = item % query_blocks * rows_per_block;
-      const int64_t rows = std::min(rows_per_block, pl.N - i0);
+      const int64_t rows = std::min(rows_per_block, pr.tokens.rows_with_tokens(g) - i0);
       if (rows > 0) attend_queries<E>(pl, packed_k + g * pl.packed_per_group, packed_v + g * pl.packed_per_group, s, g, i0, rows);
     }
   });

@@ -2,6 +2,7 @@
 // What fused_attention hands its per-CPU kernels: where the tokens live and the problem's sizes,
 // in 32-bit units (one float32, or a pair of bfloat16), so that one description serves both
 // element types.
+#include <algorithm>
 #include <cstdint>
 
 // The kernels need x86-64 and GCC or clang (AVX-512 intrinsics, per-function targets); elsewhere
@@ -38,6 +39,12 @@ struct Tokens {
     int64_t b, y, x;
     const int64_t head = locate(g, n, b, y, x);
     return y < H && x < W ? out + b * ob + y * oy + x * ox + head * units : nullptr;
+  }
+  // Rows 0..n of group g's window hold every token it has (later rows are padding rows of
+  // the grid's last window row, whose queries have no output).
+  int64_t rows_with_tokens(int64_t g) const {
+    const int64_t wy = g / heads / windows_x % windows_y;
+    return std::min(kh, H - wy * kh) * kw;
   }
   int64_t locate(int64_t g, int64_t n, int64_t& b, int64_t& y, int64_t& x) const {
     const int64_t window = g / heads;
