@@ -65,8 +65,9 @@ class AttentionFused : public ::testing::TestWithParam<Bounds> {};
 TEST_P(AttentionFused, EqualsUpstreamAttentionInDouble) {
   const Bounds bounds = GetParam();
   if (!segkit::sam::fused_attention_supported(bounds.type, 64)) GTEST_SKIP() << "no kernel for this type on this CPU";
-  // Global attention over several key blocks; the same with rows of 64 keys, whose scores
-  // come from score tiles, also with sharp scores; windows of 14 on a grid padded from 30 to 42 (qkv a view with wider
+  // Global attention over several key blocks; the same with rows of 64 keys, whose
+  // probabilities come from probability tiles, also with sharp scores (rows' running maxima
+  // rise mid-block); windows of 14 on a grid padded from 30 to 42 (qkv a view with wider
   // rows); a grid of 19×19 (key blocks of an odd number of keys) with a head size of a panel
   // and a quarter, no terms and no bias; a flat grid padded both ways.
   const Case cases[] = {{1, 32, 32, 2, 64, 0, true, true},

@@ -1,15 +1,16 @@
 #pragma once
-// exp(x) for x <= 0 in 16 float lanes of AVX-512, for the hand-vectorised kernels (softmax
-// numerators, the erf in GELU). Include only from x86-64 code compiled with GCC or clang; the
+// exp(x) in 16 float lanes of AVX-512, for the hand-vectorised kernels (softmax numerators,
+// the erf in GELU). Include only from x86-64 code compiled with GCC or clang; the
 // function carries its own instruction-set target and inlines into callers whose target
 // includes AVX-512F.
 #include <immintrin.h>
 
 namespace segkit::core::avx512 {
 
-// Within 2 ulp: x = n·ln 2 + r with |r| <= ln 2 / 2 (ln 2 in two parts, so that r is exact),
-// e^r by Cephes' polynomial, 2^n by scalef. Below -87 it returns exp(-87) (about 1.6e-38).
-__attribute__((target("avx512f"), always_inline)) inline __m512 exp_nonpositive(__m512 x) {
+// For x <= 88, within 2 ulp: x = n·ln 2 + r with |r| <= ln 2 / 2 (ln 2 in two parts, so that r
+// is exact), e^r by Cephes' polynomial, 2^n by scalef. Below -87 it returns exp(-87) (about
+// 1.6e-38).
+__attribute__((target("avx512f"), always_inline)) inline __m512 exp(__m512 x) {
   x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

@@ -38,7 +38,7 @@ SEGKIT_GELU_TARGET inline __attribute__((always_inline)) __m512 gelu(__m512 x) {
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
-  const __m512 gauss = avx512::exp_nonpositive(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(z, z)));
+  const __m512 gauss = avx512::exp(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(z, z)));
   const __m512 erf_abs = _mm512_fnmadd_ps(_mm512_mul_ps(gauss, t), p, _mm512_set1_ps(1.0f));
   const __m512 erf = _mm512_xor_ps(erf_abs, sign);
   return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(erf, _mm512_set1_ps(1.0f)));

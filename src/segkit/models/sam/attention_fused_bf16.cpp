@@ -18,6 +18,10 @@ struct Bf16 {
   static SEGKIT_KERNEL_INLINE void store(uint16_t* dst, __m512 v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), (__m256i)_mm512_cvtneps_pbh(v));
   }
+  static SEGKIT_KERNEL_INLINE __m512 load(const uint16_t* src) {  // bfloat16 is float32's upper half
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+  }
 };
 }  // namespace
 

@@ -20,6 +20,7 @@ struct Fp32 {
     return _mm512_fmadd_ps(a, _mm512_castsi512_ps(b), acc);
   }
   static SEGKIT_KERNEL_INLINE void store(float* dst, __m512 v) { _mm512_storeu_ps(dst, v); }
+  static SEGKIT_KERNEL_INLINE __m512 load(const float* src) { return _mm512_loadu_ps(src); }
 };
 }  // namespace
 

@@ -9,7 +9,8 @@
 //   kCoarseExp          whether the probabilities' exponential may be exact to only ~4e-5;
 //   broadcast(unit)     a unit in every lane;
 //   madd(acc, a, b)     acc + the products of 16 lanes of units, summed within each unit;
-//   store(dst, v)       16 floats stored as 16 Elements.
+//   store(dst, v)       16 floats stored as 16 Elements;
+//   load(src)           16 Elements loaded as 16 floats.
 // Sizes along a product's depth are in units: a bfloat16 unit is a pair, which vdpbf16ps
 // multiplies and sums in one step.
 #include <ATen/Parallel.h>
@@ -113,31 +114,74 @@ SEGKIT_KERNEL_TARGET void dot_tile(const uint32_t* a, int64_t lda, const uint32_
     }
 }
 
-// Scores of MR queries against one panel of 64 keys of the same key row:
-// c[r][j] = scale·(q_r·k_j) + rel_h[r] + rel_w[r][j] (upstream's order), and each row's lanewise
-// maximum so far, max[r][16], raised to them.
+// exp(x) for x <= 88 to about 4e-5 (relative), for probabilities that are rounded to bfloat16
+// (8 significant bits) anyway: one step of range reduction and e^r to the r⁴ term. Below -87
+// it returns exp(-87).
+SEGKIT_KERNEL_INLINE __m512 exp_coarse(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147180559945f), x);
+  __m512 p = _mm512_set1_ps(1.0f / 24);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// A row's probabilities are taken against its running maximum m until a score passes
+// m + kSlack: e^kSlack bounds them, far inside float's range. Only then does m rise, and what
+// the row has summed and accumulated so far is scaled down to the new maximum.
+constexpr float kSlack = 8.0f;
+
+// Probabilities of MR queries against one panel of 64 keys of the same key row, straight from
+// the products. Score s = scale·(q_r·k_j) + rel_h[r] + rel_w[r][j] (upstream's order);
+// p = exp(s − max[r]) into p[r][c0 + j]. Per row: max[r], the running maximum (raised as above:
+// then the row's sum lanes, its probabilities p[r][0, c0) of this key block and its output row
+// o[r] are rescaled), and sum[r][16], the lanewise sum of its probabilities.
 template <class E, int MR>
-SEGKIT_KERNEL_TARGET void score_tile(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t depth, float* c,
-                                     int64_t ldc, float scale, const float* rel_h, int64_t ldh, const float* rel_w,
-                                     int64_t ldw, float* max) {
+SEGKIT_KERNEL_TARGET void probability_tile(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t depth,
+                                           typename E::Element* p, int64_t ldp, int64_t c0, float scale,
+                                           const float* rel_h, int64_t ldh, const float* rel_w, int64_t ldw,
+                                           float* max, float* sum, float* o, int64_t d) {
   __m512 acc[MR][kTileVectors];
   tile_products<E>(a, lda, b, kPanel, depth, acc);
   for (int r = 0; r < MR; ++r) {
     const __m512 h = _mm512_set1_ps(rel_h[r * ldh]);
-    __m512 m = _mm512_loadu_ps(max + r * kLanes);
+    __m512 top = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
     for (int v = 0; v < kTileVectors; ++v) {
-      const __m512 val = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(acc[r][v], _mm512_set1_ps(scale)), h),
-                                       _mm512_loadu_ps(rel_w + r * ldw + kLanes * v));
-      _mm512_storeu_ps(c + r * ldc + kLanes * v, val);
-      m = _mm512_max_ps(m, val);
+      acc[r][v] = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(acc[r][v], _mm512_set1_ps(scale)), h),
+                                _mm512_loadu_ps(rel_w + r * ldw + kLanes * v));
+      top = _mm512_max_ps(top, acc[r][v]);
     }
-    _mm512_storeu_ps(max + r * kLanes, m);
+    typename E::Element* row = p + r * ldp;
+    if (_mm512_cmp_ps_mask(top, _mm512_set1_ps(max[r] + kSlack), _CMP_GT_OQ)) {
+      const float raised = _mm512_reduce_max_ps(top);
+      const __m512 alpha = _mm512_set1_ps(std::exp(max[r] - raised));  // 0 on the row's first panel
+      _mm512_storeu_ps(sum + r * kLanes, _mm512_mul_ps(_mm512_loadu_ps(sum + r * kLanes), alpha));
+      for (int64_t c = 0; c < d; c += kLanes)
+        _mm512_storeu_ps(o + r * d + c, _mm512_mul_ps(_mm512_loadu_ps(o + r * d + c), alpha));
+      for (int64_t j = 0; j < c0; j += kLanes) E::store(row + j, _mm512_mul_ps(E::load(row + j), alpha));
+      max[r] = raised;
+    }
+    const __m512 m = _mm512_set1_ps(max[r]);
+    __m512 total = _mm512_loadu_ps(sum + r * kLanes);
+    for (int v = 0; v < kTileVectors; ++v) {
+      const __m512 x = _mm512_sub_ps(acc[r][v], m);
+      const __m512 e = E::kCoarseExp ? exp_coarse(x) : core::avx512::exp(x);
+      total = _mm512_add_ps(total, e);
+      E::store(row + c0 + kLanes * v, e);
+    }
+    _mm512_storeu_ps(sum + r * kLanes, total);
   }
 }
 
 using TileFn = void (*)(const uint32_t*, int64_t, const uint32_t*, int64_t, int64_t, float*, int64_t, float, bool);
-using ScoreTileFn = void (*)(const uint32_t*, int64_t, const uint32_t*, int64_t, float*, int64_t, float, const float*,
-                             int64_t, const float*, int64_t, float*);
+template <class E>
+using ProbabilityTileFn = void (*)(const uint32_t*, int64_t, const uint32_t*, int64_t, typename E::Element*, int64_t,
+                                   int64_t, float, const float*, int64_t, const float*, int64_t, float*, float*,
+                                   float*, int64_t);
 
 template <class E, int MR>
 TileFn tile_for(int nv) {
@@ -157,14 +201,14 @@ TileFn tile(int mr, int nv) {
 }
 
 template <class E>
-ScoreTileFn score_tile_for(int mr) {
+ProbabilityTileFn<E> probability_tile_for(int mr) {
   switch (mr) {
-    case 1: return score_tile<E, 1>;
-    case 2: return score_tile<E, 2>;
-    case 3: return score_tile<E, 3>;
-    case 4: return score_tile<E, 4>;
-    case 5: return score_tile<E, 5>;
-    default: return score_tile<E, 6>;
+    case 1: return probability_tile<E, 1>;
+    case 2: return probability_tile<E, 2>;
+    case 3: return probability_tile<E, 3>;
+    case 4: return probability_tile<E, 4>;
+    case 5: return probability_tile<E, 5>;
+    default: return probability_tile<E, 6>;
   }
 }
 
@@ -187,71 +231,53 @@ void dot(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t panel_stride
   }
 }
 
-// exp(x) for x <= 0 to about 4e-5 (relative), for probabilities that are rounded to bfloat16
-// (8 significant bits) anyway: one step of range reduction and e^r to the r⁴ term.
-SEGKIT_KERNEL_INLINE __m512 exp_nonpositive_coarse(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147180559945f), x);
-  __m512 p = _mm512_set1_ps(1.0f / 24);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
-
 SEGKIT_KERNEL_INLINE __mmask16 first_lanes(int64_t n) {
   return n >= kLanes ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
-// Per query block: scores S (float32) for one key block, the running output O (float32), each
-// row's running maximum and sum; the block's query rows side by side and the probabilities P,
-// both in the element type (held as units).
-// With score tiles, also each row's lanewise maximum of the scores of the key block.
+// Per query block: scores S (float32) for one key block (not with probability tiles), the
+// running output O (float32), each row's running maximum and sum; the block's query rows side
+// by side and the probabilities P, both in the element type (held as units). With probability
+// tiles, each row's sum is kept in 16 lanes (sum_lanes) until the end.
 struct Scratch {
-  std::vector<float> S, O, max, sum, rel_h, rel_w, tile_max;
+  std::vector<float> S, O, max, sum, rel_h, rel_w, sum_lanes;
   std::vector<uint32_t> Q, P;
 };
 
-// Whether a key row is made of whole panels: then score tiles add the relative-position terms
-// and find the rows' maxima as they write the scores, saving a pass over them.
-inline bool scores_in_tiles(const Plan& pl) { return pl.rel_h && pl.kw % kPanel == 0; }
+// Whether a key row is made of whole panels: then probability tiles go from the products to
+// the probabilities in registers, without a pass over the scores.
+inline bool probabilities_in_tiles(const Plan& pl) { return pl.rel_h && pl.kw % kPanel == 0; }
 
-// S = scale·q·kᵀ + the relative-position terms for one key block (starting at key row y0) whose
-// key rows are whole panels, and each row's lanewise maximum in s.tile_max.
+// P for one key block (starting at key row y0) whose key rows are whole panels, by
+// probability tiles.
 template <class E>
-void scores(const Plan& pl, Scratch& s, const uint32_t* k, int64_t rows, int64_t y0, int64_t keys) {
-  const int64_t ld = pl.blocks.padded, units = pl.units;
-  std::fill(s.tile_max.begin(), s.tile_max.begin() + rows * kLanes, -std::numeric_limits<float>::infinity());
-  const ScoreTileFn fn_rows = score_tile_for<E>(kTileRows);
+void probabilities(const Plan& pl, Scratch& s, const uint32_t* k, int64_t rows, int64_t y0, int64_t keys) {
+  const int64_t ld = pl.blocks.padded, units = pl.units, d = pl.pr.d;
+  auto* P = reinterpret_cast<typename E::Element*>(s.P.data());
+  const ProbabilityTileFn<E> fn_rows = probability_tile_for<E>(kTileRows);
   for (int64_t c0 = 0; c0 < keys; c0 += kPanel) {
     const uint32_t* panel = k + c0 * units;
     const int64_t y = y0 + c0 / pl.kw, x0 = c0 % pl.kw;
     for (int64_t r0 = 0; r0 < rows; r0 += kTileRows)
-      (r0 + kTileRows <= rows ? fn_rows : score_tile_for<E>(static_cast<int>(rows - r0)))(
-          s.Q.data() + r0 * units, units, panel, units, s.S.data() + r0 * ld + c0, ld, pl.pr.scale,
+      (r0 + kTileRows <= rows ? fn_rows : probability_tile_for<E>(static_cast<int>(rows - r0)))(
+          s.Q.data() + r0 * units, units, panel, units, P + r0 * ld, ld, c0, pl.pr.scale,
           s.rel_h.data() + r0 * pl.kh_padded + y, pl.kh_padded, s.rel_w.data() + r0 * pl.kw_padded + x0, pl.kw_padded,
-          s.tile_max.data() + r0 * kLanes);
+          s.max.data() + r0, s.sum_lanes.data() + r0 * kLanes, s.O.data() + r0 * d, d);
   }
 }
 
-// Adds the relative-position terms to rows' scores for one key block (starting at key row y0)
-// unless score tiles did, updates the running maximum and sum, writes the block's
+// Adds the relative-position terms to rows' scores for one key block (starting at key row y0),
+// updates the running maximum and sum, writes the block's
 // probabilities and rescales O.
 template <class E>
 SEGKIT_KERNEL_TARGET void block_softmax(const Plan& pl, Scratch& s, int64_t rows, int64_t y0, int64_t keys) {
   const int64_t ld = pl.blocks.padded, kw = pl.kw;
   const int64_t key_rows = keys / kw;
   const float infinity = std::numeric_limits<float>::infinity();
-  const bool tiled = scores_in_tiles(pl);
   for (int64_t r = 0; r < rows; ++r) {
     float* row = s.S.data() + r * ld;
     __m512 vmax = _mm512_set1_ps(-infinity);
-    if (tiled) {
-      vmax = _mm512_loadu_ps(s.tile_max.data() + r * kLanes);
-    } else if (pl.rel_h) {
+    if (pl.rel_h) {
       const float* rh = s.rel_h.data() + r * pl.kh_padded;
       const float* rw = s.rel_w.data() + r * pl.kw_padded;
       for (int64_t y = 0; y < key_rows; ++y) {
@@ -278,7 +304,7 @@ SEGKIT_KERNEL_TARGET void block_softmax(const Plan& pl, Scratch& s, int64_t rows
     for (int64_t j = 0; j < ld; j += kLanes) {
       const __m512 x = _mm512_sub_ps(_mm512_loadu_ps(row + j), vm);
       const __m512 e = _mm512_maskz_mov_ps(first_lanes(keys - j),
-                                           E::kCoarseExp ? exp_nonpositive_coarse(x) : core::avx512::exp_nonpositive(x));
+                                           E::kCoarseExp ? exp_coarse(x) : core::avx512::exp(x));
       vsum = _mm512_add_ps(vsum, e);
       E::store(p + j, e);
     }
@@ -290,6 +316,10 @@ SEGKIT_KERNEL_TARGET void block_softmax(const Plan& pl, Scratch& s, int64_t rows
       for (int64_t c = 0; c < pl.pr.d; c += kLanes) _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_loadu_ps(o + c), va));
     }
   }
+}
+
+SEGKIT_KERNEL_TARGET inline float reduce_lanes(const float* lanes) {
+  return _mm512_reduce_add_ps(_mm512_loadu_ps(lanes));
 }
 
 template <class E>
@@ -314,6 +344,8 @@ void attend_queries(const Plan& pl, const uint32_t* packed_k, const uint32_t* pa
   std::fill(s.O.begin(), s.O.begin() + rows * d, 0.0f);
   std::fill(s.max.begin(), s.max.begin() + rows, -std::numeric_limits<float>::infinity());
   std::fill(s.sum.begin(), s.sum.begin() + rows, 0.0f);
+  const bool tiled = probabilities_in_tiles(pl);
+  if (tiled) std::fill(s.sum_lanes.begin(), s.sum_lanes.begin() + rows * kLanes, 0.0f);
   for (int64_t r = 0; r < rows; ++r)
     std::memcpy(s.Q.data() + r * units, pl.pr.tokens.row(g, i0 + r, 0), units * sizeof(uint32_t));
   const uint32_t* q = s.Q.data();
@@ -340,12 +372,17 @@ void attend_queries(const Plan& pl, const uint32_t* packed_k, const uint32_t* pa
     const int64_t padded = whole_vectors(keys);
     const uint32_t* k = packed_k + block * units * kb.padded;
     const uint32_t* v = packed_v + block * units * kb.padded;
-    if (scores_in_tiles(pl)) scores<E>(pl, s, k, rows, block * kb.rows, keys);
-    else dot<E>(q, units, k, kPanel * units, units, s.S.data(), kb.padded, rows, padded, pl.pr.scale, false);
-    block_softmax<E>(pl, s, rows, block * kb.rows, keys);
+    if (tiled) {
+      probabilities<E>(pl, s, k, rows, block * kb.rows, keys);
+    } else {
+      dot<E>(q, units, k, kPanel * units, units, s.S.data(), kb.padded, rows, padded, pl.pr.scale, false);
+      block_softmax<E>(pl, s, rows, block * kb.rows, keys);
+    }
     dot<E>(s.P.data(), kb.padded / E::kPerUnit, v, kPanel * kb.padded / E::kPerUnit, padded / E::kPerUnit, s.O.data(),
            d, rows, d, 1.0f, true);
   }
+  if (tiled)
+    for (int64_t r = 0; r < rows; ++r) s.sum[r] = reduce_lanes(s.sum_lanes.data() + r * kLanes);
   write_output<E>(pl, s, g, i0, rows);
 }
 
@@ -438,14 +475,14 @@ void attend(const Problem& pr) {
   at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) {
     Scratch s;
     s.Q.resize(size_t(rows_per_block * pl.units));
-    s.S.resize(size_t(rows_per_block * pl.blocks.padded));
+    if (!probabilities_in_tiles(pl)) s.S.resize(size_t(rows_per_block * pl.blocks.padded));
     s.P.resize(size_t(rows_per_block * pl.blocks.padded / E::kPerUnit));
     s.O.resize(size_t(rows_per_block * pr.d));
     s.max.resize(size_t(rows_per_block));
     s.sum.resize(size_t(rows_per_block));
     s.rel_h.resize(size_t(rows_per_block * pl.kh_padded));
     s.rel_w.resize(size_t(rows_per_block * pl.kw_padded));
-    if (scores_in_tiles(pl)) s.tile_max.resize(size_t(rows_per_block * kLanes));
+    if (probabilities_in_tiles(pl)) s.sum_lanes.resize(size_t(rows_per_block * kLanes));
     for (int64_t item; (item = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
       const int64_t g = item / query_blocks, i0 = item % query_blocks * rows_per_block;
       const int64_t rows = std::min(rows_per_block, pr.tokens.rows_with_tokens(g) - i0);
