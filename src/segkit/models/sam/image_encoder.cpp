@@ -157,10 +157,10 @@ at::Tensor EncoderBlock::tiled_attention(const at::Tensor& x) const {
 }
 
 at::Tensor EncoderBlock::forward(const at::Tensor& x, at::ScalarType compute) const {
-  at::Tensor h = norm1(x).to(compute);
+  at::Tensor h = norm1(x, compute);
   h = runs_fused_attention(compute) ? fused_attention(h) : tiled_attention(h);
   at::Tensor y = x + h;  // float32
-  lin2.accumulate(y, lin1.gelu(norm2(y).to(compute)));
+  lin2.accumulate(y, lin1.gelu(norm2(y, compute)));
   return y;
 }
 

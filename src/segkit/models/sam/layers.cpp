@@ -7,6 +7,7 @@
 #include <ATen/ops/sqrt.h>
 
 #include "core/gelu.h"
+#include "core/layer_norm.h"
 #include "core/matmul.h"
 
 namespace segkit::sam {
@@ -51,6 +52,10 @@ LayerNorm LayerNorm::load(const WeightMap& w, const std::string& prefix, double 
 
 at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
   return at::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+}
+
+at::Tensor LayerNorm::operator()(const at::Tensor& x, at::ScalarType out_type) const {
+  return core::layer_norm(x, weight, bias, eps, out_type);
 }
 
 LayerNorm2d LayerNorm2d::load(const WeightMap& w, const std::string& prefix, double eps) {

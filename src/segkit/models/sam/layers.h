@@ -34,6 +34,9 @@ struct LayerNorm {  // over the last dimension
   double eps = 1e-6;
   static LayerNorm load(const WeightMap& w, const std::string& prefix, double eps);
   at::Tensor operator()(const at::Tensor& x) const;
+  // The same written in `out_type` (the next product's type), in one pass where it can
+  // (core/layer_norm.h).
+  at::Tensor operator()(const at::Tensor& x, at::ScalarType out_type) const;
 };
 
 struct LayerNorm2d {  // over channels of N×C×H×W, as upstream's LayerNorm2d
