@@ -40,8 +40,8 @@ struct Tokens {
     const int64_t head = locate(g, n, b, y, x);
     return y < H && x < W ? out + b * ob + y * oy + x * ox + head * units : nullptr;
   }
-  // Rows 0..n of group g's window hold every token it has (later rows are padding rows of
-  // the grid's last window row, whose queries have no output).
+  // How many of group g's rows (from row 0) it takes to hold all its tokens: in the grid's last
+  // window row, the rows past the grid are padding whose queries have no output.
   int64_t rows_with_tokens(int64_t g) const {
     const int64_t wy = g / heads / windows_x % windows_y;
     return std::min(kh, H - wy * kh) * kw;
