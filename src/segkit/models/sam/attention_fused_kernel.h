@@ -267,8 +267,7 @@ void probabilities(const Plan& pl, Scratch& s, const uint32_t* k, int64_t rows, 
 }
 
 // Adds the relative-position terms to rows' scores for one key block (starting at key row y0),
-// updates the running maximum and sum, writes the block's
-// probabilities and rescales O.
+// updates the running maximum and sum, writes the block's probabilities and rescales O.
 template <class E>
 SEGKIT_KERNEL_TARGET void block_softmax(const Plan& pl, Scratch& s, int64_t rows, int64_t y0, int64_t keys) {
   const int64_t ld = pl.blocks.padded, kw = pl.kw;
