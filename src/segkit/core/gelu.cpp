@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "core/cpu_features.h"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_GELU_AVX512 1
 #include "core/avx512_exp.h"
@@ -54,11 +56,6 @@ SEGKIT_GELU_TARGET void gelu_rows(float* y, const float* bias, int64_t cols, int
       _mm512_mask_storeu_ps(row + c, m, gelu(v));
     }
   }
-}
-
-bool cpu_has_avx512() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-  return has;
 }
 #endif
 

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/cpu_features.h"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_LAYER_NORM_AVX512 1
 #include <immintrin.h>
@@ -64,10 +66,7 @@ SEGKIT_LN_TARGET void normalize_rows(const float* x, const float* weight, const 
 }
 
 bool cpu_has(at::ScalarType out) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-  static const bool bf16 = avx512 && __builtin_cpu_supports("avx512bf16");
-  return out == at::kFloat ? avx512 : out == at::kBFloat16 && bf16;
+  return out == at::kFloat ? cpu_has_avx512() : out == at::kBFloat16 && cpu_has_avx512_bf16();
 }
 
 bool is_float_vector(const at::Tensor& t, int64_t n) {

@@ -2,6 +2,7 @@
 
 #include <ATen/ops/zeros.h>
 
+#include "core/cpu_features.h"
 #include "models/sam/attention_fused_problem.h"
 #include "segkit/error.h"
 
@@ -11,11 +12,7 @@ namespace {
 
 bool cpu_has(at::ScalarType type) {
 #if SEGKIT_FUSED_ATTENTION_KERNELS
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-                             __builtin_cpu_supports("fma");
-  static const bool bf16 = avx512 && __builtin_cpu_supports("avx512bf16");
-  return type == at::kFloat ? avx512 : type == at::kBFloat16 && bf16;
+  return type == at::kFloat ? core::cpu_has_avx512() : type == at::kBFloat16 && core::cpu_has_avx512_bf16();
 #else
   (void)type;
   return false;
