@@ -13,6 +13,8 @@
 #include <cmath>
 #include <string>
 
+#include <ATen/Parallel.h>
+
 #include "models/sam/attention_fused.h"
 
 namespace {
@@ -69,16 +71,24 @@ TEST_P(AttentionFused, EqualsUpstreamAttentionInDouble) {
   // probabilities come from probability tiles, also with sharp scores (rows' running maxima
   // rise mid-block); windows of 14 on a grid padded from 30 to 42 (qkv a view with wider
   // rows); a grid of 19×19 (key blocks of an odd number of keys) with a head size of a panel
-  // and a quarter, no terms and no bias; a flat grid padded both ways.
+  // and a quarter, no terms and no bias; a flat grid padded both ways; a single padded window
+  // (too few groups to share out whole).
   const Case cases[] = {{1, 32, 32, 2, 64, 0, true, true},
                         {1, 11, 64, 2, 32, 0, true, true},
                         {1, 11, 64, 2, 32, 0, true, true, 50},
                         {2, 30, 30, 2, 32, 14, true, true},
                         {1, 19, 19, 1, 80, 0, false, false},
-                        {1, 5, 40, 2, 16, 7, true, true}};
+                        {1, 5, 40, 2, 16, 7, true, true},
+                        {1, 10, 12, 2, 32, 14, true, true}};
+  // One thread and several: windows are attended whole by one thread only where there are
+  // enough of them to share out, otherwise by query blocks.
+  const int threads = at::get_num_threads();
+  for (const int run_threads : {1, std::max(threads, 2)})
   for (const Case& c : cases) {
+    at::set_num_threads(run_threads);
     SCOPED_TRACE(std::to_string(c.H) + "x" + std::to_string(c.W) + " window " + std::to_string(c.window) + " d " +
-                 std::to_string(c.d) + " sharpen " + std::to_string(c.sharpen));
+                 std::to_string(c.d) + " sharpen " + std::to_string(c.sharpen) + " threads " +
+                 std::to_string(run_threads));
     const int64_t kh = c.window ? c.window : c.H, kw = c.window ? c.window : c.W, C3 = 3 * c.heads * c.d;
     const double scale = c.sharpen / std::sqrt(static_cast<double>(c.d));
     const at::Tensor qkv = at::randn({c.B, c.H, c.W, C3 + 16}).to(bounds.type).slice(3, 0, C3);
@@ -104,6 +114,7 @@ TEST_P(AttentionFused, EqualsUpstreamAttentionInDouble) {
       EXPECT_GT((zero_pad - want).abs().max().item<double>(), 0.05);
     }
   }
+  at::set_num_threads(threads);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, AttentionFused,

@@ -81,6 +81,9 @@ struct Plan {
   const uint32_t* rel_h = nullptr;
   const uint32_t* rel_w = nullptr;
   int64_t packed_per_group = 0;  // units of packed k (and again of packed v) per head
+  // Floats of a group's relative-position terms (Group::terms).
+  int64_t terms_per_group = 0;
+  float score_scale = 0;         // the problem's scale times log2 e: scores in base 2
 };
 
 // acc[r][·] = Σ_p a[r][p] · b[p][·] for MR rows and 16·NV columns, over `depth` units: a's
@@ -114,32 +117,37 @@ SEGKIT_KERNEL_TARGET void dot_tile(const uint32_t* a, int64_t lda, const uint32_
     }
 }
 
-// exp(x) for x <= 88 to about 4e-5 (relative), for probabilities that are rounded to bfloat16
-// (8 significant bits) anyway: one step of range reduction and e^r to the r⁴ term. Below -87
-// it returns exp(-87).
-SEGKIT_KERNEL_INLINE __m512 exp_coarse(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147180559945f), x);
-  __m512 p = _mm512_set1_ps(1.0f / 24);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+// 2^x to about 1e-4 (relative), for probabilities that are rounded to bfloat16 (8 significant
+// bits) anyway: core::avx512::exp2 with a degree-3 polynomial (fitted as that one is).
+SEGKIT_KERNEL_INLINE __m512 exp2_coarse(__m512 x) {
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_set1_ps(5.500892922282219e-2f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(2.4221095442771912e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(6.932829022407532e-1f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(p, n);
 }
 
+template <class E>
+SEGKIT_KERNEL_INLINE __m512 exp2(__m512 x) {
+  return E::kCoarseExp ? exp2_coarse(x) : core::avx512::exp2(x);
+}
+
+// Scores are kept in base 2 (natural-base scores times log2 e, folded into the scale and the
+// relative-position products), so that the probabilities are 2^(s − max).
+//
 // A row's probabilities are taken against its running maximum m until a score passes
-// m + kSlack: e^kSlack bounds them, far inside float's range. Only then does m rise, and what
+// m + kSlack: 2^kSlack bounds them, far inside float's range. Only then does m rise, and what
 // the row has summed and accumulated so far is scaled down to the new maximum.
-constexpr float kSlack = 8.0f;
+constexpr float kSlack = 12.0f;
 
 // Probabilities of MR queries against one panel of 64 keys of the same key row, straight from
-// the products. Score s = scale·(q_r·k_j) + rel_h[r] + rel_w[r][j] (upstream's order);
-// p = exp(s − max[r]) into p[r][c0 + j]. Per row: max[r], the running maximum (raised as above:
-// then the row's sum lanes, its probabilities p[r][0, c0) of this key block and its output row
-// o[r] are rescaled), and sum[r][16], the lanewise sum of its probabilities.
+// the products. Score s = scale·(q_r·k_j) + rel_h[r] + rel_w[r][j] (upstream's terms, here
+// in base 2: `scale` includes log2 e); p = 2^(s − max[r]) into p[r][c0 + j]. Per row: max[r],
+// the running maximum (raised as above: then the row's sum lanes, its probabilities
+// p[r][0, c0) of this key block and its output row o[r] are rescaled), and sum[r][16], the
+// lanewise sum of its probabilities.
 template <class E, int MR>
 SEGKIT_KERNEL_TARGET void probability_tile(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t depth,
                                            typename E::Element* p, int64_t ldp, int64_t c0, float scale,
@@ -148,28 +156,27 @@ SEGKIT_KERNEL_TARGET void probability_tile(const uint32_t* a, int64_t lda, const
   __m512 acc[MR][kTileVectors];
   tile_products<E>(a, lda, b, kPanel, depth, acc);
   for (int r = 0; r < MR; ++r) {
-    const __m512 h = _mm512_set1_ps(rel_h[r * ldh]);
+    // rel_h is the same across the panel: it joins the maximum in the shift below.
+    const float h = rel_h[r * ldh];
     __m512 top = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
     for (int v = 0; v < kTileVectors; ++v) {
-      acc[r][v] = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(acc[r][v], _mm512_set1_ps(scale)), h),
-                                _mm512_loadu_ps(rel_w + r * ldw + kLanes * v));
+      acc[r][v] = _mm512_fmadd_ps(acc[r][v], _mm512_set1_ps(scale), _mm512_loadu_ps(rel_w + r * ldw + kLanes * v));
       top = _mm512_max_ps(top, acc[r][v]);
     }
     typename E::Element* row = p + r * ldp;
-    if (_mm512_cmp_ps_mask(top, _mm512_set1_ps(max[r] + kSlack), _CMP_GT_OQ)) {
-      const float raised = _mm512_reduce_max_ps(top);
-      const __m512 alpha = _mm512_set1_ps(std::exp(max[r] - raised));  // 0 on the row's first panel
+    if (_mm512_cmp_ps_mask(top, _mm512_set1_ps(max[r] + kSlack - h), _CMP_GT_OQ)) {
+      const float raised = _mm512_reduce_max_ps(top) + h;
+      const __m512 alpha = _mm512_set1_ps(std::exp2(max[r] - raised));  // 0 on the row's first panel
       _mm512_storeu_ps(sum + r * kLanes, _mm512_mul_ps(_mm512_loadu_ps(sum + r * kLanes), alpha));
       for (int64_t c = 0; c < d; c += kLanes)
         _mm512_storeu_ps(o + r * d + c, _mm512_mul_ps(_mm512_loadu_ps(o + r * d + c), alpha));
       for (int64_t j = 0; j < c0; j += kLanes) E::store(row + j, _mm512_mul_ps(E::load(row + j), alpha));
       max[r] = raised;
     }
-    const __m512 m = _mm512_set1_ps(max[r]);
+    const __m512 shift = _mm512_set1_ps(h - max[r]);
     __m512 total = _mm512_loadu_ps(sum + r * kLanes);
     for (int v = 0; v < kTileVectors; ++v) {
-      const __m512 x = _mm512_sub_ps(acc[r][v], m);
-      const __m512 e = E::kCoarseExp ? exp_coarse(x) : core::avx512::exp(x);
+      const __m512 e = exp2<E>(_mm512_add_ps(acc[r][v], shift));
       total = _mm512_add_ps(total, e);
       E::store(row + c0 + kLanes * v, e);
     }
@@ -240,8 +247,21 @@ SEGKIT_KERNEL_INLINE __mmask16 first_lanes(int64_t n) {
 // by side and the probabilities P, both in the element type (held as units). With probability
 // tiles, each row's sum is kept in 16 lanes (sum_lanes) until the end.
 struct Scratch {
-  std::vector<float> S, O, max, sum, rel_h, rel_w, sum_lanes;
+  std::vector<float> S, O, max, sum, sum_lanes;
   std::vector<uint32_t> Q, P;
+  const float* rel_h = nullptr;  // the block's rows of the group's terms
+  const float* rel_w = nullptr;
+};
+
+// One group, ready to attend: its keys and values packed block by block (pack_group), the
+// relative-position terms of all its queries (float32, base 2: rel_h[n][kh_padded], then
+// rel_w[n][kw_padded]; null without relative positions), and its queries side by side, or
+// null when each query block gathers its own.
+struct Group {
+  int64_t g;
+  const uint32_t *k, *v;
+  const float* terms;
+  const uint32_t* q;
 };
 
 // Whether a key row is made of whole panels: then probability tiles go from the products to
@@ -251,7 +271,8 @@ inline bool probabilities_in_tiles(const Plan& pl) { return pl.rel_h && pl.kw % 
 // P for one key block (starting at key row y0) whose key rows are whole panels, by
 // probability tiles.
 template <class E>
-void probabilities(const Plan& pl, Scratch& s, const uint32_t* k, int64_t rows, int64_t y0, int64_t keys) {
+void probabilities(const Plan& pl, Scratch& s, const uint32_t* q, const uint32_t* k, int64_t rows, int64_t y0,
+                   int64_t keys) {
   const int64_t ld = pl.blocks.padded, units = pl.units, d = pl.pr.d;
   auto* P = reinterpret_cast<typename E::Element*>(s.P.data());
   const ProbabilityTileFn<E> fn_rows = probability_tile_for<E>(kTileRows);
@@ -260,8 +281,8 @@ void probabilities(const Plan& pl, Scratch& s, const uint32_t* k, int64_t rows, 
     const int64_t y = y0 + c0 / pl.kw, x0 = c0 % pl.kw;
     for (int64_t r0 = 0; r0 < rows; r0 += kTileRows)
       (r0 + kTileRows <= rows ? fn_rows : probability_tile_for<E>(static_cast<int>(rows - r0)))(
-          s.Q.data() + r0 * units, units, panel, units, P + r0 * ld, ld, c0, pl.pr.scale,
-          s.rel_h.data() + r0 * pl.kh_padded + y, pl.kh_padded, s.rel_w.data() + r0 * pl.kw_padded + x0, pl.kw_padded,
+          q + r0 * units, units, panel, units, P + r0 * ld, ld, c0, pl.score_scale,
+          s.rel_h + r0 * pl.kh_padded + y, pl.kh_padded, s.rel_w + r0 * pl.kw_padded + x0, pl.kw_padded,
           s.max.data() + r0, s.sum_lanes.data() + r0 * kLanes, s.O.data() + r0 * d, d);
   }
 }
@@ -277,8 +298,8 @@ SEGKIT_KERNEL_TARGET void block_softmax(const Plan& pl, Scratch& s, int64_t rows
     float* row = s.S.data() + r * ld;
     __m512 vmax = _mm512_set1_ps(-infinity);
     if (pl.rel_h) {
-      const float* rh = s.rel_h.data() + r * pl.kh_padded;
-      const float* rw = s.rel_w.data() + r * pl.kw_padded;
+      const float* rh = s.rel_h + r * pl.kh_padded;
+      const float* rw = s.rel_w + r * pl.kw_padded;
       for (int64_t y = 0; y < key_rows; ++y) {
         const __m512 bias = _mm512_set1_ps(rh[y0 + y]);
         float* seg = row + y * kw;
@@ -296,14 +317,13 @@ SEGKIT_KERNEL_TARGET void block_softmax(const Plan& pl, Scratch& s, int64_t rows
       }
     }
     const float old_max = s.max[r], new_max = std::max(old_max, _mm512_reduce_max_ps(vmax));
-    const float alpha = std::exp(old_max - new_max);  // 0 on the first block
+    const float alpha = std::exp2(old_max - new_max);  // 0 on the first block
     const __m512 vm = _mm512_set1_ps(new_max);
     __m512 vsum = _mm512_setzero_ps();
     auto* p = reinterpret_cast<typename E::Element*>(s.P.data() + r * ld / E::kPerUnit);
     for (int64_t j = 0; j < ld; j += kLanes) {
       const __m512 x = _mm512_sub_ps(_mm512_loadu_ps(row + j), vm);
-      const __m512 e = _mm512_maskz_mov_ps(first_lanes(keys - j),
-                                           E::kCoarseExp ? exp_coarse(x) : core::avx512::exp(x));
+      const __m512 e = _mm512_maskz_mov_ps(first_lanes(keys - j), exp2<E>(x));
       vsum = _mm512_add_ps(vsum, e);
       E::store(p + j, e);
     }
@@ -334,10 +354,15 @@ SEGKIT_KERNEL_TARGET void write_output(const Plan& pl, const Scratch& s, int64_t
   }
 }
 
-// One block of query rows [i0, i0 + rows) of group g against all key blocks.
+// Query rows n0..n0 + count of group g, side by side.
+inline void gather_queries(const Plan& pl, int64_t g, int64_t n0, int64_t count, uint32_t* q) {
+  for (int64_t n = 0; n < count; ++n)
+    std::memcpy(q + n * pl.units, pl.pr.tokens.row(g, n0 + n, 0), pl.units * sizeof(uint32_t));
+}
+
+// One block of query rows [i0, i0 + rows) of a group against all its key blocks.
 template <class E>
-void attend_queries(const Plan& pl, const uint32_t* packed_k, const uint32_t* packed_v, Scratch& s, int64_t g,
-                    int64_t i0, int64_t rows) {
+void attend_queries(const Plan& pl, const Group& group, Scratch& s, int64_t i0, int64_t rows) {
   const KeyBlocks& kb = pl.blocks;
   const int64_t d = pl.pr.d, units = pl.units;
   std::fill(s.O.begin(), s.O.begin() + rows * d, 0.0f);
@@ -345,36 +370,21 @@ void attend_queries(const Plan& pl, const uint32_t* packed_k, const uint32_t* pa
   std::fill(s.sum.begin(), s.sum.begin() + rows, 0.0f);
   const bool tiled = probabilities_in_tiles(pl);
   if (tiled) std::fill(s.sum_lanes.begin(), s.sum_lanes.begin() + rows * kLanes, 0.0f);
-  for (int64_t r = 0; r < rows; ++r)
-    std::memcpy(s.Q.data() + r * units, pl.pr.tokens.row(g, i0 + r, 0), units * sizeof(uint32_t));
-  const uint32_t* q = s.Q.data();
-  if (pl.rel_h) {
-    // rel_h[i, y] = q_i · Rh[y_i, y]: one product for each run of queries in the same row;
-    // rel_w[i, x] = q_i · Rw[x_i, x]: one for the queries of each column. In float32, never
-    // rounded.
-    for (int64_t r = 0; r < rows;) {
-      const int64_t y = (i0 + r) / pl.kw, run = std::min(rows - r, (y + 1) * pl.kw - (i0 + r));
-      dot<E>(q + r * units, units, pl.rel_h + y * units * pl.kh_padded, kPanel * units, units,
-             s.rel_h.data() + r * pl.kh_padded, pl.kh_padded, run, pl.kh_padded, 1.0f, false);
-      r += run;
-    }
-    for (int64_t x = 0; x < pl.kw; ++x) {  // the queries of column x, kw rows apart, from row r
-      const int64_t r = ((x - i0) % pl.kw + pl.kw) % pl.kw;
-      if (r >= rows) continue;
-      dot<E>(q + r * units, pl.kw * units, pl.rel_w + x * units * pl.kw_padded, kPanel * units, units,
-             s.rel_w.data() + r * pl.kw_padded, pl.kw * pl.kw_padded, (rows - r + pl.kw - 1) / pl.kw, pl.kw_padded,
-             1.0f, false);
-    }
+  if (!group.q) gather_queries(pl, group.g, i0, rows, s.Q.data());
+  const uint32_t* q = group.q ? group.q + i0 * units : s.Q.data();
+  if (group.terms) {
+    s.rel_h = group.terms + i0 * pl.kh_padded;
+    s.rel_w = group.terms + pl.N * pl.kh_padded + i0 * pl.kw_padded;
   }
   for (int64_t block = 0; block < kb.count; ++block) {
     const int64_t keys = kb.keys_in(block, pl.N);
     const int64_t padded = whole_vectors(keys);
-    const uint32_t* k = packed_k + block * units * kb.padded;
-    const uint32_t* v = packed_v + block * units * kb.padded;
+    const uint32_t* k = group.k + block * units * kb.padded;
+    const uint32_t* v = group.v + block * units * kb.padded;
     if (tiled) {
-      probabilities<E>(pl, s, k, rows, block * kb.rows, keys);
+      probabilities<E>(pl, s, q, k, rows, block * kb.rows, keys);
     } else {
-      dot<E>(q, units, k, kPanel * units, units, s.S.data(), kb.padded, rows, padded, pl.pr.scale, false);
+      dot<E>(q, units, k, kPanel * units, units, s.S.data(), kb.padded, rows, padded, pl.score_scale, false);
       block_softmax<E>(pl, s, rows, block * kb.rows, keys);
     }
     dot<E>(s.P.data(), kb.padded / E::kPerUnit, v, kPanel * kb.padded / E::kPerUnit, padded / E::kPerUnit, s.O.data(),
@@ -382,7 +392,25 @@ void attend_queries(const Plan& pl, const uint32_t* packed_k, const uint32_t* pa
   }
   if (tiled)
     for (int64_t r = 0; r < rows; ++r) s.sum[r] = reduce_lanes(s.sum_lanes.data() + r * kLanes);
-  write_output<E>(pl, s, g, i0, rows);
+  write_output<E>(pl, s, group.g, i0, rows);
+}
+
+// Group g's relative-position terms (Group::terms), from all its queries side by side in q:
+// rel_h[n, y] = q_n · Rh[y_n, y], one product for the kw queries of each row y_n, and
+// rel_w[n, x] = q_n · Rw[x_n, x], one for the kh queries of each column x_n (kw rows apart).
+// Whole rows and columns make products of full register tiles, and each table row is read once
+// per group. In float32, never rounded, and in base 2 as the scores.
+template <class E>
+void relative_terms(const Plan& pl, const uint32_t* q, float* terms) {
+  const int64_t units = pl.units, kh = pl.kh, kw = pl.kw;
+  float* rel_h = terms;
+  float* rel_w = terms + pl.N * pl.kh_padded;
+  for (int64_t y = 0; y < kh; ++y)
+    dot<E>(q + y * kw * units, units, pl.rel_h + y * units * pl.kh_padded, kPanel * units, units,
+           rel_h + y * kw * pl.kh_padded, pl.kh_padded, kw, pl.kh_padded, core::avx512::kLog2e, false);
+  for (int64_t x = 0; x < kw; ++x)
+    dot<E>(q + x * units, kw * units, pl.rel_w + x * units * pl.kw_padded, kPanel * units, units,
+           rel_w + x * pl.kw_padded, kw * pl.kw_padded, kh, pl.kw_padded, core::avx512::kLog2e, false);
 }
 
 // Packs n rows of `depth` units as the B of dot: panels of 64 columns, one column per row,
@@ -442,6 +470,7 @@ template <class E>
 void attend(const Problem& pr) {
   const Tokens& t = pr.tokens;
   Plan pl{pr, t.kh * t.kw, t.kh, t.kw, t.units, key_blocks(t.kh, t.kw)};
+  pl.score_scale = pr.scale * core::avx512::kLog2e;
   std::vector<uint32_t> tables;
   if (pr.rel_pos_h) {
     pl.kh_padded = whole_vectors(pl.kh);
@@ -453,39 +482,67 @@ void attend(const Problem& pr) {
     pl.rel_w = tables.data() + pl.kh * pl.kh_padded * pl.units;
   }
   pl.packed_per_group = pl.blocks.count * pl.blocks.padded * pl.units;
-
-  const std::unique_ptr<uint32_t[]> packed(new uint32_t[size_t(2 * pr.groups * pl.packed_per_group)]);
-  uint32_t* packed_k = packed.get();
-  uint32_t* packed_v = packed_k + pr.groups * pl.packed_per_group;
-  at::parallel_for(0, pr.groups, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t g = begin; g < end; ++g)
-      pack_group<E>(pl, g, packed_k + g * pl.packed_per_group, packed_v + g * pl.packed_per_group);
-  });
+  pl.terms_per_group = pl.rel_h ? pl.N * (pl.kh_padded + pl.kw_padded) : 0;
 
   // Blocks of whole register tiles where the queries allow: 196 = 54 + 54 + 54 + 34, not 4 × 49.
   const int64_t even_split = (pl.N + kQueriesPerBlock - 1) / kQueriesPerBlock;
   const int64_t rows_per_block = ((pl.N + even_split - 1) / even_split + kTileRows - 1) / kTileRows * kTileRows;
   const int64_t query_blocks = (pl.N + rows_per_block - 1) / rows_per_block;
-  // Items (a query block of a group) are handed out one at a time: they differ in cost (the
-  // grid's last window row has fewer queries), and on a shared machine one thread may be held
-  // up while the other is not.
-  const int64_t items = pr.groups * query_blocks;
+  // Small groups (windows), each with a few query blocks, are attended whole by one thread,
+  // which packs the group where it then reads it (in its own cache). Large groups (global
+  // attention) are packed first, all of them, and their query blocks are shared out.
+  const int threads = at::get_num_threads();
+  const bool whole_groups = pl.packed_per_group * 2 * sizeof(uint32_t) <= (256 << 10) && pr.groups >= 4 * threads;
+  std::unique_ptr<uint32_t[]> packed;
+  std::unique_ptr<float[]> terms;
+  if (!whole_groups) {
+    packed.reset(new uint32_t[size_t(2 * pr.groups * pl.packed_per_group)]);
+    terms.reset(new float[size_t(pr.groups * pl.terms_per_group)]);
+    at::parallel_for(0, pr.groups, 1, [&](int64_t begin, int64_t end) {
+      std::vector<uint32_t> q(pl.rel_h ? size_t(pl.N * pl.units) : 0);
+      for (int64_t g = begin; g < end; ++g) {
+        pack_group<E>(pl, g, packed.get() + g * pl.packed_per_group,
+                      packed.get() + (pr.groups + g) * pl.packed_per_group);
+        if (!pl.rel_h) continue;
+        gather_queries(pl, g, 0, pl.N, q.data());
+        relative_terms<E>(pl, q.data(), terms.get() + g * pl.terms_per_group);
+      }
+    });
+  }
+
+  // Items (a group, or a query block of one) are handed out one at a time: they differ in cost
+  // (the grid's last window row has fewer queries), and on a shared machine one thread may be
+  // held up while the other is not.
+  const int64_t items = whole_groups ? pr.groups : pr.groups * query_blocks;
   std::atomic<int64_t> next{0};
-  at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) {
+  at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
     Scratch s;
-    s.Q.resize(size_t(rows_per_block * pl.units));
+    s.Q.resize(size_t((whole_groups ? pl.N : rows_per_block) * pl.units));
     if (!probabilities_in_tiles(pl)) s.S.resize(size_t(rows_per_block * pl.blocks.padded));
     s.P.resize(size_t(rows_per_block * pl.blocks.padded / E::kPerUnit));
     s.O.resize(size_t(rows_per_block * pr.d));
     s.max.resize(size_t(rows_per_block));
     s.sum.resize(size_t(rows_per_block));
-    s.rel_h.resize(size_t(rows_per_block * pl.kh_padded));
-    s.rel_w.resize(size_t(rows_per_block * pl.kw_padded));
     if (probabilities_in_tiles(pl)) s.sum_lanes.resize(size_t(rows_per_block * kLanes));
+    std::vector<uint32_t> group_kv(whole_groups ? size_t(2 * pl.packed_per_group) : 0);
+    std::vector<float> group_terms(whole_groups ? size_t(pl.terms_per_group) : 0);
     for (int64_t item; (item = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
-      const int64_t g = item / query_blocks, i0 = item % query_blocks * rows_per_block;
-      const int64_t rows = std::min(rows_per_block, pr.tokens.rows_with_tokens(g) - i0);
-      if (rows > 0) attend_queries<E>(pl, packed_k + g * pl.packed_per_group, packed_v + g * pl.packed_per_group, s, g, i0, rows);
+      const int64_t g = whole_groups ? item : item / query_blocks;
+      const int64_t last = pr.tokens.rows_with_tokens(g);
+      if (whole_groups) {
+        pack_group<E>(pl, g, group_kv.data(), group_kv.data() + pl.packed_per_group);
+        gather_queries(pl, g, 0, pl.N, s.Q.data());
+        if (pl.rel_h) relative_terms<E>(pl, s.Q.data(), group_terms.data());
+        const Group group{g, group_kv.data(), group_kv.data() + pl.packed_per_group,
+                          pl.rel_h ? group_terms.data() : nullptr, s.Q.data()};
+        for (int64_t i0 = 0; i0 < last; i0 += rows_per_block)
+          attend_queries<E>(pl, group, s, i0, std::min(rows_per_block, last - i0));
+      } else {
+        const int64_t i0 = item % query_blocks * rows_per_block;
+        const Group group{g, packed.get() + g * pl.packed_per_group, packed.get() + (pr.groups + g) * pl.packed_per_group,
+                          pl.rel_h ? terms.get() + g * pl.terms_per_group : nullptr, nullptr};
+        if (i0 < last) attend_queries<E>(pl, group, s, i0, std::min(rows_per_block, last - i0));
+      }
     }
   });
 }
