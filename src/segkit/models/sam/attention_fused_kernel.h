@@ -83,6 +83,9 @@ struct Plan {
   int64_t packed_per_group = 0;  // units of packed k (and again of packed v) per head
   // Floats of a group's relative-position terms (Group::terms).
   int64_t terms_per_group = 0;
+  // Windows of at most 16×16 (probability tiles with Terms::kSmallWindow): each key's row and
+  // column in the window, for the block's padded keys.
+  std::vector<int32_t> key_y{}, key_x{};
   float score_scale = 0;         // the problem's scale times log2 e: scores in base 2
 };
 
@@ -142,53 +145,92 @@ SEGKIT_KERNEL_INLINE __m512 exp2(__m512 x) {
 // the row has summed and accumulated so far is scaled down to the new maximum.
 constexpr float kSlack = 12.0f;
 
-// Probabilities of MR queries against one panel of 64 keys of the same key row, straight from
-// the products. Score s = scale·(q_r·k_j) + rel_h[r] + rel_w[r][j] (upstream's terms, here
-// in base 2: `scale` includes log2 e); p = 2^(s − max[r]) into p[r][c0 + j]. Per row: max[r],
-// the running maximum (raised as above: then the row's sum lanes, its probabilities
-// p[r][0, c0) of this key block and its output row o[r] are rescaled), and sum[r][16], the
-// lanewise sum of its probabilities.
-template <class E, int MR>
+SEGKIT_KERNEL_INLINE __mmask16 first_lanes(int64_t n) {
+  return n >= kLanes ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+// What a probability tile's rows need besides the products: where their terms, probabilities
+// and running state are.
+template <class E>
+struct TileRows {
+  typename E::Element* p;  // probabilities of the key block, row r at p + r·ldp
+  int64_t ldp;
+  int64_t c0;    // the panel's first key in the block
+  int64_t keys;  // keys in the block: lanes past them are padding
+  float scale;   // of q·k, in base 2
+  const float *rel_h, *rel_w;  // row r at rel_h + r·ldh and rel_w + r·ldw (see probability_tile)
+  int64_t ldh, ldw;
+  const int32_t *key_y, *key_x;  // small windows: each key's row and column in the window
+  float *max, *sum, *o;          // row r: max[r], sum[r·16 + lane], o[r·d + c]
+  int64_t d;
+};
+
+// How a probability tile finds the relative-position terms of its keys:
+//   kRowPanels: the panel is 64 keys of one key row (global attention over a grid a multiple
+//     of 64 wide): rel_h[r·ldh] is one number for the row, rel_w[r·ldw + j] one per key;
+//   kSmallWindow: the window is at most 16×16 (SAM's 14×14): a row's rel_h and rel_w fit in
+//     one vector each (16 floats from rel_h + r·ldh, rel_w + r·ldw), and each key's pair
+//     (rel_h[y_j] + rel_w[x_j]) is gathered from them by its row and column.
+enum class Terms { kRowPanels, kSmallWindow };
+
+// Probabilities of MR queries against one panel of 16·NV keys, straight from the products.
+// Score s = scale·(q_r·k_j) + rel_h[r][y_j] + rel_w[r][x_j] (upstream's terms, here in base
+// 2: `scale` includes log2 e); p = 2^(s − max[r]) into p[r][c0 + j], 0 for padding keys. Per
+// row: max[r], the running maximum (raised as above: then the row's sum lanes, its
+// probabilities p[r][0, c0) of this key block and its output row o[r] are rescaled), and
+// sum[r][16], the lanewise sum of its probabilities.
+template <class E, int MR, int NV, Terms T>
 SEGKIT_KERNEL_TARGET void probability_tile(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t depth,
-                                           typename E::Element* p, int64_t ldp, int64_t c0, float scale,
-                                           const float* rel_h, int64_t ldh, const float* rel_w, int64_t ldw,
-                                           float* max, float* sum, float* o, int64_t d) {
-  __m512 acc[MR][kTileVectors];
-  tile_products<E>(a, lda, b, kPanel, depth, acc);
+                                           const TileRows<E>& t) {
+  __m512 acc[MR][NV];
+  tile_products<E>(a, lda, b, kLanes * NV, depth, acc);
+  const float infinity = std::numeric_limits<float>::infinity();
+  const __m512 scale = _mm512_set1_ps(t.scale);
+  __mmask16 valid[NV];
+  for (int v = 0; v < NV; ++v) valid[v] = first_lanes(t.keys - t.c0 - kLanes * v);
   for (int r = 0; r < MR; ++r) {
-    // rel_h is the same across the panel: it joins the maximum in the shift below.
-    const float h = rel_h[r * ldh];
-    __m512 top = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-    for (int v = 0; v < kTileVectors; ++v) {
-      acc[r][v] = _mm512_fmadd_ps(acc[r][v], _mm512_set1_ps(scale), _mm512_loadu_ps(rel_w + r * ldw + kLanes * v));
+    // With row panels, rel_h is the same across the panel: it joins the maximum in the shift.
+    const float h = T == Terms::kRowPanels ? t.rel_h[r * t.ldh] : 0.0f;
+    __m512 top = _mm512_set1_ps(-infinity);
+    for (int v = 0; v < NV; ++v) {
+      __m512 terms;
+      if (T == Terms::kRowPanels) {
+        terms = _mm512_loadu_ps(t.rel_w + r * t.ldw + kLanes * v);
+      } else {
+        const int64_t j = t.c0 + kLanes * v;
+        terms = _mm512_add_ps(
+            _mm512_permutexvar_ps(_mm512_loadu_si512(t.key_y + j), _mm512_loadu_ps(t.rel_h + r * t.ldh)),
+            _mm512_permutexvar_ps(_mm512_loadu_si512(t.key_x + j), _mm512_loadu_ps(t.rel_w + r * t.ldw)));
+      }
+      acc[r][v] = _mm512_mask_mov_ps(_mm512_set1_ps(-infinity), valid[v], _mm512_fmadd_ps(acc[r][v], scale, terms));
       top = _mm512_max_ps(top, acc[r][v]);
     }
-    typename E::Element* row = p + r * ldp;
-    if (_mm512_cmp_ps_mask(top, _mm512_set1_ps(max[r] + kSlack - h), _CMP_GT_OQ)) {
+    typename E::Element* row = t.p + r * t.ldp;
+    float& max = t.max[r];
+    float* sum = t.sum + r * kLanes;
+    if (_mm512_cmp_ps_mask(top, _mm512_set1_ps(max + kSlack - h), _CMP_GT_OQ)) {
       const float raised = _mm512_reduce_max_ps(top) + h;
-      const __m512 alpha = _mm512_set1_ps(std::exp2(max[r] - raised));  // 0 on the row's first panel
-      _mm512_storeu_ps(sum + r * kLanes, _mm512_mul_ps(_mm512_loadu_ps(sum + r * kLanes), alpha));
-      for (int64_t c = 0; c < d; c += kLanes)
-        _mm512_storeu_ps(o + r * d + c, _mm512_mul_ps(_mm512_loadu_ps(o + r * d + c), alpha));
-      for (int64_t j = 0; j < c0; j += kLanes) E::store(row + j, _mm512_mul_ps(E::load(row + j), alpha));
-      max[r] = raised;
+      const __m512 alpha = _mm512_set1_ps(std::exp2(max - raised));  // 0 on the row's first panel
+      _mm512_storeu_ps(sum, _mm512_mul_ps(_mm512_loadu_ps(sum), alpha));
+      float* o = t.o + r * t.d;
+      for (int64_t c = 0; c < t.d; c += kLanes) _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_loadu_ps(o + c), alpha));
+      for (int64_t j = 0; j < t.c0; j += kLanes) E::store(row + j, _mm512_mul_ps(E::load(row + j), alpha));
+      max = raised;
     }
-    const __m512 shift = _mm512_set1_ps(h - max[r]);
-    __m512 total = _mm512_loadu_ps(sum + r * kLanes);
-    for (int v = 0; v < kTileVectors; ++v) {
-      const __m512 e = exp2<E>(_mm512_add_ps(acc[r][v], shift));
+    const __m512 shift = _mm512_set1_ps(h - max);
+    __m512 total = _mm512_loadu_ps(sum);
+    for (int v = 0; v < NV; ++v) {
+      const __m512 e = _mm512_maskz_mov_ps(valid[v], exp2<E>(_mm512_add_ps(acc[r][v], shift)));
       total = _mm512_add_ps(total, e);
-      E::store(row + c0 + kLanes * v, e);
+      E::store(row + t.c0 + kLanes * v, e);
     }
-    _mm512_storeu_ps(sum + r * kLanes, total);
+    _mm512_storeu_ps(sum, total);
   }
 }
 
 using TileFn = void (*)(const uint32_t*, int64_t, const uint32_t*, int64_t, int64_t, float*, int64_t, float, bool);
 template <class E>
-using ProbabilityTileFn = void (*)(const uint32_t*, int64_t, const uint32_t*, int64_t, typename E::Element*, int64_t,
-                                   int64_t, float, const float*, int64_t, const float*, int64_t, float*, float*,
-                                   float*, int64_t);
+using ProbabilityTileFn = void (*)(const uint32_t*, int64_t, const uint32_t*, int64_t, const TileRows<E>&);
 
 template <class E, int MR>
 TileFn tile_for(int nv) {
@@ -207,15 +249,24 @@ TileFn tile(int mr, int nv) {
   }
 }
 
-template <class E>
-ProbabilityTileFn<E> probability_tile_for(int mr) {
+template <class E, int MR, Terms T>
+ProbabilityTileFn<E> probability_tile_for(int nv) {
+  if (T == Terms::kRowPanels) return probability_tile<E, MR, 4, T>;  // panels are whole there
+  return nv == 1   ? probability_tile<E, MR, 1, T>
+         : nv == 2 ? probability_tile<E, MR, 2, T>
+         : nv == 3 ? probability_tile<E, MR, 3, T>
+                   : probability_tile<E, MR, 4, T>;
+}
+
+template <class E, Terms T>
+ProbabilityTileFn<E> probability_tile_for(int mr, int nv) {
   switch (mr) {
-    case 1: return probability_tile<E, 1>;
-    case 2: return probability_tile<E, 2>;
-    case 3: return probability_tile<E, 3>;
-    case 4: return probability_tile<E, 4>;
-    case 5: return probability_tile<E, 5>;
-    default: return probability_tile<E, 6>;
+    case 1: return probability_tile_for<E, 1, T>(nv);
+    case 2: return probability_tile_for<E, 2, T>(nv);
+    case 3: return probability_tile_for<E, 3, T>(nv);
+    case 4: return probability_tile_for<E, 4, T>(nv);
+    case 5: return probability_tile_for<E, 5, T>(nv);
+    default: return probability_tile_for<E, 6, T>(nv);
   }
 }
 
@@ -236,10 +287,6 @@ void dot(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t panel_stride
       tile<E>(static_cast<int>(rows - r0), static_cast<int>(width / kLanes))(a + r0 * lda, lda, panel, width, depth,
                                                                            c + r0 * ldc + c0, ldc, alpha, accumulate);
   }
-}
-
-SEGKIT_KERNEL_INLINE __mmask16 first_lanes(int64_t n) {
-  return n >= kLanes ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
 // Per query block: scores S (float32) for one key block (not with probability tiles), the
@@ -264,26 +311,48 @@ struct Group {
   const uint32_t* q;
 };
 
-// Whether a key row is made of whole panels: then probability tiles go from the products to
-// the probabilities in registers, without a pass over the scores.
-inline bool probabilities_in_tiles(const Plan& pl) { return pl.rel_h && pl.kw % kPanel == 0; }
+inline bool small_window(const Plan& pl) { return pl.kh <= kLanes && pl.kw <= kLanes; }
 
-// P for one key block (starting at key row y0) whose key rows are whole panels, by
-// probability tiles.
+// Whether probability tiles go from the products to the probabilities in registers, without
+// a pass over the scores: where the relative-position terms of a panel's keys are at hand
+// (Terms).
+inline bool probabilities_in_tiles(const Plan& pl) { return pl.rel_h && (pl.kw % kPanel == 0 || small_window(pl)); }
+
+// P for one key block (starting at key row y0) by probability tiles.
 template <class E>
 void probabilities(const Plan& pl, Scratch& s, const uint32_t* q, const uint32_t* k, int64_t rows, int64_t y0,
                    int64_t keys) {
-  const int64_t ld = pl.blocks.padded, units = pl.units, d = pl.pr.d;
+  const int64_t ld = pl.blocks.padded, units = pl.units;
+  const bool window = small_window(pl);
+  TileRows<E> t{};
+  t.ldp = ld;
+  t.keys = keys;
+  t.scale = pl.score_scale;
+  t.ldh = pl.kh_padded;
+  t.ldw = pl.kw_padded;
+  t.key_y = pl.key_y.data();
+  t.key_x = pl.key_x.data();
+  t.d = pl.pr.d;
   auto* P = reinterpret_cast<typename E::Element*>(s.P.data());
-  const ProbabilityTileFn<E> fn_rows = probability_tile_for<E>(kTileRows);
   for (int64_t c0 = 0; c0 < keys; c0 += kPanel) {
-    const uint32_t* panel = k + c0 * units;
-    const int64_t y = y0 + c0 / pl.kw, x0 = c0 % pl.kw;
-    for (int64_t r0 = 0; r0 < rows; r0 += kTileRows)
-      (r0 + kTileRows <= rows ? fn_rows : probability_tile_for<E>(static_cast<int>(rows - r0)))(
-          q + r0 * units, units, panel, units, P + r0 * ld, ld, c0, pl.score_scale,
-          s.rel_h + r0 * pl.kh_padded + y, pl.kh_padded, s.rel_w + r0 * pl.kw_padded + x0, pl.kw_padded,
-          s.max.data() + r0, s.sum_lanes.data() + r0 * kLanes, s.O.data() + r0 * d, d);
+    const int nv = static_cast<int>(std::min(kPanel, ld - c0) / kLanes);
+    auto tile_for = [&](int64_t mr) {
+      return window ? probability_tile_for<E, Terms::kSmallWindow>(static_cast<int>(mr), nv)
+                    : probability_tile_for<E, Terms::kRowPanels>(static_cast<int>(mr), nv);
+    };
+    const ProbabilityTileFn<E> fn_rows = tile_for(kTileRows);
+    // Row panels: the panel's key row and first column.
+    const int64_t y = window ? 0 : y0 + c0 / pl.kw, x0 = window ? 0 : c0 % pl.kw;
+    t.c0 = c0;
+    for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
+      t.p = P + r0 * ld;
+      t.rel_h = s.rel_h + r0 * pl.kh_padded + y;
+      t.rel_w = s.rel_w + r0 * pl.kw_padded + x0;
+      t.max = s.max.data() + r0;
+      t.sum = s.sum_lanes.data() + r0 * kLanes;
+      t.o = s.O.data() + r0 * t.d;
+      (r0 + kTileRows <= rows ? fn_rows : tile_for(rows - r0))(q + r0 * units, units, k + c0 * units, units, t);
+    }
   }
 }
 
@@ -413,17 +482,52 @@ void relative_terms(const Plan& pl, const uint32_t* q, float* terms) {
            rel_w + x * pl.kw_padded, kw * pl.kw_padded, kh, pl.kw_padded, core::avx512::kLog2e, false);
 }
 
+// x[i][l] → x[l][i]: a 16×16 transpose of 32-bit units in four rounds of shuffles (units,
+// pairs, then 128-bit quarters twice).
+SEGKIT_KERNEL_INLINE void transpose16(__m512i (&x)[16]) {
+  __m512i a[16], b[16];
+  for (int i = 0; i < 16; i += 2) {
+    a[i] = _mm512_unpacklo_epi32(x[i], x[i + 1]);
+    a[i + 1] = _mm512_unpackhi_epi32(x[i], x[i + 1]);
+  }
+  // b[4m + c], quarter q: column 4q + c of rows 4m..4m + 3.
+  for (int m = 0; m < 16; m += 4) {
+    b[m] = _mm512_unpacklo_epi64(a[m], a[m + 2]);
+    b[m + 1] = _mm512_unpackhi_epi64(a[m], a[m + 2]);
+    b[m + 2] = _mm512_unpacklo_epi64(a[m + 1], a[m + 3]);
+    b[m + 3] = _mm512_unpackhi_epi64(a[m + 1], a[m + 3]);
+  }
+  // Column 4q + c takes quarter q of b[c], b[4 + c], b[8 + c], b[12 + c].
+  for (int c = 0; c < 4; ++c) {
+    const __m512i e0 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0x44), e1 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0xee);
+    const __m512i e2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0x44), e3 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0xee);
+    x[c] = _mm512_shuffle_i32x4(e0, e2, 0x88);
+    x[4 + c] = _mm512_shuffle_i32x4(e0, e2, 0xdd);
+    x[8 + c] = _mm512_shuffle_i32x4(e1, e3, 0x88);
+    x[12 + c] = _mm512_shuffle_i32x4(e1, e3, 0xdd);
+  }
+}
+
 // Packs n rows of `depth` units as the B of dot: panels of 64 columns, one column per row,
-// depth × width units; columns n..padded zero. The loops run along the destination (the
-// sources, a few kB per panel, stay in L1).
-inline void pack_rows(const uint32_t* const* rows, int64_t n, int64_t depth, int64_t padded, uint32_t* packed) {
+// depth × width units; columns n..padded zero. Sixteen rows by sixteen units at a time,
+// transposed in registers.
+SEGKIT_KERNEL_TARGET void pack_rows(const uint32_t* const* rows, int64_t n, int64_t depth, int64_t padded,
+                                    uint32_t* packed) {
   for (int64_t c0 = 0; c0 < padded; c0 += kPanel) {
-    const int64_t width = std::min(kPanel, padded - c0), valid = std::clamp<int64_t>(n - c0, 0, width);
+    const int64_t width = std::min(kPanel, padded - c0);
     uint32_t* panel = packed + c0 * depth;
-    for (int64_t p = 0; p < depth; ++p) {
-      uint32_t* column = panel + p * width;
-      for (int64_t j = 0; j < valid; ++j) column[j] = rows[c0 + j][p];
-      for (int64_t j = valid; j < width; ++j) column[j] = 0;
+    for (int64_t j0 = 0; j0 < width; j0 += kLanes) {
+      const int64_t valid = std::clamp<int64_t>(n - c0 - j0, 0, kLanes);
+      const uint32_t* const* block = rows + c0 + j0;
+      int64_t p = 0;
+      for (; p + kLanes <= depth; p += kLanes) {
+        __m512i x[16];
+        for (int i = 0; i < 16; ++i) x[i] = i < valid ? _mm512_loadu_si512(block[i] + p) : _mm512_setzero_si512();
+        transpose16(x);
+        for (int l = 0; l < 16; ++l) _mm512_storeu_si512(panel + (p + l) * width + j0, x[l]);
+      }
+      for (; p < depth; ++p)  // bfloat16 heads of an odd number of 16-unit vectors
+        for (int64_t i = 0; i < kLanes; ++i) panel[p * width + j0 + i] = i < valid ? block[i][p] : 0;
     }
   }
 }
@@ -432,8 +536,7 @@ inline void pack_rows(const uint32_t* const* rows, int64_t n, int64_t depth, int
 // keys along the depth (kPerUnit keys to a unit, zero keys past the end) × head dimensions,
 // in panels of 64 head dimensions.
 template <class E>
-void pack_group(const Plan& pl, int64_t g, uint32_t* packed_k, uint32_t* packed_v) {
-  using Element = typename E::Element;
+SEGKIT_KERNEL_TARGET void pack_group(const Plan& pl, int64_t g, uint32_t* packed_k, uint32_t* packed_v) {
   constexpr int64_t per = E::kPerUnit;
   const KeyBlocks& kb = pl.blocks;
   const int64_t d = pl.pr.d, units = pl.units;
@@ -443,14 +546,27 @@ void pack_group(const Plan& pl, int64_t g, uint32_t* packed_k, uint32_t* packed_
     for (int64_t j = 0; j < keys; ++j) rows[size_t(j)] = pl.pr.tokens.row(g, j0 + j, 1);
     pack_rows(rows.data(), keys, units, kb.padded, packed_k + block * units * kb.padded);
     for (int64_t j = 0; j < keys; ++j) rows[size_t(j)] = pl.pr.tokens.row(g, j0 + j, 2);
-    auto* vp = reinterpret_cast<Element*>(packed_v + block * units * kb.padded);
+    uint32_t* vp = packed_v + block * units * kb.padded;
     for (int64_t c0 = 0; c0 < d; c0 += kPanel) {
-      const int64_t width = std::min(kPanel, d - c0);
-      Element* panel = vp + c0 * kb.padded;
-      for (int64_t j = 0; j < kb.padded; ++j) {
-        Element* dst = panel + (j / per * width) * per + j % per;
-        const Element* src = j < keys ? reinterpret_cast<const Element*>(rows[size_t(j)]) + c0 : nullptr;
-        for (int64_t c = 0; c < width; ++c) dst[c * per] = src ? src[c] : Element(0);
+      const int64_t width = std::min(kPanel, d - c0);  // elements; a multiple of 16
+      uint32_t* panel = vp + c0 * kb.padded / per;
+      for (int64_t j = 0; j < kb.padded; j += per) {
+        uint32_t* dst = panel + j / per * width;
+        if (per == 1) {
+          if (j < keys) std::memcpy(dst, rows[size_t(j)] + c0, width * sizeof(uint32_t));
+          else std::memset(dst, 0, width * sizeof(uint32_t));
+          continue;
+        }
+        // A unit holds element c of key j (low half) and of key j + 1 (high half).
+        const auto* lo = j < keys ? reinterpret_cast<const uint16_t*>(rows[size_t(j)]) + c0 : nullptr;
+        const auto* hi = j + 1 < keys ? reinterpret_cast<const uint16_t*>(rows[size_t(j + 1)]) + c0 : nullptr;
+        for (int64_t c = 0; c < width; c += kLanes) {
+          const __m512i l = lo ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + c)))
+                               : _mm512_setzero_si512();
+          const __m512i h = hi ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi + c)))
+                               : _mm512_setzero_si512();
+          _mm512_storeu_si512(dst + c, _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));
+        }
       }
     }
   }
@@ -483,6 +599,11 @@ void attend(const Problem& pr) {
   }
   pl.packed_per_group = pl.blocks.count * pl.blocks.padded * pl.units;
   pl.terms_per_group = pl.rel_h ? pl.N * (pl.kh_padded + pl.kw_padded) : 0;
+  if (small_window(pl))
+    for (int64_t j = 0; j < pl.blocks.padded; ++j) {
+      pl.key_y.push_back(static_cast<int32_t>(j / pl.kw));
+      pl.key_x.push_back(static_cast<int32_t>(j % pl.kw));
+    }
 
   // Blocks of whole register tiles where the queries allow: 196 = 54 + 54 + 54 + 34, not 4 × 49.
   const int64_t even_split = (pl.N + kQueriesPerBlock - 1) / kQueriesPerBlock;
