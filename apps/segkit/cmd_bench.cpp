@@ -25,8 +25,7 @@ void log_line(const std::string& s) { std::cerr << "segkit bench: " << s << "\n"
 SEGKIT_COMMAND("bench", "Time SAM on this machine: model load, image encoder, decoder (median of repeats)", [](CLI::App& cmd) {
   cmd.add_option("-m,--model", args.bench.model, "Model folder, HF repo id (from the local cache) or .pth/.safetensors file")->required();
   cmd.add_option("-i,--image", args.bench.image, "Input image")->required();
-  cmd.add_option("--precision", args.precision, "Encoder arithmetic: fp32, bf16 or auto (bf16 where the CPU has native bf16)")
-      ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
+  segkit::cli::add_precision_option(cmd, args.precision);
   cmd.add_option("--only", args.bench.only, "Time only one part")->check(CLI::IsMember({"encoder", "decoder", "generate"}));
   cmd.add_option("--repeat", args.bench.repeat, "Timed runs per measurement, after one warm-up; the median is reported")
       ->check(CLI::PositiveNumber);

@@ -14,7 +14,7 @@
 
 namespace {
 struct ServeArgs {
-  std::string model;
+  std::string model, precision = "fp32";
   segkit::ServerOptions options;
   int cache_mb = 2048;
   int max_upload_mb = 64;
@@ -42,7 +42,7 @@ void run() {
   options.limits.cache_bytes = size_t(args.cache_mb) << 20;
   options.limits.max_body_bytes = size_t(args.max_upload_mb) << 20;
   if (args.common.quiet) options.log = nullptr;
-  auto model = SamModel::load(args.model);
+  auto model = SamModel::load(args.model, cli::sam_load_options(args.precision));
   SegmentServer server(model, options);
   server.bind();
   if (!args.common.quiet) std::cerr << "segkit serve: " << model->config().describe() << "\n";
@@ -89,6 +89,7 @@ SEGKIT_COMMAND("serve", "Serve SAM over HTTP: a JSON API and a browser UI for cl
   cmd.add_option("--max-jobs", args.options.limits.max_jobs, "Segment-everything jobs running at once")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  segkit::cli::add_precision_option(cmd, args.precision);
   segkit::cli::add_common_options(cmd, args.common);
   cmd.callback(run);
 });

@@ -5,6 +5,8 @@
 #include <functional>
 #include <string>
 
+#include "segkit/sam.h"
+
 namespace segkit::cli {
 
 struct CommandSpec {
@@ -26,6 +28,11 @@ struct CommonOptions {
 void add_common_options(CLI::App& cmd, CommonOptions& opts);
 // Applies --threads to LibTorch and OpenMP and --max-pixels to image decoding; call first in a command's callback.
 void apply_common_options(const CommonOptions& opts);
+
+// --precision for the commands that run SAM's image encoder: fp32 (the default, the reference
+// arithmetic), bf16 or auto; and the load options it asks for.
+void add_precision_option(CLI::App& cmd, std::string& precision);
+SamLoadOptions sam_load_options(const std::string& precision);
 
 }  // namespace segkit::cli
 

@@ -27,6 +27,20 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
       ->check(CLI::PositiveNumber);
 }
 
+void add_precision_option(CLI::App& cmd, std::string& precision) {
+  cmd.add_option("--precision", precision,
+                 "Image encoder arithmetic: fp32, bf16 (about twice as fast where the CPU has native bf16, "
+                 "masks within about 0.1% of pixels), or auto (bf16 exactly there)")
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+      ->capture_default_str();
+}
+
+SamLoadOptions sam_load_options(const std::string& precision) {
+  SamLoadOptions options;
+  options.precision = parse_sam_precision(precision);
+  return options;
+}
+
 void apply_common_options(const CommonOptions& opts) {
   segkit::set_num_threads(opts.threads);
   if (opts.max_pixels > 0) segkit::set_default_max_pixels(opts.max_pixels);

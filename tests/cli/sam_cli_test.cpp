@@ -65,6 +65,30 @@ TEST_F(SamCli, EmbeddingThenPromptEqualsPromptingTheImage) {
   EXPECT_GE(same, got.size() * 999 / 1000);
 }
 
+TEST_F(SamCli, PrecisionIsTheUsersChoice) {
+  // The same prompt in fp32 (the default), bf16 and auto: bf16 rounds the encoder's arithmetic,
+  // so its masks may differ from fp32's, but on very few pixels.
+  std::vector<std::vector<uint8_t>> masks;
+  for (const char* precision : {"fp32", "bf16", "auto"}) {
+    const std::string out = dir.file(std::string(precision) + ".safetensors");
+    auto r = run_cli({"predict", "-m", test::sam_tiny_hf(), "-i", image(), "-p", "134.55,109.45", "--precision", precision,
+                      "-o", out, "-q"});
+    ASSERT_EQ(r.exit_code, 0) << precision << ": " << r.err;
+    masks.push_back(masks_of(out));
+  }
+  for (size_t m = 1; m < masks.size(); ++m) {
+    ASSERT_EQ(masks[m].size(), masks[0].size());
+    size_t same = 0;
+    for (size_t i = 0; i < masks[0].size(); ++i) same += masks[m][i] == masks[0][i];
+    EXPECT_GE(same, masks[0].size() * 99 / 100);
+  }
+  EXPECT_NE(run_cli({"embed", "-m", test::sam_tiny_hf(), "-i", image(), "-o", dir.file("e.safetensors"), "--precision",
+                     "fp16"})
+                .exit_code,
+            0);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("e.safetensors")));
+}
+
 TEST_F(SamCli, JsonFolderOverlayAndMaskRefinement) {
   auto r = run_cli({"predict", "-m", test::sam_tiny_hf(), "-i", image(), "-p", "50,60", "-p", "200,100,0", "-o",
                     dir.file("first.safetensors"), "--overlay", dir.file("overlay.png")});
