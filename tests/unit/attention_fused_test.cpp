@@ -15,6 +15,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "core/cpu_features.h"
 #include "models/sam/attention_fused.h"
 
 namespace {
@@ -81,14 +82,19 @@ TEST_P(AttentionFused, EqualsUpstreamAttentionInDouble) {
                         {1, 5, 40, 2, 16, 7, true, true},
                         {1, 10, 12, 2, 32, 14, true, true}};
   // One thread and several: windows are attended whole by one thread only where there are
-  // enough of them to share out, otherwise by query blocks.
+  // enough of them to share out, otherwise by query blocks. In bfloat16 on CPUs with AMX, with
+  // AMX products and without.
   const int threads = at::get_num_threads();
+  const bool amx = bounds.type == at::kBFloat16 && segkit::core::cpu_has_amx_bf16();
+  for (const bool use_amx : {false, true})
   for (const int run_threads : {1, std::max(threads, 2)})
   for (const Case& c : cases) {
+    if (use_amx && !amx) continue;
+    segkit::core::allow_amx(use_amx);
     at::set_num_threads(run_threads);
     SCOPED_TRACE(std::to_string(c.H) + "x" + std::to_string(c.W) + " window " + std::to_string(c.window) + " d " +
                  std::to_string(c.d) + " sharpen " + std::to_string(c.sharpen) + " threads " +
-                 std::to_string(run_threads));
+                 std::to_string(run_threads) + (use_amx ? " AMX" : ""));
     const int64_t kh = c.window ? c.window : c.H, kw = c.window ? c.window : c.W, C3 = 3 * c.heads * c.d;
     const double scale = c.sharpen / std::sqrt(static_cast<double>(c.d));
     const at::Tensor qkv = at::randn({c.B, c.H, c.W, C3 + 16}).to(bounds.type).slice(3, 0, C3);
@@ -115,6 +121,7 @@ TEST_P(AttentionFused, EqualsUpstreamAttentionInDouble) {
     }
   }
   at::set_num_threads(threads);
+  segkit::core::allow_amx(true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, AttentionFused,

@@ -1,4 +1,6 @@
-// The fused attention kernel for bfloat16: products with AVX-512 BF16's vdpbf16ps.
+// The fused attention kernel for bfloat16: products with AVX-512 BF16's vdpbf16ps, or on AMX
+// tiles where the CPU has them.
+#include "core/cpu_features.h"
 #include "models/sam/attention_fused_problem.h"
 
 #if SEGKIT_FUSED_ATTENTION_KERNELS
@@ -10,6 +12,7 @@ namespace {
 struct Bf16 {
   using Element = uint16_t;
   static constexpr bool kCoarseExp = true;
+  static constexpr bool kAmx = false;
   static constexpr int64_t kPerUnit = 2;
   static SEGKIT_KERNEL_INLINE __m512bh broadcast(uint32_t unit) {
     return (__m512bh)_mm512_set1_epi32(static_cast<int32_t>(unit));
@@ -23,9 +26,18 @@ struct Bf16 {
     return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
   }
 };
+struct Bf16Amx : Bf16 {
+  static constexpr bool kAmx = true;
+};
 }  // namespace
 
-void attend_bf16(const Problem& problem) { attend<Bf16>(problem); }
+void attend_bf16(const Problem& problem) {
+  // AMX takes the depth of q·k 16 units (32 elements) at a time.
+#if SEGKIT_AMX_KERNELS
+  if (core::cpu_has_amx_bf16() && problem.tokens.units % 16 == 0) return attend<Bf16Amx>(problem);
+#endif
+  attend<Bf16>(problem);
+}
 
 }  // namespace segkit::sam::fused
 

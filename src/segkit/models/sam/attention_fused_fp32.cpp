@@ -10,6 +10,7 @@ namespace {
 struct Fp32 {
   using Element = float;
   static constexpr bool kCoarseExp = false;
+  static constexpr bool kAmx = false;
   static constexpr int64_t kPerUnit = 1;
   static SEGKIT_KERNEL_INLINE __m512 broadcast(uint32_t unit) {
     float value;

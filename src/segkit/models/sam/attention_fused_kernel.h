@@ -10,7 +10,10 @@
 //   broadcast(unit)     a unit in every lane;
 //   madd(acc, a, b)     acc + the products of 16 lanes of units, summed within each unit;
 //   store(dst, v)       16 floats stored as 16 Elements;
-//   load(src)           16 Elements loaded as 16 floats.
+//   load(src)           16 Elements loaded as 16 floats;
+//   kAmx                whether the two products run on AMX tiles (amx_product; bfloat16 only):
+//                       then query blocks and key blocks are whole tiles (16 rows, 32 keys),
+//                       and the softmax takes a pass over stored scores.
 // Sizes along a product's depth are in units: a bfloat16 unit is a pair, which vdpbf16ps
 // multiplies and sums in one step.
 #include <ATen/Parallel.h>
@@ -25,6 +28,7 @@
 #include <vector>
 
 #include "core/avx512_exp.h"
+#include "models/sam/attention_fused_amx.h"
 #include "models/sam/attention_fused_problem.h"
 
 // GCC 12's AVX-512 headers make "undefined" vectors by self-assignment, which its own
@@ -49,6 +53,7 @@ constexpr int kTileVectors = 4;
 constexpr int64_t kPanel = kLanes * kTileVectors;  // columns of a packed panel
 
 inline int64_t whole_vectors(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+inline int64_t round_up(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
 // Keys are taken in blocks of whole key rows; each block is packed for the products:
 // k as [units of d][padded] (one column per key) and v as [units of padded keys][d] (one
@@ -56,17 +61,17 @@ inline int64_t whole_vectors(int64_t n) { return (n + kLanes - 1) / kLanes * kLa
 struct KeyBlocks {
   int64_t rows;    // key rows (of kw keys) per block
   int64_t keys;    // rows·kw
-  int64_t padded;  // keys rounded up to whole vectors
+  int64_t padded;  // keys rounded up to whole vectors (to `align` keys)
   int64_t count;
   int64_t keys_in(int64_t block, int64_t N) const { return std::min(keys, N - block * keys); }
 };
 
-inline KeyBlocks key_blocks(int64_t kh, int64_t kw) {
+inline KeyBlocks key_blocks(int64_t kh, int64_t kw, int64_t align) {
   KeyBlocks kb{};
   const int64_t N = kh * kw;
   kb.rows = N <= kKeysPerBlock * 5 / 4 ? kh : std::clamp<int64_t>((kKeysPerBlock + kw / 2) / kw, 1, kh);
   kb.keys = kb.rows * kw;
-  kb.padded = whole_vectors(kb.keys);
+  kb.padded = round_up(kb.keys, align);
   kb.count = (kh + kb.rows - 1) / kb.rows;
   return kb;
 }
@@ -87,6 +92,8 @@ struct Plan {
   // column in the window, for the block's padded keys.
   std::vector<int32_t> key_y{}, key_x{};
   float score_scale = 0;         // the problem's scale times log2 e: scores in base 2
+  int64_t key_align = kLanes;    // keys of a block are padded to a multiple of this
+  bool probability_tiles = false;  // see probabilities_in_tiles
 };
 
 // acc[r][·] = Σ_p a[r][p] · b[p][·] for MR rows and 16·NV columns, over `depth` units: a's
@@ -316,7 +323,11 @@ inline bool small_window(const Plan& pl) { return pl.kh <= kLanes && pl.kw <= kL
 // Whether probability tiles go from the products to the probabilities in registers, without
 // a pass over the scores: where the relative-position terms of a panel's keys are at hand
 // (Terms).
-inline bool probabilities_in_tiles(const Plan& pl) { return pl.rel_h && (pl.kw % kPanel == 0 || small_window(pl)); }
+// (Not with AMX, whose products stay in tiles until stored.)
+template <class E>
+bool probabilities_in_tiles(const Plan& pl) {
+  return !E::kAmx && pl.rel_h && (pl.kw % kPanel == 0 || small_window(pl));
+}
 
 // P for one key block (starting at key row y0) by probability tiles.
 template <class E>
@@ -356,13 +367,15 @@ void probabilities(const Plan& pl, Scratch& s, const uint32_t* q, const uint32_t
   }
 }
 
-// Adds the relative-position terms to rows' scores for one key block (starting at key row y0),
-// updates the running maximum and sum, writes the block's probabilities and rescales O.
+// Scales rows' products q·k for one key block (starting at key row y0) to scores and adds the
+// relative-position terms, updates the running maximum and sum, writes the block's
+// probabilities and rescales O.
 template <class E>
 SEGKIT_KERNEL_TARGET void block_softmax(const Plan& pl, Scratch& s, int64_t rows, int64_t y0, int64_t keys) {
   const int64_t ld = pl.blocks.padded, kw = pl.kw;
   const int64_t key_rows = keys / kw;
   const float infinity = std::numeric_limits<float>::infinity();
+  const __m512 scale = _mm512_set1_ps(pl.score_scale);
   for (int64_t r = 0; r < rows; ++r) {
     float* row = s.S.data() + r * ld;
     __m512 vmax = _mm512_set1_ps(-infinity);
@@ -374,7 +387,8 @@ SEGKIT_KERNEL_TARGET void block_softmax(const Plan& pl, Scratch& s, int64_t rows
         float* seg = row + y * kw;
         for (int64_t x = 0; x < kw; x += kLanes) {
           const __mmask16 m = first_lanes(kw - x);
-          const __m512 val = _mm512_add_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(m, seg + x), bias), _mm512_loadu_ps(rw + x));
+          const __m512 val =
+              _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, seg + x), scale, _mm512_add_ps(bias, _mm512_loadu_ps(rw + x)));
           _mm512_mask_storeu_ps(seg + x, m, val);
           vmax = _mm512_mask_max_ps(vmax, m, vmax, val);
         }
@@ -382,7 +396,9 @@ SEGKIT_KERNEL_TARGET void block_softmax(const Plan& pl, Scratch& s, int64_t rows
     } else {
       for (int64_t j = 0; j < keys; j += kLanes) {
         const __mmask16 m = first_lanes(keys - j);
-        vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_maskz_loadu_ps(m, row + j));
+        const __m512 val = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), scale);
+        _mm512_mask_storeu_ps(row + j, m, val);
+        vmax = _mm512_mask_max_ps(vmax, m, vmax, val);
       }
     }
     const float old_max = s.max[r], new_max = std::max(old_max, _mm512_reduce_max_ps(vmax));
@@ -423,23 +439,33 @@ SEGKIT_KERNEL_TARGET void write_output(const Plan& pl, const Scratch& s, int64_t
   }
 }
 
-// Query rows n0..n0 + count of group g, side by side.
-inline void gather_queries(const Plan& pl, int64_t g, int64_t n0, int64_t count, uint32_t* q) {
+// Query rows n0..n0 + count of group g, side by side, then zero rows up to `rows` in all.
+inline void gather_queries(const Plan& pl, int64_t g, int64_t n0, int64_t count, int64_t rows, uint32_t* q) {
   for (int64_t n = 0; n < count; ++n)
     std::memcpy(q + n * pl.units, pl.pr.tokens.row(g, n0 + n, 0), pl.units * sizeof(uint32_t));
+  std::fill(q + count * pl.units, q + rows * pl.units, 0u);
+}
+
+// AMX products work on whole tiles of 16 rows; the others on the rows there are.
+template <class E>
+int64_t product_rows(int64_t rows) {
+  return E::kAmx ? round_up(rows, 16) : rows;
 }
 
 // One block of query rows [i0, i0 + rows) of a group against all its key blocks.
 template <class E>
 void attend_queries(const Plan& pl, const Group& group, Scratch& s, int64_t i0, int64_t rows) {
   const KeyBlocks& kb = pl.blocks;
-  const int64_t d = pl.pr.d, units = pl.units;
-  std::fill(s.O.begin(), s.O.begin() + rows * d, 0.0f);
+  const int64_t d = pl.pr.d, units = pl.units, ldp = kb.padded / E::kPerUnit;
+  // Rows past `rows` (AMX tiles) hold zero queries, probabilities and output, never written out.
+  const int64_t tile_rows = product_rows<E>(rows);
+  std::fill(s.O.begin(), s.O.begin() + tile_rows * d, 0.0f);
+  std::fill(s.P.begin() + rows * ldp, s.P.begin() + tile_rows * ldp, 0u);
   std::fill(s.max.begin(), s.max.begin() + rows, -std::numeric_limits<float>::infinity());
   std::fill(s.sum.begin(), s.sum.begin() + rows, 0.0f);
-  const bool tiled = probabilities_in_tiles(pl);
+  const bool tiled = pl.probability_tiles;
   if (tiled) std::fill(s.sum_lanes.begin(), s.sum_lanes.begin() + rows * kLanes, 0.0f);
-  if (!group.q) gather_queries(pl, group.g, i0, rows, s.Q.data());
+  if (!group.q) gather_queries(pl, group.g, i0, rows, tile_rows, s.Q.data());
   const uint32_t* q = group.q ? group.q + i0 * units : s.Q.data();
   if (group.terms) {
     s.rel_h = group.terms + i0 * pl.kh_padded;
@@ -447,17 +473,25 @@ void attend_queries(const Plan& pl, const Group& group, Scratch& s, int64_t i0, 
   }
   for (int64_t block = 0; block < kb.count; ++block) {
     const int64_t keys = kb.keys_in(block, pl.N);
-    const int64_t padded = whole_vectors(keys);
+    const int64_t padded = round_up(keys, pl.key_align);
     const uint32_t* k = group.k + block * units * kb.padded;
     const uint32_t* v = group.v + block * units * kb.padded;
     if (tiled) {
       probabilities<E>(pl, s, q, k, rows, block * kb.rows, keys);
     } else {
-      dot<E>(q, units, k, kPanel * units, units, s.S.data(), kb.padded, rows, padded, pl.score_scale, false);
+#if SEGKIT_AMX_KERNELS
+      if (E::kAmx) amx_product(q, units, k, kPanel * units, units, s.S.data(), kb.padded, tile_rows, padded, false);
+      else
+#endif
+        dot<E>(q, units, k, kPanel * units, units, s.S.data(), kb.padded, rows, padded, 1.0f, false);
       block_softmax<E>(pl, s, rows, block * kb.rows, keys);
     }
-    dot<E>(s.P.data(), kb.padded / E::kPerUnit, v, kPanel * kb.padded / E::kPerUnit, padded / E::kPerUnit, s.O.data(),
-           d, rows, d, 1.0f, true);
+#if SEGKIT_AMX_KERNELS
+    if (E::kAmx)
+      amx_product(s.P.data(), ldp, v, kPanel * ldp, padded / E::kPerUnit, s.O.data(), d, tile_rows, d, true);
+    else
+#endif
+      dot<E>(s.P.data(), ldp, v, kPanel * ldp, padded / E::kPerUnit, s.O.data(), d, rows, d, 1.0f, true);
   }
   if (tiled)
     for (int64_t r = 0; r < rows; ++r) s.sum[r] = reduce_lanes(s.sum_lanes.data() + r * kLanes);
@@ -585,7 +619,9 @@ inline void pack_table(const uint32_t* table, int64_t n, int64_t units, int64_t 
 template <class E>
 void attend(const Problem& pr) {
   const Tokens& t = pr.tokens;
-  Plan pl{pr, t.kh * t.kw, t.kh, t.kw, t.units, key_blocks(t.kh, t.kw)};
+  // AMX's products take 16 units (32 keys) of depth at a time.
+  Plan pl{pr, t.kh * t.kw, t.kh, t.kw, t.units, key_blocks(t.kh, t.kw, E::kAmx ? 2 * kLanes : kLanes)};
+  pl.key_align = E::kAmx ? 2 * kLanes : kLanes;
   pl.score_scale = pr.scale * core::avx512::kLog2e;
   std::vector<uint32_t> tables;
   if (pr.rel_pos_h) {
@@ -599,6 +635,7 @@ void attend(const Problem& pr) {
   }
   pl.packed_per_group = pl.blocks.count * pl.blocks.padded * pl.units;
   pl.terms_per_group = pl.rel_h ? pl.N * (pl.kh_padded + pl.kw_padded) : 0;
+  pl.probability_tiles = probabilities_in_tiles<E>(pl);
   if (small_window(pl))
     for (int64_t j = 0; j < pl.blocks.padded; ++j) {
       pl.key_y.push_back(static_cast<int32_t>(j / pl.kw));
@@ -607,7 +644,7 @@ void attend(const Problem& pr) {
 
   // Blocks of whole register tiles where the queries allow: 196 = 54 + 54 + 54 + 34, not 4 × 49.
   const int64_t even_split = (pl.N + kQueriesPerBlock - 1) / kQueriesPerBlock;
-  const int64_t rows_per_block = ((pl.N + even_split - 1) / even_split + kTileRows - 1) / kTileRows * kTileRows;
+  const int64_t rows_per_block = round_up((pl.N + even_split - 1) / even_split, E::kAmx ? 16 : kTileRows);
   const int64_t query_blocks = (pl.N + rows_per_block - 1) / rows_per_block;
   // Small groups (windows), each with a few query blocks, are attended whole by one thread,
   // which packs the group where it then reads it (in its own cache). Large groups (global
@@ -625,7 +662,7 @@ void attend(const Problem& pr) {
         pack_group<E>(pl, g, packed.get() + g * pl.packed_per_group,
                       packed.get() + (pr.groups + g) * pl.packed_per_group);
         if (!pl.rel_h) continue;
-        gather_queries(pl, g, 0, pl.N, q.data());
+        gather_queries(pl, g, 0, pl.N, pl.N, q.data());
         relative_terms<E>(pl, q.data(), terms.get() + g * pl.terms_per_group);
       }
     });
@@ -638,13 +675,14 @@ void attend(const Problem& pr) {
   std::atomic<int64_t> next{0};
   at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
     Scratch s;
-    s.Q.resize(size_t((whole_groups ? pl.N : rows_per_block) * pl.units));
-    if (!probabilities_in_tiles(pl)) s.S.resize(size_t(rows_per_block * pl.blocks.padded));
+    const int64_t q_rows = whole_groups ? query_blocks * rows_per_block : rows_per_block;  // >= N for whole groups
+    s.Q.resize(size_t(q_rows * pl.units));
+    if (!pl.probability_tiles) s.S.resize(size_t(rows_per_block * pl.blocks.padded));
     s.P.resize(size_t(rows_per_block * pl.blocks.padded / E::kPerUnit));
     s.O.resize(size_t(rows_per_block * pr.d));
     s.max.resize(size_t(rows_per_block));
     s.sum.resize(size_t(rows_per_block));
-    if (probabilities_in_tiles(pl)) s.sum_lanes.resize(size_t(rows_per_block * kLanes));
+    if (pl.probability_tiles) s.sum_lanes.resize(size_t(rows_per_block * kLanes));
     std::vector<uint32_t> group_kv(whole_groups ? size_t(2 * pl.packed_per_group) : 0);
     std::vector<float> group_terms(whole_groups ? size_t(pl.terms_per_group) : 0);
     for (int64_t item; (item = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
@@ -652,7 +690,7 @@ void attend(const Problem& pr) {
       const int64_t last = pr.tokens.rows_with_tokens(g);
       if (whole_groups) {
         pack_group<E>(pl, g, group_kv.data(), group_kv.data() + pl.packed_per_group);
-        gather_queries(pl, g, 0, pl.N, s.Q.data());
+        gather_queries(pl, g, 0, pl.N, q_rows, s.Q.data());
         if (pl.rel_h) relative_terms<E>(pl, s.Q.data(), group_terms.data());
         const Group group{g, group_kv.data(), group_kv.data() + pl.packed_per_group,
                           pl.rel_h ? group_terms.data() : nullptr, s.Q.data()};

@@ -12,6 +12,13 @@
 #else
 #define SEGKIT_FUSED_ATTENTION_KERNELS 0
 #endif
+// AMX tile intrinsics: GCC 11 and clang 12 on.
+#if SEGKIT_FUSED_ATTENTION_KERNELS && ((defined(__clang__) && __clang_major__ >= 12) || \
+                                       (!defined(__clang__) && __GNUC__ >= 11))
+#define SEGKIT_AMX_KERNELS 1
+#else
+#define SEGKIT_AMX_KERNELS 0
+#endif
 
 namespace segkit::sam::fused {
 
