@@ -170,6 +170,8 @@ struct TileRows {
   const int32_t *key_y, *key_x;  // small windows: each key's row and column in the window
   float *max, *sum, *o;          // row r: max[r], sum[r·16 + lane], o[r·d + c]
   int64_t d;
+  const float* scores;  // with AMX: the block's products q·k, stored; row r at scores + r·lds
+  int64_t lds;
 };
 
 // How a probability tile finds the relative-position terms of its keys:
@@ -180,7 +182,8 @@ struct TileRows {
 //     (rel_h[y_j] + rel_w[x_j]) is gathered from them by its row and column.
 enum class Terms { kRowPanels, kSmallWindow };
 
-// Probabilities of MR queries against one panel of 16·NV keys, straight from the products.
+// Probabilities of MR queries against one panel of 16·NV keys, straight from the products (with
+// AMX, from the products the tile unit stored).
 // Score s = scale·(q_r·k_j) + rel_h[r][y_j] + rel_w[r][x_j] (upstream's terms, here in base
 // 2: `scale` includes log2 e); p = 2^(s − max[r]) into p[r][c0 + j], 0 for padding keys. Per
 // row: max[r], the running maximum (raised as above: then the row's sum lanes, its
@@ -190,7 +193,12 @@ template <class E, int MR, int NV, Terms T>
 SEGKIT_KERNEL_TARGET void probability_tile(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t depth,
                                            const TileRows<E>& t) {
   __m512 acc[MR][NV];
-  tile_products<E>(a, lda, b, kLanes * NV, depth, acc);
+  if (E::kAmx) {  // the tile unit has stored them
+    for (int r = 0; r < MR; ++r)
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_loadu_ps(t.scores + r * t.lds + t.c0 + kLanes * v);
+  } else {
+    tile_products<E>(a, lda, b, kLanes * NV, depth, acc);
+  }
   const float infinity = std::numeric_limits<float>::infinity();
   const __m512 scale = _mm512_set1_ps(t.scale);
   __mmask16 valid[NV];
@@ -296,8 +304,8 @@ void dot(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t panel_stride
   }
 }
 
-// Per query block: scores S (float32) for one key block (not with probability tiles), the
-// running output O (float32), each row's running maximum and sum; the block's query rows side
+// Per query block: scores S (float32) for one key block (with probability tiles, only the
+// products AMX stored), the running output O (float32), each row's running maximum and sum; the block's query rows side
 // by side and the probabilities P, both in the element type (held as units). With probability
 // tiles, each row's sum is kept in 16 lanes (sum_lanes) until the end.
 struct Scratch {
@@ -323,11 +331,7 @@ inline bool small_window(const Plan& pl) { return pl.kh <= kLanes && pl.kw <= kL
 // Whether probability tiles go from the products to the probabilities in registers, without
 // a pass over the scores: where the relative-position terms of a panel's keys are at hand
 // (Terms).
-// (Not with AMX, whose products stay in tiles until stored.)
-template <class E>
-bool probabilities_in_tiles(const Plan& pl) {
-  return !E::kAmx && pl.rel_h && (pl.kw % kPanel == 0 || small_window(pl));
-}
+inline bool probabilities_in_tiles(const Plan& pl) { return pl.rel_h && (pl.kw % kPanel == 0 || small_window(pl)); }
 
 // P for one key block (starting at key row y0) by probability tiles.
 template <class E>
@@ -344,6 +348,7 @@ void probabilities(const Plan& pl, Scratch& s, const uint32_t* q, const uint32_t
   t.key_y = pl.key_y.data();
   t.key_x = pl.key_x.data();
   t.d = pl.pr.d;
+  t.lds = ld;
   auto* P = reinterpret_cast<typename E::Element*>(s.P.data());
   for (int64_t c0 = 0; c0 < keys; c0 += kPanel) {
     const int nv = static_cast<int>(std::min(kPanel, ld - c0) / kLanes);
@@ -362,6 +367,7 @@ void probabilities(const Plan& pl, Scratch& s, const uint32_t* q, const uint32_t
       t.max = s.max.data() + r0;
       t.sum = s.sum_lanes.data() + r0 * kLanes;
       t.o = s.O.data() + r0 * t.d;
+      t.scores = s.S.data() + r0 * ld;
       (r0 + kTileRows <= rows ? fn_rows : tile_for(rows - r0))(q + r0 * units, units, k + c0 * units, units, t);
     }
   }
@@ -402,7 +408,7 @@ SEGKIT_KERNEL_TARGET void block_softmax(const Plan& pl, Scratch& s, int64_t rows
       }
     }
     const float old_max = s.max[r], new_max = std::max(old_max, _mm512_reduce_max_ps(vmax));
-    const float alpha = std::exp2(old_max - new_max);  // 0 on the first block
+    const float alpha = new_max == old_max ? 1.0f : std::exp2(old_max - new_max);  // 0 on the first block
     const __m512 vm = _mm512_set1_ps(new_max);
     __m512 vsum = _mm512_setzero_ps();
     auto* p = reinterpret_cast<typename E::Element*>(s.P.data() + r * ld / E::kPerUnit);
@@ -476,14 +482,13 @@ void attend_queries(const Plan& pl, const Group& group, Scratch& s, int64_t i0, 
     const int64_t padded = round_up(keys, pl.key_align);
     const uint32_t* k = group.k + block * units * kb.padded;
     const uint32_t* v = group.v + block * units * kb.padded;
+#if SEGKIT_AMX_KERNELS
+    if (E::kAmx) amx_product(q, units, k, kPanel * units, units, s.S.data(), kb.padded, tile_rows, padded, false);
+#endif
     if (tiled) {
       probabilities<E>(pl, s, q, k, rows, block * kb.rows, keys);
     } else {
-#if SEGKIT_AMX_KERNELS
-      if (E::kAmx) amx_product(q, units, k, kPanel * units, units, s.S.data(), kb.padded, tile_rows, padded, false);
-      else
-#endif
-        dot<E>(q, units, k, kPanel * units, units, s.S.data(), kb.padded, rows, padded, 1.0f, false);
+      if (!E::kAmx) dot<E>(q, units, k, kPanel * units, units, s.S.data(), kb.padded, rows, padded, 1.0f, false);
       block_softmax<E>(pl, s, rows, block * kb.rows, keys);
     }
 #if SEGKIT_AMX_KERNELS
@@ -635,7 +640,7 @@ void attend(const Problem& pr) {
   }
   pl.packed_per_group = pl.blocks.count * pl.blocks.padded * pl.units;
   pl.terms_per_group = pl.rel_h ? pl.N * (pl.kh_padded + pl.kw_padded) : 0;
-  pl.probability_tiles = probabilities_in_tiles<E>(pl);
+  pl.probability_tiles = probabilities_in_tiles(pl);
   if (small_window(pl))
     for (int64_t j = 0; j < pl.blocks.padded; ++j) {
       pl.key_y.push_back(static_cast<int32_t>(j / pl.kw));
@@ -677,7 +682,7 @@ void attend(const Problem& pr) {
     Scratch s;
     const int64_t q_rows = whole_groups ? query_blocks * rows_per_block : rows_per_block;  // >= N for whole groups
     s.Q.resize(size_t(q_rows * pl.units));
-    if (!pl.probability_tiles) s.S.resize(size_t(rows_per_block * pl.blocks.padded));
+    if (!pl.probability_tiles || E::kAmx) s.S.resize(size_t(rows_per_block * pl.blocks.padded));
     s.P.resize(size_t(rows_per_block * pl.blocks.padded / E::kPerUnit));
     s.O.resize(size_t(rows_per_block * pr.d));
     s.max.resize(size_t(rows_per_block));
