@@ -13,7 +13,7 @@
 //   load(src)           16 Elements loaded as 16 floats;
 //   kAmx                whether the two products run on AMX tiles (amx_product; bfloat16 only):
 //                       then query blocks and key blocks are whole tiles (16 rows, 32 keys),
-//                       and the softmax takes a pass over stored scores.
+//                       and the softmax reads the q·k products the tile unit stored.
 // Sizes along a product's depth are in units: a bfloat16 unit is a pair, which vdpbf16ps
 // multiplies and sums in one step.
 #include <ATen/Parallel.h>
@@ -52,8 +52,8 @@ constexpr int kTileRows = 6;              // 6 rows × 4 vectors: 24 accumulator
 constexpr int kTileVectors = 4;
 constexpr int64_t kPanel = kLanes * kTileVectors;  // columns of a packed panel
 
-inline int64_t whole_vectors(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
 inline int64_t round_up(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+inline int64_t whole_vectors(int64_t n) { return round_up(n, kLanes); }
 
 // Keys are taken in blocks of whole key rows; each block is packed for the products:
 // k as [units of d][padded] (one column per key) and v as [units of padded keys][d] (one
@@ -61,7 +61,7 @@ inline int64_t round_up(int64_t n, int64_t multiple) { return (n + multiple - 1)
 struct KeyBlocks {
   int64_t rows;    // key rows (of kw keys) per block
   int64_t keys;    // rows·kw
-  int64_t padded;  // keys rounded up to whole vectors (to `align` keys)
+  int64_t padded;  // keys rounded up to a multiple of `align` (whole vectors; AMX: 32)
   int64_t count;
   int64_t keys_in(int64_t block, int64_t N) const { return std::min(keys, N - block * keys); }
 };
@@ -305,9 +305,10 @@ void dot(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t panel_stride
 }
 
 // Per query block: scores S (float32) for one key block (with probability tiles, only the
-// products AMX stored), the running output O (float32), each row's running maximum and sum; the block's query rows side
-// by side and the probabilities P, both in the element type (held as units). With probability
-// tiles, each row's sum is kept in 16 lanes (sum_lanes) until the end.
+// products AMX stored), the running output O (float32), each row's running maximum and sum;
+// the block's query rows side by side and the probabilities P, both in the element type (held
+// as units). With probability tiles, each row's sum is kept in 16 lanes (sum_lanes) until the
+// end.
 struct Scratch {
   std::vector<float> S, O, max, sum, sum_lanes;
   std::vector<uint32_t> Q, P;
@@ -625,8 +626,9 @@ template <class E>
 void attend(const Problem& pr) {
   const Tokens& t = pr.tokens;
   // AMX's products take 16 units (32 keys) of depth at a time.
-  Plan pl{pr, t.kh * t.kw, t.kh, t.kw, t.units, key_blocks(t.kh, t.kw, E::kAmx ? 2 * kLanes : kLanes)};
-  pl.key_align = E::kAmx ? 2 * kLanes : kLanes;
+  const int64_t key_align = E::kAmx ? 2 * kLanes : kLanes;
+  Plan pl{pr, t.kh * t.kw, t.kh, t.kw, t.units, key_blocks(t.kh, t.kw, key_align)};
+  pl.key_align = key_align;
   pl.score_scale = pr.scale * core::avx512::kLog2e;
   std::vector<uint32_t> tables;
   if (pr.rel_pos_h) {

@@ -214,13 +214,24 @@ void ImageEncoder::use_bfloat16() {
   compute = at::kBFloat16;
 }
 
+// The patch embedding, B×g×g×C (channels last, as the blocks take it). Its convolution's kernel
+// is its stride, so it is one product of the image's patches (C_in·p·p values each) with the
+// kernel, which writes the blocks' layout directly; the convolution wrote channels first, and
+// laying that out took another pass as long as the product.
+at::Tensor ImageEncoder::embed_patches(const at::Tensor& input) const {
+  const at::Tensor& w = patch_embed.weight;  // C×C_in×p×p
+  const int64_t p = w.size(2), B = input.size(0), channels = input.size(1), H = input.size(2), W = input.size(3);
+  if (patch_embed.stride != p || patch_embed.padding != 0 || w.size(3) != p || H % p != 0 || W % p != 0)
+    return patch_embed(input).permute({0, 2, 3, 1}).contiguous();
+  const at::Tensor patches =
+      input.view({B, channels, H / p, p, W / p, p}).permute({0, 2, 4, 1, 3, 5}).reshape({B, H / p, W / p, -1});
+  return core::linear(patches, w.view({w.size(0), -1}), patch_embed.bias);
+}
+
 at::Tensor ImageEncoder::forward(const at::Tensor& input, const ActivationTap& tap) const {
-  at::Tensor x = patch_embed(input).permute({0, 2, 3, 1});
-  if (tap) tap("patch_embed", x);
-  // Laid out B×H×W×C once here: elementwise results keep their input's layout, so a permuted
-  // residual stream would stay permuted through every block, and each layer norm and linear
-  // would copy it to contiguous first.
-  x = (x + pos_embed).contiguous();
+  at::Tensor x = embed_patches(input);
+  if (tap) tap("patch_embed", x.clone());  // a copy: the position embedding is added in place
+  x.add_(pos_embed);
   for (size_t i = 0; i < blocks.size(); ++i) {
     x = blocks[i].forward(x, compute);
     if (tap) tap("block" + std::to_string(i), x);

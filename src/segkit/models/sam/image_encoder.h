@@ -50,6 +50,7 @@ struct ImageEncoder {
   void use_bfloat16();
   // x: 1×3×S×S normalised, padded image → 1×out_chans×g×g embedding.
   at::Tensor forward(const at::Tensor& x, const ActivationTap& tap = nullptr) const;
+  at::Tensor embed_patches(const at::Tensor& x) const;
 };
 
 }  // namespace segkit::sam
