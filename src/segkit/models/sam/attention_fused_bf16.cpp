@@ -32,9 +32,8 @@ struct Bf16Amx : Bf16 {
 }  // namespace
 
 void attend_bf16(const Problem& problem) {
-  // AMX takes the depth of q·k 16 units (32 elements) at a time.
 #if SEGKIT_AMX_KERNELS
-  if (core::cpu_has_amx_bf16() && problem.tokens.units % 16 == 0) return attend<Bf16Amx>(problem);
+  if (core::cpu_has_amx_bf16()) return attend<Bf16Amx>(problem);
 #endif
   attend<Bf16>(problem);
 }

@@ -85,7 +85,10 @@ struct Plan {
   int64_t kh_padded = 0, kw_padded = 0;
   const uint32_t* rel_h = nullptr;
   const uint32_t* rel_w = nullptr;
-  int64_t packed_per_group = 0;  // units of packed k (and again of packed v) per head
+  // Units of the queries and packed keys along q·k's depth: `units`, rounded up to whole AMX
+  // tiles (16) with AMX (ViT-H's heads of 80 bfloat16 are 40 units); the extra units are zero.
+  int64_t depth = 0;
+  int64_t packed_per_group = 0;  // units of packed k (and again, of which v uses less, v) per head
   // Floats of a group's relative-position terms (Group::terms).
   int64_t terms_per_group = 0;
   // Windows of at most 16×16 (probability tiles with Terms::kSmallWindow): each key's row and
@@ -338,7 +341,7 @@ inline bool probabilities_in_tiles(const Plan& pl) { return pl.rel_h && (pl.kw %
 template <class E>
 void probabilities(const Plan& pl, Scratch& s, const uint32_t* q, const uint32_t* k, int64_t rows, int64_t y0,
                    int64_t keys) {
-  const int64_t ld = pl.blocks.padded, units = pl.units;
+  const int64_t ld = pl.blocks.padded, depth = pl.depth;
   const bool window = small_window(pl);
   TileRows<E> t{};
   t.ldp = ld;
@@ -369,7 +372,7 @@ void probabilities(const Plan& pl, Scratch& s, const uint32_t* q, const uint32_t
       t.sum = s.sum_lanes.data() + r0 * kLanes;
       t.o = s.O.data() + r0 * t.d;
       t.scores = s.S.data() + r0 * ld;
-      (r0 + kTileRows <= rows ? fn_rows : tile_for(rows - r0))(q + r0 * units, units, k + c0 * units, units, t);
+      (r0 + kTileRows <= rows ? fn_rows : tile_for(rows - r0))(q + r0 * depth, depth, k + c0 * depth, depth, t);
     }
   }
 }
@@ -446,11 +449,15 @@ SEGKIT_KERNEL_TARGET void write_output(const Plan& pl, const Scratch& s, int64_t
   }
 }
 
-// Query rows n0..n0 + count of group g, side by side, then zero rows up to `rows` in all.
+// Query rows n0..n0 + count of group g, side by side (pl.depth units apart, zero past their
+// units), then zero rows up to `rows` in all.
 inline void gather_queries(const Plan& pl, int64_t g, int64_t n0, int64_t count, int64_t rows, uint32_t* q) {
-  for (int64_t n = 0; n < count; ++n)
-    std::memcpy(q + n * pl.units, pl.pr.tokens.row(g, n0 + n, 0), pl.units * sizeof(uint32_t));
-  std::fill(q + count * pl.units, q + rows * pl.units, 0u);
+  for (int64_t n = 0; n < count; ++n) {
+    uint32_t* row = q + n * pl.depth;
+    std::memcpy(row, pl.pr.tokens.row(g, n0 + n, 0), pl.units * sizeof(uint32_t));
+    std::fill(row + pl.units, row + pl.depth, 0u);
+  }
+  std::fill(q + count * pl.depth, q + rows * pl.depth, 0u);
 }
 
 // AMX products work on whole tiles of 16 rows; the others on the rows there are.
@@ -463,7 +470,7 @@ int64_t product_rows(int64_t rows) {
 template <class E>
 void attend_queries(const Plan& pl, const Group& group, Scratch& s, int64_t i0, int64_t rows) {
   const KeyBlocks& kb = pl.blocks;
-  const int64_t d = pl.pr.d, units = pl.units, ldp = kb.padded / E::kPerUnit;
+  const int64_t d = pl.pr.d, units = pl.units, depth = pl.depth, ldp = kb.padded / E::kPerUnit;
   // Rows past `rows` (AMX tiles) hold zero queries, probabilities and output, never written out.
   const int64_t tile_rows = product_rows<E>(rows);
   std::fill(s.O.begin(), s.O.begin() + tile_rows * d, 0.0f);
@@ -473,7 +480,7 @@ void attend_queries(const Plan& pl, const Group& group, Scratch& s, int64_t i0, 
   const bool tiled = pl.probability_tiles;
   if (tiled) std::fill(s.sum_lanes.begin(), s.sum_lanes.begin() + rows * kLanes, 0.0f);
   if (!group.q) gather_queries(pl, group.g, i0, rows, tile_rows, s.Q.data());
-  const uint32_t* q = group.q ? group.q + i0 * units : s.Q.data();
+  const uint32_t* q = group.q ? group.q + i0 * depth : s.Q.data();
   if (group.terms) {
     s.rel_h = group.terms + i0 * pl.kh_padded;
     s.rel_w = group.terms + pl.N * pl.kh_padded + i0 * pl.kw_padded;
@@ -481,15 +488,15 @@ void attend_queries(const Plan& pl, const Group& group, Scratch& s, int64_t i0, 
   for (int64_t block = 0; block < kb.count; ++block) {
     const int64_t keys = kb.keys_in(block, pl.N);
     const int64_t padded = round_up(keys, pl.key_align);
-    const uint32_t* k = group.k + block * units * kb.padded;
+    const uint32_t* k = group.k + block * depth * kb.padded;
     const uint32_t* v = group.v + block * units * kb.padded;
 #if SEGKIT_AMX_KERNELS
-    if (E::kAmx) amx_product(q, units, k, kPanel * units, units, s.S.data(), kb.padded, tile_rows, padded, false);
+    if (E::kAmx) amx_product(q, depth, k, kPanel * depth, depth, s.S.data(), kb.padded, tile_rows, padded, false);
 #endif
     if (tiled) {
       probabilities<E>(pl, s, q, k, rows, block * kb.rows, keys);
     } else {
-      if (!E::kAmx) dot<E>(q, units, k, kPanel * units, units, s.S.data(), kb.padded, rows, padded, 1.0f, false);
+      if (!E::kAmx) dot<E>(q, depth, k, kPanel * depth, depth, s.S.data(), kb.padded, rows, padded, 1.0f, false);
       block_softmax<E>(pl, s, rows, block * kb.rows, keys);
     }
 #if SEGKIT_AMX_KERNELS
@@ -511,14 +518,14 @@ void attend_queries(const Plan& pl, const Group& group, Scratch& s, int64_t i0, 
 // per group. In float32, never rounded, and in base 2 as the scores.
 template <class E>
 void relative_terms(const Plan& pl, const uint32_t* q, float* terms) {
-  const int64_t units = pl.units, kh = pl.kh, kw = pl.kw;
+  const int64_t units = pl.units, depth = pl.depth, kh = pl.kh, kw = pl.kw;
   float* rel_h = terms;
   float* rel_w = terms + pl.N * pl.kh_padded;
   for (int64_t y = 0; y < kh; ++y)
-    dot<E>(q + y * kw * units, units, pl.rel_h + y * units * pl.kh_padded, kPanel * units, units,
+    dot<E>(q + y * kw * depth, depth, pl.rel_h + y * units * pl.kh_padded, kPanel * units, units,
            rel_h + y * kw * pl.kh_padded, pl.kh_padded, kw, pl.kh_padded, core::avx512::kLog2e, false);
   for (int64_t x = 0; x < kw; ++x)
-    dot<E>(q + x * units, kw * units, pl.rel_w + x * units * pl.kw_padded, kPanel * units, units,
+    dot<E>(q + x * depth, kw * depth, pl.rel_w + x * units * pl.kw_padded, kPanel * units, units,
            rel_w + x * pl.kw_padded, kw * pl.kw_padded, kh, pl.kw_padded, core::avx512::kLog2e, false);
 }
 
@@ -548,11 +555,11 @@ SEGKIT_KERNEL_INLINE void transpose16(__m512i (&x)[16]) {
   }
 }
 
-// Packs n rows of `depth` units as the B of dot: panels of 64 columns, one column per row,
-// depth × width units; columns n..padded zero. Sixteen rows by sixteen units at a time,
-// transposed in registers.
-SEGKIT_KERNEL_TARGET void pack_rows(const uint32_t* const* rows, int64_t n, int64_t depth, int64_t padded,
-                                    uint32_t* packed) {
+// Packs n rows of `units` units as the B of dot: panels of 64 columns, one column per row,
+// depth × width units; columns n..padded and units past a row's zero. Sixteen rows by sixteen
+// units at a time, transposed in registers.
+SEGKIT_KERNEL_TARGET void pack_rows(const uint32_t* const* rows, int64_t n, int64_t units, int64_t depth,
+                                    int64_t padded, uint32_t* packed) {
   for (int64_t c0 = 0; c0 < padded; c0 += kPanel) {
     const int64_t width = std::min(kPanel, padded - c0);
     uint32_t* panel = packed + c0 * depth;
@@ -560,14 +567,14 @@ SEGKIT_KERNEL_TARGET void pack_rows(const uint32_t* const* rows, int64_t n, int6
       const int64_t valid = std::clamp<int64_t>(n - c0 - j0, 0, kLanes);
       const uint32_t* const* block = rows + c0 + j0;
       int64_t p = 0;
-      for (; p + kLanes <= depth; p += kLanes) {
+      for (; p + kLanes <= units; p += kLanes) {
         __m512i x[16];
         for (int i = 0; i < 16; ++i) x[i] = i < valid ? _mm512_loadu_si512(block[i] + p) : _mm512_setzero_si512();
         transpose16(x);
         for (int l = 0; l < 16; ++l) _mm512_storeu_si512(panel + (p + l) * width + j0, x[l]);
       }
-      for (; p < depth; ++p)  // bfloat16 heads of an odd number of 16-unit vectors
-        for (int64_t i = 0; i < kLanes; ++i) panel[p * width + j0 + i] = i < valid ? block[i][p] : 0;
+      for (; p < depth; ++p)  // bfloat16 heads of an odd number of 16-unit vectors; zero depth
+        for (int64_t i = 0; i < kLanes; ++i) panel[p * width + j0 + i] = i < valid && p < units ? block[i][p] : 0;
     }
   }
 }
@@ -579,12 +586,12 @@ template <class E>
 SEGKIT_KERNEL_TARGET void pack_group(const Plan& pl, int64_t g, uint32_t* packed_k, uint32_t* packed_v) {
   constexpr int64_t per = E::kPerUnit;
   const KeyBlocks& kb = pl.blocks;
-  const int64_t d = pl.pr.d, units = pl.units;
+  const int64_t d = pl.pr.d, units = pl.units, depth = pl.depth;
   std::vector<const uint32_t*> rows(static_cast<size_t>(kb.padded));
   for (int64_t block = 0; block < kb.count; ++block) {
     const int64_t j0 = block * kb.keys, keys = kb.keys_in(block, pl.N);
     for (int64_t j = 0; j < keys; ++j) rows[size_t(j)] = pl.pr.tokens.row(g, j0 + j, 1);
-    pack_rows(rows.data(), keys, units, kb.padded, packed_k + block * units * kb.padded);
+    pack_rows(rows.data(), keys, units, depth, kb.padded, packed_k + block * depth * kb.padded);
     for (int64_t j = 0; j < keys; ++j) rows[size_t(j)] = pl.pr.tokens.row(g, j0 + j, 2);
     uint32_t* vp = packed_v + block * units * kb.padded;
     for (int64_t c0 = 0; c0 < d; c0 += kPanel) {
@@ -618,7 +625,7 @@ inline void pack_table(const uint32_t* table, int64_t n, int64_t units, int64_t 
   std::vector<const uint32_t*> rows(static_cast<size_t>(n));
   for (int64_t a = 0; a < n; ++a, packed += units * padded) {
     for (int64_t j = 0; j < n; ++j) rows[size_t(j)] = table + (a * n + j) * units;
-    pack_rows(rows.data(), n, units, padded, packed);
+    pack_rows(rows.data(), n, units, units, padded, packed);
   }
 }
 
@@ -629,6 +636,7 @@ void attend(const Problem& pr) {
   const int64_t key_align = E::kAmx ? 2 * kLanes : kLanes;
   Plan pl{pr, t.kh * t.kw, t.kh, t.kw, t.units, key_blocks(t.kh, t.kw, key_align)};
   pl.key_align = key_align;
+  pl.depth = E::kAmx ? round_up(pl.units, 16) : pl.units;
   pl.score_scale = pr.scale * core::avx512::kLog2e;
   std::vector<uint32_t> tables;
   if (pr.rel_pos_h) {
@@ -640,7 +648,7 @@ void attend(const Problem& pr) {
     pl.rel_h = tables.data();
     pl.rel_w = tables.data() + pl.kh * pl.kh_padded * pl.units;
   }
-  pl.packed_per_group = pl.blocks.count * pl.blocks.padded * pl.units;
+  pl.packed_per_group = pl.blocks.count * pl.blocks.padded * pl.depth;
   pl.terms_per_group = pl.rel_h ? pl.N * (pl.kh_padded + pl.kw_padded) : 0;
   pl.probability_tiles = probabilities_in_tiles(pl);
   if (small_window(pl))
@@ -664,7 +672,7 @@ void attend(const Problem& pr) {
     packed.reset(new uint32_t[size_t(2 * pr.groups * pl.packed_per_group)]);
     terms.reset(new float[size_t(pr.groups * pl.terms_per_group)]);
     at::parallel_for(0, pr.groups, 1, [&](int64_t begin, int64_t end) {
-      std::vector<uint32_t> q(pl.rel_h ? size_t(pl.N * pl.units) : 0);
+      std::vector<uint32_t> q(pl.rel_h ? size_t(pl.N * pl.depth) : 0);
       for (int64_t g = begin; g < end; ++g) {
         pack_group<E>(pl, g, packed.get() + g * pl.packed_per_group,
                       packed.get() + (pr.groups + g) * pl.packed_per_group);
@@ -683,7 +691,7 @@ void attend(const Problem& pr) {
   at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
     Scratch s;
     const int64_t q_rows = whole_groups ? query_blocks * rows_per_block : rows_per_block;  // >= N for whole groups
-    s.Q.resize(size_t(q_rows * pl.units));
+    s.Q.resize(size_t(q_rows * pl.depth));
     if (!pl.probability_tiles || E::kAmx) s.S.resize(size_t(rows_per_block * pl.blocks.padded));
     s.P.resize(size_t(rows_per_block * pl.blocks.padded / E::kPerUnit));
     s.O.resize(size_t(rows_per_block * pr.d));
