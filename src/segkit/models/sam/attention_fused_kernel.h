@@ -220,7 +220,9 @@ SEGKIT_KERNEL_TARGET void probability_tile(const uint32_t* a, int64_t lda, const
             _mm512_permutexvar_ps(_mm512_loadu_si512(t.key_y + j), _mm512_loadu_ps(t.rel_h + r * t.ldh)),
             _mm512_permutexvar_ps(_mm512_loadu_si512(t.key_x + j), _mm512_loadu_ps(t.rel_w + r * t.ldw)));
       }
-      acc[r][v] = _mm512_mask_mov_ps(_mm512_set1_ps(-infinity), valid[v], _mm512_fmadd_ps(acc[r][v], scale, terms));
+      acc[r][v] = _mm512_fmadd_ps(acc[r][v], scale, terms);
+      // Row panels are whole key rows, all keys; a small window's last panel has padding keys.
+      if (T == Terms::kSmallWindow) acc[r][v] = _mm512_mask_mov_ps(_mm512_set1_ps(-infinity), valid[v], acc[r][v]);
       top = _mm512_max_ps(top, acc[r][v]);
     }
     typename E::Element* row = t.p + r * t.ldp;
@@ -238,7 +240,8 @@ SEGKIT_KERNEL_TARGET void probability_tile(const uint32_t* a, int64_t lda, const
     const __m512 shift = _mm512_set1_ps(h - max);
     __m512 total = _mm512_loadu_ps(sum);
     for (int v = 0; v < NV; ++v) {
-      const __m512 e = _mm512_maskz_mov_ps(valid[v], exp2<E>(_mm512_add_ps(acc[r][v], shift)));
+      __m512 e = exp2<E>(_mm512_add_ps(acc[r][v], shift));
+      if (T == Terms::kSmallWindow) e = _mm512_maskz_mov_ps(valid[v], e);
       total = _mm512_add_ps(total, e);
       E::store(row + t.c0 + kLanes * v, e);
     }
