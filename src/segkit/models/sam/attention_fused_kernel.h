@@ -312,20 +312,19 @@ void dot(const uint32_t* a, int64_t lda, const uint32_t* b, int64_t panel_stride
 
 // Per query block: scores S (float32) for one key block (with probability tiles, only the
 // products AMX stored), the running output O (float32), each row's running maximum and sum;
-// the block's query rows side by side and the probabilities P, both in the element type (held
-// as units). With probability tiles, each row's sum is kept in 16 lanes (sum_lanes) until the
-// end.
+// the probabilities P in the element type (held as units). With probability tiles, each row's
+// sum is kept in 16 lanes (sum_lanes) until the end.
 struct Scratch {
   std::vector<float> S, O, max, sum, sum_lanes;
-  std::vector<uint32_t> Q, P;
+  std::vector<uint32_t> P;
   const float* rel_h = nullptr;  // the block's rows of the group's terms
   const float* rel_w = nullptr;
 };
 
 // One group, ready to attend: its keys and values packed block by block (pack_group), the
 // relative-position terms of all its queries (float32, base 2: rel_h[n][kh_padded], then
-// rel_w[n][kw_padded]; null without relative positions), and its queries side by side, or
-// null when each query block gathers its own.
+// rel_w[n][kw_padded]; null without relative positions), and its queries side by side
+// (gather_queries), zero rows after them up to whole query blocks.
 struct Group {
   int64_t g;
   const uint32_t *k, *v;
@@ -452,15 +451,15 @@ SEGKIT_KERNEL_TARGET void write_output(const Plan& pl, const Scratch& s, int64_t
   }
 }
 
-// Query rows n0..n0 + count of group g, side by side (pl.depth units apart, zero past their
-// units), then zero rows up to `rows` in all.
-inline void gather_queries(const Plan& pl, int64_t g, int64_t n0, int64_t count, int64_t rows, uint32_t* q) {
-  for (int64_t n = 0; n < count; ++n) {
+// Group g's N query rows side by side (pl.depth units apart, zero past their units), then zero
+// rows up to `rows` in all.
+inline void gather_queries(const Plan& pl, int64_t g, int64_t rows, uint32_t* q) {
+  for (int64_t n = 0; n < pl.N; ++n) {
     uint32_t* row = q + n * pl.depth;
-    std::memcpy(row, pl.pr.tokens.row(g, n0 + n, 0), pl.units * sizeof(uint32_t));
+    std::memcpy(row, pl.pr.tokens.row(g, n, 0), pl.units * sizeof(uint32_t));
     std::fill(row + pl.units, row + pl.depth, 0u);
   }
-  std::fill(q + count * pl.depth, q + rows * pl.depth, 0u);
+  std::fill(q + pl.N * pl.depth, q + rows * pl.depth, 0u);
 }
 
 // AMX products work on whole tiles of 16 rows; the others on the rows there are.
@@ -482,8 +481,7 @@ void attend_queries(const Plan& pl, const Group& group, Scratch& s, int64_t i0, 
   std::fill(s.sum.begin(), s.sum.begin() + rows, 0.0f);
   const bool tiled = pl.probability_tiles;
   if (tiled) std::fill(s.sum_lanes.begin(), s.sum_lanes.begin() + rows * kLanes, 0.0f);
-  if (!group.q) gather_queries(pl, group.g, i0, rows, tile_rows, s.Q.data());
-  const uint32_t* q = group.q ? group.q + i0 * depth : s.Q.data();
+  const uint32_t* q = group.q + i0 * depth;
   if (group.terms) {
     s.rel_h = group.terms + i0 * pl.kh_padded;
     s.rel_w = group.terms + pl.N * pl.kh_padded + i0 * pl.kw_padded;
@@ -664,24 +662,25 @@ void attend(const Problem& pr) {
   const int64_t even_split = (pl.N + kQueriesPerBlock - 1) / kQueriesPerBlock;
   const int64_t rows_per_block = round_up((pl.N + even_split - 1) / even_split, E::kAmx ? 16 : kTileRows);
   const int64_t query_blocks = (pl.N + rows_per_block - 1) / rows_per_block;
+  const int64_t q_rows = query_blocks * rows_per_block;  // a group's gathered queries, N and zero rows
   // Small groups (windows), each with a few query blocks, are attended whole by one thread,
   // which packs the group where it then reads it (in its own cache). Large groups (global
   // attention) are packed first, all of them, and their query blocks are shared out.
   const int threads = at::get_num_threads();
   const bool whole_groups = pl.packed_per_group * 2 * sizeof(uint32_t) <= (256 << 10) && pr.groups >= 4 * threads;
-  std::unique_ptr<uint32_t[]> packed;
+  std::unique_ptr<uint32_t[]> packed, queries;
   std::unique_ptr<float[]> terms;
   if (!whole_groups) {
     packed.reset(new uint32_t[size_t(2 * pr.groups * pl.packed_per_group)]);
+    queries.reset(new uint32_t[size_t(pr.groups * q_rows * pl.depth)]);
     terms.reset(new float[size_t(pr.groups * pl.terms_per_group)]);
     at::parallel_for(0, pr.groups, 1, [&](int64_t begin, int64_t end) {
-      std::vector<uint32_t> q(pl.rel_h ? size_t(pl.N * pl.depth) : 0);
       for (int64_t g = begin; g < end; ++g) {
         pack_group<E>(pl, g, packed.get() + g * pl.packed_per_group,
                       packed.get() + (pr.groups + g) * pl.packed_per_group);
-        if (!pl.rel_h) continue;
-        gather_queries(pl, g, 0, pl.N, pl.N, q.data());
-        relative_terms<E>(pl, q.data(), terms.get() + g * pl.terms_per_group);
+        uint32_t* q = queries.get() + g * q_rows * pl.depth;
+        gather_queries(pl, g, q_rows, q);
+        if (pl.rel_h) relative_terms<E>(pl, q, terms.get() + g * pl.terms_per_group);
       }
     });
   }
@@ -693,8 +692,6 @@ void attend(const Problem& pr) {
   std::atomic<int64_t> next{0};
   at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
     Scratch s;
-    const int64_t q_rows = whole_groups ? query_blocks * rows_per_block : rows_per_block;  // >= N for whole groups
-    s.Q.resize(size_t(q_rows * pl.depth));
     if (!pl.probability_tiles || E::kAmx) s.S.resize(size_t(rows_per_block * pl.blocks.padded));
     s.P.resize(size_t(rows_per_block * pl.blocks.padded / E::kPerUnit));
     s.O.resize(size_t(rows_per_block * pr.d));
@@ -702,22 +699,24 @@ void attend(const Problem& pr) {
     s.sum.resize(size_t(rows_per_block));
     if (pl.probability_tiles) s.sum_lanes.resize(size_t(rows_per_block * kLanes));
     std::vector<uint32_t> group_kv(whole_groups ? size_t(2 * pl.packed_per_group) : 0);
+    std::vector<uint32_t> group_q(whole_groups ? size_t(q_rows * pl.depth) : 0);
     std::vector<float> group_terms(whole_groups ? size_t(pl.terms_per_group) : 0);
     for (int64_t item; (item = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
       const int64_t g = whole_groups ? item : item / query_blocks;
       const int64_t last = pr.tokens.rows_with_tokens(g);
       if (whole_groups) {
         pack_group<E>(pl, g, group_kv.data(), group_kv.data() + pl.packed_per_group);
-        gather_queries(pl, g, 0, pl.N, q_rows, s.Q.data());
-        if (pl.rel_h) relative_terms<E>(pl, s.Q.data(), group_terms.data());
+        gather_queries(pl, g, q_rows, group_q.data());
+        if (pl.rel_h) relative_terms<E>(pl, group_q.data(), group_terms.data());
         const Group group{g, group_kv.data(), group_kv.data() + pl.packed_per_group,
-                          pl.rel_h ? group_terms.data() : nullptr, s.Q.data()};
+                          pl.rel_h ? group_terms.data() : nullptr, group_q.data()};
         for (int64_t i0 = 0; i0 < last; i0 += rows_per_block)
           attend_queries<E>(pl, group, s, i0, std::min(rows_per_block, last - i0));
       } else {
         const int64_t i0 = item % query_blocks * rows_per_block;
         const Group group{g, packed.get() + g * pl.packed_per_group, packed.get() + (pr.groups + g) * pl.packed_per_group,
-                          pl.rel_h ? terms.get() + g * pl.terms_per_group : nullptr, nullptr};
+                          pl.rel_h ? terms.get() + g * pl.terms_per_group : nullptr,
+                          queries.get() + g * q_rows * pl.depth};
         if (i0 < last) attend_queries<E>(pl, group, s, i0, std::min(rows_per_block, last - i0));
       }
     }
