@@ -10,6 +10,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_GELU_AVX512 1
 #include "core/avx512_exp.h"
+#include "core/avx512_mask.h"
 // GCC 12's AVX-512 headers make "undefined" vectors by self-assignment, which its own
 // (maybe-)uninitialized checks then report.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -50,7 +51,7 @@ SEGKIT_GELU_TARGET void gelu_rows(float* y, const float* bias, int64_t cols, int
   for (int64_t r = begin; r < end; ++r) {
     float* row = y + r * cols;
     for (int64_t c = 0; c < cols; c += 16) {
-      const __mmask16 m = cols - c >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cols - c)) - 1);
+      const __mmask16 m = avx512::first_lanes(cols - c);
       __m512 v = _mm512_maskz_loadu_ps(m, row + c);
       if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + c));
       _mm512_mask_storeu_ps(row + c, m, gelu(v));

@@ -13,6 +13,8 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_LAYER_NORM_AVX512 1
 #include <immintrin.h>
+
+#include "core/avx512_mask.h"
 // GCC 12's AVX-512 headers make "undefined" vectors by self-assignment, which its own
 // (maybe-)uninitialized checks then report.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -31,8 +33,6 @@ namespace {
 #define SEGKIT_LN_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 #define SEGKIT_LN_INLINE SEGKIT_LN_TARGET inline __attribute__((always_inline))
 
-SEGKIT_LN_INLINE __mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
-
 SEGKIT_LN_INLINE void store(float* dst, __mmask16 m, __m512 v) { _mm512_mask_storeu_ps(dst, m, v); }
 SEGKIT_LN_INLINE void store(uint16_t* dst, __mmask16 m, __m512 v) {
   _mm256_mask_storeu_epi16(dst, m, (__m256i)_mm512_cvtneps_pbh(v));
@@ -46,18 +46,18 @@ SEGKIT_LN_TARGET void normalize_rows(const float* x, const float* weight, const 
   for (int64_t r = begin; r < end; ++r) {
     const float* row = x + r * C;
     __m512 sum = _mm512_setzero_ps();
-    for (int64_t c = 0; c < C; c += 16) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(lanes(C - c), row + c));
+    for (int64_t c = 0; c < C; c += 16) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(avx512::first_lanes(C - c), row + c));
     const __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(sum) / static_cast<float>(C));
     __m512 squares = _mm512_setzero_ps();
     for (int64_t c = 0; c < C; c += 16) {
-      const __mmask16 m = lanes(C - c);
+      const __mmask16 m = avx512::first_lanes(C - c);
       const __m512 dev = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, row + c), mean);
       squares = _mm512_fmadd_ps(dev, dev, squares);
     }
     const float variance = _mm512_reduce_add_ps(squares) / static_cast<float>(C);
     const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(variance + eps));
     for (int64_t c = 0; c < C; c += 16) {
-      const __mmask16 m = lanes(C - c);
+      const __mmask16 m = avx512::first_lanes(C - c);
       const __m512 normed = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + c), mean), rstd);
       store(y + r * C + c, m,
             _mm512_fmadd_ps(normed, _mm512_maskz_loadu_ps(m, weight + c), _mm512_maskz_loadu_ps(m, bias + c)));

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/avx512_exp.h"
+#include "core/avx512_mask.h"
 #include "models/sam/attention_fused_amx.h"
 #include "models/sam/attention_fused_problem.h"
 
@@ -44,6 +45,8 @@
 
 namespace segkit::sam::fused {
 namespace {
+
+using core::avx512::first_lanes;
 
 constexpr int64_t kLanes = 16;
 constexpr int64_t kQueriesPerBlock = 64;  // with 256 keys: scores 64 kB, probabilities 32–64 kB
@@ -154,10 +157,6 @@ SEGKIT_KERNEL_INLINE __m512 exp2(__m512 x) {
 // m + kSlack: 2^kSlack bounds them, far inside float's range. Only then does m rise, and what
 // the row has summed and accumulated so far is scaled down to the new maximum.
 constexpr float kSlack = 12.0f;
-
-SEGKIT_KERNEL_INLINE __mmask16 first_lanes(int64_t n) {
-  return n >= kLanes ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-}
 
 // What a probability tile's rows need besides the products: where their terms, probabilities
 // and running state are.
