@@ -4,8 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "amg_golden.h"
 #include "sam_fixtures.h"
 #include "segkit/files.h"
 #include "segkit/image.h"
@@ -124,4 +126,52 @@ TEST(GenerateCli, RefusesBadParametersBeforeLoadingTheModel) {
   r = test::run_cli({"generate", "--model", test::sam_tiny_hf(), "--out", dir.file("out")});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("--image or --input"), std::string::npos) << r.err;
+}
+
+// Every generator option through the command line, against upstream's records for each golden
+// setting (min_mask_region_area included: its per-mask pass once crashed on every worker
+// thread but the first).
+class GenerateCliGolden : public ::testing::TestWithParam<test::AmgGolden> {};
+
+void expect_cli_matches_golden(const test::AmgGolden& g, const std::vector<std::string>& extra) {
+  const nlohmann::json golden = test::load_amg_golden(g);
+  const SamGeneratorParams p = test::generator_params_from_json(golden["params"]);
+  test::TempDir dir;
+  write_fixture_png(dir.file("in.png"), g.image);
+  auto num = [](double v) {
+    std::ostringstream s;
+    s.precision(17);
+    s << v;
+    return s.str();
+  };
+  std::vector<std::string> args = {
+      "generate", "--model", test::sam_tiny_hf(), "--image", dir.file("in.png"), "--out", dir.file("out.json"),
+      "--output-mode", "uncompressed_rle",
+      "--points-per-side", std::to_string(p.points_per_side),
+      "--points-per-batch", std::to_string(p.points_per_batch),
+      "--pred-iou-thresh", num(p.pred_iou_thresh),
+      "--stability-score-thresh", num(p.stability_score_thresh),
+      "--stability-score-offset", num(p.stability_score_offset),
+      "--box-nms-thresh", num(p.box_nms_thresh),
+      "--crop-n-layers", std::to_string(p.crop_n_layers),
+      "--crop-nms-thresh", num(p.crop_nms_thresh),
+      "--crop-overlap-ratio", num(p.crop_overlap_ratio),
+      "--crop-n-points-downscale-factor", std::to_string(p.crop_n_points_downscale_factor),
+      "--min-mask-region-area", num(p.min_mask_region_area)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = test::run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<SamMaskRecord> records;
+  for (const auto& j : nlohmann::json::parse(read_text_file(dir.file("out.json"))))
+    records.push_back(test::mask_record_from_json(j));
+  test::expect_records_match_golden(records, golden);
+}
+
+TEST_P(GenerateCliGolden, EveryOptionOnTwoThreadsMatchesUpstream) { expect_cli_matches_golden(GetParam(), {"--threads", "2"}); }
+
+INSTANTIATE_TEST_SUITE_P(SamTiny, GenerateCliGolden, ::testing::ValuesIn(test::all_amg_goldens()),
+                         [](const auto& info) { return info.param.image + "_" + info.param.setting; });
+
+TEST(GenerateCli, SmallRegionRemovalWithTheDefaultThreadsMatchesUpstream) {
+  expect_cli_matches_golden({"groceries_tall", "min_region"}, {});
 }

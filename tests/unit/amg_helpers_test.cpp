@@ -140,6 +140,20 @@ TEST(AmgMaskBoxes, ReproducesUpstreamBoxesAndEmptyMasks) {
   EXPECT_EQ(amg::batched_mask_to_box(at::zeros({0, 5, 5}, at::kBool)).sizes(), (at::IntArrayRef{0, 4}));
 }
 
+TEST(AmgMaskBoxes, OneMaskWithoutTensorsGivesTheSameBoxes) {
+  const at::Tensor masks = amg_golden("masks").to(at::kByte).contiguous();
+  const at::Tensor want = amg_golden("batched_mask_to_box");
+  const int64_t h = masks.size(1), w = masks.size(2);
+  for (int64_t i = 0; i < masks.size(0); ++i) {
+    const auto box = amg::mask_to_box(masks[i].data_ptr<uint8_t>(), h, w);
+    for (int64_t k = 0; k < 4; ++k) EXPECT_EQ(box[size_t(k)], want[i][k].item<int64_t>()) << "mask " << i;
+  }
+  std::vector<uint8_t> one(12, 0);
+  EXPECT_EQ(amg::mask_to_box(one.data(), 3, 4), (std::array<int64_t, 4>{0, 0, 0, 0}));
+  one[2 * 4 + 3] = 1;  // the last pixel alone
+  EXPECT_EQ(amg::mask_to_box(one.data(), 3, 4), (std::array<int64_t, 4>{3, 2, 3, 2}));
+}
+
 TEST(AmgCropEdge, ReproducesUpstreamNearEdgeTest) {
   const auto& j = amg_units_json().at("near_edge");
   const auto crop = j["crop_box"].get<std::array<int64_t, 4>>();

@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "amg_golden.h"
 #include "sam_fixtures.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "segkit/sam_generator.h"
+#include "segkit/threads.h"
 
 using namespace segkit;
 
@@ -23,73 +25,34 @@ std::shared_ptr<const SamModel> tiny_model() {
 
 Image fixture_image(const std::string& name) { return test::sam_case_image(*test::sam_case_file(name)); }
 
-SamGeneratorParams params_from_json(const nlohmann::json& j) {
-  SamGeneratorParams p;
-  p.points_per_side = j.at("points_per_side");
-  p.points_per_batch = j.at("points_per_batch");
-  p.pred_iou_thresh = j.at("pred_iou_thresh");
-  p.stability_score_thresh = j.at("stability_score_thresh");
-  p.stability_score_offset = j.at("stability_score_offset");
-  p.box_nms_thresh = j.at("box_nms_thresh");
-  p.crop_n_layers = j.at("crop_n_layers");
-  p.crop_nms_thresh = j.value("crop_nms_thresh", p.crop_nms_thresh);
-  p.crop_overlap_ratio = j.value("crop_overlap_ratio", p.crop_overlap_ratio);
-  p.crop_n_points_downscale_factor = j.value("crop_n_points_downscale_factor", p.crop_n_points_downscale_factor);
-  p.min_mask_region_area = j.at("min_mask_region_area");
-  return p;
-}
+using test::generator_params_from_json;
 
-Rle rle_from_json(const nlohmann::json& j) {
-  Rle r;
-  r.height = j["size"][0];
-  r.width = j["size"][1];
-  r.counts = j["counts"].get<std::vector<uint32_t>>();
-  return r;
-}
-
-struct Golden {
-  std::string image, setting;
-};
-
-class MaskGeneratorGolden : public ::testing::TestWithParam<Golden> {};
+class MaskGeneratorGolden : public ::testing::TestWithParam<test::AmgGolden> {};
 
 }  // namespace
 
 TEST_P(MaskGeneratorGolden, MatchesUpstreamMaskForMaskInOrder) {
-  const Golden g = GetParam();
-  const auto golden = nlohmann::json::parse(read_text_file(test::data_path("sam-tiny/amg/" + g.image + "." + g.setting + ".json")));
-  SamMaskGenerator generator(tiny_model(), params_from_json(golden["params"]));
-  const Image image = fixture_image(g.image);
-  const auto records = generator.generate(image);
-  const auto& want = golden["annotations"];
-  ASSERT_EQ(records.size(), want.size());
-  ASSERT_EQ(records.size(), golden["num_masks"].get<size_t>());
-  for (size_t i = 0; i < records.size(); ++i) {
-    const SamMaskRecord& r = records[i];
-    const nlohmann::json& w = want[i];
-    const Rle expected = rle_from_json(w["segmentation"]);
-    ASSERT_EQ(r.segmentation.height, image.height);
-    ASSERT_EQ(r.segmentation.width, image.width);
-    EXPECT_GE(rle_iou(r.segmentation, expected, false), 0.99) << "mask " << i;
-    EXPECT_NEAR(r.predicted_iou, w["predicted_iou"].get<double>(), 1e-4) << "mask " << i;
-    EXPECT_NEAR(r.stability_score, w["stability_score"].get<double>(), 1e-4) << "mask " << i;
-    EXPECT_NEAR(r.point_coords[0], w["point_coords"][0][0].get<double>(), 1e-9) << "mask " << i;
-    EXPECT_NEAR(r.point_coords[1], w["point_coords"][0][1].get<double>(), 1e-9) << "mask " << i;
-    for (int k = 0; k < 4; ++k) {
-      EXPECT_EQ(double(r.crop_box[size_t(k)]), w["crop_box"][size_t(k)].get<double>()) << "mask " << i;
-      EXPECT_NEAR(double(r.bbox[size_t(k)]), w["bbox"][size_t(k)].get<double>(), 2.0) << "mask " << i;
-    }
-    EXPECT_NEAR(double(r.area), w["area"].get<double>(), 0.01 * w["area"].get<double>() + 1) << "mask " << i;
-    EXPECT_EQ(uint64_t(r.area), rle_area(r.segmentation));
-  }
+  const nlohmann::json golden = test::load_amg_golden(GetParam());
+  SamMaskGenerator generator(tiny_model(), generator_params_from_json(golden["params"]));
+  test::expect_records_match_golden(generator.generate(fixture_image(GetParam().image)), golden);
 }
 
-INSTANTIATE_TEST_SUITE_P(SamTiny, MaskGeneratorGolden,
-                         ::testing::Values(Golden{"truck_small", "grid8_no_nms"}, Golden{"truck_small", "grid16_nms"},
-                                           Golden{"truck_small", "crops1"}, Golden{"truck_small", "min_region"},
-                                           Golden{"groceries_tall", "grid8_no_nms"}, Golden{"groceries_tall", "grid16_nms"},
-                                           Golden{"groceries_tall", "crops1"}, Golden{"groceries_tall", "min_region"}),
+INSTANTIATE_TEST_SUITE_P(SamTiny, MaskGeneratorGolden, ::testing::ValuesIn(test::all_amg_goldens()),
                          [](const auto& info) { return info.param.image + "_" + info.param.setting; });
+
+// The small-region pass runs per mask on LibTorch's worker threads, which must share the
+// caller's inference mode (it once failed with "Inplace update to inference tensor outside
+// InferenceMode" on any thread but the first).
+TEST(MaskGenerator, SmallRegionRemovalOnSeveralThreadsMatchesUpstream) {
+  const int threads = num_threads();
+  set_num_threads(2);
+  const nlohmann::json golden = test::load_amg_golden({"truck_small", "min_region"});
+  SamMaskGenerator generator(tiny_model(), generator_params_from_json(golden["params"]));
+  std::vector<SamMaskRecord> records;
+  EXPECT_NO_THROW(records = generator.generate(fixture_image("truck_small")));
+  set_num_threads(threads);
+  test::expect_records_match_golden(records, golden);
+}
 
 TEST(MaskGenerator, DefaultsAreUpstreams) {
   const SamGeneratorParams p;
@@ -145,7 +108,7 @@ TEST(MaskGenerator, RefusesBadParametersNamingThem) {
 
 TEST(MaskGenerator, ReusingTheImageEmbeddingGivesTheSameRecordsAndReportsProgress) {
   const auto golden = nlohmann::json::parse(read_text_file(test::data_path("sam-tiny/amg/truck_small.crops1.json")));
-  const SamGeneratorParams params = params_from_json(golden["params"]);
+  const SamGeneratorParams params = generator_params_from_json(golden["params"]);
   const Image image = fixture_image("truck_small");
   SamPredictor predictor(tiny_model());
   predictor.set_image(image);

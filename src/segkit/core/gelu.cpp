@@ -1,11 +1,11 @@
 #include "core/gelu.h"
 
-#include <ATen/Parallel.h>
 #include <ATen/ops/gelu.h>
 
 #include <cstdint>
 
 #include "core/cpu_features.h"
+#include "core/torch_parallel.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_GELU_AVX512 1
@@ -73,8 +73,8 @@ void add_bias_gelu_(const at::Tensor& y, const at::Tensor& bias) {
     float* data = y.data_ptr<float>();
     const float* b = bias.defined() ? bias.data_ptr<float>() : nullptr;
     // About 64k elements per task: enough to be worth a thread.
-    at::parallel_for(0, rows, (int64_t(1) << 16) / cols + 1,
-                     [&](int64_t begin, int64_t end) { gelu_rows(data, b, cols, begin, end); });
+    torch_parallel_for(0, rows, (int64_t(1) << 16) / cols + 1,
+                       [&](int64_t begin, int64_t end) { gelu_rows(data, b, cols, begin, end); });
     return;
   }
 #endif

@@ -1,6 +1,5 @@
 #include "core/layer_norm.h"
 
-#include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/layer_norm.h>
 
@@ -9,6 +8,7 @@
 #include <cstring>
 
 #include "core/cpu_features.h"
+#include "core/torch_parallel.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_LAYER_NORM_AVX512 1
@@ -90,7 +90,7 @@ at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::T
     const float* pb = bias.data_ptr<float>();
     const float e = static_cast<float>(eps);
     // About 16k elements per task.
-    at::parallel_for(0, rows, (int64_t(1) << 14) / C + 1, [&](int64_t begin, int64_t end) {
+    torch_parallel_for(0, rows, (int64_t(1) << 14) / C + 1, [&](int64_t begin, int64_t end) {
       if (out_type == at::kFloat) normalize_rows(px, pw, pb, e, C, y.data_ptr<float>(), begin, end);
       else normalize_rows(px, pw, pb, e, C, reinterpret_cast<uint16_t*>(y.data_ptr()), begin, end);
     });

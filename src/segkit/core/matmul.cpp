@@ -1,6 +1,5 @@
 #include "core/matmul.h"
 
-#include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/matmul.h>
@@ -10,6 +9,7 @@
 
 #include "core/gelu.h"
 #include "core/onednn.h"
+#include "core/torch_parallel.h"
 
 namespace segkit::core {
 
@@ -74,7 +74,7 @@ bool onednn_matmul(const at::Tensor& out, const at::Tensor& a, const at::Tensor&
   // Many small products (windowed attention, relative positions): one thread per product.
   // Few large ones: each product uses every thread.
   if (count >= 2 * at::get_num_threads() && M * N * K < (int64_t(1) << 24)) {
-    at::parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
+    torch_parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) one(i);
     });
   } else {

@@ -3,7 +3,6 @@
 // in small chunks (bounded memory, discarded masks cost nothing), and stability score, threshold
 // and box come from one pass over the upscaled logits.
 
-#include <ATen/Parallel.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
@@ -25,6 +24,7 @@
 #include <malloc.h>
 #endif
 
+#include "core/torch_parallel.h"
 #include "models/sam/sam_model_impl.h"
 #include "pipelines/amg/box_nms.h"
 #include "pipelines/amg/crop_boxes.h"
@@ -72,7 +72,7 @@ std::vector<Rle> encode_masks(const at::Tensor& masks) {
   const int64_t n = m.size(0), h = m.size(1), w = m.size(2);
   std::vector<Rle> rles(static_cast<size_t>(n));
   const auto* data = reinterpret_cast<const uint8_t*>(m.data_ptr<bool>());
-  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+  torch_parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) rles[size_t(i)] = rle_encode(data + i * h * w, h, w);
   });
   return rles;
@@ -272,26 +272,26 @@ struct SamMaskGenerator::Impl {
     const double area = params.min_mask_region_area;
     std::vector<std::vector<uint8_t>> masks(data.size());
     std::vector<float> unchanged(data.size());
-    at::Tensor boxes = at::empty({int64_t(data.size()), 4}, at::kLong);
-    at::parallel_for(0, int64_t(data.size()), 1, [&](int64_t begin, int64_t end) {
+    std::vector<std::array<int64_t, 4>> boxes(data.size());
+    torch_parallel_for(0, int64_t(data.size()), 1, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         std::vector<uint8_t> m = rle_decode(data[size_t(i)].rle);
         const bool holes = amg::remove_small_regions(m, h, w, area, amg::RegionMode::Holes);
         const bool islands = amg::remove_small_regions(m, h, w, area, amg::RegionMode::Islands);
         unchanged[size_t(i)] = (holes || islands) ? 0.0f : 1.0f;
-        const at::Tensor box = amg::batched_mask_to_box(at::from_blob(m.data(), {h, w}, at::kByte).to(at::kBool));
-        boxes[i].copy_(box);
+        boxes[size_t(i)] = amg::mask_to_box(m.data(), h, w);
         masks[size_t(i)] = std::move(m);
       }
     });
     const at::Tensor scores = at::from_blob(unchanged.data(), {int64_t(unchanged.size())}, at::kFloat);
+    const at::Tensor box_tensor = at::from_blob(boxes.data(), {int64_t(boxes.size()), 4}, at::kLong).to(at::kFloat);
     const double thresh = std::max(params.box_nms_thresh, params.crop_nms_thresh);
-    const at::Tensor keep = amg::batched_nms(boxes.to(at::kFloat), scores, at::zeros({boxes.size(0)}, at::kLong), thresh);
+    const at::Tensor keep = amg::batched_nms(box_tensor, scores, at::zeros({box_tensor.size(0)}, at::kLong), thresh);
     for (int64_t k = 0; k < keep.numel(); ++k) {
-      const int64_t i = keep.data_ptr<int64_t>()[k];
-      if (unchanged[size_t(i)] == 0.0f) {
-        data[size_t(i)].rle = rle_encode(masks[size_t(i)].data(), h, w);
-        for (int j = 0; j < 4; ++j) data[size_t(i)].box[size_t(j)] = boxes[i][j].item<int64_t>();
+      const size_t i = size_t(keep.data_ptr<int64_t>()[k]);
+      if (unchanged[i] == 0.0f) {
+        data[i].rle = rle_encode(masks[i].data(), h, w);
+        data[i].box = boxes[i];
       }
     }
     return select(data, keep);

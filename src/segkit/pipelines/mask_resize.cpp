@@ -1,6 +1,6 @@
 #include "pipelines/mask_resize.h"
+#include "core/torch_parallel.h"
 
-#include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 
 #include <algorithm>
@@ -69,7 +69,7 @@ at::Tensor resize_mask_logits(const at::Tensor& low_res, int image_size, std::ar
   // Rows of output per work item: enough to amortise the horizontal pass it needs.
   constexpr int64_t kRows = 64;
   const int64_t row_blocks = (H + kRows - 1) / kRows;
-  at::parallel_for(0, planes * row_blocks, 1, [&](int64_t begin, int64_t end) {
+  torch_parallel_for(0, planes * row_blocks, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> wide;  // low-res rows resampled horizontally: rows × W
     for (int64_t item = begin; item < end; ++item) {
       const int64_t p = item / row_blocks, y0 = (item % row_blocks) * kRows, y1 = std::min<int64_t>(H, y0 + kRows);

@@ -16,7 +16,6 @@
 //                       and the softmax reads the q·k products the tile unit stored.
 // Sizes along a product's depth are in units: a bfloat16 unit is a pair, which vdpbf16ps
 // multiplies and sums in one step.
-#include <ATen/Parallel.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -29,6 +28,7 @@
 
 #include "core/avx512_exp.h"
 #include "core/avx512_mask.h"
+#include "core/torch_parallel.h"
 #include "models/sam/attention_fused_amx.h"
 #include "models/sam/attention_fused_problem.h"
 
@@ -673,7 +673,7 @@ void attend(const Problem& pr) {
     packed.reset(new uint32_t[size_t(2 * pr.groups * pl.packed_per_group)]);
     queries.reset(new uint32_t[size_t(pr.groups * q_rows * pl.depth)]);
     terms.reset(new float[size_t(pr.groups * pl.terms_per_group)]);
-    at::parallel_for(0, pr.groups, 1, [&](int64_t begin, int64_t end) {
+    torch_parallel_for(0, pr.groups, 1, [&](int64_t begin, int64_t end) {
       for (int64_t g = begin; g < end; ++g) {
         pack_group<E>(pl, g, packed.get() + g * pl.packed_per_group,
                       packed.get() + (pr.groups + g) * pl.packed_per_group);
@@ -689,7 +689,7 @@ void attend(const Problem& pr) {
   // held up while the other is not.
   const int64_t items = whole_groups ? pr.groups : pr.groups * query_blocks;
   std::atomic<int64_t> next{0};
-  at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
+  torch_parallel_for(0, threads, 1, [&](int64_t, int64_t) {
     Scratch s;
     if (!pl.probability_tiles || E::kAmx) s.S.resize(size_t(rows_per_block * pl.blocks.padded));
     s.P.resize(size_t(rows_per_block * pl.blocks.padded / E::kPerUnit));

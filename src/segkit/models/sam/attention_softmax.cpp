@@ -1,6 +1,5 @@
 #include "models/sam/attention_softmax.h"
 
-#include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/torch_parallel.h"
 #include "segkit/error.h"
 
 // The vector types below are wider than the baseline x86-64 registers; GCC notes that passing
@@ -241,7 +241,7 @@ void run(const at::Tensor& scores, const at::Tensor& rel_h, const at::Tensor& re
   const int64_t rows = scores.size(0) * job.T_rows;
   // A few rows a task: each row is a few kB, and the pool's hand-out costs about a row's work.
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(job.N, 1));
-  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) { rows_fn(job, begin, end); });
+  torch_parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) { rows_fn(job, begin, end); });
 }
 
 }  // namespace
@@ -278,7 +278,7 @@ void softmax_across_rows_(const at::Tensor& x) {
   constexpr int64_t kColumns = 256;
   const int64_t blocks = (N + kColumns - 1) / kColumns;
   float* data = x.data_ptr<float>();
-  at::parallel_for(0, matrices * blocks, 4, [&](int64_t begin, int64_t end) {
+  torch_parallel_for(0, matrices * blocks, 4, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t m = task / blocks, c0 = task % blocks * kColumns;
       softmax_columns_float(data + m * R * N, R, N, c0, std::min(N, c0 + kColumns));

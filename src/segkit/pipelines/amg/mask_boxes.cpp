@@ -5,6 +5,8 @@
 #include <ATen/ops/stack.h>
 #include <ATen/ops/zeros.h>
 
+#include <algorithm>
+
 #include "segkit/error.h"
 
 namespace segkit::amg {
@@ -32,6 +34,24 @@ at::Tensor batched_mask_to_box(const at::Tensor& masks) {
   const at::Tensor empty = right.lt(left).logical_or(bottom.lt(top));
   const at::Tensor boxes = at::stack({left, top, right, bottom}, -1).mul(empty.logical_not().unsqueeze(-1));
   return boxes.reshape(out_shape);
+}
+
+std::array<int64_t, 4> mask_to_box(const uint8_t* mask, int64_t height, int64_t width) {
+  int64_t left = width, top = height, right = -1, bottom = -1;
+  for (int64_t y = 0; y < height; ++y) {
+    const uint8_t* row = mask + y * width;
+    int64_t first = 0;
+    while (first < width && !row[first]) ++first;
+    if (first == width) continue;
+    int64_t last = width - 1;
+    while (!row[last]) --last;
+    if (top == height) top = y;
+    bottom = y;
+    left = std::min(left, first);
+    right = std::max(right, last);
+  }
+  if (bottom < 0) return {0, 0, 0, 0};
+  return {left, top, right, bottom};
 }
 
 }  // namespace segkit::amg

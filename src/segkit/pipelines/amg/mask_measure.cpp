@@ -1,11 +1,11 @@
 #include "pipelines/amg/mask_measure.h"
 
-#include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 
 #include <cstdint>
 #include <vector>
 
+#include "core/torch_parallel.h"
 #include "segkit/error.h"
 
 namespace segkit::amg {
@@ -24,7 +24,7 @@ MeasuredMasks measure_masks(const at::Tensor& logits_in, double mask_threshold, 
   float* stability = out.stability.data_ptr<float>();
   int64_t* boxes = out.boxes.data_ptr<int64_t>();
 
-  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+  torch_parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
     std::vector<uint8_t> col_any(static_cast<size_t>(w));
     for (int64_t i = begin; i < end; ++i) {
       std::fill(col_any.begin(), col_any.end(), 0);
