@@ -12,7 +12,13 @@
 
 namespace segkit::core {
 
-bool cpu_has_avx512() {
+namespace {
+
+std::atomic<CpuKernels> ceiling{CpuKernels::amx_bf16};
+
+bool allowed(CpuKernels family) { return int(family) <= int(ceiling.load(std::memory_order_relaxed)); }
+
+bool avx512_present() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
@@ -23,18 +29,14 @@ bool cpu_has_avx512() {
 #endif
 }
 
-bool cpu_has_avx512_bf16() {
+bool avx512_bf16_present() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  static const bool has = cpu_has_avx512() && __builtin_cpu_supports("avx512bf16");
+  static const bool has = avx512_present() && __builtin_cpu_supports("avx512bf16");
   return has;
 #else
   return false;
 #endif
 }
-
-namespace {
-
-std::atomic<bool> amx_allowed{true};
 
 // CPUID leaf 7 (AMX-BF16, AMX-TILE) and, on Linux, the tile data state granted by
 // arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA).
@@ -51,13 +53,26 @@ bool amx_usable() {
 #endif
 }
 
-}  // namespace
-
-bool cpu_has_amx_bf16() {
-  static const bool has = cpu_has_avx512_bf16() && amx_usable();
-  return has && amx_allowed.load(std::memory_order_relaxed);
+bool amx_bf16_present() {
+  static const bool has = avx512_bf16_present() && amx_usable();
+  return has;
 }
 
-void allow_amx(bool allowed) { amx_allowed.store(allowed, std::memory_order_relaxed); }
+}  // namespace
+
+bool cpu_has_avx512() { return avx512_present() && allowed(CpuKernels::avx512); }
+
+bool cpu_has_avx512_bf16() { return avx512_bf16_present() && allowed(CpuKernels::avx512_bf16); }
+
+bool cpu_has_amx_bf16() { return amx_bf16_present() && allowed(CpuKernels::amx_bf16); }
+
+void limit_cpu_kernels(CpuKernels family) { ceiling.store(family, std::memory_order_relaxed); }
+
+CpuKernels cpu_kernels_available() {
+  if (amx_bf16_present()) return CpuKernels::amx_bf16;
+  if (avx512_bf16_present()) return CpuKernels::avx512_bf16;
+  if (avx512_present()) return CpuKernels::avx512;
+  return CpuKernels::portable;
+}
 
 }  // namespace segkit::core

@@ -4,17 +4,26 @@
 
 namespace segkit::core {
 
+// The kernel families, each needing the CPU features of the one before it and more.
+enum class CpuKernels {
+  portable,     // none of ours: ATen's and oneDNN's code alone
+  avx512,       // AVX-512 F, BW, VL and DQ with FMA: the float32 kernels
+  avx512_bf16,  // and AVX-512 BF16: the bfloat16 kernels
+  amx_bf16,     // and AMX tiles with bfloat16 products: the bfloat16 attention products
+};
+
 // AVX-512 F, BW, VL and DQ with FMA (the float32 kernels). False off x86-64 or where the
 // compiler has no CPU-feature builtins.
 bool cpu_has_avx512();
 // The above and AVX-512 BF16 (the bfloat16 kernels).
 bool cpu_has_avx512_bf16();
 // The above and AMX tiles with bfloat16 products, which the operating system lets this process
-// use (Linux asks each process to request the tile state once; this does). False after
-// allow_amx(false).
+// use (Linux asks each process to request the tile state once; this does).
 bool cpu_has_amx_bf16();
-// Whether cpu_has_amx_bf16 may say yes: tests turn AMX off to check the AVX-512 paths on CPUs
-// that have it.
-void allow_amx(bool allowed);
+// Each of the three answers no for a family above the ceiling, whatever the CPU has: tests
+// run every kernel path a CPU has, one after another, on one machine. Default: no ceiling.
+void limit_cpu_kernels(CpuKernels ceiling);
+// The best family this CPU has, whatever the ceiling.
+CpuKernels cpu_kernels_available();
 
 }  // namespace segkit::core
