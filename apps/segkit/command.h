@@ -24,9 +24,11 @@ struct CommonOptions {
   int threads = 0;  // 0 = all cores
   bool quiet = false;
   int64_t max_pixels = 0;  // 0 = keep the default (SEGKIT_MAX_PIXELS or 100 MP)
+  bool allow_truncated = false;
 };
 void add_common_options(CLI::App& cmd, CommonOptions& opts);
-// Applies --threads to LibTorch and OpenMP and --max-pixels to image decoding; call first in a command's callback.
+// Applies --threads to LibTorch and OpenMP, --max-pixels and --allow-truncated to image decoding; call first in a
+// command's callback.
 void apply_common_options(const CommonOptions& opts);
 
 // --precision for the commands that run SAM's image encoder: fp32 (the default, the reference

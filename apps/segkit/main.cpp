@@ -25,6 +25,8 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
   cmd.add_option("--max-pixels", opts.max_pixels,
                  "Refuse images with more pixels than this (default 100000000, or $SEGKIT_MAX_PIXELS)")
       ->check(CLI::PositiveNumber);
+  cmd.add_flag("--allow-truncated", opts.allow_truncated,
+               "Decode images that end early (cut JPEG, WebP, TIFF or BMP files) with a warning instead of refusing them");
 }
 
 void add_precision_option(CLI::App& cmd, std::string& precision) {
@@ -44,6 +46,7 @@ SamLoadOptions sam_load_options(const std::string& precision) {
 void apply_common_options(const CommonOptions& opts) {
   segkit::set_num_threads(opts.threads);
   if (opts.max_pixels > 0) segkit::set_default_max_pixels(opts.max_pixels);
+  segkit::set_default_allow_truncated(opts.allow_truncated);
 }
 
 }  // namespace segkit::cli

@@ -20,11 +20,18 @@ struct Image {
 int64_t default_max_pixels();
 void set_default_max_pixels(int64_t max_pixels);  // Error unless > 0
 
+// Whether files that end early (a JPEG without its end-of-image marker, a TIFF strip past the
+// end, ...) are decoded anyway, with a warning on stderr, instead of refused: false unless
+// set_default_allow_truncated(true) (the CLI's --allow-truncated).
+bool default_allow_truncated();
+void set_default_allow_truncated(bool allow);
+
 struct ImageLimits {
   int64_t max_pixels = default_max_pixels();  // decompression bombs are refused before decoding
+  bool allow_truncated = default_allow_truncated();
 };
 
-// Error "path: problem" for missing, empty, corrupt, unsupported or oversized files.
+// Error "path: problem" for missing, empty, corrupt, truncated, unsupported or oversized files.
 Image load_image(const std::string& path, const ImageLimits& limits = {});
 Image decode_image(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits = {});
 

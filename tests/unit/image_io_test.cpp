@@ -4,6 +4,9 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include <string>
+#include <vector>
+
 #include "segkit/error.h"
 #include "segkit/image.h"
 
@@ -74,4 +77,100 @@ TEST(ImageIo, RefusesEmptyCorruptAndOversizedImages) {
   ImageLimits tight;
   tight.max_pixels = 10;
   EXPECT_THROW(decode_image(png.data(), png.size(), "small-limit.png", tight), Error);
+}
+
+namespace {
+
+cv::Mat gradient(int w, int h) {
+  cv::Mat m(h, w, CV_8UC3);
+  m.forEach<cv::Vec3b>([](cv::Vec3b& p, const int* pos) { p = cv::Vec3b(pos[0] * 7 % 256, pos[1] * 3 % 256, 99); });
+  return m;
+}
+
+struct Encoded {
+  std::string name;
+  std::vector<uint8_t> bytes;
+};
+
+// One file per format and flavour segkit reads, as other programs write them.
+std::vector<Encoded> every_format() {
+  const cv::Mat m = gradient(96, 64);
+  std::vector<Encoded> all;
+  auto add = [&](const std::string& name, const std::vector<int>& params) {
+    std::vector<uint8_t> out;
+    ASSERT_TRUE(cv::imencode(name.substr(name.rfind('.')), m, out, params)) << name;
+    all.push_back({name, out});
+  };
+  add("baseline.jpg", {});
+  add("progressive.jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1});
+  add("restarts.jpg", {cv::IMWRITE_JPEG_RST_INTERVAL, 2});
+  add("image.png", {});
+  add("lossy.webp", {cv::IMWRITE_WEBP_QUALITY, 80});
+  add("lossless.webp", {cv::IMWRITE_WEBP_QUALITY, 101});
+  add("image.tiff", {});
+  add("image.bmp", {});
+  return all;
+}
+
+}  // namespace
+
+// A file cut anywhere is refused naming the file and what is wrong, as Pillow refuses it
+// ("image file is truncated"), instead of decoding grey or black where the data ended.
+TEST(ImageIo, RefusesEveryFormatCutShort) {
+  for (const Encoded& e : every_format()) {
+    EXPECT_NO_THROW(decode_image(e.bytes.data(), e.bytes.size(), e.name)) << e.name;
+    for (const double fraction : {0.3, 0.5, 0.7, 0.9}) {
+      for (const size_t keep : {size_t(double(e.bytes.size()) * fraction), e.bytes.size() - 1, e.bytes.size() - 2}) {
+        if (keep < 16) continue;
+        try {
+          decode_image(e.bytes.data(), keep, e.name);
+          ADD_FAILURE() << e.name << " cut to " << keep << " of " << e.bytes.size() << " bytes was accepted";
+        } catch (const Error& error) {
+          const std::string message = error.what();
+          EXPECT_EQ(message.rfind(e.name + ": ", 0), 0u) << message;
+          EXPECT_NE(message.find("truncated"), std::string::npos) << message;
+          EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+        }
+      }
+    }
+  }
+}
+
+TEST(ImageIo, AcceptsWhatFollowsTheEndAndSegmentsThatHoldMarkers) {
+  const cv::Mat m = gradient(40, 30);
+  std::vector<uint8_t> jpg = encode(m, ".jpg");
+  std::vector<uint8_t> trailing = jpg;
+  trailing.insert(trailing.end(), {0x00, 0x11, 0xFF, 0x22});  // cameras append such bytes
+  EXPECT_NO_THROW(decode_image(trailing.data(), trailing.size(), "trailing.jpg"));
+  // A thumbnail (a whole JPEG, end marker included) inside an APP1 segment ends nothing.
+  std::vector<uint8_t> app1 = {0xFF, 0xE1, 0, 0};
+  app1.insert(app1.end(), jpg.begin(), jpg.end());
+  app1[2] = uint8_t((app1.size() - 2) >> 8);
+  app1[3] = uint8_t((app1.size() - 2) & 0xFF);
+  std::vector<uint8_t> with_thumbnail = jpg;
+  with_thumbnail.insert(with_thumbnail.begin() + 2, app1.begin(), app1.end());
+  EXPECT_NO_THROW(decode_image(with_thumbnail.data(), with_thumbnail.size(), "thumbnail.jpg"));
+  std::vector<uint8_t> cut = with_thumbnail;
+  cut.resize(app1.size() + jpg.size() / 2);
+  EXPECT_THROW(decode_image(cut.data(), cut.size(), "thumbnail.jpg"), Error);
+}
+
+TEST(ImageIo, AllowTruncatedDecodesWhatIsThereWithAWarning) {
+  std::vector<uint8_t> jpg = encode(gradient(96, 64), ".jpg");
+  jpg.resize(jpg.size() * 6 / 10);
+  ImageLimits limits;
+  EXPECT_FALSE(limits.allow_truncated) << "refusing is the default";
+  limits.allow_truncated = true;
+  testing::internal::CaptureStderr();
+  Image image;
+  EXPECT_NO_THROW(image = decode_image(jpg.data(), jpg.size(), "cut.jpg", limits));
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(image.width, 96);
+  EXPECT_EQ(image.height, 64);
+  EXPECT_EQ(err.rfind("segkit: warning: cut.jpg: truncated JPEG", 0), 0u) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  // A PNG cut short has nothing a decoder could show: refused even then.
+  std::vector<uint8_t> png = encode(gradient(96, 64), ".png");
+  png.resize(png.size() / 2);
+  EXPECT_THROW(decode_image(png.data(), png.size(), "cut.png", limits), Error);
 }

@@ -8,7 +8,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "io/png_check.h"
+#include "io/image_completeness.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 
@@ -82,12 +82,7 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, co
   if (w > 0 && h > 0 && static_cast<int64_t>(w) * h > limits.max_pixels)
     fail(name, "image is " + std::to_string(w) + "x" + std::to_string(h) + ", more than the limit of " +
                    std::to_string(limits.max_pixels) + " pixels");
-  // libpng reports some damage on stderr before failing; check the structure first so the
-  // user sees one line from us instead.
-  if (size >= 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) {
-    std::string problem = png_structure_problem(data, size);
-    if (!problem.empty()) fail(name, problem);
-  }
+  require_complete_image(data, size, name, limits.allow_truncated);
   cv::Mat bgr;
   try {
     cv::Mat buf(1, static_cast<int>(size), CV_8UC1, const_cast<uint8_t*>(data));

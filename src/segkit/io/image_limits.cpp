@@ -21,6 +21,8 @@ int64_t parse_max_pixels(const char* text, const std::string& context) {
   return v;
 }
 
+std::atomic<bool> allow_truncated{false};
+
 std::atomic<int64_t>& current() {
   // The environment is read once, on first use; a bad value is an error then, not ignored.
   static std::atomic<int64_t> value{[] {
@@ -38,5 +40,9 @@ void set_default_max_pixels(int64_t max_pixels) {
   if (max_pixels <= 0) fail("--max-pixels", std::to_string(max_pixels) + " is not a positive pixel count");
   current().store(max_pixels);
 }
+
+bool default_allow_truncated() { return allow_truncated.load(); }
+
+void set_default_allow_truncated(bool allow) { allow_truncated.store(allow); }
 
 }  // namespace segkit
