@@ -19,12 +19,7 @@ namespace segkit {
 
 namespace {
 
-// Model configs are a few KB; anything far larger is not a config.
-nlohmann::json read_json(const std::string& path) {
-  JsonLimits limits;
-  limits.max_bytes = 16 << 20;
-  return read_json_file(path, limits);
-}
+nlohmann::json read_json(const std::string& path) { return read_json_file(path, JsonLimits::config()); }
 
 uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
   const uint8_t* p = static_cast<const uint8_t*>(data);
