@@ -52,6 +52,7 @@ class FakeHub {
         res.set_header("X-Error-Message", "Access to model is restricted.");
         return;
       }
+      if (!it->second.info_body.empty()) return res.set_content(it->second.info_body, "application/json");
       nlohmann::json siblings = nlohmann::json::array();
       for (const auto& kv : it->second.files) siblings.push_back({{"rfilename", kv.first}});
       res.set_content(nlohmann::json{{"id", req.matches[1]}, {"sha", kCommit}, {"siblings", siblings}}.dump(),
@@ -108,6 +109,8 @@ class FakeHub {
   void add_repo(const std::string& id, std::map<std::string, FakeFile> files, bool gated = false) {
     repos_[id] = Repo{std::move(files), gated};
   }
+  // The repo's answer to /api/models/... is this text instead of its file list.
+  void answer_repo_info_with(const std::string& id, std::string body) { repos_[id].info_body = std::move(body); }
   void cut_next_transfer_at(size_t bytes) { cut_next_transfer_at_ = bytes; }
   std::vector<std::string> ranges() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -122,6 +125,7 @@ class FakeHub {
   struct Repo {
     std::map<std::string, FakeFile> files;
     bool gated = false;
+    std::string info_body;
   };
   void record(const httplib::Request& req) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -299,6 +303,26 @@ TEST(HubDownload, ReportsHttpErrorsClearly) {
 
   o.repo_id = "not a repo";
   EXPECT_NE(error_of(o).find("not a Hugging Face repo id"), std::string::npos);
+}
+
+// The hub's answer is outside input: it goes through the JSON reader's limits.
+TEST(HubDownload, RefusesAHostileRepoAnswer) {
+  FakeHub hub;
+  TempDir cache;
+  auto error_of = [&](const std::string& repo) {
+    try {
+      segkit::hub_download(options(hub, cache, repo));
+    } catch (const segkit::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string url = hub.endpoint() + "/api/models/acme/deep/revision/main";
+  hub.answer_repo_info_with("acme/deep", R"({"sha": ")" + kCommit + R"(", "siblings": )" + std::string(100000, '[') +
+                                             std::string(100000, ']') + "}");
+  EXPECT_EQ(error_of("acme/deep"), "acme/deep: the hub's answer from " + url + ": JSON nested deeper than 512 levels");
+  hub.answer_repo_info_with("acme/cut", R"({"sha": ")" + kCommit + R"(", "siblings": [)");
+  EXPECT_NE(error_of("acme/cut").find("is not JSON"), std::string::npos) << error_of("acme/cut");
 }
 
 TEST(HubDownloadCli, PullHonoursHfEndpointAndCache) {

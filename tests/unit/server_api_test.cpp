@@ -259,6 +259,22 @@ TEST_F(ServerApi, RefusesBadRequestsWithJsonErrors) {
   EXPECT_EQ(r->status, 200) << r->body;
 }
 
+// Bodies go through the JSON reader's limits: one nested far deeper than any request needs is
+// refused as such (it used to be parsed whole, then refused as a wrong field).
+TEST_F(ServerApi, RefusesDeeplyNestedBodies) {
+  test::TestServer s;
+  auto c = s.client();
+  const std::string id = upload(c, solid_png(64, 48));
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  expect_error(c.Post(("/v1/images/" + id + "/predict").c_str(), "{\"points\": " + deep + "}", kJson), 400,
+               "request body: JSON nested deeper than 32 levels");
+  expect_error(c.Post(("/v1/images/" + id + "/generate").c_str(), "{\"points_per_side\": " + deep + "}", kJson), 400,
+               "request body: JSON nested deeper than 32 levels");
+  auto r = c.Post(("/v1/images/" + id + "/predict").c_str(), R"({"points": [[10, 10]]})", kJson);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+}
+
 // Sends raw bytes and returns the raw response: for requests httplib's client will not make.
 static std::string raw_request(int port, const std::string& bytes) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

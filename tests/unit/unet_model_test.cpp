@@ -13,6 +13,7 @@
 #include "segkit/models/unet/layers.h"
 #include "segkit/models/unet/model_impl.h"
 #include "segkit/error.h"
+#include "segkit/files.h"
 #include "segkit/safetensors.h"
 #include "segkit/unet.h"
 #include "test_util.h"
@@ -143,6 +144,36 @@ TEST(UNetModel, LoadRejectsAnotherArchitecture) {
   // No config at all.
   segkit::write_safetensors(dir.file("c.safetensors"), refs);
   EXPECT_THROW(segkit::UNetModel::load(dir.file("c.safetensors")), segkit::Error);
+}
+
+// The config JSON in a checkpoint's metadata (or its .json beside it) comes from outside: a
+// hostile one is a one-line Error naming the file (deep nesting once overflowed the stack).
+TEST(UNetModel, LoadRefusesHostileConfigJson) {
+  segkit::test::TempDir dir;
+  UNetConfig c;
+  c.depth = 1;
+  c.width = 2;
+  auto model = segkit::UNetModel::create(c);
+  auto refs = segkit::unet::state_refs(model->impl().network());
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto error_of = [](const std::string& path) {
+    try {
+      segkit::UNetModel::load(path);
+    } catch (const segkit::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string a = dir.file("a.safetensors"), b = dir.file("b.safetensors"), d = dir.file("d.safetensors");
+  segkit::write_safetensors(a, refs, {{"segkit.unet.config", deep}});
+  EXPECT_EQ(error_of(a), a + ": segkit.unet.config: JSON nested deeper than 512 levels");
+  segkit::write_safetensors(b, refs, {{"segkit.unet.ensemble", "[{"}});
+  EXPECT_EQ(error_of(b).rfind(b + ": segkit.unet.ensemble: malformed JSON: ", 0), 0u) << error_of(b);
+  // No metadata: the config is read from d.json.
+  segkit::write_safetensors(d, refs);
+  segkit::write_text_atomically(dir.file("d.json"), "{\"config\": " + deep + "}");
+  EXPECT_EQ(error_of(d), dir.file("d.json") + ": JSON nested deeper than 512 levels");
+  for (const std::string& path : {a, b, d}) EXPECT_EQ(error_of(path).find('\n'), std::string::npos);
 }
 
 TEST(UNetModel, TiledPredictionEqualsUntiled) {

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/json_read.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "io/http_client.h"
@@ -230,8 +231,12 @@ class Downloader {
     if (r.status != 200) http_fail(opts_.repo_id, r, url);
     nlohmann::json info;
     try {
-      info = nlohmann::json::parse(r.body);
-    } catch (const std::exception&) {
+      // The answer lists the repo's files: kilobytes for real model repos.
+      JsonLimits limits;
+      limits.max_bytes = size_t(64) << 20;
+      info = parse_json(r.body, opts_.repo_id + ": the hub's answer from " + url, limits);
+    } catch (const JsonError& e) {
+      if (e.syntax_error().empty()) throw;
       fail(opts_.repo_id, "the hub's answer from " + url + " is not JSON");
     }
     if (!info.is_object() || !info.contains("sha") || !info["sha"].is_string() || !is_hex(info["sha"].get<std::string>(), 40) ||

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/json_read.h"
 #include "segkit/error.h"
 #include "segkit/sam_output.h"
 #include "segkit/server.h"
@@ -21,6 +22,7 @@
 #include "server/http_error.h"
 #include "server/jobs.h"
 #include "server/predict_request.h"
+#include "server/request_json.h"
 #include "server/web_assets.h"
 
 #if __has_include("segkit/sam_generator.h")
@@ -119,13 +121,7 @@ const std::vector<std::pair<std::regex, std::string>>& known_paths() {
 #if SEGKIT_SERVER_HAS_GENERATOR
 SamGeneratorParams parse_generator_params(const std::string& body) {
   SamGeneratorParams p;
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return p;
-  json j;
-  try {
-    j = json::parse(body);
-  } catch (const json::exception& e) {
-    throw HttpError(400, std::string("request body is not valid JSON: ") + e.what());
-  }
+  const json j = server::parse_request_json(body);
   if (!j.is_object()) throw HttpError(400, "request body: expected a JSON object of generator parameters");
   auto number = [&](const std::string& key, const json& v) {
     if (!v.is_number() || !std::isfinite(v.get<double>())) throw HttpError(400, key + ": expected a number");
@@ -437,7 +433,7 @@ struct SegmentServer::Impl {
     mi->logits.assign(p.low_res_logits.begin() + best * low, p.low_res_logits.begin() + (best + 1) * low);
     std::string mask_input_id = random_hex(24);
     mask_inputs.put(mask_input_id, mi, mi->logits.size() * sizeof(float) + sizeof(MaskInput));
-    json out{{"masks", json::parse(prediction_records_json(p))},
+    json out{{"masks", parse_json(prediction_records_json(p), "prediction")},
              {"best", best},
              {"mask_input_id", mask_input_id},
              {"width", p.width},

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/http_error.h"
+#include "server/request_json.h"
 
 namespace segkit::server {
 
@@ -22,13 +23,7 @@ float finite_number(const nlohmann::json& v, const std::string& field) {
 
 PredictRequest parse_predict_request(const std::string& body, int max_points) {
   PredictRequest out;
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return out;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::exception& e) {
-    throw HttpError(400, std::string("request body is not valid JSON: ") + e.what());
-  }
+  const nlohmann::json j = parse_request_json(body);
   if (!j.is_object()) bad("request body", "expected a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();

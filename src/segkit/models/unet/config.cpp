@@ -1,6 +1,7 @@
 // UNetConfig: validation, JSON form and the size arithmetic of same/valid padding.
 #include <nlohmann/json.hpp>
 
+#include "core/json_read.h"
 #include "segkit/error.h"
 #include "segkit/unet.h"
 
@@ -34,8 +35,8 @@ std::string UNetConfig::to_json() const {
 
 UNetConfig UNetConfig::from_json(const std::string& text, const std::string& context) {
   UNetConfig c;
+  const nlohmann::json j = parse_json(text, context, JsonLimits::config());
   try {
-    nlohmann::json j = nlohmann::json::parse(text);
     if (j.value("architecture", std::string()) != "unet") fail(context, "not a U-Net checkpoint");
     c.in_channels = j.at("in_channels").get<int>();
     c.classes = j.at("classes").get<int>();

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/json_read.h"
 #include "segkit/models/unet/model_impl.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
@@ -113,20 +114,16 @@ std::shared_ptr<UNetModel> UNetModel::load(const std::string& path) {
   auto file = SafetensorsFile::open(path);
   // What the file holds: {"config": …} for one network, {"ensemble": [config, …]} for several.
   nlohmann::json description;
-  try {
-    const auto& meta = file->metadata();
-    if (meta.count(kConfigKey)) {
-      description["config"] = nlohmann::json::parse(meta.at(kConfigKey));
-    } else if (meta.count(kEnsembleKey)) {
-      description["ensemble"] = nlohmann::json::parse(meta.at(kEnsembleKey));
-    } else {
-      const std::string side = sidecar_path(path);
-      if (!std::filesystem::exists(side))
-        fail(path, "no U-Net config (neither '" + std::string(kConfigKey) + "' metadata nor " + side + ")");
-      description = nlohmann::json::parse(read_text_file(side));
-    }
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, std::string("bad U-Net config: ") + e.what());
+  const auto& meta = file->metadata();
+  if (meta.count(kConfigKey)) {
+    description["config"] = parse_json(meta.at(kConfigKey), path + ": " + kConfigKey, JsonLimits::config());
+  } else if (meta.count(kEnsembleKey)) {
+    description["ensemble"] = parse_json(meta.at(kEnsembleKey), path + ": " + kEnsembleKey, JsonLimits::config());
+  } else {
+    const std::string side = sidecar_path(path);
+    if (!std::filesystem::exists(side))
+      fail(path, "no U-Net config (neither '" + std::string(kConfigKey) + "' metadata nor " + side + ")");
+    description = read_json_file(side, JsonLimits::config());
   }
   if (description.contains("config")) {
     auto impl = std::make_unique<Impl>(UNetConfig::from_json(description["config"].dump(), path));
@@ -150,17 +147,17 @@ std::shared_ptr<UNetModel> UNetModel::load(const std::string& path) {
 }
 
 void UNetModel::save(const std::string& path, const std::string& extra_json) const {
-  nlohmann::json side = nlohmann::json::parse(extra_json);
+  nlohmann::json side = parse_json(extra_json, "U-Net checkpoint information");
   if (impl_->members.size() == 1) {
     const std::string config = impl_->config.to_json();
     write_safetensors(path, unet::state_refs(impl_->network()), {{"format", "pt"}, {kConfigKey, config}});
-    side["config"] = nlohmann::json::parse(config);
+    side["config"] = parse_json(config, "U-Net config");
   } else {
     // As a PyTorch nn.ModuleList named "members" would name them: members.0.encoder.0…
     nlohmann::json configs = nlohmann::json::array();
     std::vector<TensorRef> refs;
     for (size_t i = 0; i < impl_->members.size(); ++i) {
-      configs.push_back(nlohmann::json::parse(impl_->members[i]->config().to_json()));
+      configs.push_back(parse_json(impl_->members[i]->config().to_json(), "U-Net config"));
       for (auto& r : unet::state_refs(*impl_->members[i], member_prefix(i))) refs.push_back(std::move(r));
     }
     write_safetensors(path, refs, {{"format", "pt"}, {kEnsembleKey, configs.dump()}});

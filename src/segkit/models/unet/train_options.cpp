@@ -2,6 +2,7 @@
 // one epoch's log line.
 #include <nlohmann/json.hpp>
 
+#include "core/json_read.h"
 #include "segkit/error.h"
 #include "segkit/unet.h"
 
@@ -31,7 +32,7 @@ std::string UNetTrainOptions::to_json() const {
                       {"epochs", epochs},         {"steps_per_epoch", steps_per_epoch},
                       {"batch_size", batch_size}, {"lr", lr},
                       {"weight_decay", weight_decay}, {"crop", crop},
-                      {"model", nlohmann::json::parse(model.to_json())},
+                      {"model", parse_json(model.to_json(), "U-Net config")},
                       {"loss", loss_name(loss)},  {"class_weights", class_weights},
                       {"augment", augment},       {"seed", seed},
                       {"border_weight", border_weight}, {"border_sigma", border_sigma},
@@ -42,8 +43,8 @@ std::string UNetTrainOptions::to_json() const {
 
 UNetTrainOptions UNetTrainOptions::from_json(const std::string& text, const std::string& context) {
   UNetTrainOptions o;
+  const nlohmann::json j = parse_json(text, context, JsonLimits::config());
   try {
-    nlohmann::json j = nlohmann::json::parse(text);
     o.data_dir = j.at("data_dir").get<std::string>();
     o.val_dir = j.at("val_dir").get<std::string>();
     o.val_stems = j.at("val_stems").get<std::vector<std::string>>();

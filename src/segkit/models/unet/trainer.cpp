@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/json_read.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "segkit/models/unet/adam.h"
@@ -91,7 +92,7 @@ struct Position {
 
 nlohmann::json position_json(const Position& p) {
   nlohmann::json log = nlohmann::json::array();
-  for (const auto& e : p.log) log.push_back(nlohmann::json::parse(e.to_json()));
+  for (const auto& e : p.log) log.push_back(parse_json(e.to_json(), "epoch log"));
   return {{"epoch", p.epoch},       {"step", p.step},           {"global_step", p.global_step},
           {"loss_sum", p.loss_sum}, {"best_score", p.best_score}, {"best_epoch", p.best_epoch},
           {"seconds", p.seconds},   {"log", log}};
@@ -202,7 +203,7 @@ void Trainer::prepare(const UNetTrainOptions& given) {
     if (!meta.count("options") || !meta.count("position")) fail(state_path, "not a segkit U-Net training state");
     opt_ = UNetTrainOptions::from_json(meta.at("options"), state_path);
     try {
-      pos_ = position_from_json(nlohmann::json::parse(meta.at("position")));
+      pos_ = position_from_json(parse_json(meta.at("position"), state_path + ": position"));
     } catch (const nlohmann::json::exception& e) {
       fail(state_path, std::string("bad training position: ") + e.what());
     }
@@ -368,7 +369,7 @@ void Trainer::save_state() const {
 
 void Trainer::save_epoch(const UNetEpochLog& entry, bool best) {
   const std::string info = nlohmann::json{{"epoch", entry.epoch}, {"step", pos_.global_step},
-                                          {"metrics", nlohmann::json::parse(entry.to_json())}}.dump();
+                                          {"metrics", parse_json(entry.to_json(), "epoch log")}}.dump();
   if (best) evaluated().save(path("best.safetensors"), info);
   evaluated().save(path("last.safetensors"), info);
   save_state();
