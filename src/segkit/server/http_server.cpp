@@ -386,7 +386,7 @@ struct SegmentServer::Impl {
                     {"encoder_depth", c.encoder_depth},
                     {"embedding_shape", {c.out_chans, c.embedding_size(), c.embedding_size()}},
                     {"low_res_size", c.low_res_size()},
-                    {"precision", "float32"},
+                    {"precision", model->precision() == SamPrecision::Bf16 ? "bfloat16" : "float32"},
                     {"fingerprint", model->fingerprint()},
                     {"generate", bool(SEGKIT_SERVER_HAS_GENERATOR)},
                     {"limits", {{"max_body_bytes", l.max_body_bytes}, {"max_image_pixels", l.max_image_pixels},

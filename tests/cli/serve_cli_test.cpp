@@ -1,0 +1,103 @@
+// `segkit serve` started as users start it: a child process on a free loopback port, asked
+// over HTTP what it serves.
+#include <gtest/gtest.h>
+#if SEGKIT_WITH_SERVER
+
+#include <fcntl.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sam_fixtures.h"
+#include "segkit/machine.h"
+#include "test_util.h"
+
+namespace {
+
+// `segkit serve ARGS --port 0`, stderr into a file, until destroyed (SIGTERM).
+class ServeProcess {
+ public:
+  explicit ServeProcess(std::vector<std::string> args) : log_path_(dir_.file("stderr")) {
+    args.insert(args.begin(), {SEGKIT_CLI_PATH, "serve"});
+    args.insert(args.end(), {"--port", "0"});
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const int err = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::dup2(err, 2);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    // The server says where it listens once it is bound.
+    const std::regex listening(R"(listening on http://127\.0\.0\.1:([0-9]+))");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (port_ == 0 && running() && std::chrono::steady_clock::now() < deadline) {
+      std::smatch m;
+      const std::string text = log();
+      if (std::regex_search(text, m, listening)) port_ = std::stoi(m[1]);
+      else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  ~ServeProcess() {
+    if (running()) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  int port() const { return port_; }
+  std::string log() const {
+    std::ifstream in(log_path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  bool running() {
+    if (exited_) return false;
+    int status = 0;
+    exited_ = ::waitpid(pid_, &status, WNOHANG) == pid_;
+    return !exited_;
+  }
+  segkit::test::TempDir dir_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  bool exited_ = false;
+};
+
+}  // namespace
+
+// GET /v1/model once said "float32" whatever --precision asked for.
+TEST(ServerCli, ModelReportsTheEncoderPrecisionInUse) {
+  const std::string resolved_auto = segkit::machine_info().native_bf16 ? "bfloat16" : "float32";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"fp32", "float32"}, {"bf16", "bfloat16"}, {"auto", resolved_auto}};
+  for (const auto& [flag, want] : cases) {
+    ServeProcess serve({"--model", segkit::test::sam_tiny_hf(), "--precision", flag});
+    ASSERT_NE(serve.port(), 0) << "--precision " << flag << ": the server did not start: " << serve.log();
+    httplib::Client client("127.0.0.1", serve.port());
+    auto r = client.Get("/v1/model");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(nlohmann::json::parse(r->body)["precision"], want) << "--precision " << flag;
+  }
+}
+
+#endif
