@@ -236,6 +236,7 @@ TEST_F(ServerApi, RefusesBadRequestsWithJsonErrors) {
   expect_error(c.Get("/v1/images"), 405, "use POST");
   expect_error(c.Put(predict.c_str(), "{}", kJson), 405, "use POST");
   expect_error(c.Post("/v1/health", "", "text/plain"), 405, "use GET");
+  expect_error(c.Post(("/v1/images/" + id).c_str(), "", "text/plain"), 405, "use GET, DELETE");
   // 413: too large a body, too many pixels.
   expect_error(c.Post("/v1/images", std::string((1 << 20) + 1, 'x'), "image/png"), 413);
   expect_error(c.Post("/v1/images", png(), "image/png"), 413, "limit of 50000");

@@ -1,6 +1,7 @@
 // SegmentServer: the HTTP routes of `segkit serve` over one SAM model (see docs/server.md).
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -102,21 +103,6 @@ struct MaskInput {
   std::string image_id;
   std::vector<float> logits;  // low_res × low_res
 };
-
-// The routes this server answers, for telling 405 (known path, other method) from 404.
-const std::vector<std::pair<std::regex, std::string>>& known_paths() {
-  static const std::vector<std::pair<std::regex, std::string>> paths = {
-      {std::regex("/v1/health"), "GET"},
-      {std::regex("/v1/model"), "GET"},
-      {std::regex("/v1/images"), "POST"},
-      {std::regex("/v1/images/[^/]+"), "GET, DELETE"},
-      {std::regex("/v1/images/[^/]+/predict"), "POST"},
-      {std::regex("/v1/images/[^/]+/generate"), "POST"},
-      {std::regex("/v1/jobs/[^/]+"), "GET, DELETE"},
-      {std::regex("/v1/jobs/[^/]+/result"), "GET"},
-  };
-  return paths;
-}
 
 #if SEGKIT_SERVER_HAS_GENERATOR
 SamGeneratorParams parse_generator_params(const std::string& body) {
@@ -259,6 +245,59 @@ struct SegmentServer::Impl {
     return img;
   }
 
+  // The API, one row per route: registration and the 405 answers (a known path asked with
+  // another method) both come from here. Groups in a path are req.matches; GET gets no body.
+  struct Route {
+    const char* method;  // GET, POST or DELETE
+    const char* path;    // a regex over the whole path
+    BodyHandler handle;
+  };
+  std::vector<Route> routes() {
+    using Req = httplib::Request;
+    using Res = httplib::Response;
+    using Body = std::string;
+    return {
+        {"GET", "/v1/health", [this](const Req&, Res& res, const Body&) { health(res); }},
+        {"GET", "/v1/model", [this](const Req&, Res& res, const Body&) { describe_model(res); }},
+        {"POST", "/v1/images", [this](const Req&, Res& res, const Body& body) { upload(body, res); }},
+        {"GET", R"(/v1/images/([^/]+))",
+         [this](const Req& req, Res& res, const Body&) {
+           auto img = image_or_404(req.matches[1]);
+           send_json(res, {{"image_id", img->id}, {"width", img->width}, {"height", img->height}});
+         }},
+        {"DELETE", R"(/v1/images/([^/]+))",
+         [this](const Req& req, Res& res, const Body&) {
+           if (!store.erase(req.matches[1])) throw HttpError(404, "image " + std::string(req.matches[1]) + " is not in the cache");
+           send_json(res, {{"deleted", std::string(req.matches[1])}});
+         }},
+        {"POST", R"(/v1/images/([^/]+)/predict)", [this](const Req& req, Res& res, const Body& body) { predict(req, res, body); }},
+        {"POST", R"(/v1/images/([^/]+)/generate)", [this](const Req& req, Res& res, const Body& body) { generate(req, res, body); }},
+        {"GET", R"(/v1/jobs/([^/]+))",
+         [this](const Req& req, Res& res, const Body&) { send_json(res, job_json(job_or_404(req.matches[1]))); }},
+        {"DELETE", R"(/v1/jobs/([^/]+))",
+         [this](const Req& req, Res& res, const Body&) {
+           std::string id = req.matches[1];
+           if (!jobs.cancel(id)) throw HttpError(404, "job " + id + " is unknown (or finished long ago)");
+           send_json(res, job_json(job_or_404(id)));
+         }},
+        {"GET", R"(/v1/jobs/([^/]+)/result)",
+         [this](const Req& req, Res& res, const Body&) {
+           auto job = job_or_404(req.matches[1]);
+           if (job.state != server::JobState::Done)
+             throw HttpError(409, "job " + job.id + " is " + server::job_state_name(job.state) + ", it has no result");
+           res.status = 200;
+           res.set_content(*job.result, kJson);
+         }},
+    };
+  }
+
+  struct KnownPath {
+    std::string path;
+    std::regex pattern;
+    std::string methods;  // "GET, DELETE"
+  };
+  std::vector<KnownPath> known_paths;  // filled by setup() from routes()
+
   void setup() {
     const int threads = std::max(1, options.http_threads);
     http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
@@ -304,43 +343,22 @@ struct SegmentServer::Impl {
       send_error(res, 500, "internal error");
     });
 
-    http.Get("/v1/health", guarded([this](const httplib::Request&, httplib::Response& res) { health(res); }));
-    http.Get("/v1/model", guarded([this](const httplib::Request&, httplib::Response& res) { describe_model(res); }));
-    http.Post("/v1/images", with_body([this](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                upload(body, res);
-              }));
-    http.Get(R"(/v1/images/([^/]+))", guarded([this](const httplib::Request& req, httplib::Response& res) {
-               auto img = image_or_404(req.matches[1]);
-               send_json(res, {{"image_id", img->id}, {"width", img->width}, {"height", img->height}});
-             }));
-    // DELETE routes read a body (httplib hands a DELETE with a Content-Length to body readers first).
-    http.Delete(R"(/v1/images/([^/]+))", with_body([this](const httplib::Request& req, httplib::Response& res, const std::string&) {
-                  if (!store.erase(req.matches[1])) throw HttpError(404, "image " + std::string(req.matches[1]) + " is not in the cache");
-                  send_json(res, {{"deleted", std::string(req.matches[1])}});
-                }));
-    http.Post(R"(/v1/images/([^/]+)/predict)",
-              with_body([this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
-                predict(req, res, body);
-              }));
-    http.Post(R"(/v1/images/([^/]+)/generate)",
-              with_body([this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
-                generate(req, res, body);
-              }));
-    http.Get(R"(/v1/jobs/([^/]+))", guarded([this](const httplib::Request& req, httplib::Response& res) {
-               send_json(res, job_json(job_or_404(req.matches[1])));
-             }));
-    http.Get(R"(/v1/jobs/([^/]+)/result)", guarded([this](const httplib::Request& req, httplib::Response& res) {
-               auto job = job_or_404(req.matches[1]);
-               if (job.state != server::JobState::Done)
-                 throw HttpError(409, "job " + job.id + " is " + server::job_state_name(job.state) + ", it has no result");
-               res.status = 200;
-               res.set_content(*job.result, kJson);
-             }));
-    http.Delete(R"(/v1/jobs/([^/]+))", with_body([this](const httplib::Request& req, httplib::Response& res, const std::string&) {
-                  std::string id = req.matches[1];
-                  if (!jobs.cancel(id)) throw HttpError(404, "job " + id + " is unknown (or finished long ago)");
-                  send_json(res, job_json(job_or_404(id)));
-                }));
+    for (const Route& route : routes()) {
+      const std::string method = route.method;
+      if (method == "GET") {
+        http.Get(route.path, guarded([handle = route.handle](const httplib::Request& req, httplib::Response& res) {
+                   handle(req, res, std::string());
+                 }));
+      } else if (method == "POST") {
+        http.Post(route.path, with_body(route.handle));
+      } else {
+        // DELETE routes read a body too (httplib hands a DELETE with a Content-Length to body readers first).
+        http.Delete(route.path, with_body(route.handle));
+      }
+      auto known = std::find_if(known_paths.begin(), known_paths.end(), [&](const KnownPath& k) { return k.path == route.path; });
+      if (known == known_paths.end()) known_paths.push_back({route.path, std::regex(route.path), method});
+      else known->methods += ", " + method;
+    }
 
     // The UI, from memory; then 404 or 405 for everything else.
     http.Get(".*", guarded([this](const httplib::Request& req, httplib::Response& res) {
@@ -360,8 +378,8 @@ struct SegmentServer::Impl {
   }
 
   [[noreturn]] void not_routed(const httplib::Request& req) {
-    for (const auto& [pattern, methods] : known_paths())
-      if (std::regex_match(req.path, pattern)) throw HttpError(405, req.method + " " + req.path + ": use " + methods);
+    for (const auto& k : known_paths)
+      if (std::regex_match(req.path, k.pattern)) throw HttpError(405, req.method + " " + req.path + ": use " + k.methods);
     throw HttpError(404, req.path + ": no such route (see GET /v1/model, POST /v1/images)");
   }
 
