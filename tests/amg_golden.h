@@ -31,19 +31,14 @@ inline nlohmann::json load_amg_golden(const AmgGolden& g) {
   return nlohmann::json::parse(read_text_file(data_path("sam-tiny/amg/" + g.image + "." + g.setting + ".json")));
 }
 
+// Every parameter the golden names (the others keep upstream's defaults).
 inline SamGeneratorParams generator_params_from_json(const nlohmann::json& j) {
   SamGeneratorParams p;
-  p.points_per_side = j.at("points_per_side");
-  p.points_per_batch = j.at("points_per_batch");
-  p.pred_iou_thresh = j.at("pred_iou_thresh");
-  p.stability_score_thresh = j.at("stability_score_thresh");
-  p.stability_score_offset = j.at("stability_score_offset");
-  p.box_nms_thresh = j.at("box_nms_thresh");
-  p.crop_n_layers = j.at("crop_n_layers");
-  p.crop_nms_thresh = j.value("crop_nms_thresh", p.crop_nms_thresh);
-  p.crop_overlap_ratio = j.value("crop_overlap_ratio", p.crop_overlap_ratio);
-  p.crop_n_points_downscale_factor = j.value("crop_n_points_downscale_factor", p.crop_n_points_downscale_factor);
-  p.min_mask_region_area = j.at("min_mask_region_area");
+  for (const auto& f : sam_generator_param_fields()) {
+    if (!j.contains(f.name)) continue;
+    if (f.int_member) p.*f.int_member = j.at(f.name).get<int>();
+    else p.*f.double_member = j.at(f.name).get<double>();
+  }
   return p;
 }
 

@@ -196,20 +196,13 @@ SEGKIT_COMMAND("generate", "Segment everything: SAM's automatic mask generator o
                  "Output: OUT/ (binary_mask: a PNG per mask + metadata.csv) or OUT.json (RLE modes); "
                  "with --input, a folder holding one such output per image")
       ->required();
-  cmd.add_option("--points-per-side", p.points_per_side, "Grid of N×N point prompts")->capture_default_str();
-  cmd.add_option("--points-per-batch", p.points_per_batch, "Prompts decoded together")->capture_default_str();
-  cmd.add_option("--pred-iou-thresh", p.pred_iou_thresh, "Keep masks with predicted IoU above this")->capture_default_str();
-  cmd.add_option("--stability-score-thresh", p.stability_score_thresh, "Keep masks at least this stable")->capture_default_str();
-  cmd.add_option("--stability-score-offset", p.stability_score_offset, "Logit offset of the stability score")->capture_default_str();
-  cmd.add_option("--box-nms-thresh", p.box_nms_thresh, "Box IoU for duplicates within a crop")->capture_default_str();
-  cmd.add_option("--crop-n-layers", p.crop_n_layers, "Layers of image crops (layer i: (2^i)² crops)")->capture_default_str();
-  cmd.add_option("--crop-nms-thresh", p.crop_nms_thresh, "Box IoU for duplicates between crops")->capture_default_str();
-  cmd.add_option("--crop-overlap-ratio", p.crop_overlap_ratio, "Overlap of first-layer crops")->capture_default_str();
-  cmd.add_option("--crop-n-points-downscale-factor", p.crop_n_points_downscale_factor,
-                 "Points per side shrink by this per crop layer")
-      ->capture_default_str();
-  cmd.add_option("--min-mask-region-area", p.min_mask_region_area, "Fill holes and drop islands smaller than this")
-      ->capture_default_str();
+  // One option per generator parameter, named after upstream's keyword (points_per_side: --points-per-side).
+  for (const auto& f : segkit::sam_generator_param_fields()) {
+    std::string flag = std::string("--") + f.name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    auto* option = f.int_member ? cmd.add_option(flag, p.*f.int_member, f.help) : cmd.add_option(flag, p.*f.double_member, f.help);
+    option->capture_default_str();
+  }
   cmd.add_option("--output-mode", opts.output_mode, "binary_mask, uncompressed_rle or coco_rle")
       ->check(CLI::IsMember({"binary_mask", "uncompressed_rle", "coco_rle"}))
       ->capture_default_str();

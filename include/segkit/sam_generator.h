@@ -22,7 +22,8 @@
 
 namespace segkit {
 
-// Upstream's argument names and defaults.
+// Upstream's argument names and defaults. A new field goes into sam_generator_param_fields()
+// too, which gives it its CLI option and its server JSON key.
 struct SamGeneratorParams {
   int points_per_side = 32;            // grid of points_per_side² prompts on the whole image
   int points_per_batch = 64;           // prompts decoded together
@@ -39,6 +40,17 @@ struct SamGeneratorParams {
   // Error "<parameter name>: <problem>" for values upstream cannot run with.
   void validate() const;
 };
+
+// One field of SamGeneratorParams, for the readers that set fields by name: `segkit generate`
+// (--points-per-side) and the server's POST /v1/images/{id}/generate ("points_per_side").
+struct SamGeneratorParamField {
+  const char* name;  // upstream's keyword, e.g. "points_per_side"
+  const char* help;  // one line, for --help
+  int SamGeneratorParams::*int_member;        // exactly one of the two is set
+  double SamGeneratorParams::*double_member;
+};
+// Every field, in declaration order.
+const std::vector<SamGeneratorParamField>& sam_generator_param_fields();
 
 // One mask, with upstream's record fields.
 struct SamMaskRecord {

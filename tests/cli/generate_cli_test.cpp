@@ -2,15 +2,17 @@
 // overlays and refused parameters.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "amg_golden.h"
 #include "sam_fixtures.h"
 #include "segkit/files.h"
 #include "segkit/image.h"
+#include "segkit/sam_generator.h"
 #include "test_util.h"
 
 using namespace segkit;
@@ -131,6 +133,8 @@ TEST(GenerateCli, RefusesBadParametersBeforeLoadingTheModel) {
 // Every generator option through the command line, against upstream's records for each golden
 // setting (min_mask_region_area included: its per-mask pass once crashed on every worker
 // thread but the first).
+namespace {
+
 class GenerateCliGolden : public ::testing::TestWithParam<test::AmgGolden> {};
 
 void expect_cli_matches_golden(const test::AmgGolden& g, const std::vector<std::string>& extra) {
@@ -144,20 +148,13 @@ void expect_cli_matches_golden(const test::AmgGolden& g, const std::vector<std::
     s << v;
     return s.str();
   };
-  std::vector<std::string> args = {
-      "generate", "--model", test::sam_tiny_hf(), "--image", dir.file("in.png"), "--out", dir.file("out.json"),
-      "--output-mode", "uncompressed_rle",
-      "--points-per-side", std::to_string(p.points_per_side),
-      "--points-per-batch", std::to_string(p.points_per_batch),
-      "--pred-iou-thresh", num(p.pred_iou_thresh),
-      "--stability-score-thresh", num(p.stability_score_thresh),
-      "--stability-score-offset", num(p.stability_score_offset),
-      "--box-nms-thresh", num(p.box_nms_thresh),
-      "--crop-n-layers", std::to_string(p.crop_n_layers),
-      "--crop-nms-thresh", num(p.crop_nms_thresh),
-      "--crop-overlap-ratio", num(p.crop_overlap_ratio),
-      "--crop-n-points-downscale-factor", std::to_string(p.crop_n_points_downscale_factor),
-      "--min-mask-region-area", num(p.min_mask_region_area)};
+  std::vector<std::string> args = {"generate", "--model", test::sam_tiny_hf(), "--image", dir.file("in.png"), "--out",
+                                   dir.file("out.json"), "--output-mode", "uncompressed_rle"};
+  for (const auto& f : sam_generator_param_fields()) {
+    std::string flag = std::string("--") + f.name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    args.insert(args.end(), {flag, f.int_member ? std::to_string(p.*f.int_member) : num(p.*f.double_member)});
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   auto r = test::run_cli(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -167,6 +164,8 @@ void expect_cli_matches_golden(const test::AmgGolden& g, const std::vector<std::
   test::expect_records_match_golden(records, golden);
 }
 
+}  // namespace
+
 TEST_P(GenerateCliGolden, EveryOptionOnTwoThreadsMatchesUpstream) { expect_cli_matches_golden(GetParam(), {"--threads", "2"}); }
 
 INSTANTIATE_TEST_SUITE_P(SamTiny, GenerateCliGolden, ::testing::ValuesIn(test::all_amg_goldens()),
@@ -174,4 +173,18 @@ INSTANTIATE_TEST_SUITE_P(SamTiny, GenerateCliGolden, ::testing::ValuesIn(test::a
 
 TEST(GenerateCli, SmallRegionRemovalWithTheDefaultThreadsMatchesUpstream) {
   expect_cli_matches_golden({"groceries_tall", "min_region"}, {});
+}
+
+// The options come from the library's table of generator parameters: upstream's keyword with
+// dashes, the table's help text.
+TEST(GenerateCli, HelpListsEveryGeneratorParameter) {
+  const auto r = test::run_cli({"generate", "--help"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& f : sam_generator_param_fields()) {
+    std::string flag = std::string("--") + f.name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    const size_t at = r.out.find(flag + " ");
+    ASSERT_NE(at, std::string::npos) << flag << " missing from:\n" << r.out;
+    EXPECT_NE(r.out.find(f.help, at), std::string::npos) << flag;
+  }
 }

@@ -545,6 +545,30 @@ TEST_F(ServerApi, GenerateRunsAsAJobAndMatchesTheLibrary) {
   expect_error(c.Post("/v1/images/0123456789abcdef0123456789abcdef/generate", "{}", kJson), 404);
 }
 
+// The server reads the generator's parameters from the library's table: every field by its
+// upstream keyword, integers refused where a number is not whole.
+TEST_F(ServerApi, GenerateTakesEveryParameterOfTheTable) {
+  test::TestServer s;
+  auto c = s.client();
+  const std::string id = upload(c, png());
+  const SamGeneratorParams defaults;
+  json params = json::object();
+  for (const auto& f : sam_generator_param_fields()) {
+    if (f.int_member) params[f.name] = defaults.*f.int_member;
+    else params[f.name] = defaults.*f.double_member;
+  }
+  params["points_per_side"] = 2;
+  auto r = c.Post(("/v1/images/" + id + "/generate").c_str(), params.dump(), kJson);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  EXPECT_EQ(wait_for_job(c, body_of(r)["job_id"])["state"], "done");
+  for (const auto& f : sam_generator_param_fields()) {
+    if (!f.int_member) continue;
+    expect_error(c.Post(("/v1/images/" + id + "/generate").c_str(), json{{f.name, 1.5}}.dump(), kJson), 400,
+                 std::string(f.name) + ": expected an integer");
+  }
+}
+
 TEST_F(ServerApi, JobsAreLimitedAndCancellable) {
   ServerOptions o;
   o.limits.max_jobs = 1;

@@ -109,6 +109,25 @@ std::array<int64_t, 4> xyxy_to_xywh(const std::array<int64_t, 4>& b) { return {b
 
 }  // namespace
 
+const std::vector<SamGeneratorParamField>& sam_generator_param_fields() {
+  using P = SamGeneratorParams;
+  static const std::vector<SamGeneratorParamField> fields = {
+      {"points_per_side", "Grid of N×N point prompts", &P::points_per_side, nullptr},
+      {"points_per_batch", "Prompts decoded together", &P::points_per_batch, nullptr},
+      {"pred_iou_thresh", "Keep masks with predicted IoU above this", nullptr, &P::pred_iou_thresh},
+      {"stability_score_thresh", "Keep masks at least this stable", nullptr, &P::stability_score_thresh},
+      {"stability_score_offset", "Logit offset of the stability score", nullptr, &P::stability_score_offset},
+      {"box_nms_thresh", "Box IoU for duplicates within a crop", nullptr, &P::box_nms_thresh},
+      {"crop_n_layers", "Layers of image crops (layer i: (2^i)² crops)", &P::crop_n_layers, nullptr},
+      {"crop_nms_thresh", "Box IoU for duplicates between crops", nullptr, &P::crop_nms_thresh},
+      {"crop_overlap_ratio", "Overlap of first-layer crops", nullptr, &P::crop_overlap_ratio},
+      {"crop_n_points_downscale_factor", "Points per side shrink by this per crop layer",
+       &P::crop_n_points_downscale_factor, nullptr},
+      {"min_mask_region_area", "Fill holes and drop islands smaller than this", &P::min_mask_region_area, nullptr},
+  };
+  return fields;
+}
+
 void SamGeneratorParams::validate() const {
   auto need = [](bool ok, const char* name, const std::string& what) {
     if (!ok) fail(name, what);

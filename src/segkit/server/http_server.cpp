@@ -117,21 +117,13 @@ SamGeneratorParams parse_generator_params(const std::string& body) {
     if (!v.is_number_integer() || std::llabs(v.get<int64_t>()) > 1'000'000) throw HttpError(400, key + ": expected an integer");
     return static_cast<int>(v.get<int64_t>());
   };
+  const auto& fields = sam_generator_param_fields();
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();
-    const json& v = it.value();
-    if (k == "points_per_side") p.points_per_side = integer(k, v);
-    else if (k == "points_per_batch") p.points_per_batch = integer(k, v);
-    else if (k == "pred_iou_thresh") p.pred_iou_thresh = number(k, v);
-    else if (k == "stability_score_thresh") p.stability_score_thresh = number(k, v);
-    else if (k == "stability_score_offset") p.stability_score_offset = number(k, v);
-    else if (k == "box_nms_thresh") p.box_nms_thresh = number(k, v);
-    else if (k == "crop_n_layers") p.crop_n_layers = integer(k, v);
-    else if (k == "crop_nms_thresh") p.crop_nms_thresh = number(k, v);
-    else if (k == "crop_overlap_ratio") p.crop_overlap_ratio = number(k, v);
-    else if (k == "crop_n_points_downscale_factor") p.crop_n_points_downscale_factor = integer(k, v);
-    else if (k == "min_mask_region_area") p.min_mask_region_area = integer(k, v);
-    else throw HttpError(400, k + ": unknown generator parameter");
+    auto field = std::find_if(fields.begin(), fields.end(), [&](const SamGeneratorParamField& f) { return k == f.name; });
+    if (field == fields.end()) throw HttpError(400, k + ": unknown generator parameter");
+    if (field->int_member) p.*field->int_member = integer(k, it.value());
+    else p.*field->double_member = number(k, it.value());
   }
   // Bounds that keep one request from occupying the server for hours.
   if (p.points_per_side > 128) throw HttpError(400, "points_per_side: at most 128 on this server");
