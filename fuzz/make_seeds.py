@@ -132,6 +132,15 @@ def seeds(target):
                      '{"box": [0, 0, 40, 30], "multimask": false}', '{"points": [[5, 5]], "mask_input_id": "abc123"}',
                      '{"points": [[1, 2]], "labels": [2]}', '{"box": [1, 2, 3]}', '{"points": 5}', '[1, 2]']:
             yield body.encode()
+    elif target == "json":
+        # First byte: limits (0 = the defaults, 0x84 = depth 4, 0x40 = half the text's size).
+        for text in data_files("sam-tiny/hf/*.json"):
+            yield b"\0" + text
+        for text in [b'{"a": [1, -2.5e-3, true, null, "\\u00e9\\ud83d\\ude00"], "b": {}}', b'[[[[1]]]]', b'[[[[[]]]]]',
+                     b'{"points": [[10, 20]], "labels": [1]}', b'"\\x"', b'1e400', b'{"a":1,"a":2}', b'  ']:
+            yield b"\0" + text
+            yield b"\x84" + text
+            yield b"\x40" + text
     elif target == "image":
         yield png(1, 1)
         yield png(3, 2, colour=0)
