@@ -188,11 +188,11 @@ GenerateOptions opts;
 
 SEGKIT_COMMAND("generate", "Segment everything: SAM's automatic mask generator on an image or a folder", [](CLI::App& cmd) {
   auto& p = opts.params;
-  cmd.add_option("--model", opts.model, "SAM model: HF folder, repo id in the local cache, .safetensors or .pth")->required();
-  auto* image = cmd.add_option("--image", opts.image, "One image")->check(CLI::ExistingFile);
+  cmd.add_option("-m,--model", opts.model, "SAM model: HF folder, repo id in the local cache, .safetensors or .pth")->required();
+  auto* image = cmd.add_option("-i,--image", opts.image, "One image")->check(CLI::ExistingFile);
   auto* input = cmd.add_option("--input", opts.input, "A folder: every image in it (resumable)")->check(CLI::ExistingDirectory);
   image->excludes(input);
-  cmd.add_option("--out", opts.out,
+  cmd.add_option("-o,--out", opts.out,
                  "Output: OUT/ (binary_mask: a PNG per mask + metadata.csv) or OUT.json (RLE modes); "
                  "with --input, a folder holding one such output per image")
       ->required();

@@ -23,7 +23,7 @@ void add_unet_ensemble(CLI::App& unet) {
   cmd->add_option("models", f->models, "Checkpoints to combine (an ensemble's members count one by one)")
       ->required()
       ->expected(1, -1);
-  cmd->add_option("--out", f->out, "The ensemble checkpoint to write (OUT.safetensors, plus OUT.json)")->required();
+  cmd->add_option("-o,--out", f->out, "The ensemble checkpoint to write (OUT.safetensors, plus OUT.json)")->required();
   add_common_options(*cmd, f->common);
   cmd->callback([f] {
     apply_common_options(f->common);

@@ -21,7 +21,7 @@ struct EvalFlags {
 void add_unet_eval(CLI::App& unet) {
   auto f = std::make_shared<EvalFlags>();
   CLI::App* cmd = unet.add_subcommand("eval", "Score a trained U-Net on DIR/images + DIR/masks");
-  cmd->add_option("--model", f->model, "Checkpoint (RUN/best.safetensors)")->required();
+  cmd->add_option("-m,--model", f->model, "Checkpoint (RUN/best.safetensors)")->required();
   cmd->add_option("--data", f->data, "Data folder: DIR/images/* and DIR/masks/* matched by stem")->required();
   cmd->add_option("--tile", f->options.tile, "Tile side in pixels (0 = whole image)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--overlap", f->options.overlap, "Tile overlap in pixels (default: exact)");

@@ -55,11 +55,11 @@ void write_outputs(const PredictFlags& f, const std::string& image_path, const U
 void add_unet_predict(CLI::App& unet) {
   auto f = std::make_shared<PredictFlags>();
   CLI::App* cmd = unet.add_subcommand("predict", "Segment images with a trained U-Net");
-  cmd->add_option("--model", f->model, "Checkpoint (RUN/best.safetensors)")->required();
-  auto* image = cmd->add_option("--image", f->image, "One image");
+  cmd->add_option("-m,--model", f->model, "Checkpoint (RUN/best.safetensors)")->required();
+  auto* image = cmd->add_option("-i,--image", f->image, "One image");
   auto* input = cmd->add_option("--input", f->input, "A folder of images");
   image->excludes(input);
-  cmd->add_option("--out", f->out, "Output folder: STEM.png label maps (class index per pixel)")->required();
+  cmd->add_option("-o,--out", f->out, "Output folder: STEM.png label maps (class index per pixel)")->required();
   cmd->add_option("--tile", f->options.tile, "Tile side in pixels (0 = whole image)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--overlap", f->options.overlap,
                   "Tile overlap in pixels (default: enough for tiles to match the whole-image result)");

@@ -26,7 +26,7 @@ void add_unet_train(CLI::App& unet) {
   UNetTrainOptions& o = flags->options;
   o.model.width = 16;
   cmd->add_option("--data", o.data_dir, "Training data: DIR/images/* and DIR/masks/* matched by file stem");
-  cmd->add_option("--out", o.out_dir, "Run folder for checkpoints, log.jsonl and curves.png")->required();
+  cmd->add_option("-o,--out", o.out_dir, "Run folder for checkpoints, log.jsonl and curves.png")->required();
   cmd->add_option("--val", o.val_dir, "Validation data folder (same layout as --data)");
   cmd->add_option("--val-split", flags->val_split, "Comma-separated stems of --data held out for validation");
   cmd->add_option("--classes", o.classes, "Number of classes (default: largest mask value + 1)");
