@@ -34,7 +34,7 @@ static std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-CliResult run_cli(const std::vector<std::string>& args) {
+CliResult run_cli(const std::vector<std::string>& args, const std::string& cwd) {
   TempDir io;
   const std::string out_path = io.file("stdout"), err_path = io.file("stderr");
   pid_t pid = ::fork();
@@ -46,6 +46,7 @@ CliResult run_cli(const std::vector<std::string>& args) {
     ::dup2(out, 1);
     ::dup2(err, 2);
     ::dup2(in, 0);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
     std::vector<char*> argv;
     std::string exe = SEGKIT_CLI_PATH;
     argv.push_back(exe.data());

@@ -28,7 +28,8 @@ struct CliResult {
   std::string out;
   std::string err;
 };
-// Runs the segkit binary with the given arguments (no shell involved), capturing output.
-CliResult run_cli(const std::vector<std::string>& args);
+// Runs the segkit binary with the given arguments (no shell involved), capturing output; in
+// folder `cwd` when one is given (relative paths in `args` then resolve there).
+CliResult run_cli(const std::vector<std::string>& args, const std::string& cwd = {});
 
 }  // namespace segkit::test
