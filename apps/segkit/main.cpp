@@ -65,10 +65,22 @@ int main(int argc, char** argv) {
     CLI::App* cmd = app.add_subcommand(spec.name, spec.summary);
     spec.setup(*cmd);
   }
+  if (argc == 1) {  // no command: the overview, as a reminder of what there is
+    std::cout << app.help();
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // Usage errors in the same one-line form as every other error, pointing at the help.
+    std::string help = "segkit";
+    for (const CLI::App* sub = &app; !sub->get_subcommands().empty();) {
+      sub = sub->get_subcommands().front();
+      help += " " + sub->get_name();
+    }
+    std::cerr << "segkit: error: " << e.what() << " (see " << help << " --help)\n";
+    return 2;
   } catch (const segkit::Error& e) {
     std::cerr << "segkit: error: " << e.what() << "\n";
     return 1;

@@ -2,11 +2,13 @@
 // -m, -i, -o and -q for it, and no short flag names different options in different commands.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "cli_help.h"
+#include "test_util.h"
 
 using segkit::test::cli_help;
 
@@ -56,4 +58,24 @@ TEST(CliFlags, SameShortFlagForTheSameOptionInEveryCommand) {
     for (const auto& [long_name, where] : longs) list += "\n  " + long_name + " in " + where;
     EXPECT_EQ(longs.size(), 1u) << short_name << " names different options:" << list;
   }
+}
+
+// Usage mistakes get the same one-line form as every other error, pointing at the command's help.
+TEST(CliFlags, UsageErrorsAreOneLineNamingTheHelp) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"generate", "-i", "photo.jpg"}, "(see segkit generate --help)"},
+      {{"predict", "--no-such-option"}, "(see segkit predict --help)"},
+      {{"unet", "predict"}, "(see segkit unet predict --help)"},
+      {{"no-such-command"}, "(see segkit --help)"},
+  };
+  for (const auto& [args, help] : cases) {
+    const auto r = segkit::test::run_cli(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("segkit: error: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(help), std::string::npos) << r.err;
+  }
+  const auto bare = segkit::test::run_cli({});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_NE(bare.out.find("Subcommands:"), std::string::npos) << bare.out;
 }
