@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <httplib.h>
+#include <opencv2/imgcodecs.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "sam_fixtures.h"
+#include "segkit/image.h"
 #include "segkit/machine.h"
 #include "test_util.h"
 
@@ -97,6 +99,31 @@ TEST(ServerCli, ModelReportsTheEncoderPrecisionInUse) {
     ASSERT_TRUE(r) << httplib::to_string(r.error());
     ASSERT_EQ(r->status, 200) << r->body;
     EXPECT_EQ(nlohmann::json::parse(r->body)["precision"], want) << "--precision " << flag;
+  }
+}
+
+// An upload that ends early is refused with 400 naming the problem; --allow-truncated takes it.
+TEST(ServerCli, RefusesATruncatedUploadUnlessAllowed) {
+  const segkit::Image image = segkit::test::sam_case_image(*segkit::test::sam_case_file("truck_small"));
+  cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.rgb.data()));
+  std::vector<uint8_t> jpg;
+  ASSERT_TRUE(cv::imencode(".jpg", rgb, jpg));
+  const std::string cut(jpg.begin(), jpg.begin() + jpg.size() / 2);  // half of it arrived
+  for (const bool allow : {false, true}) {
+    std::vector<std::string> args = {"--model", segkit::test::sam_tiny_hf()};
+    if (allow) args.push_back("--allow-truncated");
+    ServeProcess serve(args);
+    ASSERT_NE(serve.port(), 0) << serve.log();
+    httplib::Client client("127.0.0.1", serve.port());
+    client.set_read_timeout(60);
+    auto r = client.Post("/v1/images", cut, "image/jpeg");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    if (allow) {
+      EXPECT_EQ(r->status, 200) << r->body;
+    } else {
+      EXPECT_EQ(r->status, 400) << r->body;
+      EXPECT_NE(nlohmann::json::parse(r->body)["error"].get<std::string>().find("truncated JPEG"), std::string::npos) << r->body;
+    }
   }
 }
 
