@@ -5,6 +5,8 @@ find_package(CLI11 REQUIRED)
 find_package(CURL REQUIRED)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(Threads REQUIRED)
+# libjpeg(-turbo) directly for JPEG: OpenCV's decoder prints libjpeg's warnings and hides damage.
+find_package(JPEG REQUIRED)
 include(FindSegkitOpenCV)
 include(FindSegkitHttplib)
 include(FindSegkitDnnl)

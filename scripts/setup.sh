@@ -9,6 +9,7 @@ packages=(
   libtorch-dev libopenblas0-pthread
   libdnnl-dev               # oneDNN: float32 GEMMs 3-4x faster than the BLAS; packed bf16 linears
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libjpeg-dev               # JPEG decoding with libjpeg's damage reports in our hands (io/jpeg_decode)
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3

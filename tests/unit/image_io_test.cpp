@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
+#include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -173,4 +176,79 @@ TEST(ImageIo, AllowTruncatedDecodesWhatIsThereWithAWarning) {
   std::vector<uint8_t> png = encode(gradient(96, 64), ".png");
   png.resize(png.size() / 2);
   EXPECT_THROW(decode_image(png.data(), png.size(), "cut.png", limits), Error);
+}
+
+namespace {
+
+// An APP1 Exif segment holding one Orientation entry, after SOI.
+std::vector<uint8_t> with_orientation(std::vector<uint8_t> jpg, uint8_t orientation) {
+  const uint8_t exif[] = {0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 0x2A, 0, 8, 0, 0, 0,
+                          1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, orientation, 0, 0, 0, 0, 0, 0, 0};
+  jpg.insert(jpg.begin() + 2, std::begin(exif), std::end(exif));
+  return jpg;
+}
+
+}  // namespace
+
+// JPEGs are decoded by libjpeg directly (io/jpeg_decode): the pixels and orientation are what
+// OpenCV gave before, bit for bit.
+TEST(ImageIo, JpegPixelsAndOrientationEqualOpenCvs) {
+  const cv::Mat colour = gradient(37, 23);
+  cv::Mat grey;
+  cv::extractChannel(colour, grey, 1);
+  struct Flavour {
+    const char* name;
+    cv::Mat image;
+    std::vector<int> params;
+  };
+  const Flavour flavours[] = {{"baseline", colour, {}},
+                              {"progressive", colour, {cv::IMWRITE_JPEG_PROGRESSIVE, 1}},
+                              {"restart markers", colour, {cv::IMWRITE_JPEG_RST_INTERVAL, 1}},
+                              {"chroma quality", colour, {cv::IMWRITE_JPEG_CHROMA_QUALITY, 30}},
+                              {"grey", grey, {}}};
+  for (const Flavour& f : flavours) {
+    std::vector<uint8_t> jpg;
+    ASSERT_TRUE(cv::imencode(".jpg", f.image, jpg, f.params));
+    for (uint8_t orientation = 1; orientation <= 8; ++orientation) {
+      const std::vector<uint8_t> bytes = with_orientation(jpg, orientation);
+      const cv::Mat want = cv::imdecode(bytes, cv::IMREAD_COLOR);
+      const Image got = decode_image(bytes.data(), bytes.size(), "x.jpg");
+      ASSERT_EQ(got.width, want.cols) << f.name << " orientation " << int(orientation);
+      ASSERT_EQ(got.height, want.rows) << f.name << " orientation " << int(orientation);
+      cv::Mat want_rgb;
+      cv::cvtColor(want, want_rgb, cv::COLOR_BGR2RGB);
+      EXPECT_EQ(std::memcmp(got.rgb.data(), want_rgb.data, got.rgb.size()), 0) << f.name << " orientation " << int(orientation);
+    }
+  }
+}
+
+// Damage libjpeg decodes past (it would print "Corrupt JPEG data: ..." and fill in grey) is
+// refused in one line, and nothing else reaches stderr.
+TEST(ImageIo, CorruptJpegDataIsRefusedInOneLine) {
+  std::vector<uint8_t> jpg = encode(gradient(96, 64), ".jpg");
+  std::vector<uint8_t> early_end = jpg;  // an end-of-image marker in the middle of the scan
+  early_end[early_end.size() / 2] = 0xFF;
+  early_end[early_end.size() / 2 + 1] = 0xD9;
+  testing::internal::CaptureStderr();
+  try {
+    decode_image(early_end.data(), early_end.size(), "marker.jpg");
+    ADD_FAILURE() << "a scan cut by a marker was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("marker.jpg: corrupt JPEG (", 0), 0u) << e.what();
+  }
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  // Bits flipped at random in the scan data: each file is decoded silently or refused in one
+  // line, never decoded with a message of libjpeg's.
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 40; ++trial) {
+    std::vector<uint8_t> flipped = jpg;
+    for (int k = 0; k < 4; ++k) flipped[jpg.size() / 3 + rng() % (jpg.size() / 2)] ^= uint8_t(1u << (rng() % 8));
+    testing::internal::CaptureStderr();
+    try {
+      decode_image(flipped.data(), flipped.size(), "flipped.jpg");
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+    }
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "") << "trial " << trial;
+  }
 }

@@ -145,17 +145,24 @@ std::string image_truncation_problem(const uint8_t* d, size_t size) {
   return {};
 }
 
-void require_complete_image(const uint8_t* data, size_t size, const std::string& name, bool allow_truncated) {
+std::string require_complete_image(const uint8_t* data, size_t size, const std::string& name, bool allow_truncated) {
   // libpng reports some damage on stderr before failing; check the structure first so the
   // user sees one line from us instead. A PNG cut short cannot be decoded at all.
   if (size >= 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) {
     const std::string problem = png_structure_problem(data, size);
     if (!problem.empty()) fail(name, problem);
-    return;
+    return {};
   }
-  const std::string problem = image_truncation_problem(data, size);
-  if (problem.empty()) return;
-  if (!allow_truncated) fail(name, problem + "; --allow-truncated decodes what is there");
+  std::string problem = image_truncation_problem(data, size);
+  if (!problem.empty() && !allow_truncated) refuse_damaged_image(name, problem);
+  return problem;
+}
+
+void refuse_damaged_image(const std::string& name, const std::string& problem) {
+  fail(name, problem + "; --allow-truncated decodes what is there");
+}
+
+void warn_damaged_image(const std::string& name, const std::string& problem) {
   std::cerr << "segkit: warning: " << name << ": " << problem << "; decoding what is there\n";
 }
 

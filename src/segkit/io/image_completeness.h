@@ -14,8 +14,14 @@ namespace segkit {
 // end-of-image marker)". Formats without such a check (or not recognised) answer empty.
 std::string image_truncation_problem(const uint8_t* data, size_t size);
 
-// Error "name: problem" for a damaged PNG (png_check.h) or a file that ends early; with
-// allow_truncated, a file that ends early gets a one-line warning on stderr instead.
-void require_complete_image(const uint8_t* data, size_t size, const std::string& name, bool allow_truncated);
+// Error "name: problem" for a damaged PNG (png_check.h) or a file that ends early. With
+// allow_truncated, a file that ends early is not an error: its problem is returned instead
+// (empty when the file is whole), for warn_damaged_image.
+std::string require_complete_image(const uint8_t* data, size_t size, const std::string& name, bool allow_truncated);
+
+// Error "name: problem; --allow-truncated decodes what is there".
+[[noreturn]] void refuse_damaged_image(const std::string& name, const std::string& problem);
+// The one warning line for a damaged file decoded anyway.
+void warn_damaged_image(const std::string& name, const std::string& problem);
 
 }  // namespace segkit

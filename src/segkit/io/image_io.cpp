@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "io/image_completeness.h"
+#include "io/jpeg_decode.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 
@@ -44,6 +45,39 @@ bool is_supported_format(const uint8_t* d, size_t n) {
   return starts("\x89PNG\r\n\x1a\n", 8) || starts("\xff\xd8\xff", 3) || starts("BM", 2) ||
          (starts("RIFF", 4) && n >= 12 && std::memcmp(d + 8, "WEBP", 4) == 0) || starts("II*\0", 4) ||
          starts("MM\0*", 4);
+}
+
+bool is_jpeg(const uint8_t* d, size_t n) { return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF; }
+
+// libjpeg directly (jpeg_decode.h): its damage reports reach us instead of stderr. `damage` may
+// already hold what the structure check found; the decoder's finding is kept only if not.
+Image decode_jpeg_checked(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits,
+                          std::string& damage) {
+  DecodedJpeg jpeg = decode_jpeg(data, size, name, limits.max_pixels);
+  if (!jpeg.damage.empty()) {
+    if (!limits.allow_truncated) refuse_damaged_image(name, jpeg.damage);
+    if (damage.empty()) damage = jpeg.damage;
+  }
+  return std::move(jpeg.image);
+}
+
+// PNG, BMP, WebP and TIFF: OpenCV applies EXIF orientation, expands grey and drops alpha.
+Image decode_with_opencv(const uint8_t* data, size_t size, const std::string& name) {
+  cv::Mat bgr;
+  try {
+    cv::Mat buf(1, static_cast<int>(size), CV_8UC1, const_cast<uint8_t*>(data));
+    bgr = cv::imdecode(buf, cv::IMREAD_COLOR);
+  } catch (const cv::Exception&) {
+    bgr = cv::Mat();
+  }
+  if (bgr.empty()) fail(name, "cannot decode image (corrupt or unsupported format)");
+  Image img;
+  img.width = bgr.cols;
+  img.height = bgr.rows;
+  img.rgb.resize(static_cast<size_t>(img.width) * img.height * 3);
+  cv::Mat rgb(img.height, img.width, CV_8UC3, img.rgb.data());
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return img;
 }
 
 }  // namespace
@@ -82,23 +116,12 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, co
   if (w > 0 && h > 0 && static_cast<int64_t>(w) * h > limits.max_pixels)
     fail(name, "image is " + std::to_string(w) + "x" + std::to_string(h) + ", more than the limit of " +
                    std::to_string(limits.max_pixels) + " pixels");
-  require_complete_image(data, size, name, limits.allow_truncated);
-  cv::Mat bgr;
-  try {
-    cv::Mat buf(1, static_cast<int>(size), CV_8UC1, const_cast<uint8_t*>(data));
-    bgr = cv::imdecode(buf, cv::IMREAD_COLOR);
-  } catch (const cv::Exception&) {
-    bgr = cv::Mat();
-  }
-  if (bgr.empty()) fail(name, "cannot decode image (corrupt or unsupported format)");
-  if (static_cast<int64_t>(bgr.cols) * bgr.rows > limits.max_pixels)
+  std::string damage = require_complete_image(data, size, name, limits.allow_truncated);
+  Image img = is_jpeg(data, size) ? decode_jpeg_checked(data, size, name, limits, damage)
+                                  : decode_with_opencv(data, size, name);
+  if (!damage.empty()) warn_damaged_image(name, damage);
+  if (static_cast<int64_t>(img.width) * img.height > limits.max_pixels)
     fail(name, "image has more than the limit of " + std::to_string(limits.max_pixels) + " pixels");
-  Image img;
-  img.width = bgr.cols;
-  img.height = bgr.rows;
-  img.rgb.resize(static_cast<size_t>(img.width) * img.height * 3);
-  cv::Mat rgb(img.height, img.width, CV_8UC3, img.rgb.data());
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   return img;
 }
 

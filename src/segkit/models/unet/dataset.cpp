@@ -37,7 +37,8 @@ std::map<std::string, std::string> files_by_stem(const fs::path& folder) {
 cv::Mat load_mask(const std::string& path, int width, int height) {
   std::vector<uint8_t> bytes = read_file(path);
   if (bytes.empty()) fail(path, "empty file");
-  require_complete_image(bytes.data(), bytes.size(), path, default_allow_truncated());
+  const std::string damage = require_complete_image(bytes.data(), bytes.size(), path, default_allow_truncated());
+  if (!damage.empty()) warn_damaged_image(path, damage);
   cv::Mat raw = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, bytes.data()), cv::IMREAD_UNCHANGED);
   if (raw.empty()) fail(path, "cannot decode mask image");
   if (raw.cols != width || raw.rows != height)
