@@ -131,7 +131,9 @@ ModelLocation from_hub_cache(const std::string& spec, const std::string& repo, s
   if (!fs::is_directory(snapshot))
     model_fail(spec, ref.string() + " points to commit " + commit + " but " + snapshot.string() +
                          " is missing; download it again with: " + pull);
-  return from_folder(spec, snapshot, repo + "@" + revision + " (snapshot " + commit + ")");
+  ModelLocation loc = from_folder(spec, snapshot, repo + "@" + revision + " (snapshot " + commit + ")");
+  loc.found_as = "hub cache";
+  return loc;
 }
 
 }  // namespace
@@ -141,8 +143,16 @@ ModelLocation locate_model(const std::string& spec, const std::string& revision)
   std::error_code ec;
   const fs::path path(spec);
   const fs::file_status st = fs::status(path, ec);
-  if (fs::is_directory(st)) return from_folder(spec, path, spec);
-  if (fs::is_regular_file(st)) return from_file(spec, path, spec);
+  if (fs::is_directory(st)) {
+    ModelLocation loc = from_folder(spec, path, spec);
+    loc.found_as = "folder";
+    return loc;
+  }
+  if (fs::is_regular_file(st)) {
+    ModelLocation loc = from_file(spec, path, spec);
+    loc.found_as = "file";
+    return loc;
+  }
   if (fs::exists(st)) model_fail(spec, "not a regular file or folder");
   check_not_dangling(spec, path);
 

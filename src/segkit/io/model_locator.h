@@ -19,6 +19,7 @@ struct ModelLocation {
   std::string config;                // config.json next to the weights, "" when there is none
   std::string preprocessor_config;   // preprocessor_config.json, "" when there is none
   std::string description;           // for messages: "facebook/sam-vit-base@main (snapshot 1a2b3c...)"
+  std::string found_as;              // what the spec named: "file", "folder" or "hub cache"
 };
 
 // Error "model 'SPEC': ..." saying what was tried and where it looked; for a repo id missing
