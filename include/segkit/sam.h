@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "segkit/image.h"
+#include "segkit/model.h"
 
 namespace segkit {
 
@@ -58,12 +59,14 @@ struct SamLoadOptions {
   SamPrecision precision = SamPrecision::Fp32;
 };
 
-class SamModel {
+class SamModel : public Model {
  public:
   // `source`: a Hugging Face model folder, a repo id ("facebook/sam-vit-base") found in the local
   // Hugging Face cache, a .safetensors file, or an official .pth/.pt/.bin state dict.
   static std::shared_ptr<const SamModel> load(const std::string& source, const SamLoadOptions& options = {});
-  ~SamModel();
+  ~SamModel() override;
+  std::string family() const override;  // "sam"
+  ModelInfo info() const override;
   const SamConfig& config() const;
   const std::string& source() const;
   SamPrecision precision() const;  // as resolved at load: Fp32 or Bf16, never Auto

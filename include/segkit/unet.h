@@ -16,6 +16,7 @@
 
 #include "segkit/image.h"
 #include "segkit/metrics.h"
+#include "segkit/model.h"
 
 namespace segkit {
 
@@ -51,7 +52,7 @@ struct UNetConfig {
   int context_margin() const;
 };
 
-class UNetModel {
+class UNetModel : public Model {
  public:
   // A freshly initialised network (Kaiming-normal weights from `seed`).
   static std::shared_ptr<UNetModel> create(const UNetConfig& config, uint64_t seed = 0);
@@ -65,7 +66,9 @@ class UNetModel {
   // Writes weights + config atomically (safetensors), plus `<path without .safetensors>.json`.
   // An ensemble's tensors are named members.<i>.<name>, its configs listed in that order.
   void save(const std::string& path, const std::string& extra_json = "{}") const;
-  ~UNetModel();
+  ~UNetModel() override;
+  std::string family() const override;  // "unet"
+  ModelInfo info() const override;
 
   const UNetConfig& config() const;  // an ensemble's first member's
   int member_count() const;          // 1, or the networks of an ensemble

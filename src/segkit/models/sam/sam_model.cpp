@@ -8,8 +8,10 @@
 #include "core/json_read.h"
 #include "core/memory_cache.h"
 #include "io/model_locator.h"
+#include "models/registry.h"
 #include "models/sam/checkpoint.h"
 #include "models/sam/config.h"
+#include "models/sam/family.h"
 #include "models/sam/sam_model_impl.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
@@ -67,6 +69,22 @@ const SamConfig& SamModel::config() const { return impl_->config; }
 const std::string& SamModel::source() const { return impl_->source; }
 SamPrecision SamModel::precision() const { return impl_->precision; }
 const std::string& SamModel::fingerprint() const { return impl_->fingerprint; }
+std::string SamModel::family() const { return "sam"; }
+
+ModelInfo SamModel::info() const {
+  ModelInfo info;
+  info.family = family();
+  models::fill_family_fields(info);
+  info.architecture = sam::architecture_name(impl_->config.encoder_dim, impl_->config.encoder_depth, impl_->config.image_size);
+  info.parameter_count = impl_->parameter_count;
+  info.precisions = {"fp32", "bf16"};
+  info.source = impl_->source;
+  info.found_as = impl_->location.found_as;
+  info.location = impl_->location.description;
+  info.weights = impl_->location.weights;
+  info.config = impl_->location.config;
+  return info;
+}
 
 std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const SamLoadOptions& options) {
   c10::InferenceMode guard;
@@ -93,6 +111,9 @@ std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const 
     }
   }
   impl->source = source;
+  impl->location = files;
+  for (const auto& [name, t] : w.all())
+    if (sam::is_parameter(name)) impl->parameter_count += t.numel();
   impl->image_encoder = sam::ImageEncoder::load(w, impl->config);
   impl->precision = options.precision;
   if (impl->precision == SamPrecision::Auto)

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "io/model_locator.h"
 #include "models/sam/image_encoder.h"
 #include "models/sam/mask_decoder.h"
 #include "models/sam/prompt_encoder.h"
@@ -16,6 +17,8 @@ namespace segkit {
 struct SamModel::Impl {
   SamConfig config;
   std::string source;
+  ModelLocation location;       // the files it was read from
+  int64_t parameter_count = 0;  // stored weights, buffers excluded
   std::string fingerprint;
   SamPrecision precision = SamPrecision::Fp32;  // resolved, never Auto
   sam::ImageEncoder image_encoder;

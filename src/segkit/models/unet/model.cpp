@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_read.h"
+#include "models/registry.h"
+#include "models/unet/family.h"
 #include "segkit/models/unet/model_impl.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
@@ -14,8 +16,9 @@
 namespace segkit {
 
 namespace {
-constexpr const char* kConfigKey = "segkit.unet.config";
-constexpr const char* kEnsembleKey = "segkit.unet.ensemble";
+using unet::kConfigKey;
+using unet::kEnsembleKey;
+using unet::sidecar_path;
 
 std::string member_prefix(size_t i) { return "members." + std::to_string(i) + "."; }
 
@@ -23,11 +26,6 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
-}
-
-std::string sidecar_path(const std::string& path) {
-  std::filesystem::path p(path);
-  return p.replace_extension(".json").string();
 }
 }  // namespace
 
@@ -80,6 +78,22 @@ UNetModel::~UNetModel() = default;
 
 const UNetConfig& UNetModel::config() const { return impl_->config; }
 
+std::string UNetModel::family() const { return "unet"; }
+
+ModelInfo UNetModel::info() const {
+  ModelInfo info;
+  info.family = family();
+  models::fill_family_fields(info);
+  info.architecture = unet::architecture_name(impl_->config, member_count());
+  info.parameter_count = parameter_count();
+  info.precisions = {"fp32"};
+  if (!impl_->path.empty()) {
+    info.source = info.location = info.weights = impl_->path;
+    info.found_as = "file";
+  }
+  return info;
+}
+
 int UNetModel::member_count() const { return static_cast<int>(impl_->members.size()); }
 
 int64_t UNetModel::parameter_count() const {
@@ -113,20 +127,12 @@ std::shared_ptr<UNetModel> UNetModel::ensemble(const std::vector<std::shared_ptr
 std::shared_ptr<UNetModel> UNetModel::load(const std::string& path) {
   auto file = SafetensorsFile::open(path);
   // What the file holds: {"config": …} for one network, {"ensemble": [config, …]} for several.
-  nlohmann::json description;
-  const auto& meta = file->metadata();
-  if (meta.count(kConfigKey)) {
-    description["config"] = parse_json(meta.at(kConfigKey), path + ": " + kConfigKey, JsonLimits::config());
-  } else if (meta.count(kEnsembleKey)) {
-    description["ensemble"] = parse_json(meta.at(kEnsembleKey), path + ": " + kEnsembleKey, JsonLimits::config());
-  } else {
-    const std::string side = sidecar_path(path);
-    if (!std::filesystem::exists(side))
-      fail(path, "no U-Net config (neither '" + std::string(kConfigKey) + "' metadata nor " + side + ")");
-    description = read_json_file(side, JsonLimits::config());
-  }
+  const nlohmann::json description = unet::read_description(path, file->metadata()).json;
+  if (description.is_null())
+    fail(path, "no U-Net config (neither '" + std::string(kConfigKey) + "' metadata nor " + sidecar_path(path) + ")");
   if (description.contains("config")) {
     auto impl = std::make_unique<Impl>(UNetConfig::from_json(description["config"].dump(), path));
+    impl->path = path;
     unet::load_state(impl->network(), *file);
     return std::shared_ptr<UNetModel>(new UNetModel(std::move(impl)));
   }
@@ -143,7 +149,9 @@ std::shared_ptr<UNetModel> UNetModel::load(const std::string& path) {
   if (tensors != file->names().size())
     fail(path, "holds " + std::to_string(file->names().size() - tensors) + " tensors outside the ensemble's " +
                    std::to_string(configs.size()) + " members");
-  return ensemble(members);
+  auto model = ensemble(members);
+  model->impl_->path = path;
+  return model;
 }
 
 void UNetModel::save(const std::string& path, const std::string& extra_json) const {

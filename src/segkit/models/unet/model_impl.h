@@ -15,6 +15,7 @@ struct UNetModel::Impl {
   explicit Impl(const UNetConfig& c) : config(c), members{std::make_shared<unet::Network>(c)} {}
   Impl(const UNetConfig& c, std::vector<std::shared_ptr<unet::Network>> networks) : config(c), members(std::move(networks)) {}
   UNetConfig config;  // the first member's
+  std::string path;   // the checkpoint it was loaded from, "" when made in memory
   // One network, or an ensemble: predictions then average the members' class probabilities.
   std::vector<std::shared_ptr<unet::Network>> members;
   unet::Network& network() const { return *members.front(); }
