@@ -5,6 +5,7 @@
 
 #include "command.h"
 #include "segkit/machine.h"
+#include "segkit/model.h"
 #include "segkit/sam_bench.h"
 #include "segkit/threads.h"
 #include "segkit/version.h"
@@ -34,6 +35,7 @@ SEGKIT_COMMAND("bench", "Time SAM on this machine: model load, image encoder, de
   cmd.callback([] {
     segkit::cli::apply_common_options(args.common);
     args.bench.precision = segkit::parse_sam_precision(args.precision);
+    segkit::require_model_family(args.bench.model, "sam");  // before the timed load
     segkit::SamBenchResult r = segkit::run_sam_bench(args.bench, args.common.quiet ? nullptr : &log_line);
     segkit::MachineInfo m = segkit::machine_info();
     const char* coretype = std::getenv("OPENBLAS_CORETYPE");

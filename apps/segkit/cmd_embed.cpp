@@ -20,7 +20,7 @@ SEGKIT_COMMAND("embed", "Compute a SAM image embedding and save it (prompt it la
   segkit::cli::add_common_options(cmd, args.common);
   cmd.callback([] {
     segkit::cli::apply_common_options(args.common);
-    auto model = segkit::SamModel::load(args.model, segkit::cli::sam_load_options(args.precision));
+    auto model = segkit::cli::load_sam_model(args.model, args.precision);
     segkit::SamPredictor predictor(model);
     predictor.set_image(segkit::load_image(args.image));
     predictor.embedding().save(args.out);

@@ -222,7 +222,7 @@ SEGKIT_COMMAND("generate", "Segment everything: SAM's automatic mask generator o
       throw segkit::Error("--" + message);
     }
     const auto mode = segkit::parse_mask_output_mode(opts.output_mode);
-    auto model = segkit::SamModel::load(opts.model, segkit::cli::sam_load_options(opts.precision));
+    auto model = segkit::cli::load_sam_model(opts.model, opts.precision);
     segkit::SamMaskGenerator generator(model, opts.params);
     if (!opts.image.empty()) run_one(opts, generator, mode);
     else run_folder(opts, generator, mode);

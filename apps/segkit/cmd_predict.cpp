@@ -22,7 +22,7 @@ void run() {
   cli::apply_common_options(args.common);
   if (args.image.empty() == args.embedding.empty()) throw Error("give exactly one of --image or --embedding");
   if (!args.overlay.empty() && args.image.empty()) throw Error("--overlay needs --image");
-  auto model = SamModel::load(args.model, cli::sam_load_options(args.precision));
+  auto model = cli::load_sam_model(args.model, args.precision);
   SamPredictor predictor(model);
   Image image;
   if (!args.image.empty()) {

@@ -42,7 +42,7 @@ void run() {
   options.limits.cache_bytes = size_t(args.cache_mb) << 20;
   options.limits.max_body_bytes = size_t(args.max_upload_mb) << 20;
   if (args.common.quiet) options.log = nullptr;
-  auto model = SamModel::load(args.model, cli::sam_load_options(args.precision));
+  auto model = cli::load_sam_model(args.model, args.precision);
   SegmentServer server(model, options);
   server.bind();
   if (!args.common.quiet) std::cerr << "segkit serve: " << model->config().describe() << "\n";

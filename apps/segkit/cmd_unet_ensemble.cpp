@@ -29,7 +29,7 @@ void add_unet_ensemble(CLI::App& unet) {
     apply_common_options(f->common);
     std::vector<std::shared_ptr<const UNetModel>> members;
     for (const auto& path : f->models) {
-      auto model = UNetModel::load(path);
+      auto model = UNetModel::load(require_model_family(path, "unet").weights);
       if (!members.empty()) {
         const UNetConfig &first = members.front()->config(), &c = model->config();
         if (c.in_channels != first.in_channels || c.classes != first.classes)

@@ -31,7 +31,7 @@ void add_unet_eval(CLI::App& unet) {
   add_common_options(*cmd, f->common);
   cmd->callback([f] {
     apply_common_options(f->common);
-    const auto model = UNetModel::load(f->model);
+    const auto model = UNetModel::load(require_model_family(f->model, "unet").weights);
     const SemanticResult r = unet_evaluate(*model, f->data, f->options);
     if (!f->json.empty()) write_eval_output(f->json, semantic_result_json(r));
     else if (!f->common.quiet) std::cout << semantic_table(r);

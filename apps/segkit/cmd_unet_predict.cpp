@@ -83,7 +83,7 @@ void add_unet_predict(CLI::App& unet) {
       std::sort(images.begin(), images.end());
       if (images.empty()) fail(f->input, "no images");
     }
-    auto model = UNetModel::load(f->model);
+    auto model = UNetModel::load(require_model_family(f->model, "unet").weights);
     std::error_code ec;
     fs::create_directories(f->out, ec);
     if (ec) fail(f->out, "cannot create output folder: " + ec.message());

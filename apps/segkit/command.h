@@ -35,6 +35,9 @@ void apply_common_options(const CommonOptions& opts);
 // arithmetic), bf16 or auto; and the load options it asks for.
 void add_precision_option(CLI::App& cmd, std::string& precision);
 SamLoadOptions sam_load_options(const std::string& precision);
+// SamModel::load after refusing a model of another family with a one-line Error that names
+// the family and its command (segkit/model.h).
+std::shared_ptr<const SamModel> load_sam_model(const std::string& model, const std::string& precision);
 
 }  // namespace segkit::cli
 

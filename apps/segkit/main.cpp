@@ -7,6 +7,7 @@
 #include "command.h"
 #include "segkit/error.h"
 #include "segkit/image.h"
+#include "segkit/model.h"
 #include "segkit/version.h"
 #include "segkit/threads.h"
 
@@ -41,6 +42,12 @@ SamLoadOptions sam_load_options(const std::string& precision) {
   SamLoadOptions options;
   options.precision = parse_sam_precision(precision);
   return options;
+}
+
+std::shared_ptr<const SamModel> load_sam_model(const std::string& model, const std::string& precision) {
+  const SamLoadOptions options = sam_load_options(precision);
+  require_model_family(model, "sam");
+  return SamModel::load(model, options);
 }
 
 void apply_common_options(const CommonOptions& opts) {
