@@ -216,6 +216,7 @@ const InputOption kInputs[] = {
     {"generate", "--model", Input::SamModel},     {"generate", "--image", Input::Image},
     {"generate", "--input", Input::ImageFolder},  {"serve", "--model", Input::SamModel},
     {"bench", "--model", Input::SamModel},        {"bench", "--image", Input::Image},
+    {"info", "", Input::SamModel},
     {"unet train", "--data", Input::UNetData},    {"unet train", "--val", Input::UNetData},
     {"unet predict", "--model", Input::UNetModel}, {"unet predict", "--image", Input::UNetImage},
     {"unet predict", "--input", Input::UNetImageFolder}, {"unet eval", "--model", Input::UNetModel},
