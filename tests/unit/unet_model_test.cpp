@@ -174,6 +174,16 @@ TEST(UNetModel, LoadRefusesHostileConfigJson) {
   segkit::write_text_atomically(dir.file("d.json"), "{\"config\": " + deep + "}");
   EXPECT_EQ(error_of(d), dir.file("d.json") + ": JSON nested deeper than 512 levels");
   for (const std::string& path : {a, b, d}) EXPECT_EQ(error_of(path).find('\n'), std::string::npos);
+  // Numbers of the wrong kind or size are refused by name (1e300 was converted to int).
+  nlohmann::json config = nlohmann::json::parse(c.to_json());
+  config["depth"] = 1e300;
+  const std::string e = dir.file("e.safetensors");
+  segkit::write_safetensors(e, refs, {{"segkit.unet.config", config.dump()}});
+  EXPECT_EQ(error_of(e), e + ": \"depth\" must be an integer from -2147483648 to 2147483647");
+  config = nlohmann::json::parse(c.to_json());
+  config["mean"] = {1e39};
+  segkit::write_safetensors(e, refs, {{"segkit.unet.config", config.dump()}});
+  EXPECT_NE(error_of(e).find("\"mean\" must be a list of finite numbers within float range"), std::string::npos) << error_of(e);
 }
 
 TEST(UNetModel, TiledPredictionEqualsUntiled) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/json_fields.h"
 #include "segkit/error.h"
 
 namespace segkit {
@@ -26,61 +27,8 @@ namespace segkit::sam {
 
 namespace {
 
-// Config files come from strangers: every value is type- and range-checked here, so that a
-// wrong one is a one-line Error naming the file and key, never an exception from the JSON
-// library, an out-of-range conversion, or a division by zero in the network code.
-const nlohmann::json* field(const nlohmann::json* j, const char* key) {
-  if (!j || !j->is_object()) return nullptr;
-  auto it = j->find(key);
-  return it == j->end() || it->is_null() ? nullptr : &*it;
-}
-
-void read_if(const nlohmann::json* j, const char* file, const char* key, int& out, int64_t lo, int64_t hi) {
-  const nlohmann::json* v = field(j, key);
-  if (!v) return;
-  if (!v->is_number_integer() || v->get<int64_t>() < lo || v->get<int64_t>() > hi ||
-      (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(hi)))
-    fail(file, std::string("\"") + key + "\" must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
-  out = static_cast<int>(v->get<int64_t>());
-}
-
-void read_if(const nlohmann::json* j, const char* file, const char* key, std::vector<int>& out, int64_t lo, int64_t hi) {
-  const nlohmann::json* v = field(j, key);
-  if (!v) return;
-  const std::string what = std::string("\"") + key + "\" must be a list of integers from " + std::to_string(lo) +
-                           " to " + std::to_string(hi);
-  if (!v->is_array()) fail(file, what);
-  std::vector<int> values;
-  for (const auto& x : *v) {
-    if (!x.is_number_integer() || x.get<int64_t>() < lo || x.get<int64_t>() > hi ||
-        (x.is_number_unsigned() && x.get<uint64_t>() > uint64_t(hi)))
-      fail(file, what);
-    values.push_back(static_cast<int>(x.get<int64_t>()));
-  }
-  out = std::move(values);
-}
-
-void read_if(const nlohmann::json* j, const char* file, const char* key, double& out) {
-  const nlohmann::json* v = field(j, key);
-  if (!v) return;
-  if (!v->is_number() || !std::isfinite(v->get<double>()))
-    fail(file, std::string("\"") + key + "\" must be a finite number");
-  out = v->get<double>();
-}
-
-void read_if(const nlohmann::json* j, const char* file, const char* key, std::vector<double>& out) {
-  const nlohmann::json* v = field(j, key);
-  if (!v) return;
-  const std::string what = std::string("\"") + key + "\" must be a list of finite numbers";
-  if (!v->is_array()) fail(file, what);
-  std::vector<double> values;
-  for (const auto& x : *v) {
-    if (!x.is_number() || !std::isfinite(x.get<double>())) fail(file, what);
-    values.push_back(x.get<double>());
-  }
-  out = std::move(values);
-}
-
+// Config files come from strangers: every value is type- and range-checked (core/json_fields.h)
+// and against the weights below, so that no wrong one reaches the network code.
 constexpr const char* kConfig = "config.json";
 constexpr const char* kPreprocessor = "preprocessor_config.json";
 constexpr int64_t kMaxCount = 1 << 16;  // heads, window sizes, block indexes
@@ -128,7 +76,7 @@ SamConfig infer_config(const WeightMap& w, const nlohmann::json* hf, const nlohm
     }
   }
   c.window_size = window;
-  read_if(vision, kConfig, "num_attention_heads", c.encoder_heads, 1, kMaxCount);
+  read_optional(vision, kConfig, "num_attention_heads", c.encoder_heads, 1, kMaxCount);
   const std::string rel0 = "image_encoder.blocks.0.attn.rel_pos_h";
   // Pruned encoders (SlimSAM) narrow the attention per block; the relative-position tables
   // give the head width, so head counts come from the shapes.
@@ -141,8 +89,8 @@ SamConfig infer_config(const WeightMap& w, const nlohmann::json* hf, const nlohm
   } else {
     // No relative positions: read the config (window and global blocks too), else ViT-style 64-wide heads.
     if (!vision) c.encoder_heads = std::max(1, c.encoder_dim / 64);
-    read_if(vision, kConfig, "window_size", c.window_size, 0, kMaxCount);
-    read_if(vision, kConfig, "global_attn_indexes", c.global_attn_indexes, 0, std::max(0, c.encoder_depth - 1));
+    read_optional(vision, kConfig, "window_size", c.window_size, 0, kMaxCount);
+    read_optional(vision, kConfig, "global_attn_indexes", c.global_attn_indexes, 0, std::max(0, c.encoder_depth - 1));
     if (c.encoder_heads <= 0 || c.encoder_dim % c.encoder_heads != 0)
       fail(w.source(), "cannot split encoder width " + std::to_string(c.encoder_dim) + " into " + std::to_string(c.encoder_heads) + " heads");
   }
@@ -157,7 +105,7 @@ SamConfig infer_config(const WeightMap& w, const nlohmann::json* hf, const nlohm
   // Head counts leave no trace in tensor shapes. Every published SAM decoder uses 8 heads;
   // narrower (distilled or test) decoders keep at least 8 channels per head.
   c.decoder_heads = std::max(1, std::min(8, c.out_chans / 8));
-  read_if(decoder, kConfig, "num_attention_heads", c.decoder_heads, 1, kMaxCount);
+  read_optional(decoder, kConfig, "num_attention_heads", c.decoder_heads, 1, kMaxCount);
   // The decoder's cross attention halves the width before splitting it into heads.
   if (c.out_chans % c.decoder_heads != 0 || (c.out_chans / 2) % c.decoder_heads != 0)
     fail(kConfig, "cannot split the decoder width " + std::to_string(c.out_chans) + " into " +
@@ -165,10 +113,10 @@ SamConfig infer_config(const WeightMap& w, const nlohmann::json* hf, const nlohm
 
   if (pre && pre->is_object()) {
     std::vector<double> mean, std_;
-    read_if(pre, kPreprocessor, "image_mean", mean);
-    read_if(pre, kPreprocessor, "image_std", std_);
+    read_optional(pre, kPreprocessor, "image_mean", mean);
+    read_optional(pre, kPreprocessor, "image_std", std_);
     double rescale = 1.0 / 255.0;
-    read_if(pre, kPreprocessor, "rescale_factor", rescale);
+    read_optional(pre, kPreprocessor, "rescale_factor", rescale);
     if (!(rescale > 0)) fail(kPreprocessor, "\"rescale_factor\" must be positive");
     for (double s : std_)
       if (!(s > 0)) fail(kPreprocessor, "\"image_std\" values must be positive");

@@ -1,6 +1,7 @@
 // UNetConfig: validation, JSON form and the size arithmetic of same/valid padding.
 #include <nlohmann/json.hpp>
 
+#include "core/json_fields.h"
 #include "core/json_read.h"
 #include "segkit/error.h"
 #include "segkit/unet.h"
@@ -38,18 +39,18 @@ UNetConfig UNetConfig::from_json(const std::string& text, const std::string& con
   const nlohmann::json j = parse_json(text, context, JsonLimits::config());
   try {
     if (j.value("architecture", std::string()) != "unet") fail(context, "not a U-Net checkpoint");
-    c.in_channels = j.at("in_channels").get<int>();
-    c.classes = j.at("classes").get<int>();
-    c.depth = j.at("depth").get<int>();
-    c.width = j.at("width").get<int>();
+    read_required(j, context, "in_channels", c.in_channels, INT32_MIN, INT32_MAX);
+    read_required(j, context, "classes", c.classes, INT32_MIN, INT32_MAX);
+    read_required(j, context, "depth", c.depth, INT32_MIN, INT32_MAX);
+    read_required(j, context, "width", c.width, INT32_MIN, INT32_MAX);
     c.batch_norm = j.at("batch_norm").get<bool>();
     const std::string up = j.at("upsample").get<std::string>(), pad = j.at("padding").get<std::string>();
     if (up != "transpose" && up != "bilinear") fail(context, "unknown upsample '" + up + "'");
     if (pad != "same" && pad != "valid") fail(context, "unknown padding '" + pad + "'");
     c.upsample = up == "transpose" ? UNetUpsample::Transpose : UNetUpsample::Bilinear;
     c.padding = pad == "same" ? UNetPadding::Same : UNetPadding::Valid;
-    c.mean = j.at("mean").get<std::vector<float>>();
-    c.std = j.at("std").get<std::vector<float>>();
+    read_required(j, context, "mean", c.mean);
+    read_required(j, context, "std", c.std);
   } catch (const nlohmann::json::exception& e) {
     fail(context, std::string("bad U-Net config: ") + e.what());
   }

@@ -2,6 +2,7 @@
 // one epoch's log line.
 #include <nlohmann/json.hpp>
 
+#include "core/json_fields.h"
 #include "core/json_read.h"
 #include "segkit/error.h"
 #include "segkit/unet.h"
@@ -48,16 +49,16 @@ UNetTrainOptions UNetTrainOptions::from_json(const std::string& text, const std:
     o.data_dir = j.at("data_dir").get<std::string>();
     o.val_dir = j.at("val_dir").get<std::string>();
     o.val_stems = j.at("val_stems").get<std::vector<std::string>>();
-    o.classes = j.at("classes").get<int>();
-    o.epochs = j.at("epochs").get<int>();
-    o.steps_per_epoch = j.at("steps_per_epoch").get<int>();
-    o.batch_size = j.at("batch_size").get<int>();
-    o.lr = j.at("lr").get<double>();
-    o.weight_decay = j.at("weight_decay").get<double>();
-    o.crop = j.at("crop").get<int>();
+    read_required(j, context, "classes", o.classes, INT32_MIN, INT32_MAX);
+    read_required(j, context, "epochs", o.epochs, INT32_MIN, INT32_MAX);
+    read_required(j, context, "steps_per_epoch", o.steps_per_epoch, INT32_MIN, INT32_MAX);
+    read_required(j, context, "batch_size", o.batch_size, INT32_MIN, INT32_MAX);
+    read_required(j, context, "lr", o.lr);
+    read_required(j, context, "weight_decay", o.weight_decay);
+    read_required(j, context, "crop", o.crop, INT32_MIN, INT32_MAX);
     o.model = UNetConfig::from_json(j.at("model").dump(), context);
     o.loss = parse_unet_loss(j.at("loss").get<std::string>());
-    o.class_weights = j.at("class_weights").get<std::vector<float>>();
+    read_required(j, context, "class_weights", o.class_weights);
     o.augment = j.at("augment").get<std::vector<std::string>>();
     o.seed = j.at("seed").get<uint64_t>();
     o.border_weight = j.value("border_weight", 0.0);  // absent in runs saved before it existed

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/json_fields.h"
 #include "core/json_read.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
@@ -98,18 +99,19 @@ nlohmann::json position_json(const Position& p) {
           {"seconds", p.seconds},   {"log", log}};
 }
 
-Position position_from_json(const nlohmann::json& j) {
+// Counts are range-checked (a float like 1e300 must not be converted); the rest is read as is.
+Position position_from_json(const nlohmann::json& j, const std::string& context) {
   Position p;
-  p.epoch = j.at("epoch");
-  p.step = j.at("step");
-  p.global_step = j.at("global_step");
+  read_required(j, context, "epoch", p.epoch, 0, INT32_MAX);
+  read_required(j, context, "step", p.step, 0, INT32_MAX);
+  read_required(j, context, "global_step", p.global_step, 0, INT64_MAX);
   p.loss_sum = j.at("loss_sum");
   p.best_score = j.at("best_score").is_number() ? j.at("best_score").get<double>() : p.best_score;
-  p.best_epoch = j.at("best_epoch");
+  read_required(j, context, "best_epoch", p.best_epoch, -1, INT32_MAX);
   p.seconds = j.at("seconds");
   for (const auto& e : j.at("log")) {
     UNetEpochLog l;
-    l.epoch = e.at("epoch");
+    read_required(e, context, "epoch", l.epoch, 0, INT32_MAX);
     l.train_loss = e.at("train_loss");
     l.lr = e.at("lr");
     l.seconds = e.at("seconds");
@@ -203,7 +205,7 @@ void Trainer::prepare(const UNetTrainOptions& given) {
     if (!meta.count("options") || !meta.count("position")) fail(state_path, "not a segkit U-Net training state");
     opt_ = UNetTrainOptions::from_json(meta.at("options"), state_path);
     try {
-      pos_ = position_from_json(parse_json(meta.at("position"), state_path + ": position"));
+      pos_ = position_from_json(parse_json(meta.at("position"), state_path + ": position"), state_path + ": position");
     } catch (const nlohmann::json::exception& e) {
       fail(state_path, std::string("bad training position: ") + e.what());
     }
