@@ -16,9 +16,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "segkit/models/unet/adam.h"
-#include "segkit/models/unet/loss.h"
-#include "segkit/models/unet/model_impl.h"
+#include "models/unet/adam.h"
+#include "models/unet/loss.h"
+#include "models/unet/model_impl.h"
 #include "segkit/threads.h"
 #include "segkit/unet.h"
 

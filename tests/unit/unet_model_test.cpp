@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "segkit/models/unet/layers.h"
-#include "segkit/models/unet/model_impl.h"
+#include "models/unet/layers.h"
+#include "models/unet/model_impl.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "segkit/safetensors.h"

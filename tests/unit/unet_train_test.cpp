@@ -15,13 +15,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "models/unet/border_weights.h"
+#include "models/unet/dataset.h"
+#include "models/unet/loss.h"
+#include "models/unet/network.h"
+#include "models/unet/weight_average.h"
 #include "segkit/error.h"
 #include "segkit/image.h"
-#include "segkit/models/unet/border_weights.h"
-#include "segkit/models/unet/dataset.h"
-#include "segkit/models/unet/loss.h"
-#include "segkit/models/unet/network.h"
-#include "segkit/models/unet/weight_average.h"
 #include "segkit/safetensors.h"
 #include "segkit/threads.h"
 #include "segkit/unet.h"

@@ -1,4 +1,4 @@
-#include "segkit/models/unet/adam.h"
+#include "models/unet/adam.h"
 
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/from_blob.h>

@@ -1,4 +1,4 @@
-#include "segkit/models/unet/augment.h"
+#include "models/unet/augment.h"
 
 #include <opencv2/imgproc.hpp>
 

@@ -1,4 +1,4 @@
-#include "segkit/models/unet/border_weights.h"
+#include "models/unet/border_weights.h"
 
 #include <opencv2/imgproc.hpp>
 

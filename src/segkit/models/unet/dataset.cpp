@@ -1,4 +1,4 @@
-#include "segkit/models/unet/dataset.h"
+#include "models/unet/dataset.h"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -9,10 +9,10 @@
 #include <set>
 
 #include "io/image_completeness.h"
+#include "models/unet/preprocess.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "segkit/image.h"
-#include "segkit/models/unet/preprocess.h"
 
 namespace fs = std::filesystem;
 

@@ -1,10 +1,10 @@
 // unet_evaluate: predictions of a data set scored with segkit's metrics module.
 #include <c10/core/InferenceMode.h>
 
-#include "segkit/models/unet/dataset.h"
-#include "segkit/models/unet/model_impl.h"
-#include "segkit/models/unet/predict.h"
-#include "segkit/models/unet/validation.h"
+#include "models/unet/dataset.h"
+#include "models/unet/model_impl.h"
+#include "models/unet/predict.h"
+#include "models/unet/validation.h"
 
 namespace segkit {
 

@@ -1,5 +1,5 @@
 // Fast equivalents of two ATen layers that are slow on CPU in the U-Net's shapes.
-#include "segkit/models/unet/layers.h"
+#include "models/unet/layers.h"
 
 #include <ATen/ops/cat.h>
 #include <ATen/ops/constant_pad_nd.h>

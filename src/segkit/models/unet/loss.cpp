@@ -1,4 +1,4 @@
-#include "segkit/models/unet/loss.h"
+#include "models/unet/loss.h"
 
 #include <ATen/TensorOperators.h>
 #include <ATen/core/Reduction.h>

@@ -9,7 +9,7 @@
 #include "core/json_read.h"
 #include "models/registry.h"
 #include "models/unet/family.h"
-#include "segkit/models/unet/model_impl.h"
+#include "models/unet/model_impl.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 

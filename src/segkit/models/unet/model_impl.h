@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "segkit/models/unet/network.h"
+#include "models/unet/network.h"
 #include "segkit/safetensors.h"
 #include "segkit/unet.h"
 

@@ -1,4 +1,4 @@
-#include "segkit/models/unet/network.h"
+#include "models/unet/network.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/grad_mode.h>
@@ -14,10 +14,10 @@
 
 #include <cmath>
 
-#include "segkit/error.h"
-#include "segkit/models/unet/layers.h"
 #include "core/heap_reuse.h"
 #include "core/memory_cache.h"
+#include "models/unet/layers.h"
+#include "segkit/error.h"
 
 namespace segkit::unet {
 

@@ -1,4 +1,4 @@
-#include "segkit/models/unet/plot.h"
+#include "models/unet/plot.h"
 
 #include <opencv2/imgproc.hpp>
 

@@ -12,9 +12,9 @@
 
 #include <algorithm>
 
-#include "segkit/models/unet/predict.h"
-#include "segkit/models/unet/model_impl.h"
-#include "segkit/models/unet/preprocess.h"
+#include "models/unet/model_impl.h"
+#include "models/unet/predict.h"
+#include "models/unet/preprocess.h"
 #include "segkit/error.h"
 
 namespace segkit {

@@ -3,7 +3,7 @@
 #include <ATen/core/Tensor.h>
 #include <opencv2/core.hpp>
 
-#include "segkit/models/unet/network.h"
+#include "models/unet/network.h"
 #include "segkit/unet.h"
 
 namespace segkit::unet {

@@ -1,4 +1,4 @@
-#include "segkit/models/unet/preprocess.h"
+#include "models/unet/preprocess.h"
 
 #include <ATen/ops/empty.h>
 #include <opencv2/imgproc.hpp>

@@ -1,4 +1,4 @@
-#include "segkit/models/unet/validation.h"
+#include "models/unet/validation.h"
 
 #include <ATen/ops/argmax.h>
 

@@ -1,4 +1,4 @@
-#include "segkit/models/unet/weight_average.h"
+#include "models/unet/weight_average.h"
 
 #include <ATen/core/grad_mode.h>
 

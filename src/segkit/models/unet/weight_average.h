@@ -3,7 +3,7 @@
 // the network being trained (Polyak averaging). The average of the last few hundred steps is
 // steadier than any single step's weights, which removes most of the epoch-to-epoch noise of
 // validation scores late in training.
-#include "segkit/models/unet/network.h"
+#include "models/unet/network.h"
 
 namespace segkit::unet {
 
