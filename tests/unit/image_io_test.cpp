@@ -252,3 +252,17 @@ TEST(ImageIo, CorruptJpegDataIsRefusedInOneLine) {
     EXPECT_EQ(testing::internal::GetCapturedStderr(), "") << "trial " << trial;
   }
 }
+
+// A BMP header OpenCV would complain about on stderr is refused in one line first.
+TEST(ImageIo, BmpOfAnUnknownCompressionIsRefusedQuietly) {
+  std::vector<uint8_t> bmp = encode(gradient(8, 6), ".bmp");
+  bmp[30] = 7;  // biCompression
+  testing::internal::CaptureStderr();
+  try {
+    decode_image(bmp.data(), bmp.size(), "odd.bmp");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("odd.bmp: corrupt BMP (unknown compression 7)", 0), 0u) << e.what();
+  }
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}

@@ -124,6 +124,9 @@ std::string bmp_problem(const uint8_t* d, size_t size) {
   std::memcpy(&width, d + 18, 4);
   std::memcpy(&height, d + 22, 4);
   const uint32_t bits = d[28] | (d[29] << 8), compression = le32(d + 30);
+  // OpenCV knows 0-3 (plain, two run-length codings, bit fields) and prints its own complaint
+  // to stderr for anything else.
+  if (compression > 3) return "corrupt BMP (unknown compression " + std::to_string(compression) + ")";
   if (compression != 0 && compression != 3) return {};  // run-length coded: the decoder checks
   const uint64_t w = width < 0 ? 0 : uint64_t(width), h = height < 0 ? uint64_t(-int64_t(height)) : uint64_t(height);
   const uint64_t row = (w * bits + 31) / 32 * 4;
