@@ -3,15 +3,13 @@
 #include <cstring>
 #include <iostream>
 
+#include "io/byte_order.h"
 #include "io/png_check.h"
 #include "segkit/error.h"
 
 namespace segkit {
 
 namespace {
-
-uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-uint32_t le32(const uint8_t* p) { return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24); }
 
 const char* const kJpegCut = "truncated JPEG (the data ends before the image's end-of-image marker)";
 
@@ -72,13 +70,11 @@ std::string webp_problem(const uint8_t* d, size_t size) {
 
 // The first image directory (the one decoded) and every strip or tile it points to.
 std::string tiff_problem(const uint8_t* d, size_t size) {
-  const bool little = d[0] == 'I';
-  auto u16 = [&](uint64_t at) { return little ? uint32_t(d[at] | (d[at + 1] << 8)) : uint32_t(be16(d + at)); };
-  auto u32 = [&](uint64_t at) { return little ? le32(d + at) : (uint32_t(be16(d + at)) << 16) | be16(d + at + 2); };
+  const TiffBytes tiff{d, d[0] == 'I'};
   if (size < 8) return "truncated TIFF (no complete header)";
-  const uint64_t ifd = u32(4);
+  const uint64_t ifd = tiff.u32(4);
   if (ifd > size || size - ifd < 2) return "truncated TIFF (the image directory lies past the end of the file)";
-  const uint64_t entries = u16(ifd);
+  const uint64_t entries = tiff.u16(ifd);
   if (size - ifd - 2 < entries * 12) return "truncated TIFF (the image directory runs past the end of the file)";
   // A tag's values: count × (2 or 4 bytes), in the entry when they fit in 4 bytes.
   struct Values {
@@ -88,25 +84,25 @@ std::string tiff_problem(const uint8_t* d, size_t size) {
   Values offsets, lengths;
   for (uint64_t e = 0; e < entries; ++e) {
     const uint64_t entry = ifd + 2 + e * 12;
-    const uint32_t tag = u16(entry), type = u16(entry + 2);
+    const uint32_t tag = tiff.u16(entry), type = tiff.u16(entry + 2);
     // Values that do not fit in the entry lie elsewhere in the file, and must lie within it.
     static const int kTypeBytes[13] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8};
-    const uint64_t bytes = type < 13 ? uint64_t(u32(entry + 4)) * kTypeBytes[type] : 0;
-    if (bytes > 4 && (u32(entry + 8) > size || bytes > size - u32(entry + 8)))
+    const uint64_t bytes = type < 13 ? uint64_t(tiff.u32(entry + 4)) * kTypeBytes[type] : 0;
+    if (bytes > 4 && (tiff.u32(entry + 8) > size || bytes > size - tiff.u32(entry + 8)))
       return "truncated TIFF (tag " + std::to_string(tag) + "'s values lie past the end of the file)";
     const bool is_offsets = tag == 273 || tag == 324, is_lengths = tag == 279 || tag == 325;
     if (!is_offsets && !is_lengths) continue;
     if (type != 3 && type != 4) return "corrupt TIFF (strip or tile offsets of type " + std::to_string(type) + ")";
     Values v;
-    v.count = u32(entry + 4);
+    v.count = tiff.u32(entry + 4);
     v.width = type == 3 ? 2 : 4;
-    v.at = v.count * v.width <= 4 ? entry + 8 : u32(entry + 8);
+    v.at = v.count * v.width <= 4 ? entry + 8 : tiff.u32(entry + 8);
     if (v.count > size || v.at > size || size - v.at < v.count * v.width)
       return "truncated TIFF (the strip or tile table runs past the end of the file)";
     (is_offsets ? offsets : lengths) = v;
   }
   if (offsets.count != lengths.count) return "corrupt TIFF (strip or tile offsets and byte counts differ in number)";
-  auto value = [&](const Values& v, uint64_t i) { return v.width == 2 ? uint64_t(u16(v.at + 2 * i)) : uint64_t(u32(v.at + 4 * i)); };
+  auto value = [&](const Values& v, uint64_t i) { return v.width == 2 ? uint64_t(tiff.u16(v.at + 2 * i)) : uint64_t(tiff.u32(v.at + 4 * i)); };
   for (uint64_t i = 0; i < offsets.count; ++i) {
     const uint64_t start = value(offsets, i), length = value(lengths, i);
     if (start > size || length > size - start)

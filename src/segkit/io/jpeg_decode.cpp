@@ -10,6 +10,7 @@
 #include <jerror.h>
 #include <jpeglib.h>
 
+#include "io/byte_order.h"
 #include "segkit/error.h"
 
 namespace segkit {
@@ -145,15 +146,14 @@ int exif_orientation(const uint8_t* d, size_t n) {
   d += 6, n -= 6;  // the TIFF structure; offsets count from here
   const bool little = d[0] == 'I' && d[1] == 'I';
   if (!little && !(d[0] == 'M' && d[1] == 'M')) return 1;
-  auto u16 = [&](size_t at) { return little ? uint32_t(d[at] | (d[at + 1] << 8)) : uint32_t((d[at] << 8) | d[at + 1]); };
-  auto u32 = [&](size_t at) { return little ? u16(at) | (u16(at + 2) << 16) : (u16(at) << 16) | u16(at + 2); };
-  const size_t ifd = u32(4);
+  const TiffBytes tiff{d, little};
+  const size_t ifd = tiff.u32(4);
   if (ifd > n || n - ifd < 2) return 1;
-  const size_t entries = u16(ifd);
+  const size_t entries = tiff.u16(ifd);
   for (size_t e = 0; e < entries && ifd + 2 + (e + 1) * 12 <= n; ++e) {
     const size_t at = ifd + 2 + e * 12;
-    if (u16(at) == 0x0112 && u16(at + 2) == 3) {  // Orientation, a SHORT, held in the entry
-      const uint32_t v = u16(at + 8);
+    if (tiff.u16(at) == 0x0112 && tiff.u16(at + 2) == 3) {  // Orientation, a SHORT, held in the entry
+      const uint32_t v = tiff.u16(at + 8);
       return v >= 1 && v <= 8 ? int(v) : 1;
     }
   }

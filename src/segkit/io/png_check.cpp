@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "io/byte_order.h"
+
 namespace segkit {
 
 namespace {
@@ -24,8 +26,6 @@ uint32_t crc32(const uint8_t* p, size_t n) {
   for (size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
 }
-
-uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
 
 }  // namespace
 
