@@ -12,6 +12,8 @@
 
 namespace fs = std::filesystem;
 
+#include "segkit/error.h"
+
 namespace segkit::test {
 
 std::string data_path(const std::string& relative) { return std::string(SEGKIT_TEST_DATA) + "/" + relative; }
@@ -63,6 +65,15 @@ CliResult run_cli(const std::vector<std::string>& args, const std::string& cwd) 
   r.out = slurp(out_path);
   r.err = slurp(err_path);
   return r;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 }  // namespace segkit::test

@@ -1,6 +1,7 @@
 #pragma once
 // Shared helpers for segkit's tests: where the test data lives, temporary folders, and
 // running the segkit binary for end-to-end CLI tests.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,5 +32,8 @@ struct CliResult {
 // Runs the segkit binary with the given arguments (no shell involved), capturing output; in
 // folder `cwd` when one is given (relative paths in `args` then resolve there).
 CliResult run_cli(const std::vector<std::string>& args, const std::string& cwd = {});
+
+// The message of the segkit::Error that `f` throws, or "(no error)".
+std::string error_of(const std::function<void()>& f);
 
 }  // namespace segkit::test

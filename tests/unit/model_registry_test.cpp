@@ -13,6 +13,7 @@
 #include "segkit/unet.h"
 #include "test_util.h"
 
+using segkit::test::error_of;
 using segkit::test::TempDir;
 
 namespace {
@@ -32,15 +33,6 @@ std::string hf_folder(const TempDir& dir, const std::string& config_json) {
   const float w[4] = {1, 2, 3, 4};
   segkit::write_safetensors(dir.file("model.safetensors"), {{"backbone.weight", segkit::DType::F32, {2, 2}, w}});
   return dir.path();
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const segkit::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 void expect_has(const std::string& text, const std::string& needle) {
