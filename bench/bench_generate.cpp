@@ -23,14 +23,14 @@
 #include <string>
 
 #include "core/memory_cache.h"
-#include "pipelines/amg/mask_boxes.h"
-#include "pipelines/amg/mask_measure.h"
-#include "pipelines/amg/stability_score.h"
-#include "pipelines/predictor_torch.h"
-#include "pipelines/preprocess.h"
+#include "models/sam/predictor_torch.h"
+#include "models/sam/preprocess.h"
 #include "models/sam/random_checkpoint.h"
-#include "segkit/rle.h"
+#include "postprocess/mask_boxes.h"
+#include "postprocess/mask_measure.h"
+#include "postprocess/stability_score.h"
 #include "segkit/image.h"
+#include "segkit/rle.h"
 #include "segkit/sam_generator.h"
 #include "segkit/threads.h"
 

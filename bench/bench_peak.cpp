@@ -1,7 +1,7 @@
 // What this CPU can do, to judge segkit's speed against: the peak multiply-add rate of its
 // vector units (a register-only loop of 512-bit FMAs in float32 and of bfloat16 dot products,
 // on one thread and on every thread at once), and the rate of the matrix products segkit runs
-// (float32 through core/matmul, bfloat16 through ATen/oneDNN) on the encoder's MLP shape.
+// (float32 through kernels/cpu/matmul, bfloat16 through ATen/oneDNN) on the encoder's MLP shape.
 // Prints JSON lines; rates in GFLOP/s (one multiply-add = 2 FLOP).
 //
 //   bench_peak [--threads N]
@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/matmul.h"
+#include "kernels/cpu/matmul.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -96,7 +96,7 @@ double product_rate(at::ScalarType type) {
   double best = 1e30;
   for (int r = 0; r < 6; ++r) {
     const auto t = Clock::now();
-    if (type == at::kFloat) segkit::core::matmul_into(y, x, w.t());
+    if (type == at::kFloat) segkit::kernels::matmul_into(y, x, w.t());
     else y = at::linear(x, w);
     if (r > 0) best = std::min(best, since(t));  // the first run warms up
   }

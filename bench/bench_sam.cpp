@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "models/sam/bench.h"
 #include "models/sam/random_checkpoint.h"
 #include "segkit/error.h"
 #include "segkit/machine.h"
-#include "segkit/sam_bench.h"
 #include "segkit/threads.h"
 
 namespace {

@@ -16,11 +16,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "models/unet/adam.h"
 #include "models/unet/loss.h"
 #include "models/unet/model_impl.h"
 #include "segkit/threads.h"
 #include "segkit/unet.h"
+#include "training/adam.h"
 
 namespace {
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }

@@ -2,7 +2,7 @@
 # JIT GEMM where available: on the development machine it is 3-4x faster than the BLAS that
 # LibTorch calls (OpenBLAS, whose kernels also depend on OPENBLAS_CORETYPE), and it threads with
 # the same OpenMP pool as ATen. The bf16 encoder's linears run on its matmul primitive with the
-# weights packed once (core/packed_linear). Without it (or with -DSEGKIT_WITH_DNNL=OFF) ATen's
+# weights packed once (kernels/cpu/packed_linear). Without it (or with -DSEGKIT_WITH_DNNL=OFF) ATen's
 # products run.
 option(SEGKIT_WITH_DNNL "Use oneDNN for float32 matrix products and packed bf16 linears when found" ON)
 set(SEGKIT_DNNL_FOUND FALSE)

@@ -2,8 +2,8 @@
 // Every element a tensor addresses (through its shape and strides) is read back.
 #include <memory>
 
+#include "checkpoints/pth_reader.h"
 #include "fuzz_util.h"
-#include "io/pth_reader.h"
 
 namespace {
 

@@ -4,9 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "models/sam/bench.h"
 #include "segkit/machine.h"
 #include "segkit/model.h"
-#include "segkit/sam_bench.h"
 #include "segkit/threads.h"
 #include "segkit/version.h"
 

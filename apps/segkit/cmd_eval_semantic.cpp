@@ -4,7 +4,7 @@
 
 #include "command.h"
 #include "eval_commands.h"
-#include "segkit/eval_semantic.h"
+#include "metrics/semantic_folders.h"
 
 namespace segkit::cli {
 

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
-#include "io/hub_cache.h"
-#include "io/hub_download.h"
+#include "hub/hub_cache.h"
+#include "hub/hub_download.h"
 
 namespace {
 struct PullArgs {

@@ -5,7 +5,7 @@
 #include "cmd_unet.h"
 #include "command.h"
 #include "eval_commands.h"
-#include "segkit/eval_semantic.h"
+#include "metrics/semantic_folders.h"
 #include "segkit/unet.h"
 
 namespace segkit::cli {

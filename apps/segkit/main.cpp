@@ -8,8 +8,8 @@
 #include "segkit/error.h"
 #include "segkit/image.h"
 #include "segkit/model.h"
-#include "segkit/version.h"
 #include "segkit/threads.h"
+#include "segkit/version.h"
 
 namespace segkit::cli {
 

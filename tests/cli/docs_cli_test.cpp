@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "../unit/unet_synthetic.h"
 #include "cli_help.h"
 #include "sam_fixtures.h"
 #include "test_util.h"
+#include "unet_synthetic.h"
 
 namespace fs = std::filesystem;
 using segkit::test::CliResult;

@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "unit/metric_fixtures.h"
+#include "metric_fixtures.h"
 
 namespace {
 

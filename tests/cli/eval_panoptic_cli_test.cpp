@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "unit/metric_fixtures.h"
+#include "metric_fixtures.h"
 
 namespace fs = std::filesystem;
 

@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "metric_fixtures.h"
 #include "segkit/label_map.h"
-#include "unit/metric_fixtures.h"
 
 namespace fs = std::filesystem;
 

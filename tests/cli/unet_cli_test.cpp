@@ -5,10 +5,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "../unit/unet_synthetic.h"
 #include "segkit/image.h"
 #include "segkit/safetensors.h"
 #include "test_util.h"
+#include "unet_synthetic.h"
 
 namespace fs = std::filesystem;
 using segkit::test::run_cli;

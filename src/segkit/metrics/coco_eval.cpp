@@ -16,10 +16,10 @@
 
 #include "core/json_read.h"
 #include "core/parallel.h"
-#include "segkit/error.h"
-#include "segkit/files.h"
 #include "formats/coco_segmentation.h"
 #include "metrics/numpy_sum.h"
+#include "segkit/error.h"
+#include "segkit/files.h"
 #include "segkit/rle.h"
 
 namespace segkit {

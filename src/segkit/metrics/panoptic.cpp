@@ -18,9 +18,9 @@
 
 #include "core/json_read.h"
 #include "core/parallel.h"
+#include "image/png_decode.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
-#include "io/png_decode.h"
 
 namespace fs = std::filesystem;
 

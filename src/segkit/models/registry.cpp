@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
+#include "checkpoints/pth_reader.h"
 #include "core/json_read.h"
-#include "io/pth_reader.h"
 #include "models/sam/family.h"
 #include "models/unet/family.h"
 #include "segkit/error.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "io/model_locator.h"
+#include "hub/model_locator.h"
 #include "segkit/model.h"
 #include "segkit/safetensors.h"
 

@@ -1,6 +1,6 @@
 #include "server/embedding_store.h"
 
-#include "io/sha256.h"
+#include "hub/sha256.h"
 #include "segkit/error.h"
 #include "server/http_error.h"
 

@@ -1,17 +1,20 @@
 #include "models/sam/checkpoint.h"
 
-#include "segkit/error.h"
+#include "checkpoints/float_tensors.h"
+#include "models/sam/weight_names.h"
 
 namespace segkit::sam {
 
-at::ScalarType weight_scalar_type(DType t, const std::string& path, const std::string& name) {
-  switch (t) {
-    case DType::F32: return at::kFloat;
-    case DType::F16: return at::kHalf;
-    case DType::BF16: return at::kBFloat16;
-    case DType::F64: return at::kDouble;
-    default: fail(path, "tensor '" + name + "' has dtype " + dtype_name(t) + ", expected floating point weights");
-  }
+namespace {
+LoadedWeights translated(checkpoints::FloatTensors file, const std::string& path) {
+  return LoadedWeights{translate_hf_names(file.tensors, path), std::move(file.backing_files)};
 }
+}  // namespace
+
+LoadedWeights read_safetensors_weights(const std::string& path) {
+  return translated(checkpoints::read_safetensors_tensors(path), path);
+}
+
+LoadedWeights read_pth_weights(const std::string& path) { return translated(checkpoints::read_pth_tensors(path), path); }
 
 }  // namespace segkit::sam

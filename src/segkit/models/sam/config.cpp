@@ -35,7 +35,7 @@ constexpr int64_t kMaxCount = 1 << 16;  // heads, window sizes, block indexes
 
 }  // namespace
 
-SamConfig infer_config(const WeightMap& w, const nlohmann::json* hf, const nlohmann::json* pre) {
+SamConfig infer_config(const nn::WeightMap& w, const nlohmann::json* hf, const nlohmann::json* pre) {
   SamConfig c;
   // The first dimension of a tensor that must have one (a 0-d tensor would throw from ATen).
   auto size0 = [&w](const std::string& name) {

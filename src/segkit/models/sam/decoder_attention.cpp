@@ -17,18 +17,18 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/matmul.h"
-#include "models/sam/attention_softmax.h"
+#include "kernels/cpu/attention_softmax.h"
+#include "kernels/cpu/matmul.h"
 #include "segkit/error.h"
 
 namespace segkit::sam {
 
-Attention Attention::load(const WeightMap& w, const std::string& prefix, int heads) {
+Attention Attention::load(const nn::WeightMap& w, const std::string& prefix, int heads) {
   Attention a;
-  a.q_proj = Linear::load(w, prefix + ".q_proj");
-  a.k_proj = Linear::load(w, prefix + ".k_proj");
-  a.v_proj = Linear::load(w, prefix + ".v_proj");
-  a.out_proj = Linear::load(w, prefix + ".out_proj");
+  a.q_proj = nn::Linear::load(w, prefix + ".q_proj");
+  a.k_proj = nn::Linear::load(w, prefix + ".k_proj");
+  a.v_proj = nn::Linear::load(w, prefix + ".v_proj");
+  a.out_proj = nn::Linear::load(w, prefix + ".out_proj");
   a.heads = heads;
   if (a.q_proj.out_features() % heads != 0)
     fail(w.source(), "tensor '" + prefix + ".q_proj.weight' width " + std::to_string(a.q_proj.out_features()) +
@@ -59,17 +59,17 @@ at::Tensor Attention::project_all(const at::Tensor& q_in, const at::Tensor& k_in
     // Keys shared by every prompt (the image before any prompt touched it): all prompts'
     // queries against them in one product per head, no copies of the keys.
     at::Tensor qf = q.permute({1, 0, 2, 3}).reshape({h, B * Nq, d});
-    at::Tensor attn = at::softmax(core::matmul(qf, k[0].transpose(1, 2), scale), -1);
-    out = core::matmul(attn, v[0]).view({h, B, Nq, d}).permute({1, 0, 2, 3});
+    at::Tensor attn = at::softmax(kernels::matmul(qf, k[0].transpose(1, 2), scale), -1);
+    out = kernels::matmul(attn, v[0]).view({h, B, Nq, d}).permute({1, 0, 2, 3});
   } else if (q.size(0) == 1 && B > 1) {
     // Queries shared (image tokens asking each prompt's tokens): scores for all prompts in one
     // product per head, soft-maxed per prompt.
     at::Tensor kf = k.permute({1, 3, 0, 2}).reshape({h, d, B * Nk});
-    at::Tensor attn = at::softmax(core::matmul(q[0], kf, scale).view({h, Nq, B, Nk}), -1);
-    out = core::matmul(attn.permute({2, 0, 1, 3}), v);
+    at::Tensor attn = at::softmax(kernels::matmul(q[0], kf, scale).view({h, Nq, B, Nk}), -1);
+    out = kernels::matmul(attn.permute({2, 0, 1, 3}), v);
   } else {
-    at::Tensor attn = at::softmax(core::matmul(q, k.transpose(2, 3), scale), -1);
-    out = core::matmul(attn, v);
+    at::Tensor attn = at::softmax(kernels::matmul(q, k.transpose(2, 3), scale), -1);
+    out = kernels::matmul(attn, v);
   }
   out = out.transpose(1, 2).reshape({B, Nq, -1});
   return out_proj(out);
@@ -82,11 +82,11 @@ at::Tensor Attention::fold_into_keys(const at::Tensor& q_in, const at::Tensor& k
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   at::Tensor q = q_proj(q_in).view({B, Nq, h, d}).permute({0, 2, 1, 3});           // B×h×Nq×d
   at::Tensor wk = k_proj.weight.view({h, d, C}).unsqueeze(0).expand({B, h, d, C});
-  at::Tensor qk = core::matmul(q, wk, scale).view({B, h * Nq, C});                  // queries in key space
-  at::Tensor attn = at::softmax(core::matmul(qk, k_in.transpose(1, 2)), -1);       // B×(h·Nq)×Nk
-  at::Tensor mixed = core::matmul(attn, v_in).view({B, h, Nq, C});                  // attention-weighted values
+  at::Tensor qk = kernels::matmul(q, wk, scale).view({B, h * Nq, C});                  // queries in key space
+  at::Tensor attn = at::softmax(kernels::matmul(qk, k_in.transpose(1, 2)), -1);       // B×(h·Nq)×Nk
+  at::Tensor mixed = kernels::matmul(attn, v_in).view({B, h, Nq, C});                  // attention-weighted values
   at::Tensor wv = v_proj.weight.view({h, d, C}).transpose(1, 2).unsqueeze(0).expand({B, h, C, d});
-  at::Tensor out = core::matmul(mixed, wv).transpose(1, 2).reshape({B, Nq, inner});
+  at::Tensor out = kernels::matmul(mixed, wv).transpose(1, 2).reshape({B, Nq, inner});
   if (v_proj.bias.defined()) out.add_(v_proj.bias);
   return out_proj(out);
 }
@@ -103,25 +103,25 @@ at::Tensor Attention::fold_into_queries(const at::Tensor& q_in, const at::Tensor
   if (q_in.size(0) == 1 && B > 1) {
     // Image tokens shared by every prompt: their projection is paid once for the batch.
     at::Tensor q = q_proj(q_in[0]).view({Nq, h, d}).permute({1, 2, 0});  // h×d×Nq
-    scores = core::matmul(k, q.unsqueeze(0).expand({B, h, d, Nq}), scale);
+    scores = kernels::matmul(k, q.unsqueeze(0).expand({B, h, d, Nq}), scale);
   } else {
     // Key vectors pulled back through the query projection: (h·Nk) × C per prompt.
     at::Tensor wq = q_proj.weight.view({h, d, C}).unsqueeze(0).expand({B, h, d, C});
-    at::Tensor kq = core::matmul(k, wq, scale).view({B, h * Nk, C});
-    scores = core::matmul(kq, q_in.expand({B, Nq, C}).transpose(1, 2)).view({B, h, Nk, Nq});
+    at::Tensor kq = kernels::matmul(k, wq, scale).view({B, h * Nk, C});
+    scores = kernels::matmul(kq, q_in.expand({B, Nq, C}).transpose(1, 2)).view({B, h, Nk, Nq});
     if (q_proj.bias.defined()) {
       // The query bias adds bq·k to each head's scores, the same for every image token.
       at::Tensor bq = q_proj.bias.view({h, d, 1}).unsqueeze(0).expand({B, h, d, 1});
-      scores.add_(core::matmul(k, bq, scale));
+      scores.add_(kernels::matmul(k, bq, scale));
     }
   }
-  softmax_across_rows_(scores);
+  kernels::softmax_across_rows_(scores);
   at::Tensor attn = scores.view({B, h * Nk, Nq});
   // Each head's values carried through its slice of the output projection: (h·Nk) × C.
   at::Tensor v = v_proj(v_in).view({B, Nk, h, d}).transpose(1, 2);  // B×h×Nk×d
   at::Tensor wo = out_proj.weight.view({C, h, d}).permute({1, 2, 0}).unsqueeze(0).expand({B, h, d, C});
-  at::Tensor vo = core::matmul(v, wo).view({B, h * Nk, C});
-  at::Tensor out = core::matmul(attn.transpose(1, 2), vo);
+  at::Tensor vo = kernels::matmul(v, wo).view({B, h * Nk, C});
+  at::Tensor out = kernels::matmul(attn.transpose(1, 2), vo);
   if (out_proj.bias.defined()) out.add_(out_proj.bias);
   return out;
 }

@@ -5,14 +5,14 @@
 
 #include <string>
 
-#include "models/sam/layers.h"
+#include "nn/layers.h"
 
 namespace segkit::sam {
 
 struct Attention {
-  Linear q_proj, k_proj, v_proj, out_proj;
+  nn::Linear q_proj, k_proj, v_proj, out_proj;
   int heads = 8;
-  static Attention load(const WeightMap& w, const std::string& prefix, int heads);
+  static Attention load(const nn::WeightMap& w, const std::string& prefix, int heads);
   // q: Bq×Nq×C, k and v: Bk×Nk×C, where a batch of 1 on either side is shared by every prompt.
   at::Tensor operator()(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) const;
 

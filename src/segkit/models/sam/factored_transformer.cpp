@@ -14,8 +14,8 @@
 
 #include <cmath>
 
-#include "core/matmul.h"
-#include "models/sam/attention_softmax.h"
+#include "kernels/cpu/attention_softmax.h"
+#include "kernels/cpu/matmul.h"
 #include "models/sam/decoder_attention.h"
 
 namespace segkit::sam {
@@ -25,13 +25,13 @@ namespace {
 // x (N×C) through weight (O×C, y = x·weightᵀ), per head and transposed: H×(O/H)×N.
 at::Tensor heads_by_tokens(const at::Tensor& x, const at::Tensor& weight, int64_t heads) {
   const int64_t N = x.size(0), O = weight.size(0);
-  return core::linear(x, weight, at::Tensor()).view({N, heads, O / heads}).permute({1, 2, 0}).contiguous();
+  return kernels::linear(x, weight, at::Tensor()).view({N, heads, O / heads}).permute({1, 2, 0}).contiguous();
 }
 
 // The same, H×N×(O/H).
 at::Tensor tokens_by_heads(const at::Tensor& x, const at::Tensor& weight, int64_t heads) {
   const int64_t N = x.size(0), O = weight.size(0);
-  return core::linear(x, weight, at::Tensor()).view({N, heads, O / heads}).permute({1, 0, 2}).contiguous();
+  return kernels::linear(x, weight, at::Tensor()).view({N, heads, O / heads}).permute({1, 0, 2}).contiguous();
 }
 
 // Per-prompt arrays here are laid out B×R×H×…: token-major, head-minor. A head's rows of all
@@ -43,17 +43,17 @@ at::Tensor heads_first(const at::Tensor& x) { return x.flatten(0, 1).transpose(0
 // a (B×R×H×K) times shared (H×K×X) per head → B×R×H×X; into `out` with out = beta·out + a·shared.
 at::Tensor times_shared(const at::Tensor& a, const at::Tensor& shared) {
   at::Tensor out = at::empty({a.size(0), a.size(1), a.size(2), shared.size(2)}, a.options());
-  core::matmul_into(heads_first(out), heads_first(a), shared);
+  kernels::matmul_into(heads_first(out), heads_first(a), shared);
   return out;
 }
 void times_shared_into(const at::Tensor& out, const at::Tensor& a, const at::Tensor& shared, double beta) {
-  core::matmul_into(out.view({-1, out.size(2), out.size(3)}).transpose(0, 1), heads_first(a), shared, beta);
+  kernels::matmul_into(out.view({-1, out.size(2), out.size(3)}).transpose(0, 1), heads_first(a), shared, beta);
 }
 
 // Dot products of x's rows (N×C) with v (C); zeros where v is undefined (a layer without bias).
 at::Tensor row_dots(const at::Tensor& x, const at::Tensor& v) {
   if (!v.defined()) return at::zeros({x.size(0)}, x.options());
-  return core::matmul(x, v.unsqueeze(1)).squeeze(1);
+  return kernels::matmul(x, v.unsqueeze(1)).squeeze(1);
 }
 
 // B×R×(H·d) → B×R×H×d.
@@ -72,9 +72,9 @@ at::Tensor scores_against_image(const at::Tensor& q, const at::Tensor& z_proj, c
   if (x.coeffs.defined()) {
     // The basis through the projection, then against q: B×R×H×n.
     const int64_t n = x.basis.size(1);
-    const at::Tensor basis_heads = core::linear(x.basis, weight, at::Tensor()).view({B, n, H, d}).permute({0, 2, 3, 1});
-    const at::Tensor m = core::matmul(q.permute({0, 2, 1, 3}), basis_heads).permute({0, 2, 1, 3}).contiguous();
-    core::matmul_into(s.view({B, R * H, N}), m.view({B, R * H, n}), x.coeffs, 1.0);
+    const at::Tensor basis_heads = kernels::linear(x.basis, weight, at::Tensor()).view({B, n, H, d}).permute({0, 2, 3, 1});
+    const at::Tensor m = kernels::matmul(q.permute({0, 2, 1, 3}), basis_heads).permute({0, 2, 1, 3}).contiguous();
+    kernels::matmul_into(s.view({B, R * H, N}), m.view({B, R * H, n}), x.coeffs, 1.0);
   }
   return s;
 }
@@ -87,19 +87,19 @@ at::Tensor attend_to_image(const Attention& att, const FactoredTransformer::Imag
   const at::Tensor q = split_heads(att.q_proj(q_in), H).mul(1.0 / std::sqrt(static_cast<double>(d)));
   // The key bias adds the same score to every image token, which the softmax drops.
   at::Tensor p = scores_against_image(q, side.keys, side.keys_pe, x, att.k_proj.weight).contiguous();
-  softmax_last_dim_(p);
+  kernels::softmax_last_dim_(p);
   // The weights against the coefficients first, while p is still unscaled: as D·pᵀ, which runs
   // about twice as fast here as p·Dᵀ (the same product, K = N either way).
   at::Tensor pd;
   if (x.coeffs.defined()) {
     const int64_t n = x.basis.size(1);
-    pd = core::matmul(x.coeffs, p.view({B, R * H, N}).transpose(1, 2)).transpose(1, 2).contiguous().view({B, R, H, n});
+    pd = kernels::matmul(x.coeffs, p.view({B, R * H, N}).transpose(1, 2)).transpose(1, 2).contiguous().view({B, R, H, n});
   }
   if (x.scale.defined()) p.mul_(x.scale.view({B, 1, 1, N}));
   const at::Tensor out = times_shared(p, side.values);
   if (pd.defined()) {
-    const at::Tensor basis_values = split_heads(core::linear(x.basis, att.v_proj.weight, at::Tensor()), H);  // B×n×H×d
-    core::matmul_into(out.permute({0, 2, 1, 3}), pd.permute({0, 2, 1, 3}), basis_values.permute({0, 2, 1, 3}), 1.0);
+    const at::Tensor basis_values = split_heads(kernels::linear(x.basis, att.v_proj.weight, at::Tensor()), H);  // B×n×H×d
+    kernels::matmul_into(out.permute({0, 2, 1, 3}), pd.permute({0, 2, 1, 3}), basis_values.permute({0, 2, 1, 3}), 1.0);
   }
   // The weights sum to 1, so the value bias passes through as it is.
   at::Tensor mixed = out.view({B, R, I});
@@ -126,7 +126,7 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
   const int64_t d = att.q_proj.out_features() / H, N = side.from_image.size(2), HD = H * (T - 1);
   const at::Tensor k = split_heads(att.k_proj(k_in), H).mul(1.0 / std::sqrt(static_cast<double>(d)));
   const at::Tensor weights = scores_against_image(k, side.from_image, side.from_image_pe, x, att.q_proj.weight);
-  softmax_across_rows_(weights.view({B, T, H * N}));  // over the prompt tokens, per head and image token
+  kernels::softmax_across_rows_(weights.view({B, T, H * N}));  // over the prompt tokens, per head and image token
   // Each head's values through its slice of the output projection (B×T×H×C) give the new basis
   // vectors. A head's weights over the T prompt tokens sum to 1, so its last token's vector comes
   // out of the mix: Σₜ Aₜ·vₜ = v_last + Σ_{t<last} Aₜ·(vₜ − v_last). The basis gets the H·(T−1)
@@ -154,9 +154,9 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
   //   mean = a·mean(Z) + f·mean(w)      |x − mean|² = a²·|Z − mean(Z)|² + Σₖ f·(G·f + 2a·e)
   const at::Tensor w_mean = w.mean(-1);
   const at::Tensor wc = w - w_mean.unsqueeze(-1);
-  const at::Tensor gram = core::matmul(wc, wc.transpose(1, 2));
-  const at::Tensor mean = core::matmul(w_mean.unsqueeze(1), f).squeeze(1);  // B×N
-  at::Tensor sq_terms = core::matmul(gram, f);
+  const at::Tensor gram = kernels::matmul(wc, wc.transpose(1, 2));
+  const at::Tensor mean = kernels::matmul(w_mean.unsqueeze(1), f).squeeze(1);  // B×N
+  at::Tensor sq_terms = kernels::matmul(gram, f);
   // 2a·e is added group by group, straight from the small per-prompt factors: e itself, a
   // B×n×N array, is never made.
   const at::Tensor twice_scale = x.scale.defined() ? x.scale.mul(2.0).unsqueeze(1) : at::Tensor();  // B×1×N
@@ -174,7 +174,7 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
       const at::Tensor& proj = shared.group_proj[g];              // H×d×N
       const at::Tensor last = v.slice(1, T - 1, T);
       add_e(row, times_shared(v.slice(1, 0, T - 1) - last, proj).view({B, HD, N}));
-      const at::Tensor common = core::matmul(last.reshape({B, H * d}), proj.view({H * d, N})).add_(shared.group_offset[g]);
+      const at::Tensor common = kernels::matmul(last.reshape({B, H * d}), proj.view({H * d, N})).add_(shared.group_offset[g]);
       add_e(row + HD, common.unsqueeze(1));
       row += HD + 1;
     } else {
@@ -186,7 +186,7 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
   else mean.add_(shared.mean);
   at::Tensor sq = sq_terms.mul_(f).sum(1);
   sq.add_(x.scale.defined() ? x.scale * x.scale * shared.centred_sq : shared.centred_sq.expand({B, N}));
-  const LayerNorm& norm = block.norm4;
+  const nn::LayerNorm& norm = block.norm4;
   // (Rounding can take a variance of nearly 0 below it.)
   const at::Tensor s = at::rsqrt(sq.clamp_min_(0.0).div_(static_cast<double>(C)).add_(norm.eps));  // B×N
 
@@ -206,7 +206,7 @@ void attend_from_image(const TwoWayBlock& block, const FactoredTransformer::Laye
 
 at::Tensor FactoredImageTokens::materialize(int64_t b) const {
   at::Tensor out = scale.defined() ? z * scale[b].unsqueeze(1) : z.clone();
-  if (coeffs.defined()) core::matmul_into(out, coeffs[b].transpose(0, 1), basis[b], 1.0);
+  if (coeffs.defined()) kernels::matmul_into(out, coeffs[b].transpose(0, 1), basis[b], 1.0);
   return out;
 }
 
@@ -231,7 +231,7 @@ at::Tensor FactoredImageTokens::mapped_rows(int64_t b, int64_t t0, int64_t t1, c
   } else {
     out = bias.defined() ? zm + bias : zm.clone();
   }
-  if (coeffs.defined()) core::matmul_into(out, coeffs[b].slice(1, t0, t1).transpose(0, 1), basis_mapped, 1.0);
+  if (coeffs.defined()) kernels::matmul_into(out, coeffs[b].slice(1, t0, t1).transpose(0, 1), basis_mapped, 1.0);
   return out;
 }
 

@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/matmul.h"
-#include "models/sam/attention_fused.h"
-#include "models/sam/attention_softmax.h"
+#include "kernels/cpu/attention_fused.h"
+#include "kernels/cpu/attention_softmax.h"
+#include "kernels/cpu/matmul.h"
 #include "segkit/error.h"
 
 namespace segkit::sam {
@@ -82,7 +82,7 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
   at::Tensor t = qkv(x).view({B, N, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
   at::Tensor q = t[0], k = t[1], v = t[2];
   at::Tensor kT = k.transpose(2, 3);
-  if (!core::matmul_reads_views_in_place(q.scalar_type())) {
+  if (!kernels::matmul_reads_views_in_place(q.scalar_type())) {
     // ATen's products copy strided operands on every call, here once per query tile: laying
     // out q, kᵀ and v once per block is far cheaper.
     q = q.contiguous();
@@ -99,10 +99,10 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
     const at::Tensor q5 = q.unflatten(2, {H, W});
     // rel_h[b, n, y, x, :] = q[b, n, y, x, :]·Rh[y]ᵀ: one product per (b, n, y) over the x rows.
     rel_h = at::empty({B, heads, H, W, H}, q.options());
-    core::matmul_into(rel_h, q5, Rh.transpose(1, 2).expand({B, heads, H, head_dim, H}));
+    kernels::matmul_into(rel_h, q5, Rh.transpose(1, 2).expand({B, heads, H, head_dim, H}));
     // rel_w[b, n, y, x, :] = q[b, n, y, x, :]·Rw[x]ᵀ: one product per (b, n, x) over the y rows.
     rel_w = at::empty({B, heads, H, W, W}, q.options());
-    core::matmul_into(rel_w.transpose(2, 3), q5.transpose(2, 3), Rw.transpose(1, 2).expand({B, heads, W, head_dim, W}));
+    kernels::matmul_into(rel_w.transpose(2, 3), q5.transpose(2, 3), Rw.transpose(1, 2).expand({B, heads, W, head_dim, W}));
   }
   // Tile = nb images × nh heads × nr query rows (whole heads and images only when the rows of
   // one head already fit).
@@ -118,14 +118,14 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
         const int64_t yn = std::min(nr, H - y0), T = yn * W;
         auto tile = [&](const at::Tensor& a) { return a.slice(0, b0, b0 + bn).slice(1, h0, h0 + hn); };
         at::Tensor scores = buffer.slice(0, 0, bn * hn * T * N).view({bn, hn, T, N});
-        core::matmul_into(scores, tile(q).slice(2, y0 * W, y0 * W + T), tile(kT), 0.0, scale);
+        kernels::matmul_into(scores, tile(q).slice(2, y0 * W, y0 * W + T), tile(kT), 0.0, scale);
         at::Tensor tile_h, tile_w;  // (bn·hn)×T×H and (bn·hn)×T×W: views (whole heads when bn > 1)
         if (rel_h.defined()) {
           tile_h = tile(rel_h).slice(2, y0, y0 + yn).reshape({bn * hn, T, H});
           tile_w = tile(rel_w).slice(2, y0, y0 + yn).reshape({bn * hn, T, W});
         }
-        add_rel_pos_softmax_(scores.view({bn * hn, T, N}), tile_h, tile_w);
-        core::matmul_into(tile(out_heads).slice(2, y0 * W, y0 * W + T), scores, tile(v));
+        kernels::add_rel_pos_softmax_(scores.view({bn * hn, T, N}), tile_h, tile_w);
+        kernels::matmul_into(tile(out_heads).slice(2, y0 * W, y0 * W + T), scores, tile(v));
       }
     }
   }
@@ -133,7 +133,7 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
 }
 
 bool EncoderBlock::runs_fused_attention(at::ScalarType compute) const {
-  return fused_attention_supported(compute, qkv.out_features() / 3 / heads);
+  return kernels::fused_attention_supported(compute, qkv.out_features() / 3 / heads);
 }
 
 // The fused kernel takes the windows straight from the unpadded grid's projection (padding
@@ -145,7 +145,7 @@ at::Tensor EncoderBlock::fused_attention(const at::Tensor& x) const {
   at::Tensor Rh, Rw;
   rel_pos_tables(*this, kh, kw, x.scalar_type(), Rh, Rw);
   at::Tensor out = at::empty({x.size(0), H, W, dim}, x.options());
-  sam::fused_attention(qkv(x), qkv.bias, heads, window, Rh, Rw, 1.0 / std::sqrt(static_cast<double>(head_dim)), out);
+  kernels::fused_attention(qkv(x), qkv.bias, heads, window, Rh, Rw, 1.0 / std::sqrt(static_cast<double>(head_dim)), out);
   return proj(out);
 }
 
@@ -164,22 +164,22 @@ at::Tensor EncoderBlock::forward(const at::Tensor& x, at::ScalarType compute) co
   return y;
 }
 
-ImageEncoder ImageEncoder::load(const WeightMap& w, const SamConfig& c) {
+ImageEncoder ImageEncoder::load(const nn::WeightMap& w, const SamConfig& c) {
   ImageEncoder e;
   const int64_t C = c.encoder_dim, g = c.embedding_size();
-  e.patch_embed = Conv2d::load(w, "image_encoder.patch_embed.proj", true, c.patch_size, 0);
+  e.patch_embed = nn::Conv2d::load(w, "image_encoder.patch_embed.proj", true, c.patch_size, 0);
   if (e.patch_embed.weight.sizes() != at::IntArrayRef({C, 3, c.patch_size, c.patch_size}))
     w.get("image_encoder.patch_embed.proj.weight", {C, 3, c.patch_size, c.patch_size});
   e.pos_embed = w.get("image_encoder.pos_embed", {1, g, g, C});
   for (int i = 0; i < c.encoder_depth; ++i) {
     const std::string p = "image_encoder.blocks." + std::to_string(i);
     EncoderBlock b;
-    b.norm1 = LayerNorm::load(w, p + ".norm1", 1e-6);
-    b.norm2 = LayerNorm::load(w, p + ".norm2", 1e-6);
-    b.qkv = Linear::load(w, p + ".attn.qkv");
-    b.proj = Linear::load(w, p + ".attn.proj");
-    b.lin1 = Linear::load(w, p + ".mlp.lin1");
-    b.lin2 = Linear::load(w, p + ".mlp.lin2");
+    b.norm1 = nn::LayerNorm::load(w, p + ".norm1", 1e-6);
+    b.norm2 = nn::LayerNorm::load(w, p + ".norm2", 1e-6);
+    b.qkv = nn::Linear::load(w, p + ".attn.qkv");
+    b.proj = nn::Linear::load(w, p + ".attn.proj");
+    b.lin1 = nn::Linear::load(w, p + ".mlp.lin1");
+    b.lin2 = nn::Linear::load(w, p + ".mlp.lin2");
     const bool global = std::find(c.global_attn_indexes.begin(), c.global_attn_indexes.end(), i) != c.global_attn_indexes.end();
     b.window = global ? 0 : c.window_size;
     const int64_t attn_dim = b.qkv.out_features() / 3;
@@ -198,19 +198,19 @@ ImageEncoder ImageEncoder::load(const WeightMap& w, const SamConfig& c) {
       fail(w.source(), "tensor '" + p + ".attn.qkv.weight' does not fit an encoder of width " + std::to_string(C));
     e.blocks.push_back(std::move(b));
   }
-  e.neck_conv1 = Conv2d::load(w, "image_encoder.neck.0", false, 1, 0);
+  e.neck_conv1 = nn::Conv2d::load(w, "image_encoder.neck.0", false, 1, 0);
   w.get("image_encoder.neck.0.weight", {c.out_chans, C, 1, 1});
-  e.neck_norm1 = LayerNorm2d::load(w, "image_encoder.neck.1");
-  e.neck_conv2 = Conv2d::load(w, "image_encoder.neck.2", false, 1, 1);
+  e.neck_norm1 = nn::LayerNorm2d::load(w, "image_encoder.neck.1");
+  e.neck_conv2 = nn::Conv2d::load(w, "image_encoder.neck.2", false, 1, 1);
   w.get("image_encoder.neck.2.weight", {c.out_chans, c.out_chans, 3, 3});
-  e.neck_norm2 = LayerNorm2d::load(w, "image_encoder.neck.3");
+  e.neck_norm2 = nn::LayerNorm2d::load(w, "image_encoder.neck.3");
   return e;
 }
 
 void ImageEncoder::use_bfloat16() {
   const int64_t tokens = pos_embed.size(1) * pos_embed.size(2);  // the rows of every block's linears
   for (auto& b : blocks)
-    for (Linear* l : {&b.qkv, &b.proj, &b.lin1, &b.lin2}) l->use_bfloat16(tokens);
+    for (nn::Linear* l : {&b.qkv, &b.proj, &b.lin1, &b.lin2}) l->use_bfloat16(tokens);
   compute = at::kBFloat16;
 }
 
@@ -225,7 +225,7 @@ at::Tensor ImageEncoder::embed_patches(const at::Tensor& input) const {
     return patch_embed(input).permute({0, 2, 3, 1}).contiguous();
   const at::Tensor patches =
       input.view({B, channels, H / p, p, W / p, p}).permute({0, 2, 4, 1, 3, 5}).reshape({B, H / p, W / p, -1});
-  return core::linear(patches, w.view({w.size(0), -1}), patch_embed.bias);
+  return kernels::linear(patches, w.view({w.size(0), -1}), patch_embed.bias);
 }
 
 at::Tensor ImageEncoder::forward(const at::Tensor& input, const ActivationTap& tap) const {

@@ -7,14 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "models/sam/layers.h"
+#include "nn/layers.h"
 #include "segkit/sam.h"
 
 namespace segkit::sam {
 
 struct EncoderBlock {
-  LayerNorm norm1, norm2;
-  Linear qkv, proj, lin1, lin2;
+  nn::LayerNorm norm1, norm2;
+  nn::Linear qkv, proj, lin1, lin2;
   at::Tensor rel_pos_h, rel_pos_w;  // (2·size−1)×head_dim
   int heads = 0;
   int window = 0;  // 0 = global attention
@@ -22,7 +22,7 @@ struct EncoderBlock {
   // run in `compute` (float32 or bfloat16, the type of the linear weights).
   at::Tensor forward(const at::Tensor& x, at::ScalarType compute) const;
   // The attention sublayer (qkv, attention, projection) on x (B×H×W×C in the compute type),
-  // two ways with the same result: in one kernel (models/sam/attention_fused.h), windows
+  // two ways with the same result: in one kernel (kernels/cpu/attention_fused.h), windows
   // included, where the CPU has one for the compute type; otherwise in tiles, windows
   // partitioned and put back around attention() (which sees each window as an image).
   bool runs_fused_attention(at::ScalarType compute) const;
@@ -35,15 +35,15 @@ struct EncoderBlock {
 using ActivationTap = std::function<void(const std::string&, const at::Tensor&)>;
 
 struct ImageEncoder {
-  Conv2d patch_embed;
+  nn::Conv2d patch_embed;
   at::Tensor pos_embed;  // 1×g×g×C
   std::vector<EncoderBlock> blocks;
-  Conv2d neck_conv1, neck_conv2;
-  LayerNorm2d neck_norm1, neck_norm2;
+  nn::Conv2d neck_conv1, neck_conv2;
+  nn::LayerNorm2d neck_norm1, neck_norm2;
 
   at::ScalarType compute = at::kFloat;
 
-  static ImageEncoder load(const WeightMap& w, const SamConfig& config);
+  static ImageEncoder load(const nn::WeightMap& w, const SamConfig& config);
   // Converts the blocks' linear weights to bfloat16 (packed for oneDNN where it can,
   // Linear::use_bfloat16) and runs the blocks in bfloat16 (layer norms, residual stream, patch
   // embedding and neck stay float32).

@@ -17,7 +17,7 @@
 #include <mutex>
 #include <vector>
 
-#include "core/matmul.h"
+#include "kernels/cpu/matmul.h"
 #include "models/sam/factored_transformer.h"
 
 namespace segkit::sam {
@@ -45,7 +45,7 @@ void TwoWayBlock::forward(at::Tensor& queries, at::Tensor& keys, const at::Tenso
   keys = norm4(keys + image_to_token(k, q, queries));
 }
 
-TwoWayTransformer TwoWayTransformer::load(const WeightMap& w, const SamConfig& c) {
+TwoWayTransformer TwoWayTransformer::load(const nn::WeightMap& w, const SamConfig& c) {
   TwoWayTransformer t;
   const std::string base = "mask_decoder.transformer.";
   // Upstream's transformer uses nn.LayerNorm's default epsilon.
@@ -56,17 +56,17 @@ TwoWayTransformer TwoWayTransformer::load(const WeightMap& w, const SamConfig& c
     b.self_attn = Attention::load(w, p + ".self_attn", c.decoder_heads);
     b.token_to_image = Attention::load(w, p + ".cross_attn_token_to_image", c.decoder_heads);
     b.image_to_token = Attention::load(w, p + ".cross_attn_image_to_token", c.decoder_heads);
-    b.norm1 = LayerNorm::load(w, p + ".norm1", eps);
-    b.norm2 = LayerNorm::load(w, p + ".norm2", eps);
-    b.norm3 = LayerNorm::load(w, p + ".norm3", eps);
-    b.norm4 = LayerNorm::load(w, p + ".norm4", eps);
-    b.lin1 = Linear::load(w, p + ".mlp.lin1");
-    b.lin2 = Linear::load(w, p + ".mlp.lin2");
+    b.norm1 = nn::LayerNorm::load(w, p + ".norm1", eps);
+    b.norm2 = nn::LayerNorm::load(w, p + ".norm2", eps);
+    b.norm3 = nn::LayerNorm::load(w, p + ".norm3", eps);
+    b.norm4 = nn::LayerNorm::load(w, p + ".norm4", eps);
+    b.lin1 = nn::Linear::load(w, p + ".mlp.lin1");
+    b.lin2 = nn::Linear::load(w, p + ".mlp.lin2");
     b.skip_first_layer_pe = (i == 0);
     t.layers.push_back(std::move(b));
   }
   t.final_attn = Attention::load(w, base + "final_attn_token_to_image", c.decoder_heads);
-  t.norm_final = LayerNorm::load(w, base + "norm_final_attn", eps);
+  t.norm_final = nn::LayerNorm::load(w, base + "norm_final_attn", eps);
   return t;
 }
 
@@ -100,24 +100,24 @@ std::pair<at::Tensor, at::Tensor> TwoWayTransformer::forward(const at::Tensor& i
   return {queries, keys};
 }
 
-MaskDecoder MaskDecoder::load(const WeightMap& w, const SamConfig& c) {
+MaskDecoder MaskDecoder::load(const nn::WeightMap& w, const SamConfig& c) {
   MaskDecoder d;
   const int64_t C = c.out_chans;
   d.transformer = TwoWayTransformer::load(w, c);
   d.iou_token = w.get("mask_decoder.iou_token.weight", {1, C});
   d.mask_tokens = w.get("mask_decoder.mask_tokens.weight", {c.num_multimask_outputs + 1, C});
-  d.upscale1 = SubpixelLinear(ConvTranspose2d::load(w, "mask_decoder.output_upscaling.0", 2));
+  d.upscale1 = SubpixelLinear(nn::ConvTranspose2d::load(w, "mask_decoder.output_upscaling.0", 2));
   w.get("mask_decoder.output_upscaling.0.weight", {C, C / 4, 2, 2});
-  d.upscale_norm = LayerNorm2d::load(w, "mask_decoder.output_upscaling.1");
-  d.upscale2 = SubpixelLinear(ConvTranspose2d::load(w, "mask_decoder.output_upscaling.3", 2));
+  d.upscale_norm = nn::LayerNorm2d::load(w, "mask_decoder.output_upscaling.1");
+  d.upscale2 = SubpixelLinear(nn::ConvTranspose2d::load(w, "mask_decoder.output_upscaling.3", 2));
   w.get("mask_decoder.output_upscaling.3.weight", {C / 4, C / 8, 2, 2});
   for (int i = 0; i < c.num_multimask_outputs + 1; ++i)
-    d.hypernetworks.push_back(Mlp::load(w, "mask_decoder.output_hypernetworks_mlps." + std::to_string(i)));
-  d.iou_head = Mlp::load(w, "mask_decoder.iou_prediction_head");
+    d.hypernetworks.push_back(nn::Mlp::load(w, "mask_decoder.output_hypernetworks_mlps." + std::to_string(i)));
+  d.iou_head = nn::Mlp::load(w, "mask_decoder.iou_prediction_head");
   return d;
 }
 
-SubpixelLinear::SubpixelLinear(const ConvTranspose2d& conv)
+SubpixelLinear::SubpixelLinear(const nn::ConvTranspose2d& conv)
     : weight(conv.weight.permute({2, 3, 1, 0}).reshape({4 * conv.weight.size(1), conv.weight.size(0)})),
       bias(conv.bias.repeat({4})),
       out_channels(conv.weight.size(1)) {}
@@ -222,7 +222,7 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
     auto upscaler_for = [&](const FactoredImageTokens& image_tokens) -> UpscalerOf {
       return [&](int64_t b) -> UpscaledRows {
         at::Tensor basis_mapped;
-        if (image_tokens.coeffs.defined()) basis_mapped = core::linear(image_tokens.basis[b], upscale1.weight, at::Tensor());
+        if (image_tokens.coeffs.defined()) basis_mapped = kernels::linear(image_tokens.basis[b], upscale1.weight, at::Tensor());
         return [&, b, basis_mapped](int64_t r0, int64_t r1) {
           return image_tokens.mapped_rows(b, r0 * w, r1 * w, factored->upscaled_z, basis_mapped, upscale1.bias)
               .view({r1 - r0, w, -1});
@@ -259,7 +259,7 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
     auto upscaler = [&, &image_tokens = image_tokens](int64_t j) -> UpscaledRows {
       const at::Tensor grid = image_tokens[index[size_t(j)]].view({h, w, -1});
       return [this, grid](int64_t r0, int64_t r1) {
-        return core::linear(grid.slice(0, r0, r1), upscale1.weight, upscale1.bias);
+        return kernels::linear(grid.slice(0, r0, r1), upscale1.weight, upscale1.bias);
       };
     };
     const at::Tensor i = at::from_blob(index.data(), {static_cast<int64_t>(index.size())}, at::kLong);
@@ -278,7 +278,7 @@ std::shared_ptr<const MaskDecoder::FactoredImage> MaskDecoder::factored_for(cons
   if (!same) {
     // The factored transformer takes the image as tokens, N×C.
     FactoredTransformer factored(transformer, image.flatten(1).t().contiguous(), image_pe.flatten(1).t().contiguous());
-    at::Tensor upscaled_z = core::linear(factored.final_z(), upscale1.weight, at::Tensor());
+    at::Tensor upscaled_z = kernels::linear(factored.final_z(), upscale1.weight, at::Tensor());
     cache.factored = std::make_shared<const FactoredImage>(FactoredImage{std::move(factored), std::move(upscaled_z)});
     cache.owner = &transformer;
     cache.image = image;
@@ -320,9 +320,9 @@ void MaskDecoder::upscale_masks(const UpscalerOf& upscaler_of, int64_t h, int64_
       at::Tensor up = upscaled_rows(r0, r1);  // rows×w×(2·2·c1)
       up = at::layer_norm(up.view({-1, c1}), {c1}, upscale_norm.weight, upscale_norm.bias, upscale_norm.eps);
       at::gelu_(up);
-      up = core::linear(up, upscale2.weight, upscale2.bias);  // (rows·w·2·2)×(2·2·c2)
+      up = kernels::linear(up, upscale2.weight, upscale2.bias);  // (rows·w·2·2)×(2·2·c2)
       at::gelu_(up);
-      const at::Tensor m = core::matmul(up.view({-1, c2}), hyper_in[b].transpose(0, 1));
+      const at::Tensor m = kernels::matmul(up.view({-1, c2}), hyper_in[b].transpose(0, 1));
       scatter_subpixels(m.data_ptr<float>(), r1 - r0, w, K, target.data_ptr<float>() + 4 * r0 * 4 * w, 4 * h * 4 * w);
     }
   }

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "models/sam/decoder_attention.h"
-#include "models/sam/layers.h"
+#include "nn/layers.h"
 #include "segkit/sam.h"
 
 namespace segkit::sam {
@@ -20,8 +20,8 @@ class FactoredTransformer;
 
 struct TwoWayBlock {
   Attention self_attn, token_to_image, image_to_token;
-  LayerNorm norm1, norm2, norm3, norm4;
-  Linear lin1, lin2;
+  nn::LayerNorm norm1, norm2, norm3, norm4;
+  nn::Linear lin1, lin2;
   bool skip_first_layer_pe = false;
   // The steps on the prompt tokens alone: self-attention (+ norm1), and the MLP (+ norm3).
   void attend_among_tokens(at::Tensor& queries, const at::Tensor& query_pe) const;
@@ -36,8 +36,8 @@ at::Tensor select_tokens(const at::Tensor& tokens, const std::vector<int64_t>& w
 struct TwoWayTransformer {
   std::vector<TwoWayBlock> layers;
   Attention final_attn;
-  LayerNorm norm_final;
-  static TwoWayTransformer load(const WeightMap& w, const SamConfig& c);
+  nn::LayerNorm norm_final;
+  static TwoWayTransformer load(const nn::WeightMap& w, const SamConfig& c);
   // image: B×C×h×w, image_pe: B×C×h×w, tokens: B×T×C → (the tokens listed in `outputs` (all when
   // empty), B×|outputs|×C; image tokens B×hw×C).
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& image, const at::Tensor& image_pe, const at::Tensor& tokens,
@@ -50,18 +50,18 @@ struct SubpixelLinear {
   at::Tensor weight, bias;  // (2·2·C_out)×C_in, 2·2·C_out
   int64_t out_channels = 0;
   SubpixelLinear() = default;
-  explicit SubpixelLinear(const ConvTranspose2d& conv);
+  explicit SubpixelLinear(const nn::ConvTranspose2d& conv);
 };
 
 struct MaskDecoder {
   TwoWayTransformer transformer;
   at::Tensor iou_token, mask_tokens;  // 1×C, M×C
   SubpixelLinear upscale1, upscale2;  // rearranged once at load
-  LayerNorm2d upscale_norm;
-  std::vector<Mlp> hypernetworks;
-  Mlp iou_head;
+  nn::LayerNorm2d upscale_norm;
+  std::vector<nn::Mlp> hypernetworks;
+  nn::Mlp iou_head;
 
-  static MaskDecoder load(const WeightMap& w, const SamConfig& c);
+  static MaskDecoder load(const nn::WeightMap& w, const SamConfig& c);
   int num_mask_tokens() const { return static_cast<int>(mask_tokens.size(0)); }
   // The mask tokens returned: the first one's index among the mask tokens, and how many (all but
   // the single-mask token with multimask, else that one alone).

@@ -16,7 +16,7 @@
 
 namespace segkit::sam {
 
-PromptEncoder PromptEncoder::load(const WeightMap& w, const SamConfig& c) {
+PromptEncoder PromptEncoder::load(const nn::WeightMap& w, const SamConfig& c) {
   PromptEncoder p;
   const int64_t C = c.out_chans;
   p.gaussian_matrix = w.get("prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", {2, C / 2});
@@ -25,13 +25,13 @@ PromptEncoder PromptEncoder::load(const WeightMap& w, const SamConfig& c) {
   p.not_a_point = w.get("prompt_encoder.not_a_point_embed.weight", {1, C});
   p.no_mask = w.get("prompt_encoder.no_mask_embed.weight", {1, C});
   const int64_t m4 = c.mask_in_chans / 4, m = c.mask_in_chans;
-  p.mask_conv1 = Conv2d::load(w, "prompt_encoder.mask_downscaling.0", true, 2, 0);
+  p.mask_conv1 = nn::Conv2d::load(w, "prompt_encoder.mask_downscaling.0", true, 2, 0);
   w.get("prompt_encoder.mask_downscaling.0.weight", {m4, 1, 2, 2});
-  p.mask_norm1 = LayerNorm2d::load(w, "prompt_encoder.mask_downscaling.1");
-  p.mask_conv2 = Conv2d::load(w, "prompt_encoder.mask_downscaling.3", true, 2, 0);
+  p.mask_norm1 = nn::LayerNorm2d::load(w, "prompt_encoder.mask_downscaling.1");
+  p.mask_conv2 = nn::Conv2d::load(w, "prompt_encoder.mask_downscaling.3", true, 2, 0);
   w.get("prompt_encoder.mask_downscaling.3.weight", {m, m4, 2, 2});
-  p.mask_norm2 = LayerNorm2d::load(w, "prompt_encoder.mask_downscaling.4");
-  p.mask_conv3 = Conv2d::load(w, "prompt_encoder.mask_downscaling.6", true, 1, 0);
+  p.mask_norm2 = nn::LayerNorm2d::load(w, "prompt_encoder.mask_downscaling.4");
+  p.mask_conv3 = nn::Conv2d::load(w, "prompt_encoder.mask_downscaling.6", true, 1, 0);
   w.get("prompt_encoder.mask_downscaling.6.weight", {C, m, 1, 1});
   p.image_size = c.image_size;
   p.grid = c.embedding_size();

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "models/sam/layers.h"
+#include "nn/layers.h"
 #include "segkit/sam.h"
 
 namespace segkit::sam {
@@ -15,11 +15,11 @@ struct PromptEncoder {
   at::Tensor gaussian_matrix;            // 2×(C/2)
   std::vector<at::Tensor> point_embeddings;  // 4 × (1×C): background, foreground, box corner 1, 2
   at::Tensor not_a_point, no_mask;       // 1×C
-  Conv2d mask_conv1, mask_conv2, mask_conv3;
-  LayerNorm2d mask_norm1, mask_norm2;
+  nn::Conv2d mask_conv1, mask_conv2, mask_conv3;
+  nn::LayerNorm2d mask_norm1, mask_norm2;
   int64_t image_size = 1024, grid = 64;
 
-  static PromptEncoder load(const WeightMap& w, const SamConfig& config);
+  static PromptEncoder load(const nn::WeightMap& w, const SamConfig& config);
 
   // Dense positional encoding of the embedding grid: 1×C×g×g.
   at::Tensor dense_pe() const;

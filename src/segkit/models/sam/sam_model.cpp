@@ -7,7 +7,7 @@
 #include "core/heap_reuse.h"
 #include "core/json_read.h"
 #include "core/memory_cache.h"
-#include "io/model_locator.h"
+#include "hub/model_locator.h"
 #include "models/registry.h"
 #include "models/sam/checkpoint.h"
 #include "models/sam/config.h"
@@ -31,7 +31,7 @@ uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
 
 // Hashes every prompt-side tensor and a sample of each encoder tensor: enough to tell models
 // apart without reading gigabytes.
-std::string fingerprint_of(const sam::WeightMap& w) {
+std::string fingerprint_of(const nn::WeightMap& w) {
   uint64_t h = 1469598103934665603ull;
   for (const auto& [name, t] : w.all()) {
     at::Tensor c = t.contiguous();
@@ -98,7 +98,7 @@ std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const 
   if (!files.preprocessor_config.empty()) preprocessor = read_json(files.preprocessor_config);
 
   auto impl = std::make_unique<Impl>();
-  const sam::WeightMap& w = loaded.weights;
+  const nn::WeightMap& w = loaded.weights;
   impl->config = sam::infer_config(w, files.config.empty() ? nullptr : &config,
                                    files.preprocessor_config.empty() ? nullptr : &preprocessor);
   // Some official checkpoints carry the normalisation constants; they win over defaults.

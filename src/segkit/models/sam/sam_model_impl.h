@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "io/model_locator.h"
+#include "hub/model_locator.h"
 #include "models/sam/image_encoder.h"
 #include "models/sam/mask_decoder.h"
 #include "models/sam/prompt_encoder.h"

@@ -8,7 +8,7 @@
 #include <map>
 #include <set>
 
-#include "io/image_completeness.h"
+#include "image/image_completeness.h"
 #include "models/unet/preprocess.h"
 #include "segkit/error.h"
 #include "segkit/files.h"

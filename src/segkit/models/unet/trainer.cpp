@@ -23,19 +23,19 @@
 
 #include "core/json_fields.h"
 #include "core/json_read.h"
-#include "models/unet/adam.h"
 #include "models/unet/augment.h"
 #include "models/unet/border_weights.h"
 #include "models/unet/dataset.h"
 #include "models/unet/loss.h"
 #include "models/unet/model_impl.h"
-#include "models/unet/plot.h"
 #include "models/unet/predict.h"
 #include "models/unet/preprocess.h"
 #include "models/unet/validation.h"
-#include "models/unet/weight_average.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
+#include "training/adam.h"
+#include "training/plot.h"
+#include "training/weight_average.h"
 
 namespace fs = std::filesystem;
 

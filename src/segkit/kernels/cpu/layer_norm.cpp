@@ -1,0 +1,103 @@
+#include "kernels/cpu/layer_norm.h"
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/layer_norm.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "core/cpu_features.h"
+#include "core/torch_parallel.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SEGKIT_LAYER_NORM_AVX512 1
+#include <immintrin.h>
+
+#include "kernels/cpu/avx512_mask.h"
+// GCC 12's AVX-512 headers make "undefined" vectors by self-assignment, which its own
+// (maybe-)uninitialized checks then report.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+#else
+#define SEGKIT_LAYER_NORM_AVX512 0
+#endif
+
+namespace segkit::kernels {
+
+namespace {
+
+#if SEGKIT_LAYER_NORM_AVX512
+#define SEGKIT_LN_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#define SEGKIT_LN_INLINE SEGKIT_LN_TARGET inline __attribute__((always_inline))
+
+SEGKIT_LN_INLINE void store(float* dst, __mmask16 m, __m512 v) { _mm512_mask_storeu_ps(dst, m, v); }
+SEGKIT_LN_INLINE void store(uint16_t* dst, __mmask16 m, __m512 v) {
+  _mm256_mask_storeu_epi16(dst, m, (__m256i)_mm512_cvtneps_pbh(v));
+}
+
+// Rows [begin, end) of C elements: mean, then the variance of the deviations (both summed in
+// 16 lanes), then y = (x − mean)·rstd·weight + bias stored as Out.
+template <class Out>
+SEGKIT_LN_TARGET void normalize_rows(const float* x, const float* weight, const float* bias, float eps, int64_t C,
+                                     Out* y, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* row = x + r * C;
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t c = 0; c < C; c += 16) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(avx512::first_lanes(C - c), row + c));
+    const __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(sum) / static_cast<float>(C));
+    __m512 squares = _mm512_setzero_ps();
+    for (int64_t c = 0; c < C; c += 16) {
+      const __mmask16 m = avx512::first_lanes(C - c);
+      const __m512 dev = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, row + c), mean);
+      squares = _mm512_fmadd_ps(dev, dev, squares);
+    }
+    const float variance = _mm512_reduce_add_ps(squares) / static_cast<float>(C);
+    const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(variance + eps));
+    for (int64_t c = 0; c < C; c += 16) {
+      const __mmask16 m = avx512::first_lanes(C - c);
+      const __m512 normed = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + c), mean), rstd);
+      store(y + r * C + c, m,
+            _mm512_fmadd_ps(normed, _mm512_maskz_loadu_ps(m, weight + c), _mm512_maskz_loadu_ps(m, bias + c)));
+    }
+  }
+}
+
+bool cpu_has(at::ScalarType out) {
+  return out == at::kFloat ? core::cpu_has_avx512() : out == at::kBFloat16 && core::cpu_has_avx512_bf16();
+}
+
+bool is_float_vector(const at::Tensor& t, int64_t n) {
+  return t.defined() && t.scalar_type() == at::kFloat && t.device().is_cpu() && t.dim() == 1 && t.size(0) == n &&
+         t.is_contiguous();
+}
+#endif
+
+}  // namespace
+
+at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps,
+                      at::ScalarType out_type) {
+#if SEGKIT_LAYER_NORM_AVX512
+  const int64_t C = x.dim() >= 1 ? x.size(-1) : 0;
+  if (C > 0 && cpu_has(out_type) && x.scalar_type() == at::kFloat && x.device().is_cpu() && x.is_contiguous() &&
+      is_float_vector(weight, C) && is_float_vector(bias, C)) {
+    at::Tensor y = at::empty(x.sizes(), x.options().dtype(out_type));
+    const int64_t rows = x.numel() / C;
+    const float* px = x.data_ptr<float>();
+    const float* pw = weight.data_ptr<float>();
+    const float* pb = bias.data_ptr<float>();
+    const float e = static_cast<float>(eps);
+    // About 16k elements per task.
+    torch_parallel_for(0, rows, (int64_t(1) << 14) / C + 1, [&](int64_t begin, int64_t end) {
+      if (out_type == at::kFloat) normalize_rows(px, pw, pb, e, C, y.data_ptr<float>(), begin, end);
+      else normalize_rows(px, pw, pb, e, C, reinterpret_cast<uint16_t*>(y.data_ptr()), begin, end);
+    });
+    return y;
+  }
+#endif
+  return at::layer_norm(x, {weight.size(0)}, weight, bias, eps).to(out_type);
+}
+
+}  // namespace segkit::kernels

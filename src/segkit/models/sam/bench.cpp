@@ -1,0 +1,144 @@
+#include "models/sam/bench.h"
+
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/full.h>
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <functional>
+#include <vector>
+
+#include "models/sam/predictor_torch.h"
+#include "segkit/error.h"
+#include "segkit/machine.h"
+
+// The automatic mask generator lands separately; time it wherever this build has it.
+#if __has_include("segkit/sam_generator.h")
+#include "segkit/sam_generator.h"
+#define SEGKIT_BENCH_HAS_GENERATOR 1
+#endif
+
+namespace segkit {
+
+namespace {
+
+double now_ms() {
+  using namespace std::chrono;
+  return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU time of the whole process (all threads): on a machine shared with other work it varies
+// much less than wall time.
+double process_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+double median(std::vector<double> t) {
+  std::sort(t.begin(), t.end());
+  const size_t n = t.size();
+  return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+// One untimed warm-up (first-touch page faults, lazy initialisation), then the median of
+// `repeat` runs: wall time returned, CPU time in `cpu_ms`.
+double median_ms(int repeat, const std::function<void()>& run, std::optional<double>& cpu_ms) {
+  run();
+  std::vector<double> wall, cpu;
+  for (int i = 0; i < repeat; ++i) {
+    const double start = now_ms(), cpu_start = process_cpu_ms();
+    run();
+    wall.push_back(now_ms() - start);
+    cpu.push_back(process_cpu_ms() - cpu_start);
+  }
+  cpu_ms = median(cpu);
+  return median(wall);
+}
+
+// Runs `phase` and returns its peak resident memory, where the kernel lets us reset the peak;
+// `overall` keeps the peak of the whole run across resets.
+std::optional<double> phase_peak(double& overall, const std::function<void()>& phase) {
+  overall = std::max(overall, peak_rss_mb());
+  const bool reset = reset_peak_rss();
+  phase();
+  overall = std::max(overall, peak_rss_mb());
+  if (!reset) return std::nullopt;
+  return peak_rss_mb();
+}
+
+}  // namespace
+
+SamBenchResult run_sam_bench(const SamBenchOptions& o, void (*log)(const std::string&)) {
+  if (o.repeat < 1) fail("--repeat", "must be at least 1");
+  if (!o.only.empty() && o.only != "encoder" && o.only != "decoder" && o.only != "generate")
+    fail("--only", "expected encoder, decoder or generate, got '" + o.only + "'");
+  auto say = [&](const std::string& s) {
+    if (log) log(s);
+  };
+  SamBenchResult r;
+  const Image image = load_image(o.image);
+  r.image_height = image.height;
+  r.image_width = image.width;
+
+  SamLoadOptions load_options;
+  load_options.warn_unused = false;
+  load_options.precision = o.precision;
+  say("loading " + o.model);
+  std::shared_ptr<const SamModel> model;
+  // Loading is timed once: a second load would find the file in the page cache either way.
+  double start = now_ms();
+  model = SamModel::load(o.model, load_options);
+  r.load_ms = now_ms() - start;
+  r.config = model->config();
+  r.precision = precision_name(model->precision());
+
+  SamPredictor predictor(model);
+  if (o.only.empty() || o.only == "encoder") {
+    say("image encoder");
+    r.encoder_peak_rss_mb = phase_peak(r.peak_rss_mb, [&] {
+      r.encoder_ms = median_ms(o.repeat, [&] { predictor.set_image(image); }, r.encoder_cpu_ms);
+    });
+  } else if (o.only == "decoder") {
+    predictor.set_image(image);
+  }
+
+  if (o.only.empty() || o.only == "decoder") {
+    say("mask decoder");
+    SamPrompt prompt;
+    prompt.points = {{image.width / 2.0f, image.height / 2.0f}};
+    prompt.labels = {1};
+    // 64 single-point prompts on an 8×8 grid, as the automatic mask generator batches them.
+    std::vector<float> grid;
+    for (int i = 0; i < 64; ++i) {
+      grid.push_back((i % 8 + 0.5f) / 8 * image.width);
+      grid.push_back((i / 8 + 0.5f) / 8 * image.height);
+    }
+    r.decoder_peak_rss_mb = phase_peak(r.peak_rss_mb, [&] {
+      r.decoder_ms = median_ms(o.repeat, [&] { predictor.predict(prompt); }, r.decoder_cpu_ms);
+      c10::InferenceMode guard;
+      at::Tensor coords = sam::apply_coords(at::from_blob(grid.data(), {64, 1, 2}, at::kFloat), predictor.original_size(),
+                                            r.config.image_size);
+      at::Tensor labels = at::full({64, 1}, 1, at::kInt);
+      r.decoder_batch64_ms = median_ms(
+          o.repeat, [&] { sam::decode_low_res(predictor, coords, labels, {}, {}, true); }, r.decoder_batch64_cpu_ms);
+    });
+  }
+  if (o.only.empty() || o.only == "generate") {
+#ifdef SEGKIT_BENCH_HAS_GENERATOR
+    say("automatic mask generator (defaults)");
+    SamMaskGenerator generator(model);
+    r.generate_peak_rss_mb = phase_peak(r.peak_rss_mb, [&] {
+      r.generate_ms = median_ms(o.repeat, [&] { generator.generate(image); }, r.generate_cpu_ms);
+    });
+#else
+    if (o.only == "generate") fail("--only", "this build has no automatic mask generator");
+#endif
+  }
+  r.peak_rss_mb = std::max(r.peak_rss_mb, peak_rss_mb());
+  return r;
+}
+
+}  // namespace segkit

@@ -1,0 +1,120 @@
+#include "nn/layers.h"
+
+#include <ATen/ops/conv2d.h>
+#include <ATen/ops/conv_transpose2d.h>
+#include <ATen/ops/layer_norm.h>
+#include <ATen/ops/relu.h>
+#include <ATen/ops/sqrt.h>
+
+#include "kernels/cpu/gelu.h"
+#include "kernels/cpu/layer_norm.h"
+#include "kernels/cpu/matmul.h"
+
+namespace segkit::nn {
+
+Linear Linear::load(const WeightMap& w, const std::string& prefix, bool with_bias) {
+  Linear l;
+  l.weight = w.get(prefix + ".weight");
+  if (with_bias) l.bias = w.get(prefix + ".bias", {l.weight.size(0)});
+  return l;
+}
+
+void Linear::use_bfloat16(int64_t rows) {
+  weight = weight.to(at::kBFloat16);
+  if (bias.defined()) bias = bias.to(at::kBFloat16);
+  packed = kernels::PackedLinear::pack(weight, bias, rows);
+  if (packed) weight = at::Tensor();
+}
+
+at::Tensor Linear::operator()(const at::Tensor& x) const {
+  return packed ? (*packed)(x) : kernels::linear(x, weight, bias);
+}
+
+at::Tensor Linear::gelu(const at::Tensor& x) const {
+  if (!packed) return kernels::linear_gelu(x, weight, bias);
+  at::Tensor y = (*packed)(x);
+  kernels::add_bias_gelu_(y, at::Tensor());
+  return y;
+}
+
+void Linear::accumulate(const at::Tensor& y, const at::Tensor& x) const {
+  if (packed) y.add_((*packed)(x));
+  else kernels::linear_accumulate(y, x, weight, bias);
+}
+
+LayerNorm LayerNorm::load(const WeightMap& w, const std::string& prefix, double eps) {
+  LayerNorm n;
+  n.weight = w.get(prefix + ".weight");
+  n.bias = w.get(prefix + ".bias", n.weight.sizes());
+  n.eps = eps;
+  return n;
+}
+
+at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
+  return at::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+}
+
+at::Tensor LayerNorm::operator()(const at::Tensor& x, at::ScalarType out_type) const {
+  return kernels::layer_norm(x, weight, bias, eps, out_type);
+}
+
+LayerNorm2d LayerNorm2d::load(const WeightMap& w, const std::string& prefix, double eps) {
+  LayerNorm2d n;
+  n.weight = w.get(prefix + ".weight");
+  n.bias = w.get(prefix + ".bias", n.weight.sizes());
+  n.eps = eps;
+  return n;
+}
+
+at::Tensor LayerNorm2d::operator()(const at::Tensor& x) const {
+  // Same arithmetic as upstream (mean, biased variance, divide), not a fused kernel, so that
+  // results agree to the last bits that matter.
+  at::Tensor u = x.mean({1}, /*keepdim=*/true);
+  at::Tensor d = x - u;
+  at::Tensor s = d.pow(2).mean({1}, true);
+  at::Tensor y = d / at::sqrt(s + eps);
+  return weight.view({1, -1, 1, 1}) * y + bias.view({1, -1, 1, 1});
+}
+
+Conv2d Conv2d::load(const WeightMap& w, const std::string& prefix, bool with_bias, int64_t stride, int64_t padding) {
+  Conv2d c;
+  c.weight = w.get(prefix + ".weight");
+  if (with_bias) c.bias = w.get(prefix + ".bias", {c.weight.size(0)});
+  c.stride = stride;
+  c.padding = padding;
+  return c;
+}
+
+at::Tensor Conv2d::operator()(const at::Tensor& x) const {
+  return at::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
+}
+
+ConvTranspose2d ConvTranspose2d::load(const WeightMap& w, const std::string& prefix, int64_t stride) {
+  ConvTranspose2d c;
+  c.weight = w.get(prefix + ".weight");
+  c.bias = w.get(prefix + ".bias", {c.weight.size(1)});
+  c.stride = stride;
+  return c;
+}
+
+at::Tensor ConvTranspose2d::operator()(const at::Tensor& x) const {
+  return at::conv_transpose2d(x, weight, bias, {stride, stride});
+}
+
+Mlp Mlp::load(const WeightMap& w, const std::string& prefix) {
+  Mlp m;
+  int n = w.count_indexed(prefix + ".layers.");
+  for (int i = 0; i < n; ++i) m.layers.push_back(Linear::load(w, prefix + ".layers." + std::to_string(i)));
+  if (m.layers.empty()) w.get(prefix + ".layers.0.weight");  // reports the missing tensor
+  return m;
+}
+
+at::Tensor Mlp::operator()(at::Tensor x) const {
+  for (size_t i = 0; i < layers.size(); ++i) {
+    x = layers[i](x);
+    if (i + 1 < layers.size()) x = at::relu(x);
+  }
+  return x;
+}
+
+}  // namespace segkit::nn

@@ -1,0 +1,70 @@
+#pragma once
+// Small building blocks shared by SAM's parts: plain weight holders with a forward function
+// (inference only, no autograd or module machinery).
+#include <ATen/TensorOperators.h>
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/packed_linear.h"
+#include "nn/weight_map.h"
+
+namespace segkit::nn {
+
+struct Linear {
+  at::Tensor weight, bias;  // bias may be undefined; weight is undefined once packed
+  std::shared_ptr<const kernels::PackedLinear> packed;
+  static Linear load(const WeightMap& w, const std::string& prefix, bool with_bias = true);
+  int64_t out_features() const { return packed ? packed->out_features() : weight.size(0); }
+  int64_t in_features() const { return packed ? packed->in_features() : weight.size(1); }
+  // Converts the weights to bfloat16 and, where oneDNN can, packs them for `rows`-row inputs
+  // (kernels/cpu/packed_linear.h), dropping the plain copy.
+  void use_bfloat16(int64_t rows);
+  at::Tensor operator()(const at::Tensor& x) const;
+  // gelu(this(x)): in float32 the bias and GELU take one pass after the product.
+  at::Tensor gelu(const at::Tensor& x) const;
+  // y += this(x) (a residual connection): in float32 the product accumulates into y in place.
+  void accumulate(const at::Tensor& y, const at::Tensor& x) const;
+};
+
+struct LayerNorm {  // over the last dimension
+  at::Tensor weight, bias;
+  double eps = 1e-6;
+  static LayerNorm load(const WeightMap& w, const std::string& prefix, double eps);
+  at::Tensor operator()(const at::Tensor& x) const;
+  // The same written in `out_type` (the next product's type), in one pass where it can
+  // (kernels/cpu/layer_norm.h).
+  at::Tensor operator()(const at::Tensor& x, at::ScalarType out_type) const;
+};
+
+struct LayerNorm2d {  // over channels of N×C×H×W, as upstream's LayerNorm2d
+  at::Tensor weight, bias;
+  double eps = 1e-6;
+  static LayerNorm2d load(const WeightMap& w, const std::string& prefix, double eps = 1e-6);
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+struct Conv2d {
+  at::Tensor weight, bias;  // bias may be undefined
+  int64_t stride = 1, padding = 0;
+  static Conv2d load(const WeightMap& w, const std::string& prefix, bool with_bias, int64_t stride, int64_t padding);
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+struct ConvTranspose2d {  // kernel 2, stride 2 as in SAM's upscaling
+  at::Tensor weight, bias;
+  int64_t stride = 2;
+  static ConvTranspose2d load(const WeightMap& w, const std::string& prefix, int64_t stride);
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+// Upstream MLP: Linear layers with ReLU between them, none after the last.
+struct Mlp {
+  std::vector<Linear> layers;
+  static Mlp load(const WeightMap& w, const std::string& prefix);
+  at::Tensor operator()(at::Tensor x) const;
+};
+
+}  // namespace segkit::nn
