@@ -138,7 +138,9 @@ int main(int argc, char** argv) {
       model = tmp;
     }
     const auto t0 = std::chrono::steady_clock::now();
-    auto sam = segkit::SamModel::load(model, {false});
+    segkit::LoadOptions quiet;
+    quiet.warn_unused = false;
+    auto sam = segkit::SamModel::load(model, quiet);
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!tmp.empty()) fs::remove_all(tmp);
 

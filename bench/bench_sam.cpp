@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
         o.model = path;
         o.image = image;
         o.repeat = repeat;
-        o.precision = segkit::parse_sam_precision(precision);
+        o.load.precision = segkit::parse_precision(precision);
         segkit::SamBenchResult r = segkit::run_sam_bench(o);
         if (r.encoder_ms) encoder[r.precision] = *r.encoder_ms;
         std::cout << nlohmann::json({{"variant", variant}, {"precision", r.precision}, {"load_ms", r.load_ms},

@@ -72,7 +72,9 @@ int main(int argc, char** argv) try {
     std::cerr << "usage: bench_server MODEL [IMAGE] [--requests N]\n";
     return 2;
   }
-  auto model = segkit::SamModel::load(model_path, segkit::SamLoadOptions{false});
+  segkit::LoadOptions quiet;
+  quiet.warn_unused = false;
+  auto model = segkit::SamModel::load(model_path, quiet);
   const std::string bytes = image_path.empty() ? synthetic_png() : read_all(image_path);
   segkit::Image image = segkit::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "image");
   const float cx = image.width * 0.5f, cy = image.height * 0.5f;

@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
   config.width = width;
   config.depth = depth;
   auto model = segkit::UNetModel::create(config, 0);
-  auto& net = model->impl().network();
-  segkit::unet::Adam adam(net.parameters());
+  auto& net = segkit::unet::Internals::of(*model).network();
+  segkit::training::Adam adam(net.parameters());
   const at::Tensor input = at::randn({batch, 1, crop, crop});
   const at::Tensor target = at::randint(0, 2, {batch, crop, crop}, at::kLong);
 

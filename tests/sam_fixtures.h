@@ -8,10 +8,18 @@
 #include <vector>
 
 #include "segkit/image.h"
+#include "segkit/model.h"
 #include "segkit/safetensors.h"
 #include "test_util.h"
 
 namespace segkit::test {
+
+// Load options that do not warn about unused checkpoint tensors (test checkpoints have some).
+inline LoadOptions quiet_load_options() {
+  LoadOptions options;
+  options.warn_unused = false;
+  return options;
+}
 
 inline std::string sam_tiny_hf() { return data_path("sam-tiny/hf"); }
 inline std::string sam_tiny_pth() { return data_path("sam-tiny/original/sam_tiny.pth"); }

@@ -13,7 +13,7 @@
 namespace {
 struct BenchArgs {
   segkit::SamBenchOptions bench;
-  std::string precision = "fp32";
+  segkit::cli::LoadArgs load;
   bool json = false;
   segkit::cli::CommonOptions common;
 } args;
@@ -26,7 +26,7 @@ void log_line(const std::string& s) { std::cerr << "segkit bench: " << s << "\n"
 SEGKIT_COMMAND("bench", "Time SAM on this machine: model load, image encoder, decoder (median of repeats)", [](CLI::App& cmd) {
   cmd.add_option("-m,--model", args.bench.model, "Model folder, HF repo id (from the local cache) or .pth/.safetensors file")->required();
   cmd.add_option("-i,--image", args.bench.image, "Input image")->required();
-  segkit::cli::add_precision_option(cmd, args.precision);
+  segkit::cli::add_load_options(cmd, args.load);
   cmd.add_option("--only", args.bench.only, "Time only one part")->check(CLI::IsMember({"encoder", "decoder", "generate"}));
   cmd.add_option("--repeat", args.bench.repeat, "Timed runs per measurement, after one warm-up; the median is reported")
       ->check(CLI::PositiveNumber);
@@ -34,7 +34,7 @@ SEGKIT_COMMAND("bench", "Time SAM on this machine: model load, image encoder, de
   segkit::cli::add_common_options(cmd, args.common);
   cmd.callback([] {
     segkit::cli::apply_common_options(args.common);
-    args.bench.precision = segkit::parse_sam_precision(args.precision);
+    args.bench.load = args.load.options();
     segkit::require_model_family(args.bench.model, "sam");  // before the timed load
     segkit::SamBenchResult r = segkit::run_sam_bench(args.bench, args.common.quiet ? nullptr : &log_line);
     segkit::MachineInfo m = segkit::machine_info();

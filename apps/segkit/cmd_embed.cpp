@@ -7,7 +7,8 @@
 
 namespace {
 struct EmbedArgs {
-  std::string model, image, out, precision = "fp32";
+  std::string model, image, out;
+  segkit::cli::LoadArgs load;
   segkit::cli::CommonOptions common;
 } args;
 }  // namespace
@@ -16,11 +17,11 @@ SEGKIT_COMMAND("embed", "Compute a SAM image embedding and save it (prompt it la
   cmd.add_option("-m,--model", args.model, "Model folder, HF repo id (from the local cache) or .pth/.safetensors file")->required();
   cmd.add_option("-i,--image", args.image, "Input image")->required();
   cmd.add_option("-o,--out", args.out, "Output embedding file (.safetensors)")->required();
-  segkit::cli::add_precision_option(cmd, args.precision);
+  segkit::cli::add_load_options(cmd, args.load);
   segkit::cli::add_common_options(cmd, args.common);
   cmd.callback([] {
     segkit::cli::apply_common_options(args.common);
-    auto model = segkit::cli::load_sam_model(args.model, args.precision);
+    auto model = segkit::cli::load_sam_model(args.model, args.load);
     segkit::SamPredictor predictor(model);
     predictor.set_image(segkit::load_image(args.image));
     predictor.embedding().save(args.out);

@@ -23,7 +23,8 @@ namespace {
 
 struct GenerateOptions {
   segkit::cli::CommonOptions common;
-  std::string model, image, input, out, output_mode = "binary_mask", overlay, precision = "fp32";
+  std::string model, image, input, out, output_mode = "binary_mask", overlay;
+  segkit::cli::LoadArgs load;
   segkit::SamGeneratorParams params;
   bool json = false;
 };
@@ -208,7 +209,7 @@ SEGKIT_COMMAND("generate", "Segment everything: SAM's automatic mask generator o
       ->capture_default_str();
   cmd.add_option("--overlay", opts.overlay, "Also write the image with every mask coloured (with --input: a folder)");
   cmd.add_flag("--json", opts.json, "Print the result summary as JSON");
-  segkit::cli::add_precision_option(cmd, opts.precision);
+  segkit::cli::add_load_options(cmd, opts.load);
   segkit::cli::add_common_options(cmd, opts.common);
   cmd.callback([] {
     segkit::cli::apply_common_options(opts.common);
@@ -222,7 +223,7 @@ SEGKIT_COMMAND("generate", "Segment everything: SAM's automatic mask generator o
       throw segkit::Error("--" + message);
     }
     const auto mode = segkit::parse_mask_output_mode(opts.output_mode);
-    auto model = segkit::cli::load_sam_model(opts.model, opts.precision);
+    auto model = segkit::cli::load_sam_model(opts.model, opts.load);
     segkit::SamMaskGenerator generator(model, opts.params);
     if (!opts.image.empty()) run_one(opts, generator, mode);
     else run_folder(opts, generator, mode);

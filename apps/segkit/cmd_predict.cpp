@@ -10,7 +10,8 @@
 
 namespace {
 struct PredictArgs {
-  std::string model, image, embedding, mask_input, out, overlay, precision = "fp32";
+  std::string model, image, embedding, mask_input, out, overlay;
+  segkit::cli::LoadArgs load;
   std::vector<std::string> points;
   std::string box;
   bool single_mask = false, logits = false, json = false;
@@ -22,7 +23,7 @@ void run() {
   cli::apply_common_options(args.common);
   if (args.image.empty() == args.embedding.empty()) throw Error("give exactly one of --image or --embedding");
   if (!args.overlay.empty() && args.image.empty()) throw Error("--overlay needs --image");
-  auto model = cli::load_sam_model(args.model, args.precision);
+  auto model = cli::load_sam_model(args.model, args.load);
   SamPredictor predictor(model);
   Image image;
   if (!args.image.empty()) {
@@ -79,7 +80,7 @@ SEGKIT_COMMAND("predict", "Segment with SAM from point, box and mask prompts", [
   cmd.add_option("-o,--out", args.out, "OUT.safetensors, OUT.json, or a folder OUT/ of PNGs")->required();
   cmd.add_option("--overlay", args.overlay, "Draw the best mask and the prompts on the image into this PNG");
   cmd.add_flag("--json", args.json, "Print the mask records as JSON");
-  segkit::cli::add_precision_option(cmd, args.precision);
+  segkit::cli::add_load_options(cmd, args.load);
   segkit::cli::add_common_options(cmd, args.common);
   cmd.callback(run);
 });

@@ -14,7 +14,8 @@
 
 namespace {
 struct ServeArgs {
-  std::string model, precision = "fp32";
+  std::string model;
+  segkit::cli::LoadArgs load;
   segkit::ServerOptions options;
   int cache_mb = 2048;
   int max_upload_mb = 64;
@@ -42,7 +43,7 @@ void run() {
   options.limits.cache_bytes = size_t(args.cache_mb) << 20;
   options.limits.max_body_bytes = size_t(args.max_upload_mb) << 20;
   if (args.common.quiet) options.log = nullptr;
-  auto model = cli::load_sam_model(args.model, args.precision);
+  auto model = cli::load_sam_model(args.model, args.load);
   SegmentServer server(model, options);
   server.bind();
   if (!args.common.quiet) std::cerr << "segkit serve: " << model->config().describe() << "\n";
@@ -89,7 +90,7 @@ SEGKIT_COMMAND("serve", "Serve SAM over HTTP: a JSON API and a browser UI for cl
   cmd.add_option("--max-jobs", args.options.limits.max_jobs, "Segment-everything jobs running at once")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  segkit::cli::add_precision_option(cmd, args.precision);
+  segkit::cli::add_load_options(cmd, args.load);
   segkit::cli::add_common_options(cmd, args.common);
   cmd.callback(run);
 });

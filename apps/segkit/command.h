@@ -31,13 +31,17 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts);
 // command's callback.
 void apply_common_options(const CommonOptions& opts);
 
-// --precision for the commands that run SAM's image encoder: fp32 (the default, the reference
-// arithmetic), bf16 or auto; and the load options it asks for.
-void add_precision_option(CLI::App& cmd, std::string& precision);
-SamLoadOptions sam_load_options(const std::string& precision);
+// --precision and --device, for every command that loads a model: the words as given, turned
+// into LoadOptions when the model is loaded.
+struct LoadArgs {
+  std::string precision = "fp32";
+  std::string device = "cpu";
+  LoadOptions options() const;  // Error on words parse_precision or parse_device refuse
+};
+void add_load_options(CLI::App& cmd, LoadArgs& args);
 // SamModel::load after refusing a model of another family with a one-line Error that names
 // the family and its command (segkit/model.h).
-std::shared_ptr<const SamModel> load_sam_model(const std::string& model, const std::string& precision);
+std::shared_ptr<const SamModel> load_sam_model(const std::string& model, const LoadArgs& args);
 
 }  // namespace segkit::cli
 

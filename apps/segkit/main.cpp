@@ -30,22 +30,25 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                "Decode images that end early (cut JPEG, WebP, TIFF or BMP files) with a warning instead of refusing them");
 }
 
-void add_precision_option(CLI::App& cmd, std::string& precision) {
-  cmd.add_option("--precision", precision,
+void add_load_options(CLI::App& cmd, LoadArgs& args) {
+  cmd.add_option("--precision", args.precision,
                  "Image encoder arithmetic: fp32, bf16 (about twice as fast where the CPU has native bf16, "
                  "masks within about 0.1% of pixels), or auto (bf16 exactly there)")
       ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
       ->capture_default_str();
+  cmd.add_option("--device", args.device, "Where the model runs: cpu (this build runs on the CPU only)")
+      ->capture_default_str();
 }
 
-SamLoadOptions sam_load_options(const std::string& precision) {
-  SamLoadOptions options;
-  options.precision = parse_sam_precision(precision);
+LoadOptions LoadArgs::options() const {
+  LoadOptions options;
+  options.precision = parse_precision(precision);
+  options.device = parse_device(device);
   return options;
 }
 
-std::shared_ptr<const SamModel> load_sam_model(const std::string& model, const std::string& precision) {
-  const SamLoadOptions options = sam_load_options(precision);
+std::shared_ptr<const SamModel> load_sam_model(const std::string& model, const LoadArgs& args) {
+  const LoadOptions options = args.options();
   require_model_family(model, "sam");
   return SamModel::load(model, options);
 }

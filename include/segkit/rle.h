@@ -54,4 +54,10 @@ Rle rle_from_bbox(const std::array<double, 4>& box, int64_t height, int64_t widt
 // pycocotools mask.iou on boxes [x,y,w,h] in continuous coordinates, rows = detections.
 double box_iou(const std::array<double, 4>& dt, const std::array<double, 4>& gt, bool gt_is_crowd);
 
+// How a mask is written into JSON output (upstream SAM's output_mode): rows of 0/1,
+// uncompressed RLE, or COCO's compressed RLE string.
+enum class MaskOutputMode { BinaryMask, UncompressedRle, CocoRle };
+MaskOutputMode parse_mask_output_mode(const std::string& name);  // Error listing the choices
+const char* mask_output_mode_name(MaskOutputMode mode);
+
 }  // namespace segkit

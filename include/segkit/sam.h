@@ -20,6 +20,10 @@
 
 namespace segkit {
 
+namespace sam {
+struct Internals;  // the library's own access to the models' internals
+}
+
 struct SamConfig {
   // Image encoder (ViT).
   int image_size = 1024;
@@ -48,36 +52,26 @@ struct SamConfig {
   std::string describe() const;                                    // one line, for logs and errors
 };
 
-// Arithmetic of the image encoder. Bf16 runs its matrix products and attention in bfloat16
-// (about twice as fast where the CPU has native bf16); Auto picks bf16 exactly there.
-enum class SamPrecision { Fp32, Bf16, Auto };
-SamPrecision parse_sam_precision(const std::string& name);  // "fp32", "bf16", "auto"; Error otherwise
-const char* precision_name(SamPrecision precision);
-
-struct SamLoadOptions {
-  bool warn_unused = true;  // warn once (stderr) about checkpoint keys the model does not use
-  SamPrecision precision = SamPrecision::Fp32;
-};
-
 class SamModel : public Model {
  public:
   // `source`: a Hugging Face model folder, a repo id ("facebook/sam-vit-base") found in the local
   // Hugging Face cache, a .safetensors file, or an official .pth/.pt/.bin state dict.
-  static std::shared_ptr<const SamModel> load(const std::string& source, const SamLoadOptions& options = {});
+  // Precision applies to the image encoder.
+  static std::shared_ptr<const SamModel> load(const std::string& source, const LoadOptions& options = {});
   ~SamModel() override;
   std::string family() const override;  // "sam"
   ModelInfo info() const override;
   const SamConfig& config() const;
   const std::string& source() const;
-  SamPrecision precision() const;  // as resolved at load: Fp32 or Bf16, never Auto
+  Precision precision() const;  // as resolved at load: Fp32 or Bf16, never Auto
+  Device device() const;
   // A short fingerprint of the weights, stored with embeddings so that one model's embedding is
   // never decoded by another.
   const std::string& fingerprint() const;
 
-  struct Impl;
-  const Impl& impl() const { return *impl_; }
-
  private:
+  friend struct sam::Internals;
+  struct Impl;
   explicit SamModel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
@@ -133,10 +127,10 @@ class SamPredictor {
   std::array<int, 2> original_size() const;  // height, width
   std::array<int, 2> input_size() const;     // height, width after resize
 
-  struct State;
-  const State& state() const { return *state_; }
 
  private:
+  friend struct sam::Internals;
+  struct State;
   std::shared_ptr<const SamModel> model_;
   std::unique_ptr<State> state_;
 };

@@ -98,11 +98,6 @@ class SamMaskGenerator {
   std::unique_ptr<Impl> impl_;
 };
 
-// How masks are written out (upstream output_mode).
-enum class MaskOutputMode { BinaryMask, UncompressedRle, CocoRle };
-MaskOutputMode parse_mask_output_mode(const std::string& name);  // Error listing the choices
-const char* mask_output_mode_name(MaskOutputMode mode);
-
 // Upstream's records as JSON text: segmentation as a list of rows of 0/1 (binary_mask),
 // {"size": [h, w], "counts": [...]} (uncompressed_rle), or {"size", "counts": "<COCO string>"}.
 std::string mask_records_to_json(const std::vector<SamMaskRecord>& records, MaskOutputMode mode);

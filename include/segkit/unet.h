@@ -20,6 +20,10 @@
 
 namespace segkit {
 
+namespace unet {
+struct Internals;  // the library's own access to the model's internals
+}
+
 enum class UNetUpsample { Transpose, Bilinear };
 enum class UNetPadding { Same, Valid };
 
@@ -74,10 +78,9 @@ class UNetModel : public Model {
   int member_count() const;          // 1, or the networks of an ensemble
   int64_t parameter_count() const;   // of all members
 
-  struct Impl;
-  Impl& impl() const { return *impl_; }
-
  private:
+  friend struct unet::Internals;
+  struct Impl;
   explicit UNetModel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -2,6 +2,7 @@
 // `segkit info MODEL` says what a model is.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "sam_fixtures.h"
@@ -53,6 +54,31 @@ TEST_F(ModelRegistryCli, SamCommandsRefuseAUNet) {
     SCOPED_TRACE(args.front());
     expect_one_line(run_cli(args), refusal);
   }
+}
+
+// --device in every command that loads SAM: this build runs on the CPU, so another device is
+// refused in one line before anything is read, and nothing is written.
+TEST_F(ModelRegistryCli, SamCommandsTakeADevice) {
+  const std::string sam = segkit::test::sam_tiny_hf();
+  const std::vector<std::vector<std::string>> commands = {
+      {"predict", "-m", sam, "-i", image(), "-p", "1,1", "-o", dir.file("p.json")},
+      {"embed", "-m", sam, "-i", image(), "-o", dir.file("e.safetensors")},
+      {"generate", "-m", sam, "-i", image(), "-o", dir.file("g")},
+      {"bench", "-m", sam, "-i", image(), "--quiet", "--only", "decoder", "--repeat", "1"},
+      {"serve", "-m", sam, "--port", "0"},
+  };
+  for (auto args : commands) {
+    SCOPED_TRACE(args.front());
+    args.push_back("--device");
+    args.push_back("cuda:1");
+    expect_one_line(run_cli(args), "device 'cuda:1': segkit runs models on the CPU only (device \"cpu\")");
+    args.back() = "tpu";
+    expect_one_line(run_cli(args), "device 'tpu': expected cpu, cuda or cuda:N");
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("p.json")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("e.safetensors")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("g")));
+  EXPECT_EQ(run_cli({"predict", "-m", sam, "-i", image(), "-p", "1,1", "-o", dir.file("p.json"), "--device", "cpu"}).exit_code, 0);
 }
 
 TEST_F(ModelRegistryCli, UNetCommandsRefuseASam) {

@@ -12,22 +12,6 @@
 
 namespace segkit {
 
-MaskOutputMode parse_mask_output_mode(const std::string& name) {
-  if (name == "binary_mask") return MaskOutputMode::BinaryMask;
-  if (name == "uncompressed_rle") return MaskOutputMode::UncompressedRle;
-  if (name == "coco_rle") return MaskOutputMode::CocoRle;
-  fail("output_mode", "unknown mode '" + name + "' (choose binary_mask, uncompressed_rle or coco_rle)");
-}
-
-const char* mask_output_mode_name(MaskOutputMode mode) {
-  switch (mode) {
-    case MaskOutputMode::BinaryMask: return "binary_mask";
-    case MaskOutputMode::UncompressedRle: return "uncompressed_rle";
-    case MaskOutputMode::CocoRle: return "coco_rle";
-  }
-  return "?";
-}
-
 namespace {
 
 nlohmann::ordered_json segmentation_json(const Rle& rle, MaskOutputMode mode) {

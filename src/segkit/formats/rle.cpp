@@ -381,4 +381,20 @@ Rle rle_from_bbox(const std::array<double, 4>& box, int64_t height, int64_t widt
   return rle_from_polygon({xs, ys, xs, ye, xe, ye, xe, ys}, height, width);
 }
 
+MaskOutputMode parse_mask_output_mode(const std::string& name) {
+  if (name == "binary_mask") return MaskOutputMode::BinaryMask;
+  if (name == "uncompressed_rle") return MaskOutputMode::UncompressedRle;
+  if (name == "coco_rle") return MaskOutputMode::CocoRle;
+  fail("output_mode", "unknown mode '" + name + "' (choose binary_mask, uncompressed_rle or coco_rle)");
+}
+
+const char* mask_output_mode_name(MaskOutputMode mode) {
+  switch (mode) {
+    case MaskOutputMode::BinaryMask: return "binary_mask";
+    case MaskOutputMode::UncompressedRle: return "uncompressed_rle";
+    case MaskOutputMode::CocoRle: return "coco_rle";
+  }
+  return "?";
+}
+
 }  // namespace segkit

@@ -159,15 +159,14 @@ ModelInfo inspect_model(const std::string& source) {
 }
 
 std::shared_ptr<const Model> load_model(const std::string& source, const LoadOptions& options) {
-  if (options.device != "cpu")
-    fail("device '" + options.device + "'", "segkit runs models on the CPU only (device \"cpu\")");
+  models::require_supported_device(options.device);
   const ModelInfo info = inspect_model(source);
   const FamilyEntry* family = models::find_family(info.family);
   if (!family->load) models::fail_not_runnable(info);
   const auto& p = info.precisions;
-  if (options.precision != "auto" && std::find(p.begin(), p.end(), options.precision) == p.end())
-    fail("precision '" + options.precision + "'", "a " + info.family_title + " model runs in " + models::join(p, " or ") +
-                                                      " (or auto)");
+  const std::string precision = precision_name(options.precision);
+  if (options.precision != Precision::Auto && std::find(p.begin(), p.end(), precision) == p.end())
+    fail("precision '" + precision + "'", "a " + info.family_title + " model runs in " + models::join(p, " or ") + " (or auto)");
   return family->load(info, options);
 }
 

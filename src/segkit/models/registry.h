@@ -51,4 +51,7 @@ const FamilyEntry* find_family(const std::string& name);
 // Sets family_title, runnable and commands from the family's entry.
 void fill_family_fields(ModelInfo& info);
 
+// Error "device 'cuda:0': ..." for a device this build does not run on (every loader calls it).
+void require_supported_device(const Device& device);
+
 }  // namespace segkit::models

@@ -157,7 +157,7 @@ void SamService::describe_model(httplib::Response& res) {
                   {"encoder_depth", c.encoder_depth},
                   {"embedding_shape", {c.out_chans, c.embedding_size(), c.embedding_size()}},
                   {"low_res_size", c.low_res_size()},
-                  {"precision", model_->precision() == SamPrecision::Bf16 ? "bfloat16" : "float32"},
+                  {"precision", model_->precision() == Precision::Bf16 ? "bfloat16" : "float32"},
                   {"fingerprint", model_->fingerprint()},
                   {"generate", true},
                   {"limits", {{"max_body_bytes", l.max_body_bytes}, {"max_image_pixels", l.max_image_pixels},

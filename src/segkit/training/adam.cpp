@@ -8,7 +8,7 @@
 
 #include "segkit/error.h"
 
-namespace segkit::unet {
+namespace segkit::training {
 
 Adam::Adam(std::vector<at::Tensor> params, double beta1, double beta2, double eps, double weight_decay)
     : params_(std::move(params)), beta1_(beta1), beta2_(beta2), eps_(eps), weight_decay_(weight_decay) {
@@ -68,4 +68,4 @@ void Adam::load_state(const SafetensorsFile& file, const std::string& prefix, in
   steps_ = steps;
 }
 
-}  // namespace segkit::unet
+}  // namespace segkit::training

@@ -9,7 +9,7 @@
 
 #include "segkit/safetensors.h"
 
-namespace segkit::unet {
+namespace segkit::training {
 
 class Adam {
  public:
@@ -29,4 +29,4 @@ class Adam {
   int64_t steps_ = 0;
 };
 
-}  // namespace segkit::unet
+}  // namespace segkit::training

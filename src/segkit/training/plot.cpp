@@ -8,7 +8,7 @@
 
 #include "segkit/image.h"
 
-namespace segkit::unet {
+namespace segkit::training {
 
 namespace {
 
@@ -82,4 +82,4 @@ void write_curves_png(const std::vector<UNetEpochLog>& log, const std::string& p
   save_png(path, canvas.data, canvas.cols, canvas.rows, 3);
 }
 
-}  // namespace segkit::unet
+}  // namespace segkit::training

@@ -5,8 +5,8 @@
 
 #include "segkit/unet.h"
 
-namespace segkit::unet {
+namespace segkit::training {
 
 void write_curves_png(const std::vector<UNetEpochLog>& log, const std::string& path);
 
-}  // namespace segkit::unet
+}  // namespace segkit::training

@@ -4,25 +4,25 @@
 
 #include <algorithm>
 
-namespace segkit::unet {
+namespace segkit::training {
 
-void update_average(Network& average, const Network& current, double decay, int64_t step) {
+void update_average(const std::vector<at::Tensor>& average, const std::vector<at::Tensor>& current, double decay,
+                    int64_t step) {
   at::NoGradGuard no_grad;
   const double d = std::min(decay, (1.0 + static_cast<double>(step)) / (10.0 + static_cast<double>(step)));
-  auto& avg = average.state();
-  const auto& cur = current.state();
-  for (size_t i = 0; i < avg.size(); ++i) {
-    at::Tensor& a = avg[i].tensor;
-    if (a.is_floating_point()) a.mul_(d).add_(cur[i].tensor, 1.0 - d);
-    else a.copy_(cur[i].tensor);
+  for (size_t i = 0; i < average.size(); ++i) {
+    at::Tensor a = average[i];  // a handle: the update lands in the network's storage
+    if (a.is_floating_point()) a.mul_(d).add_(current[i], 1.0 - d);
+    else a.copy_(current[i]);
   }
 }
 
-void copy_state(Network& destination, const Network& source) {
+void copy_state(const std::vector<at::Tensor>& destination, const std::vector<at::Tensor>& source) {
   at::NoGradGuard no_grad;
-  auto& dst = destination.state();
-  const auto& src = source.state();
-  for (size_t i = 0; i < dst.size(); ++i) dst[i].tensor.copy_(src[i].tensor);
+  for (size_t i = 0; i < destination.size(); ++i) {
+    at::Tensor d = destination[i];
+    d.copy_(source[i]);
+  }
 }
 
-}  // namespace segkit::unet
+}  // namespace segkit::training

@@ -170,15 +170,24 @@ TEST(ModelRegistry, LoadOptionsAreChecked) {
   TempDir dir;
   const std::string unet = tiny_unet(dir);
   segkit::LoadOptions options;
-  options.device = "cuda";
+  options.device = segkit::parse_device("cuda");
   EXPECT_EQ(error_of([&] { segkit::load_model(unet, options); }),
-            "device 'cuda': segkit runs models on the CPU only (device \"cpu\")");
+            "device 'cuda:0': segkit runs models on the CPU only (device \"cpu\")");
+  EXPECT_EQ(error_of([&] { segkit::SamModel::load(segkit::test::sam_tiny_hf(), options); }),
+            "device 'cuda:0': segkit runs models on the CPU only (device \"cpu\")");
   options = {};
-  options.precision = "bf16";
+  options.precision = segkit::Precision::Bf16;
   expect_has(error_of([&] { segkit::load_model(unet, options); }), "precision 'bf16': a U-Net model runs in fp32");
-  options.precision = "auto";
+  options.precision = segkit::Precision::Auto;
   EXPECT_EQ(segkit::load_model(unet, options)->family(), "unet");
-  options.precision = "fp16";
-  expect_has(error_of([&] { segkit::load_model(segkit::test::sam_tiny_hf(), options); }),
-             "a SAM model runs in fp32 or bf16");
+  EXPECT_EQ(error_of([] { segkit::parse_precision("fp16"); }), "precision: expected fp32, bf16 or auto, got 'fp16'");
+}
+
+TEST(ModelRegistry, DevicesAreParsed) {
+  EXPECT_EQ(segkit::device_name(segkit::parse_device("cpu")), "cpu");
+  EXPECT_EQ(segkit::device_name(segkit::parse_device("cuda")), "cuda:0");
+  EXPECT_EQ(segkit::device_name(segkit::parse_device("cuda:3")), "cuda:3");
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:123456", "CPU", ""})
+    EXPECT_EQ(error_of([&] { segkit::parse_device(bad); }),
+              "device '" + std::string(bad) + "': expected cpu, cuda or cuda:N") << bad;
 }

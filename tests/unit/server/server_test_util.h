@@ -27,7 +27,7 @@
 namespace segkit::test {
 
 inline std::shared_ptr<const SamModel> tiny_sam() {
-  static auto model = SamModel::load(sam_tiny_hf(), SamLoadOptions{false});
+  static auto model = SamModel::load(sam_tiny_hf(), quiet_load_options());
   return model;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/torch_parallel.h"
+#include "kernels/cpu/cpu_tensor.h"
 #include "segkit/error.h"
 
 // The vector types below are wider than the baseline x86-64 registers; GCC notes that passing
@@ -247,6 +248,7 @@ void run(const at::Tensor& scores, const at::Tensor& rel_h, const at::Tensor& re
 }  // namespace
 
 void add_rel_pos_softmax_(const at::Tensor& scores, const at::Tensor& rel_h, const at::Tensor& rel_w) {
+  require_cpu("add_rel_pos_softmax_", {&scores, &rel_h, &rel_w});
   const auto type = scores.scalar_type();
   bool ok = scores.dim() == 3 && scores.is_contiguous() && (type == at::kFloat || type == at::kBFloat16);
   if (ok && rel_h.defined()) {
@@ -269,6 +271,7 @@ void softmax_last_dim_(const at::Tensor& x) {
 }
 
 void softmax_across_rows_(const at::Tensor& x) {
+  require_cpu("softmax_across_rows_", {&x});
   if (x.dim() < 2 || !x.is_contiguous() || x.scalar_type() != at::kFloat)
     fail("softmax_across_rows_", "needs a contiguous float32 tensor of at least two dimensions");
   const int64_t N = x.size(-1), R = x.size(-2);

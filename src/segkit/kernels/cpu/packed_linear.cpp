@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/cpu_tensor.h"
 #include "kernels/cpu/onednn.h"
 #include "segkit/error.h"
 
@@ -87,6 +88,7 @@ std::shared_ptr<const PackedLinear> PackedLinear::pack(const at::Tensor& weight,
 
 at::Tensor PackedLinear::operator()(const at::Tensor& x_in) const {
   State& s = *state_;
+  require_cpu("PackedLinear", {&x_in});
   if (!x_in.defined() || x_in.scalar_type() != at::kBFloat16 || x_in.dim() == 0 || x_in.size(-1) != s.K)
     fail("PackedLinear", "input is not a bfloat16 tensor with " + std::to_string(s.K) + " features");
   const at::Tensor x = x_in.contiguous();

@@ -13,12 +13,8 @@
 #include "models/sam/predictor_torch.h"
 #include "segkit/error.h"
 #include "segkit/machine.h"
-
-// The automatic mask generator lands separately; time it wherever this build has it.
-#if __has_include("segkit/sam_generator.h")
 #include "segkit/sam_generator.h"
-#define SEGKIT_BENCH_HAS_GENERATOR 1
-#endif
+
 
 namespace segkit {
 
@@ -83,9 +79,8 @@ SamBenchResult run_sam_bench(const SamBenchOptions& o, void (*log)(const std::st
   r.image_height = image.height;
   r.image_width = image.width;
 
-  SamLoadOptions load_options;
+  LoadOptions load_options = o.load;
   load_options.warn_unused = false;
-  load_options.precision = o.precision;
   say("loading " + o.model);
   std::shared_ptr<const SamModel> model;
   // Loading is timed once: a second load would find the file in the page cache either way.
@@ -127,15 +122,11 @@ SamBenchResult run_sam_bench(const SamBenchOptions& o, void (*log)(const std::st
     });
   }
   if (o.only.empty() || o.only == "generate") {
-#ifdef SEGKIT_BENCH_HAS_GENERATOR
     say("automatic mask generator (defaults)");
     SamMaskGenerator generator(model);
     r.generate_peak_rss_mb = phase_peak(r.peak_rss_mb, [&] {
       r.generate_ms = median_ms(o.repeat, [&] { generator.generate(image); }, r.generate_cpu_ms);
     });
-#else
-    if (o.only == "generate") fail("--only", "this build has no automatic mask generator");
-#endif
   }
   r.peak_rss_mb = std::max(r.peak_rss_mb, peak_rss_mb());
   return r;

@@ -11,7 +11,7 @@ namespace segkit {
 struct SamBenchOptions {
   std::string model;  // anything SamModel::load accepts
   std::string image;
-  SamPrecision precision = SamPrecision::Fp32;
+  LoadOptions load;  // warn_unused is ignored: the bench never warns
   std::string only;  // "" (everything), "encoder", "decoder" or "generate"
   int repeat = 3;    // timed runs per measurement, after one untimed warm-up
 };

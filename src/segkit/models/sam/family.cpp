@@ -91,9 +91,7 @@ void describe(const models::CheckpointIndex& index, ModelInfo& info) {
 }
 
 std::shared_ptr<const Model> load(const ModelInfo& info, const LoadOptions& options) {
-  SamLoadOptions o;
-  o.precision = parse_sam_precision(options.precision);
-  return SamModel::load(info.source, o);
+  return SamModel::load(info.source, options);
 }
 
 }  // namespace segkit::sam

@@ -40,7 +40,7 @@ std::array<int, 2> SamPredictor::input_size() const { return {state_->input_h, s
 void SamPredictor::set_image(const Image& image) {
   if (image.width <= 0 || image.height <= 0) throw Error("set_image: empty image");
   c10::InferenceMode guard;
-  const auto& m = model_->impl();
+  const auto& m = sam::Internals::of(*model_);
   Image resized = sam::resize_longest_side(image, m.config.image_size);
   at::Tensor input = sam::normalize_and_pad(resized, m.config);
   state_->features = m.image_encoder.forward(input);
@@ -121,9 +121,9 @@ std::pair<at::Tensor, at::Tensor> decode_low_res(const SamPredictor& predictor, 
                                                  double masks_if_iou_above) {
   if (!predictor.has_image()) throw Error("predict: no image set");
   c10::InferenceMode guard;
-  const auto& m = predictor.model().impl();
+  const auto& m = sam::Internals::of(predictor.model());
   auto [sparse, dense] = m.prompt_encoder.forward(point_coords, point_labels, boxes, mask_input);
-  return m.mask_decoder.forward(predictor.state().features, m.dense_pe, sparse, dense, multimask_output,
+  return m.mask_decoder.forward(sam::Internals::of(predictor).features, m.dense_pe, sparse, dense, multimask_output,
                                 masks_if_iou_above);
 }
 
@@ -131,7 +131,7 @@ TorchPrediction predict_torch(const SamPredictor& predictor, const at::Tensor& p
                               const at::Tensor& boxes, const at::Tensor& mask_input, bool multimask_output, bool return_logits) {
   c10::InferenceMode guard;
   auto [low_res, iou] = decode_low_res(predictor, point_coords, point_labels, boxes, mask_input, multimask_output);
-  const auto& m = predictor.model().impl();
+  const auto& m = sam::Internals::of(predictor.model());
   at::Tensor masks = postprocess_masks(low_res, m.config.image_size, predictor.input_size(), predictor.original_size());
   if (!return_logits) masks = masks > m.config.mask_threshold;
   return {masks, iou, low_res};

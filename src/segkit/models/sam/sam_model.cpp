@@ -47,27 +47,12 @@ std::string fingerprint_of(const nn::WeightMap& w) {
 
 }  // namespace
 
-SamPrecision parse_sam_precision(const std::string& name) {
-  if (name == "fp32") return SamPrecision::Fp32;
-  if (name == "bf16") return SamPrecision::Bf16;
-  if (name == "auto") return SamPrecision::Auto;
-  fail("precision", "expected fp32, bf16 or auto, got '" + name + "'");
-}
-
-const char* precision_name(SamPrecision p) {
-  switch (p) {
-    case SamPrecision::Fp32: return "fp32";
-    case SamPrecision::Bf16: return "bf16";
-    case SamPrecision::Auto: return "auto";
-  }
-  return "?";
-}
-
 SamModel::SamModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SamModel::~SamModel() = default;
 const SamConfig& SamModel::config() const { return impl_->config; }
 const std::string& SamModel::source() const { return impl_->source; }
-SamPrecision SamModel::precision() const { return impl_->precision; }
+Precision SamModel::precision() const { return impl_->precision; }
+Device SamModel::device() const { return impl_->device; }
 const std::string& SamModel::fingerprint() const { return impl_->fingerprint; }
 std::string SamModel::family() const { return "sam"; }
 
@@ -86,7 +71,8 @@ ModelInfo SamModel::info() const {
   return info;
 }
 
-std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const SamLoadOptions& options) {
+std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const LoadOptions& options) {
+  models::require_supported_device(options.device);
   c10::InferenceMode guard;
   core::use_tensor_memory_cache();  // the encoder's large temporaries repeat in size block after block
   core::keep_freed_heap_for_reuse();  // each prediction's mask buffers, request after request
@@ -115,10 +101,11 @@ std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const 
   for (const auto& [name, t] : w.all())
     if (sam::is_parameter(name)) impl->parameter_count += t.numel();
   impl->image_encoder = sam::ImageEncoder::load(w, impl->config);
+  impl->device = options.device;
   impl->precision = options.precision;
-  if (impl->precision == SamPrecision::Auto)
-    impl->precision = machine_info().native_bf16 ? SamPrecision::Bf16 : SamPrecision::Fp32;
-  if (impl->precision == SamPrecision::Bf16) impl->image_encoder.use_bfloat16();
+  if (impl->precision == Precision::Auto)
+    impl->precision = machine_info().native_bf16 ? Precision::Bf16 : Precision::Fp32;
+  if (impl->precision == Precision::Bf16) impl->image_encoder.use_bfloat16();
   impl->prompt_encoder = sam::PromptEncoder::load(w, impl->config);
   impl->mask_decoder = sam::MaskDecoder::load(w, impl->config);
   impl->dense_pe = impl->prompt_encoder.dense_pe();

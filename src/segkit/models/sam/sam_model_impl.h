@@ -1,5 +1,6 @@
 #pragma once
-// What a loaded SamModel holds: the three network parts and the files backing their weights.
+// What a loaded SamModel holds: the three network parts and the files backing their weights;
+// sam::Internals, the library's way in.
 #include <ATen/core/Tensor.h>
 
 #include <memory>
@@ -20,7 +21,8 @@ struct SamModel::Impl {
   ModelLocation location;       // the files it was read from
   int64_t parameter_count = 0;  // stored weights, buffers excluded
   std::string fingerprint;
-  SamPrecision precision = SamPrecision::Fp32;  // resolved, never Auto
+  Precision precision = Precision::Fp32;  // resolved, never Auto
+  Device device;
   sam::ImageEncoder image_encoder;
   sam::PromptEncoder prompt_encoder;
   sam::MaskDecoder mask_decoder;
@@ -28,4 +30,13 @@ struct SamModel::Impl {
   std::vector<std::shared_ptr<const void>> backing_files;  // memory maps the weights may point into
 };
 
+namespace sam {
+
+// The library's access to what SamModel and SamPredictor keep private.
+struct Internals {
+  static const SamModel::Impl& of(const SamModel& model) { return *model.impl_; }
+  static const SamPredictor::State& of(const SamPredictor& predictor) { return *predictor.state_; }
+};
+
+}  // namespace sam
 }  // namespace segkit

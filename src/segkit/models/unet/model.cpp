@@ -119,7 +119,7 @@ std::shared_ptr<UNetModel> UNetModel::ensemble(const std::vector<std::shared_ptr
     if (c.in_channels != first.in_channels || c.classes != first.classes)
       fail("U-Net ensemble", "member " + std::to_string(i + 1) + " (" + c.describe() + ") does not take the input or give the classes of member 1 (" +
                                  first.describe() + ")");
-    for (const auto& network : models[i]->impl().members) networks.push_back(network);
+    for (const auto& network : unet::Internals::of(*models[i]).members) networks.push_back(network);
   }
   return std::shared_ptr<UNetModel>(new UNetModel(std::make_unique<Impl>(first, std::move(networks))));
 }

@@ -23,6 +23,11 @@ struct UNetModel::Impl {
 
 namespace unet {
 
+// The library's access to what UNetModel keeps private.
+struct Internals {
+  static UNetModel::Impl& of(const UNetModel& model) { return *model.impl_; }
+};
+
 // The tensors of `network` as safetensors entries named prefix + state-dict name (borrowed data).
 std::vector<TensorRef> state_refs(const Network& network, const std::string& prefix = "");
 // Copies prefix + name tensors of `file` into `network`; Error naming the file on a missing,

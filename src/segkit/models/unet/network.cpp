@@ -123,6 +123,12 @@ std::vector<at::Tensor> Network::parameters() const {
   return out;
 }
 
+std::vector<at::Tensor> Network::tensors() const {
+  std::vector<at::Tensor> out;
+  for (const NamedTensor& t : state_) out.push_back(t.tensor);
+  return out;
+}
+
 at::Tensor Network::run(ConvNorm& c, const at::Tensor& x, bool training) const {
   const int64_t pad = config_.padding == UNetPadding::Same ? 1 : 0;
   at::Tensor y = x.size(1) <= 4 ? narrow_input_conv(x, c.weight, c.bias, pad)

@@ -33,6 +33,7 @@ class Network {
   std::vector<NamedTensor>& state() { return state_; }
   const std::vector<NamedTensor>& state() const { return state_; }
   std::vector<at::Tensor> parameters() const;  // trainable tensors in state order
+  std::vector<at::Tensor> tensors() const;     // every tensor (statistics too) in state order
 
  private:
   struct ConvNorm {  // 3×3 convolution, then batch norm (or a bias), then ReLU

@@ -167,7 +167,7 @@ at::Tensor predict_logits(Network& net, const cv::Mat& pixels, const UNetPredict
 }
 
 at::Tensor predict_logits(const UNetModel& model, const cv::Mat& pixels, const UNetPredictOptions& options) {
-  const auto& members = model.impl().members;
+  const auto& members = unet::Internals::of(model).members;
   if (members.size() == 1) return predict_logits(*members.front(), pixels, options);
   c10::InferenceMode inference;
   MeanProbabilities mean;

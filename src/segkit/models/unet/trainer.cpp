@@ -184,7 +184,7 @@ class Trainer {
   std::vector<unet::Sample> train_, val_;
   std::shared_ptr<UNetModel> model_;
   std::shared_ptr<UNetModel> average_;  // with --ema
-  std::unique_ptr<unet::Adam> adam_;
+  std::unique_ptr<training::Adam> adam_;
   unet::Augmentations aug_;
   at::Tensor class_weights_;
   std::vector<cv::Mat> border_weights_;  // per training image; empty without --border-weight
@@ -273,15 +273,15 @@ void Trainer::prepare(const UNetTrainOptions& given) {
   }
 
   model_ = UNetModel::create(config, opt_.seed);
-  adam_ = std::make_unique<unet::Adam>(model_->impl().network().parameters(), 0.9, 0.999, 1e-8, opt_.weight_decay);
+  adam_ = std::make_unique<training::Adam>(unet::Internals::of(*model_).network().parameters(), 0.9, 0.999, 1e-8, opt_.weight_decay);
   if (state) {
-    unet::load_state(model_->impl().network(), *state, "model.", false);
+    unet::load_state(unet::Internals::of(*model_).network(), *state, "model.", false);
     adam_->load_state(*state, "optimizer.", pos_.global_step);
   }
   if (opt_.ema_decay > 0) {
     average_ = UNetModel::create(config, opt_.seed);
-    unet::copy_state(average_->impl().network(), model_->impl().network());
-    if (state) unet::load_state(average_->impl().network(), *state, "average.", false);
+    training::copy_state(unet::Internals::of(*average_).network().tensors(), unet::Internals::of(*model_).network().tensors());
+    if (state) unet::load_state(unet::Internals::of(*average_).network(), *state, "average.", false);
   }
   std::error_code ec;
   fs::create_directories(opt_.out_dir, ec);
@@ -335,7 +335,7 @@ double Trainer::train_step(int epoch, int step) {
     // Dropout draws from its own generator per step, like the crops: resuming needs no saved state.
     c10::optional<at::Generator> dropout_rng;
     if (opt_.dropout > 0) dropout_rng = at::make_generator<at::CPUGeneratorImpl>(mix_seed(opt_.seed, epoch, step, 0xd0d0));
-    logits = model_->impl().network().forward(input, true, opt_.dropout, dropout_rng);
+    logits = unet::Internals::of(*model_).network().forward(input, true, opt_.dropout, dropout_rng);
   }
   at::Tensor loss = unet::segmentation_loss(opt_.loss, logits.to(at::kFloat), target, class_weights_, pixel_weights);
   loss.backward();
@@ -348,7 +348,7 @@ void Trainer::validate(UNetEpochLog& entry) {
   unet::Validation v(opt_.model.classes);
   double loss = 0;
   for (const auto& s : val_) {
-    at::Tensor logits = unet::predict_logits(evaluated().impl().network(), s.image);
+    at::Tensor logits = unet::predict_logits(unet::Internals::of(evaluated()).network(), s.image);
     at::Tensor target = at::empty({1, s.mask.rows, s.mask.cols}, at::kLong);
     cv::Mat wide;
     s.mask.convertTo(wide, CV_32S);
@@ -361,10 +361,10 @@ void Trainer::validate(UNetEpochLog& entry) {
 }
 
 void Trainer::save_state() const {
-  std::vector<TensorRef> refs = unet::state_refs(model_->impl().network(), "model.");
+  std::vector<TensorRef> refs = unet::state_refs(unet::Internals::of(*model_).network(), "model.");
   for (auto& r : adam_->state_refs("optimizer.")) refs.push_back(r);
   if (average_)
-    for (auto& r : unet::state_refs(average_->impl().network(), "average.")) refs.push_back(r);
+    for (auto& r : unet::state_refs(unet::Internals::of(*average_).network(), "average.")) refs.push_back(r);
   write_safetensors(path("train_state.safetensors"), refs,
                     {{"options", opt_.to_json()}, {"position", position_json(pos_).dump()}, {"config", opt_.model.to_json()}});
 }
@@ -378,7 +378,7 @@ void Trainer::save_epoch(const UNetEpochLog& entry, bool best) {
   std::string lines;
   for (const auto& e : pos_.log) lines += e.to_json() + "\n";
   write_text_atomically(path("log.jsonl"), lines);
-  unet::write_curves_png(pos_.log, path("curves.png"));
+  training::write_curves_png(pos_.log, path("curves.png"));
 }
 
 void Trainer::progress(int epoch, int step, double loss) const {
@@ -409,7 +409,7 @@ UNetTrainResult Trainer::run() {
       pos_.loss_sum += loss;
       ++pos_.step;
       ++pos_.global_step;
-      if (average_) unet::update_average(average_->impl().network(), model_->impl().network(), opt_.ema_decay, pos_.global_step);
+      if (average_) training::update_average(unet::Internals::of(*average_).network().tensors(), unet::Internals::of(*model_).network().tensors(), opt_.ema_decay, pos_.global_step);
       progress(epoch, pos_.step, pos_.loss_sum / pos_.step);
       if (interrupted || (stop_after_ > 0 && pos_.global_step >= stop_after_)) {
         if (tty_) std::cerr << "\n";

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "kernels/cpu/attention_softmax.h"
+#include "test_util.h"
 #include "segkit/error.h"
 
 namespace {
@@ -69,6 +70,18 @@ TEST(AttentionSoftmax, RefusesTermsThatDoNotFitTheKeys) {
   EXPECT_THROW(segkit::kernels::add_rel_pos_softmax_(scores, at::randn({2, 3, 3}).to(at::kBFloat16), at::randn({2, 3, 4})),
                segkit::Error);
   EXPECT_THROW(segkit::kernels::add_rel_pos_softmax_(scores.transpose(1, 2), at::Tensor(), at::Tensor()), segkit::Error);
+}
+
+// The kernels read raw CPU pointers: a tensor of another device ("meta" stands in for a GPU
+// here) is refused before its data is touched.
+TEST(AttentionSoftmax, RefusesTensorsOfAnotherDevice) {
+  const at::Tensor meta = at::empty({2, 3, 12}, at::TensorOptions().device(at::kMeta));
+  EXPECT_EQ(segkit::test::error_of([&] { segkit::kernels::add_rel_pos_softmax_(meta, at::Tensor(), at::Tensor()); }),
+            "add_rel_pos_softmax_: a tensor on device meta; this kernel runs on the CPU only");
+  EXPECT_EQ(segkit::test::error_of([&] { segkit::kernels::softmax_last_dim_(meta); }),
+            "add_rel_pos_softmax_: a tensor on device meta; this kernel runs on the CPU only");
+  EXPECT_EQ(segkit::test::error_of([&] { segkit::kernels::softmax_across_rows_(meta); }),
+            "softmax_across_rows_: a tensor on device meta; this kernel runs on the CPU only");
 }
 
 TEST(AttentionSoftmax, LastDimensionOfAnyShape) {

@@ -45,7 +45,7 @@ SamEmbedding embed(const std::shared_ptr<const SamModel>& model, const Image& im
 }  // namespace
 
 TEST(KernelPaths, EveryPathReproducesUpstreamEmbeddingsInFloat32) {
-  auto model = SamModel::load(test::sam_tiny_hf(), {false});
+  auto model = SamModel::load(test::sam_tiny_hf(), segkit::test::quiet_load_options());
   for (const CpuKernels path : paths_of_this_cpu()) {
     KernelCeiling ceiling(path);
     for (const auto& entry : test::sam_case_index()) {
@@ -59,10 +59,10 @@ TEST(KernelPaths, EveryPathReproducesUpstreamEmbeddingsInFloat32) {
 }
 
 TEST(KernelPaths, EveryPathKeepsBf16WithinItsPromise) {
-  SamLoadOptions bf16_options;
+  LoadOptions bf16_options;
   bf16_options.warn_unused = false;
-  bf16_options.precision = SamPrecision::Bf16;
-  auto fp32 = SamModel::load(test::sam_tiny_hf(), {false});
+  bf16_options.precision = Precision::Bf16;
+  auto fp32 = SamModel::load(test::sam_tiny_hf(), segkit::test::quiet_load_options());
   auto bf16 = SamModel::load(test::sam_tiny_hf(), bf16_options);
   for (const CpuKernels path : paths_of_this_cpu()) {
     KernelCeiling ceiling(path);

@@ -14,6 +14,7 @@
 #include "models/sam/factored_transformer.h"
 #include "models/sam/random_checkpoint.h"
 #include "models/sam/sam_model_impl.h"
+#include "sam_fixtures.h"
 #include "test_util.h"
 
 using namespace segkit;
@@ -36,8 +37,8 @@ TEST(FactoredTransformer, EqualsThePlainTransformerAtEveryDepth) {
     c.iou_head_hidden_dim = 24;
     test::TempDir dir;
     sam::write_random_checkpoint(dir.file("m"), c, 11 + uint64_t(depth));
-    auto model = SamModel::load(dir.file("m"), {false});
-    const auto& m = model->impl();
+    auto model = SamModel::load(dir.file("m"), segkit::test::quiet_load_options());
+    const auto& m = segkit::sam::Internals::of(*model);
     // Random checkpoints (like upstream's initialisation) have norms of weight 1 and bias 0 and
     // small weights, which make every attention nearly uniform; the factored form tracks each
     // norm's weight and bias and each projection's bias, so give them all values that count.

@@ -16,7 +16,7 @@
 using namespace segkit;
 
 TEST(MaskDecoder, UpscalesOnlyPromptsWithAnIouPredictionAboveTheFilter) {
-  auto model = SamModel::load(test::sam_tiny_hf(), {false});
+  auto model = SamModel::load(test::sam_tiny_hf(), segkit::test::quiet_load_options());
   SamPredictor predictor(model);
   predictor.set_image(test::sam_case_image(*test::sam_case_file("dog")));
   c10::InferenceMode guard;
@@ -55,7 +55,7 @@ TEST(MaskDecoder, UpscalesOnlyPromptsWithAnIouPredictionAboveTheFilter) {
 TEST(MaskDecoder, ABatchOfPromptsDecodesAsEachPromptAlone) {
   // A batch takes the factored transformer (kept for the next batch on the same image), one
   // prompt the plain one: the same masks and IoU predictions up to float rounding.
-  auto model = SamModel::load(test::sam_tiny_hf(), {false});
+  auto model = SamModel::load(test::sam_tiny_hf(), segkit::test::quiet_load_options());
   SamPredictor predictor(model);
   predictor.set_image(test::sam_case_image(*test::sam_case_file("dog")));
   c10::InferenceMode guard;

@@ -19,7 +19,7 @@ using namespace segkit;
 namespace {
 
 std::shared_ptr<const SamModel> tiny_model() {
-  static auto model = SamModel::load(test::sam_tiny_hf(), {false});
+  static auto model = SamModel::load(test::sam_tiny_hf(), segkit::test::quiet_load_options());
   return model;
 }
 

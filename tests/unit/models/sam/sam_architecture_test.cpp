@@ -39,7 +39,7 @@ TEST(SamArchitecture, PrunedBlocksAreReadFromShapes) {
   test::TempDir dir;
   write_safetensors(dir.file("pruned.safetensors"), refs);
 
-  auto model = SamModel::load(dir.file("pruned.safetensors"), {false});
+  auto model = SamModel::load(dir.file("pruned.safetensors"), segkit::test::quiet_load_options());
   EXPECT_EQ(model->config().encoder_dim, 48);
   EXPECT_EQ(model->config().window_size, 14);
   EXPECT_EQ(model->config().global_attn_indexes, std::vector<int>{1});
@@ -66,7 +66,7 @@ TEST(SamArchitecture, ShapesThatFitNoArchitectureAreNamed) {
   test::TempDir dir;
   write_safetensors(dir.file("odd.safetensors"), refs);
   try {
-    SamModel::load(dir.file("odd.safetensors"), {false});
+    SamModel::load(dir.file("odd.safetensors"), segkit::test::quiet_load_options());
     FAIL() << "loaded a model whose relative-position tables disagree";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("rel_pos"), std::string::npos) << e.what();

@@ -21,7 +21,7 @@ struct Format {
 
 class SamGolden : public ::testing::TestWithParam<Format> {
  protected:
-  static std::shared_ptr<const SamModel> model(const Format& f) { return SamModel::load(f.path(), {false}); }
+  static std::shared_ptr<const SamModel> model(const Format& f) { return SamModel::load(f.path(), segkit::test::quiet_load_options()); }
 };
 
 std::vector<float> tensor_floats(const at::Tensor& t) {
@@ -61,7 +61,7 @@ TEST_P(SamGolden, EncoderMatchesUpstreamIntermediates) {
     EXPECT_LT(relative_l2(input.data_ptr<float>(), want_input.data(), want_input.size()), 1e-6) << image;
 
     std::map<std::string, at::Tensor> taps;
-    at::Tensor emb = m->impl().image_encoder.forward(input, [&](const std::string& n, const at::Tensor& t) { taps[n] = t.squeeze(0); });
+    at::Tensor emb = segkit::sam::Internals::of(*m).image_encoder.forward(input, [&](const std::string& n, const at::Tensor& t) { taps[n] = t.squeeze(0); });
     for (const auto& [name, t] : taps) {
       std::vector<float> want = f->to_float("intermediate.enc." + name);
       std::vector<float> got = tensor_floats(t);
@@ -72,7 +72,7 @@ TEST_P(SamGolden, EncoderMatchesUpstreamIntermediates) {
     std::vector<float> want_emb = f->to_float("image_embeddings"), got_emb = tensor_floats(emb);
     ASSERT_EQ(got_emb.size(), want_emb.size());
     EXPECT_LT(relative_l2(got_emb.data(), want_emb.data(), want_emb.size()), 1e-4) << image;
-    std::vector<float> want_pe = f->to_float("dense_pe"), got_pe = tensor_floats(m->impl().dense_pe);
+    std::vector<float> want_pe = f->to_float("dense_pe"), got_pe = tensor_floats(segkit::sam::Internals::of(*m).dense_pe);
     EXPECT_LT(relative_l2(got_pe.data(), want_pe.data(), want_pe.size()), 1e-6) << image;
   }
 }
@@ -133,8 +133,8 @@ INSTANTIATE_TEST_SUITE_P(Formats, SamGolden,
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST(SamFormats, OfficialAndHuggingFaceCheckpointsGiveIdenticalOutputs) {
-  auto hf = SamModel::load(test::sam_tiny_hf(), {false});
-  auto pth = SamModel::load(test::sam_tiny_pth(), {false});
+  auto hf = SamModel::load(test::sam_tiny_hf(), segkit::test::quiet_load_options());
+  auto pth = SamModel::load(test::sam_tiny_pth(), segkit::test::quiet_load_options());
   EXPECT_EQ(hf->fingerprint(), pth->fingerprint());
   auto f = test::sam_case_file("dog");
   Image image = test::sam_case_image(*f);

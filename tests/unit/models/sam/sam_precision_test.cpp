@@ -10,12 +10,12 @@
 using namespace segkit;
 
 TEST(SamPrecision, Bf16MasksAgreeWithFp32OnTheFixtures) {
-  SamLoadOptions fp32_options, bf16_options;
+  LoadOptions fp32_options, bf16_options;
   fp32_options.warn_unused = bf16_options.warn_unused = false;
-  bf16_options.precision = SamPrecision::Bf16;
+  bf16_options.precision = Precision::Bf16;
   auto fp32 = SamModel::load(test::sam_tiny_hf(), fp32_options);
   auto bf16 = SamModel::load(test::sam_tiny_hf(), bf16_options);
-  ASSERT_EQ(bf16->precision(), SamPrecision::Bf16);
+  ASSERT_EQ(bf16->precision(), Precision::Bf16);
   SamPredictor a(fp32), b(bf16);
   size_t pixels = 0, agree = 0;
   double worst_iou = 0, embedding_error = 0;
@@ -49,13 +49,13 @@ TEST(SamPrecision, Bf16MasksAgreeWithFp32OnTheFixtures) {
 }
 
 TEST(SamPrecision, AutoResolvesByTheCpuAndNamesParse) {
-  SamLoadOptions o;
+  LoadOptions o;
   o.warn_unused = false;
-  o.precision = SamPrecision::Auto;
+  o.precision = Precision::Auto;
   auto m = SamModel::load(test::sam_tiny_hf(), o);
-  EXPECT_EQ(m->precision(), machine_info().native_bf16 ? SamPrecision::Bf16 : SamPrecision::Fp32);
-  EXPECT_EQ(parse_sam_precision("bf16"), SamPrecision::Bf16);
-  EXPECT_EQ(parse_sam_precision("auto"), SamPrecision::Auto);
-  EXPECT_STREQ(precision_name(parse_sam_precision("fp32")), "fp32");
-  EXPECT_THROW(parse_sam_precision("fp16"), Error);
+  EXPECT_EQ(m->precision(), machine_info().native_bf16 ? Precision::Bf16 : Precision::Fp32);
+  EXPECT_EQ(parse_precision("bf16"), Precision::Bf16);
+  EXPECT_EQ(parse_precision("auto"), Precision::Auto);
+  EXPECT_STREQ(precision_name(parse_precision("fp32")), "fp32");
+  EXPECT_THROW(parse_precision("fp16"), Error);
 }

@@ -27,7 +27,7 @@ TEST(SamRandomCheckpoint, LoadsBackWithTheConfigItWasWrittenFor) {
   sam::write_random_checkpoint(dir.file("m"), c, 7);
   for (const char* f : {"config.json", "model.safetensors", "preprocessor_config.json"})
     EXPECT_TRUE(std::filesystem::exists(dir.file("m/") + f)) << f;
-  auto model = SamModel::load(dir.file("m"), {true});
+  auto model = SamModel::load(dir.file("m"));
   const SamConfig& got = model->config();
   EXPECT_EQ(got.image_size, 128);
   EXPECT_EQ(got.encoder_dim, 32);

@@ -59,7 +59,7 @@ TEST(UNetModel, OutputShapeForEveryConfiguration) {
             if (pad == UNetPadding::Same) EXPECT_EQ(out, size);
             else EXPECT_LT(out, size);
             for (bool training : {true, false}) {
-              at::Tensor y = model->impl().network().forward(at::randn({2, in, size, size}), training);
+              at::Tensor y = segkit::unet::Internals::of(*model).network().forward(at::randn({2, in, size, size}), training);
               ASSERT_EQ(y.sizes().vec(), (std::vector<int64_t>{2, 3, out, out}));
               EXPECT_TRUE(y.isfinite().all().item<bool>());
             }
@@ -85,7 +85,7 @@ TEST(UNetModel, ParameterNamesFollowPyTorchStateDict) {
   c.width = 4;
   auto model = segkit::UNetModel::create(c);
   std::vector<std::string> names;
-  for (const auto& t : model->impl().network().state()) names.push_back(t.name);
+  for (const auto& t : segkit::unet::Internals::of(*model).network().state()) names.push_back(t.name);
   EXPECT_EQ(names.front(), "encoder.0.conv1.weight");
   EXPECT_NE(std::find(names.begin(), names.end(), "encoder.2.bn2.running_var"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "decoder.1.up.weight"), names.end());
@@ -132,7 +132,7 @@ TEST(UNetModel, LoadRejectsAnotherArchitecture) {
   UNetConfig wide = c;
   wide.width = 8;
   auto other = segkit::UNetModel::create(wide);
-  auto refs = segkit::unet::state_refs(other->impl().network());
+  auto refs = segkit::unet::state_refs(segkit::unet::Internals::of(*other).network());
   segkit::write_safetensors(dir.file("b.safetensors"), refs, {{"segkit.unet.config", c.to_json()}});
   try {
     segkit::UNetModel::load(dir.file("b.safetensors"));
@@ -154,7 +154,7 @@ TEST(UNetModel, LoadRefusesHostileConfigJson) {
   c.depth = 1;
   c.width = 2;
   auto model = segkit::UNetModel::create(c);
-  auto refs = segkit::unet::state_refs(model->impl().network());
+  auto refs = segkit::unet::state_refs(segkit::unet::Internals::of(*model).network());
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   auto error_of = [](const std::string& path) {
     try {
@@ -197,7 +197,7 @@ TEST(UNetModel, TiledPredictionEqualsUntiled) {
     auto model = segkit::UNetModel::create(c, 11);
     {  // Make the running statistics non-trivial, as after training.
       c10::InferenceMode guard(false);
-      model->impl().network().forward(at::randn({2, 1, 64, 64}).mul(2).add(1), true);
+      segkit::unet::Internals::of(*model).network().forward(at::randn({2, 1, 64, 64}).mul(2).add(1), true);
     }
     const segkit::Image im = random_image(150, 97, 5);
     segkit::UNetPredictOptions whole, tiled;
@@ -265,8 +265,8 @@ TEST(UNetModel, EnsembleAveragesItsMembersProbabilities) {
   two.classes = 2;
   EXPECT_THROW(segkit::UNetModel::ensemble({first, segkit::UNetModel::create(two)}), segkit::Error);
   // A tensor no member owns is refused, naming the file.
-  auto refs = segkit::unet::state_refs(first->impl().network(), "members.0.");
-  for (auto& r : segkit::unet::state_refs(first->impl().network(), "members.2.")) refs.push_back(r);
+  auto refs = segkit::unet::state_refs(segkit::unet::Internals::of(*first).network(), "members.0.");
+  for (auto& r : segkit::unet::state_refs(segkit::unet::Internals::of(*first).network(), "members.2.")) refs.push_back(r);
   nlohmann::json configs = nlohmann::json::array({nlohmann::json::parse(a.to_json())});
   segkit::write_safetensors(dir.file("f.safetensors"), refs, {{"segkit.unet.ensemble", configs.dump()}});
   try {

@@ -259,11 +259,11 @@ TEST(UNetTrain, WeightAverageFollowsTheTrainedWeights) {
   for (auto& t : average.state()) t.tensor.fill_(0);
   for (auto& t : current.state()) t.tensor.fill_(1);
   // Step 1: the warm-up decay (1 + 1) / (10 + 1) applies instead of the asked 0.9.
-  segkit::unet::update_average(average, current, 0.9, 1);
+  segkit::training::update_average(average.tensors(), current.tensors(), 0.9, 1);
   const double warm = 2.0 / 11.0;
   EXPECT_NEAR(average.state()[0].tensor.flatten()[0].item<double>(), 1 - warm, 1e-6);
   // Late steps: the asked decay.
-  segkit::unet::update_average(average, current, 0.5, 1000);
+  segkit::training::update_average(average.tensors(), current.tensors(), 0.5, 1000);
   EXPECT_NEAR(average.state()[0].tensor.flatten()[0].item<double>(), 1 - warm * 0.5, 1e-6);
   for (const auto& t : average.state())
     if (!t.tensor.is_floating_point()) EXPECT_EQ(t.tensor.flatten()[0].item<int64_t>(), 1) << t.name << " is copied";
