@@ -9,7 +9,7 @@ namespace segkit::kernels::fused {
 
 #if SEGKIT_AMX_KERNELS
 // C[rows × cols] = A · B, or C += A · B, in float32 from bfloat16 pairs ("units", as in
-// attention_fused_kernel.h): A has `rows` rows of `depth` units, lda units apart; B is packed
+// gemm_tiles.h): A has `rows` rows of `depth` units, lda units apart; B is packed
 // in panels of 64 columns (the last may be narrower), panel_stride units apart, each `depth`
 // unit rows of the panel's width. rows, cols and depth must be multiples of 16; the caller
 // has checked cpu_has_amx_bf16().

@@ -5,7 +5,7 @@
 
 #if SEGKIT_FUSED_ATTENTION_KERNELS
 #define SEGKIT_KERNEL_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
-#include "kernels/cpu/attention_fused_kernel.h"
+#include "kernels/cpu/attention_fused_rel_pos.h"
 
 namespace segkit::kernels::fused {
 namespace {
@@ -33,9 +33,9 @@ struct Bf16Amx : Bf16 {
 
 void attend_bf16(const Problem& problem) {
 #if SEGKIT_AMX_KERNELS
-  if (core::cpu_has_amx_bf16()) return attend<Bf16Amx>(problem);
+  if (core::cpu_has_amx_bf16()) return attend_sam<Bf16Amx>(problem);
 #endif
-  attend<Bf16>(problem);
+  attend_sam<Bf16>(problem);
 }
 
 }  // namespace segkit::kernels::fused

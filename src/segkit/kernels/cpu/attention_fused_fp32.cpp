@@ -3,7 +3,7 @@
 
 #if SEGKIT_FUSED_ATTENTION_KERNELS
 #define SEGKIT_KERNEL_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
-#include "kernels/cpu/attention_fused_kernel.h"
+#include "kernels/cpu/attention_fused_rel_pos.h"
 
 namespace segkit::kernels::fused {
 namespace {
@@ -25,7 +25,7 @@ struct Fp32 {
 };
 }  // namespace
 
-void attend_fp32(const Problem& problem) { attend<Fp32>(problem); }
+void attend_fp32(const Problem& problem) { attend_sam<Fp32>(problem); }
 
 }  // namespace segkit::kernels::fused
 
