@@ -4,6 +4,7 @@
 
 #include "core/cpu_features.h"
 #include "kernels/cpu/attention_fused_problem.h"
+#include "kernels/cpu/cpu_tensor.h"
 #include "segkit/error.h"
 
 namespace segkit::kernels {
@@ -30,6 +31,7 @@ bool fused_attention_supported(at::ScalarType type, int64_t head_dim) {
 
 void fused_attention(const at::Tensor& qkv_in, const at::Tensor& qkv_bias, int64_t heads, int64_t window,
                      const at::Tensor& rel_pos_h, const at::Tensor& rel_pos_w, double scale, const at::Tensor& out) {
+  require_cpu("fused_attention", {&qkv_in, &qkv_bias, &rel_pos_h, &rel_pos_w, &out});
   const bool shapes = qkv_in.defined() && qkv_in.dim() == 4 && heads > 0 && qkv_in.size(3) % (3 * heads) == 0 &&
                       out.defined() && out.dim() == 4 && out.size(0) == qkv_in.size(0) && out.size(1) == qkv_in.size(1) &&
                       out.size(2) == qkv_in.size(2) && out.size(3) * 3 == qkv_in.size(3) && window >= 0;

@@ -18,6 +18,7 @@
 
 #include "core/cpu_features.h"
 #include "kernels/cpu/attention_fused.h"
+#include "segkit/error.h"
 
 namespace {
 
@@ -202,4 +203,17 @@ TEST(AttentionFusedChecks, RefusesWhatItCannotRun) {
   EXPECT_ANY_THROW(segkit::kernels::fused_attention(qkv, {}, 1, 0, {}, {}, 1.0, odd.slice(3, 0, 32)));
   const at::Tensor wrong_table = at::randn({3, 3, 32}).to(at::kBFloat16);
   EXPECT_ANY_THROW(segkit::kernels::fused_attention(qkv, {}, 1, 0, wrong_table, wrong_table, 1.0, out));
+}
+
+// The kernel reads raw CPU pointers: tensors of another device ("meta" stands in for a GPU)
+// are refused before anything else, on every CPU.
+TEST(AttentionFusedChecks, RefusesTensorsOfAnotherDevice) {
+  const auto meta = at::TensorOptions().device(at::kMeta);
+  const at::Tensor qkv = at::empty({1, 4, 4, 96}, meta), out = at::empty({1, 4, 4, 32}, meta);
+  try {
+    segkit::kernels::fused_attention(qkv, {}, 1, 0, {}, {}, 1.0, out);
+    ADD_FAILURE() << "no error";
+  } catch (const segkit::Error& e) {
+    EXPECT_STREQ(e.what(), "fused_attention: a tensor on device meta; this kernel runs on the CPU only");
+  }
 }
