@@ -127,7 +127,6 @@ class SamPredictor {
   std::array<int, 2> original_size() const;  // height, width
   std::array<int, 2> input_size() const;     // height, width after resize
 
-
  private:
   friend struct sam::Internals;
   struct State;
