@@ -67,6 +67,17 @@ CliResult run_cli(const std::vector<std::string>& args, const std::string& cwd) 
   return r;
 }
 
+ScopedEnv::ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
+  if (const char* old = std::getenv(name)) old_ = old;
+  if (value) ::setenv(name, value->c_str(), 1);
+  else ::unsetenv(name);
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (old_) ::setenv(name_, old_->c_str(), 1);
+  else ::unsetenv(name_);
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();

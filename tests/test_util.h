@@ -2,6 +2,7 @@
 // Shared helpers for segkit's tests: where the test data lives, temporary folders, and
 // running the segkit binary for end-to-end CLI tests.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,19 @@ namespace segkit::test {
 
 // tests/data/<relative>
 std::string data_path(const std::string& relative);
+
+// Sets (or, with nullopt, unsets) an environment variable for one scope, then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, std::optional<std::string> value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 // A fresh empty folder, removed when the object goes out of scope.
 class TempDir {

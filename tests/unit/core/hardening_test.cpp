@@ -21,6 +21,7 @@
 #include "test_util.h"
 
 using namespace segkit;
+using segkit::test::error_of;
 
 namespace {
 
@@ -30,15 +31,6 @@ std::shared_ptr<std::vector<uint8_t>> safetensors_bytes(const std::string& heade
   b->insert(b->end(), header.begin(), header.end());
   b->resize(b->size() + data_bytes, 0);
   return b;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using segkit::test::ScopedEnv;
 using segkit::test::TempDir;
 
 const std::string kCommit = "4b3c2a1f00000000000000000000000000c0ffee";
@@ -144,23 +145,6 @@ class FakeHub {
   std::map<std::string, std::string> cdn_;
   std::vector<std::string> ranges_, auth_;
   size_t cut_next_transfer_at_ = 0;
-};
-
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) ::setenv(name, value->c_str(), 1);
-    else ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
 };
 
 std::string weights() { return slurp(segkit::test::data_path("sam-tiny/hf/model.safetensors")); }

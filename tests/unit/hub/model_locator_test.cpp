@@ -18,28 +18,11 @@ namespace {
 using segkit::ModelLocation;
 using segkit::WeightsFormat;
 using segkit::locate_model;
+using segkit::test::ScopedEnv;
 using segkit::test::TempDir;
 
 const std::string kCommit = "0123456789abcdef0123456789abcdef01234567";
 const std::string kOtherCommit = "fedcba9876543210fedcba9876543210fedcba98";
-
-// Sets (or unsets) an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) ::setenv(name, value->c_str(), 1);
-    else ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 void write(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());
