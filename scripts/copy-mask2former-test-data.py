@@ -17,7 +17,8 @@ CASES = {
                            "out.encoder_hidden_states.3", "out.pixel_decoder_hidden_states.0",
                            "out.transformer_decoder_last_hidden_state", "post."],
 }
-SKIP = ["out.auxiliary_logits.", "post.instance.thr0_binary_maps."]
+SKIP = ["out.auxiliary_logits.0.masks", "out.auxiliary_logits.1.masks", "out.auxiliary_logits.2.masks",
+        "out.auxiliary_logits.3.masks", "post.instance.thr0_binary_maps."]
 
 
 def read(path):

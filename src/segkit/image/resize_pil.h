@@ -8,5 +8,9 @@
 namespace segkit {
 
 Image resize_bilinear_pil(const Image& src, int out_width, int out_height);
+// torch's antialiased bilinear interpolation of uint8 images (what torchvision's resize does,
+// and so transformers' default image processors): the same filter with int16 weights, whose
+// fraction bits depend on the largest weight, so results differ from Pillow's by ±1 at times.
+Image resize_bilinear_torch(const Image& src, int out_width, int out_height);
 
 }  // namespace segkit

@@ -1,0 +1,135 @@
+#include "models/mask2former/swin.h"
+
+#include <ATen/ops/cat.h>
+#include <ATen/ops/constant_pad_nd.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/gelu.h>
+#include <ATen/ops/index_select.h>
+#include <ATen/ops/matmul.h>
+#include <ATen/ops/roll.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/zeros.h>
+
+#include <cmath>
+
+namespace segkit::mask2former {
+
+namespace {
+
+// For query (hi, wi) and key (hj, wj) of one window: row (hi−hj+ws−1)·(2ws−1) + (wi−wj+ws−1).
+at::Tensor relative_position_index(int64_t ws) {
+  at::Tensor index = at::empty({ws * ws * ws * ws}, at::kLong);
+  int64_t* p = index.data_ptr<int64_t>();
+  for (int64_t i = 0; i < ws * ws; ++i)
+    for (int64_t j = 0; j < ws * ws; ++j)
+      *p++ = (i / ws - j / ws + ws - 1) * (2 * ws - 1) + (i % ws - j % ws + ws - 1);
+  return index;
+}
+
+// The shifted windows' mask on the padded map: tokens that came from different regions before
+// the cyclic shift must not attend to each other (−100 before the softmax, as transformers).
+at::Tensor shift_mask(int64_t hp, int64_t wp, int64_t ws, int64_t shift) {
+  auto region = [&](int64_t t, int64_t n) { return (t >= n - ws ? 1 : 0) + (t >= n - shift ? 1 : 0); };
+  const int64_t nh = hp / ws, nw = wp / ws, n = ws * ws;
+  at::Tensor mask = at::zeros({nh * nw, n, n}, at::kFloat);
+  float* m = mask.data_ptr<float>();
+  std::vector<int> label(n);
+  for (int64_t wy = 0; wy < nh; ++wy)
+    for (int64_t wx = 0; wx < nw; ++wx) {
+      for (int64_t t = 0; t < n; ++t) label[t] = 3 * region(wy * ws + t / ws, hp) + region(wx * ws + t % ws, wp);
+      float* mw = m + (wy * nw + wx) * n * n;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < n; ++j) mw[i * n + j] = label[i] == label[j] ? 0.0f : -100.0f;
+    }
+  return mask;
+}
+
+}  // namespace
+
+SwinBackbone SwinBackbone::load(const nn::WeightMap& w, const std::string& prefix, const Mask2FormerConfig& c) {
+  SwinBackbone s;
+  s.window_ = c.window_size;
+  s.patch_ = c.patch_size;
+  s.relative_index_ = relative_position_index(s.window_);
+  s.patch_embed_ = nn::Conv2d::load(w, prefix + "embeddings.patch_embeddings.projection", true, c.patch_size, 0);
+  s.embed_norm_ = nn::LayerNorm::load(w, prefix + "embeddings.norm", c.layer_norm_eps);
+  for (size_t si = 0; si < c.depths.size(); ++si) {
+    SwinStage stage;
+    const std::string sp = prefix + "encoder.layers." + std::to_string(si) + ".";
+    for (int bi = 0; bi < c.depths[si]; ++bi) {
+      const std::string bp = sp + "blocks." + std::to_string(bi) + ".";
+      SwinBlock b;
+      b.heads = c.num_heads[si];
+      b.norm_before = nn::LayerNorm::load(w, bp + "layernorm_before", c.layer_norm_eps);
+      b.norm_after = nn::LayerNorm::load(w, bp + "layernorm_after", c.layer_norm_eps);
+      b.query = nn::Linear::load(w, bp + "attention.self.query");
+      b.key = nn::Linear::load(w, bp + "attention.self.key");
+      b.value = nn::Linear::load(w, bp + "attention.self.value");
+      b.output = nn::Linear::load(w, bp + "attention.output.dense");
+      b.fc1 = nn::Linear::load(w, bp + "intermediate.dense");
+      b.fc2 = nn::Linear::load(w, bp + "output.dense");
+      b.relative_position_bias_table = w.get(bp + "attention.self.relative_position_bias_table");
+      stage.blocks.push_back(std::move(b));
+    }
+    if (si + 1 < c.depths.size()) {
+      stage.merge_norm = nn::LayerNorm::load(w, sp + "downsample.norm", c.layer_norm_eps);
+      stage.merge_reduction = nn::Linear::load(w, sp + "downsample.reduction", false);
+    }
+    stage.output_norm = nn::LayerNorm::load(w, prefix + "hidden_states_norms.stage" + std::to_string(si + 1), c.layer_norm_eps);
+    s.stages_.push_back(std::move(stage));
+  }
+  return s;
+}
+
+at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width, bool shifted) const {
+  const int64_t batch = x.size(0), channels = x.size(2), ws = window_, shift = shifted ? ws / 2 : 0;
+  const int64_t hp = (height + ws - 1) / ws * ws, wp = (width + ws - 1) / ws * ws;
+  at::Tensor h = b.norm_before(x).view({batch, height, width, channels});
+  // Padding comes after the norm, so padded tokens are zeros (and take part in attention).
+  if (hp != height || wp != width) h = at::constant_pad_nd(h, {0, 0, 0, wp - width, 0, hp - height});
+  if (shift) h = at::roll(h, {-shift, -shift}, {1, 2});
+  const int64_t nh = hp / ws, nw = wp / ws, n = ws * ws, heads = b.heads, dh = channels / heads;
+  // B × nh × ws × nw × ws × C → (B·nh·nw) × ws² × C, windows row-major, tokens row-major inside.
+  at::Tensor windows = h.view({batch, nh, ws, nw, ws, channels}).permute({0, 1, 3, 2, 4, 5}).reshape({-1, n, channels});
+  auto split_heads = [&](const at::Tensor& t) { return t.view({-1, n, heads, dh}).transpose(1, 2); };
+  const at::Tensor q = split_heads(b.query(windows)), k = split_heads(b.key(windows)), v = split_heads(b.value(windows));
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(dh)));
+  const at::Tensor bias = at::index_select(b.relative_position_bias_table, 0, relative_index_).view({n, n, heads}).permute({2, 0, 1});
+  scores.add_(bias);
+  if (shift) scores = scores.view({batch, nh * nw, heads, n, n}).add_(shift_mask(hp, wp, ws, shift).unsqueeze(1)).view({-1, heads, n, n});
+  at::Tensor attended = at::matmul(at::softmax(scores, -1), v).transpose(1, 2).reshape({-1, n, channels});
+  attended = b.output(attended).view({batch, nh, nw, ws, ws, channels}).permute({0, 1, 3, 2, 4, 5}).reshape({batch, hp, wp, channels});
+  if (shift) attended = at::roll(attended, {shift, shift}, {1, 2});
+  if (hp != height || wp != width) attended = attended.slice(1, 0, height).slice(2, 0, width);
+  at::Tensor y = x + attended.reshape({batch, height * width, channels});
+  return y + b.fc2(at::gelu(b.fc1(b.norm_after(y))));
+}
+
+std::vector<at::Tensor> SwinBackbone::operator()(const at::Tensor& pixel_values) const {
+  at::Tensor input = pixel_values;
+  const int64_t pad_h = (patch_ - input.size(2) % patch_) % patch_, pad_w = (patch_ - input.size(3) % patch_) % patch_;
+  if (pad_h || pad_w) input = at::constant_pad_nd(input, {0, pad_w, 0, pad_h});
+  at::Tensor e = patch_embed_(input);
+  const int64_t batch = e.size(0);
+  int64_t height = e.size(2), width = e.size(3), channels = e.size(1);
+  at::Tensor x = embed_norm_(e.flatten(2).transpose(1, 2));
+  std::vector<at::Tensor> features;
+  for (const SwinStage& stage : stages_) {
+    for (size_t i = 0; i < stage.blocks.size(); ++i) x = block(stage.blocks[i], x, height, width, i % 2 == 1);
+    features.push_back(stage.output_norm(x).view({batch, height, width, channels}).permute({0, 3, 1, 2}).contiguous());
+    if (!stage.merge_norm.weight.defined()) break;
+    at::Tensor m = x.view({batch, height, width, channels});
+    if (height % 2 || width % 2) m = at::constant_pad_nd(m, {0, 0, 0, width % 2, 0, height % 2});
+    // Channel order of transformers' patch merging: (0,0), (1,0), (0,1), (1,1) as (row, column).
+    m = at::cat({m.slice(1, 0, c10::nullopt, 2).slice(2, 0, c10::nullopt, 2), m.slice(1, 1, c10::nullopt, 2).slice(2, 0, c10::nullopt, 2),
+                 m.slice(1, 0, c10::nullopt, 2).slice(2, 1, c10::nullopt, 2), m.slice(1, 1, c10::nullopt, 2).slice(2, 1, c10::nullopt, 2)},
+                -1);
+    height = (height + 1) / 2;
+    width = (width + 1) / 2;
+    x = stage.merge_reduction(stage.merge_norm(m.reshape({batch, height * width, 4 * channels})));
+    channels *= 2;
+  }
+  return features;
+}
+
+}  // namespace segkit::mask2former

@@ -1,0 +1,47 @@
+#pragma once
+// The Swin Transformer backbone as Mask2Former uses it (transformers' SwinBackbone with
+// always_partition): four stages of shifted-window attention, each stage's map before patch
+// merging normalised by its own LayerNorm.
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+#include "nn/layers.h"
+#include "nn/weight_map.h"
+#include "segkit/mask2former.h"
+
+namespace segkit::mask2former {
+
+struct SwinBlock {
+  nn::LayerNorm norm_before, norm_after;
+  nn::Linear query, key, value, output, fc1, fc2;
+  at::Tensor relative_position_bias_table;  // (2·ws−1)² × heads
+  int64_t heads = 1;
+};
+
+struct SwinStage {
+  std::vector<SwinBlock> blocks;
+  nn::LayerNorm merge_norm;    // patch merging, absent after the last stage
+  nn::Linear merge_reduction;  // 4C → 2C, no bias
+  nn::LayerNorm output_norm;   // hidden_states_norms.stageN
+};
+
+class SwinBackbone {
+ public:
+  // `prefix` ends with a dot: "model.pixel_level_module.encoder.".
+  static SwinBackbone load(const nn::WeightMap& w, const std::string& prefix, const Mask2FormerConfig& config);
+  // pixel_values B × 3 × H × W (H, W multiples of 32) → 4 maps B × C·2^s × H/2^(s+2) × W/2^(s+2).
+  std::vector<at::Tensor> operator()(const at::Tensor& pixel_values) const;
+
+ private:
+  at::Tensor block(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width, bool shifted) const;
+
+  nn::Conv2d patch_embed_;
+  nn::LayerNorm embed_norm_;
+  std::vector<SwinStage> stages_;
+  int64_t window_ = 7, patch_ = 4;
+  at::Tensor relative_index_;  // ws² × ws², into the bias table
+};
+
+}  // namespace segkit::mask2former

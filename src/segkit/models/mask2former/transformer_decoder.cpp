@@ -1,0 +1,147 @@
+#include "models/mask2former/transformer_decoder.h"
+
+#include <ATen/ops/baddbmm.h>
+#include <ATen/ops/bmm.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/relu.h>
+#include <ATen/ops/sigmoid.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/upsample_bilinear2d.h>
+#include <ATen/ops/zeros_like.h>
+
+#include <cmath>
+#include <limits>
+
+#include "models/mask2former/position_embedding.h"
+
+namespace segkit::mask2former {
+
+namespace {
+
+constexpr double kNormEps = 1e-5;
+constexpr int kLevels = 3;
+
+// B × L × (heads·dh) → (B·heads) × L × dh
+at::Tensor split_heads(const at::Tensor& x, int64_t heads) {
+  const int64_t b = x.size(0), l = x.size(1), dh = x.size(2) / heads;
+  return x.reshape({b, l, heads, dh}).transpose(1, 2).reshape({b * heads, l, dh});
+}
+
+at::Tensor merge_heads(const at::Tensor& x, int64_t batch) {
+  const int64_t heads = x.size(0) / batch, l = x.size(1), dh = x.size(2);
+  return x.view({batch, heads, l, dh}).transpose(1, 2).reshape({batch, l, heads * dh});
+}
+
+// softmax(q·kᵀ/√dh + bias)·v over (B·heads) × L × dh; `bias` may be undefined.
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias) {
+  const at::Tensor scaled = q * (1.0 / std::sqrt(static_cast<double>(q.size(2))));
+  const at::Tensor scores = bias.defined() ? at::baddbmm(bias, scaled, k.transpose(1, 2)) : at::bmm(scaled, k.transpose(1, 2));
+  return at::bmm(at::softmax(scores, -1), v);
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  return at::matmul(x, weight.t()) + bias;
+}
+
+}  // namespace
+
+TransformerDecoder TransformerDecoder::load(const nn::WeightMap& w, const Mask2FormerConfig& c) {
+  TransformerDecoder d;
+  d.heads_ = c.num_attention_heads;
+  d.hidden_ = c.hidden_dim;
+  const std::string m = "model.transformer_module.";
+  for (int i = 0; i + 1 < c.decoder_layers; ++i) {
+    const std::string p = m + "decoder.layers." + std::to_string(i) + ".";
+    MaskedAttentionLayer l;
+    l.cross_in_weight = w.get(p + "cross_attn.in_proj_weight");
+    l.cross_in_bias = w.get(p + "cross_attn.in_proj_bias");
+    l.cross_out = nn::Linear::load(w, p + "cross_attn.out_proj");
+    l.self_q = nn::Linear::load(w, p + "self_attn.q_proj");
+    l.self_k = nn::Linear::load(w, p + "self_attn.k_proj");
+    l.self_v = nn::Linear::load(w, p + "self_attn.v_proj");
+    l.self_out = nn::Linear::load(w, p + "self_attn.out_proj");
+    l.fc1 = nn::Linear::load(w, p + "fc1");
+    l.fc2 = nn::Linear::load(w, p + "fc2");
+    l.cross_norm = nn::LayerNorm::load(w, p + "cross_attn_layer_norm", kNormEps);
+    l.self_norm = nn::LayerNorm::load(w, p + "self_attn_layer_norm", kNormEps);
+    l.final_norm = nn::LayerNorm::load(w, p + "final_layer_norm", kNormEps);
+    d.layers_.push_back(std::move(l));
+  }
+  d.decoder_norm_ = nn::LayerNorm::load(w, m + "decoder.layernorm", kNormEps);
+  d.class_predictor_ = nn::Linear::load(w, "class_predictor");
+  for (int i = 0; i < 3; ++i)
+    d.mask_embedder_.push_back(nn::Linear::load(w, m + "decoder.mask_predictor.mask_embedder." + std::to_string(i) + ".0"));
+  d.level_embed_ = w.get(m + "level_embed.weight");
+  d.query_features_ = w.get(m + "queries_features.weight");
+  d.query_position_ = w.get(m + "queries_embedder.weight");
+  return d;
+}
+
+DecoderPrediction TransformerDecoder::predict(const at::Tensor& hidden, const at::Tensor& mask_features) const {
+  const at::Tensor normed = decoder_norm_(hidden);
+  at::Tensor embedding = normed;
+  for (size_t i = 0; i < mask_embedder_.size(); ++i) {
+    embedding = mask_embedder_[i](embedding);
+    if (i + 1 < mask_embedder_.size()) embedding = at::relu(embedding);
+  }
+  const int64_t b = mask_features.size(0), c = mask_features.size(1), h = mask_features.size(2), w = mask_features.size(3);
+  const at::Tensor masks = at::bmm(embedding, mask_features.reshape({b, c, h * w})).view({b, -1, h, w});
+  return {class_predictor_(normed), masks};
+}
+
+at::Tensor TransformerDecoder::attention_mask(const at::Tensor& mask_logits, int64_t height, int64_t width) const {
+  const at::Tensor resized = at::upsample_bilinear2d(mask_logits, {height, width}, false);
+  // sigmoid in float32 first, as transformers: logits within ~1e-7 of 0 round to 0.5 (allowed).
+  at::Tensor blocked = at::sigmoid(resized).flatten(2).lt(0.5);
+  // A query blocked everywhere may look everywhere instead.
+  const at::Tensor everywhere = blocked.all(-1, true);
+  blocked = blocked.logical_and(everywhere.logical_not());
+  const int64_t b = blocked.size(0), q = blocked.size(1), n = blocked.size(2);
+  return blocked.unsqueeze(1).expand({b, heads_, q, n}).reshape({b * heads_, q, n});
+}
+
+DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& multi_scale, const at::Tensor& mask_features,
+                                             bool all_layers) const {
+  const int64_t batch = mask_features.size(0), d = hidden_;
+  std::vector<at::Tensor> memory(kLevels), memory_pos(kLevels), keys(kLevels), values(kLevels);
+  std::vector<std::array<int64_t, 2>> sizes(kLevels);
+  for (int l = 0; l < kLevels; ++l) {
+    const at::Tensor& f = multi_scale[l];
+    sizes[l] = {f.size(2), f.size(3)};
+    memory[l] = (f.flatten(2).transpose(1, 2) + level_embed_[l]).contiguous();  // B × HW × d
+    memory_pos[l] = sine_position_embedding(f.size(2), f.size(3), d / 2).flatten(2).transpose(1, 2);  // 1 × HW × d
+  }
+  at::Tensor hidden = query_features_.unsqueeze(0).expand({batch, -1, -1}).contiguous();
+  const at::Tensor query_pos = query_position_.unsqueeze(0);
+  DecoderOutput out;
+  out.hidden_states.push_back(hidden);
+  DecoderPrediction pred = predict(hidden, mask_features);
+  if (all_layers || layers_.empty()) out.predictions.push_back(pred);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const MaskedAttentionLayer& L = layers_[i];
+    const int l = static_cast<int>(i % kLevels);
+    const at::Tensor blocked = attention_mask(pred.mask_logits, sizes[l][0], sizes[l][1]);
+    const at::Tensor bias = at::zeros_like(blocked, at::kFloat).masked_fill_(blocked, -std::numeric_limits<float>::infinity());
+    // Masked cross-attention (torch.nn.MultiheadAttention with a packed projection).
+    const at::Tensor w_q = L.cross_in_weight.slice(0, 0, d), w_k = L.cross_in_weight.slice(0, d, 2 * d),
+                     w_v = L.cross_in_weight.slice(0, 2 * d, 3 * d);
+    const at::Tensor b_q = L.cross_in_bias.slice(0, 0, d), b_k = L.cross_in_bias.slice(0, d, 2 * d),
+                     b_v = L.cross_in_bias.slice(0, 2 * d, 3 * d);
+    const at::Tensor q = split_heads(linear(hidden + query_pos, w_q, b_q), heads_);
+    const at::Tensor k = split_heads(linear(memory[l] + memory_pos[l], w_k, b_k), heads_);
+    const at::Tensor v = split_heads(linear(memory[l], w_v, b_v), heads_);
+    hidden = L.cross_norm(hidden + L.cross_out(merge_heads(attend(q, k, v, bias), batch)));
+    // Self-attention among the queries.
+    const at::Tensor with_pos = hidden + query_pos;
+    const at::Tensor sq = split_heads(L.self_q(with_pos), heads_), sk = split_heads(L.self_k(with_pos), heads_),
+                     sv = split_heads(L.self_v(hidden), heads_);
+    hidden = L.self_norm(hidden + L.self_out(merge_heads(attend(sq, sk, sv, at::Tensor()), batch)));
+    hidden = L.final_norm(hidden + L.fc2(at::relu(L.fc1(hidden))));
+    out.hidden_states.push_back(hidden);
+    pred = predict(hidden, mask_features);
+    if (all_layers || i + 1 == layers_.size()) out.predictions.push_back(pred);
+  }
+  return out;
+}
+
+}  // namespace segkit::mask2former

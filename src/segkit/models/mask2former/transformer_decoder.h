@@ -1,0 +1,56 @@
+#pragma once
+// Mask2Former's transformer decoder: learnable queries refined by masked cross-attention to one
+// pixel-decoder level at a time (round robin from 1/32), self-attention and a feed-forward
+// layer, with a class and mask prediction after every layer. The mask predicted after one
+// layer restricts where each query may look in the next.
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+#include "nn/layers.h"
+#include "nn/weight_map.h"
+#include "segkit/mask2former.h"
+
+namespace segkit::mask2former {
+
+struct DecoderPrediction {
+  at::Tensor class_logits;  // B × Q × (K+1)
+  at::Tensor mask_logits;   // B × Q × H/4 × W/4
+};
+
+struct DecoderOutput {
+  std::vector<DecoderPrediction> predictions;  // one per decoder layer; the last is the result
+  std::vector<at::Tensor> hidden_states;       // B × Q × d: the queries, then each layer's output
+};
+
+struct MaskedAttentionLayer {
+  at::Tensor cross_in_weight, cross_in_bias;  // packed q, k, v: 3d × d, 3d
+  nn::Linear cross_out, self_q, self_k, self_v, self_out, fc1, fc2;
+  nn::LayerNorm cross_norm, self_norm, final_norm;
+};
+
+class TransformerDecoder {
+ public:
+  // Tensors under "model.transformer_module." and "class_predictor".
+  static TransformerDecoder load(const nn::WeightMap& w, const Mask2FormerConfig& config);
+  // multi_scale: 3 maps B × d × H × W at 1/32, 1/16, 1/8; mask_features B × d × H/4 × W/4.
+  // all_layers false keeps only the last prediction (the others are not needed to segment).
+  DecoderOutput operator()(const std::vector<at::Tensor>& multi_scale, const at::Tensor& mask_features,
+                           bool all_layers = false) const;
+
+ private:
+  // Class logits, mask logits, and the cross-attention mask for a level of `target` size
+  // (B·heads × Q × h·w, true = may not attend).
+  DecoderPrediction predict(const at::Tensor& hidden, const at::Tensor& mask_features) const;
+  at::Tensor attention_mask(const at::Tensor& mask_logits, int64_t height, int64_t width) const;
+
+  std::vector<MaskedAttentionLayer> layers_;
+  nn::LayerNorm decoder_norm_;
+  nn::Linear class_predictor_;
+  std::vector<nn::Linear> mask_embedder_;
+  at::Tensor level_embed_, query_features_, query_position_;
+  int64_t heads_ = 8, hidden_ = 256;
+};
+
+}  // namespace segkit::mask2former
