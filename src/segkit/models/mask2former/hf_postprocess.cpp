@@ -1,0 +1,239 @@
+#include "models/mask2former/hf_postprocess.h"
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/argmax.h>
+#include <ATen/ops/einsum.h>
+#include <ATen/ops/max.h>
+#include <ATen/ops/sigmoid.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/topk.h>
+#include <ATen/ops/upsample_bilinear2d.h>
+#include <ATen/ops/upsample_nearest2d.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "segkit/error.h"
+
+namespace segkit {
+
+SegmentationTask parse_segmentation_task(const std::string& name) {
+  if (name == "semantic") return SegmentationTask::Semantic;
+  if (name == "instance") return SegmentationTask::Instance;
+  if (name == "panoptic") return SegmentationTask::Panoptic;
+  fail("task '" + name + "'", "not one of semantic, instance, panoptic");
+}
+
+const char* segmentation_task_name(SegmentationTask task) {
+  switch (task) {
+    case SegmentationTask::Semantic: return "semantic";
+    case SegmentationTask::Instance: return "instance";
+    case SegmentationTask::Panoptic: return "panoptic";
+  }
+  return "unknown";
+}
+
+namespace mask2former {
+namespace {
+
+// transformers resizes every mask to this size first, whatever the model's input size was.
+constexpr int64_t kProcessedSize = 384;
+constexpr const char* kContext = "mask2former post-processing";
+
+void check_inputs(const at::Tensor& class_logits, const at::Tensor& mask_logits, int target_height,
+                  int target_width) {
+  if (class_logits.dim() != 2 || class_logits.size(1) < 2 || class_logits.scalar_type() != at::kFloat)
+    fail(kContext, "class logits should be float32 queries × (labels + 1)");
+  if (mask_logits.dim() != 3 || mask_logits.size(0) != class_logits.size(0) || mask_logits.scalar_type() != at::kFloat)
+    fail(kContext, "mask logits should be float32 queries × height × width, as many queries as the class logits");
+  if (target_height < 0 || target_width < 0 || (target_height == 0) != (target_width == 0))
+    fail(kContext, "target size " + std::to_string(target_height) + "×" + std::to_string(target_width) +
+                       " should be both positive or both 0 (no target size)");
+}
+
+bool has_target(int target_height, int target_width) { return target_height > 0 && target_width > 0; }
+
+// Q × 384 × 384 mask logits.
+at::Tensor resize_to_processed(const at::Tensor& mask_logits) {
+  return at::upsample_bilinear2d(mask_logits.unsqueeze(0), {kProcessedSize, kProcessedSize}, false)[0];
+}
+
+// The double a caller most likely wrote to get this float (its shortest round-trip decimal):
+// transformers compares Python floats, where e.g. an area ratio of exactly 4/5 passes `> 0.8`
+// (float32(0.8) > 0.8) but would fail against 0.8f.
+double as_written(float value) {
+  char text[32];
+  const auto written = std::to_chars(text, text + sizeof text, value);
+  double parsed = value;
+  std::from_chars(text, written.ptr, parsed);
+  return parsed;
+}
+
+// Python's round(x, 6), which rounds the exact binary value correctly, as fixed-point printing does.
+float round6(double value) {
+  char text[64];
+  const auto written = std::to_chars(text, text + sizeof text, value, std::chars_format::fixed, 6);
+  double parsed = value;
+  std::from_chars(text, written.ptr, parsed);
+  return static_cast<float>(parsed);
+}
+
+Segmentation empty_segmentation(SegmentationTask task, int64_t height, int64_t width, int32_t fill) {
+  Segmentation s;
+  s.task = task;
+  s.height = static_cast<int>(height);
+  s.width = static_cast<int>(width);
+  s.ids.assign(static_cast<size_t>(height * width), fill);
+  return s;
+}
+
+}  // namespace
+
+Segmentation semantic_segmentation(const at::Tensor& class_logits, const at::Tensor& mask_logits, int target_height,
+                                   int target_width) {
+  check_inputs(class_logits, mask_logits, target_height, target_width);
+  const int64_t num_labels = class_logits.size(1) - 1;
+  // The "no object" column takes part in the softmax and is dropped after it.
+  const at::Tensor class_probs = at::softmax(class_logits, -1).narrow(1, 0, num_labels);
+  const at::Tensor mask_probs = at::sigmoid(resize_to_processed(mask_logits));
+  at::Tensor per_class = at::einsum("bqc,bqhw->bchw", {class_probs.unsqueeze(0), mask_probs.unsqueeze(0)});
+  if (has_target(target_height, target_width))
+    per_class = at::upsample_bilinear2d(per_class, {target_height, target_width}, false);
+  const at::Tensor labels = per_class[0].argmax(0).to(at::kInt).contiguous();  // first max on ties
+
+  Segmentation s = empty_segmentation(SegmentationTask::Semantic, labels.size(0), labels.size(1), 0);
+  const int32_t* p = labels.data_ptr<int32_t>();
+  std::copy(p, p + labels.numel(), s.ids.begin());
+  std::vector<bool> present(static_cast<size_t>(num_labels), false);
+  for (int32_t label : s.ids) present[static_cast<size_t>(label)] = true;
+  for (int64_t label = 0; label < num_labels; ++label) {
+    if (!present[static_cast<size_t>(label)]) continue;
+    Segment segment;
+    segment.id = segment.label_id = static_cast<int>(label);
+    s.segments.push_back(segment);
+  }
+  return s;
+}
+
+Segmentation instance_segmentation(const at::Tensor& class_logits, const at::Tensor& mask_logits,
+                                   const SegmentationOptions& options, int target_height, int target_width) {
+  check_inputs(class_logits, mask_logits, target_height, target_width);
+  const int64_t num_queries = class_logits.size(0);
+  const int64_t num_labels = class_logits.size(1) - 1;
+  const at::Tensor masks = resize_to_processed(mask_logits);
+
+  // Scores of every (query, label) pair, index q·K + c. transformers takes the best Q of them with
+  // topk(sorted=False), so its candidates come in the order torch's CPU topk leaves them
+  // (ATen/native/TopKImpl.h): a std::nth_element over the (score, index) pairs when k·64 > n
+  // (the tiny fixtures: unsorted), else a std::partial_sort (real checkpoints, 100 of 100·133:
+  // descending). ATen 1.13 runs that same code on libstdc++ as torch's builds do, and reproduces
+  // the stored torch 2.11 order, so its order is used as it is.
+  const at::Tensor class_scores = at::softmax(class_logits, -1).narrow(1, 0, num_labels).reshape({-1});
+  const auto [top_scores, top_indices] = at::topk(class_scores, num_queries, -1, /*largest=*/true, /*sorted=*/false);
+  const at::Tensor labels = top_indices.remainder(num_labels);
+  const at::Tensor queries = top_indices.div(num_labels, "floor");
+
+  const at::Tensor picked = masks.index_select(0, queries);
+  at::Tensor binary = picked.gt(0).to(at::kFloat);
+  // Mean probability inside each binary mask, as float32 sums like torch's.
+  const at::Tensor mask_scores =
+      (at::sigmoid(picked).flatten(1) * binary.flatten(1)).sum(1) / (binary.flatten(1).sum(1) + 1e-6);
+  const at::Tensor scores = (top_scores * mask_scores).contiguous();
+  if (has_target(target_height, target_width))
+    binary = at::upsample_nearest2d(binary.unsqueeze(0), {target_height, target_width})[0];
+  binary = binary.contiguous();
+
+  const int64_t height = binary.size(1), width = binary.size(2), plane = height * width;
+  Segmentation s = empty_segmentation(SegmentationTask::Instance, height, width, -1);
+  const double threshold = as_written(options.threshold);
+  const float* score = scores.data_ptr<float>();
+  const float* mask = binary.data_ptr<float>();
+  const at::Tensor labels_long = labels.to(at::kLong).contiguous();
+  const int64_t* label = labels_long.data_ptr<int64_t>();
+  int next_id = 0;
+  for (int64_t j = 0; j < num_queries; ++j) {
+    const float* mask_j = mask + j * plane;
+    const bool any_pixel = std::any_of(mask_j, mask_j + plane, [](float v) { return v != 0.0f; });
+    if (!any_pixel || !(static_cast<double>(score[j]) >= threshold)) continue;
+    // Later instances overwrite earlier ones.
+    for (int64_t i = 0; i < plane; ++i)
+      if (mask_j[i] == 1.0f) s.ids[static_cast<size_t>(i)] = next_id;
+    Segment segment;
+    segment.id = next_id++;
+    segment.label_id = static_cast<int>(label[j]);
+    segment.score = round6(score[j]);
+    s.segments.push_back(segment);
+  }
+  return s;
+}
+
+Segmentation panoptic_segmentation(const at::Tensor& class_logits, const at::Tensor& mask_logits,
+                                   const SegmentationOptions& options, int target_height, int target_width) {
+  check_inputs(class_logits, mask_logits, target_height, target_width);
+  const int64_t num_labels = class_logits.size(1) - 1;
+  const bool resize = has_target(target_height, target_width);
+  // Probabilities are taken at 384×384, before any resize to the target.
+  const at::Tensor mask_probs = at::sigmoid(resize_to_processed(mask_logits));
+
+  // Best class over all K+1 (the "no object" column included); the threshold is strict and, as
+  // torch compares a float32 tensor with a Python scalar, compared in float32.
+  const auto [pred_scores, pred_labels] = at::max(at::softmax(class_logits, -1), -1);
+  const at::Tensor kept = (pred_labels.ne(num_labels) & pred_scores.gt(options.threshold)).nonzero().reshape({-1});
+  if (kept.numel() == 0) {
+    return empty_segmentation(SegmentationTask::Panoptic, resize ? target_height : kProcessedSize,
+                              resize ? target_width : kProcessedSize, -1);
+  }
+
+  const at::Tensor kept_scores = pred_scores.index_select(0, kept).contiguous();
+  const at::Tensor kept_labels = pred_labels.index_select(0, kept).to(at::kLong).contiguous();
+  at::Tensor probs = mask_probs.index_select(0, kept);
+  if (resize) probs = at::upsample_bilinear2d(probs.unsqueeze(0), {target_height, target_width}, false)[0];
+  probs = probs * kept_scores.view({-1, 1, 1});  // weighted by the class score before both uses below
+  const at::Tensor owner = probs.argmax(0).to(at::kLong).contiguous();  // first max on ties
+  const at::Tensor own_areas = probs.ge(options.mask_threshold).sum({1, 2}).to(at::kLong).contiguous();
+
+  const int64_t num_kept = kept.numel();
+  const int64_t height = owner.size(0), width = owner.size(1), plane = height * width;
+  const int64_t* owner_of = owner.data_ptr<int64_t>();
+  std::vector<int64_t> owned_areas(static_cast<size_t>(num_kept), 0);
+  for (int64_t i = 0; i < plane; ++i) ++owned_areas[static_cast<size_t>(owner_of[i])];
+
+  Segmentation s = empty_segmentation(SegmentationTask::Panoptic, height, width, 0);
+  const double overlap_threshold = as_written(options.overlap_mask_area_threshold);
+  const float* score = kept_scores.data_ptr<float>();
+  const int64_t* label = kept_labels.data_ptr<int64_t>();
+  const int64_t* own_area = own_areas.data_ptr<int64_t>();
+  const auto& fuse = options.label_ids_to_fuse;
+  std::vector<int32_t> id_of_owner(static_cast<size_t>(num_kept), 0);
+  std::vector<std::pair<int, int>> fused_ids;  // label → its id, for labels to fuse
+  int current_id = 0;
+  for (int64_t k = 0; k < num_kept; ++k) {
+    const int64_t owned = owned_areas[static_cast<size_t>(k)];
+    if (owned == 0 || own_area[k] == 0) continue;
+    // transformers divides the two integer counts in float32 and compares the result as a Python float.
+    const float ratio = static_cast<float>(owned) / static_cast<float>(own_area[k]);
+    if (!(static_cast<double>(ratio) > overlap_threshold)) continue;
+    const int label_k = static_cast<int>(label[k]);
+    const bool should_fuse = std::find(fuse.begin(), fuse.end(), label_k) != fuse.end();
+    const auto earlier = std::find_if(fused_ids.begin(), fused_ids.end(), [&](const auto& e) { return e.first == label_k; });
+    // A fused label reuses its id and the next new id counts on from the reused one (ids may collide).
+    current_id = earlier != fused_ids.end() ? earlier->second : current_id + 1;
+    id_of_owner[static_cast<size_t>(k)] = current_id;
+    Segment segment;
+    segment.id = current_id;
+    segment.label_id = label_k;
+    segment.score = round6(score[k]);
+    segment.was_fused = should_fuse;
+    s.segments.push_back(segment);
+    if (should_fuse && earlier == fused_ids.end()) fused_ids.emplace_back(label_k, current_id);
+  }
+  // Each pixel has one owner, so the owners' regions are disjoint and the order of writing them is irrelevant.
+  for (int64_t i = 0; i < plane; ++i) s.ids[static_cast<size_t>(i)] = id_of_owner[static_cast<size_t>(owner_of[i])];
+  return s;
+}
+
+}  // namespace mask2former
+}  // namespace segkit

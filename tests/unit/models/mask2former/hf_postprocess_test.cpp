@@ -1,0 +1,293 @@
+// transformers' Mask2Former post-processing against its own outputs on the tiny model's logits
+// (tests/data/mask2former/cases), plus hand-built logits for the empty and id-collision cases.
+// The expected segments are index.json's per-image `segments_info` of those cases.
+#include <gtest/gtest.h>
+
+#include <ATen/ops/full.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/topk.h>
+#include <ATen/ops/zeros.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mask2former_fixtures.h"
+#include "models/mask2former/hf_postprocess.h"
+#include "test_util.h"
+
+namespace m2f = segkit::mask2former;
+using segkit::Segment;
+using segkit::Segmentation;
+using segkit::SegmentationOptions;
+using segkit::SegmentationTask;
+using segkit::test::case_tensor;
+using segkit::test::error_of;
+using segkit::test::mask2former_case;
+
+namespace {
+
+struct Logits {
+  at::Tensor classes;  // Q × (K+1)
+  at::Tensor masks;    // Q × h × w
+};
+
+Logits case_logits(const segkit::SafetensorsFile& f) {
+  return {case_tensor(f, "out.class_queries_logits")[0], case_tensor(f, "out.masks_queries_logits")[0]};
+}
+
+// The stored map (narrowed to 8 or 16 bits) as int32, H × W.
+at::Tensor expected_map(const segkit::SafetensorsFile& f, const std::string& name) {
+  return case_tensor(f, name).to(at::kInt).contiguous();
+}
+
+// Compares the map pixel by pixel: transformers' and ATen's float sums may round differently,
+// which can flip a near tie, so a few differing pixels are tolerated (none are expected).
+void expect_map_matches(const Segmentation& s, const at::Tensor& expected) {
+  ASSERT_EQ(s.height, expected.size(0));
+  ASSERT_EQ(s.width, expected.size(1));
+  ASSERT_EQ(s.ids.size(), static_cast<size_t>(expected.numel()));
+  const int32_t* e = expected.data_ptr<int32_t>();
+  int64_t differing = 0;
+  for (size_t i = 0; i < s.ids.size(); ++i) differing += s.ids[i] != e[i];
+  const double agreement = 1.0 - static_cast<double>(differing) / static_cast<double>(s.ids.size());
+  ::testing::Test::RecordProperty("differing_pixels", static_cast<int>(differing));
+  EXPECT_GE(agreement, 0.999) << differing << " of " << s.ids.size() << " pixels differ";
+}
+
+void expect_segments(const Segmentation& s, const std::vector<Segment>& expected) {
+  ASSERT_EQ(s.segments.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE("segment " + std::to_string(i));
+    EXPECT_EQ(s.segments[i].id, expected[i].id);
+    EXPECT_EQ(s.segments[i].label_id, expected[i].label_id);
+    EXPECT_EQ(s.segments[i].was_fused, expected[i].was_fused);
+    EXPECT_NEAR(s.segments[i].score, expected[i].score, 1e-4);
+  }
+}
+
+Segment seg(int id, int label_id, bool was_fused, float score) {
+  Segment s;
+  s.id = id;
+  s.label_id = label_id;
+  s.was_fused = was_fused;
+  s.score = score;
+  return s;
+}
+
+SegmentationOptions with_threshold(float threshold, std::vector<int> fuse = {}) {
+  SegmentationOptions o;
+  o.threshold = threshold;
+  o.label_ids_to_fuse = std::move(fuse);
+  return o;
+}
+
+const std::vector<int> kStuff{3, 4, 5, 6};
+
+// index.json fixtures[*].postprocess.*.per_image[0].segments_info.
+const std::vector<Segment> kHubInstanceThr0{
+    seg(0, 4, false, 0.404817f), seg(1, 4, false, 0.428783f), seg(2, 4, false, 0.434449f),
+    seg(3, 2, false, 0.301478f), seg(4, 4, false, 0.377121f), seg(5, 4, false, 0.41219f),
+    seg(6, 4, false, 0.343584f), seg(7, 4, false, 0.396626f), seg(8, 4, false, 0.391522f),
+    seg(9, 4, false, 0.299456f), seg(10, 4, false, 0.311967f), seg(11, 4, false, 0.306112f)};
+const std::vector<Segment> kHubPanopticFused{
+    seg(1, 4, true, 0.532356f), seg(1, 4, true, 0.580057f), seg(1, 4, true, 0.607898f),
+    seg(1, 4, true, 0.558865f), seg(1, 4, true, 0.561535f), seg(1, 4, true, 0.627086f)};
+const std::vector<Segment> kHubPanopticUnfused{
+    seg(1, 4, false, 0.532356f), seg(2, 4, false, 0.580057f), seg(3, 4, false, 0.607898f),
+    seg(4, 4, false, 0.558865f), seg(5, 4, false, 0.561535f), seg(6, 4, false, 0.627086f)};
+
+const std::vector<Segment> kShortestEdgeInstanceThr0{
+    seg(0, 4, false, 0.390641f), seg(1, 4, false, 0.432574f), seg(2, 4, false, 0.380794f),
+    seg(3, 4, false, 0.423474f), seg(4, 4, false, 0.387817f), seg(5, 2, false, 0.451042f),
+    seg(6, 4, false, 0.450839f), seg(7, 2, false, 0.440833f), seg(8, 4, false, 0.387588f),
+    seg(9, 4, false, 0.328695f), seg(10, 2, false, 0.372055f), seg(11, 4, false, 0.309561f)};
+const std::vector<Segment> kShortestEdgePanopticFused{
+    seg(1, 2, false, 0.512375f), seg(2, 4, true, 0.626074f), seg(3, 2, false, 0.645651f)};
+const std::vector<Segment> kShortestEdgePanopticUnfused{
+    seg(1, 2, false, 0.512375f), seg(2, 4, false, 0.626074f), seg(3, 2, false, 0.645651f)};
+
+struct CaseExpectations {
+  std::string name;
+  std::vector<Segment> instance_thr0, panoptic_fused, panoptic_unfused;
+};
+
+void check_topk_order(const CaseExpectations& c) {
+  // transformers' instance candidates come in topk(sorted=False)'s order, which torch leaves to
+  // its selection algorithm; ATen's topk must leave them in the same order.
+  const auto f = mask2former_case(c.name);
+  const Logits l = case_logits(*f);
+  const int64_t k = l.classes.size(1) - 1;
+  const at::Tensor scores = at::softmax(l.classes, -1).narrow(1, 0, k).reshape({-1});
+  const at::Tensor indices = std::get<1>(at::topk(scores, l.classes.size(0), -1, true, false));
+  EXPECT_TRUE(indices.equal(case_tensor(*f, "post.instance.b0.topk_unsorted_indices")))
+      << indices << "\nexpected\n" << case_tensor(*f, "post.instance.b0.topk_unsorted_indices");
+}
+
+void check_semantic(const CaseExpectations& c) {
+  const auto f = mask2former_case(c.name);
+  const Logits l = case_logits(*f);
+  for (const std::string name : {"post.semantic.b0.segmentation", "post.semantic_nosize.b0.segmentation"}) {
+    SCOPED_TRACE(name);
+    const at::Tensor expected = expected_map(*f, name);
+    const bool sized = name == "post.semantic.b0.segmentation";
+    const Segmentation s = m2f::semantic_segmentation(l.classes, l.masks, sized ? expected.size(0) : 0,
+                                                      sized ? expected.size(1) : 0);
+    EXPECT_EQ(s.task, SegmentationTask::Semantic);
+    expect_map_matches(s, expected);
+    // One segment per class present, by class.
+    std::vector<Segment> classes;
+    const int32_t* e = expected.data_ptr<int32_t>();
+    for (int label = 0; label < l.classes.size(1) - 1; ++label)
+      if (std::find(e, e + expected.numel(), label) != e + expected.numel()) classes.push_back(seg(label, label, false, 0));
+    expect_segments(s, classes);
+  }
+}
+
+void check_instance(const CaseExpectations& c) {
+  const auto f = mask2former_case(c.name);
+  const Logits l = case_logits(*f);
+  {
+    SCOPED_TRACE("default (threshold 0.5): nothing scores that high");
+    const at::Tensor expected = expected_map(*f, "post.instance.default.b0.segmentation");
+    const Segmentation s = m2f::instance_segmentation(l.classes, l.masks, {}, expected.size(0), expected.size(1));
+    EXPECT_EQ(s.task, SegmentationTask::Instance);
+    expect_map_matches(s, expected);
+    expect_segments(s, {});
+  }
+  {
+    SCOPED_TRACE("threshold 0");
+    const at::Tensor expected = expected_map(*f, "post.instance.thr0.b0.segmentation");
+    const Segmentation s =
+        m2f::instance_segmentation(l.classes, l.masks, with_threshold(0), expected.size(0), expected.size(1));
+    expect_map_matches(s, expected);
+    expect_segments(s, c.instance_thr0);
+  }
+  {
+    SCOPED_TRACE("threshold 0, no target size");
+    const at::Tensor expected = expected_map(*f, "post.instance.thr0_nosize.b0.segmentation");
+    const Segmentation s = m2f::instance_segmentation(l.classes, l.masks, with_threshold(0), 0, 0);
+    expect_map_matches(s, expected);
+    expect_segments(s, c.instance_thr0);
+  }
+}
+
+void check_panoptic(const CaseExpectations& c) {
+  const auto f = mask2former_case(c.name);
+  const Logits l = case_logits(*f);
+  struct Call {
+    std::string map;
+    SegmentationOptions options;
+    bool sized;
+    std::vector<Segment> segments;
+  };
+  const std::vector<Call> calls{
+      {"post.panoptic.default.b0.segmentation", {}, true, c.panoptic_unfused},
+      {"post.panoptic.thr0_fuse_stuff.b0.segmentation", with_threshold(0, kStuff), true, c.panoptic_fused},
+      {"post.panoptic.thr0_fuse_stuff_nosize.b0.segmentation", with_threshold(0, kStuff), false,
+       c.panoptic_fused},
+      {"post.panoptic.thr0_nofuse.b0.segmentation", with_threshold(0), true, c.panoptic_unfused},
+  };
+  for (const Call& call : calls) {
+    SCOPED_TRACE(call.map);
+    const at::Tensor expected = expected_map(*f, call.map);
+    const Segmentation s = m2f::panoptic_segmentation(l.classes, l.masks, call.options, call.sized ? expected.size(0) : 0,
+                                                      call.sized ? expected.size(1) : 0);
+    EXPECT_EQ(s.task, SegmentationTask::Panoptic);
+    expect_map_matches(s, expected);
+    expect_segments(s, call.segments);
+  }
+}
+
+void check_panoptic_nothing_kept(const CaseExpectations& c) {
+  const auto f = mask2former_case(c.name);
+  const Logits l = case_logits(*f);
+  for (const auto& [height, width] : {std::pair{341, 512}, std::pair{0, 0}}) {
+    const Segmentation s = m2f::panoptic_segmentation(l.classes, l.masks, with_threshold(1.0f), height, width);
+    EXPECT_EQ(s.height, height ? height : 384);
+    EXPECT_EQ(s.width, width ? width : 384);
+    EXPECT_EQ(s.ids, std::vector<int32_t>(static_cast<size_t>(s.height) * s.width, -1));
+    EXPECT_TRUE(s.segments.empty());
+  }
+}
+
+CaseExpectations hub_case() { return {"img0_hub", kHubInstanceThr0, kHubPanopticFused, kHubPanopticUnfused}; }
+CaseExpectations shortest_edge_case() {
+  return {"img0_shortest_edge", kShortestEdgeInstanceThr0, kShortestEdgePanopticFused, kShortestEdgePanopticUnfused};
+}
+
+TEST(Mask2FormerPostprocess, HubTopkUnsortedOrderIsTorchs) { check_topk_order(hub_case()); }
+TEST(Mask2FormerPostprocess, ShortestEdgeTopkUnsortedOrderIsTorchs) { check_topk_order(shortest_edge_case()); }
+TEST(Mask2FormerPostprocess, HubSemantic) { check_semantic(hub_case()); }
+TEST(Mask2FormerPostprocess, ShortestEdgeSemantic) { check_semantic(shortest_edge_case()); }
+TEST(Mask2FormerPostprocess, HubInstance) { check_instance(hub_case()); }
+TEST(Mask2FormerPostprocess, ShortestEdgeInstance) { check_instance(shortest_edge_case()); }
+TEST(Mask2FormerPostprocess, HubPanoptic) { check_panoptic(hub_case()); }
+TEST(Mask2FormerPostprocess, ShortestEdgePanoptic) { check_panoptic(shortest_edge_case()); }
+TEST(Mask2FormerPostprocess, PanopticNothingKeptIsMinusOneEverywhere) { check_panoptic_nothing_kept(hub_case()); }
+
+// Four queries, each confident of one label and owning one quadrant of the image:
+// q0 stuff (label 1, fused), q1 thing 0, q2 stuff again, q3 thing 2.
+Logits quadrant_logits() {
+  const int64_t size = 8, half = size / 2;
+  const int labels[4] = {1, 0, 1, 2};
+  Logits l{at::zeros({4, 4}), at::full({4, size, size}, -10.0f)};
+  for (int64_t q = 0; q < 4; ++q) {
+    l.classes[q][labels[q]] = 5.0f;
+    const int64_t row = (q / 2) * half, col = (q % 2) * half;
+    l.masks[q].narrow(0, row, half).narrow(1, col, half).fill_(10.0f);
+  }
+  return l;
+}
+
+TEST(Mask2FormerPostprocess, PanopticFusedIdReuseLetsTheNextIdCollide) {
+  // transformers reuses the fused label's id for q2 and counts on from it, so q3 gets id 2 like q1.
+  const Logits l = quadrant_logits();
+  SegmentationOptions options;
+  options.label_ids_to_fuse = {1};
+  const Segmentation s = m2f::panoptic_segmentation(l.classes, l.masks, options, 16, 16);
+  ASSERT_EQ(s.segments.size(), 4u);
+  const float score = s.segments[0].score;
+  EXPECT_NEAR(score, std::exp(5.0) / (std::exp(5.0) + 3), 1e-6);
+  expect_segments(s, {seg(1, 1, true, score), seg(2, 0, false, score), seg(1, 1, true, score), seg(2, 2, false, score)});
+  // Quadrant centres: q0 top left, q1 top right, q2 bottom left, q3 bottom right.
+  const auto at_pixel = [&](int y, int x) { return s.ids[static_cast<size_t>(y * s.width + x)]; };
+  EXPECT_EQ(at_pixel(4, 4), 1);
+  EXPECT_EQ(at_pixel(4, 12), 2);
+  EXPECT_EQ(at_pixel(12, 4), 1);
+  EXPECT_EQ(at_pixel(12, 12), 2);
+
+  // Without fusing, four distinct ids.
+  const Segmentation unfused = m2f::panoptic_segmentation(l.classes, l.masks, {}, 0, 0);
+  expect_segments(unfused, {seg(1, 1, false, score), seg(2, 0, false, score), seg(3, 1, false, score),
+                            seg(4, 2, false, score)});
+  EXPECT_EQ(unfused.height, 384);
+}
+
+TEST(Mask2FormerPostprocess, PanopticDropsNoObjectQueries) {
+  Logits l = quadrant_logits();
+  l.classes[3][3] = 10.0f;  // q3 now prefers "no object"
+  const Segmentation s = m2f::panoptic_segmentation(l.classes, l.masks, {}, 16, 16);
+  ASSERT_EQ(s.segments.size(), 3u);
+  EXPECT_EQ(s.segments[2].label_id, 1);
+}
+
+TEST(Mask2FormerPostprocess, TaskNames) {
+  for (SegmentationTask task : {SegmentationTask::Semantic, SegmentationTask::Instance, SegmentationTask::Panoptic})
+    EXPECT_EQ(segkit::parse_segmentation_task(segkit::segmentation_task_name(task)), task);
+  EXPECT_STREQ(segkit::segmentation_task_name(SegmentationTask::Panoptic), "panoptic");
+  EXPECT_EQ(error_of([] { segkit::parse_segmentation_task("Panoptic"); }),
+            "task 'Panoptic': not one of semantic, instance, panoptic");
+}
+
+TEST(Mask2FormerPostprocess, RejectsMisshapedInputs) {
+  const Logits l = quadrant_logits();
+  EXPECT_NE(error_of([&] { m2f::semantic_segmentation(l.classes, l.masks[0], 0, 0); }).find("mask logits"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { m2f::instance_segmentation(l.classes, l.masks, {}, 16, 0); }).find("target size"),
+            std::string::npos);
+}
+
+}  // namespace
