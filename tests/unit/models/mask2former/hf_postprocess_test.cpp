@@ -274,6 +274,26 @@ TEST(Mask2FormerPostprocess, PanopticDropsNoObjectQueries) {
   EXPECT_EQ(s.segments[2].label_id, 1);
 }
 
+TEST(Mask2FormerPostprocess, PanopticAreaRatioIsComparedAsPythonFloats) {
+  // Masks already 384×384 pass the resize unchanged. q1 covers 5 pixels, one of which the more
+  // confident q0 takes: q1 keeps 4/5, which as float32 (0.800000012) passes transformers'
+  // `> 0.8` between Python floats, though not a float32 comparison with 0.8f.
+  at::Tensor classes = at::zeros({2, 2});
+  classes[0][0] = 5.0f;
+  classes[1][0] = 3.0f;
+  at::Tensor masks = at::full({2, 384, 384}, -10.0f);
+  masks[1][7].narrow(0, 10, 5).fill_(10.0f);
+  masks[0][7][12] = 10.0f;
+  const Segmentation s = m2f::panoptic_segmentation(classes, masks, {}, 0, 0);
+  ASSERT_EQ(s.segments.size(), 2u);
+  EXPECT_EQ(s.segments[1].id, 2);
+  EXPECT_EQ(s.ids[7 * 384 + 10], 2);
+  EXPECT_EQ(s.ids[7 * 384 + 12], 1);
+  SegmentationOptions stricter;
+  stricter.overlap_mask_area_threshold = 0.81f;
+  EXPECT_EQ(m2f::panoptic_segmentation(classes, masks, stricter, 0, 0).segments.size(), 1u);
+}
+
 TEST(Mask2FormerPostprocess, TaskNames) {
   for (SegmentationTask task : {SegmentationTask::Semantic, SegmentationTask::Instance, SegmentationTask::Panoptic})
     EXPECT_EQ(segkit::parse_segmentation_task(segkit::segmentation_task_name(task)), task);
