@@ -1,0 +1,122 @@
+#include "kernels/cpu/deformable_sampling.h"
+
+#include <ATen/ops/empty.h>
+
+#include <cmath>
+#include <string>
+
+#include "core/torch_parallel.h"
+#include "kernels/cpu/cpu_tensor.h"
+#include "segkit/error.h"
+
+namespace segkit::kernels {
+
+namespace {
+
+constexpr const char* kName = "deformable_sampling";
+
+struct Problem {
+  int64_t queries, heads, head_dim, levels, points, sequence;
+  const float* value;      // B×S×heads×dh
+  const float* locations;  // B×Q×heads×L×P×2
+  const float* weights;    // B×Q×heads×L×P
+  float* out;              // B×Q×heads·dh
+  const LevelShape* shapes;
+  const int64_t* level_starts;
+};
+
+// acc += c·v over one head's channels; acc is this query's own output row, never the value.
+inline void accumulate(float* __restrict acc, const float* __restrict v, float c, int64_t n) {
+  for (int64_t d = 0; d < n; ++d) acc[d] += c * v[d];
+}
+
+void sample_queries(const Problem& p, int64_t begin, int64_t end) {
+  const int64_t row = p.heads * p.head_dim;  // floats between neighbouring positions of the map
+  const int64_t samples = p.levels * p.points;
+  for (int64_t bq = begin; bq < end; ++bq) {
+    const float* value_b = p.value + (bq / p.queries) * p.sequence * row;
+    for (int64_t h = 0; h < p.heads; ++h) {
+      float* acc = p.out + bq * row + h * p.head_dim;
+      for (int64_t d = 0; d < p.head_dim; ++d) acc[d] = 0.0f;
+      const float* loc = p.locations + (bq * p.heads + h) * samples * 2;
+      const float* weight = p.weights + (bq * p.heads + h) * samples;
+      for (int64_t l = 0; l < p.levels; ++l) {
+        const int64_t height = p.shapes[l].height, width = p.shapes[l].width;
+        const float* level = value_b + p.level_starts[l] * row + h * p.head_dim;
+        // grid_sample's own float steps: grid = 2·loc − 1, then (grid + 1)·size/2 − 0.5, so the
+        // pixel coordinates round as in the PyTorch model.
+        const float half_w = static_cast<float>(width) / 2, half_h = static_cast<float>(height) / 2;
+        for (int64_t s = l * p.points; s < (l + 1) * p.points; ++s) {
+          const float px = (loc[2 * s] * 2.0f - 1.0f + 1.0f) * half_w - 0.5f;
+          const float py = (loc[2 * s + 1] * 2.0f - 1.0f + 1.0f) * half_h - 0.5f;
+          // All four neighbours outside (NaN too): nothing to add, and no float→int overflow.
+          if (!(px > -1.0f && px < static_cast<float>(width) && py > -1.0f && py < static_cast<float>(height)))
+            continue;
+          const float fx = std::floor(px), fy = std::floor(py);
+          const int64_t x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
+          const float east = px - fx, south = py - fy;  // distances from the top-left neighbour
+          const float west = 1.0f - east, north = 1.0f - south;
+          const float a = weight[s];
+          const bool left = x0 >= 0, right = x0 + 1 < width, top = y0 >= 0, bottom = y0 + 1 < height;
+          const int64_t nw = (y0 * width + x0) * row;  // may be negative: only valid corners are read
+          if (top && left) accumulate(acc, level + nw, a * (north * west), p.head_dim);
+          if (top && right) accumulate(acc, level + nw + row, a * (north * east), p.head_dim);
+          if (bottom && left) accumulate(acc, level + nw + width * row, a * (south * west), p.head_dim);
+          if (bottom && right) accumulate(acc, level + nw + (width + 1) * row, a * (south * east), p.head_dim);
+        }
+      }
+    }
+  }
+}
+
+std::string shape_text(at::IntArrayRef s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+void require(bool ok, const std::string& what) {
+  if (!ok) fail(kName, what);
+}
+
+}  // namespace
+
+at::Tensor deformable_sampling(const at::Tensor& value_in, const std::vector<LevelShape>& levels,
+                               const at::Tensor& locations_in, const at::Tensor& weights_in) {
+  require_cpu(kName, {&value_in, &locations_in, &weights_in});
+  for (const at::Tensor* t : {&value_in, &locations_in, &weights_in})
+    require(t->scalar_type() == at::kFloat, "expects float32 tensors");
+  require(value_in.dim() == 4, "value must be B×S×heads×dh, got " + shape_text(value_in.sizes()));
+  const int64_t batch = value_in.size(0), sequence = value_in.size(1), heads = value_in.size(2),
+                head_dim = value_in.size(3);
+  require(locations_in.dim() == 6 && locations_in.size(5) == 2,
+          "sampling locations must be B×Q×heads×levels×points×2, got " + shape_text(locations_in.sizes()));
+  const int64_t queries = locations_in.size(1), num_levels = locations_in.size(3), points = locations_in.size(4);
+  require(locations_in.size(0) == batch && locations_in.size(2) == heads && num_levels == int64_t(levels.size()),
+          "sampling locations " + shape_text(locations_in.sizes()) + " do not fit value " +
+              shape_text(value_in.sizes()) + " and " + std::to_string(levels.size()) + " levels");
+  require(weights_in.sizes() == locations_in.sizes().slice(0, 5),
+          "attention weights " + shape_text(weights_in.sizes()) + " do not fit sampling locations " +
+              shape_text(locations_in.sizes()));
+  std::vector<int64_t> starts(levels.size());
+  int64_t total = 0;
+  for (size_t l = 0; l < levels.size(); ++l) {
+    require(levels[l].height > 0 && levels[l].width > 0, "level " + std::to_string(l) + " is empty");
+    starts[l] = total;
+    total += levels[l].height * levels[l].width;
+  }
+  require(total == sequence, "the levels hold " + std::to_string(total) + " positions, value has " +
+                                 std::to_string(sequence));
+
+  const at::Tensor value = value_in.contiguous(), locations = locations_in.contiguous(),
+                   weights = weights_in.contiguous();
+  at::Tensor out = at::empty({batch, queries, heads * head_dim}, value.options());
+  const Problem p{queries, heads, head_dim, num_levels, points, sequence,
+                  value.data_ptr<float>(), locations.data_ptr<float>(), weights.data_ptr<float>(),
+                  out.data_ptr<float>(), levels.data(), starts.data()};
+  // About 4k multiply-adds per query in real models: a few dozen queries make a task.
+  torch_parallel_for(0, batch * queries, 32, [&](int64_t begin, int64_t end) { sample_queries(p, begin, end); });
+  return out;
+}
+
+}  // namespace segkit::kernels

@@ -1,0 +1,25 @@
+#pragma once
+// The sampling core of multi-scale deformable attention (Deformable DETR, Mask2Former's pixel
+// decoder): every query reads a few bilinearly interpolated points per head and level of a
+// flattened multi-level feature map and sums them with its attention weights.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace segkit::kernels {
+
+struct LevelShape {
+  int64_t height = 0, width = 0;
+};
+
+// value: B×S×heads×dh float32, S = Σ height·width, the levels flattened row-major and
+// concatenated in the order of `levels`. sampling_locations: B×Q×heads×L×P×2 normalised (x, y),
+// (0, 0) the top-left corner of the map and (1, 1) the bottom-right one; points outside read
+// zeros. attention_weights: B×Q×heads×L×P. Returns B×Q×(heads·dh), head-major.
+// Each sample is grid_sample(bilinear, zeros padding, align_corners=false) at 2·location − 1:
+// pixel (x·W − 0.5, y·H − 0.5), neighbours outside the map contribute 0, no renormalisation.
+at::Tensor deformable_sampling(const at::Tensor& value, const std::vector<LevelShape>& levels,
+                               const at::Tensor& sampling_locations, const at::Tensor& attention_weights);
+
+}  // namespace segkit::kernels

@@ -1,0 +1,130 @@
+// kernels/cpu/deformable_sampling against the composition of ATen ops transformers uses
+// (grid_sample per level on head-split maps, then the attention-weighted sum), with points on
+// and far beyond the borders where the zero padding decides the result.
+#include <gtest/gtest.h>
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/grid_sampler.h>
+#include <ATen/ops/rand.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/stack.h>
+#include <ATen/ops/tensor.h>
+
+#include <vector>
+
+#include "kernels/cpu/deformable_sampling.h"
+#include "segkit/error.h"
+#include "test_util.h"
+
+using namespace segkit;
+using kernels::LevelShape;
+
+namespace {
+
+// transformers' multi_scale_deformable_attention written with ATen ops.
+at::Tensor reference(const at::Tensor& value, const std::vector<LevelShape>& levels, const at::Tensor& locations,
+                     const at::Tensor& weights) {
+  const int64_t batch = value.size(0), heads = value.size(2), head_dim = value.size(3);
+  const int64_t queries = locations.size(1), samples = locations.size(3) * locations.size(4);
+  const at::Tensor grids = locations * 2 - 1;
+  std::vector<at::Tensor> sampled;
+  int64_t start = 0;
+  for (size_t l = 0; l < levels.size(); ++l) {
+    const int64_t h = levels[l].height, w = levels[l].width;
+    const at::Tensor maps =
+        value.slice(1, start, start + h * w).flatten(2).transpose(1, 2).reshape({batch * heads, head_dim, h, w});
+    const at::Tensor grid = grids.select(3, int64_t(l)).transpose(1, 2).flatten(0, 1);
+    sampled.push_back(at::grid_sampler(maps, grid, /*bilinear*/ 0, /*zeros*/ 0, /*align_corners=*/false));
+    start += h * w;
+  }
+  const at::Tensor weight = weights.transpose(1, 2).reshape({batch * heads, 1, queries, samples});
+  return (at::stack(sampled, -2).flatten(-2) * weight).sum(-1).view({batch, heads * head_dim, queries}).transpose(1, 2);
+}
+
+double max_abs_difference(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+struct Case {
+  std::vector<LevelShape> levels;
+  at::Tensor value, locations, weights;
+};
+
+Case random_case(int64_t batch, int64_t queries, int64_t heads, int64_t head_dim, int64_t points,
+                 std::vector<LevelShape> levels, double low, double high) {
+  int64_t sequence = 0;
+  for (const LevelShape& s : levels) sequence += s.height * s.width;
+  const int64_t num_levels = int64_t(levels.size());
+  Case c;
+  c.levels = std::move(levels);
+  c.value = at::randn({batch, sequence, heads, head_dim});
+  c.locations = at::rand({batch, queries, heads, num_levels, points, 2}) * (high - low) + low;
+  c.weights = at::softmax(at::randn({batch, queries, heads, num_levels * points}), -1)
+                  .view({batch, queries, heads, num_levels, points});
+  return c;
+}
+
+}  // namespace
+
+TEST(DeformableSampling, MatchesGridSampleWellOutsideTheMaps) {
+  // Odd head size, a 1×1 level and non-square ones; locations from −1 to 2 so that many points
+  // have one to four neighbours outside their map, or all of them.
+  const Case c = random_case(2, 37, 3, 5, 4, {{3, 5}, {4, 2}, {1, 1}, {6, 7}}, -1.0, 2.0);
+  const at::Tensor got = kernels::deformable_sampling(c.value, c.levels, c.locations, c.weights);
+  const at::Tensor want = reference(c.value, c.levels, c.locations, c.weights);
+  ASSERT_EQ(got.sizes(), want.sizes());
+  EXPECT_LT(max_abs_difference(got, want), 1e-6);
+}
+
+TEST(DeformableSampling, MatchesGridSampleOnTheBorders) {
+  // Pixel coordinates exactly on the edges of the padding band: −1 and size (nothing left),
+  // −0.5 and size − 0.5 (half a neighbour), 0 and size − 1 (the border pixels), plus points a
+  // hundred maps away, on the 6×6 level; location = (pixel + 0.5) / 6, the same relative spots
+  // on the 3×2 one.
+  const std::vector<LevelShape> levels{{6, 6}, {3, 2}};
+  const std::vector<float> pixels_of_size_6{-100.f, -1.f, -0.5f, -0.25f, 0.f, 2.5f, 5.f, 5.5f, 5.75f, 6.f, 600.f};
+  const int64_t n = int64_t(pixels_of_size_6.size());
+  Case c = random_case(1, n * n, 2, 8, 1, levels, 0.0, 1.0);
+  float* loc = c.locations.data_ptr<float>();
+  for (int64_t q = 0; q < n * n; ++q)
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t l = 0; l < 2; ++l) {
+        const float fx = (pixels_of_size_6[q % n] + 0.5f) / 6.0f, fy = (pixels_of_size_6[q / n] + 0.5f) / 6.0f;
+        float* xy = loc + ((q * 2 + h) * 2 + l) * 2;
+        xy[0] = fx;
+        xy[1] = fy;
+      }
+  const at::Tensor got = kernels::deformable_sampling(c.value, c.levels, c.locations, c.weights);
+  const at::Tensor want = reference(c.value, c.levels, c.locations, c.weights);
+  EXPECT_LT(max_abs_difference(got, want), 1e-6);
+  // Points with every neighbour outside read exactly zero.
+  const at::Tensor far = at::full({1, 1, 2, 2, 1, 2}, -3.0f);
+  const at::Tensor ones = at::full({1, 1, 2, 2, 1}, 0.5f);
+  EXPECT_EQ(kernels::deformable_sampling(c.value, c.levels, far, ones).abs().max().item<float>(), 0.0f);
+}
+
+TEST(DeformableSampling, ManyPointsPerLevelAndBatchItemsStayApart) {
+  // Batch items differ only in their values: each output must read its own item.
+  Case c = random_case(3, 50, 4, 16, 6, {{8, 8}, {4, 4}}, -0.2, 1.2);
+  const at::Tensor got = kernels::deformable_sampling(c.value, c.levels, c.locations, c.weights);
+  EXPECT_LT(max_abs_difference(got, reference(c.value, c.levels, c.locations, c.weights)), 1e-5);
+  // A non-contiguous value view (every other head of a wider tensor) gives the same result.
+  const at::Tensor wide = at::randn({3, 80, 8, 16});
+  const at::Tensor view = wide.slice(2, 0, 8, 2);
+  EXPECT_LT(max_abs_difference(kernels::deformable_sampling(view, c.levels, c.locations, c.weights),
+                               reference(view, c.levels, c.locations, c.weights)),
+            1e-5);
+}
+
+TEST(DeformableSampling, RejectsInconsistentShapes) {
+  const Case c = random_case(1, 4, 2, 4, 3, {{2, 2}, {1, 3}}, 0.0, 1.0);
+  const std::string wrong_levels =
+      test::error_of([&] { kernels::deformable_sampling(c.value, {{2, 2}, {1, 2}}, c.locations, c.weights); });
+  EXPECT_NE(wrong_levels.find("the levels hold 6 positions, value has 7"), std::string::npos) << wrong_levels;
+  const std::string wrong_weights = test::error_of(
+      [&] { kernels::deformable_sampling(c.value, c.levels, c.locations, c.weights.slice(4, 0, 2)); });
+  EXPECT_NE(wrong_weights.find("attention weights"), std::string::npos) << wrong_weights;
+  const std::string wrong_dtype = test::error_of(
+      [&] { kernels::deformable_sampling(c.value.to(at::kDouble), c.levels, c.locations, c.weights); });
+  EXPECT_NE(wrong_dtype.find("float32"), std::string::npos) << wrong_dtype;
+}
