@@ -14,7 +14,7 @@ CASES = {
                  "hook.model.pixel_level_module.decoder.input_projections.",
                  "hook.model.transformer_module.decoder.mask_predictor.", "post."],
     "img0_shortest_edge": ["inputs.", "out.class_queries_logits", "out.masks_queries_logits",
-                           "out.encoder_hidden_states.3", "out.pixel_decoder_hidden_states.0",
+                           "out.encoder_hidden_states.", "out.pixel_decoder_",
                            "out.transformer_decoder_last_hidden_state", "post."],
 }
 SKIP = ["out.auxiliary_logits.0.masks", "out.auxiliary_logits.1.masks", "out.auxiliary_logits.2.masks",
