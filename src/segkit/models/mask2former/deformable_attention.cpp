@@ -1,0 +1,54 @@
+#include "models/mask2former/deformable_attention.h"
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/softmax.h>
+
+#include "models/mask2former/checked_layers.h"
+#include "segkit/error.h"
+
+namespace segkit::mask2former {
+
+DeformableAttention DeformableAttention::load(const nn::WeightMap& w, const std::string& prefix, int64_t hidden_dim,
+                                              int64_t heads, int levels, int points) {
+  if (heads <= 0 || hidden_dim % heads != 0)
+    fail(w.source(), "deformable attention: hidden size " + std::to_string(hidden_dim) + " does not split into " +
+                         std::to_string(heads) + " heads");
+  DeformableAttention a;
+  const int64_t samples = heads * levels * points;
+  a.sampling_offsets_ = load_linear(w, prefix + "sampling_offsets", hidden_dim, samples * 2);
+  a.attention_weights_ = load_linear(w, prefix + "attention_weights", hidden_dim, samples);
+  a.value_proj_ = load_linear(w, prefix + "value_proj", hidden_dim, hidden_dim);
+  a.output_proj_ = load_linear(w, prefix + "output_proj", hidden_dim, hidden_dim);
+  a.heads_ = heads;
+  a.levels_ = levels;
+  a.points_ = points;
+  return a;
+}
+
+DeformableAttentionOutput DeformableAttention::operator()(const at::Tensor& query, const at::Tensor& states,
+                                                          const at::Tensor& reference_points,
+                                                          const std::vector<kernels::LevelShape>& levels) const {
+  if (int64_t(levels.size()) != levels_)
+    fail("deformable attention", "expects " + std::to_string(levels_) + " levels, got " + std::to_string(levels.size()));
+  const int64_t batch = query.size(0), queries = query.size(1);
+  const at::Tensor value = value_proj_(states).view({batch, states.size(1), heads_, -1});
+
+  // Offsets are in pixels of their level: divided by (W_l, H_l), as floats like transformers.
+  std::vector<float> level_sizes;
+  for (const kernels::LevelShape& s : levels) {
+    level_sizes.push_back(static_cast<float>(s.width));
+    level_sizes.push_back(static_cast<float>(s.height));
+  }
+  const at::Tensor normaliser = at::from_blob(level_sizes.data(), {levels_, 1, 2}, at::kFloat);
+  const at::Tensor offsets = sampling_offsets_(query).view({batch, queries, heads_, levels_, points_, 2});
+  const at::Tensor locations = offsets / normaliser + reference_points.view({1, queries, 1, 1, 1, 2});
+
+  // One softmax over all levels and points of a head.
+  const at::Tensor weights = at::softmax(attention_weights_(query).view({batch, queries, heads_, levels_ * points_}), -1)
+                                 .view({batch, queries, heads_, levels_, points_});
+  const at::Tensor sampled = kernels::deformable_sampling(value, levels, locations, weights);
+  return {output_proj_(sampled), weights};
+}
+
+}  // namespace segkit::mask2former

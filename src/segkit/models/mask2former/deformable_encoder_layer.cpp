@@ -1,0 +1,31 @@
+#include "models/mask2former/deformable_encoder_layer.h"
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/relu.h>
+
+#include "models/mask2former/checked_layers.h"
+
+namespace segkit::mask2former {
+
+DeformableEncoderLayer DeformableEncoderLayer::load(const nn::WeightMap& w, const std::string& prefix,
+                                                    int64_t hidden_dim, int64_t feedforward_dim, int64_t heads,
+                                                    int levels, int points) {
+  constexpr double eps = 1e-5;  // torch.nn.LayerNorm's default
+  DeformableEncoderLayer l;
+  l.self_attn_ = DeformableAttention::load(w, prefix + "self_attn.", hidden_dim, heads, levels, points);
+  l.self_attn_layer_norm_ = load_layer_norm(w, prefix + "self_attn_layer_norm", hidden_dim, eps);
+  l.fc1_ = load_linear(w, prefix + "fc1", hidden_dim, feedforward_dim);
+  l.fc2_ = load_linear(w, prefix + "fc2", feedforward_dim, hidden_dim);
+  l.final_layer_norm_ = load_layer_norm(w, prefix + "final_layer_norm", hidden_dim, eps);
+  return l;
+}
+
+at::Tensor DeformableEncoderLayer::operator()(const at::Tensor& states, const at::Tensor& position,
+                                              const at::Tensor& reference_points,
+                                              const std::vector<kernels::LevelShape>& levels) const {
+  const at::Tensor attended = self_attn_(states + position, states, reference_points, levels).output;
+  const at::Tensor h = self_attn_layer_norm_(states + attended);
+  return final_layer_norm_(h + fc2_(at::relu(fc1_(h))));
+}
+
+}  // namespace segkit::mask2former

@@ -1,0 +1,36 @@
+#pragma once
+// One layer of Mask2Former's pixel-decoder encoder: deformable self-attention over all levels,
+// then a ReLU feed-forward block, each with a residual connection followed by its LayerNorm
+// (post-norm).
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/deformable_sampling.h"
+#include "models/mask2former/deformable_attention.h"
+#include "nn/layers.h"
+#include "nn/weight_map.h"
+
+namespace segkit::mask2former {
+
+class DeformableEncoderLayer {
+ public:
+  // prefix: "….encoder.layers.N." (self_attn, self_attn_layer_norm, fc1, fc2, final_layer_norm).
+  static DeformableEncoderLayer load(const nn::WeightMap& w, const std::string& prefix, int64_t hidden_dim,
+                                     int64_t feedforward_dim, int64_t heads, int levels, int points);
+
+  // states: B×S×d; position: B×S×d or 1×S×d (added to the queries only); reference_points: S×2.
+  at::Tensor operator()(const at::Tensor& states, const at::Tensor& position, const at::Tensor& reference_points,
+                        const std::vector<kernels::LevelShape>& levels) const;
+
+  const DeformableAttention& self_attention() const { return self_attn_; }
+
+ private:
+  DeformableAttention self_attn_;
+  nn::LayerNorm self_attn_layer_norm_, final_layer_norm_;
+  nn::Linear fc1_, fc2_;
+};
+
+}  // namespace segkit::mask2former

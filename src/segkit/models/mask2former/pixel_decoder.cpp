@@ -1,0 +1,134 @@
+#include "models/mask2former/pixel_decoder.h"
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/relu.h>
+#include <ATen/ops/upsample_bilinear2d.h>
+
+#include <array>
+
+#include "models/mask2former/position_embedding.h"
+#include "segkit/error.h"
+
+namespace segkit::mask2former {
+
+namespace {
+constexpr int64_t kGroups = 32;  // every GroupNorm of the decoder
+constexpr double kNormEps = 1e-5;
+constexpr const char* kName = "Mask2Former pixel decoder";
+}  // namespace
+
+PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefix, const PixelDecoderConfig& c) {
+  const int64_t d = c.hidden_dim;
+  const int stages = static_cast<int>(c.in_channels.size());
+  if (c.levels < 1 || c.points < 1 || stages < c.levels)
+    fail(kName, std::to_string(c.levels) + " encoder levels need at least as many backbone stages, got " +
+                    std::to_string(stages));
+  if (d <= 0 || d % kGroups != 0)
+    fail(kName, "hidden size " + std::to_string(d) + " is not a multiple of the 32 GroupNorm groups");
+  if (c.encoder_layers < 0) fail(kName, "negative number of encoder layers");
+  // Stage i has stride 4·2^i; the FPN adds finer stages back until common_stride is reached.
+  const int64_t finest_encoder_stride = int64_t(4) << (stages - c.levels);
+  int fpn_levels = 0;
+  for (int64_t s = finest_encoder_stride; s > c.common_stride; s /= 2) ++fpn_levels;
+  if (c.common_stride < 4 || (finest_encoder_stride >> fpn_levels) != c.common_stride)
+    fail(kName, "common stride " + std::to_string(c.common_stride) + " is not a power of two between 4 and " +
+                    std::to_string(finest_encoder_stride));
+
+  PixelDecoder p;
+  p.config_ = c;
+  p.fpn_levels_ = fpn_levels;
+  for (int l = 0; l < c.levels; ++l) {
+    const std::string name = prefix + "input_projections." + std::to_string(l);
+    const int64_t in = c.in_channels[stages - 1 - l];  // level 0 is the coarsest stage
+    p.input_projections_.push_back({load_conv2d(w, name + ".0", in, d, 1, /*with_bias=*/true),
+                                    GroupNorm::load(w, name + ".1", d, kGroups, kNormEps)});
+  }
+  p.level_embed_ = w.get(prefix + "level_embed", {c.levels, d});
+  for (int i = 0; i < c.encoder_layers; ++i)
+    p.encoder_layers_.push_back(DeformableEncoderLayer::load(w, prefix + "encoder.layers." + std::to_string(i) + ".",
+                                                             d, c.encoder_feedforward_dim, c.heads, c.levels,
+                                                             c.points));
+  for (int i = 0; i < fpn_levels; ++i) {
+    const std::string n = std::to_string(i + 1);
+    p.adapters_.push_back({load_conv2d(w, prefix + "adapter_" + n + ".0", c.in_channels[i], d, 1, false),
+                           GroupNorm::load(w, prefix + "adapter_" + n + ".1", d, kGroups, kNormEps)});
+    p.fpn_layers_.push_back({load_conv2d(w, prefix + "layer_" + n + ".0", d, d, 3, false),
+                             GroupNorm::load(w, prefix + "layer_" + n + ".1", d, kGroups, kNormEps)});
+  }
+  p.mask_projection_ = load_conv2d(w, prefix + "mask_projection", d, c.mask_feature_size, 1, true);
+  return p;
+}
+
+void PixelDecoder::check_features(const std::vector<at::Tensor>& features) const {
+  const auto& channels = config_.in_channels;
+  if (features.size() != channels.size())
+    fail(kName, "expects " + std::to_string(channels.size()) + " feature maps, got " + std::to_string(features.size()));
+  for (size_t i = 0; i < features.size(); ++i) {
+    const at::Tensor& f = features[i];
+    if (f.dim() != 4 || f.scalar_type() != at::kFloat || f.size(1) != channels[i] || f.size(0) != features[0].size(0))
+      fail(kName, "feature map " + std::to_string(i) + " must be float32 B×" + std::to_string(channels[i]) +
+                      "×H×W with the batch size of the others");
+  }
+}
+
+PixelDecoder::EncoderInput PixelDecoder::encoder_input(const std::vector<at::Tensor>& features) const {
+  check_features(features);
+  const int64_t d = config_.hidden_dim;
+  const size_t stages = features.size();
+  EncoderInput in;
+  std::vector<at::Tensor> flat, position;
+  std::vector<float> reference;
+  for (int l = 0; l < config_.levels; ++l) {
+    const at::Tensor projected = input_projections_[l](features[stages - 1 - l]);
+    const int64_t height = projected.size(2), width = projected.size(3);
+    in.projections.push_back(projected);
+    in.levels.push_back({height, width});
+    flat.push_back(projected.flatten(2).transpose(1, 2));
+    // The level embedding goes into the position (queries only), not into the states.
+    position.push_back(sine_position_embedding(height, width, d / 2).flatten(2).transpose(1, 2) +
+                       level_embed_.select(0, l).view({1, 1, d}));
+    // Pixel centres in float32 as transformers' linspace(0.5, size − 0.5) / size gives them.
+    for (int64_t i = 0; i < height; ++i)
+      for (int64_t j = 0; j < width; ++j) {
+        reference.push_back((static_cast<float>(j) + 0.5f) / static_cast<float>(width));
+        reference.push_back((static_cast<float>(i) + 0.5f) / static_cast<float>(height));
+      }
+  }
+  in.states = at::cat(flat, 1);
+  in.position = at::cat(position, 1);
+  in.reference_points = at::from_blob(reference.data(), {int64_t(reference.size() / 2), 2}, at::kFloat).clone();
+  return in;
+}
+
+PixelDecoderOutput PixelDecoder::operator()(const std::vector<at::Tensor>& features) const {
+  const EncoderInput in = encoder_input(features);
+  at::Tensor states = in.states;
+  for (const DeformableEncoderLayer& layer : encoder_layers_)
+    states = layer(states, in.position, in.reference_points, in.levels);
+
+  PixelDecoderOutput out;
+  const int64_t batch = states.size(0);
+  int64_t start = 0;
+  for (const kernels::LevelShape& s : in.levels) {
+    const int64_t size = s.height * s.width;
+    out.multi_scale.push_back(
+        states.slice(1, start, start + size).transpose(1, 2).reshape({batch, -1, s.height, s.width}).contiguous());
+    start += size;
+  }
+
+  // FPN: each finer stage, coarsest first, adds its lateral projection to the bilinearly
+  // upsampled map so far (transformers' comment says nearest, its code is bilinear).
+  at::Tensor y = out.multi_scale.back();
+  for (int i = fpn_levels_ - 1; i >= 0; --i) {
+    const at::Tensor lateral = adapters_[i](features[i]);
+    const std::array<int64_t, 2> size{lateral.size(2), lateral.size(3)};
+    y = lateral + at::upsample_bilinear2d(y, size, /*align_corners=*/false, c10::nullopt, c10::nullopt);
+    y = at::relu(fpn_layers_[i](y));
+  }
+  out.mask_features = mask_projection_(y);
+  return out;
+}
+
+}  // namespace segkit::mask2former

@@ -1,0 +1,74 @@
+#pragma once
+// Mask2Former's pixel decoder (transformers' Mask2FormerPixelDecoder): the coarsest backbone
+// stages (1/32, 1/16, 1/8) are projected to d channels and refined together by a deformable-
+// attention encoder; an FPN step adds the finer stages back (1/4), and a 1×1 convolution turns
+// the result into the per-pixel mask features.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/deformable_sampling.h"
+#include "models/mask2former/checked_layers.h"
+#include "models/mask2former/deformable_encoder_layer.h"
+#include "nn/layers.h"
+#include "nn/weight_map.h"
+
+namespace segkit::mask2former {
+
+struct PixelDecoderConfig {
+  int64_t hidden_dim;  // d (transformers' feature_size)
+  int64_t mask_feature_size;
+  int encoder_layers;
+  int64_t encoder_feedforward_dim;
+  int64_t heads;
+  std::vector<int64_t> in_channels;  // the backbone stages' channels, strides 4, 8, 16, 32, …
+  int common_stride = 4;             // stride of the mask features
+  int levels = 3;                    // stages refined by the encoder (the coarsest ones)
+  int points = 4;                    // sampling points per head and level
+};
+
+struct PixelDecoderOutput {
+  std::vector<at::Tensor> multi_scale;  // the encoder's levels, B×d×H×W, coarsest (1/32) first
+  at::Tensor mask_features;             // B×mask_feature_size×H/common_stride×W/common_stride
+};
+
+class PixelDecoder {
+ public:
+  // prefix: "model.pixel_level_module.decoder." (with the trailing dot).
+  static PixelDecoder load(const nn::WeightMap& w, const std::string& prefix, const PixelDecoderConfig& c);
+
+  // features: the backbone's NCHW maps, finest first (strides 4, 8, 16, 32 for Swin).
+  PixelDecoderOutput operator()(const std::vector<at::Tensor>& features) const;
+
+  // The encoder's input, public so tests can compare the steps with transformers' hooks.
+  struct EncoderInput {
+    std::vector<at::Tensor> projections;  // input_projections' outputs, B×d×H_l×W_l, coarsest first
+    std::vector<kernels::LevelShape> levels;
+    at::Tensor states;            // B×S×d: the projections flattened row-major and concatenated
+    at::Tensor position;          // 1×S×d: sine embedding plus the level's embedding
+    at::Tensor reference_points;  // S×2: each position's centre, normalised (x, y)
+  };
+  EncoderInput encoder_input(const std::vector<at::Tensor>& features) const;
+  const std::vector<DeformableEncoderLayer>& encoder_layers() const { return encoder_layers_; }
+
+ private:
+  struct ConvNorm {  // Conv2d then GroupNorm(32), the decoder's projections and FPN blocks
+    nn::Conv2d conv;
+    GroupNorm norm;
+    at::Tensor operator()(const at::Tensor& x) const { return norm(conv(x)); }
+  };
+
+  void check_features(const std::vector<at::Tensor>& features) const;
+
+  PixelDecoderConfig config_;
+  int fpn_levels_ = 0;                       // finer stages added back after the encoder
+  std::vector<ConvNorm> input_projections_;  // per encoder level, coarsest first
+  at::Tensor level_embed_;                   // levels×d
+  std::vector<DeformableEncoderLayer> encoder_layers_;
+  std::vector<ConvNorm> adapters_, fpn_layers_;  // per finer stage, finest first (adapter_1, layer_1, …)
+  nn::Conv2d mask_projection_;
+};
+
+}  // namespace segkit::mask2former
