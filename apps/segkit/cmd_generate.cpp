@@ -1,16 +1,15 @@
 // `segkit generate`: segment everything (upstream SamAutomaticMaskGenerator / scripts/amg.py)
 // on one image or on every image of a folder.
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <map>
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "image_folder.h"
+#include "progress_bar.h"
 #include "core/stale_temporaries.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
@@ -28,13 +27,6 @@ struct GenerateOptions {
   segkit::SamGeneratorParams params;
   bool json = false;
 };
-
-bool is_image_file(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  static const char* known[] = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"};
-  return std::any_of(std::begin(known), std::end(known), [&](const char* k) { return ext == k; });
-}
 
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -70,37 +62,9 @@ void save_overlay(const std::string& path, const segkit::Image& image, const std
   segkit::save_png(path, segkit::render_mask_overlay(image, records));
 }
 
-class ProgressBar {
- public:
-  ProgressBar(size_t total, bool quiet) : total_(total), enabled_(!quiet && ::isatty(STDERR_FILENO)) {}
-  void update(size_t done, const std::string& name) const {
-    if (!enabled_) return;
-    const int width = 30;
-    const int filled = total_ ? static_cast<int>(width * done / total_) : width;
-    std::fprintf(stderr, "\r[%s%s] %zu/%zu %-40.40s", std::string(size_t(filled), '#').c_str(),
-                 std::string(size_t(width - filled), ' ').c_str(), done, total_, name.c_str());
-    std::fflush(stderr);
-  }
-  void update_fraction(double fraction, const std::string& name) const {
-    if (!enabled_) return;
-    const int width = 30;
-    const int filled = static_cast<int>(width * fraction);
-    std::fprintf(stderr, "\r[%s%s] %3d%% %-40.40s", std::string(size_t(filled), '#').c_str(),
-                 std::string(size_t(width - filled), ' ').c_str(), static_cast<int>(100 * fraction), name.c_str());
-    std::fflush(stderr);
-  }
-  void finish() const {
-    if (enabled_) std::fprintf(stderr, "\r%80s\r", "");
-  }
-
- private:
-  size_t total_;
-  bool enabled_;
-};
-
 void run_one(const GenerateOptions& o, segkit::SamMaskGenerator& generator, segkit::MaskOutputMode mode) {
   const segkit::Image image = segkit::load_image(o.image);
-  const ProgressBar bar(1, o.common.quiet || o.json);
+  const segkit::cli::ProgressBar bar(1, o.common.quiet || o.json);
   const std::string name = fs::path(o.image).filename().string();
   const auto records = generator.generate(image, [&](double fraction) {
     bar.update_fraction(fraction, name);
@@ -121,16 +85,8 @@ void run_one(const GenerateOptions& o, segkit::SamMaskGenerator& generator, segk
 }
 
 void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, segkit::MaskOutputMode mode) {
+  const std::vector<fs::path> files = segkit::cli::list_images(o.input);
   std::error_code ec;
-  if (!fs::is_directory(o.input, ec)) segkit::fail(o.input, "not a folder");
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(o.input, ec)) {
-    if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
-  }
-  if (ec) segkit::fail(o.input, "cannot list folder: " + ec.message());
-  std::sort(files.begin(), files.end());
-  std::map<std::string, int> stems;
-  for (const auto& f : files) ++stems[f.stem().string()];
 
   fs::create_directories(o.out, ec);
   if (ec) segkit::fail(o.out, "cannot create folder: " + ec.message());
@@ -139,11 +95,10 @@ void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, s
   if (!o.overlay.empty()) segkit::remove_stale_temporaries(o.overlay);
   size_t done = 0, skipped = 0, failed = 0, masks = 0;
   const auto start = std::chrono::steady_clock::now();
-  ProgressBar bar(files.size(), o.common.quiet || o.json);
+  segkit::cli::ProgressBar bar(files.size(), o.common.quiet || o.json);
   for (size_t i = 0; i < files.size(); ++i) {
     const fs::path& f = files[i];
-    // Same stem twice (a.jpg, a.png): keep the extension in the output name.
-    const std::string base = stems[f.stem().string()] > 1 ? f.filename().string() : f.stem().string();
+    const std::string base = segkit::cli::output_base(files, f);
     const Target target = target_for((fs::path(o.out) / base).string(), mode);
     bar.update(i, f.filename().string());
     if (fs::exists(target.done_marker())) {

@@ -31,6 +31,9 @@ struct SegmentationOptions {
   float mask_threshold = 0.5f;               // panoptic: mask probability counted as the query's area
   float overlap_mask_area_threshold = 0.8f;  // panoptic: kept area / own area needed to keep a query
   std::vector<int> label_ids_to_fuse;        // panoptic: labels whose segments merge into one (stuff)
+  // panoptic: true numbers segments exactly as transformers, including its id collisions after
+  // a fused label (docs/mask2former.md); false gives every segment its own id, as COCO needs.
+  bool transformers_ids = true;
 };
 
 struct Segment {
@@ -50,6 +53,9 @@ struct Segmentation {
   int height = 0, width = 0;
   std::vector<int32_t> ids;  // height × width, row-major
   std::vector<Segment> segments;
+  // instance: each segment's own height × width 0/1 mask, in segments' order (overlaps kept:
+  // ids shows later instances over earlier ones, as transformers does). Empty for the others.
+  std::vector<uint8_t> instance_masks;
 };
 
 // A dense float array, row-major, for the stages' inputs and outputs.

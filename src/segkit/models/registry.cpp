@@ -6,6 +6,7 @@
 
 #include "checkpoints/pth_reader.h"
 #include "core/json_read.h"
+#include "models/mask2former/family.h"
 #include "models/sam/family.h"
 #include "models/unet/family.h"
 #include "segkit/error.h"
@@ -19,7 +20,7 @@ const std::vector<FamilyEntry>& families() {
   static const std::vector<FamilyEntry> table = {
       {"sam", "SAM", {"sam"}, sam::detect, sam::describe, sam::load, {"predict", "embed", "generate", "serve", "bench"}},
       {"unet", "U-Net", {}, unet::detect, unet::describe, unet::load, {"unet predict", "unet eval", "unet ensemble"}},
-      {"mask2former", "Mask2Former", {"mask2former"}, nullptr, nullptr, nullptr, {}},
+      {"mask2former", "Mask2Former", {"mask2former"}, nullptr, mask2former::describe, mask2former::load, {"segment"}},
       {"sam3", "SAM 3", {"sam3"}, nullptr, nullptr, nullptr, {}},
   };
   return table;

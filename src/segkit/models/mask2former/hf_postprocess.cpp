@@ -161,6 +161,11 @@ Segmentation instance_segmentation(const at::Tensor& class_logits, const at::Ten
     // Later instances overwrite earlier ones.
     for (int64_t i = 0; i < plane; ++i)
       if (mask_j[i] == 1.0f) s.ids[static_cast<size_t>(i)] = next_id;
+    // Each instance's whole mask too: COCO results keep what later instances cover.
+    const size_t offset = s.instance_masks.size();
+    s.instance_masks.resize(offset + static_cast<size_t>(plane));
+    std::transform(mask_j, mask_j + plane, s.instance_masks.begin() + static_cast<std::ptrdiff_t>(offset),
+                   [](float v) { return static_cast<uint8_t>(v == 1.0f); });
     Segment segment;
     segment.id = next_id++;
     segment.label_id = static_cast<int>(label[j]);
@@ -183,8 +188,9 @@ Segmentation panoptic_segmentation(const at::Tensor& class_logits, const at::Ten
   const auto [pred_scores, pred_labels] = at::max(at::softmax(class_logits, -1), -1);
   const at::Tensor kept = (pred_labels.ne(num_labels) & pred_scores.gt(options.threshold)).nonzero().reshape({-1});
   if (kept.numel() == 0) {
+    // transformers returns a float map of -1 here; void is 0 otherwise.
     return empty_segmentation(SegmentationTask::Panoptic, resize ? target_height : kProcessedSize,
-                              resize ? target_width : kProcessedSize, -1);
+                              resize ? target_width : kProcessedSize, options.transformers_ids ? -1 : 0);
   }
 
   const at::Tensor kept_scores = pred_scores.index_select(0, kept).contiguous();
@@ -209,7 +215,7 @@ Segmentation panoptic_segmentation(const at::Tensor& class_logits, const at::Ten
   const auto& fuse = options.label_ids_to_fuse;
   std::vector<int32_t> id_of_owner(static_cast<size_t>(num_kept), 0);
   std::vector<std::pair<int, int>> fused_ids;  // label → its id, for labels to fuse
-  int current_id = 0;
+  int current_id = 0, highest_id = 0;
   for (int64_t k = 0; k < num_kept; ++k) {
     const int64_t owned = owned_areas[static_cast<size_t>(k)];
     if (owned == 0 || own_area[k] == 0) continue;
@@ -219,8 +225,11 @@ Segmentation panoptic_segmentation(const at::Tensor& class_logits, const at::Ten
     const int label_k = static_cast<int>(label[k]);
     const bool should_fuse = std::find(fuse.begin(), fuse.end(), label_k) != fuse.end();
     const auto earlier = std::find_if(fused_ids.begin(), fused_ids.end(), [&](const auto& e) { return e.first == label_k; });
-    // A fused label reuses its id and the next new id counts on from the reused one (ids may collide).
-    current_id = earlier != fused_ids.end() ? earlier->second : current_id + 1;
+    // A fused label reuses its id. In transformers the next new id counts on from the reused one,
+    // so ids may collide; the COCO numbering counts on from the highest id given.
+    const int new_id = options.transformers_ids ? current_id + 1 : highest_id + 1;
+    current_id = earlier != fused_ids.end() ? earlier->second : new_id;
+    highest_id = std::max(highest_id, current_id);
     id_of_owner[static_cast<size_t>(k)] = current_id;
     Segment segment;
     segment.id = current_id;

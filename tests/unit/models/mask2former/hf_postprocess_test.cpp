@@ -266,6 +266,40 @@ TEST(Mask2FormerPostprocess, PanopticFusedIdReuseLetsTheNextIdCollide) {
   EXPECT_EQ(unfused.height, 384);
 }
 
+TEST(Mask2FormerPostprocess, PanopticCocoNumberingGivesEverySegmentItsOwnId) {
+  const Logits l = quadrant_logits();
+  SegmentationOptions options;
+  options.label_ids_to_fuse = {1};
+  options.transformers_ids = false;
+  const Segmentation s = m2f::panoptic_segmentation(l.classes, l.masks, options, 16, 16);
+  const float score = s.segments[0].score;
+  // q2 joins q0's segment; q3 gets a new id instead of colliding with q1's.
+  expect_segments(s, {seg(1, 1, true, score), seg(2, 0, false, score), seg(1, 1, true, score), seg(3, 2, false, score)});
+  EXPECT_EQ(s.ids[12 * 16 + 12], 3);
+  options.threshold = 1.0f;  // nothing kept: void, not transformers' -1
+  const Segmentation empty = m2f::panoptic_segmentation(l.classes, l.masks, options, 16, 16);
+  EXPECT_TRUE(empty.segments.empty());
+  EXPECT_EQ(std::count(empty.ids.begin(), empty.ids.end(), 0), 16 * 16);
+}
+
+TEST(Mask2FormerPostprocess, InstanceMasksAreEachInstancesWholeMask) {
+  auto f = mask2former_case("img0_hub");
+  SegmentationOptions options;
+  options.threshold = 0.0f;
+  const at::Tensor classes = case_tensor(*f, "out.class_queries_logits")[0];
+  const at::Tensor masks = case_tensor(*f, "out.masks_queries_logits")[0];
+  const Segmentation s = m2f::instance_segmentation(classes, masks, options, 341, 512);
+  const size_t plane = 341 * 512;
+  ASSERT_EQ(s.instance_masks.size(), s.segments.size() * plane);
+  // Every pixel showing instance j in the id map is inside mask j; the last instance is whole.
+  for (size_t j = 0; j < s.segments.size(); ++j)
+    for (size_t i = 0; i < plane; ++i)
+      if (s.ids[i] == static_cast<int>(j)) ASSERT_EQ(s.instance_masks[j * plane + i], 1) << j;
+  const size_t last = s.segments.size() - 1;
+  for (size_t i = 0; i < plane; ++i)
+    if (s.instance_masks[last * plane + i]) ASSERT_EQ(s.ids[i], static_cast<int>(last));
+}
+
 TEST(Mask2FormerPostprocess, PanopticDropsNoObjectQueries) {
   Logits l = quadrant_logits();
   l.classes[3][3] = 10.0f;  // q3 now prefers "no object"

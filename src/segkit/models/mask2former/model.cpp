@@ -1,0 +1,166 @@
+#include <c10/core/InferenceMode.h>
+
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "core/json_read.h"
+#include "models/mask2former/checkpoint.h"
+#include "models/mask2former/config.h"
+#include "models/mask2former/hf_postprocess.h"
+#include "models/mask2former/model_impl.h"
+#include "models/mask2former/preprocess.h"
+#include "models/registry.h"
+#include "segkit/error.h"
+
+namespace segkit {
+
+namespace {
+
+FloatArray to_array(const at::Tensor& t) {
+  const at::Tensor c = t.contiguous();
+  FloatArray a;
+  a.shape.assign(c.sizes().begin(), c.sizes().end());
+  a.data.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  return a;
+}
+
+// A view of the array's data (which must outlive it).
+at::Tensor as_tensor(const FloatArray& a, const char* what, size_t dims) {
+  int64_t n = 1;
+  for (int64_t d : a.shape) n *= d;
+  if (a.shape.size() != dims || n != static_cast<int64_t>(a.data.size()))
+    throw Error(std::string("mask2former: ") + what + " has the wrong shape");
+  return at::from_blob(const_cast<float*>(a.data.data()), a.shape, at::kFloat);
+}
+
+mask2former::PixelDecoderConfig pixel_decoder_config(const Mask2FormerConfig& c) {
+  mask2former::PixelDecoderConfig p;
+  p.hidden_dim = c.hidden_dim;
+  p.mask_feature_size = c.mask_feature_size;
+  p.encoder_layers = c.encoder_layers;
+  p.encoder_feedforward_dim = c.encoder_feedforward_dim;
+  p.heads = c.num_attention_heads;
+  for (int s = 0; s < 4; ++s) p.in_channels.push_back(static_cast<int64_t>(c.embed_dim) << s);
+  p.common_stride = c.common_stride;
+  return p;
+}
+
+}  // namespace
+
+Mask2FormerModel::Mask2FormerModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Mask2FormerModel::~Mask2FormerModel() = default;
+std::string Mask2FormerModel::family() const { return "mask2former"; }
+const Mask2FormerConfig& Mask2FormerModel::config() const { return impl_->config; }
+const Mask2FormerProcessorConfig& Mask2FormerModel::processor() const { return impl_->processor; }
+const std::vector<std::string>& Mask2FormerModel::labels() const { return impl_->config.labels; }
+Precision Mask2FormerModel::precision() const { return impl_->precision; }
+
+ModelInfo Mask2FormerModel::info() const {
+  ModelInfo info;
+  info.family = family();
+  models::fill_family_fields(info);
+  const Mask2FormerConfig& c = impl_->config;
+  info.architecture = "mask2former swin embed " + std::to_string(c.embed_dim) + ", " + std::to_string(c.num_queries) +
+                      " queries, " + std::to_string(c.num_labels()) + " labels";
+  info.parameter_count = impl_->parameter_count;
+  info.precisions = {"fp32"};
+  info.source = impl_->source;
+  info.found_as = impl_->location.found_as;
+  info.location = impl_->location.description;
+  info.weights = impl_->location.weights;
+  info.config = impl_->location.config;
+  return info;
+}
+
+std::shared_ptr<const Mask2FormerModel> Mask2FormerModel::load(const std::string& source, const LoadOptions& options) {
+  models::require_supported_device(options.device);
+  if (options.precision == Precision::Bf16)
+    fail("precision 'bf16'", "a Mask2Former model runs in fp32 (or auto)");
+  c10::InferenceMode guard;
+  const ModelLocation files = locate_model(source);
+  if (files.config.empty()) fail(source, "no config.json beside the weights (Mask2Former needs its configuration)");
+  auto impl = std::make_unique<Impl>();
+  impl->config = mask2former::parse_config(read_json_file(files.config, JsonLimits::config()), files.config);
+  impl->processor = files.preprocessor_config.empty()
+                        ? Mask2FormerProcessorConfig{}
+                        : mask2former::parse_processor_config(
+                              read_json_file(files.preprocessor_config, JsonLimits::config()), files.preprocessor_config);
+  mask2former::LoadedWeights loaded = mask2former::read_weights(files, impl->config);
+  const nn::WeightMap& w = loaded.weights;
+  impl->source = source;
+  impl->location = files;
+  for (const auto& [name, t] : w.all())
+    if (!mask2former::is_buffer(name)) impl->parameter_count += t.numel();
+  impl->backbone = mask2former::SwinBackbone::load(w, "model.pixel_level_module.encoder.", impl->config);
+  impl->pixel_decoder =
+      mask2former::PixelDecoder::load(w, "model.pixel_level_module.decoder.", pixel_decoder_config(impl->config));
+  impl->transformer_decoder = mask2former::TransformerDecoder::load(w, impl->config);
+  impl->backing_files = std::move(loaded.backing_files);
+  if (options.warn_unused) {
+    std::set<std::string> unused = w.unused();
+    for (auto it = unused.begin(); it != unused.end();) it = mask2former::is_unused_by_design(*it) ? unused.erase(it) : std::next(it);
+    if (!unused.empty())
+      std::cerr << "segkit: warning: " << files.weights << ": " << unused.size() << " tensor(s) not used by the model, e.g. '"
+                << *unused.begin() << "'\n";
+  }
+  return std::shared_ptr<const Mask2FormerModel>(new Mask2FormerModel(std::move(impl)));
+}
+
+namespace mask2former {
+
+RawOutput Internals::run(const Mask2FormerModel& model, const at::Tensor& pixel_values, bool all_layers) {
+  c10::InferenceMode guard;
+  const Mask2FormerModel::Impl& m = of(model);
+  RawOutput out;
+  out.pixel_values = pixel_values;
+  out.backbone_features = m.backbone(pixel_values);
+  out.pixel_decoder = m.pixel_decoder(out.backbone_features);
+  out.decoder = m.transformer_decoder(out.pixel_decoder.multi_scale, out.pixel_decoder.mask_features, all_layers);
+  return out;
+}
+
+}  // namespace mask2former
+
+Mask2FormerInput Mask2FormerModel::preprocess(const Image& image) const {
+  c10::InferenceMode guard;
+  Mask2FormerInput in;
+  in.pixel_values = to_array(mask2former::preprocess_image(image, impl_->processor));
+  in.original_height = image.height;
+  in.original_width = image.width;
+  return in;
+}
+
+Mask2FormerOutput Mask2FormerModel::forward(const Mask2FormerInput& input) const {
+  c10::InferenceMode guard;
+  const at::Tensor x = as_tensor(input.pixel_values, "pixel_values", 4);
+  if (x.size(0) != 1 || x.size(1) != 3 || x.size(2) % 32 || x.size(3) % 32 || x.size(2) == 0 || x.size(3) == 0)
+    throw Error("mask2former: pixel_values must be 1 × 3 × H × W with H and W positive multiples of 32");
+  const mask2former::RawOutput raw = mask2former::Internals::run(*this, x);
+  Mask2FormerOutput out;
+  out.class_logits = to_array(raw.last().class_logits[0]);
+  out.mask_logits = to_array(raw.last().mask_logits[0]);
+  out.original_height = input.original_height;
+  out.original_width = input.original_width;
+  return out;
+}
+
+Segmentation Mask2FormerModel::postprocess(const Mask2FormerOutput& output, SegmentationTask task,
+                                           const SegmentationOptions& options) const {
+  c10::InferenceMode guard;
+  const at::Tensor classes = as_tensor(output.class_logits, "class_logits", 2);
+  const at::Tensor masks = as_tensor(output.mask_logits, "mask_logits", 3);
+  const int h = output.original_height, w = output.original_width;
+  switch (task) {
+    case SegmentationTask::Semantic: return mask2former::semantic_segmentation(classes, masks, h, w);
+    case SegmentationTask::Instance: return mask2former::instance_segmentation(classes, masks, options, h, w);
+    case SegmentationTask::Panoptic: return mask2former::panoptic_segmentation(classes, masks, options, h, w);
+  }
+  throw Error("mask2former: unknown task");
+}
+
+Segmentation Mask2FormerModel::segment(const Image& image, SegmentationTask task, const SegmentationOptions& options) const {
+  return postprocess(forward(preprocess(image)), task, options);
+}
+
+}  // namespace segkit
