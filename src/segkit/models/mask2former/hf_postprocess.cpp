@@ -3,12 +3,14 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/argmax.h>
 #include <ATen/ops/einsum.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/max.h>
 #include <ATen/ops/sigmoid.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/topk.h>
 #include <ATen/ops/upsample_bilinear2d.h>
 #include <ATen/ops/upsample_nearest2d.h>
+#include <ATen/ops/where.h>
 
 #include <algorithm>
 #include <charconv>
@@ -81,6 +83,37 @@ float round6(double value) {
   return static_cast<float>(parsed);
 }
 
+// Channels resized a few at a time: a full K × H × W float stack at a photo's size would take
+// gigabytes (150 ADE classes at 1200×1800: 1.3 GB). Resizing is per channel, so chunks give the
+// same values.
+constexpr int64_t kChannelsPerChunk = 16;
+
+// `per_channel` C × h × w, bilinearly resized to the target (or as it is) chunk by chunk, each
+// chunk handed to `visit(first_channel, chunk)` (n × H × W). Returns the first channel of the
+// largest value per pixel, as argmax over the whole stack does (ties: the earliest).
+template <typename Visit>
+at::Tensor chunked_argmax(const at::Tensor& per_channel, int target_height, int target_width, Visit visit) {
+  at::Tensor best_value, best_index;
+  const int64_t channels = per_channel.size(0);
+  for (int64_t c0 = 0; c0 < channels; c0 += kChannelsPerChunk) {
+    const int64_t n = std::min(kChannelsPerChunk, channels - c0);
+    at::Tensor chunk = per_channel.narrow(0, c0, n);
+    if (target_height > 0) chunk = at::upsample_bilinear2d(chunk.unsqueeze(0), {target_height, target_width}, false)[0];
+    visit(c0, chunk);  // may replace the chunk (weighting)
+    const at::Tensor index = chunk.argmax(0) + c0;
+    const at::Tensor value = std::get<0>(chunk.max(0));
+    if (!best_value.defined()) {
+      best_value = value;
+      best_index = index;
+    } else {
+      const at::Tensor better = value.gt(best_value);  // strictly: earlier channels win ties
+      best_value = at::where(better, value, best_value);
+      best_index = at::where(better, index, best_index);
+    }
+  }
+  return best_index.contiguous();
+}
+
 Segmentation empty_segmentation(SegmentationTask task, int64_t height, int64_t width, int32_t fill) {
   Segmentation s;
   s.task = task;
@@ -99,10 +132,9 @@ Segmentation semantic_segmentation(const at::Tensor& class_logits, const at::Ten
   // The "no object" column takes part in the softmax and is dropped after it.
   const at::Tensor class_probs = at::softmax(class_logits, -1).narrow(1, 0, num_labels);
   const at::Tensor mask_probs = at::sigmoid(resize_to_processed(mask_logits));
-  at::Tensor per_class = at::einsum("bqc,bqhw->bchw", {class_probs.unsqueeze(0), mask_probs.unsqueeze(0)});
-  if (has_target(target_height, target_width))
-    per_class = at::upsample_bilinear2d(per_class, {target_height, target_width}, false);
-  const at::Tensor labels = per_class[0].argmax(0).to(at::kInt).contiguous();  // first max on ties
+  const at::Tensor per_class = at::einsum("bqc,bqhw->bchw", {class_probs.unsqueeze(0), mask_probs.unsqueeze(0)})[0];
+  const at::Tensor labels =
+      chunked_argmax(per_class, target_height, target_width, [](int64_t, at::Tensor&) {}).to(at::kInt).contiguous();
 
   Segmentation s = empty_segmentation(SegmentationTask::Semantic, labels.size(0), labels.size(1), 0);
   const int32_t* p = labels.data_ptr<int32_t>();
@@ -137,27 +169,29 @@ Segmentation instance_segmentation(const at::Tensor& class_logits, const at::Ten
   const at::Tensor queries = top_indices.div(num_labels, "floor");
 
   const at::Tensor picked = masks.index_select(0, queries);
-  at::Tensor binary = picked.gt(0).to(at::kFloat);
+  const at::Tensor binary = picked.gt(0).to(at::kFloat);
   // Mean probability inside each binary mask, as float32 sums like torch's.
   const at::Tensor mask_scores =
       (at::sigmoid(picked).flatten(1) * binary.flatten(1)).sum(1) / (binary.flatten(1).sum(1) + 1e-6);
   const at::Tensor scores = (top_scores * mask_scores).contiguous();
-  if (has_target(target_height, target_width))
-    binary = at::upsample_nearest2d(binary.unsqueeze(0), {target_height, target_width})[0];
-  binary = binary.contiguous();
 
-  const int64_t height = binary.size(1), width = binary.size(2), plane = height * width;
+  const bool resize = has_target(target_height, target_width);
+  const int64_t height = resize ? target_height : binary.size(1), width = resize ? target_width : binary.size(2);
+  const int64_t plane = height * width;
   Segmentation s = empty_segmentation(SegmentationTask::Instance, height, width, -1);
   const double threshold = as_written(options.threshold);
   const float* score = scores.data_ptr<float>();
-  const float* mask = binary.data_ptr<float>();
   const at::Tensor labels_long = labels.to(at::kLong).contiguous();
   const int64_t* label = labels_long.data_ptr<int64_t>();
   int next_id = 0;
   for (int64_t j = 0; j < num_queries; ++j) {
-    const float* mask_j = mask + j * plane;
-    const bool any_pixel = std::any_of(mask_j, mask_j + plane, [](float v) { return v != 0.0f; });
-    if (!any_pixel || !(static_cast<double>(score[j]) >= threshold)) continue;
+    if (!(static_cast<double>(score[j]) >= threshold)) continue;
+    // One mask at a time to the target size ('nearest'), not all Q at a photo's size at once.
+    at::Tensor resized = binary[j];
+    if (resize) resized = at::upsample_nearest2d(resized.unsqueeze(0).unsqueeze(0), {target_height, target_width})[0][0];
+    resized = resized.contiguous();
+    const float* mask_j = resized.data_ptr<float>();
+    if (std::none_of(mask_j, mask_j + plane, [](float v) { return v != 0.0f; })) continue;
     // Later instances overwrite earlier ones.
     for (int64_t i = 0; i < plane; ++i)
       if (mask_j[i] == 1.0f) s.ids[static_cast<size_t>(i)] = next_id;
@@ -195,11 +229,14 @@ Segmentation panoptic_segmentation(const at::Tensor& class_logits, const at::Ten
 
   const at::Tensor kept_scores = pred_scores.index_select(0, kept).contiguous();
   const at::Tensor kept_labels = pred_labels.index_select(0, kept).to(at::kLong).contiguous();
-  at::Tensor probs = mask_probs.index_select(0, kept);
-  if (resize) probs = at::upsample_bilinear2d(probs.unsqueeze(0), {target_height, target_width}, false)[0];
-  probs = probs * kept_scores.view({-1, 1, 1});  // weighted by the class score before both uses below
-  const at::Tensor owner = probs.argmax(0).to(at::kLong).contiguous();  // first max on ties
-  const at::Tensor own_areas = probs.ge(options.mask_threshold).sum({1, 2}).to(at::kLong).contiguous();
+  const at::Tensor probs = mask_probs.index_select(0, kept);
+  at::Tensor own_areas = at::empty({kept.numel()}, at::kLong);
+  // Weighted by the class score before both uses: the owner of each pixel, and each query's own area.
+  const at::Tensor owner =
+      chunked_argmax(probs, target_height, target_width, [&](int64_t first, at::Tensor& chunk) {
+        chunk = chunk * kept_scores.narrow(0, first, chunk.size(0)).view({-1, 1, 1});
+        own_areas.narrow(0, first, chunk.size(0)).copy_(chunk.ge(options.mask_threshold).sum({1, 2}));
+      }).to(at::kLong).contiguous();
 
   const int64_t num_kept = kept.numel();
   const int64_t height = owner.size(0), width = owner.size(1), plane = height * width;
