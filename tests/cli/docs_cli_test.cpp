@@ -199,7 +199,7 @@ std::vector<std::string> doc_files() {
 // What a reader brings, by the option that names it. Everything else (outputs, files an earlier
 // line wrote) stays as written.
 enum class Input {
-  SamModel, Image, ImageFolder,
+  SamModel, Mask2FormerModel, Image, ImageFolder,
   UNetModel, UNetData, UNetImage, UNetImageFolder,
   SemanticPred, SemanticGt, CocoGt, CocoResults, PanopticGtJson, PanopticGtDir, PanopticPredJson, PanopticPredDir,
 };
@@ -217,6 +217,8 @@ const InputOption kInputs[] = {
     {"generate", "--input", Input::ImageFolder},  {"serve", "--model", Input::SamModel},
     {"bench", "--model", Input::SamModel},        {"bench", "--image", Input::Image},
     {"info", "", Input::SamModel},
+    {"segment", "--model", Input::Mask2FormerModel}, {"segment", "--image", Input::Image},
+    {"segment", "--input", Input::ImageFolder},
     {"unet train", "--data", Input::UNetData},    {"unet train", "--val", Input::UNetData},
     {"unet predict", "--model", Input::UNetModel}, {"unet predict", "--image", Input::UNetImage},
     {"unet predict", "--input", Input::UNetImageFolder}, {"unet eval", "--model", Input::UNetModel},
@@ -234,6 +236,7 @@ class Fixtures {
     using segkit::test::data_path;
     switch (input) {
       case Input::SamModel: return segkit::test::sam_tiny_hf();
+      case Input::Mask2FormerModel: return segkit::test::data_path("mask2former/model");
       case Input::Image: return data_path("server/dog.jpg");  // 800×534: the docs' points lie inside
       case Input::ImageFolder: {
         const std::string folder = dir_.file("photos");

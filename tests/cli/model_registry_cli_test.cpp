@@ -95,11 +95,16 @@ TEST_F(ModelRegistryCli, FamiliesSegkitCannotRunOrDoesNotKnow) {
   const float w[2] = {1, 2};
   segkit::write_safetensors(m2f.file("model.safetensors"), {{"backbone.weight", segkit::DType::F32, {2}, w}});
   expect_one_line(run_cli({"predict", "-m", m2f.path(), "-i", image(), "-p", "1,1", "-o", dir.file("p.json")}),
-                  m2f.path() + ": this is a Mask2Former model (config.json model_type \"mask2former\"), "
-                               "which this segkit cannot run (it runs sam, unet)");
+                  m2f.path() + ": this is a Mask2Former model, not a SAM model; use segkit segment");
+  segkit::write_text_atomically(m2f.file("config.json"), R"({"model_type": "sam3"})");
+  expect_one_line(run_cli({"predict", "-m", m2f.path(), "-i", image(), "-p", "1,1", "-o", dir.file("p.json")}),
+                  m2f.path() + ": this is a SAM 3 model (config.json model_type \"sam3\"), "
+                               "which this segkit cannot run (it runs sam, unet, mask2former)");
+  expect_one_line(run_cli({"segment", "-m", segkit::test::sam_tiny_hf(), "-i", image(), "-o", dir.file("s")}),
+                  segkit::test::sam_tiny_hf() + ": this is a SAM model, not a Mask2Former model; use segkit predict");
   segkit::write_text_atomically(m2f.file("config.json"), R"({"model_type": "foo"})");
   expect_one_line(run_cli({"unet", "predict", "-m", m2f.path(), "-i", image(), "-o", dir.file("o")}),
-                  m2f.path() + ": config.json has model_type \"foo\", not a model family segkit knows (sam, unet)");
+                  m2f.path() + ": config.json has model_type \"foo\", not a model family segkit knows (sam, unet, mask2former)");
 }
 
 TEST_F(ModelRegistryCli, InfoModelJson) {

@@ -119,15 +119,15 @@ TEST(ModelRegistry, UNetCheckpointIsUNet) {
 
 TEST(ModelRegistry, RecognisedFamilyThatCannotRunIsNamed) {
   TempDir dir;
-  const std::string folder = hf_folder(dir, R"({"model_type": "mask2former", "architectures": ["Mask2FormerForUniversalSegmentation"]})");
+  const std::string folder = hf_folder(dir, R"({"model_type": "sam3", "architectures": ["Sam3Model"]})");
   const segkit::ModelInfo info = segkit::inspect_model(folder);
-  EXPECT_EQ(info.family, "mask2former");
+  EXPECT_EQ(info.family, "sam3");
   EXPECT_FALSE(info.runnable);
-  EXPECT_EQ(info.architecture, "Mask2FormerForUniversalSegmentation");
+  EXPECT_EQ(info.architecture, "Sam3Model");
   EXPECT_EQ(info.parameter_count, 4);
 
   const std::string err = error_of([&] { segkit::load_model(folder); });
-  expect_has(err, folder + ": this is a Mask2Former model (config.json model_type \"mask2former\"), which this segkit cannot run");
+  expect_has(err, folder + ": this is a SAM 3 model (config.json model_type \"sam3\"), which this segkit cannot run");
   EXPECT_EQ(error_of([&] { segkit::require_model_family(folder, "sam"); }), err);
 }
 
@@ -135,7 +135,7 @@ TEST(ModelRegistry, UnknownModelTypeListsTheKnownFamilies) {
   TempDir dir;
   const std::string folder = hf_folder(dir, R"({"model_type": "foo"})");
   const std::string err = error_of([&] { segkit::inspect_model(folder); });
-  EXPECT_EQ(err, folder + ": config.json has model_type \"foo\", not a model family segkit knows (sam, unet)");
+  EXPECT_EQ(err, folder + ": config.json has model_type \"foo\", not a model family segkit knows (sam, unet, mask2former)");
   expect_has(error_of([&] { segkit::load_model(folder); }), "model_type \"foo\"");
 
   segkit::write_text_atomically(dir.file("config.json"), R"({"model_type": 7})");
@@ -148,7 +148,7 @@ TEST(ModelRegistry, UnrecognisableWeightsWithoutConfigAreAClearError) {
   const std::string path = dir.file("mystery.safetensors");
   segkit::write_safetensors(path, {{"encoder.weight", segkit::DType::F32, {2}, w}});
   expect_has(error_of([&] { segkit::inspect_model(path); }),
-             path + ": no config.json, and the tensors of " + path + " are not those of a model family segkit knows (sam, unet)");
+             path + ": no config.json, and the tensors of " + path + " are not those of a model family segkit knows (sam, unet, mask2former)");
   // A folder config.json without model_type falls back to the weights, with the same verdict.
   TempDir folder;
   segkit::write_text_atomically(folder.file("config.json"), "{}");
