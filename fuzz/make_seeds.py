@@ -152,6 +152,10 @@ def seeds(target):
     elif target == "hf_config":
         yield from data_files("sam-tiny/hf/*.json")
         yield b'{"vision_config": {"num_attention_heads": 2, "window_size": 4, "global_attn_indexes": [1]}}'
+    elif target == "mask2former_config":
+        yield from data_files("mask2former/*/*.json")
+        yield b'{"backbone_config": {"model_type": "swin", "depths": [1, 1, 1, 1]}, "id2label": {"0": "a"}}'
+        yield b'{"size": {"shortest_edge": 800, "longest_edge": 1333}, "size_divisor": 32}'
     else:
         sys.exit("unknown fuzz target " + target)
 
