@@ -70,6 +70,20 @@ struct Mask2FormerInput {
   int original_height = 0, original_width = 0;
 };
 
+// The Swin backbone's four maps, 1 × C·2^s × H/2^(s+2) × W/2^(s+2) (strides 4, 8, 16, 32).
+struct Mask2FormerFeatures {
+  std::vector<FloatArray> maps;
+  int original_height = 0, original_width = 0;
+};
+
+// The pixel decoder's output: the deformable encoder's levels (1/32, 1/16, 1/8; 1 × d × h × w)
+// and the per-pixel mask features (1 × d × H/4 × W/4).
+struct Mask2FormerPixelFeatures {
+  std::vector<FloatArray> levels;
+  FloatArray mask_features;
+  int original_height = 0, original_width = 0;
+};
+
 struct Mask2FormerOutput {
   FloatArray class_logits;  // queries × (labels + 1); the last column is "no object"
   FloatArray mask_logits;   // queries × H/4 × W/4
@@ -129,9 +143,12 @@ class Mask2FormerModel : public Model {
   // Everything in one call.
   Segmentation segment(const Image& image, SegmentationTask task, const SegmentationOptions& options = {}) const;
 
-  // The stages.
+  // The stages: preprocess, then forward (the three network parts at once, or one by one).
   Mask2FormerInput preprocess(const Image& image) const;
   Mask2FormerOutput forward(const Mask2FormerInput& input) const;
+  Mask2FormerFeatures backbone(const Mask2FormerInput& input) const;
+  Mask2FormerPixelFeatures pixel_decoder(const Mask2FormerFeatures& features) const;
+  Mask2FormerOutput transformer_decoder(const Mask2FormerPixelFeatures& features) const;
   Segmentation postprocess(const Mask2FormerOutput& output, SegmentationTask task,
                            const SegmentationOptions& options = {}) const;
 

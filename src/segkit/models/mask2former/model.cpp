@@ -131,18 +131,69 @@ Mask2FormerInput Mask2FormerModel::preprocess(const Image& image) const {
   return in;
 }
 
-Mask2FormerOutput Mask2FormerModel::forward(const Mask2FormerInput& input) const {
-  c10::InferenceMode guard;
+namespace {
+
+// pixel_values must be 1 × 3 × H × W with H and W positive multiples of 32.
+at::Tensor pixel_tensor(const Mask2FormerInput& input) {
   const at::Tensor x = as_tensor(input.pixel_values, "pixel_values", 4);
   if (x.size(0) != 1 || x.size(1) != 3 || x.size(2) % 32 || x.size(3) % 32 || x.size(2) == 0 || x.size(3) == 0)
     throw Error("mask2former: pixel_values must be 1 × 3 × H × W with H and W positive multiples of 32");
-  const mask2former::RawOutput raw = mask2former::Internals::run(*this, x);
+  return x;
+}
+
+Mask2FormerOutput output_of(const mask2former::DecoderPrediction& last, int height, int width) {
   Mask2FormerOutput out;
-  out.class_logits = to_array(raw.last().class_logits[0]);
-  out.mask_logits = to_array(raw.last().mask_logits[0]);
-  out.original_height = input.original_height;
-  out.original_width = input.original_width;
+  out.class_logits = to_array(last.class_logits[0]);
+  out.mask_logits = to_array(last.mask_logits[0]);
+  out.original_height = height;
+  out.original_width = width;
   return out;
+}
+
+}  // namespace
+
+Mask2FormerOutput Mask2FormerModel::forward(const Mask2FormerInput& input) const {
+  c10::InferenceMode guard;
+  const mask2former::RawOutput raw = mask2former::Internals::run(*this, pixel_tensor(input));
+  return output_of(raw.last(), input.original_height, input.original_width);
+}
+
+Mask2FormerFeatures Mask2FormerModel::backbone(const Mask2FormerInput& input) const {
+  c10::InferenceMode guard;
+  Mask2FormerFeatures f;
+  for (const at::Tensor& map : impl_->backbone(pixel_tensor(input))) f.maps.push_back(to_array(map));
+  f.original_height = input.original_height;
+  f.original_width = input.original_width;
+  return f;
+}
+
+Mask2FormerPixelFeatures Mask2FormerModel::pixel_decoder(const Mask2FormerFeatures& features) const {
+  c10::InferenceMode guard;
+  if (features.maps.size() != 4) throw Error("mask2former: the pixel decoder takes the backbone's 4 maps");
+  std::vector<at::Tensor> maps;
+  for (const FloatArray& m : features.maps) maps.push_back(as_tensor(m, "backbone map", 4));
+  const mask2former::PixelDecoderOutput out = impl_->pixel_decoder(maps);
+  Mask2FormerPixelFeatures p;
+  for (const at::Tensor& level : out.multi_scale) p.levels.push_back(to_array(level));
+  p.mask_features = to_array(out.mask_features);
+  p.original_height = features.original_height;
+  p.original_width = features.original_width;
+  return p;
+}
+
+Mask2FormerOutput Mask2FormerModel::transformer_decoder(const Mask2FormerPixelFeatures& features) const {
+  c10::InferenceMode guard;
+  if (features.levels.size() != 3) throw Error("mask2former: the transformer decoder takes the pixel decoder's 3 levels");
+  std::vector<at::Tensor> levels;
+  for (const FloatArray& l : features.levels) levels.push_back(as_tensor(l, "pixel decoder level", 4));
+  const at::Tensor mask_features = as_tensor(features.mask_features, "mask features", 4);
+  const int64_t d = impl_->config.hidden_dim;
+  for (const at::Tensor& t : levels)
+    if (t.size(0) != 1 || t.size(1) != d) throw Error("mask2former: pixel decoder levels must be 1 × hidden_dim × h × w");
+  if (mask_features.size(0) != 1 || mask_features.size(1) != impl_->config.mask_feature_size)
+    throw Error("mask2former: mask features must be 1 × mask_feature_size × h × w");
+  const mask2former::DecoderOutput out = impl_->transformer_decoder(levels, mask_features);
+  return output_of(out.predictions.back(), features.original_height, features.original_width);
 }
 
 Segmentation Mask2FormerModel::postprocess(const Mask2FormerOutput& output, SegmentationTask task,

@@ -98,6 +98,25 @@ TEST(Mask2FormerModel, EveryStageMatchesTransformers) {
   }
 }
 
+TEST(Mask2FormerModel, StageByStageIsTheForward) {
+  const auto model = Mask2FormerModel::load(mask2former_tiny(), quiet());
+  auto f = mask2former_case("img0_hub");
+  const Mask2FormerInput in = model->preprocess(load_image(data_path("mask2former/inputs/img0.png")));
+  const Mask2FormerFeatures features = model->backbone(in);
+  ASSERT_EQ(features.maps.size(), 4u);
+  EXPECT_LE(relative_l2(tensor_of(features.maps[3]), case_tensor(*f, "out.encoder_hidden_states.3")), 1e-4);
+  const Mask2FormerPixelFeatures pixels = model->pixel_decoder(features);
+  ASSERT_EQ(pixels.levels.size(), 3u);
+  EXPECT_LE(relative_l2(tensor_of(pixels.mask_features), case_tensor(*f, "out.pixel_decoder_last_hidden_state")), 1e-4);
+  const Mask2FormerOutput staged = model->transformer_decoder(pixels), whole = model->forward(in);
+  EXPECT_EQ(staged.class_logits.data, whole.class_logits.data);
+  EXPECT_EQ(staged.mask_logits.data, whole.mask_logits.data);
+  EXPECT_EQ(staged.original_width, 512);
+  Mask2FormerPixelFeatures wrong = pixels;
+  wrong.levels.pop_back();
+  EXPECT_NE(error_of([&] { model->transformer_decoder(wrong); }).find("3 levels"), std::string::npos);
+}
+
 TEST(Mask2FormerModel, LoadModelReturnsItThroughTheRegistry) {
   const ModelInfo info = inspect_model(mask2former_tiny());
   EXPECT_EQ(info.family, "mask2former");
