@@ -38,7 +38,8 @@ struct LoadArgs {
   std::string device = "cpu";
   LoadOptions options() const;  // Error on words parse_precision or parse_device refuse
 };
-void add_load_options(CLI::App& cmd, LoadArgs& args);
+// bf16 false: the family runs in fp32 only, and --precision offers fp32 and auto.
+void add_load_options(CLI::App& cmd, LoadArgs& args, bool bf16 = true);
 // SamModel::load after refusing a model of another family with a one-line Error that names
 // the family and its command (segkit/model.h).
 std::shared_ptr<const SamModel> load_sam_model(const std::string& model, const LoadArgs& args);

@@ -30,12 +30,17 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                "Decode images that end early (cut JPEG, WebP, TIFF or BMP files) with a warning instead of refusing them");
 }
 
-void add_load_options(CLI::App& cmd, LoadArgs& args) {
-  cmd.add_option("--precision", args.precision,
-                 "Image encoder arithmetic: fp32, bf16 (about twice as fast where the CPU has native bf16, "
-                 "masks within about 0.1% of pixels), or auto (bf16 exactly there)")
-      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
-      ->capture_default_str();
+void add_load_options(CLI::App& cmd, LoadArgs& args, bool bf16) {
+  if (bf16)
+    cmd.add_option("--precision", args.precision,
+                   "Image encoder arithmetic: fp32, bf16 (about twice as fast where the CPU has native bf16, "
+                   "masks within about 0.1% of pixels), or auto (bf16 exactly there)")
+        ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+        ->capture_default_str();
+  else
+    cmd.add_option("--precision", args.precision, "Arithmetic: fp32 (this family's only one), or auto (the same)")
+        ->check(CLI::IsMember({"fp32", "auto"}))
+        ->capture_default_str();
   cmd.add_option("--device", args.device, "Where the model runs: cpu (this build runs on the CPU only)")
       ->capture_default_str();
 }

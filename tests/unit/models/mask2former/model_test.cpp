@@ -209,6 +209,15 @@ TEST(Mask2FormerModel, RefusesWhatItCannotRun) {
   fs::copy_file(data_path("mask2former/model/model.safetensors"), dir.file("model.safetensors"));
   const std::string e = error_of([&] { Mask2FormerModel::load(dir.path(), quiet()); });
   EXPECT_NE(e.find("Swin"), std::string::npos) << e;
+
+  // Label maps are 16-bit PNGs: 65536 classes are refused before any weight is read.
+  config["backbone_config"]["model_type"] = "swin";
+  config["id2label"] = nlohmann::json::object();
+  for (int i = 0; i < 65536; ++i) config["id2label"][std::to_string(i)] = "c";
+  write_text_atomically(dir.file("config.json"), config.dump());
+  const std::string many = error_of([&] { Mask2FormerModel::load(dir.path(), quiet()); });
+  EXPECT_NE(many.find("65536 classes; segkit handles at most 65535"), std::string::npos) << many;
+  EXPECT_NE(many.find("config.json"), std::string::npos) << many;
 }
 
 }  // namespace
