@@ -1,11 +1,14 @@
 #pragma once
-// `segkit serve` as a library: an HTTP API over one SAM model plus the browser UI, served
-// from memory (no request ever touches the file system).
+// `segkit serve` as a library: an HTTP API over a SAM model and/or Mask2Former models plus
+// the browser UI, served from memory (no request ever touches the file system).
 //
 //   segkit::ServerOptions options;            // loopback, port 8080
 //   segkit::SegmentServer server(segkit::SamModel::load("facebook/sam-vit-base"), options);
 //   server.bind();                             // Error when the address is taken
 //   server.run();                              // until stop() from another thread or a signal
+//
+// Several models at once, each addressed by its name in the API:
+//   segkit::SegmentServer server({{"sam", sam}, {"coco", mask2former}}, options);
 //
 // The routes are documented in docs/server.md.
 #include <cstddef>
@@ -14,6 +17,9 @@
 #include <memory>
 #include <string>
 
+#include <vector>
+
+#include "segkit/model.h"
 #include "segkit/sam.h"
 
 namespace segkit {
@@ -38,9 +44,24 @@ struct ServerOptions {
   static std::function<void(const std::string&)> default_log();
 };
 
+// A model and the name requests use for it.
+struct HostedModel {
+  std::string name;
+  std::shared_ptr<const Model> model;  // a SamModel or a Mask2FormerModel
+};
+
+// The short name `segkit serve` gives a model source: the last component of a folder, repo id
+// or file, without a weights file's extension ("facebook/sam-vit-base" → "sam-vit-base",
+// "ckpt/sam_vit_b.pth" → "sam_vit_b").
+std::string model_name_from_source(const std::string& source);
+
 class SegmentServer {
  public:
+  // One SAM model, named "sam".
   SegmentServer(std::shared_ptr<const SamModel> model, ServerOptions options);
+  // Error for no models, an empty or repeated name, more than one SAM model, or a family the
+  // server cannot host (it hosts SAM and Mask2Former).
+  SegmentServer(std::vector<HostedModel> models, ServerOptions options);
   ~SegmentServer();  // stops and waits for running work
   SegmentServer(const SegmentServer&) = delete;
   SegmentServer& operator=(const SegmentServer&) = delete;

@@ -8,7 +8,7 @@ namespace segkit::server {
 
 EmbeddingStore::EmbeddingStore(std::shared_ptr<const SamModel> model, StoreLimits limits)
     : model_(std::move(model)), limits_(limits), cache_(limits.cache_bytes) {
-  worker_ = std::thread([this] { worker_loop(); });
+  if (model_) worker_ = std::thread([this] { worker_loop(); });
 }
 
 EmbeddingStore::~EmbeddingStore() {
@@ -66,6 +66,7 @@ EmbeddingStore::Added EmbeddingStore::add(std::string bytes) {
     }
     if (int64_t(image.width) * image.height > limits_.max_pixels)
       throw HttpError(413, "image: more pixels than the limit of " + std::to_string(limits_.max_pixels));
+    if (!model_) return {keep_unencoded(id, std::move(bytes), image), false};
 
     std::unique_lock<std::mutex> lock(mutex_);
     if (stopping_) throw HttpError(503, "the server is shutting down");
@@ -86,6 +87,21 @@ EmbeddingStore::Added EmbeddingStore::add(std::string bytes) {
     }
   }
   return {waiting.get(), false};
+}
+
+std::shared_ptr<const StoredImage> EmbeddingStore::keep_unencoded(const std::string& id, std::string bytes, const Image& image) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) throw HttpError(503, "the server is shutting down");
+  }
+  auto stored = std::make_shared<StoredImage>();
+  stored->id = id;
+  stored->width = image.width;
+  stored->height = image.height;
+  stored->encoded = std::move(bytes);
+  std::shared_ptr<const StoredImage> done = stored;
+  cache_.put(id, done, done->bytes());
+  return done;
 }
 
 void EmbeddingStore::worker_loop() {

@@ -2,7 +2,8 @@
 // Uploaded images and their SAM embeddings, kept in a memory-bounded LRU cache keyed by a
 // hash of the uploaded bytes. The image encoder runs on one worker thread of its own, so
 // decoder requests (which only read a cached embedding) never queue behind an encoding, and
-// two uploads of the same bytes share one encoding.
+// two uploads of the same bytes share one encoding. Without a SAM model (a server of other
+// families only) uploads are kept as they are, with an empty embedding.
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -21,7 +22,7 @@ namespace segkit::server {
 struct StoredImage {
   std::string id;          // hex content hash of the uploaded bytes
   int width = 0, height = 0;
-  SamEmbedding embedding;
+  SamEmbedding embedding;  // empty without a SAM model
   std::string encoded;     // the uploaded bytes, decoded again when the whole image is needed
   size_t bytes() const { return embedding.data.size() * sizeof(float) + encoded.size() + sizeof(StoredImage); }
 };
@@ -34,6 +35,7 @@ struct StoreLimits {
 
 class EmbeddingStore {
  public:
+  // `model` may be null: nothing is encoded.
   EmbeddingStore(std::shared_ptr<const SamModel> model, StoreLimits limits);
   ~EmbeddingStore();
   EmbeddingStore(const EmbeddingStore&) = delete;
@@ -59,6 +61,7 @@ class EmbeddingStore {
     std::promise<std::shared_ptr<const StoredImage>> done;
   };
   void worker_loop();
+  std::shared_ptr<const StoredImage> keep_unencoded(const std::string& id, std::string bytes, const Image& image);
 
   std::shared_ptr<const SamModel> model_;
   StoreLimits limits_;

@@ -45,19 +45,43 @@ JobRegistry::JobRegistry(int max_running, size_t keep_finished) : max_running_(m
 
 JobRegistry::~JobRegistry() { shutdown(); }
 
+int JobRegistry::busy_locked() const {
+  int n = running_now_;
+  for (const auto& [id, job] : jobs_) n += !job->thread_done;  // cancelled work still uses the CPU
+  return n;
+}
+
 int JobRegistry::running() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  int n = 0;
-  for (const auto& [id, job] : jobs_) n += !job->thread_done;
-  return n;
+  return busy_locked();
+}
+
+std::string JobRegistry::run_now(Work work) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) throw HttpError(503, "the server is shutting down");
+    const int busy = busy_locked();
+    if (busy >= max_running_)
+      throw HttpError(429, std::to_string(busy) + " jobs are running (the limit is " + std::to_string(max_running_) +
+                               "); try again when one has finished");
+    ++running_now_;
+  }
+  struct Release {
+    JobRegistry* self;
+    ~Release() {
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      --self->running_now_;
+    }
+  } release{this};
+  JobControl control;
+  return work(control);
 }
 
 std::string JobRegistry::start(const std::string& kind, const std::string& image_id, Work work) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (stopping_) throw HttpError(503, "the server is shutting down");
   reap_locked();
-  int busy = 0;
-  for (const auto& [id, job] : jobs_) busy += !job->thread_done;  // cancelled work still uses the CPU
+  const int busy = busy_locked();
   if (busy >= max_running_)
     throw HttpError(429, std::to_string(busy) + " jobs are running (the limit is " + std::to_string(max_running_) +
                              "); wait for one to finish or cancel it");

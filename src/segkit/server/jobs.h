@@ -49,6 +49,10 @@ class JobRegistry {
   using Work = std::function<std::string(JobControl&)>;
   // HttpError 429 when max_running jobs are running, 503 after shutdown().
   std::string start(const std::string& kind, const std::string& image_id, Work work);
+  // Heavy work answered within its request (a Mask2Former segmentation): runs `work` on the
+  // calling thread, counted against the same max_running as jobs. HttpError 429 when they are
+  // all taken, 503 after shutdown(); the work's own exceptions pass through.
+  std::string run_now(Work work);
   std::optional<JobSnapshot> get(const std::string& id) const;
   // False for an unknown id. A job that has finished keeps its state.
   bool cancel(const std::string& id);
@@ -60,8 +64,11 @@ class JobRegistry {
   struct Job;
   void reap_locked();
 
+  int busy_locked() const;
+
   int max_running_;
   size_t keep_finished_;
+  int running_now_ = 0;  // run_now() calls in progress
   mutable std::mutex mutex_;
   bool stopping_ = false;
   uint64_t next_finish_ = 0;

@@ -72,16 +72,13 @@ json job_json(const JobSnapshot& s) {
 
 }  // namespace
 
-SamService::SamService(std::shared_ptr<const SamModel> model, const ServerLimits& limits)
-    : model_(std::move(model)),
-      limits_(limits),
-      store_(model_, StoreLimits{limits.cache_bytes, limits.max_image_pixels, limits.max_pending_encodes}),
-      mask_inputs_(limits.mask_input_bytes),
-      jobs_(limits.max_jobs) {}
+SamService::SamService(std::shared_ptr<const SamModel> model, const ServerLimits& limits, EmbeddingStore& store,
+                       JobRegistry& jobs)
+    : model_(std::move(model)), limits_(limits), store_(store), mask_inputs_(limits.mask_input_bytes), jobs_(jobs) {}
 
-void SamService::shutdown() {
-  store_.shutdown();
-  jobs_.shutdown();
+const SamModel& SamService::model_or_404() const {
+  if (!model_) throw HttpError(404, "this server hosts no SAM model (GET /v1/models lists what it hosts)");
+  return *model_;
 }
 
 // One row per route; groups in a path are req.matches.
@@ -148,7 +145,7 @@ void SamService::health(httplib::Response& res) {
 }
 
 void SamService::describe_model(httplib::Response& res) {
-  const SamConfig& c = model_->config();
+  const SamConfig& c = model_or_404().config();
   const ServerLimits& l = limits_;
   send_json(res, {{"architecture", "sam"},
                   {"description", c.describe()},
@@ -174,6 +171,7 @@ void SamService::predict(const httplib::Request& req, httplib::Response& res, co
   const std::string id = req.matches[1];
   std::string format = req.has_param("format") ? req.get_param_value("format") : "json";
   if (format != "json" && format != "png") throw HttpError(400, "format: expected json or png");
+  model_or_404();
   auto img = image_or_404(id);
   PredictRequest r = parse_predict_request(body, limits_.max_points);
   if (!r.mask_input_id.empty()) {
@@ -214,6 +212,7 @@ void SamService::predict(const httplib::Request& req, httplib::Response& res, co
 
 void SamService::generate(const httplib::Request& req, httplib::Response& res, const std::string& body) {
   const std::string id = req.matches[1];
+  model_or_404();
   auto img = image_or_404(id);
   SamGeneratorParams params = parse_generator_params(body);
   auto model_ref = model_;

@@ -1,7 +1,9 @@
 #pragma once
 // The API of `segkit serve` over one SAM model (docs/server.md): images uploaded and encoded
 // once into a cache, prompts answered from cached embeddings, segment everything as jobs.
-// HTTP itself is server/http_app's.
+// HTTP itself is server/http_app's. The image store and the job registry are the server's
+// (other services read the uploads and share the job limit); without a SAM model the upload,
+// image, job and health routes still work and predict, generate and /v1/model answer 404.
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,10 +19,9 @@ namespace segkit::server {
 
 class SamService {
  public:
-  SamService(std::shared_ptr<const SamModel> model, const ServerLimits& limits);
+  // `model` may be null (no SAM model hosted).
+  SamService(std::shared_ptr<const SamModel> model, const ServerLimits& limits, EmbeddingStore& store, JobRegistry& jobs);
   std::vector<Route> routes();
-  // Fails uploads waiting for the encoder and cancels jobs, so no HTTP thread waits on them.
-  void shutdown();
 
  private:
   struct MaskInput {
@@ -30,6 +31,7 @@ class SamService {
 
   std::shared_ptr<const StoredImage> image_or_404(const std::string& id);
   JobSnapshot job_or_404(const std::string& id);
+  const SamModel& model_or_404() const;
   void health(httplib::Response& res);
   void describe_model(httplib::Response& res);
   void upload(const std::string& body, httplib::Response& res);
@@ -38,9 +40,9 @@ class SamService {
 
   std::shared_ptr<const SamModel> model_;
   ServerLimits limits_;
-  EmbeddingStore store_;
+  EmbeddingStore& store_;
   LruCache<MaskInput> mask_inputs_;
-  JobRegistry jobs_;
+  JobRegistry& jobs_;
 };
 
 }  // namespace segkit::server

@@ -42,7 +42,8 @@ inline std::string truck_png(int variant = 0) {
 
 class TestServer {
  public:
-  explicit TestServer(ServerOptions options = {}) {
+  // `models` empty: the tiny SAM alone, through the single-model constructor.
+  explicit TestServer(ServerOptions options = {}, std::vector<HostedModel> models = {}) {
     options.host = "127.0.0.1";
     options.port = 0;
     static const bool echo = std::getenv("SEGKIT_TEST_SERVER_LOG") != nullptr;  // for debugging
@@ -51,7 +52,8 @@ class TestServer {
       std::lock_guard<std::mutex> lock(mutex_);
       log_.push_back(line);
     };
-    server_ = std::make_unique<SegmentServer>(tiny_sam(), options);
+    server_ = models.empty() ? std::make_unique<SegmentServer>(tiny_sam(), options)
+                             : std::make_unique<SegmentServer>(std::move(models), options);
     port_ = server_->bind();
     thread_ = std::thread([this] { server_->run(); });
   }
