@@ -127,4 +127,53 @@ TEST(ServerCli, RefusesATruncatedUploadUnlessAllowed) {
   }
 }
 
+// -m repeated hosts every model, named after its source's last component or NAME=SOURCE.
+TEST(ServerCli, HostsSeveralModelsByName) {
+  const std::string sam = segkit::test::sam_tiny_hf(), m2f = segkit::test::data_path("mask2former/model");
+  const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases = {
+      {{"-m", sam, "-m", m2f}, {"hf", "model"}},
+      {{"--model", "labels=" + m2f, "--model", "clicks=" + sam}, {"labels", "clicks"}},
+  };
+  for (const auto& [args, names] : cases) {
+    ServeProcess serve(args);
+    ASSERT_NE(serve.port(), 0) << "the server did not start: " << serve.log();
+    httplib::Client client("127.0.0.1", serve.port());
+    client.set_read_timeout(60);
+    auto r = client.Get("/v1/models");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    ASSERT_EQ(r->status, 200) << r->body;
+    const nlohmann::json models = nlohmann::json::parse(r->body)["models"];
+    ASSERT_EQ(models.size(), names.size()) << r->body;
+    for (size_t i = 0; i < names.size(); ++i) EXPECT_EQ(models[i]["name"], names[i]) << r->body;
+    // Both families answer on the same upload.
+    const segkit::Image image = segkit::test::sam_case_image(*segkit::test::sam_case_file("truck_small"));
+    const auto png = segkit::encode_png(image.rgb.data(), image.width, image.height, 3);
+    r = client.Post("/v1/images", std::string(png.begin(), png.end()), "image/png");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const std::string id = nlohmann::json::parse(r->body)["image_id"];
+    r = client.Post(("/v1/images/" + id + "/segment").c_str(), R"({"task": "panoptic"})", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    r = client.Post(("/v1/images/" + id + "/predict").c_str(), R"({"points": [[150, 100]]})", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+  }
+}
+
+// Two models under one name, two SAM models, or a family the server cannot host: one line, no server.
+TEST(ServerCli, RefusesModelsItCannotHostTogether) {
+  const std::string sam = segkit::test::sam_tiny_hf(), m2f = segkit::test::data_path("mask2former/model");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"-m", m2f, "-m", m2f}, "two models are named model; name them with NAME=SOURCE"},
+      {{"-m", "a=" + sam, "-m", "b=" + sam}, "one SAM model per server"},
+      {{"-m", "bad name=" + m2f}, "a name is letters, digits"},
+  };
+  for (const auto& [args, message] : cases) {
+    ServeProcess serve(args);
+    EXPECT_EQ(serve.port(), 0) << serve.log();
+    EXPECT_NE(serve.log().find(message), std::string::npos) << serve.log();
+  }
+}
+
 #endif
