@@ -1,16 +1,18 @@
 // End-to-end test of segkit serve's browser UI in headless Debian chromium (Playwright, no
 // browser download): open an image, click, right click, undo, draw a box, segment everything
-// (when the server has it), download the masks and check them independently of the UI's code.
-// Usage: node ui_test.mjs SEGKIT_BINARY MODEL IMAGE ARTIFACT_DIR
+// (when the server has it), download the masks and check them independently of the UI's code;
+// with a Mask2Former model beside SAM, "label everything" draws the panoptic overlay and
+// hovering names the label.
+// Usage: node ui_test.mjs SEGKIT_BINARY MODEL IMAGE ARTIFACT_DIR [MASK2FORMER_MODEL]
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [segkit, model, image, artifacts] = process.argv.slice(2);
+const [segkit, model, image, artifacts, m2fModel] = process.argv.slice(2);
 if (!artifacts) {
-  console.error('usage: node ui_test.mjs SEGKIT_BINARY MODEL IMAGE ARTIFACT_DIR');
+  console.error('usage: node ui_test.mjs SEGKIT_BINARY MODEL IMAGE ARTIFACT_DIR [MASK2FORMER_MODEL]');
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });
@@ -48,7 +50,8 @@ function decodeRle({ size: [h, w], counts: s }) {
 
 // The server on a free port; its URL comes from its "listening on" line.
 function startServer() {
-  const proc = spawn(segkit, ['serve', '--model', model, '--port', '0', '--threads', '2'], { stdio: ['ignore', 'inherit', 'pipe'] });
+  const models = ['--model', model, ...(m2fModel ? ['--model', m2fModel] : [])];
+  const proc = spawn(segkit, ['serve', ...models, '--port', '0', '--threads', '2'], { stdio: ['ignore', 'inherit', 'pipe'] });
   let log = '';
   const url = new Promise((resolve, reject) => {
     proc.stderr.on('data', (d) => {
@@ -174,6 +177,34 @@ try {
   } else {
     check(await page.isDisabled('#everything'), 'segment everything is unavailable on this server, and the button says so');
     console.log('note: the server has no automatic mask generator; segment everything was not exercised');
+  }
+  // Label everything, where the server hosts a Mask2Former model.
+  if (m2fModel) {
+    const { models } = await (await page.request.get(`${url}/v1/models`)).json();
+    const labels = models.find((m) => m.family === 'mask2former').labels;
+    check(await page.isVisible('#label-everything'), 'label everything is offered with a Mask2Former model');
+    const answer = page.waitForResponse((r) => r.url().endsWith('/segment'));
+    await page.click('#label-everything');
+    const seg = await (await answer).json();
+    await page.waitForFunction(() => /segments labelled|failed/.test(document.getElementById('status').textContent), null, { timeout: 120000 });
+    const status = await page.textContent('#status');
+    check(/segments labelled/.test(status) && seg.task === 'panoptic' && seg.segments.length > 0, `label everything finishes: ${status}`);
+    check((await overlayPixels(page)) > 0, 'the panoptic overlay draws');
+    // Hover a pixel of the largest segment (decoded here): its label shows in the status line and tooltip.
+    const big = seg.segments.reduce((a, b) => (b.area > a.area ? b : a));
+    const m = decodeRle(big.segmentation);
+    const [h, w] = big.segmentation.size;
+    const i = m.findIndex((v, k) => v && (k % w) > 0 && (k % w) < w - 1 && k >= w && k < (h - 1) * w);
+    const view = await page.locator('#overlay').boundingBox();
+    await page.mouse.move(view.x + view.width * ((i % w) + 0.5) / w, view.y + view.height * (Math.floor(i / w) + 0.5) / h);
+    await page.waitForTimeout(100);
+    const hover = await page.textContent('#status');
+    const title = await page.getAttribute('#overlay', 'title');
+    check(labels.includes(big.label) && hover.startsWith(`${big.label}:`) && title === big.label,
+      `hovering names the label (${JSON.stringify(hover)}, tooltip ${JSON.stringify(title)})`);
+    await page.screenshot({ path: join(artifacts, 'ui_labels.png') });
+  } else {
+    check(await page.isHidden('#label-everything'), 'label everything is hidden without a Mask2Former model');
   }
   check(pageErrors.length === 0, `no page errors ${JSON.stringify(pageErrors)}`);
   check(foreign.length === 0, `no requests beyond the server ${JSON.stringify(foreign)}`);

@@ -11,7 +11,7 @@ const state = {
   prompts: [],          // {kind: 'point', x, y, label} or {kind: 'box', box: [x0, y0, x1, y1]}, in order
   candidates: [],       // {record, mask: Uint8Array, score}
   selected: -1,
-  everything: null,     // [{record, mask, area}] once "segment everything" ran
+  everything: null,     // [{record, mask, area, label?}] once "segment everything" or "label everything" ran
   hover: -1,            // index into everything under the mouse
   previewCandidate: -1,
   drag: null,           // {x0, y0, x1, y1, button} while the mouse is down
@@ -19,6 +19,9 @@ const state = {
   requestSeq: 0,
   job: null,
   canGenerate: false,
+  hasSam: true,         // false on a server of Mask2Former models only: clicks do nothing
+  labelModel: null,     // the Mask2Former model "label everything" uses, when the server hosts one
+  labelling: false,
 };
 
 // ---------- HTTP ----------
@@ -160,6 +163,7 @@ function refreshControls() {
   $('undo').disabled = !has || state.prompts.length === 0;
   $('clear').disabled = !has || (state.prompts.length === 0 && !state.everything);
   $('everything').disabled = !has || !state.canGenerate || !!state.job;
+  $('label-everything').disabled = !has || !state.labelModel || state.labelling;
   $('dl-png').disabled = !currentMask();
   $('dl-json').disabled = !(state.everything ? state.everything.length : state.selected >= 0);
   const box = $('candidates');
@@ -266,7 +270,7 @@ function dragBox(d = state.drag) {
 
 overlay.addEventListener('contextmenu', (e) => e.preventDefault());
 overlay.addEventListener('mousedown', (e) => {
-  if (!state.imageId || (e.button !== 0 && e.button !== 2)) return;
+  if (!state.imageId || !state.hasSam || (e.button !== 0 && e.button !== 2)) return;
   const [x, y] = toImage(e);
   state.drag = { x0: x, y0: y, x1: x, y1: y, button: e.button, sx: e.clientX, sy: e.clientY, moved: false };
   e.preventDefault();
@@ -289,8 +293,8 @@ window.addEventListener('mousemove', (e) => {
     if (hit !== state.hover) {
       state.hover = hit;
       const m = hit >= 0 ? state.everything[hit].record : null;
-      setStatus(m ? `Mask ${hit + 1} of ${state.everything.length}: ${m.area} px, predicted IoU ${(m.predicted_iou ?? 0).toFixed(3)}`
-                  : `${state.everything.length} masks. Hover to highlight one, click to refine with points.`);
+      setStatus(hoverText(m, hit));
+      overlay.title = m && m.label !== undefined ? m.label : '';
       refreshControls();
       render();
     }
@@ -323,6 +327,7 @@ function undo() {
 }
 function clearAll() {
   state.prompts = []; state.candidates = []; state.selected = -1; state.everything = null; state.hover = -1;
+  overlay.title = '';
   state.requestSeq++;
   refreshControls();
   render();
@@ -333,6 +338,40 @@ function setClickLabel(label) {
   state.labelForClick = label;
   $('mode-fg').classList.toggle('on', label === 1);
   $('mode-bg').classList.toggle('on', label === 0);
+}
+
+// The status line for the mask under the mouse (m null: none).
+function hoverText(m, index) {
+  const n = state.everything.length;
+  if (!m) return state.everything.some((e) => e.record.label !== undefined)
+    ? `${n} segments. Hover to see a label.` : `${n} masks. Hover to highlight one, click to refine with points.`;
+  if (m.label !== undefined) return `${m.label}: segment ${index + 1} of ${n}, ${m.area} px, score ${m.score.toFixed(3)}`;
+  return `Mask ${index + 1} of ${n}: ${m.area} px, predicted IoU ${(m.predicted_iou ?? 0).toFixed(3)}`;
+}
+
+// ---------- label everything (Mask2Former panoptic) ----------
+async function labelEverything() {
+  if (!state.imageId || !state.labelModel || state.labelling) return;
+  clearAll();
+  state.labelling = true;
+  refreshControls();
+  setStatus(`Labelling everything with ${state.labelModel}…`);
+  const t0 = performance.now();
+  try {
+    const out = await api('POST', `/v1/images/${state.imageId}/segment`,
+      JSON.stringify({ task: 'panoptic', model: state.labelModel }), 'application/json');
+    state.everything = out.segments.map((r) => ({ record: r, mask: rleDecode(r.segmentation), area: r.area }));
+    const ms = Math.round(performance.now() - t0);
+    setStatus(`${out.segments.length} segments labelled in ${ms} ms. Hover to see a label.`);
+  } catch (e) {
+    if (e.status === 404 && /cache/.test(e.message)) toast('The server forgot this image (cache full?): open it again.');
+    else toast(`Label everything failed: ${e.message}`);
+    setStatus('Ready.');
+  } finally {
+    state.labelling = false;
+    refreshControls();
+    render();
+  }
 }
 
 // ---------- segment everything ----------
@@ -435,6 +474,7 @@ $('clear').addEventListener('click', clearAll);
 $('mode-fg').addEventListener('click', () => setClickLabel(1));
 $('mode-bg').addEventListener('click', () => setClickLabel(0));
 $('everything').addEventListener('click', segmentEverything);
+$('label-everything').addEventListener('click', labelEverything);
 $('job-cancel').addEventListener('click', cancelJob);
 $('dl-png').addEventListener('click', downloadPng);
 $('dl-json').addEventListener('click', downloadCoco);
@@ -453,11 +493,33 @@ window.addEventListener('keydown', (e) => {
   }
 });
 
-api('GET', '/v1/model').then((m) => {
-  state.canGenerate = !!m.generate;
-  $('model').textContent = `SAM · ${m.image_size}px input · ViT dim ${m.encoder_dim}×${m.encoder_depth} · ${m.precision}`;
-  $('model').title = m.description;
-  if (!m.generate) $('everything').title = 'Not available on this server (built without the automatic mask generator)';
-  refreshControls();
-}).catch((e) => toast(`The server does not answer: ${e.message}`));
+// What the server hosts: a SAM model (clicks, segment everything) and/or Mask2Former models
+// (label everything, with the first of them).
+(async () => {
+  try {
+    const { models } = await api('GET', '/v1/models');
+    const m2f = models.find((m) => m.family === 'mask2former');
+    state.hasSam = models.some((m) => m.family === 'sam');
+    if (m2f) {
+      state.labelModel = m2f.name;
+      $('label-everything').hidden = false;
+      $('label-everything').title = `Every pixel labelled by ${m2f.name} (${m2f.labels.length} labels, panoptic); hover to see a label`;
+    }
+    const parts = [];
+    if (state.hasSam) {
+      const m = await api('GET', '/v1/model');
+      state.canGenerate = !!m.generate;
+      parts.push(`SAM · ${m.image_size}px input · ViT dim ${m.encoder_dim}×${m.encoder_depth} · ${m.precision}`);
+      $('model').title = m.description;
+      if (!m.generate) $('everything').title = 'Not available on this server (built without the automatic mask generator)';
+    } else {
+      $('everything').title = 'Not available on this server (it hosts no SAM model)';
+    }
+    if (m2f) parts.push(`Mask2Former ${m2f.name} · ${m2f.labels.length} labels`);
+    $('model').textContent = parts.join('  +  ');
+    refreshControls();
+  } catch (e) {
+    toast(`The server does not answer: ${e.message}`);
+  }
+})();
 refreshControls();
