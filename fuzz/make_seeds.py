@@ -152,6 +152,11 @@ def seeds(target):
     elif target == "hf_config":
         yield from data_files("sam-tiny/hf/*.json")
         yield b'{"vision_config": {"num_attention_heads": 2, "window_size": 4, "global_attn_indexes": [1]}}'
+    elif target == "server_segment":
+        for text in [b'{}', b'{"task": "panoptic", "threshold": 0.5, "label_ids_to_fuse": [3, 4]}',
+                     b'{"task": "instance", "model": "m", "mask_threshold": 1, "overlap_mask_area_threshold": 0}',
+                     b'{"task": "semantic"}', b'{"threshold": "x"}', b'[]']:
+            yield text
     elif target == "mask2former_config":
         yield from data_files("mask2former/*/*.json")
         yield b'{"backbone_config": {"model_type": "swin", "depths": [1, 1, 1, 1]}, "id2label": {"0": "a"}}'
