@@ -24,8 +24,10 @@ at::Tensor DeformableEncoderLayer::operator()(const at::Tensor& states, const at
                                               const at::Tensor& reference_points,
                                               const std::vector<kernels::LevelShape>& levels) const {
   const at::Tensor attended = self_attn_(states + position, states, reference_points, levels).output;
-  const at::Tensor h = self_attn_layer_norm_(states + attended);
-  return final_layer_norm_(h + fc2_(at::relu(fc1_(h))));
+  const at::Tensor h = self_attn_layer_norm_(states + attended, at::kFloat);
+  at::Tensor y = h.clone();
+  fc2_.accumulate(y, at::relu(fc1_(h)));  // y = h + ffn(h) without another temporary
+  return final_layer_norm_(y, at::kFloat);
 }
 
 }  // namespace segkit::mask2former

@@ -3,7 +3,6 @@
 #include <ATen/ops/cat.h>
 #include <ATen/ops/constant_pad_nd.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/gelu.h>
 #include <ATen/ops/index_select.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/roll.h>
@@ -84,7 +83,7 @@ SwinBackbone SwinBackbone::load(const nn::WeightMap& w, const std::string& prefi
 at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width, bool shifted) const {
   const int64_t batch = x.size(0), channels = x.size(2), ws = window_, shift = shifted ? ws / 2 : 0;
   const int64_t hp = (height + ws - 1) / ws * ws, wp = (width + ws - 1) / ws * ws;
-  at::Tensor h = b.norm_before(x).view({batch, height, width, channels});
+  at::Tensor h = b.norm_before(x, at::kFloat).view({batch, height, width, channels});
   // Padding comes after the norm, so padded tokens are zeros (and take part in attention).
   if (hp != height || wp != width) h = at::constant_pad_nd(h, {0, 0, 0, wp - width, 0, hp - height});
   if (shift) h = at::roll(h, {-shift, -shift}, {1, 2});
@@ -102,7 +101,8 @@ at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t 
   if (shift) attended = at::roll(attended, {shift, shift}, {1, 2});
   if (hp != height || wp != width) attended = attended.slice(1, 0, height).slice(2, 0, width);
   at::Tensor y = x + attended.reshape({batch, height * width, channels});
-  return y + b.fc2(at::gelu(b.fc1(b.norm_after(y))));
+  b.fc2.accumulate(y, b.fc1.gelu(b.norm_after(y, at::kFloat)));  // y += mlp(y), bias and GELU fused
+  return y;
 }
 
 std::vector<at::Tensor> SwinBackbone::operator()(const at::Tensor& pixel_values) const {

@@ -77,22 +77,28 @@ TransformerDecoder TransformerDecoder::load(const nn::WeightMap& w, const Mask2F
   return d;
 }
 
-DecoderPrediction TransformerDecoder::predict(const at::Tensor& hidden, const at::Tensor& mask_features) const {
-  const at::Tensor normed = decoder_norm_(hidden);
+at::Tensor TransformerDecoder::mask_embedding(const at::Tensor& normed) const {
   at::Tensor embedding = normed;
   for (size_t i = 0; i < mask_embedder_.size(); ++i) {
     embedding = mask_embedder_[i](embedding);
     if (i + 1 < mask_embedder_.size()) embedding = at::relu(embedding);
   }
-  const int64_t b = mask_features.size(0), c = mask_features.size(1), h = mask_features.size(2), w = mask_features.size(3);
-  const at::Tensor masks = at::bmm(embedding, mask_features.reshape({b, c, h * w})).view({b, -1, h, w});
-  return {class_predictor_(normed), masks};
+  return embedding;
 }
 
-at::Tensor TransformerDecoder::attention_mask(const at::Tensor& mask_logits, int64_t height, int64_t width) const {
-  const at::Tensor resized = at::upsample_bilinear2d(mask_logits, {height, width}, false);
+namespace {
+
+// embedding B × Q × c, features B × c × h × w → B × Q × h × w (transformers' einsum).
+at::Tensor mask_logits_of(const at::Tensor& embedding, const at::Tensor& features) {
+  const int64_t b = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
+  return at::bmm(embedding, features.reshape({b, c, h * w})).view({b, -1, h, w});
+}
+
+}  // namespace
+
+at::Tensor TransformerDecoder::attention_mask(const at::Tensor& level_logits) const {
   // sigmoid in float32 first, as transformers: logits within ~1e-7 of 0 round to 0.5 (allowed).
-  at::Tensor blocked = at::sigmoid(resized).flatten(2).lt(0.5);
+  at::Tensor blocked = at::sigmoid(level_logits).flatten(2).lt(0.5);
   // A query blocked everywhere may look everywhere instead.
   const at::Tensor everywhere = blocked.all(-1, true);
   blocked = blocked.logical_and(everywhere.logical_not());
@@ -111,16 +117,30 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
     memory[l] = (f.flatten(2).transpose(1, 2) + level_embed_[l]).contiguous();  // B × HW × d
     memory_pos[l] = sine_position_embedding(f.size(2), f.size(3), d / 2).flatten(2).transpose(1, 2);  // 1 × HW × d
   }
+  // transformers resizes each full-size mask prediction to the next level's size to make the
+  // attention mask. Bilinear resizing is linear per channel, so resizing the mask features once
+  // per level and multiplying by the embedding gives the same logits without the full-size
+  // product for every layer (a tenth of the model's work at 800×1216).
+  std::vector<at::Tensor> level_features(kLevels);
+  for (int l = 0; l < kLevels; ++l)
+    level_features[l] = at::upsample_bilinear2d(mask_features, {sizes[l][0], sizes[l][1]}, false);
   at::Tensor hidden = query_features_.unsqueeze(0).expand({batch, -1, -1}).contiguous();
   const at::Tensor query_pos = query_position_.unsqueeze(0);
   DecoderOutput out;
   out.hidden_states.push_back(hidden);
-  DecoderPrediction pred = predict(hidden, mask_features);
-  if (all_layers || layers_.empty()) out.predictions.push_back(pred);
+  // The prediction after each layer (and from the queries): its class and mask logits where
+  // kept, and the mask embedding that makes the next layer's attention mask.
+  auto predict = [&](bool keep) {
+    const at::Tensor normed = decoder_norm_(hidden);
+    const at::Tensor embedding = mask_embedding(normed);
+    if (keep) out.predictions.push_back({class_predictor_(normed), mask_logits_of(embedding, mask_features)});
+    return embedding;
+  };
+  at::Tensor embedding = predict(all_layers || layers_.empty());
   for (size_t i = 0; i < layers_.size(); ++i) {
     const MaskedAttentionLayer& L = layers_[i];
     const int l = static_cast<int>(i % kLevels);
-    const at::Tensor blocked = attention_mask(pred.mask_logits, sizes[l][0], sizes[l][1]);
+    const at::Tensor blocked = attention_mask(mask_logits_of(embedding, level_features[l]));
     const at::Tensor bias = at::zeros_like(blocked, at::kFloat).masked_fill_(blocked, -std::numeric_limits<float>::infinity());
     // Masked cross-attention (torch.nn.MultiheadAttention with a packed projection).
     const at::Tensor w_q = L.cross_in_weight.slice(0, 0, d), w_k = L.cross_in_weight.slice(0, d, 2 * d),
@@ -138,8 +158,7 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
     hidden = L.self_norm(hidden + L.self_out(merge_heads(attend(sq, sk, sv, at::Tensor()), batch)));
     hidden = L.final_norm(hidden + L.fc2(at::relu(L.fc1(hidden))));
     out.hidden_states.push_back(hidden);
-    pred = predict(hidden, mask_features);
-    if (all_layers || i + 1 == layers_.size()) out.predictions.push_back(pred);
+    embedding = predict(all_layers || i + 1 == layers_.size());
   }
   return out;
 }

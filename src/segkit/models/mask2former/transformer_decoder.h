@@ -40,10 +40,10 @@ class TransformerDecoder {
                            bool all_layers = false) const;
 
  private:
-  // Class logits, mask logits, and the cross-attention mask for a level of `target` size
-  // (B·heads × Q × h·w, true = may not attend).
-  DecoderPrediction predict(const at::Tensor& hidden, const at::Tensor& mask_features) const;
-  at::Tensor attention_mask(const at::Tensor& mask_logits, int64_t height, int64_t width) const;
+  // The mask embedder's MLP over decoder-normed queries: B × Q × mask_feature_size.
+  at::Tensor mask_embedding(const at::Tensor& normed) const;
+  // From mask logits at a level's size: B·heads × Q × h·w, true = may not attend.
+  at::Tensor attention_mask(const at::Tensor& level_logits) const;
 
   std::vector<MaskedAttentionLayer> layers_;
   nn::LayerNorm decoder_norm_;
