@@ -49,7 +49,7 @@ SwinBackbone SwinBackbone::load(const nn::WeightMap& w, const std::string& prefi
   SwinBackbone s;
   s.window_ = c.window_size;
   s.patch_ = c.patch_size;
-  s.relative_index_ = relative_position_index(s.window_);
+  const at::Tensor relative_index = relative_position_index(s.window_);
   s.patch_embed_ = nn::Conv2d::load(w, prefix + "embeddings.patch_embeddings.projection", true, c.patch_size, 0);
   s.embed_norm_ = nn::LayerNorm::load(w, prefix + "embeddings.norm", c.layer_norm_eps);
   for (size_t si = 0; si < c.depths.size(); ++si) {
@@ -67,7 +67,12 @@ SwinBackbone SwinBackbone::load(const nn::WeightMap& w, const std::string& prefi
       b.output = nn::Linear::load(w, bp + "attention.output.dense");
       b.fc1 = nn::Linear::load(w, bp + "intermediate.dense");
       b.fc2 = nn::Linear::load(w, bp + "output.dense");
-      b.relative_position_bias_table = w.get(bp + "attention.self.relative_position_bias_table");
+      // The bias of each head for every (query, key) pair of a window, gathered once.
+      const int64_t n = c.window_size * c.window_size;
+      b.relative_position_bias = at::index_select(w.get(bp + "attention.self.relative_position_bias_table"), 0, relative_index)
+                                     .view({n, n, b.heads})
+                                     .permute({2, 0, 1})
+                                     .contiguous();
       stage.blocks.push_back(std::move(b));
     }
     if (si + 1 < c.depths.size()) {
@@ -80,8 +85,9 @@ SwinBackbone SwinBackbone::load(const nn::WeightMap& w, const std::string& prefi
   return s;
 }
 
-at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width, bool shifted) const {
-  const int64_t batch = x.size(0), channels = x.size(2), ws = window_, shift = shifted ? ws / 2 : 0;
+at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width,
+                               const at::Tensor& mask) const {
+  const int64_t batch = x.size(0), channels = x.size(2), ws = window_, shift = mask.defined() ? ws / 2 : 0;
   const int64_t hp = (height + ws - 1) / ws * ws, wp = (width + ws - 1) / ws * ws;
   at::Tensor h = b.norm_before(x, at::kFloat).view({batch, height, width, channels});
   // Padding comes after the norm, so padded tokens are zeros (and take part in attention).
@@ -93,9 +99,8 @@ at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t 
   auto split_heads = [&](const at::Tensor& t) { return t.view({-1, n, heads, dh}).transpose(1, 2); };
   const at::Tensor q = split_heads(b.query(windows)), k = split_heads(b.key(windows)), v = split_heads(b.value(windows));
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(dh)));
-  const at::Tensor bias = at::index_select(b.relative_position_bias_table, 0, relative_index_).view({n, n, heads}).permute({2, 0, 1});
-  scores.add_(bias);
-  if (shift) scores = scores.view({batch, nh * nw, heads, n, n}).add_(shift_mask(hp, wp, ws, shift).unsqueeze(1)).view({-1, heads, n, n});
+  scores.add_(b.relative_position_bias);
+  if (shift) scores = scores.view({batch, nh * nw, heads, n, n}).add_(mask.unsqueeze(1)).view({-1, heads, n, n});
   at::Tensor attended = at::matmul(at::softmax(scores, -1), v).transpose(1, 2).reshape({-1, n, channels});
   attended = b.output(attended).view({batch, nh, nw, ws, ws, channels}).permute({0, 1, 3, 2, 4, 5}).reshape({batch, hp, wp, channels});
   if (shift) attended = at::roll(attended, {shift, shift}, {1, 2});
@@ -115,7 +120,10 @@ std::vector<at::Tensor> SwinBackbone::operator()(const at::Tensor& pixel_values)
   at::Tensor x = embed_norm_(e.flatten(2).transpose(1, 2));
   std::vector<at::Tensor> features;
   for (const SwinStage& stage : stages_) {
-    for (size_t i = 0; i < stage.blocks.size(); ++i) x = block(stage.blocks[i], x, height, width, i % 2 == 1);
+    // Odd blocks shift their windows; their mask depends only on the stage's padded size.
+    const int64_t hp = (height + window_ - 1) / window_ * window_, wp = (width + window_ - 1) / window_ * window_;
+    const at::Tensor mask = stage.blocks.size() > 1 ? shift_mask(hp, wp, window_, window_ / 2) : at::Tensor();
+    for (size_t i = 0; i < stage.blocks.size(); ++i) x = block(stage.blocks[i], x, height, width, i % 2 ? mask : at::Tensor());
     features.push_back(stage.output_norm(x).view({batch, height, width, channels}).permute({0, 3, 1, 2}).contiguous());
     if (!stage.merge_norm.weight.defined()) break;
     at::Tensor m = x.view({batch, height, width, channels});

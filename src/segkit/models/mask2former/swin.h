@@ -16,7 +16,7 @@ namespace segkit::mask2former {
 struct SwinBlock {
   nn::LayerNorm norm_before, norm_after;
   nn::Linear query, key, value, output, fc1, fc2;
-  at::Tensor relative_position_bias_table;  // (2·ws−1)² × heads
+  at::Tensor relative_position_bias;  // heads × ws² × ws², from the (2·ws−1)² × heads table
   int64_t heads = 1;
 };
 
@@ -35,13 +35,13 @@ class SwinBackbone {
   std::vector<at::Tensor> operator()(const at::Tensor& pixel_values) const;
 
  private:
-  at::Tensor block(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width, bool shifted) const;
+  // `mask` (windows × ws² × ws²) shifts the block's windows; undefined: a plain block.
+  at::Tensor block(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width, const at::Tensor& mask) const;
 
   nn::Conv2d patch_embed_;
   nn::LayerNorm embed_norm_;
   std::vector<SwinStage> stages_;
   int64_t window_ = 7, patch_ = 4;
-  at::Tensor relative_index_;  // ws² × ws², into the bias table
 };
 
 }  // namespace segkit::mask2former
