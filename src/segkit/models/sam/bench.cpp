@@ -5,67 +5,19 @@
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
-#include <functional>
 #include <vector>
 
+#include "core/bench_timing.h"
 #include "models/sam/predictor_torch.h"
 #include "segkit/error.h"
 #include "segkit/machine.h"
 #include "segkit/sam_generator.h"
 
-
 namespace segkit {
 
-namespace {
-
-double now_ms() {
-  using namespace std::chrono;
-  return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
-}
-
-// CPU time of the whole process (all threads): on a machine shared with other work it varies
-// much less than wall time.
-double process_cpu_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-double median(std::vector<double> t) {
-  std::sort(t.begin(), t.end());
-  const size_t n = t.size();
-  return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
-
-// One untimed warm-up (first-touch page faults, lazy initialisation), then the median of
-// `repeat` runs: wall time returned, CPU time in `cpu_ms`.
-double median_ms(int repeat, const std::function<void()>& run, std::optional<double>& cpu_ms) {
-  run();
-  std::vector<double> wall, cpu;
-  for (int i = 0; i < repeat; ++i) {
-    const double start = now_ms(), cpu_start = process_cpu_ms();
-    run();
-    wall.push_back(now_ms() - start);
-    cpu.push_back(process_cpu_ms() - cpu_start);
-  }
-  cpu_ms = median(cpu);
-  return median(wall);
-}
-
-// Runs `phase` and returns its peak resident memory, where the kernel lets us reset the peak;
-// `overall` keeps the peak of the whole run across resets.
-std::optional<double> phase_peak(double& overall, const std::function<void()>& phase) {
-  overall = std::max(overall, peak_rss_mb());
-  const bool reset = reset_peak_rss();
-  phase();
-  overall = std::max(overall, peak_rss_mb());
-  if (!reset) return std::nullopt;
-  return peak_rss_mb();
-}
-
-}  // namespace
+using bench::median_ms;
+using bench::now_ms;
+using bench::phase_peak;
 
 SamBenchResult run_sam_bench(const SamBenchOptions& o, void (*log)(const std::string&)) {
   if (o.repeat < 1) fail("--repeat", "must be at least 1");

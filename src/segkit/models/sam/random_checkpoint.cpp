@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "core/splitmix64.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "segkit/safetensors.h"
@@ -13,18 +14,6 @@
 namespace segkit::sam {
 
 namespace {
-
-// splitmix64: tiny, fast, and the same on every platform (unlike std distributions).
-struct Rng {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  float uniform(float half_width) { return (static_cast<float>(next() >> 40) / 16777216.0f * 2 - 1) * half_width; }
-};
 
 class Writer {
  public:
@@ -56,7 +45,7 @@ class Writer {
   }
 
  private:
-  Rng rng_;
+  SplitMix64 rng_;
   std::vector<std::string> names_;
   std::vector<std::vector<int64_t>> shapes_;
   std::vector<std::vector<float>> data_;
