@@ -1,7 +1,5 @@
 #include "models/mask2former/checkpoint.h"
 
-#include <map>
-
 #include "checkpoints/float_tensors.h"
 #include "segkit/error.h"
 
@@ -16,8 +14,6 @@ void replace_once(std::string& s, const std::string& from, const std::string& to
   if (at != std::string::npos) s.replace(at, from.size(), to);
 }
 
-using Shapes = std::map<std::string, std::vector<int64_t>>;
-
 void linear(Shapes& s, const std::string& name, int64_t out, int64_t in, bool bias = true) {
   s[name + ".weight"] = {out, in};
   if (bias) s[name + ".bias"] = {out};
@@ -28,7 +24,8 @@ void norm(Shapes& s, const std::string& name, int64_t width) {
   s[name + ".bias"] = {width};
 }
 
-// Every tensor the network reads, with its shape, from the configuration alone.
+}  // namespace
+
 Shapes expected_shapes(const Mask2FormerConfig& c) {
   Shapes s;
   const std::string enc = "model.pixel_level_module.encoder.";
@@ -103,8 +100,6 @@ Shapes expected_shapes(const Mask2FormerConfig& c) {
   linear(s, "class_predictor", c.num_labels() + 1, d);
   return s;
 }
-
-}  // namespace
 
 std::string file_name_of(const std::string& name) {
   const std::string enc = "model.pixel_level_module.encoder.";

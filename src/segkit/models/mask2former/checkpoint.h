@@ -1,6 +1,8 @@
 #pragma once
 // A Mask2Former checkpoint's tensors under the names transformers writes to files, every one the
 // configuration needs checked for presence and shape before any network part is built.
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +16,10 @@ namespace segkit::mask2former {
 // The file spelling of a tensor name: transformers 5 module paths (encoder.swin.*,
 // attention.q_proj, mlp.fc1, ...) become the names its save_pretrained writes.
 std::string file_name_of(const std::string& name);
+
+// Every tensor the network reads (file names), with its shape, from the configuration alone.
+using Shapes = std::map<std::string, std::vector<int64_t>>;
+Shapes expected_shapes(const Mask2FormerConfig& config);
 
 struct LoadedWeights {
   nn::WeightMap weights;
