@@ -1,10 +1,14 @@
-// `segkit bench`: how fast SAM runs here (load, encoder, decoder, memory), as one JSON object.
+// `segkit bench`: how fast a model runs here, as one JSON object. SAM: load, encoder, decoder,
+// memory. Mask2Former: load, each stage and the forward pass per input size, multiply-adds, memory.
 #include <cstdlib>
+#include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "models/mask2former/bench.h"
 #include "models/sam/bench.h"
+#include "segkit/error.h"
 #include "segkit/machine.h"
 #include "segkit/model.h"
 #include "segkit/threads.h"
@@ -13,6 +17,7 @@
 namespace {
 struct BenchArgs {
   segkit::SamBenchOptions bench;
+  std::vector<std::string> sizes;  // Mask2Former only
   segkit::cli::LoadArgs load;
   bool json = false;
   segkit::cli::CommonOptions common;
@@ -21,24 +26,107 @@ struct BenchArgs {
 nlohmann::json optional_ms(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
 
 void log_line(const std::string& s) { std::cerr << "segkit bench: " << s << "\n"; }
+
+nlohmann::json machine_json() {
+  segkit::MachineInfo m = segkit::machine_info();
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  return {{"cpu", m.cpu_model},
+          {"logical_cores", m.logical_cores},
+          {"simd", m.simd_flags},
+          {"native_bf16", m.native_bf16},
+          {"openblas_coretype", coretype ? coretype : ""}};
+}
+
+nlohmann::json timing_json(const segkit::Mask2FormerTiming& t) { return {{"ms", t.ms}, {"cpu_ms", t.cpu_ms}}; }
+
+void run_mask2former() {
+  segkit::Mask2FormerBenchOptions o;
+  o.model = args.bench.model;
+  o.image = args.bench.image;
+  o.load = args.bench.load;
+  o.repeat = args.bench.repeat;
+  if (!args.sizes.empty()) o.sizes = args.sizes;
+  const segkit::Mask2FormerBenchResult r = segkit::run_mask2former_bench(o, args.common.quiet ? nullptr : &log_line);
+  nlohmann::json runs = nlohmann::json::array();
+  for (const segkit::Mask2FormerBenchRun& run : r.runs) {
+    const double gflop = 2.0 * static_cast<double>(run.macs.total()) / 1e9;
+    nlohmann::json post;
+    for (const auto& [task, t] : run.postprocess) post[task] = timing_json(t);
+    runs.push_back({{"size", run.size},
+                    {"input_height", run.height},
+                    {"input_width", run.width},
+                    {"preprocess", timing_json(run.preprocess)},
+                    {"backbone", timing_json(run.backbone)},
+                    {"pixel_decoder", timing_json(run.pixel_decoder)},
+                    {"transformer_decoder", timing_json(run.transformer_decoder)},
+                    {"forward", timing_json(run.forward)},
+                    {"postprocess", post},
+                    {"gmacs",
+                     {{"backbone", run.macs.backbone / 1e9},
+                      {"pixel_decoder", run.macs.pixel_decoder / 1e9},
+                      {"transformer_decoder", run.macs.transformer_decoder / 1e9},
+                      {"total", run.macs.total() / 1e9}}},
+                    {"gflop", gflop},
+                    {"gflop_per_s", gflop / (run.forward.ms / 1e3)},
+                    {"peak_rss_mb", optional_ms(run.peak_rss_mb)}});
+  }
+  const nlohmann::json j = {{"segkit", segkit::version_string()},
+                            {"family", "mask2former"},
+                            {"model", o.model},
+                            {"architecture", r.config.describe()},
+                            {"parameters", r.parameter_count},
+                            {"image", o.image},
+                            {"image_size", {r.image_width, r.image_height}},
+                            {"precision", r.precision},
+                            {"threads", segkit::num_threads()},
+                            {"repeat", o.repeat},
+                            {"load_ms", r.load_ms},
+                            {"runs", runs},
+                            {"peak_rss_mb", r.peak_rss_mb},
+                            {"machine", machine_json()}};
+  if (args.json) {
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  std::cout << "model      " << o.model << " (" << r.config.describe() << ")\n"
+            << "precision  " << r.precision << ", threads " << segkit::num_threads() << ", median of " << o.repeat << "\n"
+            << "load       " << r.load_ms << " ms\n";
+  std::cout << std::fixed << std::setprecision(1);
+  for (const nlohmann::json& run : runs) {
+    std::cout << "input      " << run["input_height"] << "x" << run["input_width"] << " (" << run["size"].get<std::string>()
+              << "): " << run["gflop"].get<double>() << " GFLOP, " << run["gflop_per_s"].get<double>() << " GFLOP/s\n";
+    for (const char* stage : {"preprocess", "backbone", "pixel_decoder", "transformer_decoder", "forward"})
+      std::cout << "  " << stage << std::string(21 - std::string(stage).size(), ' ') << run[stage]["ms"].get<double>() << " ms\n";
+    for (const auto& [task, t] : run["postprocess"].items())
+      std::cout << "  postprocess " << task << std::string(9 - task.size(), ' ') << t["ms"].get<double>() << " ms\n";
+  }
+  std::cout << "peak RSS   " << r.peak_rss_mb << " MiB\n";
+}
 }  // namespace
 
-SEGKIT_COMMAND("bench", "Time SAM on this machine: model load, image encoder, decoder (median of repeats)", [](CLI::App& cmd) {
+SEGKIT_COMMAND("bench", "Time SAM or Mask2Former on this machine: model load, each stage (median of repeats)", [](CLI::App& cmd) {
   cmd.add_option("-m,--model", args.bench.model, "Model folder, HF repo id (from the local cache) or .pth/.safetensors file")->required();
   cmd.add_option("-i,--image", args.bench.image, "Input image")->required();
   segkit::cli::add_load_options(cmd, args.load);
-  cmd.add_option("--only", args.bench.only, "Time only one part")->check(CLI::IsMember({"encoder", "decoder", "generate"}));
+  cmd.add_option("--only", args.bench.only, "SAM: time only one part")->check(CLI::IsMember({"encoder", "decoder", "generate"}));
   cmd.add_option("--repeat", args.bench.repeat, "Timed runs per measurement, after one warm-up; the median is reported")
       ->check(CLI::PositiveNumber);
+  cmd.add_option("--size", args.sizes,
+                 "Mask2Former: input sizes, HEIGHTxWIDTH (resized to exactly that) or 'processor' (the checkpoint's own); "
+                 "default 800x1216 (the paper's evaluation size) and processor");
   cmd.add_flag("--json", args.json, "Print one JSON object");
   segkit::cli::add_common_options(cmd, args.common);
   cmd.callback([] {
     segkit::cli::apply_common_options(args.common);
     args.bench.load = args.load.options();
+    if (segkit::inspect_model(args.bench.model).family == "mask2former") {
+      if (!args.bench.only.empty()) segkit::fail("--only", "is for SAM models; Mask2Former times every stage");
+      run_mask2former();
+      return;
+    }
+    if (!args.sizes.empty()) segkit::fail("--size", "is for Mask2Former models");
     segkit::require_model_family(args.bench.model, "sam");  // before the timed load
     segkit::SamBenchResult r = segkit::run_sam_bench(args.bench, args.common.quiet ? nullptr : &log_line);
-    segkit::MachineInfo m = segkit::machine_info();
-    const char* coretype = std::getenv("OPENBLAS_CORETYPE");
     nlohmann::json j = {
         {"segkit", segkit::version_string()},
         {"model", args.bench.model},
@@ -62,12 +150,7 @@ SEGKIT_COMMAND("bench", "Time SAM on this machine: model load, image encoder, de
         {"encoder_peak_rss_mb", optional_ms(r.encoder_peak_rss_mb)},
         {"decoder_peak_rss_mb", optional_ms(r.decoder_peak_rss_mb)},
         {"generate_peak_rss_mb", optional_ms(r.generate_peak_rss_mb)},
-        {"machine",
-         {{"cpu", m.cpu_model},
-          {"logical_cores", m.logical_cores},
-          {"simd", m.simd_flags},
-          {"native_bf16", m.native_bf16},
-          {"openblas_coretype", coretype ? coretype : ""}}}};
+        {"machine", machine_json()}};
     if (args.json) {
       std::cout << j.dump() << "\n";
       return;
