@@ -4,6 +4,8 @@
 #
 #   SAM_REFERENCE=/path/to/segment-anything bench/compare_peers.sh
 #
+# (SAM; Mask2Former against ONNX Runtime is bench/compare_peers_mask2former.sh.)
+#
 # Environment: BUILD (default build), VARIANT (vit_b), IMAGE (../shared/images/truck.jpg),
 # THREADS (2), REPEAT (3), PRECISIONS ("fp32 bf16"), PYTHON (the Debian /usr/bin/python3, which
 # sees python3-torch, even when another python3 comes first on PATH), PEERS ("pytorch onnxruntime").
