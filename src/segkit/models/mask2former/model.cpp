@@ -4,6 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "core/heap_reuse.h"
 #include "core/json_read.h"
 #include "models/mask2former/checkpoint.h"
 #include "models/mask2former/config.h"
@@ -78,6 +79,9 @@ std::shared_ptr<const Mask2FormerModel> Mask2FormerModel::load(const std::string
   if (options.precision == Precision::Bf16)
     fail("precision 'bf16'", "a Mask2Former model runs in fp32 (or auto)");
   c10::InferenceMode guard;
+  // The forward allocates the same large temporaries stage after stage, image after image:
+  // reused memory instead of fresh pages (page faults were a fifth of the time).
+  core::keep_freed_heap_for_reuse();
   const ModelLocation files = locate_model(source);
   if (files.config.empty()) fail(source, "no config.json beside the weights (Mask2Former needs its configuration)");
   auto impl = std::make_unique<Impl>();
