@@ -4,12 +4,13 @@
 #include <ATen/ops/constant_pad_nd.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/index_select.h>
-#include <ATen/ops/matmul.h>
 #include <ATen/ops/roll.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/zeros.h>
 
 #include <cmath>
+
+#include "kernels/cpu/matmul.h"
 
 namespace segkit::mask2former {
 
@@ -98,10 +99,10 @@ at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t 
   at::Tensor windows = h.view({batch, nh, ws, nw, ws, channels}).permute({0, 1, 3, 2, 4, 5}).reshape({-1, n, channels});
   auto split_heads = [&](const at::Tensor& t) { return t.view({-1, n, heads, dh}).transpose(1, 2); };
   const at::Tensor q = split_heads(b.query(windows)), k = split_heads(b.key(windows)), v = split_heads(b.value(windows));
-  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(dh)));
+  at::Tensor scores = kernels::matmul(q, k.transpose(-2, -1), 1.0 / std::sqrt(static_cast<double>(dh)));
   scores.add_(b.relative_position_bias);
   if (shift) scores = scores.view({batch, nh * nw, heads, n, n}).add_(mask.unsqueeze(1)).view({-1, heads, n, n});
-  at::Tensor attended = at::matmul(at::softmax(scores, -1), v).transpose(1, 2).reshape({-1, n, channels});
+  at::Tensor attended = kernels::matmul(at::softmax(scores, -1), v).transpose(1, 2).reshape({-1, n, channels});
   attended = b.output(attended).view({batch, nh, nw, ws, ws, channels}).permute({0, 1, 3, 2, 4, 5}).reshape({batch, hp, wp, channels});
   if (shift) attended = at::roll(attended, {shift, shift}, {1, 2});
   if (hp != height || wp != width) attended = attended.slice(1, 0, height).slice(2, 0, width);

@@ -1,17 +1,15 @@
 #include "models/mask2former/transformer_decoder.h"
 
-#include <ATen/ops/baddbmm.h>
-#include <ATen/ops/bmm.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/relu.h>
 #include <ATen/ops/sigmoid.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/upsample_bilinear2d.h>
-#include <ATen/ops/zeros_like.h>
 
 #include <cmath>
 #include <limits>
 
+#include "kernels/cpu/matmul.h"
 #include "models/mask2former/position_embedding.h"
 
 namespace segkit::mask2former {
@@ -32,15 +30,15 @@ at::Tensor merge_heads(const at::Tensor& x, int64_t batch) {
   return x.view({batch, heads, l, dh}).transpose(1, 2).reshape({batch, l, heads * dh});
 }
 
-// softmax(q·kᵀ/√dh + bias)·v over (B·heads) × L × dh; `bias` may be undefined.
-at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias) {
-  const at::Tensor scaled = q * (1.0 / std::sqrt(static_cast<double>(q.size(2))));
-  const at::Tensor scores = bias.defined() ? at::baddbmm(bias, scaled, k.transpose(1, 2)) : at::bmm(scaled, k.transpose(1, 2));
-  return at::bmm(at::softmax(scores, -1), v);
-}
-
-at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  return at::matmul(x, weight.t()) + bias;
+// softmax(q·kᵀ/√dh, −∞ where `blocked`)·v over (B·heads) × L × dh; `blocked` (B × L × N) may be
+// undefined.
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& blocked) {
+  at::Tensor scores = kernels::matmul(q, k.transpose(1, 2), 1.0 / std::sqrt(static_cast<double>(q.size(2))));
+  if (blocked.defined()) {  // B × Q × N, the same for every head
+    const int64_t b = blocked.size(0);
+    scores.view({b, -1, scores.size(1), scores.size(2)}).masked_fill_(blocked.unsqueeze(1), -std::numeric_limits<float>::infinity());
+  }
+  return kernels::matmul(at::softmax(scores, -1), v);
 }
 
 }  // namespace
@@ -91,7 +89,7 @@ namespace {
 // embedding B × Q × c, features B × c × h × w → B × Q × h × w (transformers' einsum).
 at::Tensor mask_logits_of(const at::Tensor& embedding, const at::Tensor& features) {
   const int64_t b = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
-  return at::bmm(embedding, features.reshape({b, c, h * w})).view({b, -1, h, w});
+  return kernels::matmul(embedding, features.reshape({b, c, h * w})).view({b, -1, h, w});
 }
 
 }  // namespace
@@ -101,21 +99,19 @@ at::Tensor TransformerDecoder::attention_mask(const at::Tensor& level_logits) co
   at::Tensor blocked = at::sigmoid(level_logits).flatten(2).lt(0.5);
   // A query blocked everywhere may look everywhere instead.
   const at::Tensor everywhere = blocked.all(-1, true);
-  blocked = blocked.logical_and(everywhere.logical_not());
-  const int64_t b = blocked.size(0), q = blocked.size(1), n = blocked.size(2);
-  return blocked.unsqueeze(1).expand({b, heads_, q, n}).reshape({b * heads_, q, n});
+  return blocked.logical_and(everywhere.logical_not());
 }
 
 DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& multi_scale, const at::Tensor& mask_features,
                                              bool all_layers) const {
   const int64_t batch = mask_features.size(0), d = hidden_;
-  std::vector<at::Tensor> memory(kLevels), memory_pos(kLevels), keys(kLevels), values(kLevels);
+  std::vector<at::Tensor> memory(kLevels), memory_with_pos(kLevels);
   std::vector<std::array<int64_t, 2>> sizes(kLevels);
   for (int l = 0; l < kLevels; ++l) {
     const at::Tensor& f = multi_scale[l];
     sizes[l] = {f.size(2), f.size(3)};
     memory[l] = (f.flatten(2).transpose(1, 2) + level_embed_[l]).contiguous();  // B × HW × d
-    memory_pos[l] = sine_position_embedding(f.size(2), f.size(3), d / 2).flatten(2).transpose(1, 2);  // 1 × HW × d
+    memory_with_pos[l] = memory[l] + sine_position_embedding(f.size(2), f.size(3), d / 2).flatten(2).transpose(1, 2);
   }
   // transformers resizes each full-size mask prediction to the next level's size to make the
   // attention mask. Bilinear resizing is linear per channel, so resizing the mask features once
@@ -141,16 +137,15 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
     const MaskedAttentionLayer& L = layers_[i];
     const int l = static_cast<int>(i % kLevels);
     const at::Tensor blocked = attention_mask(mask_logits_of(embedding, level_features[l]));
-    const at::Tensor bias = at::zeros_like(blocked, at::kFloat).masked_fill_(blocked, -std::numeric_limits<float>::infinity());
     // Masked cross-attention (torch.nn.MultiheadAttention with a packed projection).
     const at::Tensor w_q = L.cross_in_weight.slice(0, 0, d), w_k = L.cross_in_weight.slice(0, d, 2 * d),
                      w_v = L.cross_in_weight.slice(0, 2 * d, 3 * d);
     const at::Tensor b_q = L.cross_in_bias.slice(0, 0, d), b_k = L.cross_in_bias.slice(0, d, 2 * d),
                      b_v = L.cross_in_bias.slice(0, 2 * d, 3 * d);
-    const at::Tensor q = split_heads(linear(hidden + query_pos, w_q, b_q), heads_);
-    const at::Tensor k = split_heads(linear(memory[l] + memory_pos[l], w_k, b_k), heads_);
-    const at::Tensor v = split_heads(linear(memory[l], w_v, b_v), heads_);
-    hidden = L.cross_norm(hidden + L.cross_out(merge_heads(attend(q, k, v, bias), batch)));
+    const at::Tensor q = split_heads(kernels::linear(hidden + query_pos, w_q, b_q), heads_);
+    const at::Tensor k = split_heads(kernels::linear(memory_with_pos[l], w_k, b_k), heads_);
+    const at::Tensor v = split_heads(kernels::linear(memory[l], w_v, b_v), heads_);
+    hidden = L.cross_norm(hidden + L.cross_out(merge_heads(attend(q, k, v, blocked), batch)));
     // Self-attention among the queries.
     const at::Tensor with_pos = hidden + query_pos;
     const at::Tensor sq = split_heads(L.self_q(with_pos), heads_), sk = split_heads(L.self_k(with_pos), heads_),
