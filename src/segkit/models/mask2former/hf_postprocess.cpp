@@ -2,7 +2,6 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/argmax.h>
-#include <ATen/ops/einsum.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/max.h>
 #include <ATen/ops/sigmoid.h>
@@ -10,14 +9,16 @@
 #include <ATen/ops/topk.h>
 #include <ATen/ops/upsample_bilinear2d.h>
 #include <ATen/ops/upsample_nearest2d.h>
-#include <ATen/ops/where.h>
+#include <ATen/ops/zeros.h>
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/matmul.h"
 #include "segkit/error.h"
 
 namespace segkit {
@@ -93,25 +94,32 @@ constexpr int64_t kChannelsPerChunk = 16;
 // largest value per pixel, as argmax over the whole stack does (ties: the earliest).
 template <typename Visit>
 at::Tensor chunked_argmax(const at::Tensor& per_channel, int target_height, int target_width, Visit visit) {
-  at::Tensor best_value, best_index;
   const int64_t channels = per_channel.size(0);
+  const int64_t height = target_height > 0 ? target_height : per_channel.size(1);
+  const int64_t width = target_height > 0 ? target_width : per_channel.size(2);
+  const int64_t plane = height * width;
+  std::vector<float> best(static_cast<size_t>(plane), -std::numeric_limits<float>::infinity());
+  at::Tensor best_index = at::zeros({height, width}, at::kLong);
+  int64_t* index = best_index.data_ptr<int64_t>();
   for (int64_t c0 = 0; c0 < channels; c0 += kChannelsPerChunk) {
     const int64_t n = std::min(kChannelsPerChunk, channels - c0);
     at::Tensor chunk = per_channel.narrow(0, c0, n);
     if (target_height > 0) chunk = at::upsample_bilinear2d(chunk.unsqueeze(0), {target_height, target_width}, false)[0];
     visit(c0, chunk);  // may replace the chunk (weighting)
-    const at::Tensor index = chunk.argmax(0) + c0;
-    const at::Tensor value = std::get<0>(chunk.max(0));
-    if (!best_value.defined()) {
-      best_value = value;
-      best_index = index;
-    } else {
-      const at::Tensor better = value.gt(best_value);  // strictly: earlier channels win ties
-      best_value = at::where(better, value, best_value);
-      best_index = at::where(better, index, best_index);
+    chunk = chunk.contiguous();
+    const float* values = chunk.data_ptr<float>();
+    // Strictly greater: the earliest channel keeps a tie, as torch's argmax. A NaN never wins
+    // here (torch would pick it); the maps come from sigmoids and softmaxes, which give none.
+    for (int64_t c = 0; c < n; ++c) {
+      const float* v = values + c * plane;
+      for (int64_t i = 0; i < plane; ++i)
+        if (v[i] > best[static_cast<size_t>(i)] || (c0 + c == 0)) {
+          best[static_cast<size_t>(i)] = v[i];
+          index[i] = c0 + c;
+        }
     }
   }
-  return best_index.contiguous();
+  return best_index;
 }
 
 Segmentation empty_segmentation(SegmentationTask task, int64_t height, int64_t width, int32_t fill) {
@@ -132,7 +140,9 @@ Segmentation semantic_segmentation(const at::Tensor& class_logits, const at::Ten
   // The "no object" column takes part in the softmax and is dropped after it.
   const at::Tensor class_probs = at::softmax(class_logits, -1).narrow(1, 0, num_labels);
   const at::Tensor mask_probs = at::sigmoid(resize_to_processed(mask_logits));
-  const at::Tensor per_class = at::einsum("bqc,bqhw->bchw", {class_probs.unsqueeze(0), mask_probs.unsqueeze(0)})[0];
+  // transformers' einsum("bqc,bqhw->bchw"): K × Q times Q × (384·384), on oneDNN.
+  const at::Tensor per_class =
+      kernels::matmul(class_probs.t(), mask_probs.reshape({mask_probs.size(0), -1})).view({num_labels, kProcessedSize, kProcessedSize});
   const at::Tensor labels =
       chunked_argmax(per_class, target_height, target_width, [](int64_t, at::Tensor&) {}).to(at::kInt).contiguous();
 
