@@ -62,9 +62,11 @@ SwinBackbone SwinBackbone::load(const nn::WeightMap& w, const std::string& prefi
       b.heads = c.num_heads[si];
       b.norm_before = nn::LayerNorm::load(w, bp + "layernorm_before", c.layer_norm_eps);
       b.norm_after = nn::LayerNorm::load(w, bp + "layernorm_after", c.layer_norm_eps);
-      b.query = nn::Linear::load(w, bp + "attention.self.query");
-      b.key = nn::Linear::load(w, bp + "attention.self.key");
-      b.value = nn::Linear::load(w, bp + "attention.self.value");
+      // q, k and v as one product: the windows are read once.
+      const nn::Linear q = nn::Linear::load(w, bp + "attention.self.query"), k = nn::Linear::load(w, bp + "attention.self.key"),
+                       v = nn::Linear::load(w, bp + "attention.self.value");
+      b.qkv.weight = at::cat({q.weight, k.weight, v.weight}, 0);
+      b.qkv.bias = at::cat({q.bias, k.bias, v.bias}, 0);
       b.output = nn::Linear::load(w, bp + "attention.output.dense");
       b.fc1 = nn::Linear::load(w, bp + "intermediate.dense");
       b.fc2 = nn::Linear::load(w, bp + "output.dense");
@@ -97,8 +99,9 @@ at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t 
   const int64_t nh = hp / ws, nw = wp / ws, n = ws * ws, heads = b.heads, dh = channels / heads;
   // B × nh × ws × nw × ws × C → (B·nh·nw) × ws² × C, windows row-major, tokens row-major inside.
   at::Tensor windows = h.view({batch, nh, ws, nw, ws, channels}).permute({0, 1, 3, 2, 4, 5}).reshape({-1, n, channels});
-  auto split_heads = [&](const at::Tensor& t) { return t.view({-1, n, heads, dh}).transpose(1, 2); };
-  const at::Tensor q = split_heads(b.query(windows)), k = split_heads(b.key(windows)), v = split_heads(b.value(windows));
+  // (windows) × n × 3C → three views windows × heads × n × dh.
+  const at::Tensor qkv = b.qkv(windows).view({-1, n, 3, heads, dh}).permute({2, 0, 3, 1, 4});
+  const at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
   at::Tensor scores = kernels::matmul(q, k.transpose(-2, -1), 1.0 / std::sqrt(static_cast<double>(dh)));
   scores.add_(b.relative_position_bias);
   if (shift) scores = scores.view({batch, nh * nw, heads, n, n}).add_(mask.unsqueeze(1)).view({-1, heads, n, n});

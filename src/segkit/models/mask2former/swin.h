@@ -15,7 +15,7 @@ namespace segkit::mask2former {
 
 struct SwinBlock {
   nn::LayerNorm norm_before, norm_after;
-  nn::Linear query, key, value, output, fc1, fc2;
+  nn::Linear qkv, output, fc1, fc2;  // qkv: the query, key and value projections stacked
   at::Tensor relative_position_bias;  // heads × ws² × ws², from the (2·ws−1)² × heads table
   int64_t heads = 1;
 };
