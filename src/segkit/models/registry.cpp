@@ -40,6 +40,14 @@ void fill_family_fields(ModelInfo& info) {
   info.commands = f->commands;
 }
 
+void fill_location_fields(ModelInfo& info, const std::string& source, const ModelLocation& location) {
+  info.source = source;
+  info.found_as = location.found_as;
+  info.location = location.description;
+  info.weights = location.weights;
+  info.config = location.config;
+}
+
 int64_t TensorHeader::numel() const {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
@@ -143,11 +151,7 @@ ModelInfo inspect_model(const std::string& source) {
   ModelInfo info;
   info.family = family->name;
   models::fill_family_fields(info);
-  info.source = source;
-  info.found_as = index.location.found_as;
-  info.location = index.location.description;
-  info.weights = index.location.weights;
-  info.config = index.location.config;
+  models::fill_location_fields(info, source, index.location);
   info.identified_by = how;
   if (family->describe) {
     family->describe(index, info);

@@ -50,6 +50,8 @@ const std::vector<FamilyEntry>& families();
 const FamilyEntry* find_family(const std::string& name);
 // Sets family_title, runnable and commands from the family's entry.
 void fill_family_fields(ModelInfo& info);
+// Sets source, found_as, location, weights and config from where the model was found.
+void fill_location_fields(ModelInfo& info, const std::string& source, const ModelLocation& location);
 
 // Error "device 'cuda:0': ..." for a device this build does not run on (every loader calls it).
 void require_supported_device(const Device& device);

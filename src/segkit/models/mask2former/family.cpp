@@ -15,13 +15,16 @@ bool is_parameter(const std::string& name) { return !is_buffer(name); }
 
 }  // namespace
 
+std::string architecture_name(const Mask2FormerConfig& c) {
+  return "mask2former swin embed " + std::to_string(c.embed_dim) + ", " + std::to_string(c.num_queries) + " queries, " +
+         std::to_string(c.num_labels()) + " labels";
+}
+
 void describe(const models::CheckpointIndex& index, ModelInfo& info) {
   info.parameter_count = index.float_elements(is_parameter);
   info.precisions = {"fp32"};
   try {
-    const Mask2FormerConfig c = parse_config(index.config, index.location.config);
-    info.architecture = "mask2former swin embed " + std::to_string(c.embed_dim) + ", " + std::to_string(c.num_queries) +
-                        " queries, " + std::to_string(c.num_labels()) + " labels";
+    info.architecture = architecture_name(parse_config(index.config, index.location.config));
   } catch (const Error&) {
     info.architecture = "mask2former (config.json not runnable)";  // loading reports why
   }

@@ -8,6 +8,7 @@
 #include "core/json_read.h"
 #include "models/mask2former/checkpoint.h"
 #include "models/mask2former/config.h"
+#include "models/mask2former/family.h"
 #include "models/mask2former/hf_postprocess.h"
 #include "models/mask2former/model_impl.h"
 #include "models/mask2former/preprocess.h"
@@ -61,16 +62,10 @@ ModelInfo Mask2FormerModel::info() const {
   ModelInfo info;
   info.family = family();
   models::fill_family_fields(info);
-  const Mask2FormerConfig& c = impl_->config;
-  info.architecture = "mask2former swin embed " + std::to_string(c.embed_dim) + ", " + std::to_string(c.num_queries) +
-                      " queries, " + std::to_string(c.num_labels()) + " labels";
+  info.architecture = mask2former::architecture_name(impl_->config);
   info.parameter_count = impl_->parameter_count;
   info.precisions = {"fp32"};
-  info.source = impl_->source;
-  info.found_as = impl_->location.found_as;
-  info.location = impl_->location.description;
-  info.weights = impl_->location.weights;
-  info.config = impl_->location.config;
+  models::fill_location_fields(info, impl_->source, impl_->location);
   return info;
 }
 

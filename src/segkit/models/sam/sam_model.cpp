@@ -63,11 +63,7 @@ ModelInfo SamModel::info() const {
   info.architecture = sam::architecture_name(impl_->config.encoder_dim, impl_->config.encoder_depth, impl_->config.image_size);
   info.parameter_count = impl_->parameter_count;
   info.precisions = {"fp32", "bf16"};
-  info.source = impl_->source;
-  info.found_as = impl_->location.found_as;
-  info.location = impl_->location.description;
-  info.weights = impl_->location.weights;
-  info.config = impl_->location.config;
+  models::fill_location_fields(info, impl_->source, impl_->location);
   return info;
 }
 
