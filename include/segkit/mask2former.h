@@ -32,7 +32,8 @@ struct SegmentationOptions {
   float overlap_mask_area_threshold = 0.8f;  // panoptic: kept area / own area needed to keep a query
   std::vector<int> label_ids_to_fuse;        // panoptic: labels whose segments merge into one (stuff)
   // panoptic: true numbers segments exactly as transformers, including its id collisions after
-  // a fused label (docs/mask2former.md); false gives every segment its own id, as COCO needs.
+  // a fused label (docs/mask2former.md); false gives every segment its own id, listed once, as
+  // COCO needs.
   bool transformers_ids = true;
 };
 

@@ -283,7 +283,8 @@ Segmentation panoptic_segmentation(const at::Tensor& class_logits, const at::Ten
     segment.label_id = label_k;
     segment.score = round6(score[k]);
     segment.was_fused = should_fuse;
-    s.segments.push_back(segment);
+    // transformers lists every fused query; one entry per id otherwise (the first query's).
+    if (options.transformers_ids || earlier == fused_ids.end()) s.segments.push_back(segment);
     if (should_fuse && earlier == fused_ids.end()) fused_ids.emplace_back(label_k, current_id);
   }
   // Each pixel has one owner, so the owners' regions are disjoint and the order of writing them is irrelevant.

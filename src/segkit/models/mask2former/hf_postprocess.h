@@ -13,8 +13,8 @@
 //     next new id continues from that reused id, so ids can collide; one segments entry per
 //     kept query even when fused; nothing kept gives -1 everywhere and no segments;
 //   - scores rounded to 6 decimals; thresholds compared as Python compares them.
-// SegmentationOptions::transformers_ids false numbers panoptic segments without collisions and
-// returns 0 (void) when nothing is kept; instance results also carry each instance's own mask.
+// SegmentationOptions::transformers_ids false numbers panoptic segments without collisions, lists
+// each id once (a fused label's first query) and returns 0 (void) when nothing is kept; instance results also carry each instance's own mask.
 #include <ATen/core/Tensor.h>
 
 #include "segkit/mask2former.h"

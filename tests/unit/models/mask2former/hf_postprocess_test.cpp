@@ -273,8 +273,9 @@ TEST(Mask2FormerPostprocess, PanopticCocoNumberingGivesEverySegmentItsOwnId) {
   options.transformers_ids = false;
   const Segmentation s = m2f::panoptic_segmentation(l.classes, l.masks, options, 16, 16);
   const float score = s.segments[0].score;
-  // q2 joins q0's segment; q3 gets a new id instead of colliding with q1's.
-  expect_segments(s, {seg(1, 1, true, score), seg(2, 0, false, score), seg(1, 1, true, score), seg(3, 2, false, score)});
+  // q2 joins q0's segment (listed once); q3 gets a new id instead of colliding with q1's.
+  expect_segments(s, {seg(1, 1, true, score), seg(2, 0, false, score), seg(3, 2, false, score)});
+  EXPECT_EQ(s.ids[12 * 16 + 4], 1);  // q2's quadrant
   EXPECT_EQ(s.ids[12 * 16 + 12], 3);
   options.threshold = 1.0f;  // nothing kept: void, not transformers' -1
   const Segmentation empty = m2f::panoptic_segmentation(l.classes, l.masks, options, 16, 16);
