@@ -106,7 +106,8 @@ TEST_F(ServerApi, SegmentTakesTheOptionsAndAModelName) {
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   std::set<int> labels;
-  for (const json& seg : body_of(r)["segments"]) {
+  const json fused = body_of(r);  // a named value: ranging over a member of a temporary would dangle
+  for (const json& seg : fused["segments"]) {
     EXPECT_TRUE(seg["was_fused"]);
     EXPECT_FALSE(seg["isthing"]);
     EXPECT_TRUE(labels.insert(seg["label_id"].get<int>()).second) << "label " << seg["label_id"] << " twice";
