@@ -12,6 +12,7 @@
 #include "segkit/files.h"
 #include "segkit/image.h"
 #include "segkit/label_map.h"
+#include "segkit/mask2former.h"
 #include "segkit/safetensors.h"
 #include "test_util.h"
 
@@ -144,6 +145,55 @@ TEST(SegmentCli, RawWritesTheProcessorAndModelOutputs) {
     EXPECT_LE(test::relative_l2(test::case_tensor(*raw, name), test::case_tensor(*expected, want)), 1e-4) << name;
   }
   EXPECT_EQ(raw->get("pixel_mask").shape, (std::vector<int64_t>{1, 256, 256}));
+}
+
+TEST(SegmentCli, ImageIdsAndPanopticThresholdsReachTheOutput) {
+  test::TempDir dir;
+  const std::string in = input_folder(dir);
+  write_text_atomically(dir.file("coco.json"), R"({"images": [{"id": 7, "file_name": "000000000139.jpg"},
+                                                               {"id": 9, "file_name": "000000000285.jpg"}]})");
+  const auto run = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--input", in, "--task", "panoptic", "-o", dir.file(out), "--image-ids", dir.file("coco.json")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = test::run_cli(segment_args(args));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return read_json(dir.file(out + "/panoptic.json"));
+  };
+  const nlohmann::json loose = run("loose", {"--threshold", "0", "--mask-threshold", "0.1", "--overlap-mask-area-threshold", "0"});
+  EXPECT_EQ(loose["annotations"][0]["image_id"], 7);
+  EXPECT_EQ(loose["annotations"][1]["image_id"], 9);
+  // The same options through the library give the same segments.
+  const auto model = Mask2FormerModel::load(test::mask2former_tiny(), test::quiet_load_options());
+  SegmentationOptions options;
+  options.threshold = 0.0f;
+  options.mask_threshold = 0.1f;
+  options.overlap_mask_area_threshold = 0.0f;
+  options.transformers_ids = false;
+  const Segmentation s = model->segment(load_image(dir.file("val/000000000139.png")), SegmentationTask::Panoptic, options);
+  ASSERT_EQ(loose["annotations"][0]["segments_info"].size(), s.segments.size());
+  // A stricter overlap keeps fewer segments.
+  const nlohmann::json strict = run("strict", {"--threshold", "0", "--mask-threshold", "0.1", "--overlap-mask-area-threshold", "0.99"});
+  EXPECT_LT(strict["annotations"][0]["segments_info"].size(), loose["annotations"][0]["segments_info"].size());
+  // A file missing from --image-ids is named.
+  write_text_atomically(dir.file("coco.json"), R"({"images": [{"id": 7, "file_name": "000000000139.jpg"}]})");
+  const auto r = test::run_cli(segment_args({"--input", in, "-o", dir.file("missing"), "--image-ids", dir.file("coco.json")}));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("no image named like 000000000285.png"), std::string::npos) << r.err;
+}
+
+TEST(SegmentCli, RunsARandomCheckpointWrittenByDevRandomMask2Former) {
+  test::TempDir dir;
+  auto r = test::run_cli({"dev-random-mask2former", "--config", test::data_path("mask2former/model/config.json"), "-o",
+                          dir.file("random"), "--seed", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_cli(segment_args({"-i", test::data_path("mask2former/inputs/img0.png"), "--task", "semantic", "-o",
+                                  dir.file("out"), "--quiet"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_cli({"segment", "-m", dir.file("random"), "-i", test::data_path("mask2former/inputs/img0.png"), "--task",
+                     "semantic", "-o", dir.file("random-out"), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(load_label_png(dir.file("random-out/img0.png")).width, 512);
+  EXPECT_NE(load_label_png(dir.file("random-out/img0.png")).labels, load_label_png(dir.file("out/img0.png")).labels);
 }
 
 TEST(SegmentCli, RefusesBadInputInOneLine) {
