@@ -86,6 +86,7 @@ void run_one(const GenerateOptions& o, segkit::SamMaskGenerator& generator, segk
 
 void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, segkit::MaskOutputMode mode) {
   const std::vector<fs::path> files = segkit::cli::list_images(o.input);
+  const std::vector<std::string> bases = segkit::cli::output_bases(files);
   std::error_code ec;
 
   fs::create_directories(o.out, ec);
@@ -98,7 +99,7 @@ void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, s
   segkit::cli::ProgressBar bar(files.size(), o.common.quiet || o.json);
   for (size_t i = 0; i < files.size(); ++i) {
     const fs::path& f = files[i];
-    const std::string base = segkit::cli::output_base(files, f);
+    const std::string& base = bases[i];
     const Target target = target_for((fs::path(o.out) / base).string(), mode);
     bar.update(i, f.filename().string());
     if (fs::exists(target.done_marker())) {

@@ -181,8 +181,7 @@ void run() {
   const std::vector<int64_t> ids = image_ids_for(files, opts.image_ids);
   const Layout layout{task, opts.out};
   ensure_folder(layout.out);
-  std::vector<std::string> bases;
-  for (const fs::path& f : files) bases.push_back(segkit::cli::output_base(files, f));
+  const std::vector<std::string> bases = segkit::cli::output_bases(files);
 
   size_t done = 0, skipped = 0, failed = 0, segments = 0;
   const auto start = std::chrono::steady_clock::now();

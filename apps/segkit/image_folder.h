@@ -30,10 +30,14 @@ inline std::vector<std::filesystem::path> list_images(const std::string& folder)
   return files;
 }
 
-// The file's stem, or its whole name when another image shares the stem (a.jpg, a.png).
-inline std::string output_base(const std::vector<std::filesystem::path>& files, const std::filesystem::path& file) {
-  const auto same_stem = std::count_if(files.begin(), files.end(), [&](const std::filesystem::path& f) { return f.stem() == file.stem(); });
-  return same_stem > 1 ? file.filename().string() : file.stem().string();
+// Each file's output base name: its stem, or its whole name when another image shares the stem
+// (a.jpg, a.png). Stems are counted once, so a folder of thousands stays linear.
+inline std::vector<std::string> output_bases(const std::vector<std::filesystem::path>& files) {
+  std::map<std::string, int> stems;
+  for (const auto& f : files) ++stems[f.stem().string()];
+  std::vector<std::string> bases;
+  for (const auto& f : files) bases.push_back(stems[f.stem().string()] > 1 ? f.filename().string() : f.stem().string());
+  return bases;
 }
 
 }  // namespace segkit::cli
