@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Mask2Former Swin-T: segkit's forward pass against ONNX Runtime on the same machine, in the same
-# run, same thread count, same config.json (200 queries) and input size (1×3×800×1216): one JSON
-# line per tool, then the ratio segkit/peer (below 1 = segkit faster). The SAM comparison is
+# Mask2Former Swin-T: segkit's forward pass (fp32 and bf16) against ONNX Runtime (fp32) on the same
+# machine, in the same run, same thread count, same config.json (200 queries) and input size
+# (1×3×800×1216): one JSON line per tool and precision, then the ratios segkit/peer (below 1 =
+# segkit faster). On a CPU without native bfloat16, segkit's bf16 line shows ATen's slow path. The SAM comparison is
 # bench/compare_peers.sh.
 #
 #   bench/compare_peers_mask2former.sh
@@ -33,9 +34,12 @@ read -r height width < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[
 if [ ! -f "$model/model.safetensors" ]; then
   "$build/segkit" dev-random-mask2former --config "$peer/config.json" -o "$model" >&2
 fi
-line=$("$build/segkit" bench --model "$model" --image "$image" --size "${height}x${width}" \
-         --threads "$threads" --repeat "$repeat" --json --quiet)
-emit "$(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); j["peer"]="segkit"; print(json.dumps(j))' "$line")"
+for precision in fp32 bf16; do
+  line=$("$build/segkit" bench --model "$model" --image "$image" --size "${height}x${width}" --precision "$precision" \
+           --threads "$threads" --repeat "$repeat" --json --quiet)
+  name=segkit; [ "$precision" = fp32 ] || name=segkit-$precision
+  emit "$(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); j["peer"]=sys.argv[2]; print(json.dumps(j))' "$line" "$name")"
+done
 
 if [ ! -d "$build/peers/node_modules/onnxruntime-node" ]; then
   emit "{\"peer\": \"onnxruntime\", \"skipped\": \"onnxruntime-node not installed: (cd $build/peers && npm install --ignore-scripts onnxruntime-node)\"}"
@@ -51,10 +55,13 @@ emit "$(NODE_PATH=$build/peers/node_modules node "$root/bench/peers/ort_mask2for
 python3 - "$out" <<'PY'
 import json, sys
 rows = {r["peer"]: r for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip())}
-ours, ort = rows["segkit"], rows["onnxruntime"]
-if "skipped" not in ort:
+ort = rows["onnxruntime"]
+for name, precision in (("segkit", "fp32"), ("segkit-bf16", "bf16")):
+    if "skipped" in ort:
+        break
+    ours = rows[name]
     run = ours["runs"][0]
-    print(json.dumps({"ratio": "segkit fp32 / onnxruntime fp32", "input": [run["input_height"], run["input_width"]],
+    print(json.dumps({"ratio": f"segkit {precision} / onnxruntime fp32", "input": [run["input_height"], run["input_width"]],
                       "segkit_forward_ms": run["forward"]["ms"], "onnxruntime_forward_ms": ort["forward_ms"],
                       "forward_ms": run["forward"]["ms"] / ort["forward_ms"],
                       "segkit_peak_rss_mb": ours["peak_rss_mb"], "onnxruntime_peak_rss_mb": ort["peak_rss_mb"],

@@ -251,7 +251,7 @@ SEGKIT_COMMAND("segment", "Semantic, instance or panoptic segmentation with a Ma
   cmd.add_option("--raw", opts.raw, "With --image: write pixel_values, pixel_mask and the last layer's logits here (safetensors)");
   cmd.add_option("--image-ids", opts.image_ids, "COCO JSON whose \"images\" give each file's image id (default: numeric names, else 1, 2, ...)");
   cmd.add_flag("--json", opts.json, "Print the result summary as JSON");
-  segkit::cli::add_load_options(cmd, opts.load, /*bf16=*/false);
+  segkit::cli::add_load_options(cmd, opts.load);
   segkit::cli::add_common_options(cmd, opts.common);
   cmd.callback(run);
 });

@@ -206,7 +206,7 @@ TEST(SegmentCli, RefusesBadInputInOneLine) {
       {{"segment", "-m", test::sam_tiny_hf(), "-i", image, "-o", dir.file("o")}, "this is a SAM model, not a Mask2Former model"},
       {segment_args({"-i", image, "-o", dir.file("o"), "--label-ids-to-fuse", "7"}), "--label-ids-to-fuse: label 7"},
       {segment_args({"-i", image, "-o", dir.file("o"), "--task", "depth"}), "--task"},
-      {segment_args({"-i", image, "-o", dir.file("o"), "--precision", "bf16"}), "--precision: bf16 not in {fp32,auto}"},
+      {segment_args({"-i", image, "-o", dir.file("o"), "--precision", "fp16"}), "--precision: fp16 not in {fp32,bf16,auto}"},
       {segment_args({"--input", dir.path(), "-o", dir.file("o"), "--raw", dir.file("r.safetensors")}), "--raw"},
   };
   for (const auto& c : cases) {

@@ -32,7 +32,7 @@ DeformableAttentionOutput DeformableAttention::operator()(const at::Tensor& quer
   if (int64_t(levels.size()) != levels_)
     fail("deformable attention", "expects " + std::to_string(levels_) + " levels, got " + std::to_string(levels.size()));
   const int64_t batch = query.size(0), queries = query.size(1);
-  const at::Tensor value = value_proj_(states).view({batch, states.size(1), heads_, -1});
+  const at::Tensor value = value_proj_(states.to(compute_)).to(at::kFloat).view({batch, states.size(1), heads_, -1});
 
   // Offsets are in pixels of their level: divided by (W_l, H_l), as floats like transformers.
   std::vector<float> level_sizes;
@@ -41,14 +41,20 @@ DeformableAttentionOutput DeformableAttention::operator()(const at::Tensor& quer
     level_sizes.push_back(static_cast<float>(s.height));
   }
   const at::Tensor normaliser = at::from_blob(level_sizes.data(), {levels_, 1, 2}, at::kFloat);
-  const at::Tensor offsets = sampling_offsets_(query).view({batch, queries, heads_, levels_, points_, 2});
+  const at::Tensor query_in = query.to(compute_);
+  const at::Tensor offsets = sampling_offsets_(query_in).to(at::kFloat).view({batch, queries, heads_, levels_, points_, 2});
   const at::Tensor locations = offsets / normaliser + reference_points.view({1, queries, 1, 1, 1, 2});
 
   // One softmax over all levels and points of a head.
-  const at::Tensor weights = at::softmax(attention_weights_(query).view({batch, queries, heads_, levels_ * points_}), -1)
+  const at::Tensor weights = at::softmax(attention_weights_(query_in).to(at::kFloat).view({batch, queries, heads_, levels_ * points_}), -1)
                                  .view({batch, queries, heads_, levels_, points_});
   const at::Tensor sampled = kernels::deformable_sampling(value, levels, locations, weights);
-  return {output_proj_(sampled), weights};
+  return {output_proj_(sampled.to(compute_)), weights};
+}
+
+void DeformableAttention::use_bfloat16(int64_t rows) {
+  for (nn::Linear* l : {&sampling_offsets_, &attention_weights_, &value_proj_, &output_proj_}) l->use_bfloat16(rows);
+  compute_ = at::kBFloat16;
 }
 
 }  // namespace segkit::mask2former

@@ -32,11 +32,15 @@ class DeformableAttention {
   DeformableAttentionOutput operator()(const at::Tensor& query, const at::Tensor& states,
                                        const at::Tensor& reference_points,
                                        const std::vector<kernels::LevelShape>& levels) const;
+  // The four projections in bfloat16 (offsets within about 0.4% of their size); the softmax,
+  // the sampling locations and the sampling itself stay float32.
+  void use_bfloat16(int64_t rows);
 
  private:
   nn::Linear sampling_offsets_, attention_weights_, value_proj_, output_proj_;
   int64_t heads_ = 0;
   int levels_ = 0, points_ = 0;
+  at::ScalarType compute_ = at::kFloat;
 };
 
 }  // namespace segkit::mask2former

@@ -1,7 +1,6 @@
 #include "models/mask2former/deformable_encoder_layer.h"
 
 #include <ATen/TensorOperators.h>
-#include <ATen/ops/relu.h>
 
 #include "models/mask2former/checked_layers.h"
 
@@ -26,8 +25,15 @@ at::Tensor DeformableEncoderLayer::operator()(const at::Tensor& states, const at
   const at::Tensor attended = self_attn_(states + position, states, reference_points, levels).output;
   const at::Tensor h = self_attn_layer_norm_(states + attended, at::kFloat);
   at::Tensor y = h.clone();
-  fc2_.accumulate(y, at::relu(fc1_(h)));  // y = h + ffn(h) without another temporary
+  fc2_.accumulate(y, fc1_(h.to(compute_)).relu_());  // y = h + ffn(h)
   return final_layer_norm_(y, at::kFloat);
+}
+
+void DeformableEncoderLayer::use_bfloat16(int64_t rows) {
+  self_attn_.use_bfloat16(rows);
+  fc1_.use_bfloat16(rows);
+  fc2_.use_bfloat16(rows);
+  compute_ = at::kBFloat16;
 }
 
 }  // namespace segkit::mask2former

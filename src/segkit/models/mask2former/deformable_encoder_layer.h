@@ -26,11 +26,15 @@ class DeformableEncoderLayer {
                         const std::vector<kernels::LevelShape>& levels) const;
 
   const DeformableAttention& self_attention() const { return self_attn_; }
+  // The products in bfloat16 (DeformableAttention::use_bfloat16, the feed-forward block); the
+  // residual stream and norms stay float32. `rows`: the token count the packing is chosen for.
+  void use_bfloat16(int64_t rows);
 
  private:
   DeformableAttention self_attn_;
   nn::LayerNorm self_attn_layer_norm_, final_layer_norm_;
   nn::Linear fc1_, fc2_;
+  at::ScalarType compute_ = at::kFloat;
 };
 
 }  // namespace segkit::mask2former

@@ -52,12 +52,16 @@ class PixelDecoder {
   };
   EncoderInput encoder_input(const std::vector<at::Tensor>& features) const;
   const std::vector<DeformableEncoderLayer>& encoder_layers() const { return encoder_layers_; }
+  // The encoder's products and the convolutions in bfloat16; norms, the residual stream, the
+  // deformable sampling and the outputs stay float32. `tokens`: the encoder's token count the
+  // packing is chosen for.
+  void use_bfloat16(int64_t tokens);
 
  private:
   struct ConvNorm {  // Conv2d then GroupNorm(32), the decoder's projections and FPN blocks
     nn::Conv2d conv;
     GroupNorm norm;
-    at::Tensor operator()(const at::Tensor& x) const { return norm(conv(x)); }
+    at::Tensor operator()(const at::Tensor& x) const;
   };
 
   void check_features(const std::vector<at::Tensor>& features) const;

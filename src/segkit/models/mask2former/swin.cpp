@@ -4,6 +4,7 @@
 #include <ATen/ops/constant_pad_nd.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/index_select.h>
+#include <ATen/ops/matmul.h>
 #include <ATen/ops/roll.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/zeros.h>
@@ -92,7 +93,7 @@ at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t 
                                const at::Tensor& mask) const {
   const int64_t batch = x.size(0), channels = x.size(2), ws = window_, shift = mask.defined() ? ws / 2 : 0;
   const int64_t hp = (height + ws - 1) / ws * ws, wp = (width + ws - 1) / ws * ws;
-  at::Tensor h = b.norm_before(x, at::kFloat).view({batch, height, width, channels});
+  at::Tensor h = b.norm_before(x, compute_).view({batch, height, width, channels});
   // Padding comes after the norm, so padded tokens are zeros (and take part in attention).
   if (hp != height || wp != width) h = at::constant_pad_nd(h, {0, 0, 0, wp - width, 0, hp - height});
   if (shift) h = at::roll(h, {-shift, -shift}, {1, 2});
@@ -102,16 +103,30 @@ at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t 
   // (windows) × n × 3C → three views windows × heads × n × dh.
   const at::Tensor qkv = b.qkv(windows).view({-1, n, 3, heads, dh}).permute({2, 0, 3, 1, 4});
   const at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
-  at::Tensor scores = kernels::matmul(q, k.transpose(-2, -1), 1.0 / std::sqrt(static_cast<double>(dh)));
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  // In bfloat16 the scores are rounded once after the product; bias, mask and softmax are float32.
+  at::Tensor scores = compute_ == at::kFloat ? kernels::matmul(q, k.transpose(-2, -1), scale)
+                                             : at::matmul(q, k.transpose(-2, -1)).to(at::kFloat).mul_(scale);
   scores.add_(b.relative_position_bias);
   if (shift) scores = scores.view({batch, nh * nw, heads, n, n}).add_(mask.unsqueeze(1)).view({-1, heads, n, n});
-  at::Tensor attended = kernels::matmul(at::softmax(scores, -1), v).transpose(1, 2).reshape({-1, n, channels});
-  attended = b.output(attended).view({batch, nh, nw, ws, ws, channels}).permute({0, 1, 3, 2, 4, 5}).reshape({batch, hp, wp, channels});
+  const at::Tensor probabilities = at::softmax(scores, -1);
+  at::Tensor attended = compute_ == at::kFloat ? kernels::matmul(probabilities, v) : at::matmul(probabilities.to(compute_), v);
+  attended = b.output(attended.transpose(1, 2).reshape({-1, n, channels})).view({batch, nh, nw, ws, ws, channels}).permute({0, 1, 3, 2, 4, 5}).reshape({batch, hp, wp, channels});
   if (shift) attended = at::roll(attended, {shift, shift}, {1, 2});
   if (hp != height || wp != width) attended = attended.slice(1, 0, height).slice(2, 0, width);
   at::Tensor y = x + attended.reshape({batch, height * width, channels});
-  b.fc2.accumulate(y, b.fc1.gelu(b.norm_after(y, at::kFloat)));  // y += mlp(y), bias and GELU fused
+  b.fc2.accumulate(y, b.fc1.gelu(b.norm_after(y, compute_)));  // y += mlp(y), bias and GELU fused
   return y;
+}
+
+void SwinBackbone::use_bfloat16(int64_t tokens) {
+  for (SwinStage& stage : stages_) {
+    for (SwinBlock& b : stage.blocks)
+      for (nn::Linear* l : {&b.qkv, &b.output, &b.fc1, &b.fc2}) l->use_bfloat16(tokens);
+    tokens /= 4;  // patch merging halves both sides
+    if (stage.merge_norm.weight.defined()) stage.merge_reduction.use_bfloat16(tokens);
+  }
+  compute_ = at::kBFloat16;
 }
 
 std::vector<at::Tensor> SwinBackbone::operator()(const at::Tensor& pixel_values) const {
@@ -138,7 +153,7 @@ std::vector<at::Tensor> SwinBackbone::operator()(const at::Tensor& pixel_values)
                 -1);
     height = (height + 1) / 2;
     width = (width + 1) / 2;
-    x = stage.merge_reduction(stage.merge_norm(m.reshape({batch, height * width, 4 * channels})));
+    x = stage.merge_reduction(stage.merge_norm(m.reshape({batch, height * width, 4 * channels}), compute_)).to(at::kFloat);
     channels *= 2;
   }
   return features;

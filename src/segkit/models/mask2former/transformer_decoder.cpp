@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "kernels/cpu/matmul.h"
 #include "models/mask2former/position_embedding.h"
@@ -51,8 +52,12 @@ TransformerDecoder TransformerDecoder::load(const nn::WeightMap& w, const Mask2F
   for (int i = 0; i + 1 < c.decoder_layers; ++i) {
     const std::string p = m + "decoder.layers." + std::to_string(i) + ".";
     MaskedAttentionLayer l;
-    l.cross_in_weight = w.get(p + "cross_attn.in_proj_weight");
-    l.cross_in_bias = w.get(p + "cross_attn.in_proj_bias");
+    const at::Tensor in_weight = w.get(p + "cross_attn.in_proj_weight"), in_bias = w.get(p + "cross_attn.in_proj_bias");
+    const int64_t h = c.hidden_dim;
+    for (auto [part, linear] : {std::pair{0, &l.cross_q}, {1, &l.cross_k}, {2, &l.cross_v}}) {
+      linear->weight = in_weight.slice(0, part * h, (part + 1) * h);
+      linear->bias = in_bias.slice(0, part * h, (part + 1) * h);
+    }
     l.cross_out = nn::Linear::load(w, p + "cross_attn.out_proj");
     l.self_q = nn::Linear::load(w, p + "self_attn.q_proj");
     l.self_k = nn::Linear::load(w, p + "self_attn.k_proj");
@@ -112,6 +117,8 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
     sizes[l] = {f.size(2), f.size(3)};
     memory[l] = (f.flatten(2).transpose(1, 2) + level_embed_[l]).contiguous();  // B × HW × d
     memory_with_pos[l] = memory[l] + sine_position_embedding(f.size(2), f.size(3), d / 2).flatten(2).transpose(1, 2);
+    memory[l] = memory[l].to(compute_);  // the inputs of the key and value projections only
+    memory_with_pos[l] = memory_with_pos[l].to(compute_);
   }
   // transformers resizes each full-size mask prediction to the next level's size to make the
   // attention mask. Bilinear resizing is linear per channel, so resizing the mask features once
@@ -138,13 +145,9 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
     const int l = static_cast<int>(i % kLevels);
     const at::Tensor blocked = attention_mask(mask_logits_of(embedding, level_features[l]));
     // Masked cross-attention (torch.nn.MultiheadAttention with a packed projection).
-    const at::Tensor w_q = L.cross_in_weight.slice(0, 0, d), w_k = L.cross_in_weight.slice(0, d, 2 * d),
-                     w_v = L.cross_in_weight.slice(0, 2 * d, 3 * d);
-    const at::Tensor b_q = L.cross_in_bias.slice(0, 0, d), b_k = L.cross_in_bias.slice(0, d, 2 * d),
-                     b_v = L.cross_in_bias.slice(0, 2 * d, 3 * d);
-    const at::Tensor q = split_heads(kernels::linear(hidden + query_pos, w_q, b_q), heads_);
-    const at::Tensor k = split_heads(kernels::linear(memory_with_pos[l], w_k, b_k), heads_);
-    const at::Tensor v = split_heads(kernels::linear(memory[l], w_v, b_v), heads_);
+    const at::Tensor q = split_heads(L.cross_q(hidden + query_pos), heads_);
+    const at::Tensor k = split_heads(L.cross_k(memory_with_pos[l]).to(at::kFloat), heads_);
+    const at::Tensor v = split_heads(L.cross_v(memory[l]).to(at::kFloat), heads_);
     hidden = L.cross_norm(hidden + L.cross_out(merge_heads(attend(q, k, v, blocked), batch)));
     // Self-attention among the queries.
     const at::Tensor with_pos = hidden + query_pos;
@@ -156,6 +159,12 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
     embedding = predict(all_layers || i + 1 == layers_.size());
   }
   return out;
+}
+
+void TransformerDecoder::use_bfloat16(int64_t tokens) {
+  for (MaskedAttentionLayer& l : layers_)
+    for (nn::Linear* linear : {&l.cross_k, &l.cross_v}) linear->use_bfloat16(tokens);
+  compute_ = at::kBFloat16;
 }
 
 }  // namespace segkit::mask2former

@@ -25,7 +25,7 @@ struct DecoderOutput {
 };
 
 struct MaskedAttentionLayer {
-  at::Tensor cross_in_weight, cross_in_bias;  // packed q, k, v: 3d × d, 3d
+  nn::Linear cross_q, cross_k, cross_v;  // slices of torch's packed in_proj (3d × d)
   nn::Linear cross_out, self_q, self_k, self_v, self_out, fc1, fc2;
   nn::LayerNorm cross_norm, self_norm, final_norm;
 };
@@ -38,6 +38,10 @@ class TransformerDecoder {
   // all_layers false keeps only the last prediction (the others are not needed to segment).
   DecoderOutput operator()(const std::vector<at::Tensor>& multi_scale, const at::Tensor& mask_features,
                            bool all_layers = false) const;
+  // The key and value projections of the pixel-decoder levels (most of the decoder's products)
+  // in bfloat16; `tokens`: the finest level's token count the packing is chosen for. Attention,
+  // norms and the predictions stay float32.
+  void use_bfloat16(int64_t tokens);
 
  private:
   // The mask embedder's MLP over decoder-normed queries: B × Q × mask_feature_size.
@@ -51,6 +55,7 @@ class TransformerDecoder {
   std::vector<nn::Linear> mask_embedder_;
   at::Tensor level_embed_, query_features_, query_position_;
   int64_t heads_ = 8, hidden_ = 256;
+  at::ScalarType compute_ = at::kFloat;  // the key and value projections' type
 };
 
 }  // namespace segkit::mask2former
