@@ -192,6 +192,9 @@ void append_lowercase(std::vector<char32_t>& out, char32_t cp) {
 }
 
 std::vector<char32_t> nfc(const std::vector<char32_t>& cps) {
+  // Below U+0300 every character is its own NFC and none is the second of a composition (the
+  // table script checks both), so such text, the common case, is already composed.
+  if (std::all_of(cps.begin(), cps.end(), [](char32_t c) { return c < 0x300; })) return cps;
   // Full canonical decomposition, then canonical order (a stable sort of each run of
   // non-starters by combining class), then composition of unblocked pairs.
   std::vector<char32_t> d;
