@@ -161,6 +161,31 @@ def seeds(target):
         yield from data_files("mask2former/*/*.json")
         yield b'{"backbone_config": {"model_type": "swin", "depths": [1, 1, 1, 1]}, "id2label": {"0": "a"}}'
         yield b'{"size": {"shortest_edge": 800, "longest_edge": 1333}, "size_divisor": 32}'
+    elif target == "clip_tokenizer":
+        # Phrases alone; tokenizer.json NUL phrase; vocab.json NUL merges.txt NUL phrase.
+        phrases = ["yellow truck", "  A  Yellow   TRUCK!! ", "cr\u00e8me br\u00fbl\u00e9e \U0001F69A",
+                   "na\u00efve Caf\u00e9 \u00bd \u65e5\u672c", "it'll !'s x'y", "<|endoftext|> <|STARTOFTEXT|>",
+                   "cre\u0300me \u0130stanbul \u03a3\u0391\u03a3", ""]
+        for text in phrases:
+            yield text.encode()
+        yield b"truck \xff\xc3"
+        for t in data_files("sam3/tokenizer.json"):
+            yield t + b"\0" + phrases[2].encode()
+            # The same pipeline on a five-token vocabulary: small inputs mutate far faster.
+            small = json.loads(t)
+            small["model"]["vocab"] = {"a": 0, "b</w>": 1, "ab</w>": 2, "<|startoftext|>": 3, "<|endoftext|>": 4}
+            small["model"]["merges"] = [["a", "b</w>"]]
+            small["added_tokens"] = [{"id": 3, "content": "<|startoftext|>", "special": True, "normalized": False},
+                                     {"id": 4, "content": "<|endoftext|>", "special": True, "normalized": False}]
+            small["post_processor"]["cls"] = ["<|startoftext|>", 3]
+            small["post_processor"]["sep"] = ["<|endoftext|>", 4]
+            for key in ["padding", "decoder"]:
+                small.pop(key, None)
+            yield json.dumps(small).encode() + b"\0ab AB <|endoftext|>"
+            yield b'{"a": 0, "b</w>": 1, "ab</w>": 2, "<|startoftext|>": 3, "<|endoftext|>": 4}\0#version: 0.2\na b</w>\n\0ab'
+        for v in data_files("sam3/vocab.json"):
+            for m in data_files("sam3/merges.txt"):
+                yield v + b"\0" + m + b"\0" + phrases[1].encode()
     else:
         sys.exit("unknown fuzz target " + target)
 

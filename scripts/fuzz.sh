@@ -3,7 +3,7 @@
 #   scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags...]
 #   scripts/fuzz.sh list            # the targets
 #   scripts/fuzz.sh all SECONDS     # every target in turn (CI: all 30)
-# Targets: safetensors pth rle coco_json panoptic_json prompt server_prompt json image mask2former_config server_segment hf_config.
+# Targets: safetensors pth rle coco_json panoptic_json prompt server_prompt json image mask2former_config server_segment clip_tokenizer hf_config.
 # The corpus grows in build-fuzz/corpus/TARGET (seeded by fuzz/make_seeds.py from tests/data);
 # crashes land in build-fuzz/findings/TARGET/. Exit status is non-zero on a finding.
 # Environment: CXX (default clang++), JOBS (build parallelism, default 2), NICE (default 10),
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
-TARGETS="safetensors pth rle coco_json panoptic_json prompt server_prompt json image mask2former_config server_segment hf_config"
+TARGETS="safetensors pth rle coco_json panoptic_json prompt server_prompt json image mask2former_config server_segment clip_tokenizer hf_config"
 
 usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [ $# -ge 1 ] || usage
