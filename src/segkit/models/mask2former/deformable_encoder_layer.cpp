@@ -2,9 +2,15 @@
 
 #include <ATen/TensorOperators.h>
 
+#include <algorithm>
+
 #include "models/mask2former/checked_layers.h"
 
 namespace segkit::mask2former {
+
+namespace {
+constexpr int64_t kFeedForwardRows = 4096;  // rows of the feed-forward block per band
+}  // namespace
 
 DeformableEncoderLayer DeformableEncoderLayer::load(const nn::WeightMap& w, const std::string& prefix,
                                                     int64_t hidden_dim, int64_t feedforward_dim, int64_t heads,
@@ -25,7 +31,12 @@ at::Tensor DeformableEncoderLayer::operator()(const at::Tensor& states, const at
   const at::Tensor attended = self_attn_(states + position, states, reference_points, levels).output;
   const at::Tensor h = self_attn_layer_norm_(states + attended, at::kFloat);
   at::Tensor y = h.clone();
-  fc2_.accumulate(y, fc1_(h.to(compute_)).relu_());  // y = h + ffn(h)
+  // y = h + ffn(h), a band of rows at a time: the hidden layer (1024 wide) never exists whole.
+  const at::Tensor in = h.view({-1, h.size(2)}), out = y.view({-1, y.size(2)});
+  for (int64_t r = 0; r < in.size(0); r += kFeedForwardRows) {
+    const int64_t n = std::min(kFeedForwardRows, in.size(0) - r);
+    fc2_.accumulate(out.narrow(0, r, n), fc1_(in.narrow(0, r, n).to(compute_)).relu_());
+  }
   return final_layer_norm_(y, at::kFloat);
 }
 

@@ -9,6 +9,7 @@
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/zeros.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/cpu/matmul.h"
@@ -16,6 +17,8 @@
 namespace segkit::mask2former {
 
 namespace {
+
+constexpr int64_t kMlpRows = 8192;  // rows of the MLP per band (see block)
 
 // For query (hi, wi) and key (hj, wj) of one window: row (hi−hj+ws−1)·(2ws−1) + (wi−wj+ws−1).
 at::Tensor relative_position_index(int64_t ws) {
@@ -89,8 +92,8 @@ SwinBackbone SwinBackbone::load(const nn::WeightMap& w, const std::string& prefi
   return s;
 }
 
-at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width,
-                               const at::Tensor& mask) const {
+at::Tensor SwinBackbone::window_attention(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width,
+                                          const at::Tensor& mask) const {
   const int64_t batch = x.size(0), channels = x.size(2), ws = window_, shift = mask.defined() ? ws / 2 : 0;
   const int64_t hp = (height + ws - 1) / ws * ws, wp = (width + ws - 1) / ws * ws;
   at::Tensor h = b.norm_before(x, compute_).view({batch, height, width, channels});
@@ -114,8 +117,20 @@ at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t 
   attended = b.output(attended.transpose(1, 2).reshape({-1, n, channels})).view({batch, nh, nw, ws, ws, channels}).permute({0, 1, 3, 2, 4, 5}).reshape({batch, hp, wp, channels});
   if (shift) attended = at::roll(attended, {shift, shift}, {1, 2});
   if (hp != height || wp != width) attended = attended.slice(1, 0, height).slice(2, 0, width);
-  at::Tensor y = x + attended.reshape({batch, height * width, channels});
-  b.fc2.accumulate(y, b.fc1.gelu(b.norm_after(y, compute_)));  // y += mlp(y), bias and GELU fused
+  return attended.reshape({batch, height * width, channels});
+}
+
+at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width,
+                               const at::Tensor& mask) const {
+  // The attention's temporaries (windows, q/k/v, scores) are freed before the MLP's.
+  at::Tensor y = x + window_attention(b, x, height, width, mask);
+  // y += mlp(y), bias and GELU fused, a band of rows at a time: the hidden layer (4C wide) never
+  // exists whole (93 MB in the first stage at 800×1216).
+  const at::Tensor rows = y.view({-1, y.size(2)});
+  for (int64_t r = 0; r < rows.size(0); r += kMlpRows) {
+    const at::Tensor band = rows.narrow(0, r, std::min(kMlpRows, rows.size(0) - r));
+    b.fc2.accumulate(band, b.fc1.gelu(b.norm_after(band, compute_)));
+  }
   return y;
 }
 

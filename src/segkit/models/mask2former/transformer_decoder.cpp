@@ -1,5 +1,6 @@
 #include "models/mask2former/transformer_decoder.h"
 
+#include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/relu.h>
 #include <ATen/ops/sigmoid.h>
@@ -31,15 +32,19 @@ at::Tensor merge_heads(const at::Tensor& x, int64_t batch) {
   return x.view({batch, heads, l, dh}).transpose(1, 2).reshape({batch, l, heads * dh});
 }
 
-// softmax(q·kᵀ/√dh, −∞ where `blocked`)·v over (B·heads) × L × dh; `blocked` (B × L × N) may be
-// undefined.
+// softmax(q·kᵀ/√dh, −∞ where `blocked`)·v over (B·heads) × L × dh; `blocked` (B × L × N, the
+// same for every head) may be undefined. One head at a time: at the finest level all heads'
+// scores and probabilities would take 2 × 97 MB; one head's stay in cache.
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& blocked) {
-  at::Tensor scores = kernels::matmul(q, k.transpose(1, 2), 1.0 / std::sqrt(static_cast<double>(q.size(2))));
-  if (blocked.defined()) {  // B × Q × N, the same for every head
-    const int64_t b = blocked.size(0);
-    scores.view({b, -1, scores.size(1), scores.size(2)}).masked_fill_(blocked.unsqueeze(1), -std::numeric_limits<float>::infinity());
+  const int64_t groups = q.size(0), heads = blocked.defined() ? groups / blocked.size(0) : 1;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));
+  at::Tensor out = at::empty({groups, q.size(1), v.size(2)}, q.options());
+  for (int64_t g = 0; g < groups; ++g) {
+    at::Tensor scores = kernels::matmul(q[g], k[g].t(), scale);
+    if (blocked.defined()) scores.masked_fill_(blocked[g / heads], -std::numeric_limits<float>::infinity());
+    kernels::matmul_into(out[g], at::softmax(scores, -1), v[g]);
   }
-  return kernels::matmul(at::softmax(scores, -1), v);
+  return out;
 }
 
 }  // namespace
