@@ -18,7 +18,8 @@ namespace segkit::mask2former {
 
 namespace {
 
-constexpr int64_t kMlpRows = 8192;  // rows of the MLP per band (see block)
+constexpr int64_t kMlpRows = 8192;           // rows of the MLP per band (see block)
+constexpr int64_t kAttentionTokens = 8192;  // tokens of the window attention per band, at least
 
 // For query (hi, wi) and key (hj, wj) of one window: row (hi−hj+ws−1)·(2ws−1) + (wi−wj+ws−1).
 at::Tensor relative_position_index(int64_t ws) {
@@ -101,20 +102,33 @@ at::Tensor SwinBackbone::window_attention(const SwinBlock& b, const at::Tensor& 
   if (hp != height || wp != width) h = at::constant_pad_nd(h, {0, 0, 0, wp - width, 0, hp - height});
   if (shift) h = at::roll(h, {-shift, -shift}, {1, 2});
   const int64_t nh = hp / ws, nw = wp / ws, n = ws * ws, heads = b.heads, dh = channels / heads;
-  // B × nh × ws × nw × ws × C → (B·nh·nw) × ws² × C, windows row-major, tokens row-major inside.
-  at::Tensor windows = h.view({batch, nh, ws, nw, ws, channels}).permute({0, 1, 3, 2, 4, 5}).reshape({-1, n, channels});
-  // (windows) × n × 3C → three views windows × heads × n × dh.
-  const at::Tensor qkv = b.qkv(windows).view({-1, n, 3, heads, dh}).permute({2, 0, 3, 1, 4});
-  const at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
   const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
-  // In bfloat16 the scores are rounded once after the product; bias, mask and softmax are float32.
-  at::Tensor scores = compute_ == at::kFloat ? kernels::matmul(q, k.transpose(-2, -1), scale)
-                                             : at::matmul(q, k.transpose(-2, -1)).to(at::kFloat).mul_(scale);
-  scores.add_(b.relative_position_bias);
-  if (shift) scores = scores.view({batch, nh * nw, heads, n, n}).add_(mask.unsqueeze(1)).view({-1, heads, n, n});
-  const at::Tensor probabilities = at::softmax(scores, -1);
-  at::Tensor attended = compute_ == at::kFloat ? kernels::matmul(probabilities, v) : at::matmul(probabilities.to(compute_), v);
-  attended = b.output(attended.transpose(1, 2).reshape({-1, n, channels})).view({batch, nh, nw, ws, ws, channels}).permute({0, 1, 3, 2, 4, 5}).reshape({batch, hp, wp, channels});
+  // A band of window rows at a time, so that q/k/v, scores and probabilities stay small (all
+  // windows of the first stage at 800×1216 at once: 270 MB).
+  const int64_t band_rows = std::max<int64_t>(1, kAttentionTokens / (n * nw));
+  at::Tensor attended;
+  for (int64_t image = 0; image < batch; ++image)
+    for (int64_t r0 = 0; r0 < nh; r0 += band_rows) {
+      const int64_t rows = std::min(band_rows, nh - r0);
+      // rows × ws × nw × ws × C → (rows·nw) × ws² × C, windows row-major, tokens row-major inside.
+      const at::Tensor windows =
+          h[image].narrow(0, r0 * ws, rows * ws).view({rows, ws, nw, ws, channels}).permute({0, 2, 1, 3, 4}).reshape({-1, n, channels});
+      // (windows) × n × 3C → three views windows × heads × n × dh.
+      const at::Tensor qkv = b.qkv(windows).view({-1, n, 3, heads, dh}).permute({2, 0, 3, 1, 4});
+      const at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
+      // In bfloat16 the scores are rounded once after the product; bias, mask and softmax are float32.
+      at::Tensor scores = compute_ == at::kFloat ? kernels::matmul(q, k.transpose(-2, -1), scale)
+                                                 : at::matmul(q, k.transpose(-2, -1)).to(at::kFloat).mul_(scale);
+      scores.add_(b.relative_position_bias);
+      if (shift) scores.add_(mask.narrow(0, r0 * nw, rows * nw).unsqueeze(1));
+      const at::Tensor probabilities = at::softmax(scores, -1);
+      const at::Tensor heads_out =
+          compute_ == at::kFloat ? kernels::matmul(probabilities, v) : at::matmul(probabilities.to(compute_), v);
+      const at::Tensor projected = b.output(heads_out.transpose(1, 2).reshape({-1, n, channels}));
+      if (!attended.defined()) attended = at::empty({batch, hp, wp, channels}, projected.options());
+      attended[image].narrow(0, r0 * ws, rows * ws).view({rows, ws, nw, ws, channels})
+          .copy_(projected.view({rows, nw, ws, ws, channels}).permute({0, 2, 1, 3, 4}));
+    }
   if (shift) attended = at::roll(attended, {shift, shift}, {1, 2});
   if (hp != height || wp != width) attended = attended.slice(1, 0, height).slice(2, 0, width);
   return attended.reshape({batch, height * width, channels});
