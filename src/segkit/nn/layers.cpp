@@ -2,6 +2,7 @@
 
 #include <ATen/ops/conv2d.h>
 #include <ATen/ops/conv_transpose2d.h>
+#include <ATen/ops/group_norm.h>
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/relu.h>
 #include <ATen/ops/sqrt.h>
@@ -75,6 +76,17 @@ at::Tensor LayerNorm2d::operator()(const at::Tensor& x) const {
   at::Tensor y = d / at::sqrt(s + eps);
   return weight.view({1, -1, 1, 1}) * y + bias.view({1, -1, 1, 1});
 }
+
+GroupNorm GroupNorm::load(const WeightMap& w, const std::string& prefix, int64_t groups, double eps) {
+  GroupNorm n;
+  n.weight = w.get(prefix + ".weight");
+  n.bias = w.get(prefix + ".bias", n.weight.sizes());
+  n.groups = groups;
+  n.eps = eps;
+  return n;
+}
+
+at::Tensor GroupNorm::operator()(const at::Tensor& x) const { return at::group_norm(x, groups, weight, bias, eps); }
 
 Conv2d Conv2d::load(const WeightMap& w, const std::string& prefix, bool with_bias, int64_t stride, int64_t padding) {
   Conv2d c;

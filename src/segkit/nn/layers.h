@@ -1,5 +1,5 @@
 #pragma once
-// Small building blocks shared by SAM's parts: plain weight holders with a forward function
+// Small building blocks shared by the models: plain weight holders with a forward function
 // (inference only, no autograd or module machinery).
 #include <ATen/TensorOperators.h>
 #include <ATen/core/Tensor.h>
@@ -43,6 +43,14 @@ struct LayerNorm2d {  // over channels of N×C×H×W, as upstream's LayerNorm2d
   at::Tensor weight, bias;
   double eps = 1e-6;
   static LayerNorm2d load(const WeightMap& w, const std::string& prefix, double eps = 1e-6);
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+struct GroupNorm {  // torch.nn.GroupNorm over N×C×H×W (any memory format)
+  at::Tensor weight, bias;
+  int64_t groups = 32;
+  double eps = 1e-5;
+  static GroupNorm load(const WeightMap& w, const std::string& prefix, int64_t groups, double eps = 1e-5);
   at::Tensor operator()(const at::Tensor& x) const;
 };
 

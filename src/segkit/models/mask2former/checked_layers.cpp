@@ -1,7 +1,5 @@
 #include "models/mask2former/checked_layers.h"
 
-#include <ATen/ops/group_norm.h>
-
 namespace segkit::mask2former {
 
 nn::Linear load_linear(const nn::WeightMap& w, const std::string& name, int64_t in_features, int64_t out_features) {
@@ -20,16 +18,10 @@ nn::Conv2d load_conv2d(const nn::WeightMap& w, const std::string& name, int64_t 
   return nn::Conv2d::load(w, name, with_bias, /*stride=*/1, /*padding=*/kernel / 2);
 }
 
-GroupNorm GroupNorm::load(const nn::WeightMap& w, const std::string& name, int64_t channels, int64_t groups,
-                          double eps) {
-  GroupNorm n;
-  n.weight = w.get(name + ".weight", {channels});
-  n.bias = w.get(name + ".bias", {channels});
-  n.groups = groups;
-  n.eps = eps;
-  return n;
+nn::GroupNorm load_group_norm(const nn::WeightMap& w, const std::string& name, int64_t channels, int64_t groups,
+                              double eps) {
+  w.get(name + ".weight", {channels});
+  return nn::GroupNorm::load(w, name, groups, eps);
 }
-
-at::Tensor GroupNorm::operator()(const at::Tensor& x) const { return at::group_norm(x, groups, weight, bias, eps); }
 
 }  // namespace segkit::mask2former

@@ -18,13 +18,7 @@ nn::LayerNorm load_layer_norm(const nn::WeightMap& w, const std::string& name, i
 nn::Conv2d load_conv2d(const nn::WeightMap& w, const std::string& name, int64_t in_channels, int64_t out_channels,
                        int64_t kernel, bool with_bias);
 
-// torch.nn.GroupNorm over N×C×H×W (segkit's nn has none; only this model family uses it).
-struct GroupNorm {
-  at::Tensor weight, bias;
-  int64_t groups = 32;
-  double eps = 1e-5;
-  static GroupNorm load(const nn::WeightMap& w, const std::string& name, int64_t channels, int64_t groups, double eps);
-  at::Tensor operator()(const at::Tensor& x) const;
-};
+nn::GroupNorm load_group_norm(const nn::WeightMap& w, const std::string& name, int64_t channels, int64_t groups,
+                              double eps);
 
 }  // namespace segkit::mask2former

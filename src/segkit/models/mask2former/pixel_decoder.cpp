@@ -85,7 +85,7 @@ PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefi
     const std::string name = prefix + "input_projections." + std::to_string(l);
     const int64_t in = c.in_channels[stages - 1 - l];  // level 0 is the coarsest stage
     p.input_projections_.push_back({load_conv2d(w, name + ".0", in, d, 1, /*with_bias=*/true),
-                                    GroupNorm::load(w, name + ".1", d, kGroups, kNormEps)});
+                                    load_group_norm(w, name + ".1", d, kGroups, kNormEps)});
   }
   p.level_embed_ = w.get(prefix + "level_embed", {c.levels, d});
   for (int i = 0; i < c.encoder_layers; ++i)
@@ -95,9 +95,9 @@ PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefi
   for (int i = 0; i < fpn_levels; ++i) {
     const std::string n = std::to_string(i + 1);
     p.adapters_.push_back({load_conv2d(w, prefix + "adapter_" + n + ".0", c.in_channels[i], d, 1, false),
-                           GroupNorm::load(w, prefix + "adapter_" + n + ".1", d, kGroups, kNormEps)});
+                           load_group_norm(w, prefix + "adapter_" + n + ".1", d, kGroups, kNormEps)});
     p.fpn_layers_.push_back({load_conv2d(w, prefix + "layer_" + n + ".0", d, d, 3, false),
-                             GroupNorm::load(w, prefix + "layer_" + n + ".1", d, kGroups, kNormEps)});
+                             load_group_norm(w, prefix + "layer_" + n + ".1", d, kGroups, kNormEps)});
   }
   p.mask_projection_ = load_conv2d(w, prefix + "mask_projection", d, c.mask_feature_size, 1, true);
   return p;

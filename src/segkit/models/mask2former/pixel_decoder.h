@@ -60,7 +60,7 @@ class PixelDecoder {
  private:
   struct ConvNorm {  // Conv2d then GroupNorm(32), the decoder's projections and FPN blocks
     nn::Conv2d conv;
-    GroupNorm norm;
+    nn::GroupNorm norm;
     at::Tensor operator()(const at::Tensor& x) const;
   };
 
