@@ -4,10 +4,20 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
+#include "core/cpu_features.h"
 #include "core/torch_parallel.h"
 #include "kernels/cpu/cpu_tensor.h"
 #include "segkit/error.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SEGKIT_SAMPLING_AVX512 1
+#define SEGKIT_SAMPLING_TARGET __attribute__((target("avx512f")))
+#include <immintrin.h>
+#else
+#define SEGKIT_SAMPLING_AVX512 0
+#endif
 
 namespace segkit::kernels {
 
@@ -30,42 +40,87 @@ inline void accumulate(float* __restrict acc, const float* __restrict v, float c
   for (int64_t d = 0; d < n; ++d) acc[d] += c * v[d];
 }
 
+// A value row to add with its weight: one bilinear corner of one sample.
+struct Corner {
+  const float* value;
+  float weight;
+};
+
+// The bilinear corners inside the map of every sample of one query and head, in order;
+// returns their count (at most 4 per sample).
+int64_t corners_of(const Problem& p, int64_t bq, int64_t h, const float* value_b, int64_t row, Corner* out) {
+  const int64_t samples = p.levels * p.points;
+  const float* loc = p.locations + (bq * p.heads + h) * samples * 2;
+  const float* weight = p.weights + (bq * p.heads + h) * samples;
+  int64_t count = 0;
+  for (int64_t l = 0; l < p.levels; ++l) {
+    const int64_t height = p.shapes[l].height, width = p.shapes[l].width;
+    const float* level = value_b + p.level_starts[l] * row + h * p.head_dim;
+    // grid_sample's own float steps: grid = 2·loc − 1, then (grid + 1)·size/2 − 0.5, the last
+    // two fused as ATen's AVX2/AVX-512 kernels compile them. One rounding more would move
+    // the point by an ulp of the pixel coordinate: 1e-5 relative on 150-pixel-wide maps.
+    const float half_w = static_cast<float>(width) / 2, half_h = static_cast<float>(height) / 2;
+    for (int64_t s = l * p.points; s < (l + 1) * p.points; ++s) {
+      const float px = std::fma(loc[2 * s] * 2.0f - 1.0f + 1.0f, half_w, -0.5f);
+      const float py = std::fma(loc[2 * s + 1] * 2.0f - 1.0f + 1.0f, half_h, -0.5f);
+      // All four neighbours outside (NaN too): nothing to add, and no float→int overflow.
+      if (!(px > -1.0f && px < static_cast<float>(width) && py > -1.0f && py < static_cast<float>(height))) continue;
+      const float fx = std::floor(px), fy = std::floor(py);
+      const int64_t x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
+      const float east = px - fx, south = py - fy;  // distances from the top-left neighbour
+      const float west = 1.0f - east, north = 1.0f - south;
+      const float a = weight[s];
+      const bool left = x0 >= 0, right = x0 + 1 < width, top = y0 >= 0, bottom = y0 + 1 < height;
+      const int64_t nw = (y0 * width + x0) * row;  // may be negative: only valid corners are read
+      if (top && left) out[count++] = {level + nw, a * (north * west)};
+      if (top && right) out[count++] = {level + nw + row, a * (north * east)};
+      if (bottom && left) out[count++] = {level + nw + width * row, a * (south * west)};
+      if (bottom && right) out[count++] = {level + nw + (width + 1) * row, a * (south * east)};
+    }
+  }
+  return count;
+}
+
+#if SEGKIT_SAMPLING_AVX512
+// out = Σ weight·value over the corners, the head's channels in kVectors registers of 16 (a
+// multiply, then an add: the scalar path's roundings, so both give identical results).
+template <int kVectors>
+SEGKIT_SAMPLING_TARGET void sum_corners_avx512(const Corner* corners, int64_t count, float* out) {
+  __m512 acc[kVectors];
+  for (int i = 0; i < kVectors; ++i) acc[i] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < count; ++c) {
+    const __m512 weight = _mm512_set1_ps(corners[c].weight);
+    for (int i = 0; i < kVectors; ++i)
+      acc[i] = _mm512_add_ps(acc[i], _mm512_mul_ps(weight, _mm512_loadu_ps(corners[c].value + 16 * i)));
+  }
+  for (int i = 0; i < kVectors; ++i) _mm512_storeu_ps(out + 16 * i, acc[i]);
+}
+#endif
+
+void sum_corners(const Corner* corners, int64_t count, float* out, int64_t head_dim) {
+#if SEGKIT_SAMPLING_AVX512
+  if (core::cpu_has_avx512()) {
+    switch (head_dim) {
+      case 16: return sum_corners_avx512<1>(corners, count, out);
+      case 32: return sum_corners_avx512<2>(corners, count, out);
+      case 48: return sum_corners_avx512<3>(corners, count, out);
+      case 64: return sum_corners_avx512<4>(corners, count, out);
+      default: break;
+    }
+  }
+#endif
+  for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
+  for (int64_t c = 0; c < count; ++c) accumulate(out, corners[c].value, corners[c].weight, head_dim);
+}
+
 void sample_queries(const Problem& p, int64_t begin, int64_t end) {
   const int64_t row = p.heads * p.head_dim;  // floats between neighbouring positions of the map
-  const int64_t samples = p.levels * p.points;
+  std::vector<Corner> corners(static_cast<size_t>(4 * p.levels * p.points));
   for (int64_t bq = begin; bq < end; ++bq) {
     const float* value_b = p.value + (bq / p.queries) * p.sequence * row;
     for (int64_t h = 0; h < p.heads; ++h) {
-      float* acc = p.out + bq * row + h * p.head_dim;
-      for (int64_t d = 0; d < p.head_dim; ++d) acc[d] = 0.0f;
-      const float* loc = p.locations + (bq * p.heads + h) * samples * 2;
-      const float* weight = p.weights + (bq * p.heads + h) * samples;
-      for (int64_t l = 0; l < p.levels; ++l) {
-        const int64_t height = p.shapes[l].height, width = p.shapes[l].width;
-        const float* level = value_b + p.level_starts[l] * row + h * p.head_dim;
-        // grid_sample's own float steps: grid = 2·loc − 1, then (grid + 1)·size/2 − 0.5, the last
-        // two fused as ATen's AVX2/AVX-512 kernels compile them. One rounding more would move
-        // the point by an ulp of the pixel coordinate: 1e-5 relative on 150-pixel-wide maps.
-        const float half_w = static_cast<float>(width) / 2, half_h = static_cast<float>(height) / 2;
-        for (int64_t s = l * p.points; s < (l + 1) * p.points; ++s) {
-          const float px = std::fma(loc[2 * s] * 2.0f - 1.0f + 1.0f, half_w, -0.5f);
-          const float py = std::fma(loc[2 * s + 1] * 2.0f - 1.0f + 1.0f, half_h, -0.5f);
-          // All four neighbours outside (NaN too): nothing to add, and no float→int overflow.
-          if (!(px > -1.0f && px < static_cast<float>(width) && py > -1.0f && py < static_cast<float>(height)))
-            continue;
-          const float fx = std::floor(px), fy = std::floor(py);
-          const int64_t x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
-          const float east = px - fx, south = py - fy;  // distances from the top-left neighbour
-          const float west = 1.0f - east, north = 1.0f - south;
-          const float a = weight[s];
-          const bool left = x0 >= 0, right = x0 + 1 < width, top = y0 >= 0, bottom = y0 + 1 < height;
-          const int64_t nw = (y0 * width + x0) * row;  // may be negative: only valid corners are read
-          if (top && left) accumulate(acc, level + nw, a * (north * west), p.head_dim);
-          if (top && right) accumulate(acc, level + nw + row, a * (north * east), p.head_dim);
-          if (bottom && left) accumulate(acc, level + nw + width * row, a * (south * west), p.head_dim);
-          if (bottom && right) accumulate(acc, level + nw + (width + 1) * row, a * (south * east), p.head_dim);
-        }
-      }
+      const int64_t count = corners_of(p, bq, h, value_b, row, corners.data());
+      sum_corners(corners.data(), count, p.out + bq * row + h * p.head_dim, p.head_dim);
     }
   }
 }
