@@ -1,0 +1,208 @@
+#include "models/sam3/text_encoder.h"
+
+#include <ATen/ops/argmax.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/sigmoid.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/zeros.h>
+
+#include <cmath>
+#include <limits>
+#include <tuple>
+#include <utility>
+
+#include "core/json_fields.h"
+#include "kernels/cpu/matmul.h"
+#include "segkit/error.h"
+
+namespace segkit::sam3 {
+
+namespace {
+
+constexpr int64_t kMaxWidth = 1 << 16;
+constexpr int64_t kMaxCount = 1 << 12;
+constexpr int64_t kMaxVocab = 1 << 24;
+// CLIP checkpoints from before transformers fixed eos_token_id pool at the largest id instead;
+// transformers still takes that path whenever every row's largest id is this one.
+constexpr int64_t kLegacyEos = 49407;
+
+const nlohmann::json* sub_object(const nlohmann::json* parent, const std::string& context, const char* key) {
+  const nlohmann::json* v = json_field(parent, key);
+  if (v && !v->is_object()) fail(context, std::string("\"") + key + "\" must be an object");
+  return v;
+}
+
+nn::Linear load_linear(const nn::WeightMap& w, const std::string& name, int64_t in, int64_t out,
+                       bool with_bias = true) {
+  w.get(name + ".weight", {out, in});
+  return nn::Linear::load(w, name, with_bias);
+}
+
+nn::LayerNorm load_layer_norm(const nn::WeightMap& w, const std::string& name, int64_t dim, double eps) {
+  w.get(name + ".weight", {dim});
+  return nn::LayerNorm::load(w, name, eps);
+}
+
+std::string shape_of(const at::Tensor& t) {
+  std::string s;
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "×" : "") + std::to_string(t.size(i));
+  return s.empty() ? "a scalar" : s;
+}
+
+}  // namespace
+
+TextEncoderConfig parse_text_encoder_config(const nlohmann::json& root_config, const std::string& file) {
+  if (!root_config.is_object()) fail(file, "not a JSON object");
+  // sam3_video configs (facebook/sam3) hold the image model's config here; Sam3Model reads it.
+  std::string context = file;
+  const nlohmann::json* sam3 = &root_config;
+  if (const nlohmann::json* detector = sub_object(&root_config, file, "detector_config")) {
+    sam3 = detector;
+    context = file + " detector_config";
+  }
+
+  TextEncoderConfig c;
+  if (const nlohmann::json* text = sub_object(sam3, context, "text_config")) {
+    // A given text_config is a CLIPTextConfig: its absent fields take CLIP's defaults, not SAM 3's.
+    c.vocab_size = 49408;
+    c.hidden_size = 512;
+    c.intermediate_size = 2048;
+    c.num_layers = 12;
+    c.num_heads = 8;
+    c.max_position_embeddings = 77;
+    c.layer_norm_eps = 1e-5;
+    c.hidden_act = TextActivation::QuickGelu;
+    c.projection_dim = 512;
+    c.eos_token_id = 49407;
+    const std::string tc = context + " text_config";
+    read_optional(text, tc, "vocab_size", c.vocab_size, 1, kMaxVocab);
+    read_optional(text, tc, "hidden_size", c.hidden_size, 1, kMaxWidth);
+    read_optional(text, tc, "intermediate_size", c.intermediate_size, 1, kMaxWidth * 8);
+    read_optional(text, tc, "num_hidden_layers", c.num_layers, 1, kMaxCount);
+    read_optional(text, tc, "num_attention_heads", c.num_heads, 1, kMaxCount);
+    read_optional(text, tc, "max_position_embeddings", c.max_position_embeddings, 1, kMaxWidth);
+    read_optional(text, tc, "projection_dim", c.projection_dim, 1, kMaxWidth);
+    read_optional(text, tc, "eos_token_id", c.eos_token_id, 0, kMaxVocab);
+    read_optional(text, tc, "layer_norm_eps", c.layer_norm_eps);
+    if (!(c.layer_norm_eps > 0 && c.layer_norm_eps < 1)) fail(tc, "\"layer_norm_eps\" must be in (0, 1)");
+    if (const nlohmann::json* act = json_field(text, "hidden_act")) {
+      const std::string name = act->is_string() ? act->get<std::string>() : act->dump();
+      if (name == "gelu") c.hidden_act = TextActivation::Gelu;
+      else if (name == "quick_gelu") c.hidden_act = TextActivation::QuickGelu;
+      else fail(tc, "\"hidden_act\" is " + act->dump() + "; segkit runs \"gelu\" (SAM 3's) and \"quick_gelu\"");
+    }
+    if (c.hidden_size % c.num_heads != 0)
+      fail(tc, "\"hidden_size\" " + std::to_string(c.hidden_size) + " is not divisible by \"num_attention_heads\" " +
+                   std::to_string(c.num_heads));
+  }
+  if (const nlohmann::json* detr = sub_object(sam3, context, "detr_encoder_config"))
+    read_optional(detr, context + " detr_encoder_config", "hidden_size", c.output_size, 1, kMaxWidth);
+  return c;
+}
+
+TextEncoder TextEncoder::load(const nn::WeightMap& w, const std::string& prefix, const TextEncoderConfig& c) {
+  TextEncoder e;
+  e.config_ = c;
+  const int64_t d = c.hidden_size;
+  const std::string t = prefix + "text_encoder.text_model.";
+  e.token_embedding_ = w.get(t + "embeddings.token_embedding.weight", {c.vocab_size, d});
+  e.position_embedding_ = w.get(t + "embeddings.position_embedding.weight", {c.max_position_embeddings, d});
+  const int found = w.count_indexed(t + "encoder.layers.");
+  if (found != c.num_layers)
+    fail(w.source(), "the text encoder has " + std::to_string(found) + " layers but config.json says " +
+                         std::to_string(c.num_layers) + " (text_config.num_hidden_layers)");
+  for (int i = 0; i < c.num_layers; ++i) {
+    const std::string p = t + "encoder.layers." + std::to_string(i) + ".";
+    Layer l;
+    l.norm1 = load_layer_norm(w, p + "layer_norm1", d, c.layer_norm_eps);
+    l.norm2 = load_layer_norm(w, p + "layer_norm2", d, c.layer_norm_eps);
+    l.q = load_linear(w, p + "self_attn.q_proj", d, d);
+    l.k = load_linear(w, p + "self_attn.k_proj", d, d);
+    l.v = load_linear(w, p + "self_attn.v_proj", d, d);
+    l.out = load_linear(w, p + "self_attn.out_proj", d, d);
+    l.fc1 = load_linear(w, p + "mlp.fc1", d, c.intermediate_size);
+    l.fc2 = load_linear(w, p + "mlp.fc2", c.intermediate_size, d);
+    e.layers_.push_back(std::move(l));
+  }
+  e.final_norm_ = load_layer_norm(w, t + "final_layer_norm", d, c.layer_norm_eps);
+  const std::string clip_projection = prefix + "text_encoder.text_projection";
+  if (w.contains(clip_projection + ".weight"))
+    e.clip_projection_ = load_linear(w, clip_projection, d, c.projection_dim, /*with_bias=*/false);
+  e.projection_ = load_linear(w, prefix + "text_projection", d, c.output_size);
+  return e;
+}
+
+at::Tensor TextEncoder::attention(const Layer& l, const at::Tensor& h, const at::Tensor& bias) const {
+  const int64_t b = h.size(0), len = h.size(1), heads = config_.num_heads, dh = config_.hidden_size / heads;
+  auto split = [&](const at::Tensor& x) { return x.view({b, len, heads, dh}).transpose(1, 2); };  // B×H×L×dh
+  const at::Tensor q = split(l.q(h)), k = split(l.k(h)), v = split(l.v(h));
+  at::Tensor scores = kernels::matmul(q, k.transpose(-1, -2), 1.0 / std::sqrt(static_cast<double>(dh)));
+  scores.add_(bias);
+  const at::Tensor o = kernels::matmul(at::softmax(scores, -1), v);
+  return o.transpose(1, 2).reshape({b, len, config_.hidden_size});
+}
+
+at::Tensor TextEncoder::mlp(const Layer& l, const at::Tensor& h) const {
+  if (config_.hidden_act == TextActivation::Gelu) return l.fc1.gelu(h);
+  const at::Tensor x = l.fc1(h);
+  return x * at::sigmoid(x * 1.702);
+}
+
+TextEncoderOutput TextEncoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                       bool keep_intermediates) const {
+  const std::string ctx = "SAM 3 text encoder";
+  if (!input_ids.defined() || input_ids.dim() != 2)
+    fail(ctx, "input_ids must be batch × length, not " + (input_ids.defined() ? shape_of(input_ids) : "missing"));
+  if (!at::isIntegralType(input_ids.scalar_type(), /*includeBool=*/false)) fail(ctx, "input_ids must be integers");
+  const int64_t b = input_ids.size(0), len = input_ids.size(1);
+  if (b == 0 || len == 0) fail(ctx, "input_ids is empty (" + shape_of(input_ids) + ")");
+  if (len > config_.max_position_embeddings)
+    fail(ctx, "a sequence of " + std::to_string(len) + " tokens is longer than the model's " +
+                  std::to_string(config_.max_position_embeddings) + " positions (max_position_embeddings)");
+  const at::Tensor ids = input_ids.to(at::kLong).contiguous();
+  const int64_t lowest = ids.min().item<int64_t>(), highest = ids.max().item<int64_t>();
+  if (lowest < 0 || highest >= config_.vocab_size)
+    fail(ctx, "token id " + std::to_string(lowest < 0 ? lowest : highest) + " is outside the vocabulary (0.." +
+                  std::to_string(config_.vocab_size - 1) + ")");
+
+  TextEncoderOutput out;
+  if (attention_mask.defined()) {
+    if (attention_mask.sizes() != input_ids.sizes())
+      fail(ctx, "attention_mask is " + shape_of(attention_mask) + " but input_ids is " + shape_of(input_ids));
+    if (!at::isIntegralType(attention_mask.scalar_type(), /*includeBool=*/true))
+      fail(ctx, "attention_mask must be integers or booleans");
+    out.mask = attention_mask.ne(0);  // transformers casts the mask to bool
+  } else {
+    out.mask = at::ones({b, len}, at::kBool);
+  }
+
+  // Query i sees key j when j <= i and j is a real token; blocked pairs get the float32 minimum
+  // added, as transformers' eager mask does (a row with no visible key then averages all keys).
+  const at::Tensor visible = at::ones({len, len}, at::kBool).tril().unsqueeze(0).logical_and(out.mask.unsqueeze(1));
+  const at::Tensor bias = at::zeros({b, 1, len, len}, at::kFloat)
+                              .masked_fill_(visible.logical_not().unsqueeze(1), std::numeric_limits<float>::lowest());
+
+  at::Tensor x = token_embedding_.index_select(0, ids.view(-1)).view({b, len, config_.hidden_size}) +
+                 position_embedding_.slice(0, 0, len);
+  if (keep_intermediates) out.embeddings = x.clone();
+  for (const Layer& l : layers_) {
+    l.out.accumulate(x, attention(l, l.norm1(x), bias));
+    l.fc2.accumulate(x, mlp(l, l.norm2(x)));
+    if (keep_intermediates) out.layers.push_back(x.clone());
+  }
+  const at::Tensor last = final_norm_(x);
+  out.token_features = projection_(last);
+  if (keep_intermediates) {
+    out.last_hidden_state = last;
+    if (clip_projection_.weight.defined()) {
+      const at::Tensor row = std::get<0>(ids.max(-1)).eq(kLegacyEos).all().item<bool>()
+                                 ? at::argmax(ids, -1)
+                                 : at::argmax(ids.eq(config_.eos_token_id).to(at::kInt), -1);
+      const at::Tensor pooled = last.gather(1, row.view({b, 1, 1}).expand({b, 1, config_.hidden_size})).squeeze(1);
+      out.clip_text_embeds = clip_projection_(pooled);
+    }
+  }
+  return out;
+}
+
+}  // namespace segkit::sam3

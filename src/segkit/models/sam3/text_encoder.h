@@ -1,0 +1,84 @@
+#pragma once
+// SAM 3's text branch as transformers 5.17 runs it: CLIP's text transformer
+// (CLIPTextModelWithProjection, pre-norm layers under a causal + key-padding mask, final layer
+// norm), then SAM 3's own Linear(text width → DETR width) on every token. CLIP's pooled output
+// and its projection are not part of what SAM 3 uses; they are kept only as an optional
+// intermediate, because the reference fixtures hold them.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "nn/layers.h"
+#include "nn/weight_map.h"
+
+namespace segkit::sam3 {
+
+enum class TextActivation { Gelu, QuickGelu };
+
+struct TextEncoderConfig {
+  // Sam3Config's text_config when the whole block is absent: the released model's CLIP.
+  int vocab_size = 49408;
+  int hidden_size = 1024;
+  int intermediate_size = 4096;
+  int num_layers = 24;
+  int num_heads = 16;
+  int max_position_embeddings = 32;
+  double layer_norm_eps = 1e-5;
+  TextActivation hidden_act = TextActivation::Gelu;
+  int projection_dim = 512;    // CLIP's own text_projection (unused by SAM 3)
+  int eos_token_id = 49407;    // where CLIP's pooled output is taken
+  int output_size = 256;       // SAM 3's text_projection: detr_encoder_config.hidden_size
+};
+
+// Reads config.json as a whole: a sam3 config, or one that wraps it in "detector_config"
+// (sam3_video, as facebook/sam3). A missing or null text_config gives SAM 3's default CLIP, as
+// transformers does; a present one starts from CLIPTextConfig's own defaults (hidden 512,
+// quick_gelu, 77 positions) for the fields it lacks, again as transformers does. Error
+// "<file>[ detector_config] text_config: "<field>" must be ..." for a bad field.
+TextEncoderConfig parse_text_encoder_config(const nlohmann::json& root_config, const std::string& file);
+
+struct TextEncoderOutput {
+  at::Tensor token_features;  // B × L × output_size, float32, every position (padding included)
+  at::Tensor mask;            // B × L bool: the attention mask, nonzero = a real token
+  // Only with keep_intermediates (for parity tests):
+  at::Tensor embeddings;              // B × L × hidden: token + position embeddings
+  std::vector<at::Tensor> layers;     // each layer's output, B × L × hidden
+  at::Tensor last_hidden_state;       // after final_layer_norm
+  at::Tensor clip_text_embeds;        // B × projection_dim; undefined without CLIP's projection weight
+};
+
+class TextEncoder {
+ public:
+  // Weights under `prefix` + "text_encoder.text_model.…" and `prefix` + "text_projection.…"
+  // ("" for a sam3 checkpoint, "detector_model." for sam3_video), every shape checked against
+  // `c`. CLIP's own "text_encoder.text_projection.weight" is read (and checked) when present.
+  static TextEncoder load(const nn::WeightMap& w, const std::string& prefix, const TextEncoderConfig& c);
+
+  // input_ids B × L (integer), attention_mask B × L (integer or bool, may be undefined: all
+  // tokens real). Error for ids outside the vocabulary, L above max_position_embeddings, or
+  // shapes that disagree.
+  TextEncoderOutput forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                            bool keep_intermediates = false) const;
+
+  const TextEncoderConfig& config() const { return config_; }
+
+ private:
+  struct Layer {
+    nn::LayerNorm norm1, norm2;
+    nn::Linear q, k, v, out, fc1, fc2;
+  };
+  at::Tensor attention(const Layer& l, const at::Tensor& h, const at::Tensor& bias) const;
+  at::Tensor mlp(const Layer& l, const at::Tensor& h) const;
+
+  TextEncoderConfig config_;
+  at::Tensor token_embedding_, position_embedding_;
+  std::vector<Layer> layers_;
+  nn::LayerNorm final_norm_;
+  nn::Linear clip_projection_;  // weight undefined when the checkpoint lacks it
+  nn::Linear projection_;
+};
+
+}  // namespace segkit::sam3
