@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Copies what the SAM 3 text encoder tests need from ../shared/fixtures/sam3 into tests/data/sam3:
+the tiny model (config.json, model.safetensors) unchanged into model/, and text_cases.safetensors
+holding, for a few cases, only the text inputs and the text activations (renamed
+"<case>/<fixture name>"; aliases resolved through index.json), with each case's phrases in the
+metadata. Standard library only."""
+import json
+import os
+import shutil
+import struct
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SRC = os.path.join(ROOT, "..", "shared", "fixtures", "sam3")
+DST = os.path.join(ROOT, "tests", "data", "sam3")
+
+# One case with every text module hooked, phrases that exercise the tokenizer, and a batch of two.
+CASES = ["img1_text0", "img0_text1", "img0_text5", "img0_text6", "img0_text7", "batch_images"]
+WANTED = ["in.input_ids", "in.attention_mask", "act.text_encoder.text_model.embeddings",
+          "act.text_encoder.text_model.encoder.layers.", "act.text_encoder.last_hidden_state",
+          "act.text_encoder.text_embeds", "act.text_projection"]
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    header.pop("__metadata__", None)
+    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
+
+
+def write_safetensors(path, tensors, metadata):
+    header = {"__metadata__": metadata}
+    offset = 0
+    for name, (dtype, shape, raw) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+    blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    blob += b" " * (-len(blob) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(blob)))
+        f.write(blob)
+        for _, _, raw in tensors.values():
+            f.write(raw)
+
+
+def main():
+    if not os.path.isdir(SRC):
+        sys.exit("no fixtures at " + SRC)
+    os.makedirs(os.path.join(DST, "model"), exist_ok=True)
+    for f in ["config.json", "model.safetensors"]:
+        shutil.copyfile(os.path.join(SRC, "model", f), os.path.join(DST, "model", f))
+    with open(os.path.join(SRC, "index.json"), encoding="utf-8") as f:
+        index = {c["name"]: c for c in json.load(f)["cases"]}
+    out, texts = {}, {}
+    for name in CASES:
+        case = index[name]
+        tensors = read_safetensors(os.path.join(SRC, case["file"]))
+        for alias, target in case.get("aliases", {}).items():
+            if alias not in tensors and target in tensors:
+                tensors[alias] = tensors[target]
+        for key in sorted(tensors):
+            if any(key == w or (w.endswith(".") and key.startswith(w)) for w in WANTED):
+                out[name + "/" + key] = tensors[key]
+        for need in ["in.input_ids", "in.attention_mask", "act.text_encoder.last_hidden_state", "act.text_projection"]:
+            if name + "/" + need not in out:
+                sys.exit("%s lacks %s" % (name, need))
+        texts[name] = case["text_fed_to_tokenizer"]
+    metadata = {"texts": json.dumps(texts, ensure_ascii=True),
+                "source": "../shared/fixtures/sam3 (transformers 5.17)"}
+    write_safetensors(os.path.join(DST, "text_cases.safetensors"), out, metadata)
+
+
+if __name__ == "__main__":
+    main()
