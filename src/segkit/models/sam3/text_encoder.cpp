@@ -149,7 +149,7 @@ at::Tensor TextEncoder::mlp(const Layer& l, const at::Tensor& h) const {
 }
 
 TextEncoderOutput TextEncoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                                       bool keep_intermediates) const {
+                                       const TextForwardOptions& options) const {
   const std::string ctx = "SAM 3 text encoder";
   if (!input_ids.defined() || input_ids.dim() != 2)
     fail(ctx, "input_ids must be batch × length, not " + (input_ids.defined() ? shape_of(input_ids) : "missing"));
@@ -175,15 +175,23 @@ TextEncoderOutput TextEncoder::forward(const at::Tensor& input_ids, const at::Te
   } else {
     out.mask = at::ones({b, len}, at::kBool);
   }
+  const bool keep_intermediates = options.keep_intermediates;
+  int64_t n = len;  // positions computed
+  if (options.trim_padding) {
+    const at::Tensor real = out.mask.any(0).nonzero();
+    n = real.numel() ? real.max().item<int64_t>() + 1 : 1;
+  }
 
   // Query i sees key j when j <= i and j is a real token; blocked pairs get the float32 minimum
   // added, as transformers' eager mask does (a row with no visible key then averages all keys).
-  const at::Tensor visible = at::ones({len, len}, at::kBool).tril().unsqueeze(0).logical_and(out.mask.unsqueeze(1));
-  const at::Tensor bias = at::zeros({b, 1, len, len}, at::kFloat)
+  const at::Tensor visible =
+      at::ones({n, n}, at::kBool).tril().unsqueeze(0).logical_and(out.mask.slice(1, 0, n).unsqueeze(1));
+  const at::Tensor bias = at::zeros({b, 1, n, n}, at::kFloat)
                               .masked_fill_(visible.logical_not().unsqueeze(1), std::numeric_limits<float>::lowest());
 
-  at::Tensor x = token_embedding_.index_select(0, ids.view(-1)).view({b, len, config_.hidden_size}) +
-                 position_embedding_.slice(0, 0, len);
+  const at::Tensor used_ids = ids.slice(1, 0, n).contiguous();
+  at::Tensor x = token_embedding_.index_select(0, used_ids.view(-1)).view({b, n, config_.hidden_size}) +
+                 position_embedding_.slice(0, 0, n);
   if (keep_intermediates) out.embeddings = x.clone();
   for (const Layer& l : layers_) {
     l.out.accumulate(x, attention(l, l.norm1(x), bias));
@@ -192,12 +200,17 @@ TextEncoderOutput TextEncoder::forward(const at::Tensor& input_ids, const at::Te
   }
   const at::Tensor last = final_norm_(x);
   out.token_features = projection_(last);
+  if (n < len) {
+    at::Tensor full = at::zeros({b, len, config_.output_size}, at::kFloat);
+    full.slice(1, 0, n).copy_(out.token_features);
+    out.token_features = full;
+  }
   if (keep_intermediates) {
     out.last_hidden_state = last;
     if (clip_projection_.weight.defined()) {
       const at::Tensor row = std::get<0>(ids.max(-1)).eq(kLegacyEos).all().item<bool>()
-                                 ? at::argmax(ids, -1)
-                                 : at::argmax(ids.eq(config_.eos_token_id).to(at::kInt), -1);
+                                 ? at::argmax(used_ids, -1)
+                                 : at::argmax(used_ids.eq(config_.eos_token_id).to(at::kInt), -1);
       const at::Tensor pooled = last.gather(1, row.view({b, 1, 1}).expand({b, 1, config_.hidden_size})).squeeze(1);
       out.clip_text_embeds = clip_projection_(pooled);
     }

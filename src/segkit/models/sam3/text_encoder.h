@@ -40,10 +40,19 @@ struct TextEncoderConfig {
 // "<file>[ detector_config] text_config: "<field>" must be ..." for a bad field.
 TextEncoderConfig parse_text_encoder_config(const nlohmann::json& root_config, const std::string& file);
 
+struct TextForwardOptions {
+  bool keep_intermediates = false;  // fill the intermediate fields below (parity tests)
+  // Run only up to the batch's last real token and leave token_features zero after it. Exact at
+  // every earlier position (under the causal mask no position sees a later one); the positions
+  // dropped are padding, which SAM 3 masks everywhere downstream. Saves most of the work on
+  // short phrases in a batch; off by default so that every position matches transformers.
+  bool trim_padding = false;
+};
+
 struct TextEncoderOutput {
   at::Tensor token_features;  // B × L × output_size, float32, every position (padding included)
   at::Tensor mask;            // B × L bool: the attention mask, nonzero = a real token
-  // Only with keep_intermediates (for parity tests):
+  // Only with keep_intermediates; with trim_padding these cover the positions computed only:
   at::Tensor embeddings;              // B × L × hidden: token + position embeddings
   std::vector<at::Tensor> layers;     // each layer's output, B × L × hidden
   at::Tensor last_hidden_state;       // after final_layer_norm
@@ -61,7 +70,7 @@ class TextEncoder {
   // tokens real). Error for ids outside the vocabulary, L above max_position_embeddings, or
   // shapes that disagree.
   TextEncoderOutput forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                            bool keep_intermediates = false) const;
+                            const TextForwardOptions& options = {}) const;
 
   const TextEncoderConfig& config() const { return config_; }
 

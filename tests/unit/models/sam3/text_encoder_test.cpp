@@ -50,6 +50,12 @@ const TextEncoder& tiny_encoder() {
   return e;
 }
 
+sam3::TextForwardOptions intermediates() {
+  sam3::TextForwardOptions o;
+  o.keep_intermediates = true;
+  return o;
+}
+
 // Relative L2 over the real tokens only (padded positions are masked everywhere downstream).
 double relative_l2_valid(const at::Tensor& a, const at::Tensor& b, const at::Tensor& mask) {
   const at::Tensor keep = mask.ne(0);
@@ -156,7 +162,7 @@ TEST(Sam3TextEncoder, LoadChecksShapesAgainstTheConfig) {
 TEST(Sam3TextEncoder, EveryLayerMatchesTransformers) {
   const std::string name = "img1_text0";  // the case with every text module hooked
   const TextEncoder& e = tiny_encoder();
-  const auto out = e.forward(case_of(name, "in.input_ids"), case_of(name, "in.attention_mask"), true);
+  const auto out = e.forward(case_of(name, "in.input_ids"), case_of(name, "in.attention_mask"), intermediates());
   const std::string t = "act.text_encoder.text_model.";
   EXPECT_LE(relative_l2(out.embeddings, case_of(name, t + "embeddings")), kTolerance);
   ASSERT_EQ(out.layers.size(), 2u);
@@ -172,7 +178,7 @@ TEST(Sam3TextEncoder, FeaturesOfEveryCaseMatchTransformers) {
   for (const std::string& name : kCases) {
     SCOPED_TRACE(name);
     const at::Tensor ids = case_of(name, "in.input_ids"), mask = case_of(name, "in.attention_mask");
-    const auto out = e.forward(ids, mask, true);
+    const auto out = e.forward(ids, mask, intermediates());
     const at::Tensor want = case_of(name, "act.text_projection");
     ASSERT_EQ(out.token_features.sizes(), want.sizes());
     // Padded positions too: the causal + padding mask is reproduced exactly.
@@ -196,6 +202,24 @@ TEST(Sam3TextEncoder, BatchRowsEqualSingleRows) {
     EXPECT_LE(relative_l2(e.forward(ids.slice(0, r, r + 1), mask.slice(0, r, r + 1)).token_features,
                           both.slice(0, r, r + 1)),
               1e-6);
+}
+
+TEST(Sam3TextEncoder, TrimmingPaddingKeepsEveryRealPosition) {
+  const TextEncoder& e = tiny_encoder();
+  sam3::TextForwardOptions trim;
+  trim.trim_padding = true;
+  for (const std::string& name : kCases) {
+    SCOPED_TRACE(name);
+    const at::Tensor ids = case_of(name, "in.input_ids"), mask = case_of(name, "in.attention_mask");
+    const auto out = e.forward(ids, mask, trim);
+    const at::Tensor want = case_of(name, "act.text_projection");
+    ASSERT_EQ(out.token_features.sizes(), want.sizes());
+    EXPECT_LE(relative_l2_valid(out.token_features, want, mask), kTolerance);
+    // Zero after the batch's last real token; rows shorter than the longest keep their values.
+    const int64_t n = mask.ne(0).any(0).nonzero().max().item<int64_t>() + 1;
+    EXPECT_TRUE(out.token_features.slice(1, n).eq(0).all().item<bool>());
+    EXPECT_LE(relative_l2(out.token_features.slice(1, 0, n), want.slice(1, 0, n)), kTolerance);
+  }
 }
 
 TEST(Sam3TextEncoder, TokenizerAndEncoderFromTheRawText) {
