@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Copies what the SAM 3 vision-encoder and preprocessing tests need from ../shared/fixtures/sam3
+into tests/data/sam3: the tiny model folder (config.json, processor_config.json,
+model.safetensors), the two small synthetic input images, and trimmed case files holding only
+the tensors the tests read (in.resized_uint8 is stored as U8 instead of I64: the same values).
+Standard library only: safetensors is an 8-byte header length, a JSON header, then raw data."""
+import array
+import json
+import os
+import shutil
+import struct
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SRC = os.path.join(ROOT, "..", "shared", "fixtures", "sam3")
+DST = os.path.join(ROOT, "tests", "data", "sam3")
+
+VIT = ["act.vision_encoder.backbone.embeddings", "act.vision_encoder.backbone.layer_norm"] + [
+    "act.vision_encoder.backbone.layers.%d" % i for i in range(4)]
+FPN = ["act.vision_encoder.neck.fpn_layers.%d" % i for i in range(4)]
+POS = ["act.vision_encoder.neck.1.%d" % i for i in range(4)]  # position encodings: shape only
+CASES = {
+    # the RGBA synthetic image: preprocessing, every ViT layer, the neck and its encodings
+    "synth_rgba_text0": ["in.pixel_values", "in.resized_uint8"] + VIT + FPN + POS,
+    # a photograph: every ViT layer and the neck
+    "img1_text0": ["in.pixel_values"] + VIT + FPN,
+    # the RGB synthetic image: preprocessing only
+    "synth_rgb_text0": ["in.pixel_values", "in.resized_uint8"],
+}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    return header, data
+
+
+def write_safetensors(path, tensors):
+    """tensors: list of (name, dtype, shape, bytes)."""
+    header, offset, blobs = {}, 0, []
+    for name, dtype, shape, blob in tensors:
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def main():
+    if not os.path.isdir(SRC):
+        sys.exit("no fixtures at " + SRC)
+    os.makedirs(os.path.join(DST, "model"), exist_ok=True)
+    os.makedirs(os.path.join(DST, "images"), exist_ok=True)
+    os.makedirs(os.path.join(DST, "cases"), exist_ok=True)
+    for f in ["config.json", "processor_config.json", "model.safetensors"]:
+        shutil.copyfile(os.path.join(SRC, "model", f), os.path.join(DST, "model", f))
+    for f in ["synth_rgb.png", "synth_rgba.png"]:
+        shutil.copyfile(os.path.join(SRC, "images", f), os.path.join(DST, "images", f))
+    for case, names in CASES.items():
+        header, data = read_safetensors(os.path.join(SRC, "cases", case + ".safetensors"))
+        out = []
+        for name in names:
+            if name not in header:
+                sys.exit("%s: no tensor %s" % (case, name))
+            h = header[name]
+            blob = data[h["data_offsets"][0]:h["data_offsets"][1]]
+            dtype = h["dtype"]
+            if name == "in.resized_uint8":
+                values = array.array("q")
+                values.frombytes(blob)
+                if sys.byteorder != "little":
+                    values.byteswap()
+                if min(values) < 0 or max(values) > 255:
+                    sys.exit("%s: %s is not 8-bit" % (case, name))
+                blob, dtype = bytes(list(values)), "U8"
+            out.append((name, dtype, h["shape"], blob))
+        write_safetensors(os.path.join(DST, "cases", case + ".safetensors"), out)
+
+
+if __name__ == "__main__":
+    main()
