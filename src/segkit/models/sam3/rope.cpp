@@ -1,0 +1,66 @@
+#include "models/sam3/rope.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+
+#include <cmath>
+#include <vector>
+
+#include "segkit/error.h"
+
+namespace segkit::sam3 {
+
+AxialRope AxialRope::make(int64_t side, double scale, int64_t head_dim, double theta) {
+  const int64_t quarter = head_dim / 4, n = side * side;
+  // Everything in float32, in transformers' order: frequencies theta^(−4k/d), positions
+  // (index · scale), their products, then cos and sin.
+  std::vector<float> freq(quarter);
+  for (int64_t k = 0; k < quarter; ++k)
+    freq[k] = 1.0f / std::pow(static_cast<float>(theta), static_cast<float>(4 * k) / static_cast<float>(head_dim));
+  AxialRope r;
+  r.cos = at::empty({n, head_dim}, at::kFloat);
+  r.sin = at::empty({n, head_dim}, at::kFloat);
+  float* c = r.cos.data_ptr<float>();
+  float* s = r.sin.data_ptr<float>();
+  const float fscale = static_cast<float>(scale);
+  for (int64_t t = 0; t < n; ++t) {
+    const float x = static_cast<float>(t % side) * fscale, y = static_cast<float>(t / side) * fscale;
+    for (int64_t k = 0; k < 2 * quarter; ++k) {
+      const float angle = k < quarter ? x * freq[k] : y * freq[k - quarter];
+      for (int64_t j = 2 * k; j < 2 * k + 2; ++j) {
+        c[t * head_dim + j] = std::cos(angle);
+        s[t * head_dim + j] = std::sin(angle);
+      }
+    }
+  }
+  return r;
+}
+
+void AxialRope::apply_(const at::Tensor& x) const {
+  const int64_t B = x.size(0), N = x.size(1), heads = x.size(2), d = x.size(3);
+  if (x.scalar_type() != at::kFloat || x.stride(3) != 1 || N != cos.size(0) || d != cos.size(1))
+    throw Error("sam3 rope: expected float32 B×" + std::to_string(cos.size(0)) + "×heads×" +
+                std::to_string(cos.size(1)) + " with unit-stride channels");
+  float* base = x.data_ptr<float>();
+  const int64_t sb = x.stride(0), sn = x.stride(1), sh = x.stride(2);
+  const float* c = cos.data_ptr<float>();
+  const float* s = sin.data_ptr<float>();
+  at::parallel_for(0, B * N, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / N, t = i % N;
+      const float* ct = c + t * d;
+      const float* st = s + t * d;
+      for (int64_t h = 0; h < heads; ++h) {
+        float* p = base + b * sb + t * sn + h * sh;
+        for (int64_t j = 0; j < d; j += 2) {
+          // q·cos + rotate(q)·sin with rotate(q)[2i] = −q[2i+1], rotate(q)[2i+1] = q[2i].
+          const float a = p[j], e = p[j + 1];
+          p[j] = a * ct[j] + (-e) * st[j];
+          p[j + 1] = e * ct[j + 1] + a * st[j + 1];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace segkit::sam3

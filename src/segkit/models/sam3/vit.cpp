@@ -1,0 +1,155 @@
+#include "models/sam3/vit.h"
+
+#include <ATen/ops/arange.h>
+#include <ATen/ops/constant_pad_nd.h>
+#include <ATen/ops/conv2d.h>
+#include <ATen/ops/empty.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cpu/attention_softmax.h"
+#include "kernels/cpu/matmul.h"
+#include "models/sam3/checked_layers.h"
+#include "segkit/error.h"
+
+namespace segkit::sam3 {
+
+namespace {
+
+// Score elements per attention tile (8 MB in float32): a tile of queries stays in cache between
+// the two products and the softmax, and a global layer never holds its N×N scores whole.
+constexpr int64_t kTileElements = int64_t(1) << 21;
+
+std::string shape_string(at::IntArrayRef shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// B × H × W × C → (B·nH·nW) × (w·w) × C: windows row-major over the window grid, pixels
+// row-major inside each; zero padding up to multiples of w, as transformers pads the
+// normalised tokens (the padded ones take part in the attention unmasked, there as here).
+at::Tensor window_partition(const at::Tensor& x, int64_t w) {
+  const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
+  const int64_t ph = (w - H % w) % w, pw = (w - W % w) % w;
+  const at::Tensor p = (ph || pw) ? at::constant_pad_nd(x, {0, 0, 0, pw, 0, ph}) : x.contiguous();
+  return p.view({B, (H + ph) / w, w, (W + pw) / w, w, C}).permute({0, 1, 3, 2, 4, 5}).reshape({-1, w * w, C});
+}
+
+// The inverse, cropping the padding: B × H × W × C (a view when cropped).
+at::Tensor window_unpartition(const at::Tensor& windows, int64_t w, int64_t B, int64_t H, int64_t W) {
+  const int64_t Hp = (H + w - 1) / w * w, Wp = (W + w - 1) / w * w, C = windows.size(-1);
+  const at::Tensor x = windows.view({B, Hp / w, Wp / w, w, w, C}).permute({0, 1, 3, 2, 4, 5}).reshape({B, Hp, Wp, C});
+  return (Hp == H && Wp == W) ? x : x.slice(1, 0, H).slice(2, 0, W);
+}
+
+}  // namespace
+
+ViTLayer ViTLayer::load(const nn::WeightMap& w, const std::string& prefix, const ViTConfig& c, int index) {
+  const std::string p = prefix + "layers." + std::to_string(index) + ".";
+  const int64_t C = c.hidden_size;
+  ViTLayer l;
+  l.norm1 = load_layer_norm(w, p + "layer_norm1", C, c.layer_norm_eps);
+  l.norm2 = load_layer_norm(w, p + "layer_norm2", C, c.layer_norm_eps);
+  l.qkv = load_stacked_qkv(w, p + "attention", C);
+  l.o_proj = load_linear(w, p + "attention.o_proj", C, C);
+  l.fc1 = load_linear(w, p + "mlp.fc1", C, c.intermediate_size);
+  l.fc2 = load_linear(w, p + "mlp.fc2", c.intermediate_size, C);
+  l.heads = c.num_attention_heads;
+  l.window = c.is_global(index) ? 0 : c.window_size;
+  // transformers builds the table for the window, or for the whole grid in global layers,
+  // with positions scaled by window / side so that both cover the same range.
+  const int64_t side = l.window > 0 ? l.window : c.grid_size();
+  l.rope = AxialRope::make(side, static_cast<double>(c.window_size) / static_cast<double>(side), c.head_dim(),
+                           c.rope_theta);
+  return l;
+}
+
+at::Tensor ViTLayer::attention(const at::Tensor& x) const {
+  const int64_t Bp = x.size(0), N = x.size(1), C = x.size(2), hd = C / heads;
+  at::Tensor t = qkv(x).view({Bp, N, 3, heads, hd});
+  rope.apply_(t.select(2, 0));
+  rope.apply_(t.select(2, 1));
+  // B' × heads × N × head_dim views into the projection, no per-head copies.
+  at::Tensor q = t.select(2, 0).permute({0, 2, 1, 3});
+  at::Tensor kT = t.select(2, 1).permute({0, 2, 3, 1});
+  at::Tensor v = t.select(2, 2).permute({0, 2, 1, 3});
+  if (!kernels::matmul_reads_views_in_place(q.scalar_type())) {
+    q = q.contiguous();
+    kT = kT.contiguous();
+    v = v.contiguous();
+  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  at::Tensor out = at::empty({Bp, N, heads, hd}, x.options());
+  const at::Tensor out_heads = out.permute({0, 2, 1, 3});
+  // Tile = nb windows × nh heads × nr query rows (more heads and windows only when all rows fit).
+  const int64_t nr = std::clamp<int64_t>(kTileElements / N, 1, N);
+  const int64_t nh = nr == N ? std::clamp<int64_t>(kTileElements / (N * N), 1, heads) : 1;
+  const int64_t nb = nh == heads ? std::clamp<int64_t>(kTileElements / (heads * N * N), 1, Bp) : 1;
+  at::Tensor buffer = at::empty({nb * nh * nr * N}, x.options());
+  for (int64_t b0 = 0; b0 < Bp; b0 += nb) {
+    const int64_t bn = std::min(nb, Bp - b0);
+    for (int64_t h0 = 0; h0 < heads; h0 += nh) {
+      const int64_t hn = std::min(nh, heads - h0);
+      auto tile = [&](const at::Tensor& a) { return a.slice(0, b0, b0 + bn).slice(1, h0, h0 + hn); };
+      for (int64_t r0 = 0; r0 < N; r0 += nr) {
+        const int64_t rn = std::min(nr, N - r0);
+        at::Tensor scores = buffer.slice(0, 0, bn * hn * rn * N).view({bn, hn, rn, N});
+        kernels::matmul_into(scores, tile(q).slice(2, r0, r0 + rn), tile(kT), 0.0, scale);
+        kernels::softmax_last_dim_(scores);
+        kernels::matmul_into(tile(out_heads).slice(2, r0, r0 + rn), scores, tile(v));
+      }
+    }
+  }
+  return o_proj(out.view({Bp, N, C}));
+}
+
+at::Tensor ViTLayer::operator()(const at::Tensor& x) const {
+  const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
+  const at::Tensor h = norm1(x);
+  const at::Tensor a = window > 0 ? window_unpartition(attention(window_partition(h, window)), window, B, H, W)
+                                  : attention(h.view({B, H * W, C})).view({B, H, W, C});
+  at::Tensor y = x + a;
+  fc2.accumulate(y, fc1.gelu(norm2(y)));
+  return y;
+}
+
+ViTBackbone ViTBackbone::load(const nn::WeightMap& w, const std::string& prefix, const ViTConfig& c) {
+  ViTBackbone b;
+  b.config = c;
+  const int64_t C = c.hidden_size, p = c.patch_size, g = c.pretrain_grid_size(), grid = c.grid_size();
+  b.patch_weight = w.get(prefix + "embeddings.patch_embeddings.projection.weight", {C, c.num_channels, p, p});
+  const at::Tensor table = w.get(prefix + "embeddings.position_embeddings", {1, g * g, C}).view({g, g, C});
+  // Tiled, not interpolated: position (h, w) takes the table's entry (h mod g, w mod g).
+  const at::Tensor index = at::arange(grid, at::kLong).remainder(g);
+  b.position_embedding = table.index_select(0, index).index_select(1, index).unsqueeze(0).contiguous();
+  b.ln_pre = load_layer_norm(w, prefix + "layer_norm", C, c.layer_norm_eps);
+  for (int i = 0; i < c.num_hidden_layers; ++i) b.layers.push_back(ViTLayer::load(w, prefix, c, i));
+  return b;
+}
+
+at::Tensor ViTBackbone::embed(const at::Tensor& pixel_values) const {
+  const int64_t side = config.image_size;
+  if (pixel_values.dim() != 4 || pixel_values.size(0) < 1 || pixel_values.size(1) != config.num_channels ||
+      pixel_values.size(2) != side || pixel_values.size(3) != side || pixel_values.scalar_type() != at::kFloat)
+    throw Error("sam3 vision encoder: pixel values are " + shape_string(pixel_values.sizes()) + " " +
+                std::string(c10::toString(pixel_values.scalar_type())) + ", expected float32 [B, 3, " +
+                std::to_string(side) + ", " + std::to_string(side) + "]");
+  const int64_t p = config.patch_size;
+  const at::Tensor patches = at::conv2d(pixel_values, patch_weight, {}, {p, p});
+  at::Tensor x = patches.permute({0, 2, 3, 1}).contiguous();
+  x.add_(position_embedding);
+  return x;
+}
+
+at::Tensor ViTBackbone::operator()(const at::Tensor& pixel_values, std::vector<at::Tensor>* layer_outputs) const {
+  at::Tensor x = ln_pre(embed(pixel_values));
+  for (const ViTLayer& layer : layers) {
+    x = layer(x);
+    if (layer_outputs) layer_outputs->push_back(x);
+  }
+  return x;
+}
+
+}  // namespace segkit::sam3
