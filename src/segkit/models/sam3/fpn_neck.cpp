@@ -4,6 +4,7 @@
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/max_pool2d.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -65,15 +66,20 @@ at::Tensor sine_position_encoding(int64_t channels, int64_t height, int64_t widt
   const std::vector<float> ey = embed(height), ex = embed(width);
   at::Tensor pos = at::empty({1, 2 * npf, height, width}, at::kFloat);
   float* out = pos.data_ptr<float>();
+  // Row channels vary along y only and column channels along x only: one sin or cos per row
+  // or column, then filled.
   for (int64_t k = 0; k < npf; ++k) {
     float* py = out + k * height * width;
     float* px = out + (npf + k) * height * width;
-    for (int64_t y = 0; y < height; ++y)
-      for (int64_t x = 0; x < width; ++x) {
-        const float vy = ey[y] / dim_t[k], vx = ex[x] / dim_t[k];
-        py[y * width + x] = k % 2 == 0 ? std::sin(vy) : std::cos(vy);
-        px[y * width + x] = k % 2 == 0 ? std::sin(vx) : std::cos(vx);
-      }
+    for (int64_t y = 0; y < height; ++y) {
+      const float v = ey[y] / dim_t[k];
+      std::fill(py + y * width, py + (y + 1) * width, k % 2 == 0 ? std::sin(v) : std::cos(v));
+    }
+    for (int64_t x = 0; x < width; ++x) {
+      const float v = ex[x] / dim_t[k];
+      px[x] = k % 2 == 0 ? std::sin(v) : std::cos(v);
+    }
+    for (int64_t y = 1; y < height; ++y) std::copy(px, px + width, px + y * width);
   }
   return pos;
 }
