@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Copies what the SAM 3 vision-encoder and preprocessing tests need from ../shared/fixtures/sam3
 into tests/data/sam3: the tiny model folder (config.json, processor_config.json,
-model.safetensors), the two small synthetic input images, and trimmed case files holding only
+model.safetensors), the released model's configuration (full_config.json, transformers'
+Sam3Config() defaults), the two small synthetic input images, and trimmed case files holding only
 the tensors the tests read (in.resized_uint8 is stored as U8 instead of I64: the same values).
 Standard library only: safetensors is an 8-byte header length, a JSON header, then raw data."""
 import array
@@ -61,6 +62,7 @@ def main():
     os.makedirs(os.path.join(DST, "cases"), exist_ok=True)
     for f in ["config.json", "processor_config.json", "model.safetensors"]:
         shutil.copyfile(os.path.join(SRC, "model", f), os.path.join(DST, "model", f))
+    shutil.copyfile(os.path.join(SRC, "full_config", "config.json"), os.path.join(DST, "full_config.json"))
     for f in ["synth_rgb.png", "synth_rgba.png"]:
         shutil.copyfile(os.path.join(SRC, "images", f), os.path.join(DST, "images", f))
     for case, names in CASES.items():

@@ -66,6 +66,25 @@ TEST(Sam3Config, AbsentFieldsTakeTransformersDefaults) {
   EXPECT_EQ(c.geometry.num_layers, 3);
 }
 
+TEST(Sam3Config, TheReleasedConfigurationIsTheDefaults) {
+  const std::string path = data_path("sam3/full_config.json");
+  const sam3::Sam3Config c = parse_config(read_json_file(path, JsonLimits::config()), path);
+  const sam3::Sam3Config d = parse_config(nlohmann::json::object(), "config.json");
+  EXPECT_EQ(c.vision.backbone.hidden_size, d.vision.backbone.hidden_size);
+  EXPECT_EQ(c.vision.backbone.intermediate_size, d.vision.backbone.intermediate_size);
+  EXPECT_EQ(c.vision.backbone.num_hidden_layers, d.vision.backbone.num_hidden_layers);
+  EXPECT_EQ(c.vision.backbone.image_size, d.vision.backbone.image_size);
+  EXPECT_EQ(c.vision.backbone.pretrain_image_size, d.vision.backbone.pretrain_image_size);
+  EXPECT_EQ(c.vision.backbone.global_attn_indexes, d.vision.backbone.global_attn_indexes);
+  EXPECT_EQ(c.vision.fpn_hidden_size, d.vision.fpn_hidden_size);
+  EXPECT_EQ(c.text.hidden_size, d.text.hidden_size);
+  EXPECT_EQ(c.text.num_hidden_layers, d.text.num_hidden_layers);
+  EXPECT_EQ(c.text.projection_dim, d.text.projection_dim);
+  EXPECT_EQ(c.text.max_position_embeddings, 32);
+  EXPECT_EQ(c.detr_decoder.num_queries, 200);
+  EXPECT_EQ(c.mask_decoder.hidden_size, 256);
+}
+
 TEST(Sam3Config, AcceptsTheVideoCheckpointLayout) {
   nlohmann::json detector = read_json_file(sam3_tiny() + "/config.json", JsonLimits::config());
   const nlohmann::json video = {{"model_type", "sam3_video"},
