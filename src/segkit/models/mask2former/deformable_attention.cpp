@@ -4,7 +4,7 @@
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/softmax.h>
 
-#include "models/mask2former/checked_layers.h"
+#include "nn/checked_layers.h"
 #include "segkit/error.h"
 
 namespace segkit::mask2former {

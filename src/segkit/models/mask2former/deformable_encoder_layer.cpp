@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "models/mask2former/checked_layers.h"
+#include "nn/checked_layers.h"
 
 namespace segkit::mask2former {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "kernels/cpu/deformable_sampling.h"
-#include "models/mask2former/checked_layers.h"
+#include "nn/checked_layers.h"
 #include "models/mask2former/deformable_encoder_layer.h"
 #include "nn/layers.h"
 #include "nn/weight_map.h"

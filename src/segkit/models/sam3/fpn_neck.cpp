@@ -8,7 +8,7 @@
 #include <cmath>
 #include <vector>
 
-#include "models/sam3/checked_layers.h"
+#include "nn/checked_layers.h"
 
 namespace segkit::sam3 {
 

@@ -13,6 +13,7 @@
 
 #include "core/json_fields.h"
 #include "kernels/cpu/matmul.h"
+#include "nn/checked_layers.h"
 #include "segkit/error.h"
 
 namespace segkit::sam3 {
@@ -30,17 +31,6 @@ const nlohmann::json* sub_object(const nlohmann::json* parent, const std::string
   const nlohmann::json* v = json_field(parent, key);
   if (v && !v->is_object()) fail(context, std::string("\"") + key + "\" must be an object");
   return v;
-}
-
-nn::Linear load_linear(const nn::WeightMap& w, const std::string& name, int64_t in, int64_t out,
-                       bool with_bias = true) {
-  w.get(name + ".weight", {out, in});
-  return nn::Linear::load(w, name, with_bias);
-}
-
-nn::LayerNorm load_layer_norm(const nn::WeightMap& w, const std::string& name, int64_t dim, double eps) {
-  w.get(name + ".weight", {dim});
-  return nn::LayerNorm::load(w, name, eps);
 }
 
 std::string shape_of(const at::Tensor& t) {

@@ -10,7 +10,7 @@
 
 #include "kernels/cpu/attention_softmax.h"
 #include "kernels/cpu/matmul.h"
-#include "models/sam3/checked_layers.h"
+#include "nn/checked_layers.h"
 #include "segkit/error.h"
 
 namespace segkit::sam3 {
