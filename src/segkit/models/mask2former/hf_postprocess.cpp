@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/resize_argmax.h"
 #include "segkit/error.h"
 
 namespace segkit {
@@ -122,6 +123,12 @@ at::Tensor chunked_argmax(const at::Tensor& per_channel, int target_height, int 
   return best_index;
 }
 
+// Whether kernels/cpu/resize_argmax resizes these channels to the target: it reproduces ATen's
+// generic kernel, which ATen leaves for its channels-last one with a single channel.
+bool fused_resize(int64_t channels, int target_height, int target_width) {
+  return has_target(target_height, target_width) && channels >= 2 && kernels::resize_argmax_available();
+}
+
 Segmentation empty_segmentation(SegmentationTask task, int64_t height, int64_t width, int32_t fill) {
   Segmentation s;
   s.task = task;
@@ -139,12 +146,20 @@ Segmentation semantic_segmentation(const at::Tensor& class_logits, const at::Ten
   const int64_t num_labels = class_logits.size(1) - 1;
   // The "no object" column takes part in the softmax and is dropped after it.
   const at::Tensor class_probs = at::softmax(class_logits, -1).narrow(1, 0, num_labels);
-  const at::Tensor mask_probs = at::sigmoid(resize_to_processed(mask_logits));
-  // transformers' einsum("bqc,bqhw->bchw"): K × Q times Q × (384·384), on oneDNN.
-  const at::Tensor per_class =
-      kernels::matmul(class_probs.t(), mask_probs.reshape({mask_probs.size(0), -1})).view({num_labels, kProcessedSize, kProcessedSize});
-  const at::Tensor labels =
-      chunked_argmax(per_class, target_height, target_width, [](int64_t, at::Tensor&) {}).to(at::kInt).contiguous();
+  const at::Tensor mask_probs = resize_to_processed(mask_logits).sigmoid_();
+  const at::Tensor flat_probs = mask_probs.reshape({mask_probs.size(0), -1});
+  at::Tensor labels;
+  if (fused_resize(num_labels, target_height, target_width)) {
+    // transformers' einsum("bqc,bqhw->bchw") as (384·384 × Q)·(Q × K): channels last, as the
+    // fused resize and argmax reads them (the same products, on oneDNN: equal to the bit).
+    const at::Tensor per_class =
+        kernels::matmul(flat_probs.t(), class_probs).view({kProcessedSize, kProcessedSize, num_labels});
+    labels = kernels::resize_argmax(per_class, target_height, target_width);
+  } else {
+    // K × Q times Q × (384·384), resized by ATen a few channels at a time.
+    const at::Tensor per_class = kernels::matmul(class_probs.t(), flat_probs).view({num_labels, kProcessedSize, kProcessedSize});
+    labels = chunked_argmax(per_class, target_height, target_width, [](int64_t, at::Tensor&) {}).to(at::kInt).contiguous();
+  }
 
   Segmentation s = empty_segmentation(SegmentationTask::Semantic, labels.size(0), labels.size(1), 0);
   const int32_t* p = labels.data_ptr<int32_t>();
@@ -225,7 +240,7 @@ Segmentation panoptic_segmentation(const at::Tensor& class_logits, const at::Ten
   const int64_t num_labels = class_logits.size(1) - 1;
   const bool resize = has_target(target_height, target_width);
   // Probabilities are taken at 384×384, before any resize to the target.
-  const at::Tensor mask_probs = at::sigmoid(resize_to_processed(mask_logits));
+  const at::Tensor mask_probs = resize_to_processed(mask_logits).sigmoid_();
 
   // Best class over all K+1 (the "no object" column included); the threshold is strict and, as
   // torch compares a float32 tensor with a Python scalar, compared in float32.
@@ -240,17 +255,24 @@ Segmentation panoptic_segmentation(const at::Tensor& class_logits, const at::Ten
   const at::Tensor kept_scores = pred_scores.index_select(0, kept).contiguous();
   const at::Tensor kept_labels = pred_labels.index_select(0, kept).to(at::kLong).contiguous();
   const at::Tensor probs = mask_probs.index_select(0, kept);
-  at::Tensor own_areas = at::empty({kept.numel()}, at::kLong);
+  at::Tensor owner;
+  std::vector<int64_t> own_areas;
   // Weighted by the class score before both uses: the owner of each pixel, and each query's own area.
-  const at::Tensor owner =
-      chunked_argmax(probs, target_height, target_width, [&](int64_t first, at::Tensor& chunk) {
-        chunk = chunk * kept_scores.narrow(0, first, chunk.size(0)).view({-1, 1, 1});
-        own_areas.narrow(0, first, chunk.size(0)).copy_(chunk.ge(options.mask_threshold).sum({1, 2}));
-      }).to(at::kLong).contiguous();
+  if (fused_resize(kept.numel(), target_height, target_width)) {
+    owner = kernels::resize_argmax(probs.permute({1, 2, 0}).contiguous(), target_height, target_width, kept_scores,
+                                   options.mask_threshold, &own_areas);
+  } else {
+    at::Tensor areas = at::empty({kept.numel()}, at::kLong);
+    owner = chunked_argmax(probs, target_height, target_width, [&](int64_t first, at::Tensor& chunk) {
+              chunk = chunk * kept_scores.narrow(0, first, chunk.size(0)).view({-1, 1, 1});
+              areas.narrow(0, first, chunk.size(0)).copy_(chunk.ge(options.mask_threshold).sum({1, 2}));
+            }).to(at::kInt).contiguous();
+    own_areas.assign(areas.data_ptr<int64_t>(), areas.data_ptr<int64_t>() + areas.numel());
+  }
 
   const int64_t num_kept = kept.numel();
   const int64_t height = owner.size(0), width = owner.size(1), plane = height * width;
-  const int64_t* owner_of = owner.data_ptr<int64_t>();
+  const int32_t* owner_of = owner.data_ptr<int32_t>();
   std::vector<int64_t> owned_areas(static_cast<size_t>(num_kept), 0);
   for (int64_t i = 0; i < plane; ++i) ++owned_areas[static_cast<size_t>(owner_of[i])];
 
@@ -258,16 +280,16 @@ Segmentation panoptic_segmentation(const at::Tensor& class_logits, const at::Ten
   const double overlap_threshold = as_written(options.overlap_mask_area_threshold);
   const float* score = kept_scores.data_ptr<float>();
   const int64_t* label = kept_labels.data_ptr<int64_t>();
-  const int64_t* own_area = own_areas.data_ptr<int64_t>();
   const auto& fuse = options.label_ids_to_fuse;
   std::vector<int32_t> id_of_owner(static_cast<size_t>(num_kept), 0);
   std::vector<std::pair<int, int>> fused_ids;  // label → its id, for labels to fuse
   int current_id = 0, highest_id = 0;
   for (int64_t k = 0; k < num_kept; ++k) {
     const int64_t owned = owned_areas[static_cast<size_t>(k)];
-    if (owned == 0 || own_area[k] == 0) continue;
+    const int64_t own_area = own_areas[static_cast<size_t>(k)];
+    if (owned == 0 || own_area == 0) continue;
     // transformers divides the two integer counts in float32 and compares the result as a Python float.
-    const float ratio = static_cast<float>(owned) / static_cast<float>(own_area[k]);
+    const float ratio = static_cast<float>(owned) / static_cast<float>(own_area);
     if (!(static_cast<double>(ratio) > overlap_threshold)) continue;
     const int label_k = static_cast<int>(label[k]);
     const bool should_fuse = std::find(fuse.begin(), fuse.end(), label_k) != fuse.end();

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <ATen/ops/full.h>
+#include <ATen/ops/randn.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/topk.h>
+#include <ATen/ops/upsample_bilinear2d.h>
 #include <ATen/ops/zeros.h>
 
 #include <algorithm>
@@ -14,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/cpu_features.h"
+#include "kernels/cpu/resize_argmax.h"
 #include "mask2former_fixtures.h"
 #include "models/mask2former/hf_postprocess.h"
 #include "test_util.h"
@@ -346,3 +350,45 @@ TEST(Mask2FormerPostprocess, RejectsMisshapedInputs) {
 }
 
 }  // namespace
+
+namespace {
+
+// Random logits of a 12-label model with 23 queries at 1/4 of a 96×120 input, a few queries
+// sure of a label so that instance and panoptic keep some.
+Logits random_logits() {
+  at::manual_seed(11);
+  // Smooth masks (blobs, not pixel noise), so that queries own regions of their own.
+  const at::Tensor coarse = at::randn({1, 23, 4, 5}) * 6;
+  Logits l{at::randn({23, 13}) * 2, at::upsample_bilinear2d(coarse, {24, 30}, false)[0] + at::randn({23, 24, 30}) * 0.5};
+  for (int q = 0; q < 9; ++q) l.classes[q][q % 12] += 9;
+  return l;
+}
+
+// Target sizes: up by inexact ratios, exactly double, equal, down, and none.
+const std::pair<int, int> kTargets[] = {{1200, 1801}, {768, 768}, {384, 384}, {97, 131}, {0, 0}};
+
+}  // namespace
+
+TEST(Mask2FormerPostprocess, FusedResizeGivesWhatAtensResizeGives) {
+  // Semantic and panoptic resize with kernels/cpu/resize_argmax where the CPU has it; the same
+  // results as resizing with ATen (the path of CPUs without it).
+  if (!segkit::kernels::resize_argmax_available()) GTEST_SKIP() << "no fused resize on this CPU";
+  const Logits l = random_logits();
+  SegmentationOptions options;
+  options.threshold = 0.5f;
+  options.overlap_mask_area_threshold = 0.2f;  // some queries kept, some not: the areas count
+  for (const auto& [h, w] : kTargets) {
+    SCOPED_TRACE(std::to_string(h) + "×" + std::to_string(w));
+    const Segmentation semantic = m2f::semantic_segmentation(l.classes, l.masks, h, w);
+    const Segmentation panoptic = m2f::panoptic_segmentation(l.classes, l.masks, options, h, w);
+    EXPECT_GE(panoptic.segments.size(), 3u);
+    segkit::core::limit_cpu_kernels(segkit::core::CpuKernels::portable);
+    const Segmentation semantic_aten = m2f::semantic_segmentation(l.classes, l.masks, h, w);
+    const Segmentation panoptic_aten = m2f::panoptic_segmentation(l.classes, l.masks, options, h, w);
+    segkit::core::limit_cpu_kernels(segkit::core::CpuKernels::amx_bf16);
+    EXPECT_EQ(semantic.ids, semantic_aten.ids);
+    expect_segments(semantic, semantic_aten.segments);
+    EXPECT_EQ(panoptic.ids, panoptic_aten.ids);
+    expect_segments(panoptic, panoptic_aten.segments);
+  }
+}
