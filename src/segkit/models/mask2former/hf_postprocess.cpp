@@ -4,20 +4,20 @@
 #include <ATen/ops/argmax.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/max.h>
-#include <ATen/ops/sigmoid.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/topk.h>
 #include <ATen/ops/upsample_bilinear2d.h>
-#include <ATen/ops/upsample_nearest2d.h>
 #include <ATen/ops/zeros.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "core/torch_parallel.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/resize_argmax.h"
 #include "segkit/error.h"
@@ -123,6 +123,20 @@ at::Tensor chunked_argmax(const at::Tensor& per_channel, int target_height, int 
   return best_index;
 }
 
+// The source index of each output index of at::upsample_nearest2d on one channel (its
+// channels-last kernel, nearest_idx): the same index at equal sizes, half when doubling, else
+// floor(o · (in/out)) in float32, clamped to the last.
+std::vector<int64_t> nearest_sources(int64_t input_size, int64_t output_size) {
+  std::vector<int64_t> sources(static_cast<size_t>(output_size));
+  const float scale = static_cast<float>(input_size) / static_cast<float>(output_size);
+  for (int64_t o = 0; o < output_size; ++o)
+    sources[static_cast<size_t>(o)] =
+        output_size == input_size       ? o
+        : output_size == 2 * input_size ? o >> 1
+                                        : std::min(static_cast<int64_t>(std::floor(static_cast<float>(o) * scale)), input_size - 1);
+  return sources;
+}
+
 // Whether kernels/cpu/resize_argmax resizes these channels to the target: it reproduces ATen's
 // generic kernel, which ATen leaves for its channels-last one with a single channel.
 bool fused_resize(int64_t channels, int target_height, int target_width) {
@@ -180,7 +194,6 @@ Segmentation instance_segmentation(const at::Tensor& class_logits, const at::Ten
   check_inputs(class_logits, mask_logits, target_height, target_width);
   const int64_t num_queries = class_logits.size(0);
   const int64_t num_labels = class_logits.size(1) - 1;
-  const at::Tensor masks = resize_to_processed(mask_logits);
 
   // Scores of every (query, label) pair, index q·K + c. transformers takes the best Q of them with
   // topk(sorted=False), so its candidates come in the order torch's CPU topk leaves them
@@ -193,44 +206,83 @@ Segmentation instance_segmentation(const at::Tensor& class_logits, const at::Ten
   const at::Tensor labels = top_indices.remainder(num_labels);
   const at::Tensor queries = top_indices.div(num_labels, "floor");
 
-  const at::Tensor picked = masks.index_select(0, queries);
-  const at::Tensor binary = picked.gt(0).to(at::kFloat);
-  // Mean probability inside each binary mask, as float32 sums like torch's.
+  // A candidate's score is its class score times its mask score, which is at most 1 (a float sum
+  // of values ≤ 1 over n pixels is ≤ n), so none below the threshold on its class score alone
+  // can be kept: without any, the masks are not even resized.
+  const double threshold = as_written(options.threshold);
+  const at::Tensor top_scores_c = top_scores.contiguous();
+  const float* top = top_scores_c.data_ptr<float>();
+  if (std::none_of(top, top + num_queries, [&](float t) { return static_cast<double>(t) >= threshold; })) {
+    const bool resize = has_target(target_height, target_width);
+    return empty_segmentation(SegmentationTask::Instance, resize ? target_height : kProcessedSize,
+                              resize ? target_width : kProcessedSize, -1);
+  }
+
+  at::Tensor picked = resize_to_processed(mask_logits).index_select(0, queries);
+  const at::Tensor positive = picked.gt(0).contiguous();
+  const at::Tensor binary = positive.to(at::kFloat);
+  // Mean probability inside each binary mask, as float32 sums like torch's (the probabilities
+  // in place: one Q × 384 × 384 tensor less).
   const at::Tensor mask_scores =
-      (at::sigmoid(picked).flatten(1) * binary.flatten(1)).sum(1) / (binary.flatten(1).sum(1) + 1e-6);
+      picked.sigmoid_().mul_(binary).flatten(1).sum(1) / (binary.flatten(1).sum(1) + 1e-6);
   const at::Tensor scores = (top_scores * mask_scores).contiguous();
 
   const bool resize = has_target(target_height, target_width);
-  const int64_t height = resize ? target_height : binary.size(1), width = resize ? target_width : binary.size(2);
+  const int64_t source_height = positive.size(1), source_width = positive.size(2);
+  const int64_t height = resize ? target_height : source_height, width = resize ? target_width : source_width;
   const int64_t plane = height * width;
+  // Each output pixel is one source pixel ('nearest'), so masks are picked at 384×384 and each
+  // kept one is written once at the target size: no float mask per instance at a photo's size.
+  const std::vector<int64_t> source_row = nearest_sources(source_height, height);
+  const std::vector<int64_t> source_col = nearest_sources(source_width, width);
+  std::vector<uint8_t> row_sampled(static_cast<size_t>(source_height), 0), col_sampled(static_cast<size_t>(source_width), 0);
+  for (int64_t r : source_row) row_sampled[static_cast<size_t>(r)] = 1;
+  for (int64_t c : source_col) col_sampled[static_cast<size_t>(c)] = 1;
+  const int64_t source_plane = source_height * source_width;
+  const bool* positive_of = positive.data_ptr<bool>();
+
   Segmentation s = empty_segmentation(SegmentationTask::Instance, height, width, -1);
-  const double threshold = as_written(options.threshold);
   const float* score = scores.data_ptr<float>();
   const at::Tensor labels_long = labels.to(at::kLong).contiguous();
   const int64_t* label = labels_long.data_ptr<int64_t>();
-  int next_id = 0;
+  std::vector<int64_t> kept;                                         // candidates j, in id order
+  std::vector<int32_t> source_id(static_cast<size_t>(source_plane), -1);  // the last kept one at each source pixel
   for (int64_t j = 0; j < num_queries; ++j) {
     if (!(static_cast<double>(score[j]) >= threshold)) continue;
-    // One mask at a time to the target size ('nearest'), not all Q at a photo's size at once.
-    at::Tensor resized = binary[j];
-    if (resize) resized = at::upsample_nearest2d(resized.unsqueeze(0).unsqueeze(0), {target_height, target_width})[0][0];
-    resized = resized.contiguous();
-    const float* mask_j = resized.data_ptr<float>();
-    if (std::none_of(mask_j, mask_j + plane, [](float v) { return v != 0.0f; })) continue;
+    const bool* mask_j = positive_of + j * source_plane;
+    // Empty at the target size (none of its pixels sampled): skipped, no id.
+    bool any = false;
+    for (int64_t r = 0; r < source_height && !any; ++r)
+      if (row_sampled[static_cast<size_t>(r)])
+        for (int64_t c = 0; c < source_width && !any; ++c) any = col_sampled[static_cast<size_t>(c)] && mask_j[r * source_width + c];
+    if (!any) continue;
     // Later instances overwrite earlier ones.
-    for (int64_t i = 0; i < plane; ++i)
-      if (mask_j[i] == 1.0f) s.ids[static_cast<size_t>(i)] = next_id;
-    // Each instance's whole mask too: COCO results keep what later instances cover.
-    const size_t offset = s.instance_masks.size();
-    s.instance_masks.resize(offset + static_cast<size_t>(plane));
-    std::transform(mask_j, mask_j + plane, s.instance_masks.begin() + static_cast<std::ptrdiff_t>(offset),
-                   [](float v) { return static_cast<uint8_t>(v == 1.0f); });
+    const int32_t id = static_cast<int32_t>(kept.size());
+    for (int64_t i = 0; i < source_plane; ++i)
+      if (mask_j[i]) source_id[static_cast<size_t>(i)] = id;
+    kept.push_back(j);
     Segment segment;
-    segment.id = next_id++;
+    segment.id = id;
     segment.label_id = static_cast<int>(label[j]);
     segment.score = round6(score[j]);
     s.segments.push_back(segment);
   }
+  // Each instance's whole mask too: COCO results keep what later instances cover.
+  s.instance_masks.resize(kept.size() * static_cast<size_t>(plane));
+  const int64_t layers = static_cast<int64_t>(kept.size()) + 1;  // the instances' masks, then the ids
+  torch_parallel_for(0, layers * height, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t k = t / height, y = t % height, from = source_row[static_cast<size_t>(y)] * source_width;
+      if (k + 1 == layers) {
+        int32_t* ids = s.ids.data() + y * width;
+        for (int64_t x = 0; x < width; ++x) ids[x] = source_id[static_cast<size_t>(from + source_col[static_cast<size_t>(x)])];
+        continue;
+      }
+      const bool* row = positive_of + kept[static_cast<size_t>(k)] * source_plane + from;
+      uint8_t* mask = s.instance_masks.data() + k * plane + y * width;
+      for (int64_t x = 0; x < width; ++x) mask[x] = row[source_col[static_cast<size_t>(x)]];
+    }
+  });
   return s;
 }
 

@@ -8,10 +8,12 @@
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/topk.h>
 #include <ATen/ops/upsample_bilinear2d.h>
+#include <ATen/ops/upsample_nearest2d.h>
 #include <ATen/ops/zeros.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -390,5 +392,38 @@ TEST(Mask2FormerPostprocess, FusedResizeGivesWhatAtensResizeGives) {
     expect_segments(semantic, semantic_aten.segments);
     EXPECT_EQ(panoptic.ids, panoptic_aten.ids);
     expect_segments(panoptic, panoptic_aten.segments);
+  }
+}
+
+TEST(Mask2FormerPostprocess, InstanceMasksAreAtensNearestResize) {
+  // Each kept instance's mask is its 384×384 binary mask through at::upsample_nearest2d, and the
+  // id map the last instance over each pixel.
+  const Logits l = random_logits();
+  SegmentationOptions options;
+  options.threshold = 0.3f;
+  const at::Tensor binary =
+      at::upsample_bilinear2d(l.masks.unsqueeze(0), {384, 384}, false)[0].gt(0).to(at::kFloat);
+  for (const auto& [h, w] : kTargets) {
+    SCOPED_TRACE(std::to_string(h) + "×" + std::to_string(w));
+    const Segmentation s = m2f::instance_segmentation(l.classes, l.masks, options, h, w);
+    ASSERT_GE(s.segments.size(), 3u);
+    const int64_t height = h ? h : 384, width = w ? w : 384, plane = height * width;
+    ASSERT_EQ(s.instance_masks.size(), s.segments.size() * size_t(plane));
+    std::vector<at::Tensor> resized;  // each query's mask through ATen
+    for (int64_t q = 0; q < binary.size(0); ++q) {
+      at::Tensor r = binary[q];
+      if (h) r = at::upsample_nearest2d(r.unsqueeze(0).unsqueeze(0), {h, w})[0][0];
+      resized.push_back(r.to(at::kByte).contiguous());
+    }
+    std::vector<int32_t> ids(size_t(plane), -1);
+    for (size_t j = 0; j < s.segments.size(); ++j) {
+      const uint8_t* mask = s.instance_masks.data() + j * size_t(plane);
+      EXPECT_TRUE(std::any_of(resized.begin(), resized.end(), [&](const at::Tensor& r) {
+        return std::equal(mask, mask + plane, r.data_ptr<uint8_t>());
+      })) << "segment " << j << " is no query's resized mask";
+      for (int64_t i = 0; i < plane; ++i)
+        if (mask[i]) ids[size_t(i)] = int32_t(j);
+    }
+    EXPECT_EQ(s.ids, ids);
   }
 }
