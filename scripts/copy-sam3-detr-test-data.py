@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Copies what the SAM 3 DETR encoder, decoder and scoring tests need from ../shared/fixtures/sam3
+into tests/data/sam3/detr_cases.safetensors: for a few cases, the DETR inputs (the x1 FPN level and
+its position encoding, or the encoder's output where the case did not hook the vision modules; the
+prompt and its mask) and the DETR activations and raw outputs, renamed "<case>/<fixture name>"
+(aliases resolved through index.json), with each case's phrases in the metadata. The tiny model
+itself is the one scripts/copy-sam3-text-test-data.py copies. Standard library only."""
+import json
+import os
+import struct
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SRC = os.path.join(ROOT, "..", "shared", "fixtures", "sam3")
+DST = os.path.join(ROOT, "tests", "data", "sam3")
+
+# Two single-phrase cases with every module hooked (encoder inputs and each layer), a batch of two
+# images with different phrases, and a padded batch of box prompts (the prompt there is text plus
+# geometry tokens, so the decoder and scoring see a mask with holes).
+CASES = ["img1_text0", "synth_rgb_text0", "batch_images", "box_batch_padded"]
+COMMON = ["in.attention_mask", "act.detr_encoder.last_hidden_state", "act.detr_encoder.pos_embeds_flattened",
+          "act.detr_encoder.text_features", "act.detr_decoder.intermediate_hidden_states",
+          "act.detr_decoder.presence_logits", "act.dot_product_scoring", "out.decoder_reference_boxes",
+          "out.pred_logits", "out.pred_boxes", "out.presence_logits"]
+FULL = ["act.vision_encoder.neck.fpn_layers.2", "act.vision_encoder.neck.1.2", "act.detr_encoder.layers.",
+        "act.detr_decoder.layers."]
+BOXES = ["act.geometry_encoder.attention_mask"]
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    header.pop("__metadata__", None)
+    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
+
+
+def write_safetensors(path, tensors, metadata):
+    header = {"__metadata__": metadata}
+    offset = 0
+    for name, (dtype, shape, raw) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+    blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    blob += b" " * (-len(blob) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(blob)))
+        f.write(blob)
+        for _, _, raw in tensors.values():
+            f.write(raw)
+
+
+def main():
+    if not os.path.isdir(SRC):
+        sys.exit("no fixtures at " + SRC)
+    with open(os.path.join(SRC, "index.json"), encoding="utf-8") as f:
+        index = {c["name"]: c for c in json.load(f)["cases"]}
+    out, texts = {}, {}
+    for name in CASES:
+        case = index[name]
+        tensors = read_safetensors(os.path.join(SRC, case["file"]))
+        for alias, target in case.get("aliases", {}).items():
+            if alias not in tensors and target in tensors:
+                tensors[alias] = tensors[target]
+        wanted = COMMON + (FULL if case["capture"] == "full" else []) + (BOXES if case["boxes_xyxy_pixels"] else [])
+        for key in sorted(tensors):
+            if any(key == w or (w.endswith(".") and key.startswith(w)) for w in wanted):
+                out[name + "/" + key] = tensors[key]
+        for need in wanted:
+            if not need.endswith(".") and name + "/" + need not in out:
+                sys.exit("%s lacks %s" % (name, need))
+        texts[name] = case["text_fed_to_tokenizer"]
+    metadata = {"texts": json.dumps(texts, ensure_ascii=True),
+                "source": "../shared/fixtures/sam3 (transformers 5.17)"}
+    write_safetensors(os.path.join(DST, "detr_cases.safetensors"), out, metadata)
+
+
+if __name__ == "__main__":
+    main()

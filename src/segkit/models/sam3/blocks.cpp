@@ -1,0 +1,134 @@
+#include "models/sam3/blocks.h"
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/relu.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/zeros.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu/matmul.h"
+#include "segkit/error.h"
+
+namespace segkit::sam3 {
+
+namespace {
+
+// Score rows per product: keeps one block of scores near 16 MB even for the real encoder's
+// 5184 × 5184 self-attention.
+constexpr int64_t kScoreBlock = int64_t{1} << 22;
+
+}  // namespace
+
+std::string shape_text(const at::Tensor& t) {
+  if (!t.defined()) return "missing";
+  std::string s;
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? " × " : "") + std::to_string(t.size(i));
+  return s.empty() ? "a scalar" : s;
+}
+
+nn::Linear checked_linear(const nn::WeightMap& w, const std::string& name, int64_t in, int64_t out) {
+  w.get(name + ".weight", {out, in});
+  w.get(name + ".bias", {out});
+  return nn::Linear::load(w, name);
+}
+
+nn::LayerNorm checked_layer_norm(const nn::WeightMap& w, const std::string& name, int64_t dim, double eps) {
+  w.get(name + ".weight", {dim});
+  w.get(name + ".bias", {dim});
+  return nn::LayerNorm::load(w, name, eps);
+}
+
+Attention Attention::load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t heads) {
+  Attention a;
+  a.q = checked_linear(w, prefix + ".q_proj", width, width);
+  a.k = checked_linear(w, prefix + ".k_proj", width, width);
+  a.v = checked_linear(w, prefix + ".v_proj", width, width);
+  a.o = checked_linear(w, prefix + ".o_proj", width, width);
+  a.heads = heads;
+  return a;
+}
+
+at::Tensor Attention::attend(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                             const at::Tensor& bias) const {
+  const int64_t b = query.size(0), lq = query.size(1), lk = key.size(1), c = query.size(2), dh = c / heads;
+  // B × L × heads × dh views: one head of one image is a strided L × dh matrix.
+  const at::Tensor q = this->q(query).view({b, lq, heads, dh});
+  const at::Tensor k = this->k(key).view({b, lk, heads, dh});
+  const at::Tensor v = this->v(value).view({b, lk, heads, dh});
+  at::Tensor out = at::empty({b, lq, heads, dh}, query.options());
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  const int64_t rows = std::max<int64_t>(1, std::min(lq, kScoreBlock / std::max<int64_t>(lk, 1)));
+  for (int64_t i = 0; i < b; ++i) {
+    for (int64_t h = 0; h < heads; ++h) {
+      const at::Tensor qh = q[i].select(1, h), kh = k[i].select(1, h), vh = v[i].select(1, h);
+      at::Tensor bh;
+      if (bias.defined()) bh = bias[bias.size(0) == 1 ? 0 : i][bias.size(1) == 1 ? 0 : h];
+      for (int64_t r0 = 0; r0 < lq; r0 += rows) {
+        const int64_t r1 = std::min(lq, r0 + rows);
+        at::Tensor scores = kernels::matmul(qh.slice(0, r0, r1), kh.t(), scale);
+        if (bh.defined()) scores.add_(bh.size(0) == 1 ? bh : bh.slice(0, r0, r1));
+        kernels::matmul_into(out[i].select(1, h).slice(0, r0, r1), at::softmax(scores, -1), vh);
+      }
+    }
+  }
+  return out.view({b, lq, c});
+}
+
+at::Tensor Attention::operator()(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                                 const at::Tensor& bias) const {
+  return o(attend(query, key, value, bias));
+}
+
+void Attention::accumulate(const at::Tensor& residual, const at::Tensor& query, const at::Tensor& key,
+                           const at::Tensor& value, const at::Tensor& bias) const {
+  o.accumulate(residual, attend(query, key, value, bias));
+}
+
+at::Tensor key_padding_bias(const at::Tensor& mask, int64_t batch, int64_t keys, const std::string& context) {
+  if (!mask.defined()) return {};
+  if (mask.dim() != 2 || mask.size(0) != batch || mask.size(1) != keys)
+    fail(context, "the prompt mask is " + shape_text(mask) + " but the prompt has " + std::to_string(batch) +
+                      " × " + std::to_string(keys) + " tokens");
+  if (!at::isIntegralType(mask.scalar_type(), /*includeBool=*/true))
+    fail(context, "the prompt mask must be integers or booleans");
+  return at::zeros({batch, 1, 1, keys}, at::kFloat)
+      .masked_fill_(mask.eq(0).view({batch, 1, 1, keys}), std::numeric_limits<float>::lowest());
+}
+
+FeedForward FeedForward::load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t hidden,
+                              DetrActivation act) {
+  FeedForward f;
+  f.fc1 = checked_linear(w, prefix + ".fc1", width, hidden);
+  f.fc2 = checked_linear(w, prefix + ".fc2", hidden, width);
+  f.act = act;
+  return f;
+}
+
+at::Tensor FeedForward::hidden(const at::Tensor& x) const {
+  if (act == DetrActivation::Gelu) return fc1.gelu(x);
+  at::Tensor y = fc1(x);
+  return y.relu_();
+}
+
+DecoderMlp DecoderMlp::load(const nn::WeightMap& w, const std::string& prefix, int64_t in, int64_t hidden,
+                            int64_t out, int num_layers) {
+  DecoderMlp m;
+  for (int i = 0; i < num_layers; ++i)
+    m.layers.push_back(checked_linear(w, prefix + ".layer" + std::to_string(i + 1), i == 0 ? in : hidden,
+                                      i + 1 == num_layers ? out : hidden));
+  return m;
+}
+
+at::Tensor DecoderMlp::operator()(const at::Tensor& x) const {
+  at::Tensor y = x;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    y = layers[i](y);
+    if (i + 1 < layers.size()) y.relu_();
+  }
+  return y;
+}
+
+}  // namespace segkit::sam3

@@ -1,0 +1,65 @@
+#pragma once
+// Building blocks that SAM 3's DETR encoder, decoder and heads share (transformers 5.17's
+// Sam3Attention, Sam3MLP and Sam3DecoderMLP), float32, with shape-checked loading.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/sam3/detr_config.h"
+#include "nn/layers.h"
+#include "nn/weight_map.h"
+
+namespace segkit::sam3 {
+
+// nn::Linear / nn::LayerNorm, with the weight's shape checked first (Error naming both shapes).
+nn::Linear checked_linear(const nn::WeightMap& w, const std::string& name, int64_t in, int64_t out);
+nn::LayerNorm checked_layer_norm(const nn::WeightMap& w, const std::string& name, int64_t dim, double eps);
+
+// Multi-head attention with q/k/v/o projections ("<prefix>.q_proj", …, "<prefix>.o_proj").
+struct Attention {
+  nn::Linear q, k, v, o;
+  int64_t heads = 1;
+  static Attention load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t heads);
+  // o(softmax(q·kᵀ/√dh + bias)·v) for query B×Lq×C, key and value B×Lk×C. `bias` is additive and
+  // broadcasts to B×heads×Lq×Lk (each of its first three sizes 1 or full); undefined: none.
+  at::Tensor operator()(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                        const at::Tensor& bias = {}) const;
+  // residual += the same (a residual connection), without a separate output tensor.
+  void accumulate(const at::Tensor& residual, const at::Tensor& query, const at::Tensor& key,
+                  const at::Tensor& value, const at::Tensor& bias = {}) const;
+
+ private:
+  at::Tensor attend(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                    const at::Tensor& bias) const;
+};
+
+// B × Lk "real token" mask (integer or bool, nonzero = real) → B×1×1×Lk float bias: 0 at real
+// keys, the float32 minimum at padded ones, as transformers' eager key-padding mask. Undefined
+// in, undefined out.
+at::Tensor key_padding_bias(const at::Tensor& mask, int64_t batch, int64_t keys, const std::string& context);
+
+// fc2(act(fc1 x)) ("<prefix>.fc1", "<prefix>.fc2").
+struct FeedForward {
+  nn::Linear fc1, fc2;
+  DetrActivation act = DetrActivation::Relu;
+  static FeedForward load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t hidden,
+                          DetrActivation act);
+  at::Tensor hidden(const at::Tensor& x) const;  // act(fc1 x)
+  at::Tensor operator()(const at::Tensor& x) const { return fc2(hidden(x)); }
+  void accumulate(const at::Tensor& residual, const at::Tensor& x) const { fc2.accumulate(residual, hidden(x)); }
+};
+
+// Linear layers "<prefix>.layer1", "layer2"[, "layer3"] with ReLU between them, none after the last.
+struct DecoderMlp {
+  std::vector<nn::Linear> layers;
+  static DecoderMlp load(const nn::WeightMap& w, const std::string& prefix, int64_t in, int64_t hidden, int64_t out,
+                         int num_layers);
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+// "B × C × H × W" style text for messages.
+std::string shape_text(const at::Tensor& t);
+
+}  // namespace segkit::sam3

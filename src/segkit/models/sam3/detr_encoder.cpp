@@ -1,0 +1,74 @@
+#include "models/sam3/detr_encoder.h"
+
+#include <utility>
+
+#include "segkit/error.h"
+
+namespace segkit::sam3 {
+
+namespace {
+
+// transformers builds these norms without an eps: PyTorch's default, not the config's 1e-6.
+constexpr double kNormEps = 1e-5;
+
+}  // namespace
+
+DetrEncoder DetrEncoder::load(const nn::WeightMap& w, const std::string& prefix, const DetrEncoderConfig& c) {
+  DetrEncoder e;
+  e.config_ = c;
+  const std::string base = prefix + "detr_encoder.layers.";
+  const int found = w.count_indexed(base);
+  if (found != c.num_layers)
+    fail(w.source(), "the DETR encoder has " + std::to_string(found) + " layers but config.json says " +
+                         std::to_string(c.num_layers) + " (detr_encoder_config.num_layers)");
+  const int64_t d = c.hidden_size;
+  for (int i = 0; i < c.num_layers; ++i) {
+    const std::string p = base + std::to_string(i) + ".";
+    Layer l;
+    l.norm1 = checked_layer_norm(w, p + "layer_norm1", d, kNormEps);
+    l.norm2 = checked_layer_norm(w, p + "layer_norm2", d, kNormEps);
+    l.norm3 = checked_layer_norm(w, p + "layer_norm3", d, kNormEps);
+    l.self_attn = Attention::load(w, p + "self_attn", d, c.num_heads);
+    l.cross_attn = Attention::load(w, p + "cross_attn", d, c.num_heads);
+    l.mlp = FeedForward::load(w, p + "mlp", d, c.intermediate_size, c.hidden_act);
+    e.layers_.push_back(std::move(l));
+  }
+  return e;
+}
+
+DetrEncoderOutput DetrEncoder::forward(const at::Tensor& features, const at::Tensor& pos, const at::Tensor& prompt,
+                                       const at::Tensor& prompt_mask, bool keep_layers) const {
+  const std::string ctx = "SAM 3 DETR encoder";
+  const int64_t d = config_.hidden_size;
+  if (!features.defined() || features.dim() != 4 || features.size(1) != d)
+    fail(ctx, "the image features must be batch × " + std::to_string(d) + " × height × width, not " +
+                  shape_text(features));
+  const int64_t b = features.size(0), h = features.size(2), wd = features.size(3);
+  if (!pos.defined() || pos.dim() != 4 || (pos.size(0) != b && pos.size(0) != 1) || pos.size(1) != d ||
+      pos.size(2) != h || pos.size(3) != wd)
+    fail(ctx, "the position encoding is " + shape_text(pos) + " but the features are " + shape_text(features));
+  if (!prompt.defined() || prompt.dim() != 3 || prompt.size(0) != b || prompt.size(2) != d)
+    fail(ctx, "the prompt must be " + std::to_string(b) + " × tokens × " + std::to_string(d) + ", not " +
+                  shape_text(prompt));
+  const at::Tensor prompt_bias = key_padding_bias(prompt_mask, b, prompt.size(1), ctx);
+  const at::Tensor tokens = prompt.to(at::kFloat).contiguous();
+
+  DetrEncoderOutput out;
+  out.height = h;
+  out.width = wd;
+  // B × C × H × W → B × H·W × C
+  at::Tensor x = features.to(at::kFloat).flatten(2).transpose(1, 2).contiguous();
+  out.pos = pos.to(at::kFloat).flatten(2).transpose(1, 2).expand({b, h * wd, d}).contiguous();
+  for (const Layer& l : layers_) {
+    const at::Tensor n1 = l.norm1(x);
+    const at::Tensor with_pos = n1 + out.pos;
+    l.self_attn.accumulate(x, with_pos, with_pos, n1);
+    l.cross_attn.accumulate(x, l.norm2(x), tokens, tokens, prompt_bias);
+    l.mlp.accumulate(x, l.norm3(x));
+    if (keep_layers) out.layers.push_back(x.clone());
+  }
+  out.memory = x;
+  return out;
+}
+
+}  // namespace segkit::sam3
