@@ -16,7 +16,8 @@ DST = os.path.join(ROOT, "tests", "data", "sam3")
 
 # Two single-phrase cases with every module hooked (encoder inputs and each layer), a batch of two
 # images with different phrases, and a padded batch of box prompts (the prompt there is text plus
-# geometry tokens, so the decoder and scoring see a mask with holes).
+# geometry tokens, so the decoder and scoring see a mask with holes; its second image is
+# img1_text0's, whose FPN level feeds the geometry encoder there).
 CASES = ["img1_text0", "synth_rgb_text0", "batch_images", "box_batch_padded"]
 COMMON = ["in.attention_mask", "act.detr_encoder.last_hidden_state", "act.detr_encoder.pos_embeds_flattened",
           "act.detr_encoder.text_features", "act.detr_decoder.intermediate_hidden_states",
@@ -24,7 +25,8 @@ COMMON = ["in.attention_mask", "act.detr_encoder.last_hidden_state", "act.detr_e
           "out.pred_logits", "out.pred_boxes", "out.presence_logits"]
 FULL = ["act.vision_encoder.neck.fpn_layers.2", "act.vision_encoder.neck.1.2", "act.detr_encoder.layers.",
         "act.detr_decoder.layers."]
-BOXES = ["act.geometry_encoder.attention_mask"]
+BOXES = ["in.input_boxes", "in.input_boxes_labels", "act.geometry_encoder.attention_mask",
+         "act.geometry_encoder.last_hidden_state"]
 
 
 def read_safetensors(path):

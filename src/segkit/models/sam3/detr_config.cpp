@@ -73,6 +73,24 @@ DetrConfig parse_detr_config(const nlohmann::json& root_config, const std::strin
   if (c.decoder.hidden_size != c.encoder.hidden_size)
     fail(dc, "\"hidden_size\" " + std::to_string(c.decoder.hidden_size) + " differs from detr_encoder_config's " +
                  std::to_string(c.encoder.hidden_size));
+
+  const std::string gc = context + " geometry_encoder_config";
+  if (const nlohmann::json* g = sub_object(sam3, context, "geometry_encoder_config")) {
+    read_optional(g, gc, "hidden_size", c.geometry.hidden_size, 1, kMaxWidth);
+    read_optional(g, gc, "num_layers", c.geometry.num_layers, 1, kMaxCount);
+    read_optional(g, gc, "num_attention_heads", c.geometry.num_heads, 1, kMaxCount);
+    read_optional(g, gc, "intermediate_size", c.geometry.intermediate_size, 1, kMaxWidth * 8);
+    read_optional(g, gc, "roi_size", c.geometry.roi_size, 1, kMaxCount);
+    read_activation(g, gc, c.geometry.hidden_act);
+  }
+  check_heads(gc, c.geometry.hidden_size, c.geometry.num_heads);
+  // Box centres get hidden_size / 2 sine features per axis.
+  if (c.geometry.hidden_size % 2 != 0)
+    fail(gc, "\"hidden_size\" " + std::to_string(c.geometry.hidden_size) + " must be even");
+  // Geometry tokens are appended to the projected text: one prompt, one width.
+  if (c.geometry.hidden_size != c.encoder.hidden_size)
+    fail(gc, "\"hidden_size\" " + std::to_string(c.geometry.hidden_size) + " differs from detr_encoder_config's " +
+                 std::to_string(c.encoder.hidden_size));
   return c;
 }
 
