@@ -1,7 +1,6 @@
 #include "models/sam3/blocks.h"
 
 #include <ATen/ops/empty.h>
-#include <ATen/ops/relu.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/zeros.h>
 

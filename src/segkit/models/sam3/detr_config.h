@@ -41,12 +41,12 @@ struct DetrConfig {
   GeometryEncoderConfig geometry;
 };
 
-// Reads detr_encoder_config, detr_decoder_config and geometry_encoder_config from config.json as a whole: a sam3 config, or
-// one that wraps it in "detector_config" (sam3_video). Absent blocks and fields take transformers'
-// defaults. The configs' layer_norm_eps is read nowhere: transformers builds these norms without it
-// (PyTorch's 1e-5). Error "<file>[ detector_config] detr_..._config: "<field>" must be ..." for a
-// bad field, and for widths that cannot work together (heads not dividing the width, an odd width,
-// an encoder, decoder or geometry encoder of different widths).
+// Reads detr_encoder_config, detr_decoder_config and geometry_encoder_config from config.json as a
+// whole: a sam3 config, or one that wraps it in "detector_config" (sam3_video). Absent blocks and
+// fields take transformers' defaults. The configs' layer_norm_eps is read nowhere: transformers
+// builds these norms without it (PyTorch's 1e-5). Error "<file>[ detector_config] <block>:
+// "<field>" must be ..." for a bad field, and for widths that cannot work together (heads not
+// dividing the width, an odd width, an encoder, decoder or geometry encoder of different widths).
 DetrConfig parse_detr_config(const nlohmann::json& root_config, const std::string& file);
 
 }  // namespace segkit::sam3

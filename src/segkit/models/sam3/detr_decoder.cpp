@@ -156,7 +156,8 @@ DetrDecoderOutput DetrDecoder::forward(const at::Tensor& memory, const at::Tenso
     const at::Tensor normed = output_norm_(x.slice(1, 1));
     boxes = at::sigmoid(box_head_(normed) + inverse_sigmoid(boxes));
     hidden.push_back(normed);
-    presence.push_back(presence_head_(presence_norm_(x.slice(1, 0, 1))).squeeze(-1).clamp(-kPresenceClamp, kPresenceClamp));
+    const at::Tensor presence_logit = presence_head_(presence_norm_(x.slice(1, 0, 1))).squeeze(-1);
+    presence.push_back(presence_logit.clamp(-kPresenceClamp, kPresenceClamp));
   }
   out.hidden = at::stack(hidden);
   out.reference_boxes = at::stack(references);

@@ -200,7 +200,8 @@ GeometryEncoderOutput GeometryEncoder::forward(const at::Tensor& features, const
 
 Prompt concat_prompt(const at::Tensor& text, const at::Tensor& text_mask, const GeometryEncoderOutput& geometry) {
   const std::string ctx = "SAM 3 prompt";
-  if (!text.defined() || text.dim() != 3) fail(ctx, "the text features must be batch × tokens × width, not " + shape_text(text));
+  if (!text.defined() || text.dim() != 3)
+    fail(ctx, "the text features must be batch × tokens × width, not " + shape_text(text));
   at::Tensor mask = text_mask.defined() ? text_mask.ne(0) : at::ones({text.size(0), text.size(1)}, at::kBool);
   if (mask.sizes() != text.sizes().slice(0, 2))
     fail(ctx, "the text mask is " + shape_text(text_mask) + " but the text is " + shape_text(text));

@@ -36,8 +36,8 @@ at::Tensor DotProductScoring::operator()(const at::Tensor& queries, const at::Te
     fail(ctx, "the prompt must be batch × tokens × " + std::to_string(width_) + ", not " + shape_text(prompt));
   const int64_t b = prompt.size(0), p = prompt.size(1);
   if (!queries.defined() || queries.dim() < 3 || queries.size(-1) != width_ || queries.size(-3) != b)
-    fail(ctx, "the queries must be … × " + std::to_string(b) + " × queries × " + std::to_string(width_) + ", not " +
-                  shape_text(queries));
+    fail(ctx, "the queries must be … × " + std::to_string(b) + " × queries × " + std::to_string(width_) +
+                  ", not " + shape_text(queries));
   const at::Tensor tokens = prompt.to(at::kFloat);
   const at::Tensor t = text_norm_(text_mlp_(tokens) + tokens);
   at::Tensor pooled;

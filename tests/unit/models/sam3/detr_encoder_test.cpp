@@ -29,9 +29,11 @@ const DetrEncoder& tiny_encoder() {
 TEST(Sam3DetrEncoder, EveryLayerMatchesTransformers) {
   for (const std::string& name : kFullCases) {
     SCOPED_TRACE(name);
-    const sam3::DetrEncoderOutput out = tiny_encoder().forward(
-        sam3_detr_case(name, "act.vision_encoder.neck.fpn_layers.2"), sam3_detr_case(name, "act.vision_encoder.neck.1.2"),
-        sam3_detr_case(name, "act.detr_encoder.text_features"), sam3_detr_case(name, "in.attention_mask"), /*keep_layers=*/true);
+    const sam3::DetrEncoderOutput out =
+        tiny_encoder().forward(sam3_detr_case(name, "act.vision_encoder.neck.fpn_layers.2"),
+                               sam3_detr_case(name, "act.vision_encoder.neck.1.2"),
+                               sam3_detr_case(name, "act.detr_encoder.text_features"),
+                               sam3_detr_case(name, "in.attention_mask"), /*keep_layers=*/true);
     EXPECT_EQ(out.height, 12);
     EXPECT_EQ(out.width, 12);
     EXPECT_LE(relative_l2(out.pos, sam3_detr_case(name, "act.detr_encoder.pos_embeds_flattened")), 1e-7);
@@ -78,7 +80,8 @@ TEST(Sam3DetrEncoder, LoadsUnderTheSam3VideoPrefix) {
   const std::string name = kFullCases[1];
   const auto out = e.forward(sam3_detr_case(name, "act.vision_encoder.neck.fpn_layers.2"),
                              sam3_detr_case(name, "act.vision_encoder.neck.1.2"),
-                             sam3_detr_case(name, "act.detr_encoder.text_features"), sam3_detr_case(name, "in.attention_mask"));
+                             sam3_detr_case(name, "act.detr_encoder.text_features"),
+                             sam3_detr_case(name, "in.attention_mask"));
   EXPECT_LE(relative_l2(out.memory, sam3_detr_case(name, "act.detr_encoder.last_hidden_state")), kTolerance);
 }
 
