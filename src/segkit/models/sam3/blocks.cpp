@@ -28,24 +28,12 @@ std::string shape_text(const at::Tensor& t) {
   return s.empty() ? "a scalar" : s;
 }
 
-nn::Linear checked_linear(const nn::WeightMap& w, const std::string& name, int64_t in, int64_t out) {
-  w.get(name + ".weight", {out, in});
-  w.get(name + ".bias", {out});
-  return nn::Linear::load(w, name);
-}
-
-nn::LayerNorm checked_layer_norm(const nn::WeightMap& w, const std::string& name, int64_t dim, double eps) {
-  w.get(name + ".weight", {dim});
-  w.get(name + ".bias", {dim});
-  return nn::LayerNorm::load(w, name, eps);
-}
-
 Attention Attention::load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t heads) {
   Attention a;
-  a.q = checked_linear(w, prefix + ".q_proj", width, width);
-  a.k = checked_linear(w, prefix + ".k_proj", width, width);
-  a.v = checked_linear(w, prefix + ".v_proj", width, width);
-  a.o = checked_linear(w, prefix + ".o_proj", width, width);
+  a.q = nn::load_linear(w, prefix + ".q_proj", width, width);
+  a.k = nn::load_linear(w, prefix + ".k_proj", width, width);
+  a.v = nn::load_linear(w, prefix + ".v_proj", width, width);
+  a.o = nn::load_linear(w, prefix + ".o_proj", width, width);
   a.heads = heads;
   return a;
 }
@@ -100,8 +88,8 @@ at::Tensor key_padding_bias(const at::Tensor& mask, int64_t batch, int64_t keys,
 FeedForward FeedForward::load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t hidden,
                               DetrActivation act) {
   FeedForward f;
-  f.fc1 = checked_linear(w, prefix + ".fc1", width, hidden);
-  f.fc2 = checked_linear(w, prefix + ".fc2", hidden, width);
+  f.fc1 = nn::load_linear(w, prefix + ".fc1", width, hidden);
+  f.fc2 = nn::load_linear(w, prefix + ".fc2", hidden, width);
   f.act = act;
   return f;
 }
@@ -116,7 +104,7 @@ DecoderMlp DecoderMlp::load(const nn::WeightMap& w, const std::string& prefix, i
                             int64_t out, int num_layers) {
   DecoderMlp m;
   for (int i = 0; i < num_layers; ++i)
-    m.layers.push_back(checked_linear(w, prefix + ".layer" + std::to_string(i + 1), i == 0 ? in : hidden,
+    m.layers.push_back(nn::load_linear(w, prefix + ".layer" + std::to_string(i + 1), i == 0 ? in : hidden,
                                       i + 1 == num_layers ? out : hidden));
   return m;
 }

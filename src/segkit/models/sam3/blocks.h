@@ -8,14 +8,11 @@
 #include <vector>
 
 #include "models/sam3/detr_config.h"
+#include "nn/checked_layers.h"
 #include "nn/layers.h"
 #include "nn/weight_map.h"
 
 namespace segkit::sam3 {
-
-// nn::Linear / nn::LayerNorm, with the weight's shape checked first (Error naming both shapes).
-nn::Linear checked_linear(const nn::WeightMap& w, const std::string& name, int64_t in, int64_t out);
-nn::LayerNorm checked_layer_norm(const nn::WeightMap& w, const std::string& name, int64_t dim, double eps);
 
 // Multi-head attention with q/k/v/o projections ("<prefix>.q_proj", …, "<prefix>.o_proj").
 struct Attention {

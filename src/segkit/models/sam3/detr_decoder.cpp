@@ -62,15 +62,15 @@ DetrDecoder DetrDecoder::load(const nn::WeightMap& w, const std::string& prefix,
     l.self_attn = Attention::load(w, p + "self_attn", h, c.num_heads);
     l.text_cross_attn = Attention::load(w, p + "text_cross_attn", h, c.num_heads);
     l.vision_cross_attn = Attention::load(w, p + "vision_cross_attn", h, c.num_heads);
-    l.self_attn_norm = checked_layer_norm(w, p + "self_attn_layer_norm", h, kNormEps);
-    l.text_cross_attn_norm = checked_layer_norm(w, p + "text_cross_attn_layer_norm", h, kNormEps);
-    l.vision_cross_attn_norm = checked_layer_norm(w, p + "vision_cross_attn_layer_norm", h, kNormEps);
-    l.mlp_norm = checked_layer_norm(w, p + "mlp_layer_norm", h, kNormEps);
+    l.self_attn_norm = nn::load_layer_norm(w, p + "self_attn_layer_norm", h, kNormEps);
+    l.text_cross_attn_norm = nn::load_layer_norm(w, p + "text_cross_attn_layer_norm", h, kNormEps);
+    l.vision_cross_attn_norm = nn::load_layer_norm(w, p + "vision_cross_attn_layer_norm", h, kNormEps);
+    l.mlp_norm = nn::load_layer_norm(w, p + "mlp_layer_norm", h, kNormEps);
     l.mlp = FeedForward::load(w, p + "mlp", h, c.intermediate_size, c.hidden_act);
     d.layers_.push_back(std::move(l));
   }
-  d.output_norm_ = checked_layer_norm(w, m + "output_layer_norm", h, kNormEps);
-  d.presence_norm_ = checked_layer_norm(w, m + "presence_layer_norm", h, kNormEps);
+  d.output_norm_ = nn::load_layer_norm(w, m + "output_layer_norm", h, kNormEps);
+  d.presence_norm_ = nn::load_layer_norm(w, m + "presence_layer_norm", h, kNormEps);
   d.box_head_ = DecoderMlp::load(w, m + "box_head", h, h, 4, 3);
   d.presence_head_ = DecoderMlp::load(w, m + "presence_head", h, h, 1, 3);
   d.ref_point_head_ = DecoderMlp::load(w, m + "ref_point_head", 2 * h, h, h, 2);

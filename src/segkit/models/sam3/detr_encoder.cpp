@@ -25,9 +25,9 @@ DetrEncoder DetrEncoder::load(const nn::WeightMap& w, const std::string& prefix,
   for (int i = 0; i < c.num_layers; ++i) {
     const std::string p = base + std::to_string(i) + ".";
     Layer l;
-    l.norm1 = checked_layer_norm(w, p + "layer_norm1", d, kNormEps);
-    l.norm2 = checked_layer_norm(w, p + "layer_norm2", d, kNormEps);
-    l.norm3 = checked_layer_norm(w, p + "layer_norm3", d, kNormEps);
+    l.norm1 = nn::load_layer_norm(w, p + "layer_norm1", d, kNormEps);
+    l.norm2 = nn::load_layer_norm(w, p + "layer_norm2", d, kNormEps);
+    l.norm3 = nn::load_layer_norm(w, p + "layer_norm3", d, kNormEps);
     l.self_attn = Attention::load(w, p + "self_attn", d, c.num_heads);
     l.cross_attn = Attention::load(w, p + "cross_attn", d, c.num_heads);
     l.mlp = FeedForward::load(w, p + "mlp", d, c.intermediate_size, c.hidden_act);

@@ -111,16 +111,16 @@ GeometryEncoder GeometryEncoder::load(const nn::WeightMap& w, const std::string&
   const int64_t d = c.hidden_size, r = c.roi_size;
   g.label_embed_ = w.get(m + "label_embed.weight", {2, d});
   g.cls_embed_ = w.get(m + "cls_embed.weight", {1, d});
-  g.direct_project_ = checked_linear(w, m + "boxes_direct_project", 4, d);
+  g.direct_project_ = nn::load_linear(w, m + "boxes_direct_project", 4, d);
   // The 7 × 7 convolution over a 7 × 7 pool is one product over the flattened window.
   const at::Tensor pool = w.get(m + "boxes_pool_project.weight", {d, d, r, r});
   g.pool_project_.weight = pool.reshape({d, d * r * r});
   g.pool_project_.bias = w.get(m + "boxes_pool_project.bias", {d});
-  g.pos_project_ = checked_linear(w, m + "boxes_pos_enc_project", d + 2, d);
-  g.final_proj_ = checked_linear(w, m + "final_proj", d, d);
-  g.vision_norm_ = checked_layer_norm(w, m + "vision_layer_norm", d, kNormEps);
-  g.prompt_norm_ = checked_layer_norm(w, m + "prompt_layer_norm", d, kNormEps);
-  g.output_norm_ = checked_layer_norm(w, m + "output_layer_norm", d, kNormEps);
+  g.pos_project_ = nn::load_linear(w, m + "boxes_pos_enc_project", d + 2, d);
+  g.final_proj_ = nn::load_linear(w, m + "final_proj", d, d);
+  g.vision_norm_ = nn::load_layer_norm(w, m + "vision_layer_norm", d, kNormEps);
+  g.prompt_norm_ = nn::load_layer_norm(w, m + "prompt_layer_norm", d, kNormEps);
+  g.output_norm_ = nn::load_layer_norm(w, m + "output_layer_norm", d, kNormEps);
   const int found = w.count_indexed(m + "layers.");
   if (found != c.num_layers)
     fail(w.source(), "the geometry encoder has " + std::to_string(found) + " layers but config.json says " +
@@ -128,9 +128,9 @@ GeometryEncoder GeometryEncoder::load(const nn::WeightMap& w, const std::string&
   for (int i = 0; i < c.num_layers; ++i) {
     const std::string p = m + "layers." + std::to_string(i) + ".";
     Layer l;
-    l.norm1 = checked_layer_norm(w, p + "layer_norm1", d, kNormEps);
-    l.norm2 = checked_layer_norm(w, p + "layer_norm2", d, kNormEps);
-    l.norm3 = checked_layer_norm(w, p + "layer_norm3", d, kNormEps);
+    l.norm1 = nn::load_layer_norm(w, p + "layer_norm1", d, kNormEps);
+    l.norm2 = nn::load_layer_norm(w, p + "layer_norm2", d, kNormEps);
+    l.norm3 = nn::load_layer_norm(w, p + "layer_norm3", d, kNormEps);
     l.self_attn = Attention::load(w, p + "self_attn", d, c.num_heads);
     l.cross_attn = Attention::load(w, p + "cross_attn", d, c.num_heads);
     l.mlp = FeedForward::load(w, p + "mlp", d, c.intermediate_size, c.hidden_act);

@@ -23,9 +23,9 @@ DotProductScoring DotProductScoring::load(const nn::WeightMap& w, const std::str
   const int64_t h = c.hidden_size;
   s.width_ = h;
   s.text_mlp_ = DecoderMlp::load(w, m + "text_mlp", h, c.intermediate_size, h, 2);
-  s.text_norm_ = checked_layer_norm(w, m + "text_mlp_out_norm", h, kNormEps);
-  s.text_proj_ = checked_linear(w, m + "text_proj", h, h);
-  s.query_proj_ = checked_linear(w, m + "query_proj", h, h);
+  s.text_norm_ = nn::load_layer_norm(w, m + "text_mlp_out_norm", h, kNormEps);
+  s.text_proj_ = nn::load_linear(w, m + "text_proj", h, h);
+  s.query_proj_ = nn::load_linear(w, m + "query_proj", h, h);
   return s;
 }
 
