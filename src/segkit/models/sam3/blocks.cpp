@@ -28,6 +28,19 @@ std::string shape_text(const at::Tensor& t) {
   return s.empty() ? "a scalar" : s;
 }
 
+EncoderLayer EncoderLayer::load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t heads,
+                                int64_t hidden, DetrActivation act) {
+  constexpr double eps = 1e-5;  // built without an eps: PyTorch's default, not the config's 1e-6
+  EncoderLayer l;
+  l.norm1 = nn::load_layer_norm(w, prefix + ".layer_norm1", width, eps);
+  l.norm2 = nn::load_layer_norm(w, prefix + ".layer_norm2", width, eps);
+  l.norm3 = nn::load_layer_norm(w, prefix + ".layer_norm3", width, eps);
+  l.self_attn = Attention::load(w, prefix + ".self_attn", width, heads);
+  l.cross_attn = Attention::load(w, prefix + ".cross_attn", width, heads);
+  l.mlp = FeedForward::load(w, prefix + ".mlp", width, hidden, act);
+  return l;
+}
+
 Attention Attention::load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t heads) {
   Attention a;
   a.q = nn::load_linear(w, prefix + ".q_proj", width, width);

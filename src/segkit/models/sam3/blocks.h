@@ -48,6 +48,18 @@ struct FeedForward {
   void accumulate(const at::Tensor& residual, const at::Tensor& x) const { fc2.accumulate(residual, hidden(x)); }
 };
 
+// A pre-norm layer of the DETR and geometry encoders: layer_norm1 before self-attention,
+// layer_norm2 before cross-attention, layer_norm3 before the feed-forward block (eps 1e-5, as
+// transformers builds them whatever the config says). What each attention reads is the caller's.
+struct EncoderLayer {
+  nn::LayerNorm norm1, norm2, norm3;
+  Attention self_attn, cross_attn;
+  FeedForward mlp;
+  // prefix: "….layers.N" (without the trailing dot).
+  static EncoderLayer load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t heads,
+                           int64_t hidden, DetrActivation act);
+};
+
 // Linear layers "<prefix>.layer1", "layer2"[, "layer3"] with ReLU between them, none after the last.
 struct DecoderMlp {
   std::vector<nn::Linear> layers;

@@ -6,13 +6,6 @@
 
 namespace segkit::sam3 {
 
-namespace {
-
-// transformers builds these norms without an eps: PyTorch's default, not the config's 1e-6.
-constexpr double kNormEps = 1e-5;
-
-}  // namespace
-
 DetrEncoder DetrEncoder::load(const nn::WeightMap& w, const std::string& prefix, const DetrEncoderConfig& c) {
   DetrEncoder e;
   e.config_ = c;
@@ -23,15 +16,8 @@ DetrEncoder DetrEncoder::load(const nn::WeightMap& w, const std::string& prefix,
                          std::to_string(c.num_layers) + " (detr_encoder_config.num_layers)");
   const int64_t d = c.hidden_size;
   for (int i = 0; i < c.num_layers; ++i) {
-    const std::string p = base + std::to_string(i) + ".";
-    Layer l;
-    l.norm1 = nn::load_layer_norm(w, p + "layer_norm1", d, kNormEps);
-    l.norm2 = nn::load_layer_norm(w, p + "layer_norm2", d, kNormEps);
-    l.norm3 = nn::load_layer_norm(w, p + "layer_norm3", d, kNormEps);
-    l.self_attn = Attention::load(w, p + "self_attn", d, c.num_heads);
-    l.cross_attn = Attention::load(w, p + "cross_attn", d, c.num_heads);
-    l.mlp = FeedForward::load(w, p + "mlp", d, c.intermediate_size, c.hidden_act);
-    e.layers_.push_back(std::move(l));
+    e.layers_.push_back(
+        EncoderLayer::load(w, base + std::to_string(i), d, c.num_heads, c.intermediate_size, c.hidden_act));
   }
   return e;
 }
@@ -59,7 +45,7 @@ DetrEncoderOutput DetrEncoder::forward(const at::Tensor& features, const at::Ten
   // B × C × H × W → B × H·W × C
   at::Tensor x = features.to(at::kFloat).flatten(2).transpose(1, 2).contiguous();
   out.pos = pos.to(at::kFloat).flatten(2).transpose(1, 2).expand({b, h * wd, d}).contiguous();
-  for (const Layer& l : layers_) {
+  for (const EncoderLayer& l : layers_) {
     const at::Tensor n1 = l.norm1(x);
     const at::Tensor with_pos = n1 + out.pos;
     l.self_attn.accumulate(x, with_pos, with_pos, n1);

@@ -37,13 +37,8 @@ class DetrEncoder {
   const DetrEncoderConfig& config() const { return config_; }
 
  private:
-  struct Layer {
-    nn::LayerNorm norm1, norm2, norm3;
-    Attention self_attn, cross_attn;
-    FeedForward mlp;
-  };
   DetrEncoderConfig config_;
-  std::vector<Layer> layers_;
+  std::vector<EncoderLayer> layers_;
 };
 
 }  // namespace segkit::sam3

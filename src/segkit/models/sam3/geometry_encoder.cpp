@@ -126,15 +126,8 @@ GeometryEncoder GeometryEncoder::load(const nn::WeightMap& w, const std::string&
     fail(w.source(), "the geometry encoder has " + std::to_string(found) + " layers but config.json says " +
                          std::to_string(c.num_layers) + " (geometry_encoder_config.num_layers)");
   for (int i = 0; i < c.num_layers; ++i) {
-    const std::string p = m + "layers." + std::to_string(i) + ".";
-    Layer l;
-    l.norm1 = nn::load_layer_norm(w, p + "layer_norm1", d, kNormEps);
-    l.norm2 = nn::load_layer_norm(w, p + "layer_norm2", d, kNormEps);
-    l.norm3 = nn::load_layer_norm(w, p + "layer_norm3", d, kNormEps);
-    l.self_attn = Attention::load(w, p + "self_attn", d, c.num_heads);
-    l.cross_attn = Attention::load(w, p + "cross_attn", d, c.num_heads);
-    l.mlp = FeedForward::load(w, p + "mlp", d, c.intermediate_size, c.hidden_act);
-    g.layers_.push_back(std::move(l));
+    g.layers_.push_back(
+        EncoderLayer::load(w, m + "layers." + std::to_string(i), d, c.num_heads, c.intermediate_size, c.hidden_act));
   }
   return g;
 }
@@ -188,7 +181,7 @@ GeometryEncoderOutput GeometryEncoder::forward(const at::Tensor& features, const
   const at::Tensor bias = key_padding_bias(out.mask, b, n + 1, ctx);
   const at::Tensor values = v.flatten(2).transpose(1, 2).contiguous();  // B × H·W × C
   const at::Tensor keys = values + pos.to(at::kFloat).flatten(2).transpose(1, 2);
-  for (const Layer& l : layers_) {
+  for (const EncoderLayer& l : layers_) {
     const at::Tensor n1 = l.norm1(x);
     l.self_attn.accumulate(x, n1, n1, n1, bias);
     l.cross_attn.accumulate(x, l.norm2(x), keys, values);

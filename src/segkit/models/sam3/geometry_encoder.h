@@ -37,16 +37,11 @@ class GeometryEncoder {
   const GeometryEncoderConfig& config() const { return config_; }
 
  private:
-  struct Layer {
-    nn::LayerNorm norm1, norm2, norm3;
-    Attention self_attn, cross_attn;
-    FeedForward mlp;
-  };
   GeometryEncoderConfig config_;
   at::Tensor label_embed_, cls_embed_;
   nn::Linear direct_project_, pool_project_, pos_project_, final_proj_;
   nn::LayerNorm vision_norm_, prompt_norm_, output_norm_;
-  std::vector<Layer> layers_;
+  std::vector<EncoderLayer> layers_;
 };
 
 // torchvision.ops.roi_align(features, boxes, output_size, spatial_scale=1, sampling_ratio=-1,
