@@ -1,7 +1,5 @@
 #include "models/sam3/detr_encoder.h"
 
-#include <utility>
-
 #include "segkit/error.h"
 
 namespace segkit::sam3 {
