@@ -118,7 +118,8 @@ std::shared_ptr<const Mask2FormerModel> Mask2FormerModel::load(const std::string
   impl->pixel_decoder =
       mask2former::PixelDecoder::load(w, "model.pixel_level_module.decoder.", pixel_decoder_config(impl->config));
   impl->transformer_decoder = mask2former::TransformerDecoder::load(w, impl->config);
-  if (impl->precision == Precision::Bf16) use_bfloat16(impl->config, impl->processor, impl->backbone, impl->pixel_decoder, impl->transformer_decoder);
+  if (impl->precision == Precision::Bf16)
+    use_bfloat16(impl->config, impl->processor, impl->backbone, impl->pixel_decoder, impl->transformer_decoder);
   impl->backing_files = std::move(loaded.backing_files);
   if (options.warn_unused) {
     std::set<std::string> unused = w.unused();
