@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Copies what the SAM 3 mask decoder and post-processing tests need from ../shared/fixtures/sam3
+into tests/data/sam3/mask_cases.safetensors, renamed "<case>/<fixture name>" (aliases resolved
+through index.json): the mask decoder's inputs other than the FPN levels (those are in
+tests/data/sam3/cases/), two of its activations and its outputs, and the processor's
+post-processing (pp.b0.*, masks kept bit-packed as index.json's mask_packing says) with the raw
+outputs it starts from. Each case's thresholds go into the metadata. Standard library only."""
+import json
+import os
+import struct
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SRC = os.path.join(ROOT, "..", "shared", "fixtures", "sam3")
+DST = os.path.join(ROOT, "tests", "data", "sam3")
+
+# Two cases with every module hooked whose FPN levels tests/data/sam3/cases/ already holds: a
+# photograph (534 × 800, so masks are upsampled ×11–17 to a non-square size) and the small RGBA
+# image (90 × 120). synth_rgb_text1 (150 × 200) adds a third post-processing case.
+DECODER_CASES = ["img1_text0", "synth_rgba_text0"]
+PP_CASES = ["img1_text0", "synth_rgba_text0", "synth_rgb_text1"]
+DECODER = ["in.attention_mask", "act.detr_encoder.last_hidden_state", "act.detr_encoder.text_features",
+           "act.detr_decoder.intermediate_hidden_states", "act.mask_decoder.prompt_cross_attn.0",
+           "act.mask_decoder.mask_embedder"]
+PP = ["in.original_sizes", "out.pred_logits", "out.presence_logits", "out.pred_boxes", "out.pred_masks",
+      "out.semantic_seg", "pp.b0.inst.scores", "pp.b0.inst.boxes", "pp.b0.inst.keep_idx",
+      "pp.b0.inst.masks_packed", "pp.b0.inst.masks_shape", "pp.b0.inst.masks_area", "pp.b0.sem.map_packed",
+      "pp.b0.sem.map_shape", "pp.b0.sem.map_area", "pp.b0.det.scores", "pp.b0.det.boxes"]
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    header.pop("__metadata__", None)
+    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
+
+
+def write_safetensors(path, tensors, metadata):
+    header = {"__metadata__": metadata}
+    offset = 0
+    for name, (dtype, shape, raw) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+    blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    blob += b" " * (-len(blob) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(blob)))
+        f.write(blob)
+        for _, _, raw in tensors.values():
+            f.write(raw)
+
+
+def main():
+    if not os.path.isdir(SRC):
+        sys.exit("no fixtures at " + SRC)
+    with open(os.path.join(SRC, "index.json"), encoding="utf-8") as f:
+        index = {c["name"]: c for c in json.load(f)["cases"]}
+    out, thresholds = {}, {}
+    for name in sorted(set(DECODER_CASES) | set(PP_CASES)):
+        case = index[name]
+        tensors = read_safetensors(os.path.join(SRC, case["file"]))
+        for alias, target in case.get("aliases", {}).items():
+            if alias not in tensors and target in tensors:
+                tensors[alias] = tensors[target]
+        wanted = (DECODER if name in DECODER_CASES else []) + (PP if name in PP_CASES else [])
+        for key in wanted:
+            if key not in tensors:
+                sys.exit("%s lacks %s" % (name, key))
+            out[name + "/" + key] = tensors[key]
+        thresholds[name] = case["thresholds"]
+    metadata = {"thresholds": json.dumps(thresholds, ensure_ascii=True),
+                "source": "../shared/fixtures/sam3 (transformers 5.17)"}
+    write_safetensors(os.path.join(DST, "mask_cases.safetensors"), out, metadata)
+
+
+if __name__ == "__main__":
+    main()
