@@ -33,7 +33,8 @@ inline nlohmann::json sam3_mask_thresholds(const std::string& name) {
 inline std::vector<at::Tensor> sam3_fpn_levels(const std::string& name) {
   const auto f = SafetensorsFile::open(data_path("sam3/cases/" + name + ".safetensors"));
   std::vector<at::Tensor> levels;
-  for (int i = 0; i < 3; ++i) levels.push_back(case_tensor(*f, "act.vision_encoder.neck.fpn_layers." + std::to_string(i)));
+  for (int i = 0; i < 3; ++i)
+    levels.push_back(case_tensor(*f, "act.vision_encoder.neck.fpn_layers." + std::to_string(i)));
   return levels;
 }
 

@@ -48,11 +48,14 @@ at::Tensor MaskDecoder::attend_prompt(const at::Tensor& memory, const Prompt& pr
   const at::Tensor mem = memory.to(at::kFloat);
   if (!prompt.tokens.defined()) return mem;
   const at::Tensor& tokens = prompt.tokens;
-  if (tokens.dim() != 3 || tokens.size(0) != mem.size(0) || tokens.size(2) != width_)
-    fail(kContext, "the prompt must be " + std::to_string(mem.size(0)) + " × tokens × " + std::to_string(width_) +
+  const int64_t b = mem.size(0);
+  if (tokens.dim() != 3 || (tokens.size(0) != b && tokens.size(0) != 1) || tokens.size(2) != width_)
+    fail(kContext, "the prompt must be " + std::to_string(b) + " (or 1) × tokens × " + std::to_string(width_) +
                        ", not " + shape_text(tokens));
-  const at::Tensor bias = key_padding_bias(prompt.mask, tokens.size(0), tokens.size(1), kContext);
-  const at::Tensor t = tokens.to(at::kFloat);
+  at::Tensor bias = key_padding_bias(prompt.mask, tokens.size(0), tokens.size(1), kContext);
+  // One phrase for a batch of images, as Detr::forward allows.
+  const at::Tensor t = tokens.to(at::kFloat).expand({b, tokens.size(1), width_});
+  if (bias.defined()) bias = bias.expand({b, 1, 1, tokens.size(1)});
   // Pre-norm residual; no norm after it.
   at::Tensor out = mem.clone();
   prompt_attn_.accumulate(out, prompt_norm_(mem), t, t, bias);
@@ -61,7 +64,8 @@ at::Tensor MaskDecoder::attend_prompt(const at::Tensor& memory, const Prompt& pr
 
 at::Tensor MaskDecoder::embed_queries(const at::Tensor& queries) const {
   if (!queries.defined() || queries.dim() != 3 || queries.size(2) != width_)
-    fail(kContext, "the queries must be batch × queries × " + std::to_string(width_) + ", not " + shape_text(queries));
+    fail(kContext,
+         "the queries must be batch × queries × " + std::to_string(width_) + ", not " + shape_text(queries));
   at::Tensor x = queries.to(at::kFloat);
   for (size_t i = 0; i < embedder_.size(); ++i) {
     x = embedder_[i](x);
@@ -82,8 +86,8 @@ MaskDecoderOutput MaskDecoder::forward(const at::Tensor& queries, const std::vec
   const at::Tensor mem = attend_prompt(memory, prompt);
   const int64_t b = mem.size(0);
   for (const at::Tensor& l : levels)
-    if (!l.defined() || l.dim() != 4 || l.size(0) != b || l.size(1) != width_)
-      fail(kContext, "each FPN level must be " + std::to_string(b) + " × " + std::to_string(width_) +
+    if (!l.defined() || l.dim() != 4 || (l.size(0) != b && l.size(0) != 1) || l.size(1) != width_)
+      fail(kContext, "each FPN level must be " + std::to_string(b) + " (or 1) × " + std::to_string(width_) +
                          " × height × width, not " + shape_text(l));
   const int64_t gh = levels.back().size(2), gw = levels.back().size(3);
   if (mem.size(1) < gh * gw)
@@ -93,8 +97,11 @@ MaskDecoderOutput MaskDecoder::forward(const at::Tensor& queries, const std::vec
   for (size_t k = 0; k + 1 < levels.size(); ++k) {
     const at::Tensor& skip = levels[levels.size() - 2 - k];
     // F.interpolate(mode="nearest"): PyTorch's floor(dst · in / out) source index.
-    p = at::upsample_nearest2d(p, {skip.size(2), skip.size(3)}) + skip.to(at::kFloat);
-    p = at::relu(norms_[k](convs_[k](p)));
+    // (a batch-1 level serves every phrase asked of one image).
+    p = at::upsample_nearest2d(p, {skip.size(2), skip.size(3)});
+    p.add_(skip.to(at::kFloat));
+    p = norms_[k](convs_[k](p));
+    p.relu_();
   }
   MaskDecoderOutput out;
   const at::Tensor inst = instance_proj_(p);  // B × C × h × w

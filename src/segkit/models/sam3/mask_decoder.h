@@ -33,10 +33,12 @@ class MaskDecoder {
 
   // queries B × Q × C: the last DETR decoder layer's (DetrOutput::queries).
   // levels: the FPN levels finest first down to the one the DETR encoder ran on ([×4, ×2, ×1] of
-  // the vision encoder); that last one only gives the grid of `memory`, which replaces it.
+  // the vision encoder), each of batch B or 1 (one image, several phrases); that last one only
+  // gives the grid of `memory`, which replaces it.
   // memory B × (≥ h·w) × C: the DETR encoder's output, row-major over that grid.
-  // prompt: the tokens B × P × C and mask B × P (nonzero = real; undefined: all real) the DETR
-  // attended to; undefined tokens skip the prompt cross-attention, as transformers does.
+  // prompt: the tokens B (or 1) × P × C and mask B (or 1) × P (nonzero = real; undefined: all
+  // real) the DETR attended to; undefined tokens skip the prompt cross-attention, as
+  // transformers does.
   MaskDecoderOutput forward(const at::Tensor& queries, const std::vector<at::Tensor>& levels,
                             const at::Tensor& memory, const Prompt& prompt) const;
 

@@ -28,12 +28,14 @@ int64_t check_detections(const RawOutputs& out, const std::vector<ImageSize>& si
     fail(kContext, "presence_logits must be " + std::to_string(b) + " × 1, not " + shape_text(p));
   const at::Tensor& x = out.pred_boxes;
   if (!x.defined() || x.dim() != 3 || x.size(0) != b || x.size(1) != q || x.size(2) != 4)
-    fail(kContext, "pred_boxes must be " + std::to_string(b) + " × " + std::to_string(q) + " × 4, not " + shape_text(x));
+    fail(kContext,
+         "pred_boxes must be " + std::to_string(b) + " × " + std::to_string(q) + " × 4, not " + shape_text(x));
   if (!sizes.empty() && static_cast<int64_t>(sizes.size()) != b)
     fail(kContext, std::to_string(sizes.size()) + " target sizes for " + std::to_string(b) + " images");
   for (const ImageSize& s : sizes)
     if (s.height <= 0 || s.width <= 0)
-      fail(kContext, "a target size must be positive, not " + std::to_string(s.height) + " × " + std::to_string(s.width));
+      fail(kContext,
+           "a target size must be positive, not " + std::to_string(s.height) + " × " + std::to_string(s.width));
   return b;
 }
 
@@ -87,7 +89,8 @@ std::vector<Instances> post_process_instance_segmentation(const RawOutputs& out,
     // transformers builds (N × H × W) would be gigabytes for large photographs.
     const ImageSize& s = target_sizes[i];
     r.masks = at::empty({probs.size(0), s.height, s.width}, at::kBool);
-    for (int64_t k = 0; k < probs.size(0); ++k) r.masks[k].copy_(resize(probs.slice(0, k, k + 1), s)[0].gt(mask_threshold));
+    for (int64_t k = 0; k < probs.size(0); ++k)
+      r.masks[k].copy_(resize(probs.slice(0, k, k + 1), s)[0].gt(mask_threshold));
   }
   return results;
 }

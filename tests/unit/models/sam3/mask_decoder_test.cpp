@@ -79,17 +79,29 @@ TEST(Sam3MaskDecoder, BatchOfTwoImagesMatchesEachAlone) {
   }
 }
 
+TEST(Sam3MaskDecoder, OneImageWithTheSamePhraseTwiceBroadcasts) {
+  // Levels and prompt of batch 1 serve a memory and queries of batch 2 (two phrases, one image).
+  const Inputs in = inputs_of(kCases[1]);
+  const sam3::MaskDecoderOutput out = tiny_decoder().forward(at::cat({in.queries, in.queries}), in.levels,
+                                                             at::cat({in.memory, in.memory}), in.prompt);
+  ASSERT_EQ(out.pred_masks.size(0), 2);
+  for (int64_t i = 0; i < 2; ++i)
+    EXPECT_LE(relative_l2(out.pred_masks[i], sam3_mask_case(kCases[1], "out.pred_masks")[0]), kTolerance);
+}
+
 TEST(Sam3MaskDecoder, FromTheDetrOutputs) {
   // img1_text0 from its ×1 FPN level and projected text through the DETR and the mask decoder.
   const std::string name = "img1_text0";
-  const sam3::Detr detr = sam3::Detr::load(sam3_tiny_weights(), "", sam3::parse_detr_config(sam3_tiny_config(), "config.json"));
+  const sam3::Detr detr =
+      sam3::Detr::load(sam3_tiny_weights(), "", sam3::parse_detr_config(sam3_tiny_config(), "config.json"));
   sam3::DetrInputs in;
   in.features = sam3_detr_case(name, "act.vision_encoder.neck.fpn_layers.2");
   in.pos = sam3_detr_case(name, "act.vision_encoder.neck.1.2");
   in.text = sam3_detr_case(name, "act.detr_encoder.text_features");
   in.text_mask = sam3_detr_case(name, "in.attention_mask");
   const sam3::DetrOutput d = detr.forward(in);
-  const sam3::MaskDecoderOutput out = tiny_decoder().forward(d.queries, sam3_fpn_levels(name), d.encoded.memory, d.prompt);
+  const sam3::MaskDecoderOutput out =
+      tiny_decoder().forward(d.queries, sam3_fpn_levels(name), d.encoded.memory, d.prompt);
   EXPECT_LE(relative_l2(out.pred_masks, sam3_mask_case(name, "out.pred_masks")), kTolerance);
   EXPECT_LE(relative_l2(out.semantic_seg, sam3_mask_case(name, "out.semantic_seg")), kTolerance);
 }
@@ -129,7 +141,10 @@ TEST(Sam3MaskDecoder, BadInputShapesAreOneLineErrors) {
   expect_error(in.queries, {in.levels[0].slice(1, 0, 16), in.levels[1], in.levels[2]}, in.memory, in.prompt,
                "each FPN level must be");
   expect_error(in.queries, in.levels, in.memory, {in.prompt.tokens, in.prompt.mask.slice(1, 0, 8)}, "prompt mask");
-  expect_error(in.queries, in.levels, in.memory, {in.prompt.tokens.slice(2, 0, 8), in.prompt.mask}, "the prompt must be");
+  expect_error(in.queries, in.levels, in.memory, {in.prompt.tokens.slice(2, 0, 8), in.prompt.mask},
+               "the prompt must be");
+  expect_error(in.queries, in.levels, at::cat({in.memory, in.memory, in.memory}),
+               {at::cat({in.prompt.tokens, in.prompt.tokens}), in.prompt.mask}, "the prompt must be 3 (or 1)");
   expect_error(in.queries, {at::upsample_nearest2d(in.levels[0], {96, 96}), in.levels[0], in.levels[1], in.levels[2],
                             in.levels[2]},
                in.memory, in.prompt, "upsampling stages");
