@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3
+  python3-dev python3-numpy pybind11-dev python3-pytest  # the Python module (bindings/python) and its tests
   chromium                # the browser UI's end-to-end test drives Debian's Chromium
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh); CI runs each for 30 s
 )

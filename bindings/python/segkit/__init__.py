@@ -1,0 +1,48 @@
+"""segkit: image segmentation in native C++, from Python.
+
+    from segkit import pipeline
+    pipe = pipeline("mask-generation", model="facebook/sam-vit-base")
+    outputs = pipe(image)            # {"masks": [H×W bool arrays], "scores": array}
+
+segment-anything's API: ``load_model``, ``SamPredictor``, ``SamAutomaticMaskGenerator``.
+See docs/python.md.
+"""
+try:  # installed: the extension module inside the package
+    from . import _segkit as _native
+except ImportError:  # a build tree: build/python/_segkit*.so on PYTHONPATH next to bindings/python
+    import _segkit as _native
+
+from ._images import as_rgb_array
+from .pipeline import pipeline
+from .sam import SamAutomaticMaskGenerator, SamPredictor
+
+Model = _native.Model
+load_image = _native.load_image
+num_threads = _native.num_threads
+set_num_threads = _native.set_num_threads
+__version__ = _native.__version__
+
+
+def load_model(name_or_path, precision="fp32", device="cpu", warn_unused=True):
+    """Loads a model once, for pipelines, SamPredictor and SamAutomaticMaskGenerator.
+
+    ``name_or_path``: a Hugging Face model folder, a repo id in the local Hugging Face cache
+    (``facebook/sam-vit-base``; ``segkit pull`` downloads one), a ``.safetensors`` file or an
+    official ``.pth`` checkpoint. ``precision``: ``"fp32"``, ``"bf16"`` or ``"auto"``;
+    ``device``: ``"cpu"``. FileNotFoundError when it is not found, ValueError when it cannot be
+    read or run.
+    """
+    return _native.load_model(str(name_or_path), precision, device, warn_unused)
+
+
+__all__ = [
+    "Model",
+    "SamAutomaticMaskGenerator",
+    "SamPredictor",
+    "as_rgb_array",
+    "load_image",
+    "load_model",
+    "num_threads",
+    "pipeline",
+    "set_num_threads",
+]

@@ -1,0 +1,414 @@
+// _segkit: the Python extension module. A thin shell over the library, as the CLI is: it turns
+// NumPy arrays and keyword arguments into the library's types, releases the GIL while the
+// library computes, and hands results back as NumPy arrays that own the library's buffers.
+//
+// Errors: segkit::Error (bad input, one line) becomes ValueError; a model or image path that
+// does not exist FileNotFoundError; a call out of order (predict before set_image) and anything
+// else RuntimeError. Wrong dtypes, shapes and non-contiguous arrays are refused with ValueError
+// before the library sees them.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "segkit/error.h"
+#include "segkit/image.h"
+#include "segkit/model.h"
+#include "segkit/rle.h"
+#include "segkit/sam.h"
+#include "segkit/sam_generator.h"
+#include "segkit/threads.h"
+#include "segkit/version.h"
+
+namespace py = pybind11;
+
+namespace {
+
+// FileNotFoundError: a path that does not exist.
+struct NotFound : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// RuntimeError: a call out of order.
+struct StateError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string type_name(const py::handle& obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
+
+std::string shape_text(const py::array& a) {
+  std::ostringstream s;
+  s << "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
+  s << (a.ndim() == 1 ? ",)" : ")");
+  return s.str();
+}
+
+// A NumPy array over a vector's buffer; the array owns the vector (no copy). `Out` may differ from
+// T where the bytes mean the same (uint8 0/1 as bool).
+template <class Out, class T>
+py::array owned_array(std::vector<T>&& data, std::vector<py::ssize_t> shape) {
+  static_assert(sizeof(Out) == sizeof(T), "same element size");
+  auto* heap = new std::vector<T>(std::move(data));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array(py::dtype::of<Out>(), std::move(shape), heap->data(), owner);
+}
+
+// An 8-bit RGB image from a C-contiguous uint8 H×W×3 array (BGR reversed to RGB); ValueError
+// naming `what` for anything else.
+segkit::Image image_from_array(const py::handle& obj, bool bgr, const std::string& what = "image") {
+  if (!py::isinstance<py::array>(obj))
+    throw py::value_error(what + ": expected a numpy.ndarray of uint8, shape (H, W, 3); got " + type_name(obj));
+  const auto a = py::reinterpret_borrow<py::array>(obj);
+  if (a.dtype().kind() != 'u' || a.itemsize() != 1)
+    throw py::value_error(what + ": expected dtype uint8, got " + std::string(py::str(a.dtype())));
+  if (a.ndim() != 3 || a.shape(2) != 3)
+    throw py::value_error(what + ": expected shape (H, W, 3) (RGB), got " + shape_text(a));
+  if (a.shape(0) < 1 || a.shape(1) < 1) throw py::value_error(what + ": the image is empty, shape " + shape_text(a));
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(what + ": the array is not C-contiguous; pass numpy.ascontiguousarray(image)");
+  const int64_t pixels = int64_t(a.shape(0)) * a.shape(1);
+  if (a.shape(0) > std::numeric_limits<int>::max() / 4 || a.shape(1) > std::numeric_limits<int>::max() / 4 ||
+      pixels > segkit::default_max_pixels())
+    throw py::value_error(what + ": " + shape_text(a) + " is more than the pixel limit (" +
+                          std::to_string(segkit::default_max_pixels()) + " pixels; SEGKIT_MAX_PIXELS)");
+  segkit::Image image;
+  image.height = int(a.shape(0));
+  image.width = int(a.shape(1));
+  const auto* src = static_cast<const uint8_t*>(a.data());
+  const size_t n = size_t(pixels) * 3;
+  if (!bgr) {
+    image.rgb.assign(src, src + n);
+  } else {
+    image.rgb.resize(n);
+    for (size_t i = 0; i < n; i += 3) {
+      image.rgb[i] = src[i + 2];
+      image.rgb[i + 1] = src[i + 1];
+      image.rgb[i + 2] = src[i];
+    }
+  }
+  return image;
+}
+
+py::array image_to_array(segkit::Image&& image) {
+  const py::ssize_t h = image.height, w = image.width;
+  return owned_array<uint8_t>(std::move(image.rgb), {h, w, 3});
+}
+
+bool parse_image_format(const std::string& format) {
+  if (format == "RGB") return false;
+  if (format == "BGR") return true;
+  throw py::value_error("image_format: expected \"RGB\" or \"BGR\", got \"" + format + "\"");
+}
+
+// A float array of `name` from any array-like of numbers (a list, a tuple, an array of any
+// numeric dtype), C-contiguous.
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+FloatArray float_array(const py::handle& obj, const std::string& name) {
+  if (py::isinstance<py::str>(obj) || py::isinstance<py::bytes>(obj))
+    throw py::value_error(name + ": expected numbers, got " + type_name(obj));
+  auto a = FloatArray::ensure(obj);
+  if (!a) throw py::value_error(name + ": expected an array of numbers, got " + type_name(obj));
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Models
+
+struct PyModel {
+  std::shared_ptr<const segkit::Model> model;
+  std::string source;
+};
+
+std::shared_ptr<const segkit::SamModel> sam_of(const PyModel& m, const std::string& who) {
+  auto sam = std::dynamic_pointer_cast<const segkit::SamModel>(m.model);
+  if (!sam)
+    throw py::value_error(who + ": " + m.source + " is a " + m.model->info().family_title +
+                          " model; this needs a SAM model");
+  return sam;
+}
+
+PyModel load_model(const std::string& source, const std::string& precision, const std::string& device,
+                   bool warn_unused) {
+  segkit::LoadOptions options;
+  options.precision = segkit::parse_precision(precision);
+  options.device = segkit::parse_device(device);
+  options.warn_unused = warn_unused;
+  PyModel m{nullptr, source};
+  std::string missing;
+  {
+    py::gil_scoped_release release;
+    try {
+      m.model = segkit::load_model(source, options);
+    } catch (const segkit::Error& e) {
+      std::error_code ec;
+      if (std::filesystem::exists(source, ec)) throw;
+      missing = e.what();  // neither a path nor a repo id in the local cache
+    }
+  }
+  if (!missing.empty()) throw NotFound(missing);
+  return m;
+}
+
+py::array load_image(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw NotFound(path + ": no such file");
+  segkit::Image image;
+  {
+    py::gil_scoped_release release;
+    image = segkit::load_image(path);
+  }
+  return image_to_array(std::move(image));
+}
+
+// ---------------------------------------------------------------------------------------------
+// SamPredictor (segment-anything's)
+
+class PyPredictor {
+ public:
+  explicit PyPredictor(const PyModel& model) : model_(sam_of(model, "SamPredictor")), predictor_(model_) {}
+
+  void set_image(const py::handle& image, const std::string& image_format) {
+    const segkit::Image rgb = image_from_array(image, parse_image_format(image_format));
+    py::gil_scoped_release release;
+    predictor_.set_image(rgb);
+  }
+
+  void reset_image() { predictor_ = segkit::SamPredictor(model_); }
+  bool is_image_set() const { return predictor_.has_image(); }
+
+  py::tuple predict(const py::object& point_coords, const py::object& point_labels, const py::object& box,
+                    const py::object& mask_input, bool multimask_output, bool return_logits) const {
+    require_image("predict");
+    segkit::SamPrompt prompt;
+    prompt.multimask = multimask_output;
+    if (!point_coords.is_none()) {
+      if (point_labels.is_none()) throw py::value_error("point_labels must be supplied if point_coords is supplied");
+      const FloatArray xy = float_array(point_coords, "point_coords");
+      if (xy.ndim() != 2 || xy.shape(1) != 2 || xy.shape(0) < 1)
+        throw py::value_error("point_coords: expected shape (N, 2), got " + shape_text(xy));
+      const FloatArray labels = float_array(point_labels, "point_labels");
+      if (labels.ndim() != 1 || labels.shape(0) != xy.shape(0))
+        throw py::value_error("point_labels: expected shape (" + std::to_string(xy.shape(0)) + ",), one per point; got " +
+                              shape_text(labels));
+      for (py::ssize_t i = 0; i < xy.shape(0); ++i) {
+        prompt.points.push_back({xy.at(i, 0), xy.at(i, 1)});
+        const float l = labels.at(i);
+        if (l != 0.0f && l != 1.0f) throw py::value_error("point_labels: each label must be 1 (foreground) or 0 (background)");
+        prompt.labels.push_back(int(l));
+      }
+    } else if (!point_labels.is_none()) {
+      throw py::value_error("point_coords must be supplied if point_labels is supplied");
+    }
+    if (!box.is_none()) {
+      const FloatArray b = float_array(box, "box");
+      if (b.size() != 4 || !(b.ndim() == 1 || (b.ndim() == 2 && b.shape(0) == 1)))
+        throw py::value_error("box: expected shape (4,) as x0, y0, x1, y1; got " + shape_text(b));
+      const float* v = b.data();
+      prompt.box = std::array<float, 4>{v[0], v[1], v[2], v[3]};
+    }
+    if (!mask_input.is_none()) {
+      const py::ssize_t low = model_->config().low_res_size();
+      const FloatArray m = float_array(mask_input, "mask_input");
+      const bool square = m.ndim() >= 2 && m.shape(m.ndim() - 1) == low && m.shape(m.ndim() - 2) == low;
+      if (!square || m.ndim() > 3 || (m.ndim() == 3 && m.shape(0) != 1))
+        throw py::value_error("mask_input: expected shape (1, " + std::to_string(low) + ", " + std::to_string(low) +
+                              ") low-res logits, got " + shape_text(m));
+      prompt.mask_input.assign(m.data(), m.data() + m.size());
+    }
+    segkit::SamPrediction p;
+    {
+      py::gil_scoped_release release;
+      p = predictor_.predict(prompt, return_logits);
+    }
+    const py::ssize_t k = p.num_masks, h = p.height, w = p.width, low = p.low_res;
+    py::array masks = return_logits ? owned_array<float>(std::move(p.mask_logits), {k, h, w})
+                                    : owned_array<bool>(std::move(p.masks), {k, h, w});
+    return py::make_tuple(masks, owned_array<float>(std::move(p.iou_predictions), {k}),
+                          owned_array<float>(std::move(p.low_res_logits), {k, low, low}));
+  }
+
+  // Upstream's shape: 1 × C × g × g.
+  py::array get_image_embedding() const {
+    require_image("get_image_embedding");
+    segkit::SamEmbedding e = predictor_.embedding();
+    const py::ssize_t c = e.channels, g = e.grid;
+    return owned_array<float>(std::move(e.data), {1, c, g, g});
+  }
+
+  py::tuple original_size() const {
+    require_image("original_size");
+    const auto s = predictor_.original_size();
+    return py::make_tuple(s[0], s[1]);
+  }
+  py::tuple input_size() const {
+    require_image("input_size");
+    const auto s = predictor_.input_size();
+    return py::make_tuple(s[0], s[1]);
+  }
+  PyModel model() const { return {model_, model_->source()}; }
+
+ private:
+  void require_image(const char* what) const {
+    if (!predictor_.has_image())
+      throw StateError(std::string(what) + ": an image must be set with .set_image(...) first");
+  }
+  std::shared_ptr<const segkit::SamModel> model_;
+  segkit::SamPredictor predictor_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// SamAutomaticMaskGenerator (segment-anything's)
+
+segkit::SamGeneratorParams params_from_dict(const py::dict& given) {
+  segkit::SamGeneratorParams params;
+  const auto& fields = segkit::sam_generator_param_fields();
+  for (const auto& item : given) {
+    const std::string name = py::str(item.first);
+    const py::handle value = item.second;
+    const segkit::SamGeneratorParamField* field = nullptr;
+    for (const auto& f : fields)
+      if (name == f.name) field = &f;
+    if (!field) {
+      std::string known;
+      for (const auto& f : fields) known += std::string(known.empty() ? "" : ", ") + f.name;
+      throw py::type_error("unexpected keyword argument '" + name + "' (known: " + known + ")");
+    }
+    if (field->int_member) {
+      if (!py::isinstance<py::int_>(value) || py::isinstance<py::bool_>(value))
+        throw py::type_error(name + ": expected an int, got " + type_name(value));
+      const long long v = value.cast<long long>();
+      if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
+        throw py::value_error(name + ": " + std::to_string(v) + " is out of range");
+      params.*(field->int_member) = int(v);
+    } else {
+      if (!(py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value)) || py::isinstance<py::bool_>(value))
+        throw py::type_error(name + ": expected a number, got " + type_name(value));
+      params.*(field->double_member) = value.cast<double>();
+    }
+  }
+  return params;
+}
+
+py::list int_list(const std::array<int64_t, 4>& v) { return py::cast(std::vector<int64_t>(v.begin(), v.end())); }
+
+class PyGenerator {
+ public:
+  PyGenerator(const PyModel& model, const py::dict& params, const std::string& output_mode)
+      : mode_(segkit::parse_mask_output_mode(output_mode)),
+        generator_(sam_of(model, "SamAutomaticMaskGenerator"), params_from_dict(params)) {}
+
+  // Upstream's list of records, in upstream's order.
+  py::list generate(const py::handle& image) {
+    const segkit::Image rgb = image_from_array(image, false);
+    std::vector<segkit::SamMaskRecord> records;
+    {
+      py::gil_scoped_release release;
+      records = generator_.generate(rgb);
+    }
+    py::list out;
+    for (auto& r : records) {
+      py::dict d;
+      const py::ssize_t h = r.segmentation.height, w = r.segmentation.width;
+      if (mode_ == segkit::MaskOutputMode::BinaryMask) {
+        d["segmentation"] = owned_array<bool>(segkit::rle_decode(r.segmentation), {h, w});
+      } else {
+        py::dict rle;
+        rle["size"] = std::vector<py::ssize_t>{h, w};
+        if (mode_ == segkit::MaskOutputMode::CocoRle) rle["counts"] = segkit::rle_to_string(r.segmentation);
+        else rle["counts"] = r.segmentation.counts;
+        d["segmentation"] = rle;
+      }
+      d["area"] = r.area;
+      d["bbox"] = int_list(r.bbox);
+      d["predicted_iou"] = r.predicted_iou;
+      d["point_coords"] = std::vector<std::vector<double>>{{r.point_coords[0], r.point_coords[1]}};
+      d["stability_score"] = r.stability_score;
+      d["crop_box"] = int_list(r.crop_box);
+      out.append(d);
+    }
+    return out;
+  }
+
+  py::dict params() const {
+    py::dict d;
+    for (const auto& f : segkit::sam_generator_param_fields()) {
+      if (f.int_member) d[f.name] = generator_.params().*(f.int_member);
+      else d[f.name] = generator_.params().*(f.double_member);
+    }
+    return d;
+  }
+  std::string output_mode() const { return segkit::mask_output_mode_name(mode_); }
+
+ private:
+  segkit::MaskOutputMode mode_;
+  segkit::SamMaskGenerator generator_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_segkit, m) {
+  m.doc() = "segkit's native core (use the segkit package, which re-exports it)";
+  m.attr("__version__") = segkit::version_string();
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const NotFound& e) {
+      PyErr_SetString(PyExc_FileNotFoundError, e.what());
+    } catch (const StateError& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    } catch (const segkit::Error& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+
+  py::class_<PyModel>(m, "Model", "A loaded model (load_model); SAM models go to SamPredictor and SamAutomaticMaskGenerator")
+      .def_property_readonly("family", [](const PyModel& self) { return self.model->family(); })
+      .def_property_readonly("source", [](const PyModel& self) { return self.source; })
+      .def_property_readonly("architecture", [](const PyModel& self) { return self.model->info().architecture; })
+      .def("__repr__", [](const PyModel& self) {
+        return "<segkit.Model " + self.model->info().architecture + " from '" + self.source + "'>";
+      });
+
+  m.def("load_model", &load_model, py::arg("name_or_path"), py::arg("precision") = "fp32",
+        py::arg("device") = "cpu", py::arg("warn_unused") = true,
+        "Loads a model: a Hugging Face model folder, a repo id in the local Hugging Face cache, a .safetensors "
+        "or an official .pth checkpoint. precision: fp32, bf16 or auto; device: cpu.");
+  m.def("load_image", &load_image, py::arg("path"),
+        "Decodes an image file to a uint8 H×W×3 RGB array (EXIF orientation applied, as segkit's CLI reads it).");
+  m.def("set_num_threads", &segkit::set_num_threads, py::arg("threads"),
+        "Threads LibTorch and segkit's loops use; 0 = all cores.");
+  m.def("num_threads", &segkit::num_threads);
+
+  py::class_<PyPredictor>(m, "SamPredictor", "segment-anything's SamPredictor: encode an image once, prompt it often")
+      .def(py::init<const PyModel&>(), py::arg("sam_model"))
+      .def("set_image", &PyPredictor::set_image, py::arg("image"), py::arg("image_format") = "RGB",
+           "Runs the image encoder on a uint8 H×W×3 array (RGB, or BGR with image_format=\"BGR\").")
+      .def("predict", &PyPredictor::predict, py::arg("point_coords") = py::none(), py::arg("point_labels") = py::none(),
+           py::arg("box") = py::none(), py::arg("mask_input") = py::none(), py::arg("multimask_output") = true,
+           py::arg("return_logits") = false,
+           "Returns (masks C×H×W bool, or float logits with return_logits; iou_predictions C; low_res_masks C×L×L).")
+      .def("get_image_embedding", &PyPredictor::get_image_embedding, "The image embedding, 1×C×g×g float32.")
+      .def("reset_image", &PyPredictor::reset_image)
+      .def_property_readonly("is_image_set", &PyPredictor::is_image_set)
+      .def_property_readonly("original_size", &PyPredictor::original_size)
+      .def_property_readonly("input_size", &PyPredictor::input_size)
+      .def_property_readonly("model", &PyPredictor::model);
+
+  py::class_<PyGenerator>(m, "SamMaskGenerator", "segment-anything's SamAutomaticMaskGenerator (parameters by name)")
+      .def(py::init<const PyModel&, const py::dict&, const std::string&>(), py::arg("model"), py::arg("params"),
+           py::arg("output_mode") = "binary_mask")
+      .def("generate", &PyGenerator::generate, py::arg("image"))
+      .def_property_readonly("params", &PyGenerator::params)
+      .def_property_readonly("output_mode", &PyGenerator::output_mode);
+}
