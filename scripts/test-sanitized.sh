@@ -16,7 +16,8 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
     ${CXX:+-DCMAKE_CXX_COMPILER="$CXX"} \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -DNDEBUG" \
     -DCMAKE_CXX_FLAGS="$FLAGS" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
-    -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" -DSEGKIT_BUILD_BENCH=OFF
+    -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" -DSEGKIT_BUILD_BENCH=OFF \
+    -DSEGKIT_BUILD_PYTHON=OFF
 fi
 nice -n "$NICE" cmake --build "$BUILD_DIR" -j"$JOBS"
 # detect_leaks=0: LibTorch and OpenCV keep process-lifetime caches that LeakSanitizer reports.

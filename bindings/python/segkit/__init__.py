@@ -7,6 +7,8 @@
 segment-anything's API: ``load_model``, ``SamPredictor``, ``SamAutomaticMaskGenerator``.
 See docs/python.md.
 """
+import os
+
 try:  # installed: the extension module inside the package
     from . import _segkit as _native
 except ImportError:  # a build tree: build/python/_segkit*.so on PYTHONPATH next to bindings/python
@@ -17,10 +19,16 @@ from .pipeline import pipeline
 from .sam import SamAutomaticMaskGenerator, SamPredictor
 
 Model = _native.Model
-load_image = _native.load_image
 num_threads = _native.num_threads
 set_num_threads = _native.set_num_threads
 __version__ = _native.__version__
+
+
+def load_image(path):
+    """Decodes an image file to a uint8 H×W×3 RGB array, as segkit's CLI reads it (EXIF
+    orientation applied, grey expanded, alpha dropped). FileNotFoundError when it is missing,
+    ValueError when it cannot be decoded."""
+    return _native.load_image(os.fspath(path))
 
 
 def load_model(name_or_path, precision="fp32", device="cpu", warn_unused=True):

@@ -37,6 +37,8 @@ def pipeline(task, model=None, device="cpu", precision="fp32", **kwargs):
         raise ValueError('pipeline("mask-generation") needs model=: a SAM model folder, repo id or checkpoint')
     if not isinstance(model, _native.Model):
         model = _native.load_model(str(model), precision, device, True)
+    if model.family != "sam":
+        raise ValueError(f"{model.source}: a {model.family} model; mask-generation needs a SAM model")
     return MaskGenerationPipeline(model, **kwargs)
 
 
