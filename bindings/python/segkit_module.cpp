@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -180,15 +181,22 @@ class PyPredictor {
   void set_image(const py::handle& image, const std::string& image_format) {
     const segkit::Image rgb = image_from_array(image, parse_image_format(image_format));
     py::gil_scoped_release release;
+    const std::lock_guard<std::mutex> lock(mutex_);
     predictor_.set_image(rgb);
   }
 
-  void reset_image() { predictor_ = segkit::SamPredictor(model_); }
-  bool is_image_set() const { return predictor_.has_image(); }
+  void reset_image() {
+    py::gil_scoped_release release;
+    const std::lock_guard<std::mutex> lock(mutex_);
+    predictor_ = segkit::SamPredictor(model_);
+  }
+  bool is_image_set() const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return predictor_.has_image();
+  }
 
   py::tuple predict(const py::object& point_coords, const py::object& point_labels, const py::object& box,
                     const py::object& mask_input, bool multimask_output, bool return_logits) const {
-    require_image("predict");
     segkit::SamPrompt prompt;
     prompt.multimask = multimask_output;
     if (!point_coords.is_none()) {
@@ -228,6 +236,8 @@ class PyPredictor {
     segkit::SamPrediction p;
     {
       py::gil_scoped_release release;
+      const std::lock_guard<std::mutex> lock(mutex_);
+      require_image("predict");
       p = predictor_.predict(prompt, return_logits);
     }
     const py::ssize_t k = p.num_masks, h = p.height, w = p.width, low = p.low_res;
@@ -239,18 +249,25 @@ class PyPredictor {
 
   // Upstream's shape: 1 × C × g × g.
   py::array get_image_embedding() const {
-    require_image("get_image_embedding");
-    segkit::SamEmbedding e = predictor_.embedding();
+    segkit::SamEmbedding e;
+    {
+      py::gil_scoped_release release;
+      const std::lock_guard<std::mutex> lock(mutex_);
+      require_image("get_image_embedding");
+      e = predictor_.embedding();
+    }
     const py::ssize_t c = e.channels, g = e.grid;
     return owned_array<float>(std::move(e.data), {1, c, g, g});
   }
 
   py::tuple original_size() const {
+    const std::lock_guard<std::mutex> lock(mutex_);
     require_image("original_size");
     const auto s = predictor_.original_size();
     return py::make_tuple(s[0], s[1]);
   }
   py::tuple input_size() const {
+    const std::lock_guard<std::mutex> lock(mutex_);
     require_image("input_size");
     const auto s = predictor_.input_size();
     return py::make_tuple(s[0], s[1]);
@@ -264,6 +281,9 @@ class PyPredictor {
   }
   std::shared_ptr<const segkit::SamModel> model_;
   segkit::SamPredictor predictor_;
+  // Python threads may share a predictor: the GIL is released while it computes, so calls are
+  // serialised here (locked only after the GIL is released, never the other way round).
+  mutable std::mutex mutex_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -313,6 +333,7 @@ class PyGenerator {
     std::vector<segkit::SamMaskRecord> records;
     {
       py::gil_scoped_release release;
+      const std::lock_guard<std::mutex> lock(mutex_);  // as PyPredictor's
       records = generator_.generate(rgb);
     }
     py::list out;
@@ -352,6 +373,7 @@ class PyGenerator {
  private:
   segkit::MaskOutputMode mode_;
   segkit::SamMaskGenerator generator_;
+  std::mutex mutex_;
 };
 
 }  // namespace

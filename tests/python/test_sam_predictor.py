@@ -98,3 +98,23 @@ def test_reset_image_and_predict_without_image_raise_runtime_error(sam_tiny, dog
     assert not predictor.is_image_set
     with pytest.raises(RuntimeError, match="set_image"):
         predictor.get_image_embedding()
+
+
+def test_threads_sharing_a_predictor_get_consistent_results(sam_tiny, dog):
+    from concurrent.futures import ThreadPoolExecutor
+
+    predictor = segkit.SamPredictor(sam_tiny)
+    predictor.set_image(dog)
+    want = predictor.predict(point_coords=[[200, 150]], point_labels=[1])
+
+    def work(i):
+        if i % 4 == 3:
+            predictor.set_image(dog)  # the same image again, while others predict
+            return None
+        return predictor.predict(point_coords=[[200, 150]], point_labels=[1])
+
+    with ThreadPoolExecutor(4) as pool:
+        results = [r for r in pool.map(work, range(16)) if r is not None]
+    for got in results:
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
