@@ -7,8 +7,9 @@ prompt and its mask) and the DETR activations and raw outputs, renamed "<case>/<
 itself is the one scripts/copy-sam3-text-test-data.py copies. Standard library only."""
 import json
 import os
-import struct
 import sys
+
+from safetensors_io import read_safetensors, write_safetensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "..", "shared", "fixtures", "sam3")
@@ -27,30 +28,6 @@ FULL = ["act.vision_encoder.neck.fpn_layers.2", "act.vision_encoder.neck.1.2", "
         "act.detr_decoder.layers."]
 BOXES = ["in.input_boxes", "in.input_boxes_labels", "act.geometry_encoder.attention_mask",
          "act.geometry_encoder.last_hidden_state"]
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
-    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
-
-
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    offset = 0
-    for name, (dtype, shape, raw) in tensors.items():
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
-        offset += len(raw)
-    blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    blob += b" " * (-len(blob) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(blob)))
-        f.write(blob)
-        for _, _, raw in tensors.values():
-            f.write(raw)
 
 
 def main():

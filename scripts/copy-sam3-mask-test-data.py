@@ -7,8 +7,9 @@ post-processing (pp.b0.*, masks kept bit-packed as index.json's mask_packing say
 outputs it starts from. Each case's thresholds go into the metadata. Standard library only."""
 import json
 import os
-import struct
 import sys
+
+from safetensors_io import read_safetensors, write_safetensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "..", "shared", "fixtures", "sam3")
@@ -26,30 +27,6 @@ PP = ["in.original_sizes", "out.pred_logits", "out.presence_logits", "out.pred_b
       "out.semantic_seg", "pp.b0.inst.scores", "pp.b0.inst.boxes", "pp.b0.inst.keep_idx",
       "pp.b0.inst.masks_packed", "pp.b0.inst.masks_shape", "pp.b0.inst.masks_area", "pp.b0.sem.map_packed",
       "pp.b0.sem.map_shape", "pp.b0.sem.map_area", "pp.b0.det.scores", "pp.b0.det.boxes"]
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
-    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
-
-
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    offset = 0
-    for name, (dtype, shape, raw) in tensors.items():
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
-        offset += len(raw)
-    blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    blob += b" " * (-len(blob) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(blob)))
-        f.write(blob)
-        for _, _, raw in tensors.values():
-            f.write(raw)
 
 
 def main():

@@ -7,8 +7,9 @@ metadata. Standard library only."""
 import json
 import os
 import shutil
-import struct
 import sys
+
+from safetensors_io import read_safetensors, write_safetensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "..", "shared", "fixtures", "sam3")
@@ -19,30 +20,6 @@ CASES = ["img1_text0", "img0_text1", "img0_text5", "img0_text6", "img0_text7", "
 WANTED = ["in.input_ids", "in.attention_mask", "act.text_encoder.text_model.embeddings",
           "act.text_encoder.text_model.encoder.layers.", "act.text_encoder.last_hidden_state",
           "act.text_encoder.text_embeds", "act.text_projection"]
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
-    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
-
-
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    offset = 0
-    for name, (dtype, shape, raw) in tensors.items():
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
-        offset += len(raw)
-    blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    blob += b" " * (-len(blob) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(blob)))
-        f.write(blob)
-        for _, _, raw in tensors.values():
-            f.write(raw)
 
 
 def main():

@@ -9,8 +9,9 @@ import array
 import json
 import os
 import shutil
-import struct
 import sys
+
+from safetensors_io import read_safetensors, write_safetensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "..", "shared", "fixtures", "sam3")
@@ -30,30 +31,6 @@ CASES = {
 }
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    return header, data
-
-
-def write_safetensors(path, tensors):
-    """tensors: list of (name, dtype, shape, bytes)."""
-    header, offset, blobs = {}, 0, []
-    for name, dtype, shape, blob in tensors:
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(blob)]}
-        offset += len(blob)
-        blobs.append(blob)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-
-
 def main():
     if not os.path.isdir(SRC):
         sys.exit("no fixtures at " + SRC)
@@ -66,14 +43,12 @@ def main():
     for f in ["synth_rgb.png", "synth_rgba.png"]:
         shutil.copyfile(os.path.join(SRC, "images", f), os.path.join(DST, "images", f))
     for case, names in CASES.items():
-        header, data = read_safetensors(os.path.join(SRC, "cases", case + ".safetensors"))
-        out = []
+        tensors = read_safetensors(os.path.join(SRC, "cases", case + ".safetensors"))
+        out = {}
         for name in names:
-            if name not in header:
+            if name not in tensors:
                 sys.exit("%s: no tensor %s" % (case, name))
-            h = header[name]
-            blob = data[h["data_offsets"][0]:h["data_offsets"][1]]
-            dtype = h["dtype"]
+            dtype, shape, blob = tensors[name]
             if name == "in.resized_uint8":
                 values = array.array("q")
                 values.frombytes(blob)
@@ -82,7 +57,7 @@ def main():
                 if min(values) < 0 or max(values) > 255:
                     sys.exit("%s: %s is not 8-bit" % (case, name))
                 blob, dtype = bytes(list(values)), "U8"
-            out.append((name, dtype, h["shape"], blob))
+            out[name] = (dtype, shape, blob)
         write_safetensors(os.path.join(DST, "cases", case + ".safetensors"), out)
 
 
