@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "models/sam3/detr_config.h"
+#include "models/sam3/config.h"
 #include "nn/checked_layers.h"
 #include "nn/layers.h"
 #include "nn/weight_map.h"

@@ -13,6 +13,8 @@ namespace {
 constexpr int64_t kMaxWidth = 1 << 14;  // channels, hidden sizes
 constexpr int64_t kMaxCount = 1 << 12;  // layers, heads, queries
 constexpr int64_t kMaxSide = 1 << 14;   // image sides in pixels
+constexpr int64_t kMaxQueries = 1 << 16;
+constexpr int64_t kMaxVocab = 1 << 24;
 
 // A sub-config object, or nullptr when absent; Error when present but not an object.
 const nlohmann::json* sub_config(const nlohmann::json& parent, const std::string& path, const char* key) {
@@ -121,43 +123,64 @@ VisionConfig parse_vision(const nlohmann::json* j, const std::string& ctx) {
   return c;
 }
 
-TextConfig parse_text(const nlohmann::json* j, const std::string& ctx) {
-  TextConfig c;
+// A given text_config is a CLIPTextConfig: its absent fields take CLIP's defaults, not SAM 3's.
+TextEncoderConfig parse_text(const nlohmann::json* j, const std::string& ctx) {
+  TextEncoderConfig c;
   if (!j) return c;
+  c.hidden_size = 512;
+  c.intermediate_size = 2048;
+  c.num_layers = 12;
+  c.num_heads = 8;
+  c.max_position_embeddings = 77;
+  c.hidden_act = TextActivation::QuickGelu;
   require_string(j, ctx, "model_type", "clip_text_model");
-  require_string(j, ctx, "hidden_act", "gelu");
-  read_optional(j, ctx, "vocab_size", c.vocab_size, 1, 1 << 24);
+  read_optional(j, ctx, "vocab_size", c.vocab_size, 1, kMaxVocab);
   read_optional(j, ctx, "hidden_size", c.hidden_size, 1, kMaxWidth);
   read_optional(j, ctx, "intermediate_size", c.intermediate_size, 1, kMaxWidth * 8);
   read_optional(j, ctx, "projection_dim", c.projection_dim, 1, kMaxWidth);
-  read_optional(j, ctx, "num_hidden_layers", c.num_hidden_layers, 1, kMaxCount);
-  read_optional(j, ctx, "num_attention_heads", c.num_attention_heads, 1, kMaxCount);
-  read_optional(j, ctx, "max_position_embeddings", c.max_position_embeddings, 1, kMaxCount);
+  read_optional(j, ctx, "num_hidden_layers", c.num_layers, 1, kMaxCount);
+  read_optional(j, ctx, "num_attention_heads", c.num_heads, 1, kMaxCount);
+  read_optional(j, ctx, "max_position_embeddings", c.max_position_embeddings, 1, kMaxWidth);
   read_optional(j, ctx, "layer_norm_eps", c.layer_norm_eps);
-  read_optional(j, ctx, "bos_token_id", c.bos_token_id, 0, 1 << 24);
-  read_optional(j, ctx, "eos_token_id", c.eos_token_id, 0, 1 << 24);
-  read_optional(j, ctx, "pad_token_id", c.pad_token_id, 0, 1 << 24);
+  read_optional(j, ctx, "bos_token_id", c.bos_token_id, 0, kMaxVocab);
+  read_optional(j, ctx, "eos_token_id", c.eos_token_id, 0, kMaxVocab);
+  read_optional(j, ctx, "pad_token_id", c.pad_token_id, 0, kMaxVocab);
+  if (const nlohmann::json* act = json_field(j, "hidden_act")) {
+    const std::string name = act->is_string() ? act->get<std::string>() : act->dump();
+    if (name == "gelu") c.hidden_act = TextActivation::Gelu;
+    else if (name == "quick_gelu") c.hidden_act = TextActivation::QuickGelu;
+    else fail(ctx, "\"hidden_act\" is " + act->dump() + "; segkit runs \"gelu\" (SAM 3's) and \"quick_gelu\"");
+  }
   check_positive_eps(c.layer_norm_eps, ctx, "layer_norm_eps");
-  check_heads(c.hidden_size, c.num_attention_heads, ctx);
+  check_heads(c.hidden_size, c.num_heads, ctx);
   return c;
 }
 
-// The four DETR-style parts share field names; each struct keeps the ones it has.
+void read_activation(const nlohmann::json* block, const std::string& ctx, DetrActivation& out) {
+  const nlohmann::json* act = json_field(block, "hidden_act");
+  if (!act) return;
+  const std::string name = act->is_string() ? act->get<std::string>() : act->dump();
+  if (name == "relu") out = DetrActivation::Relu;
+  else if (name == "gelu") out = DetrActivation::Gelu;
+  else fail(ctx, "\"hidden_act\" is " + act->dump() + "; segkit runs \"relu\" (SAM 3's) and \"gelu\"");
+}
+
+// The DETR-style parts share these fields; the width checks come after all are read.
 template <typename T>
 void read_common(const nlohmann::json* j, const std::string& ctx, T& c, const char* model_type) {
   require_string(j, ctx, "model_type", model_type);
   read_optional(j, ctx, "hidden_size", c.hidden_size, 1, kMaxWidth);
-  read_optional(j, ctx, "num_attention_heads", c.num_attention_heads, 1, kMaxCount);
-  check_heads(c.hidden_size, c.num_attention_heads, ctx);
+  read_optional(j, ctx, "num_layers", c.num_layers, 1, kMaxCount);
+  read_optional(j, ctx, "num_attention_heads", c.num_heads, 1, kMaxCount);
+  read_optional(j, ctx, "intermediate_size", c.intermediate_size, 1, kMaxWidth * 8);
+  read_activation(j, ctx, c.hidden_act);
+  check_heads(c.hidden_size, c.num_heads, ctx);
 }
 
 GeometryEncoderConfig parse_geometry(const nlohmann::json* j, const std::string& ctx) {
   GeometryEncoderConfig c;
   if (!j) return c;
   read_common(j, ctx, c, "sam3_geometry_encoder");
-  require_string(j, ctx, "hidden_act", "relu");
-  read_optional(j, ctx, "num_layers", c.num_layers, 1, kMaxCount);
-  read_optional(j, ctx, "intermediate_size", c.intermediate_size, 1, kMaxWidth * 8);
   read_optional(j, ctx, "roi_size", c.roi_size, 1, 64);
   return c;
 }
@@ -166,9 +189,6 @@ DetrEncoderConfig parse_detr_encoder(const nlohmann::json* j, const std::string&
   DetrEncoderConfig c;
   if (!j) return c;
   read_common(j, ctx, c, "sam3_detr_encoder");
-  require_string(j, ctx, "hidden_act", "relu");
-  read_optional(j, ctx, "num_layers", c.num_layers, 1, kMaxCount);
-  read_optional(j, ctx, "intermediate_size", c.intermediate_size, 1, kMaxWidth * 8);
   return c;
 }
 
@@ -176,17 +196,34 @@ DetrDecoderConfig parse_detr_decoder(const nlohmann::json* j, const std::string&
   DetrDecoderConfig c;
   if (!j) return c;
   read_common(j, ctx, c, "sam3_detr_decoder");
-  require_string(j, ctx, "hidden_act", "relu");
-  read_optional(j, ctx, "num_layers", c.num_layers, 1, kMaxCount);
-  read_optional(j, ctx, "num_queries", c.num_queries, 1, kMaxCount);
-  read_optional(j, ctx, "intermediate_size", c.intermediate_size, 1, kMaxWidth * 8);
+  read_optional(j, ctx, "num_queries", c.num_queries, 1, kMaxQueries);
   return c;
+}
+
+// The encoder's memory, the decoder's queries, the geometry tokens and the projected text meet
+// in one attention width; the query and box sine encodings spend hidden_size / 2 per coordinate.
+void check_detr_widths(const Sam3Config& c, const std::string& ctx) {
+  const std::string dc = ctx + " detr_decoder_config", gc = ctx + " geometry_encoder_config";
+  const int e = c.detr_encoder.hidden_size;
+  if (c.detr_decoder.hidden_size % 2 != 0)
+    fail(dc, "\"hidden_size\" " + std::to_string(c.detr_decoder.hidden_size) + " must be even");
+  if (c.detr_decoder.hidden_size != e)
+    fail(dc, "\"hidden_size\" " + std::to_string(c.detr_decoder.hidden_size) + " differs from detr_encoder_config's " +
+                 std::to_string(e));
+  if (c.geometry.hidden_size % 2 != 0)
+    fail(gc, "\"hidden_size\" " + std::to_string(c.geometry.hidden_size) + " must be even");
+  if (c.geometry.hidden_size != e)
+    fail(gc, "\"hidden_size\" " + std::to_string(c.geometry.hidden_size) + " differs from detr_encoder_config's " +
+                 std::to_string(e));
 }
 
 MaskDecoderConfig parse_mask_decoder(const nlohmann::json* j, const std::string& ctx) {
   MaskDecoderConfig c;
   if (!j) return c;
-  read_common(j, ctx, c, "sam3_mask_decoder");
+  require_string(j, ctx, "model_type", "sam3_mask_decoder");
+  read_optional(j, ctx, "hidden_size", c.hidden_size, 1, kMaxWidth);
+  read_optional(j, ctx, "num_attention_heads", c.num_attention_heads, 1, kMaxCount);
+  check_heads(c.hidden_size, c.num_attention_heads, ctx);
   read_optional(j, ctx, "num_upsampling_stages", c.num_upsampling_stages, 1, 16);
   if (c.hidden_size % 8 != 0) fail(ctx, "\"hidden_size\" must be a multiple of 8 (group norms of 8 groups)");
   return c;
@@ -206,11 +243,12 @@ Sam3Config parse_config(const nlohmann::json& config, const std::string& path) {
   const nlohmann::json* root = &config;
   std::string ctx = path;
   Sam3Config c;
-  if (model_type == "sam3_video") {
-    // facebook/sam3 is saved as the video model: the image detector is its "detector_config",
-    // and its tensors carry the "detector_model." prefix.
-    root = sub_config(config, path, "detector_config");
-    if (!root) fail(path, "\"detector_config\" is missing (a sam3_video config holds the SAM 3 detector there)");
+  // facebook/sam3 is saved as the video model: the image detector is its "detector_config", and
+  // its tensors carry the "detector_model." prefix. A config without model_type is read the same.
+  const nlohmann::json* detector = model_type == "sam3" && type ? nullptr : sub_config(config, path, "detector_config");
+  if (model_type == "sam3_video" || (model_type == "sam3" && detector)) {
+    if (!detector) fail(path, "\"detector_config\" is missing (a sam3_video config holds the SAM 3 detector there)");
+    root = detector;
     ctx = path + " detector_config";
     c.weight_prefix = "detector_model.";
     require_string(root, ctx, "model_type", "sam3");
@@ -223,6 +261,8 @@ Sam3Config parse_config(const nlohmann::json& config, const std::string& path) {
   c.detr_encoder = parse_detr_encoder(sub_config(*root, ctx, "detr_encoder_config"), ctx + " detr_encoder_config");
   c.detr_decoder = parse_detr_decoder(sub_config(*root, ctx, "detr_decoder_config"), ctx + " detr_decoder_config");
   c.mask_decoder = parse_mask_decoder(sub_config(*root, ctx, "mask_decoder_config"), ctx + " mask_decoder_config");
+  check_detr_widths(c, ctx);
+  c.text.output_size = c.detr_encoder.hidden_size;
   return c;
 }
 

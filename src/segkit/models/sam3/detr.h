@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "models/sam3/detr_config.h"
+#include "models/sam3/config.h"
 #include "models/sam3/detr_decoder.h"
 #include "models/sam3/detr_encoder.h"
 #include "models/sam3/geometry_encoder.h"

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "models/sam3/blocks.h"
-#include "models/sam3/detr_config.h"
+#include "models/sam3/config.h"
 #include "models/sam3/detr_encoder.h"
 #include "nn/layers.h"
 #include "nn/weight_map.h"

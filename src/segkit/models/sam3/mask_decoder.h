@@ -26,8 +26,7 @@ class MaskDecoder {
  public:
   // Weights under `prefix` ("" or "detector_model.") + "mask_decoder.…", every shape checked.
   // The sizes are Sam3Config::mask_decoder's (hidden_size, num_attention_heads,
-  // num_upsampling_stages); config.h is not included here because it and detr_config.h (which
-  // the shared blocks need) both define the DETR configs.
+  // num_upsampling_stages).
   static MaskDecoder load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t heads,
                           int64_t stages);
 

@@ -11,7 +11,6 @@
 #include <tuple>
 #include <utility>
 
-#include "core/json_fields.h"
 #include "kernels/cpu/matmul.h"
 #include "nn/checked_layers.h"
 #include "segkit/error.h"
@@ -20,18 +19,9 @@ namespace segkit::sam3 {
 
 namespace {
 
-constexpr int64_t kMaxWidth = 1 << 16;
-constexpr int64_t kMaxCount = 1 << 12;
-constexpr int64_t kMaxVocab = 1 << 24;
 // CLIP checkpoints from before transformers fixed eos_token_id pool at the largest id instead;
 // transformers still takes that path whenever every row's largest id is this one.
 constexpr int64_t kLegacyEos = 49407;
-
-const nlohmann::json* sub_object(const nlohmann::json* parent, const std::string& context, const char* key) {
-  const nlohmann::json* v = json_field(parent, key);
-  if (v && !v->is_object()) fail(context, std::string("\"") + key + "\" must be an object");
-  return v;
-}
 
 std::string shape_of(const at::Tensor& t) {
   std::string s;
@@ -40,55 +30,6 @@ std::string shape_of(const at::Tensor& t) {
 }
 
 }  // namespace
-
-TextEncoderConfig parse_text_encoder_config(const nlohmann::json& root_config, const std::string& file) {
-  if (!root_config.is_object()) fail(file, "not a JSON object");
-  // sam3_video configs (facebook/sam3) hold the image model's config here; Sam3Model reads it.
-  std::string context = file;
-  const nlohmann::json* sam3 = &root_config;
-  if (const nlohmann::json* detector = sub_object(&root_config, file, "detector_config")) {
-    sam3 = detector;
-    context = file + " detector_config";
-  }
-
-  TextEncoderConfig c;
-  if (const nlohmann::json* text = sub_object(sam3, context, "text_config")) {
-    // A given text_config is a CLIPTextConfig: its absent fields take CLIP's defaults, not SAM 3's.
-    c.vocab_size = 49408;
-    c.hidden_size = 512;
-    c.intermediate_size = 2048;
-    c.num_layers = 12;
-    c.num_heads = 8;
-    c.max_position_embeddings = 77;
-    c.layer_norm_eps = 1e-5;
-    c.hidden_act = TextActivation::QuickGelu;
-    c.projection_dim = 512;
-    c.eos_token_id = 49407;
-    const std::string tc = context + " text_config";
-    read_optional(text, tc, "vocab_size", c.vocab_size, 1, kMaxVocab);
-    read_optional(text, tc, "hidden_size", c.hidden_size, 1, kMaxWidth);
-    read_optional(text, tc, "intermediate_size", c.intermediate_size, 1, kMaxWidth * 8);
-    read_optional(text, tc, "num_hidden_layers", c.num_layers, 1, kMaxCount);
-    read_optional(text, tc, "num_attention_heads", c.num_heads, 1, kMaxCount);
-    read_optional(text, tc, "max_position_embeddings", c.max_position_embeddings, 1, kMaxWidth);
-    read_optional(text, tc, "projection_dim", c.projection_dim, 1, kMaxWidth);
-    read_optional(text, tc, "eos_token_id", c.eos_token_id, 0, kMaxVocab);
-    read_optional(text, tc, "layer_norm_eps", c.layer_norm_eps);
-    if (!(c.layer_norm_eps > 0 && c.layer_norm_eps < 1)) fail(tc, "\"layer_norm_eps\" must be in (0, 1)");
-    if (const nlohmann::json* act = json_field(text, "hidden_act")) {
-      const std::string name = act->is_string() ? act->get<std::string>() : act->dump();
-      if (name == "gelu") c.hidden_act = TextActivation::Gelu;
-      else if (name == "quick_gelu") c.hidden_act = TextActivation::QuickGelu;
-      else fail(tc, "\"hidden_act\" is " + act->dump() + "; segkit runs \"gelu\" (SAM 3's) and \"quick_gelu\"");
-    }
-    if (c.hidden_size % c.num_heads != 0)
-      fail(tc, "\"hidden_size\" " + std::to_string(c.hidden_size) + " is not divisible by \"num_attention_heads\" " +
-                   std::to_string(c.num_heads));
-  }
-  if (const nlohmann::json* detr = sub_object(sam3, context, "detr_encoder_config"))
-    read_optional(detr, context + " detr_encoder_config", "hidden_size", c.output_size, 1, kMaxWidth);
-  return c;
-}
 
 TextEncoder TextEncoder::load(const nn::WeightMap& w, const std::string& prefix, const TextEncoderConfig& c) {
   TextEncoder e;

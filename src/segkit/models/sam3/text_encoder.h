@@ -7,38 +7,14 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "models/sam3/config.h"
 #include "nn/layers.h"
 #include "nn/weight_map.h"
 
 namespace segkit::sam3 {
-
-enum class TextActivation { Gelu, QuickGelu };
-
-struct TextEncoderConfig {
-  // Sam3Config's text_config when the whole block is absent: the released model's CLIP.
-  int vocab_size = 49408;
-  int hidden_size = 1024;
-  int intermediate_size = 4096;
-  int num_layers = 24;
-  int num_heads = 16;
-  int max_position_embeddings = 32;
-  double layer_norm_eps = 1e-5;
-  TextActivation hidden_act = TextActivation::Gelu;
-  int projection_dim = 512;    // CLIP's own text_projection (unused by SAM 3)
-  int eos_token_id = 49407;    // where CLIP's pooled output is taken
-  int output_size = 256;       // SAM 3's text_projection: detr_encoder_config.hidden_size
-};
-
-// Reads config.json as a whole: a sam3 config, or one that wraps it in "detector_config"
-// (sam3_video, as facebook/sam3). A missing or null text_config gives SAM 3's default CLIP, as
-// transformers does; a present one starts from CLIPTextConfig's own defaults (hidden 512,
-// quick_gelu, 77 positions) for the fields it lacks, again as transformers does. Error
-// "<file>[ detector_config] text_config: "<field>" must be ..." for a bad field.
-TextEncoderConfig parse_text_encoder_config(const nlohmann::json& root_config, const std::string& file);
 
 struct TextForwardOptions {
   bool keep_intermediates = false;  // fill the intermediate fields below (parity tests)

@@ -61,7 +61,7 @@ TEST(Sam3Config, AbsentFieldsTakeTransformersDefaults) {
   EXPECT_EQ(v.grid_size(), 72);
   EXPECT_EQ(c.vision.fpn_hidden_size, 256);
   EXPECT_EQ(c.text.vocab_size, 49408);
-  EXPECT_EQ(c.text.num_hidden_layers, 24);
+  EXPECT_EQ(c.text.num_layers, 24);
   EXPECT_EQ(c.detr_decoder.num_queries, 200);
   EXPECT_EQ(c.geometry.num_layers, 3);
 }
@@ -78,7 +78,7 @@ TEST(Sam3Config, TheReleasedConfigurationIsTheDefaults) {
   EXPECT_EQ(c.vision.backbone.global_attn_indexes, d.vision.backbone.global_attn_indexes);
   EXPECT_EQ(c.vision.fpn_hidden_size, d.vision.fpn_hidden_size);
   EXPECT_EQ(c.text.hidden_size, d.text.hidden_size);
-  EXPECT_EQ(c.text.num_hidden_layers, d.text.num_hidden_layers);
+  EXPECT_EQ(c.text.num_layers, d.text.num_layers);
   EXPECT_EQ(c.text.projection_dim, d.text.projection_dim);
   EXPECT_EQ(c.text.max_position_embeddings, 32);
   EXPECT_EQ(c.detr_decoder.num_queries, 200);

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "models/sam3/detr_config.h"
+#include "models/sam3/config.h"
 #include "sam3_detr_fixtures.h"
 
 namespace segkit::test {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "models/sam3/detr_config.h"
+#include "models/sam3/config.h"
 #include "models/sam3/detr_decoder.h"
 #include "models/sam3/detr_encoder.h"
 #include "models/sam3/scoring.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "models/sam3/detr_config.h"
+#include "models/sam3/config.h"
 #include "models/sam3/detr_encoder.h"
 #include "sam3_detr_fixtures.h"
 

@@ -21,8 +21,7 @@ using sam3::MaskDecoder;
 constexpr double kTolerance = 1e-4;
 const std::vector<std::string> kCases = {"img1_text0", "synth_rgba_text0"};
 
-// config.h's parse_config reads these (config_test.cpp); it cannot share a file with the DETR
-// headers, so the test takes the sizes from config.json directly.
+// The sizes straight from config.json (config_test.cpp checks parse_config's reading of them).
 MaskDecoder load_tiny(const std::string& prefix, int64_t width = 0) {
   const nlohmann::json c = sam3_tiny_config().at("mask_decoder_config");
   return MaskDecoder::load(sam3_tiny_weights(prefix), prefix, width ? width : c.at("hidden_size").get<int64_t>(),
