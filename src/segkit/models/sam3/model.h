@@ -1,0 +1,70 @@
+#pragma once
+// SAM 3's image model assembled from its parts, as transformers 5.17's Sam3Model runs it: the
+// vision encoder once per image, the text encoder once per phrase batch, then the detector (the
+// prompt, DETR, scoring and the mask decoder) giving transformers' raw outputs. Internal: no
+// public header or command uses it yet.
+#include <ATen/core/Tensor.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/sam3/checkpoint.h"
+#include "models/sam3/config.h"
+#include "models/sam3/detr.h"
+#include "models/sam3/mask_decoder.h"
+#include "models/sam3/postprocess.h"
+#include "models/sam3/text_encoder.h"
+#include "models/sam3/vision_encoder.h"
+#include "text/clip_tokenizer.h"
+
+namespace segkit::sam3 {
+
+struct ImageFeatures {  // what the detector needs of a batch of images
+  std::vector<at::Tensor> fpn;           // [×4, ×2, ×1] levels, B × C × h × w
+  std::vector<at::Tensor> fpn_position;  // their sine position encodings
+};
+
+struct TextFeatures {
+  at::Tensor tokens;  // B × 32 × C: the projected text, every position
+  at::Tensor mask;    // B × 32 bool, nonzero = a real token
+};
+
+class Model {
+ public:
+  // `folder` holds config.json, model.safetensors, the tokenizer (tokenizer.json, or vocab.json
+  // + merges.txt) and optionally processor_config.json. Weights plain or under
+  // "detector_model." (sam3_video). Error naming the file for anything missing or wrong,
+  // including a tokenizer whose vocabulary differs from the text embedding's.
+  static Model load(const std::string& folder);
+
+  // pixel_values B × 3 × S × S float32, as preprocess.h gives them.
+  ImageFeatures encode_image(const at::Tensor& pixel_values) const;
+  // Phrases tokenized as Sam3Processor does (padded to 32 with <|endoftext|>, no truncation).
+  TextFeatures encode_text(const std::vector<std::string>& phrases) const;
+  // Images and phrases of equal batch, or one of them of batch 1 (used for every row of the
+  // other). boxes: optional B × N × 4 exemplar boxes (cx, cy, w, h) normalized to the image,
+  // box_labels B × N (1 positive, 0 negative, −10 padding). Transformers' pred_logits,
+  // pred_boxes, presence_logits, pred_masks and semantic_seg.
+  RawOutputs detect(const ImageFeatures& image, const TextFeatures& text, const at::Tensor& boxes = {},
+                    const at::Tensor& box_labels = {}) const;
+  // Sam3Processor.post_process_instance_segmentation.
+  std::vector<Instances> postprocess(const RawOutputs& out, double threshold = 0.3, double mask_threshold = 0.5,
+                                     const std::vector<ImageSize>& target_sizes = {}) const;
+
+  const Sam3Config& config() const { return config_; }
+  const ProcessorConfig& processor_config() const { return processor_; }
+  const text::ClipTokenizer& tokenizer() const { return *tokenizer_; }
+
+ private:
+  Sam3Config config_;
+  ProcessorConfig processor_;
+  std::optional<text::ClipTokenizer> tokenizer_;  // optional only because it has no empty state
+  LoadedWeights weights_;                         // the parts' tensors may view these files
+  VisionEncoder vision_;
+  TextEncoder text_;
+  Detr detr_;
+  MaskDecoder mask_decoder_;
+};
+
+}  // namespace segkit::sam3
