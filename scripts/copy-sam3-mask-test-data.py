@@ -4,7 +4,9 @@ into tests/data/sam3/mask_cases.safetensors, renamed "<case>/<fixture name>" (al
 through index.json): the mask decoder's inputs other than the FPN levels (those are in
 tests/data/sam3/cases/), two of its activations and its outputs, and the processor's
 post-processing (pp.b0.*, masks kept bit-packed as index.json's mask_packing says) with the raw
-outputs it starts from. Each case's thresholds go into the metadata. Standard library only."""
+outputs it starts from; for box_batch_padded, its box-prompted second row's pred_masks
+("out.pred_masks[1]") and post-processing (pp.b1.inst.*). Each case's thresholds go into the
+metadata. Standard library only."""
 import json
 import os
 import sys
@@ -27,6 +29,18 @@ PP = ["in.original_sizes", "out.pred_logits", "out.presence_logits", "out.pred_b
       "out.semantic_seg", "pp.b0.inst.scores", "pp.b0.inst.boxes", "pp.b0.inst.keep_idx",
       "pp.b0.inst.masks_packed", "pp.b0.inst.masks_shape", "pp.b0.inst.masks_area", "pp.b0.sem.map_packed",
       "pp.b0.sem.map_shape", "pp.b0.sem.map_area", "pp.b0.det.scores", "pp.b0.det.boxes"]
+# The box-prompted case for the assembled model's test: its second row (img1_text0's pixels, one
+# exemplar box) only, whose other raw outputs detr_cases.safetensors already holds.
+BOX_CASE = "box_batch_padded"
+BOX_ROW1 = ["in.original_sizes", "pp.b1.inst.scores", "pp.b1.inst.boxes", "pp.b1.inst.keep_idx",
+            "pp.b1.inst.masks_packed", "pp.b1.inst.masks_shape", "pp.b1.inst.masks_area"]
+
+
+def row(tensor, i):
+    """Row i of a tensor's first axis, stored as "<name>[i]" with a leading axis of 1."""
+    dtype, shape, data = tensor
+    step = len(data) // shape[0]
+    return dtype, [1] + shape[1:], data[i * step:(i + 1) * step]
 
 
 def main():
@@ -47,6 +61,11 @@ def main():
                 sys.exit("%s lacks %s" % (name, key))
             out[name + "/" + key] = tensors[key]
         thresholds[name] = case["thresholds"]
+    box = read_safetensors(os.path.join(SRC, index[BOX_CASE]["file"]))
+    for key in BOX_ROW1:
+        out[BOX_CASE + "/" + key] = box[key]
+    out[BOX_CASE + "/out.pred_masks[1]"] = row(box["out.pred_masks"], 1)
+    thresholds[BOX_CASE] = index[BOX_CASE]["thresholds"]
     metadata = {"thresholds": json.dumps(thresholds, ensure_ascii=True),
                 "source": "../shared/fixtures/sam3 (transformers 5.17)"}
     write_safetensors(os.path.join(DST, "mask_cases.safetensors"), out, metadata)

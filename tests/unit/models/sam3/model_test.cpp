@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -27,10 +28,13 @@ constexpr double kMaskAgreement = 0.999;
 // test data keeps them in two folders, so they are linked, not copied).
 struct ModelFolder {
   TempDir dir;
-  explicit ModelFolder(const std::vector<std::string>& tokenizer_files) {
+  // `config`: written in place of the tiny model's config.json when given.
+  explicit ModelFolder(const std::vector<std::string>& tokenizer_files, const nlohmann::json& config = {}) {
     namespace fs = std::filesystem;
-    for (const char* f : {"config.json", "processor_config.json", "model.safetensors"})
+    for (const char* f : {"processor_config.json", "model.safetensors"})
       fs::create_symlink(fs::absolute(sam3_tiny() + "/" + f), dir.file(f));
+    if (config.is_null()) fs::create_symlink(fs::absolute(sam3_tiny() + "/config.json"), dir.file("config.json"));
+    else std::ofstream(dir.file("config.json")) << config.dump();
     for (const std::string& f : tokenizer_files)
       fs::create_symlink(fs::absolute(data_path("sam3/" + f)), dir.file(f));
   }
@@ -56,6 +60,23 @@ struct TextCase {
 };
 const std::vector<TextCase> kTextCases = {{"img1_text0", "truck"}, {"synth_rgba_text0", "truck"}};
 
+// Row `row` of Sam3Processor's instances (pp.b<row>.inst.*) from `out`, whose batch is that row alone.
+void expect_instances(const sam3::Model& m, const sam3::RawOutputs& out, const std::string& name, int row) {
+  const std::string pp = "pp.b" + std::to_string(row) + ".inst.";
+  const at::Tensor size = sam3_mask_case(name, "in.original_sizes")[row];
+  const nlohmann::json thresholds = sam3_mask_thresholds(name);
+  const auto results = m.postprocess(out, thresholds.at("score").get<double>(), thresholds.at("mask").get<double>(),
+                                     {{size[0].item<int64_t>(), size[1].item<int64_t>()}});
+  ASSERT_EQ(results.size(), 1u);
+  const sam3::Instances& r = results[0];
+  ASSERT_TRUE(at::equal(r.query, sam3_mask_case(name, pp + "keep_idx")));
+  EXPECT_LE((r.scores - sam3_mask_case(name, pp + "scores")).abs().max().item<double>(), kScoreTolerance);
+  EXPECT_LE((r.boxes - sam3_mask_case(name, pp + "boxes")).abs().max().item<double>(), kBoxTolerancePx);
+  const at::Tensor expected = unpack_mask(sam3_mask_case(name, pp + "masks_packed"), sam3_mask_case(name, pp + "masks_shape"));
+  ASSERT_EQ(r.masks.sizes(), expected.sizes());
+  EXPECT_GE(r.masks.to(at::kByte).eq(expected).to(at::kDouble).mean().item<double>(), kMaskAgreement);
+}
+
 TEST(Sam3Model, TextPromptsMatchTransformersEndToEnd) {
   const sam3::Model& m = tiny_model();
   for (const TextCase& c : kTextCases) {
@@ -67,25 +88,13 @@ TEST(Sam3Model, TextPromptsMatchTransformersEndToEnd) {
     EXPECT_LE(relative_l2(out.pred_masks, sam3_mask_case(c.name, "out.pred_masks")), kTolerance);
     EXPECT_LE(relative_l2(out.semantic_seg, sam3_mask_case(c.name, "out.semantic_seg")), kTolerance);
 
-    const at::Tensor size = sam3_mask_case(c.name, "in.original_sizes")[0];
-    const nlohmann::json thresholds = sam3_mask_thresholds(c.name);
-    const auto results = m.postprocess(out, thresholds.at("score").get<double>(), thresholds.at("mask").get<double>(),
-                                       {{size[0].item<int64_t>(), size[1].item<int64_t>()}});
-    ASSERT_EQ(results.size(), 1u);
-    const sam3::Instances& r = results[0];
-    ASSERT_TRUE(at::equal(r.query, sam3_mask_case(c.name, "pp.b0.inst.keep_idx")));
-    EXPECT_LE((r.scores - sam3_mask_case(c.name, "pp.b0.inst.scores")).abs().max().item<double>(), kScoreTolerance);
-    EXPECT_LE((r.boxes - sam3_mask_case(c.name, "pp.b0.inst.boxes")).abs().max().item<double>(), kBoxTolerancePx);
-    const at::Tensor expected =
-        unpack_mask(sam3_mask_case(c.name, "pp.b0.inst.masks_packed"), sam3_mask_case(c.name, "pp.b0.inst.masks_shape"));
-    ASSERT_EQ(r.masks.sizes(), expected.sizes());
-    EXPECT_GE(r.masks.to(at::kByte).eq(expected).to(at::kDouble).mean().item<double>(), kMaskAgreement);
+    expect_instances(m, out, c.name, 0);
   }
 }
 
 TEST(Sam3Model, BoxPromptMatchesTransformersEndToEnd) {
   // box_batch_padded's second row: img1_text0's pixels, "a dog" and one exemplar box padded to
-  // two slots. Rows are independent, so it runs alone.
+  // two slots. Rows are independent, so it runs alone (mask_cases keeps that row's masks only).
   const sam3::Model& m = tiny_model();
   const std::string name = "box_batch_padded";
   auto row1 = [&](const std::string& key) { return detr_case(name, key).narrow(0, 1, 1); };
@@ -94,6 +103,8 @@ TEST(Sam3Model, BoxPromptMatchesTransformersEndToEnd) {
   EXPECT_LE(relative_l2(out.pred_logits, row1("out.pred_logits")), kTolerance);
   EXPECT_LE(relative_l2(out.pred_boxes, row1("out.pred_boxes")), kTolerance);
   EXPECT_LE(relative_l2(out.presence_logits, row1("out.presence_logits")), kTolerance);
+  EXPECT_LE(relative_l2(out.pred_masks, sam3_mask_case(name, "out.pred_masks[1]")), kTolerance);
+  expect_instances(m, out, name, 1);
 }
 
 TEST(Sam3Model, OneImageServesSeveralPhrases) {
@@ -118,8 +129,25 @@ TEST(Sam3Model, ReadsVocabAndMergesAndChecksTheVocabularySize) {
 
   const ModelFolder no_tokenizer({});
   EXPECT_THROW(sam3::Model::load(no_tokenizer.dir.path()), Error);
+  nlohmann::json config = read_json_file(sam3_tiny() + "/config.json", JsonLimits::config());
+  config["text_config"]["vocab_size"] = 600;
+  const ModelFolder wrong_vocab({"tokenizer.json"}, config);
+  EXPECT_NE(error_of([&] { sam3::Model::load(wrong_vocab.dir.path()); }).find("594"), std::string::npos);
   const TempDir empty;
   EXPECT_NE(error_of([&] { sam3::Model::load(empty.path()); }).find("no config.json"), std::string::npos);
+}
+
+TEST(Sam3Model, LoadsTheVideoConfigLayout) {
+  // facebook/sam3's config.json wraps the detector; these weights lack the prefix, which
+  // read_weights strips where present.
+  const nlohmann::json video = {{"model_type", "sam3_video"},
+                                {"detector_config", read_json_file(sam3_tiny() + "/config.json", JsonLimits::config())}};
+  const ModelFolder folder({"tokenizer.json"}, video);
+  const sam3::Model m = sam3::Model::load(folder.dir.path());
+  EXPECT_EQ(m.config().weight_prefix, "detector_model.");
+  const std::string name = kTextCases[0].name;
+  const sam3::RawOutputs out = m.detect(m.encode_image(pixels_of(name)), m.encode_text({kTextCases[0].phrase}));
+  EXPECT_LE(relative_l2(out.pred_masks, sam3_mask_case(name, "out.pred_masks")), kTolerance);
 }
 
 }  // namespace
