@@ -9,7 +9,8 @@ import json
 import os
 import sys
 
-from safetensors_io import read_safetensors, write_safetensors
+from safetensors_io import write_safetensors
+from sam3_fixture import read_case_tensors, read_cases_index
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "..", "shared", "fixtures", "sam3")
@@ -33,15 +34,11 @@ BOXES = ["in.input_boxes", "in.input_boxes_labels", "act.geometry_encoder.attent
 def main():
     if not os.path.isdir(SRC):
         sys.exit("no fixtures at " + SRC)
-    with open(os.path.join(SRC, "index.json"), encoding="utf-8") as f:
-        index = {c["name"]: c for c in json.load(f)["cases"]}
+    index = read_cases_index(SRC)
     out, texts = {}, {}
     for name in CASES:
         case = index[name]
-        tensors = read_safetensors(os.path.join(SRC, case["file"]))
-        for alias, target in case.get("aliases", {}).items():
-            if alias not in tensors and target in tensors:
-                tensors[alias] = tensors[target]
+        tensors = read_case_tensors(SRC, case)
         wanted = COMMON + (FULL if case["capture"] == "full" else []) + (BOXES if case["boxes_xyxy_pixels"] else [])
         for key in sorted(tensors):
             if any(key == w or (w.endswith(".") and key.startswith(w)) for w in wanted):

@@ -12,6 +12,7 @@ import os
 import sys
 
 from safetensors_io import read_safetensors, write_safetensors
+from sam3_fixture import read_case_tensors, read_cases_index
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "..", "shared", "fixtures", "sam3")
@@ -46,15 +47,11 @@ def row(tensor, i):
 def main():
     if not os.path.isdir(SRC):
         sys.exit("no fixtures at " + SRC)
-    with open(os.path.join(SRC, "index.json"), encoding="utf-8") as f:
-        index = {c["name"]: c for c in json.load(f)["cases"]}
+    index = read_cases_index(SRC)
     out, thresholds = {}, {}
     for name in sorted(set(DECODER_CASES) | set(PP_CASES)):
         case = index[name]
-        tensors = read_safetensors(os.path.join(SRC, case["file"]))
-        for alias, target in case.get("aliases", {}).items():
-            if alias not in tensors and target in tensors:
-                tensors[alias] = tensors[target]
+        tensors = read_case_tensors(SRC, case)
         wanted = (DECODER if name in DECODER_CASES else []) + (PP if name in PP_CASES else [])
         for key in wanted:
             if key not in tensors:

@@ -9,7 +9,8 @@ import os
 import shutil
 import sys
 
-from safetensors_io import read_safetensors, write_safetensors
+from safetensors_io import write_safetensors
+from sam3_fixture import read_case_tensors, read_cases_index
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "..", "shared", "fixtures", "sam3")
@@ -28,15 +29,11 @@ def main():
     os.makedirs(os.path.join(DST, "model"), exist_ok=True)
     for f in ["config.json", "model.safetensors"]:
         shutil.copyfile(os.path.join(SRC, "model", f), os.path.join(DST, "model", f))
-    with open(os.path.join(SRC, "index.json"), encoding="utf-8") as f:
-        index = {c["name"]: c for c in json.load(f)["cases"]}
+    index = read_cases_index(SRC)
     out, texts = {}, {}
     for name in CASES:
         case = index[name]
-        tensors = read_safetensors(os.path.join(SRC, case["file"]))
-        for alias, target in case.get("aliases", {}).items():
-            if alias not in tensors and target in tensors:
-                tensors[alias] = tensors[target]
+        tensors = read_case_tensors(SRC, case)
         for key in sorted(tensors):
             if any(key == w or (w.endswith(".") and key.startswith(w)) for w in WANTED):
                 out[name + "/" + key] = tensors[key]
