@@ -41,6 +41,16 @@ EncoderLayer EncoderLayer::load(const nn::WeightMap& w, const std::string& prefi
   return l;
 }
 
+void check_feature_map(const std::string& context, const at::Tensor& features, const at::Tensor& pos, int64_t width) {
+  if (!features.defined() || features.dim() != 4 || features.size(1) != width)
+    fail(context, "the image features must be batch × " + std::to_string(width) + " × height × width, not " +
+                      shape_text(features));
+  const int64_t b = features.size(0);
+  if (!pos.defined() || pos.dim() != 4 || (pos.size(0) != b && pos.size(0) != 1) || pos.size(1) != width ||
+      pos.size(2) != features.size(2) || pos.size(3) != features.size(3))
+    fail(context, "the position encoding is " + shape_text(pos) + " but the features are " + shape_text(features));
+}
+
 Attention Attention::load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t heads) {
   Attention a;
   a.q = nn::load_linear(w, prefix + ".q_proj", width, width);

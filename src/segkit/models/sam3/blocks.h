@@ -71,4 +71,8 @@ struct DecoderMlp {
 // "B × C × H × W" style text for messages.
 std::string shape_text(const at::Tensor& t);
 
+// Error (naming `context`) unless `features` is B × width × H × W and `pos` its position
+// encoding (B or 1) × width × H × W.
+void check_feature_map(const std::string& context, const at::Tensor& features, const at::Tensor& pos, int64_t width);
+
 }  // namespace segkit::sam3

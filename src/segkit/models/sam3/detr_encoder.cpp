@@ -24,13 +24,8 @@ DetrEncoderOutput DetrEncoder::forward(const at::Tensor& features, const at::Ten
                                        const at::Tensor& prompt_mask, bool keep_layers) const {
   const std::string ctx = "SAM 3 DETR encoder";
   const int64_t d = config_.hidden_size;
-  if (!features.defined() || features.dim() != 4 || features.size(1) != d)
-    fail(ctx, "the image features must be batch × " + std::to_string(d) + " × height × width, not " +
-                  shape_text(features));
+  check_feature_map(ctx, features, pos, d);
   const int64_t b = features.size(0), h = features.size(2), wd = features.size(3);
-  if (!pos.defined() || pos.dim() != 4 || (pos.size(0) != b && pos.size(0) != 1) || pos.size(1) != d ||
-      pos.size(2) != h || pos.size(3) != wd)
-    fail(ctx, "the position encoding is " + shape_text(pos) + " but the features are " + shape_text(features));
   if (!prompt.defined() || prompt.dim() != 3 || prompt.size(0) != b || prompt.size(2) != d)
     fail(ctx, "the prompt must be " + std::to_string(b) + " × tokens × " + std::to_string(d) + ", not " +
                   shape_text(prompt));

@@ -136,13 +136,8 @@ GeometryEncoderOutput GeometryEncoder::forward(const at::Tensor& features, const
                                                const at::Tensor& boxes, const at::Tensor& labels) const {
   const std::string ctx = "SAM 3 geometry encoder";
   const int64_t d = config_.hidden_size;
-  if (!features.defined() || features.dim() != 4 || features.size(1) != d)
-    fail(ctx, "the image features must be batch × " + std::to_string(d) + " × height × width, not " +
-                  shape_text(features));
+  check_feature_map(ctx, features, pos, d);
   const int64_t b = features.size(0), h = features.size(2), wd = features.size(3);
-  if (!pos.defined() || pos.dim() != 4 || (pos.size(0) != b && pos.size(0) != 1) || pos.size(1) != d ||
-      pos.size(2) != h || pos.size(3) != wd)
-    fail(ctx, "the position encoding is " + shape_text(pos) + " but the features are " + shape_text(features));
   if (!boxes.defined() || boxes.dim() != 3 || boxes.size(0) != b || boxes.size(2) != 4 || boxes.size(1) < 1)
     fail(ctx, "the boxes must be " + std::to_string(b) + " × boxes × 4, not " + shape_text(boxes));
   const int64_t n = boxes.size(1);
