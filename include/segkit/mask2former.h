@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "segkit/float_array.h"
 #include "segkit/image.h"
 #include "segkit/model.h"
 
@@ -57,12 +58,6 @@ struct Segmentation {
   // instance: each segment's own height × width 0/1 mask, in segments' order (overlaps kept:
   // ids shows later instances over earlier ones, as transformers does). Empty for the others.
   std::vector<uint8_t> instance_masks;
-};
-
-// A dense float array, row-major, for the stages' inputs and outputs.
-struct FloatArray {
-  std::vector<int64_t> shape;
-  std::vector<float> data;
 };
 
 // The processor's output for one image.

@@ -14,6 +14,7 @@
 #include "models/mask2former/model_impl.h"
 #include "models/mask2former/preprocess.h"
 #include "models/registry.h"
+#include "nn/float_array.h"
 #include "segkit/error.h"
 #include "segkit/machine.h"
 
@@ -21,21 +22,10 @@ namespace segkit {
 
 namespace {
 
-FloatArray to_array(const at::Tensor& t) {
-  const at::Tensor c = t.contiguous();
-  FloatArray a;
-  a.shape.assign(c.sizes().begin(), c.sizes().end());
-  a.data.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-  return a;
-}
+FloatArray to_array(const at::Tensor& t) { return nn::to_float_array(t); }
 
-// A view of the array's data (which must outlive it).
 at::Tensor as_tensor(const FloatArray& a, const char* what, size_t dims) {
-  int64_t n = 1;
-  for (int64_t d : a.shape) n *= d;
-  if (a.shape.size() != dims || n != static_cast<int64_t>(a.data.size()))
-    throw Error(std::string("mask2former: ") + what + " has the wrong shape");
-  return at::from_blob(const_cast<float*>(a.data.data()), a.shape, at::kFloat);
+  return nn::float_array_view(a, std::string("mask2former: ") + what, dims);
 }
 
 mask2former::PixelDecoderConfig pixel_decoder_config(const Mask2FormerConfig& c) {

@@ -1,6 +1,5 @@
 #include <c10/core/InferenceMode.h>
 
-#include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -13,6 +12,7 @@
 #include "models/sam/config.h"
 #include "models/sam/family.h"
 #include "models/sam/sam_model_impl.h"
+#include "nn/weight_fingerprint.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "segkit/machine.h"
@@ -23,27 +23,7 @@ namespace {
 
 nlohmann::json read_json(const std::string& path) { return read_json_file(path, JsonLimits::config()); }
 
-uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
-
-// Hashes every prompt-side tensor and a sample of each encoder tensor: enough to tell models
-// apart without reading gigabytes.
-std::string fingerprint_of(const nn::WeightMap& w) {
-  uint64_t h = 1469598103934665603ull;
-  for (const auto& [name, t] : w.all()) {
-    at::Tensor c = t.contiguous();
-    size_t bytes = static_cast<size_t>(c.numel()) * c.element_size();
-    if (name.rfind("image_encoder.", 0) == 0) bytes = std::min<size_t>(bytes, 4096);
-    h = fnv1a(h, name.data(), name.size());
-    h = fnv1a(h, c.data_ptr(), bytes);
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
+bool is_encoder_tensor(const std::string& name) { return name.rfind("image_encoder.", 0) == 0; }
 
 }  // namespace
 
@@ -105,7 +85,7 @@ std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const 
   impl->prompt_encoder = sam::PromptEncoder::load(w, impl->config);
   impl->mask_decoder = sam::MaskDecoder::load(w, impl->config);
   impl->dense_pe = impl->prompt_encoder.dense_pe();
-  impl->fingerprint = fingerprint_of(w);
+  impl->fingerprint = nn::weights_fingerprint(w, is_encoder_tensor);
   impl->backing_files = std::move(loaded.backing_files);
 
   if (options.warn_unused) {
