@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Copies what the CLIP tokenizer tests need from ../shared/fixtures/sam3 into tests/data/sam3:
-the toy vocabulary in both file forms (tokenizer.json; vocab.json + merges.txt) and
+the toy vocabulary in both file forms (model/tokenizer.json, beside the tiny model so that
+model/ is a whole model folder; vocab.json + merges.txt) and
 tokenizer_cases.json trimmed to transformers' answers (the fixture's own reference
 implementation agrees on every case; this script checks that). Standard library only."""
 import json
@@ -16,8 +17,9 @@ DST = os.path.join(ROOT, "tests", "data", "sam3")
 def main():
     if not os.path.isdir(SRC):
         sys.exit("no fixtures at " + SRC)
-    os.makedirs(DST, exist_ok=True)
-    for f in ["tokenizer.json", "vocab.json", "merges.txt"]:
+    os.makedirs(os.path.join(DST, "model"), exist_ok=True)
+    shutil.copyfile(os.path.join(SRC, "model", "tokenizer.json"), os.path.join(DST, "model", "tokenizer.json"))
+    for f in ["vocab.json", "merges.txt"]:
         shutil.copyfile(os.path.join(SRC, "model", f), os.path.join(DST, f))
     with open(os.path.join(SRC, "tokenizer_cases.json"), encoding="utf-8") as f:
         cases = json.load(f)

@@ -44,4 +44,16 @@ std::array<float, 4> parse_box(const std::string& text) {
   return {v[0], v[1], v[2], v[3]};
 }
 
+ExemplarBoxArg parse_exemplar_box(const std::string& text) {
+  std::vector<float> v = parse_numbers("--box", text);
+  if (v.size() != 4 && v.size() != 5) fail("--box '" + text + "'", "expected X0,Y0,X1,Y1 or X0,Y0,X1,Y1,LABEL");
+  if (v[2] <= v[0] || v[3] <= v[1]) fail("--box '" + text + "'", "needs X1 > X0 and Y1 > Y0");
+  ExemplarBoxArg b{{v[0], v[1], v[2], v[3]}, 1};
+  if (v.size() == 5) {
+    if (v[4] != 0.f && v[4] != 1.f) fail("--box '" + text + "'", "LABEL must be 1 (positive) or 0 (negative)");
+    b.label = static_cast<int>(v[4]);
+  }
+  return b;
+}
+
 }  // namespace segkit::cli

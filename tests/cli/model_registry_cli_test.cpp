@@ -98,13 +98,12 @@ TEST_F(ModelRegistryCli, FamiliesSegkitCannotRunOrDoesNotKnow) {
                   m2f.path() + ": this is a Mask2Former model, not a SAM model; use segkit segment");
   segkit::write_text_atomically(m2f.file("config.json"), R"({"model_type": "sam3"})");
   expect_one_line(run_cli({"predict", "-m", m2f.path(), "-i", image(), "-p", "1,1", "-o", dir.file("p.json")}),
-                  m2f.path() + ": this is a SAM 3 model (config.json model_type \"sam3\"), "
-                               "which this segkit cannot run (it runs sam, unet, mask2former)");
+                  "--point is a SAM prompt; a SAM 3 model takes --text and --box");
   expect_one_line(run_cli({"segment", "-m", segkit::test::sam_tiny_hf(), "-i", image(), "-o", dir.file("s")}),
                   segkit::test::sam_tiny_hf() + ": this is a SAM model, not a Mask2Former model; use segkit predict");
   segkit::write_text_atomically(m2f.file("config.json"), R"({"model_type": "foo"})");
   expect_one_line(run_cli({"unet", "predict", "-m", m2f.path(), "-i", image(), "-o", dir.file("o")}),
-                  m2f.path() + ": config.json has model_type \"foo\", not a model family segkit knows (sam, unet, mask2former)");
+                  m2f.path() + ": config.json has model_type \"foo\", not a model family segkit knows (sam, unet, mask2former, sam3)");
 }
 
 TEST_F(ModelRegistryCli, InfoModelJson) {

@@ -8,6 +8,7 @@
 #include "core/json_read.h"
 #include "models/mask2former/family.h"
 #include "models/sam/family.h"
+#include "models/sam3/family.h"
 #include "models/unet/family.h"
 #include "segkit/error.h"
 
@@ -21,7 +22,7 @@ const std::vector<FamilyEntry>& families() {
       {"sam", "SAM", {"sam"}, sam::detect, sam::describe, sam::load, {"predict", "embed", "generate", "serve", "bench"}},
       {"unet", "U-Net", {}, unet::detect, unet::describe, unet::load, {"unet predict", "unet eval", "unet ensemble"}},
       {"mask2former", "Mask2Former", {"mask2former"}, nullptr, mask2former::describe, mask2former::load, {"segment"}},
-      {"sam3", "SAM 3", {"sam3"}, nullptr, nullptr, nullptr, {}},
+      {"sam3", "SAM 3", {"sam3", "sam3_video"}, nullptr, sam3::describe, sam3::load, {"predict --text", "embed", "segment --text"}},
   };
   return table;
 }

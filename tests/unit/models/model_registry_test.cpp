@@ -117,25 +117,25 @@ TEST(ModelRegistry, UNetCheckpointIsUNet) {
   EXPECT_EQ(side.identified_by, "side file bare.json");
 }
 
-TEST(ModelRegistry, RecognisedFamilyThatCannotRunIsNamed) {
+TEST(ModelRegistry, Sam3FolderIsDescribedFromItsConfig) {
   TempDir dir;
-  const std::string folder = hf_folder(dir, R"({"model_type": "sam3", "architectures": ["Sam3Model"]})");
+  // facebook/sam3's layout: the detector inside a sam3_video config, its tensors under a prefix.
+  const std::string folder = hf_folder(dir, R"({"model_type": "sam3_video", "architectures": ["Sam3VideoModel"], "detector_config": {}})");
   const segkit::ModelInfo info = segkit::inspect_model(folder);
   EXPECT_EQ(info.family, "sam3");
-  EXPECT_FALSE(info.runnable);
-  EXPECT_EQ(info.architecture, "Sam3Model");
-  EXPECT_EQ(info.parameter_count, 4);
-
-  const std::string err = error_of([&] { segkit::load_model(folder); });
-  expect_has(err, folder + ": this is a SAM 3 model (config.json model_type \"sam3\"), which this segkit cannot run");
-  EXPECT_EQ(error_of([&] { segkit::require_model_family(folder, "sam"); }), err);
+  EXPECT_TRUE(info.runnable);
+  EXPECT_EQ(info.architecture, "sam3 vit 1024×32 at 1008 px, text 1024×24, 200 queries");
+  EXPECT_EQ(info.parameter_count, 0);  // none of its tensors is the detector's
+  expect_has(error_of([&] { segkit::load_model(folder); }), folder);
+  expect_has(error_of([&] { segkit::require_model_family(folder, "sam"); }),
+             folder + ": this is a SAM 3 model, not a SAM model; use segkit predict --text");
 }
 
 TEST(ModelRegistry, UnknownModelTypeListsTheKnownFamilies) {
   TempDir dir;
   const std::string folder = hf_folder(dir, R"({"model_type": "foo"})");
   const std::string err = error_of([&] { segkit::inspect_model(folder); });
-  EXPECT_EQ(err, folder + ": config.json has model_type \"foo\", not a model family segkit knows (sam, unet, mask2former)");
+  EXPECT_EQ(err, folder + ": config.json has model_type \"foo\", not a model family segkit knows (sam, unet, mask2former, sam3)");
   expect_has(error_of([&] { segkit::load_model(folder); }), "model_type \"foo\"");
 
   segkit::write_text_atomically(dir.file("config.json"), R"({"model_type": 7})");
@@ -148,7 +148,7 @@ TEST(ModelRegistry, UnrecognisableWeightsWithoutConfigAreAClearError) {
   const std::string path = dir.file("mystery.safetensors");
   segkit::write_safetensors(path, {{"encoder.weight", segkit::DType::F32, {2}, w}});
   expect_has(error_of([&] { segkit::inspect_model(path); }),
-             path + ": no config.json, and the tensors of " + path + " are not those of a model family segkit knows (sam, unet, mask2former)");
+             path + ": no config.json, and the tensors of " + path + " are not those of a model family segkit knows (sam, unet, mask2former, sam3)");
   // A folder config.json without model_type falls back to the weights, with the same verdict.
   TempDir folder;
   segkit::write_text_atomically(folder.file("config.json"), "{}");

@@ -33,7 +33,7 @@ const nlohmann::json& cases() {
 }
 
 const ClipTokenizer& from_json() {
-  static const ClipTokenizer t = ClipTokenizer::from_tokenizer_json(data_path("sam3/tokenizer.json"));
+  static const ClipTokenizer t = ClipTokenizer::from_tokenizer_json(data_path("sam3/model/tokenizer.json"));
   return t;
 }
 
@@ -50,7 +50,7 @@ int64_t id_of(const std::string& token) {
 
 // tokenizer.json with one change, for the error cases.
 std::string tokenizer_json_with(const std::function<void(nlohmann::json&)>& edit) {
-  nlohmann::json j = load_json("sam3/tokenizer.json");
+  nlohmann::json j = load_json("sam3/model/tokenizer.json");
   edit(j);
   return j.dump();
 }
@@ -119,7 +119,7 @@ TEST(ClipTokenizer, FromFolderPrefersTokenizerJson) {
   for (const char* f : {"vocab.json", "merges.txt"})
     std::ofstream(dir.file(f), std::ios::binary) << segkit::read_text_file(data_path(std::string("sam3/") + f));
   EXPECT_EQ(ClipTokenizer::from_folder(dir.path()).source(), dir.file("vocab.json") + " + " + dir.file("merges.txt"));
-  std::ofstream(dir.file("tokenizer.json"), std::ios::binary) << segkit::read_text_file(data_path("sam3/tokenizer.json"));
+  std::ofstream(dir.file("tokenizer.json"), std::ios::binary) << segkit::read_text_file(data_path("sam3/model/tokenizer.json"));
   const ClipTokenizer t = ClipTokenizer::from_folder(dir.path());
   EXPECT_EQ(t.source(), dir.file("tokenizer.json"));
   EXPECT_EQ(t.encode("yellow truck"), (Ids{592, 535, 524, 593}));
@@ -190,7 +190,7 @@ TEST(ClipTokenizer, VocabularySizeCheck) {
   EXPECT_EQ(from_pair().vocab_size(), 594);
   from_json().require_vocab_size(594, "config.json");
   EXPECT_EQ(error_of([] { from_json().require_vocab_size(49408, "config.json"); }),
-            "config.json: its text embedding has 49408 rows but the tokenizer (" + data_path("sam3/tokenizer.json") +
+            "config.json: its text embedding has 49408 rows but the tokenizer (" + data_path("sam3/model/tokenizer.json") +
                 ") has 594 tokens");
 }
 

@@ -33,10 +33,17 @@ at::Tensor expand_batch(const at::Tensor& t, int64_t batch) {
 Model Model::load(const std::string& folder) {
   namespace fs = std::filesystem;
   const std::string config_path = (fs::path(folder) / "config.json").string();
-  const std::string processor_path = (fs::path(folder) / "processor_config.json").string();
   const std::string weights_path = (fs::path(folder) / "model.safetensors").string();
   if (!fs::is_regular_file(config_path)) fail(folder, "no config.json (not a SAM 3 model folder)");
   if (!fs::is_regular_file(weights_path)) fail(folder, "no model.safetensors");
+  return load(config_path, weights_path);
+}
+
+Model Model::load(const std::string& config_path, const std::string& weights_path) {
+  namespace fs = std::filesystem;
+  const fs::path parent = fs::path(config_path).parent_path();
+  const std::string folder = parent.empty() ? std::string(".") : parent.string();
+  const std::string processor_path = (fs::path(folder) / "processor_config.json").string();
 
   Model m;
   m.config_ = parse_config(read_json_file(config_path, JsonLimits::config()), config_path);
@@ -66,14 +73,14 @@ ImageFeatures Model::encode_image(const at::Tensor& pixel_values) const {
   return {std::move(v.fpn), std::move(v.fpn_position)};
 }
 
-TextFeatures Model::encode_text(const std::vector<std::string>& phrases) const {
+TextFeatures Model::encode_text(const std::vector<std::string>& phrases, const text::ClipPadding& padding) const {
   if (phrases.empty()) fail("SAM 3", "no phrase to encode");
-  text::ClipBatch batch = tokenizer_->encode_padded(phrases);
+  text::ClipBatch batch = tokenizer_->encode_padded(phrases, padding);
   const auto options = at::TensorOptions().dtype(at::kLong);
   const at::Tensor ids = at::from_blob(batch.input_ids.data(), {batch.batch, batch.length}, options).clone();
   const at::Tensor mask = at::from_blob(batch.attention_mask.data(), {batch.batch, batch.length}, options).clone();
   TextEncoderOutput out = text_.forward(ids, mask);
-  return {std::move(out.token_features), std::move(out.mask)};
+  return {std::move(out.token_features), std::move(out.mask), std::move(batch.truncated)};
 }
 
 RawOutputs Model::detect(const ImageFeatures& image, const TextFeatures& text, const at::Tensor& boxes,

@@ -1,8 +1,8 @@
 #pragma once
 // SAM 3's image model assembled from its parts, as transformers 5.17's Sam3Model runs it: the
 // vision encoder once per image, the text encoder once per phrase batch, then the detector (the
-// prompt, DETR, scoring and the mask decoder) giving transformers' raw outputs. Internal: no
-// public header or command uses it yet.
+// prompt, DETR, scoring and the mask decoder) giving transformers' raw outputs. The public
+// Sam3Model (segkit/sam3.h) wraps it.
 #include <ATen/core/Tensor.h>
 
 #include <optional>
@@ -26,8 +26,9 @@ struct ImageFeatures {  // what the detector needs of a batch of images
 };
 
 struct TextFeatures {
-  at::Tensor tokens;  // B × 32 × C: the projected text, every position
-  at::Tensor mask;    // B × 32 bool, nonzero = a real token
+  at::Tensor tokens;            // B × 32 × C: the projected text, every position
+  at::Tensor mask;              // B × 32 bool, nonzero = a real token
+  std::vector<bool> truncated;  // per phrase: cut to 32 tokens
 };
 
 class Model {
@@ -37,11 +38,15 @@ class Model {
   // "detector_model." (sam3_video). Error naming the file for anything missing or wrong,
   // including a tokenizer whose vocabulary differs from the text embedding's.
   static Model load(const std::string& folder);
+  // The same with the files named: `weights` (.safetensors or a torch.save'd state dict) and
+  // `config` (config.json); the tokenizer and processor_config.json are read beside config.json.
+  static Model load(const std::string& config, const std::string& weights);
 
   // pixel_values B × 3 × S × S float32, as preprocess.h gives them.
   ImageFeatures encode_image(const at::Tensor& pixel_values) const;
-  // Phrases tokenized as Sam3Processor does (padded to 32 with <|endoftext|>, no truncation).
-  TextFeatures encode_text(const std::vector<std::string>& phrases) const;
+  // Phrases tokenized as Sam3Processor does (padded to 32 with <|endoftext|>). A longer phrase
+  // is an Error unless padding.truncate (then cut as transformers' truncation=True does).
+  TextFeatures encode_text(const std::vector<std::string>& phrases, const text::ClipPadding& padding = {}) const;
   // Images and phrases of equal batch, or one of them of batch 1 (used for every row of the
   // other). boxes: optional B × N × 4 exemplar boxes (cx, cy, w, h) normalized to the image,
   // box_labels B × N (1 positive, 0 negative, −10 padding). Transformers' pred_logits,
@@ -55,6 +60,7 @@ class Model {
   const Sam3Config& config() const { return config_; }
   const ProcessorConfig& processor_config() const { return processor_; }
   const text::ClipTokenizer& tokenizer() const { return *tokenizer_; }
+  const nn::WeightMap& weights() const { return weights_.weights; }
 
  private:
   Sam3Config config_;

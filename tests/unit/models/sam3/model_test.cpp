@@ -36,7 +36,7 @@ struct ModelFolder {
     if (config.is_null()) fs::create_symlink(fs::absolute(sam3_tiny() + "/config.json"), dir.file("config.json"));
     else std::ofstream(dir.file("config.json")) << config.dump();
     for (const std::string& f : tokenizer_files)
-      fs::create_symlink(fs::absolute(data_path("sam3/" + f)), dir.file(f));
+      fs::create_symlink(fs::absolute(data_path(f == "tokenizer.json" ? "sam3/model/" + f : "sam3/" + f)), dir.file(f));
   }
 };
 

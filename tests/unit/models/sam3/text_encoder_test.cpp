@@ -223,7 +223,7 @@ TEST(Sam3TextEncoder, TrimmingPaddingKeepsEveryRealPosition) {
 }
 
 TEST(Sam3TextEncoder, TokenizerAndEncoderFromTheRawText) {
-  const auto tokenizer = text::ClipTokenizer::from_tokenizer_json(data_path("sam3/tokenizer.json"));
+  const auto tokenizer = text::ClipTokenizer::from_tokenizer_json(data_path("sam3/model/tokenizer.json"));
   const TextEncoder& e = tiny_encoder();
   tokenizer.require_vocab_size(e.config().vocab_size, "tiny sam3");
   const nlohmann::json texts = nlohmann::json::parse(cases().metadata().at("texts"));

@@ -1,0 +1,31 @@
+#pragma once
+// The SAM 3 side of `segkit predict`, `embed` and `segment` (sam3_commands.cpp): those commands
+// hand over here when --model is a SAM 3 model.
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "segkit/sam3.h"
+
+namespace segkit::cli {
+
+// --text (repeatable) and --box X0,Y0,X1,Y1[,LABEL] (repeatable): one prompt per phrase, each
+// with every box; boxes alone make one prompt. Error "--box '…': …" for a malformed box.
+std::vector<Sam3Prompt> sam3_prompts(const std::vector<std::string>& texts, const std::vector<std::string>& boxes);
+
+struct Sam3PredictArgs {
+  std::string model, image, embedding, out, overlay, raw;
+  LoadArgs load;
+  std::vector<std::string> texts, boxes;
+  Sam3Options options;
+  bool json = false, quiet = false;
+};
+void predict_sam3(const Sam3PredictArgs& args);
+
+void embed_sam3(const std::string& model, const LoadArgs& load, const std::string& image, const std::string& out,
+                bool quiet);
+
+// Writes "wrote …" lines and the truncation warning as the commands do.
+void warn_truncated(const std::vector<Sam3Result>& results, int text_length);
+
+}  // namespace segkit::cli
