@@ -1,15 +1,17 @@
-// `segkit segment`: semantic, instance or panoptic segmentation with a Mask2Former model, of one
-// image or of every image of a folder (resumable), written as files `segkit eval` reads.
-#include <cctype>
+// `segkit segment`: semantic, instance or panoptic segmentation with a Mask2Former model, or
+// every instance of phrases (--text) with a SAM 3 model, of one image or of every image of a
+// folder (resumable), written as files `segkit eval` reads.
 #include <chrono>
 #include <filesystem>
 #include <iostream>
-#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "folder_segmenter.h"
 #include "image_folder.h"
 #include "progress_bar.h"
+#include "sam3_commands.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "segkit/mask2former.h"
@@ -17,6 +19,7 @@
 #include "segkit/segmentation_files.h"
 
 namespace fs = std::filesystem;
+using segkit::cli::ensure_folder;
 
 namespace {
 
@@ -24,8 +27,10 @@ struct SegmentOptions {
   segkit::cli::CommonOptions common;
   segkit::cli::LoadArgs load;
   std::string model, image, input, out, task = "panoptic", raw, image_ids;
+  std::vector<std::string> texts;
   segkit::SegmentationOptions params;
   bool overlay = false, json = false;
+  CLI::App* cmd = nullptr;
 };
 
 SegmentOptions opts;
@@ -43,55 +48,6 @@ struct Layout {
     return {};
   }
 };
-
-bool all_digits(const std::string& s) {
-  return !s.empty() && s.size() < 19 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
-}
-
-// COCO image ids by file stem, from a COCO JSON's "images" list.
-std::map<std::string, int64_t> read_image_ids(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(segkit::read_text_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    segkit::fail(path, std::string("not valid JSON: ") + e.what());
-  }
-  if (!j.is_object() || !j.contains("images") || !j["images"].is_array())
-    segkit::fail(path, "no \"images\" list (a COCO JSON gives each file_name its id)");
-  std::map<std::string, int64_t> ids;
-  for (const auto& image : j["images"]) {
-    if (!image.is_object() || !image.contains("id") || !image["id"].is_number_integer() || !image.contains("file_name") ||
-        !image["file_name"].is_string())
-      segkit::fail(path, "every entry of \"images\" needs an integer \"id\" and a string \"file_name\"");
-    ids[fs::path(image["file_name"].get<std::string>()).stem().string()] = image["id"].get<int64_t>();
-  }
-  return ids;
-}
-
-// A COCO image id for each file: from --image-ids, else the stem when it is a number
-// (COCO's 000000000139.jpg is 139), else the position in the sorted list from 1.
-std::vector<int64_t> image_ids_for(const std::vector<fs::path>& files, const std::string& ids_file) {
-  const std::map<std::string, int64_t> given = ids_file.empty() ? std::map<std::string, int64_t>{} : read_image_ids(ids_file);
-  const bool numeric = std::all_of(files.begin(), files.end(), [](const fs::path& f) { return all_digits(f.stem().string()); });
-  std::vector<int64_t> ids;
-  for (size_t i = 0; i < files.size(); ++i) {
-    const std::string stem = files[i].stem().string();
-    if (!ids_file.empty()) {
-      const auto it = given.find(stem);
-      if (it == given.end()) segkit::fail(ids_file, "no image named like " + files[i].filename().string());
-      ids.push_back(it->second);
-    } else {
-      ids.push_back(numeric ? std::stoll(stem) : static_cast<int64_t>(i + 1));
-    }
-  }
-  return ids;
-}
-
-void ensure_folder(const fs::path& folder) {
-  std::error_code ec;
-  fs::create_directories(folder, ec);
-  if (ec) segkit::fail(folder.string(), "cannot create folder: " + ec.message());
-}
 
 void write_raw(const std::string& path, const segkit::Mask2FormerInput& in, const segkit::Mask2FormerOutput& out) {
   const auto& px = in.pixel_values;
@@ -137,20 +93,15 @@ void write_summary(const Layout& layout, const std::vector<std::string>& bases, 
     segkit::write_text_atomically((layout.out / "labels.json").string(), segkit::label_legend_json(model.labels()));
     return;
   }
+  std::vector<fs::path> parts;
+  for (const std::string& base : bases) parts.push_back(layout.done_marker(base));
+  const std::vector<nlohmann::json> images = segkit::cli::read_image_parts(parts);
   nlohmann::json all = nlohmann::json::array();
-  for (const std::string& base : bases) {
-    const fs::path part = layout.done_marker(base);
-    if (!fs::exists(part)) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(segkit::read_text_file(part.string()));
-    } catch (const nlohmann::json::exception& e) {
-      segkit::fail(part.string(), std::string("not valid JSON (delete it to redo the image): ") + e.what());
-    }
+  for (const nlohmann::json& j : images) {
     if (layout.task == segkit::SegmentationTask::Instance)
-      for (auto& r : j) all.push_back(std::move(r));
+      for (const auto& r : j) all.push_back(r);
     else
-      all.push_back(std::move(j));
+      all.push_back(j);
   }
   if (layout.task == segkit::SegmentationTask::Instance) {
     segkit::write_text_atomically((layout.out / "results.json").string(), all.dump() + "\n");
@@ -161,26 +112,67 @@ void write_summary(const Layout& layout, const std::vector<std::string>& bases, 
   }
 }
 
+class Mask2FormerSegmenter : public segkit::cli::FolderSegmenter {
+ public:
+  Mask2FormerSegmenter() : layout_{segkit::parse_segmentation_task(opts.task), opts.out} {
+    const segkit::LoadOptions load = opts.load.options();
+    segkit::require_model_family(opts.model, "mask2former");
+    model_ = segkit::Mask2FormerModel::load(opts.model, load);
+    for (int label : opts.params.label_ids_to_fuse)
+      if (label < 0 || label >= model_->config().num_labels())
+        segkit::fail("--label-ids-to-fuse", "label " + std::to_string(label) + " is not one of the model's 0.." +
+                                                 std::to_string(model_->config().num_labels() - 1));
+    params_ = opts.params;
+    params_.transformers_ids = false;  // COCO needs one id per segment
+  }
+  fs::path done_marker(const std::string& base) const override { return layout_.done_marker(base); }
+  size_t segment(const segkit::cli::ImageJob& job, const segkit::Image& image) override {
+    const segkit::Mask2FormerInput in = model_->preprocess(image);
+    const segkit::Mask2FormerOutput out = model_->forward(in);
+    const segkit::Segmentation s = model_->postprocess(out, layout_.task, params_);
+    if (!opts.raw.empty()) write_raw(opts.raw, in, out);
+    write_image(layout_, job.base, job.image_id, image, s, params_.label_ids_to_fuse);
+    return s.segments.size();
+  }
+  void finish(const std::vector<std::string>& bases) override {
+    write_summary(layout_, bases, *model_, params_.label_ids_to_fuse);
+  }
+
+ private:
+  Layout layout_;
+  std::shared_ptr<const segkit::Mask2FormerModel> model_;
+  segkit::SegmentationOptions params_;
+};
+
+std::unique_ptr<segkit::cli::FolderSegmenter> make_segmenter() {
+  const bool sam3 = segkit::inspect_model(opts.model).family == "sam3";
+  if (!sam3 && opts.cmd->count("--text")) segkit::fail("--text", "needs a SAM 3 model; " + opts.model + " is not one");
+  if (!sam3) return std::make_unique<Mask2FormerSegmenter>();
+  if (opts.cmd->count("--task") && opts.task != "instance")
+    segkit::fail("--task " + opts.task, "a SAM 3 model segments instances (--task instance)");
+  for (const char* option : {"--raw", "--overlap-mask-area-threshold", "--label-ids-to-fuse"})
+    if (opts.cmd->count(option))
+      segkit::fail(option, "is for Mask2Former; with SAM 3, segkit predict --raw gives the raw outputs");
+  segkit::cli::Sam3SegmentArgs a;
+  a.model = opts.model;
+  a.load = opts.load;
+  a.texts = opts.texts;
+  a.out = opts.out;
+  a.overlay = opts.overlay;
+  if (opts.cmd->count("--threshold")) a.options.threshold = opts.params.threshold;
+  a.options.mask_threshold = opts.params.mask_threshold;
+  return segkit::cli::sam3_folder_segmenter(a);
+}
+
 void run() {
   segkit::cli::apply_common_options(opts.common);
   if (opts.image.empty() == opts.input.empty()) segkit::fail("segment", "give exactly one of --image or --input");
   if (!opts.raw.empty() && opts.image.empty()) segkit::fail("--raw", "works with one --image");
-  const segkit::SegmentationTask task = segkit::parse_segmentation_task(opts.task);
-  const segkit::LoadOptions load = opts.load.options();
-  segkit::require_model_family(opts.model, "mask2former");
-  const auto model = segkit::Mask2FormerModel::load(opts.model, load);
-  for (int label : opts.params.label_ids_to_fuse)
-    if (label < 0 || label >= model->config().num_labels())
-      segkit::fail("--label-ids-to-fuse", "label " + std::to_string(label) + " is not one of the model's 0.." +
-                                               std::to_string(model->config().num_labels() - 1));
-  segkit::SegmentationOptions params = opts.params;
-  params.transformers_ids = false;  // COCO needs one id per segment
-  const std::vector<int>& stuff = params.label_ids_to_fuse;
+  const std::unique_ptr<segkit::cli::FolderSegmenter> segmenter = make_segmenter();
 
   const std::vector<fs::path> files = opts.image.empty() ? segkit::cli::list_images(opts.input) : std::vector<fs::path>{opts.image};
-  const std::vector<int64_t> ids = image_ids_for(files, opts.image_ids);
-  const Layout layout{task, opts.out};
-  ensure_folder(layout.out);
+  const std::vector<int64_t> ids = segkit::cli::image_ids_for(files, opts.image_ids);
+  ensure_folder(opts.out);
   const std::vector<std::string> bases = segkit::cli::output_bases(files);
 
   size_t done = 0, skipped = 0, failed = 0, segments = 0;
@@ -188,18 +180,12 @@ void run() {
   segkit::cli::ProgressBar bar(files.size(), opts.common.quiet || opts.json);
   for (size_t i = 0; i < files.size(); ++i) {
     bar.update(i, files[i].filename().string());
-    if (opts.image.empty() && fs::exists(layout.done_marker(bases[i]))) {
+    if (opts.image.empty() && fs::exists(segmenter->done_marker(bases[i]))) {
       ++skipped;
       continue;
     }
     try {
-      const segkit::Image image = segkit::load_image(files[i].string());
-      const segkit::Mask2FormerInput in = model->preprocess(image);
-      const segkit::Mask2FormerOutput out = model->forward(in);
-      const segkit::Segmentation s = model->postprocess(out, task, params);
-      if (!opts.raw.empty()) write_raw(opts.raw, in, out);
-      write_image(layout, bases[i], ids[i], image, s, stuff);
-      segments += s.segments.size();
+      segments += segmenter->segment({files[i], bases[i], ids[i]}, segkit::load_image(files[i].string()));
       ++done;
     } catch (const segkit::Error& e) {
       if (!opts.image.empty()) throw;
@@ -210,7 +196,7 @@ void run() {
   }
   bar.update(files.size(), "");
   bar.finish();
-  write_summary(layout, bases, *model, stuff);
+  segmenter->finish(bases);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (opts.json) {
     std::cout << nlohmann::json{{"images", files.size()}, {"segmented", done}, {"skipped", skipped}, {"failed", failed},
@@ -226,19 +212,23 @@ void run() {
 
 }  // namespace
 
-SEGKIT_COMMAND("segment", "Semantic, instance or panoptic segmentation with a Mask2Former model", [](CLI::App& cmd) {
-  cmd.add_option("-m,--model", opts.model, "Mask2Former model: HF folder or repo id in the local cache")->required();
+SEGKIT_COMMAND("segment", "Semantic, instance or panoptic segmentation with Mask2Former; instances of phrases with SAM 3", [](CLI::App& cmd) {
+  opts.cmd = &cmd;
+  cmd.add_option("-m,--model", opts.model, "Mask2Former or SAM 3 model: HF folder or repo id in the local cache")->required();
   auto* image = cmd.add_option("-i,--image", opts.image, "One image")->check(CLI::ExistingFile);
   auto* input = cmd.add_option("--input", opts.input, "A folder: every image in it (resumable)")->check(CLI::ExistingDirectory);
   image->excludes(input);
-  cmd.add_option("--task", opts.task, "semantic, instance or panoptic")
+  cmd.add_option("-t,--text", opts.texts, "SAM 3: a phrase naming what to segment; repeatable (category ids 1, 2, ...)")
+      ->take_all();
+  cmd.add_option("--task", opts.task, "semantic, instance or panoptic (SAM 3: instance)")
       ->check(CLI::IsMember({"semantic", "instance", "panoptic"}))
       ->capture_default_str();
   cmd.add_option("-o,--out", opts.out,
                  "Output folder: semantic <name>.png + labels.json; instance instances/<name>.json + results.json; "
-                 "panoptic <name>.png + segments/<name>.json + panoptic.json")
+                 "panoptic <name>.png + segments/<name>.json + panoptic.json; SAM 3 as instance, + categories.json")
       ->required();
-  cmd.add_option("--threshold", opts.params.threshold, "Minimum score of a kept query (instance, panoptic)")->capture_default_str();
+  cmd.add_option("--threshold", opts.params.threshold, "Minimum score of a kept query (instance, panoptic; SAM 3: default 0.3)")
+      ->capture_default_str();
   cmd.add_option("--mask-threshold", opts.params.mask_threshold, "Mask probability counted as a query's own area (panoptic)")
       ->capture_default_str();
   cmd.add_option("--overlap-mask-area-threshold", opts.params.overlap_mask_area_threshold,

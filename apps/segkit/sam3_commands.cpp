@@ -7,6 +7,7 @@
 
 #include "prompt_args.h"
 #include "segkit/error.h"
+#include "segkit/files.h"
 #include "segkit/overlay.h"
 #include "segkit/sam3_output.h"
 
@@ -106,6 +107,60 @@ void predict_sam3(const Sam3PredictArgs& a) {
     for (const Sam3Result& r : results) std::cout << summary(r) << "\n";
     std::cout << "wrote " << a.out << "\n";
   }
+}
+
+namespace {
+
+class Sam3Segmenter : public FolderSegmenter {
+ public:
+  explicit Sam3Segmenter(const Sam3SegmentArgs& args) : args_(args), out_(args.out) {
+    if (args.texts.empty()) throw Error("a SAM 3 model needs --text PHRASE (each becomes a category)");
+    prompts_ = sam3_prompts(args.texts, {});
+    model_ = load_sam3_model(args.model, args.load);
+  }
+  std::filesystem::path done_marker(const std::string& base) const override {
+    return out_ / "instances" / (base + ".json");
+  }
+  size_t segment(const ImageJob& job, const Image& image) override {
+    const std::vector<Sam3Result> results = model_->segment(image, prompts_, args_.options);
+    if (!warned_) warn_truncated(results, model_->text_length());
+    warned_ = true;
+    size_t instances = 0;
+    std::vector<const uint8_t*> masks;
+    for (const Sam3Result& r : results) {
+      instances += r.scores.size();
+      for (int i = 0; i < r.size(); ++i) masks.push_back(r.mask(i));
+    }
+    if (args_.overlay) {
+      ensure_folder(out_ / "overlay");
+      save_png((out_ / "overlay" / (job.base + ".png")).string(), overlay_masks(image, masks));
+    }
+    ensure_folder(out_ / "instances");
+    write_text_atomically(done_marker(job.base).string(), sam3_coco_results_json(results, job.image_id) + "\n");
+    return instances;
+  }
+  void finish(const std::vector<std::string>& bases) override {
+    std::vector<std::filesystem::path> parts;
+    for (const std::string& base : bases) parts.push_back(done_marker(base));
+    nlohmann::json all = nlohmann::json::array();
+    for (const nlohmann::json& image : read_image_parts(parts))
+      for (const auto& record : image) all.push_back(record);
+    write_text_atomically((out_ / "results.json").string(), all.dump() + "\n");
+    write_text_atomically((out_ / "categories.json").string(), sam3_categories_json(args_.texts));
+  }
+
+ private:
+  Sam3SegmentArgs args_;
+  std::filesystem::path out_;
+  std::vector<Sam3Prompt> prompts_;
+  std::shared_ptr<const Sam3Model> model_;
+  bool warned_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<FolderSegmenter> sam3_folder_segmenter(const Sam3SegmentArgs& args) {
+  return std::make_unique<Sam3Segmenter>(args);
 }
 
 void embed_sam3(const std::string& model_source, const LoadArgs& load, const std::string& image,

@@ -1,5 +1,6 @@
 #pragma once
 // Writing SAM 3 results in the forms the CLI and the server hand out.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,13 @@ std::string sam3_records_json(const std::vector<Sam3Result>& results);
 // "X.json" (the records above), or a folder "X/" (mask_<i>.png per instance plus masks.json).
 // Every file is written atomically.
 void save_sam3_results(const std::vector<Sam3Result>& results, const std::string& out);
+
+// COCO results for one image: a JSON array of {image_id, category_id (the result's index + 1),
+// score, segmentation (compressed RLE), bbox [x, y, w, h] (the model's box), area}.
+std::string sam3_coco_results_json(const std::vector<Sam3Result>& results, int64_t image_id);
+
+// The categories of those results: [{"id": i + 1, "name": phrase i}].
+std::string sam3_categories_json(const std::vector<std::string>& phrases);
 
 // transformers' raw outputs under its names (pred_logits, pred_boxes, presence_logits,
 // pred_masks, semantic_seg), atomically.

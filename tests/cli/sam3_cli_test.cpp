@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "mask2former_fixtures.h"
 #include "sam3_mask_fixtures.h"
 #include "sam3_vision_fixtures.h"
 #include "sam_fixtures.h"
@@ -145,6 +146,45 @@ TEST(Sam3Cli, RefusedInputIsOneLineAndWritesNothing) {
   expect_one_line(test::run_cli(predict({"-e", dir.file("sam.safetensors"), "-t", "truck", "-o", out})),
                   dir.file("sam.safetensors") + ": a SAM embedding, not a SAM 3 one (made by segkit embed with a SAM model)");
   EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(Sam3Cli, SegmentAFolderByWordsResumably) {
+  test::TempDir dir;
+  fs::create_directories(dir.file("in"));
+  fs::copy_file(image(), dir.file("in/7.png"));
+  fs::copy_file(test::data_path("sam3/images/synth_rgba.png"), dir.file("in/12.png"));
+  const std::vector<std::string> args = {"segment", "-m", test::sam3_tiny(), "--input", dir.file("in"), "-t", "yellow truck",
+                                         "-t", "a dog", "--threshold", threshold(), "-o", dir.file("out"), "--overlay"};
+  auto r = test::run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json categories = nlohmann::json::parse(read_text_file(dir.file("out/categories.json")));
+  EXPECT_EQ(categories, nlohmann::json::parse(R"([{"id": 1, "name": "yellow truck"}, {"id": 2, "name": "a dog"}])"));
+  const nlohmann::json results = nlohmann::json::parse(read_text_file(dir.file("out/results.json")));
+  // The "yellow truck" instances of image 7 are the fixture's, in query order.
+  const at::Tensor expected_scores = test::sam3_mask_case(kCase, "pp.b0.inst.scores");
+  std::vector<double> scores;
+  std::set<int64_t> images;
+  for (const auto& rec : results) {
+    images.insert(rec.at("image_id").get<int64_t>());
+    if (rec.at("image_id") == 7 && rec.at("category_id") == 1) scores.push_back(rec.at("score").get<double>());
+  }
+  EXPECT_EQ(images, (std::set<int64_t>{7, 12}));
+  ASSERT_EQ(static_cast<int64_t>(scores.size()), expected_scores.size(0));
+  for (size_t i = 0; i < scores.size(); ++i) EXPECT_NEAR(scores[i], expected_scores[i].item<double>(), 1e-4);
+  EXPECT_EQ(load_image(dir.file("out/overlay/12.png")).width, 120);
+
+  r = test::run_cli({"segment", "-m", test::sam3_tiny(), "--input", dir.file("in"), "-t", "yellow truck", "-o",
+                     dir.file("out"), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("skipped"), 2);
+
+  expect_one_line(test::run_cli({"segment", "-m", test::sam3_tiny(), "-i", image(), "-t", "truck", "--task", "panoptic",
+                                 "-o", dir.file("p")}),
+                  "--task panoptic: a SAM 3 model segments instances (--task instance)");
+  expect_one_line(test::run_cli({"segment", "-m", test::sam3_tiny(), "-i", image(), "-o", dir.file("p")}),
+                  "a SAM 3 model needs --text PHRASE (each becomes a category)");
+  expect_one_line(test::run_cli({"segment", "-m", test::mask2former_tiny(), "-i", image(), "-t", "truck", "-o", dir.file("p")}),
+                  "--text: needs a SAM 3 model; " + test::mask2former_tiny() + " is not one");
 }
 
 TEST(Sam3Cli, InfoNamesTheFamily) {

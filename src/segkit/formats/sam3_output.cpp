@@ -25,26 +25,44 @@ size_t instance_count(const std::vector<Sam3Result>& results) {
   return n;
 }
 
+// {"score", "bbox" [x, y, w, h] (the model's box), "area", "segmentation"} of instance i,
+// after the fields in `record`.
+nlohmann::ordered_json with_instance(nlohmann::ordered_json record, const Sam3Result& r, int i) {
+  const Rle rle = rle_encode(r.mask(i), r.height, r.width);
+  const auto& b = r.boxes[i];
+  record["score"] = r.scores[i];
+  record["bbox"] = {b[0], b[1], b[2] - b[0], b[3] - b[1]};
+  record["area"] = rle_area(rle);
+  record["segmentation"] = {{"size", {r.height, r.width}}, {"counts", rle_to_string(rle)}};
+  return record;
+}
+
 }  // namespace
 
 std::string sam3_records_json(const std::vector<Sam3Result>& results) {
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
   for (size_t p = 0; p < results.size(); ++p) {
     const Sam3Result& r = results[p];
-    for (int i = 0; i < r.size(); ++i) {
-      const Rle rle = rle_encode(r.mask(i), r.height, r.width);
-      const auto& b = r.boxes[i];
-      nlohmann::ordered_json rec;
-      rec["label"] = r.text;
-      rec["prompt"] = p;
-      rec["score"] = r.scores[i];
-      rec["bbox"] = {b[0], b[1], b[2] - b[0], b[3] - b[1]};
-      rec["area"] = rle_area(rle);
-      rec["segmentation"] = {{"size", {r.height, r.width}}, {"counts", rle_to_string(rle)}};
-      records.push_back(std::move(rec));
-    }
+    for (int i = 0; i < r.size(); ++i)
+      records.push_back(with_instance({{"label", r.text}, {"prompt", p}}, r, i));
   }
   return records.dump(1) + "\n";
+}
+
+std::string sam3_coco_results_json(const std::vector<Sam3Result>& results, int64_t image_id) {
+  nlohmann::ordered_json records = nlohmann::ordered_json::array();
+  for (size_t p = 0; p < results.size(); ++p) {
+    const Sam3Result& r = results[p];
+    for (int i = 0; i < r.size(); ++i)
+      records.push_back(with_instance({{"image_id", image_id}, {"category_id", p + 1}}, r, i));
+  }
+  return records.dump();
+}
+
+std::string sam3_categories_json(const std::vector<std::string>& phrases) {
+  nlohmann::ordered_json categories = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < phrases.size(); ++i) categories.push_back({{"id", i + 1}, {"name", phrases[i]}});
+  return categories.dump(1) + "\n";
 }
 
 void save_sam3_results(const std::vector<Sam3Result>& results, const std::string& out) {
