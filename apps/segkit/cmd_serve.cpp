@@ -1,4 +1,4 @@
-// `segkit serve`: the HTTP API and browser UI over a SAM model and/or Mask2Former models,
+// `segkit serve`: the HTTP API and browser UI over a SAM model, SAM 3 and Mask2Former models,
 // until SIGINT or SIGTERM.
 #if SEGKIT_WITH_SERVER
 #include <unistd.h>
@@ -15,6 +15,7 @@
 #include "segkit/error.h"
 #include "segkit/mask2former.h"
 #include "segkit/sam.h"
+#include "segkit/sam3.h"
 #include "segkit/server.h"
 
 namespace {
@@ -59,8 +60,9 @@ segkit::HostedModel load_hosted(const std::string& arg, const segkit::cli::LoadA
   const ModelInfo info = inspect_model(source);
   if (info.family == "sam") return {name, cli::load_sam_model(source, load)};
   if (info.family == "mask2former") return {name, Mask2FormerModel::load(source, load.options())};
+  if (info.family == "sam3") return {name, Sam3Model::load(source, load.options())};
   throw Error(source + ": this is a " + (info.family_title.empty() ? info.family : info.family_title) +
-              " model; segkit serve hosts SAM and Mask2Former models");
+              " model; segkit serve hosts SAM, SAM 3 and Mask2Former models");
 }
 
 void run() {
@@ -81,6 +83,7 @@ void run() {
       std::string what;
       if (auto sam = std::dynamic_pointer_cast<const SamModel>(m.model)) what = sam->config().describe();
       else if (auto m2f = std::dynamic_pointer_cast<const Mask2FormerModel>(m.model)) what = m2f->config().describe();
+      else what = m.model->info().architecture;
       std::cerr << "segkit serve: model " << m.name << ": " << what << "\n";
     }
   if (options.host != "127.0.0.1" && options.host != "localhost" && options.host != "::1")
@@ -110,10 +113,10 @@ void run() {
 }
 }  // namespace
 
-SEGKIT_COMMAND("serve", "Serve SAM and Mask2Former over HTTP: a JSON API and a browser UI for clicking on images", [](CLI::App& cmd) {
+SEGKIT_COMMAND("serve", "Serve SAM, SAM 3 and Mask2Former over HTTP: a JSON API and a browser UI for clicking on images", [](CLI::App& cmd) {
   cmd.add_option("-m,--model", args.models,
                  "Model folder, HF repo id (from the local cache) or .pth/.safetensors file; repeat it to host several "
-                 "(at most one SAM, any Mask2Former). Named in the API by the last component of the source, or "
+                 "(at most one SAM, any SAM 3 and Mask2Former). Named in the API by the last component of the source, or "
                  "NAME=SOURCE")
       ->required()
       ->expected(1)  // one source per -m: `-m A -m B`

@@ -1,5 +1,5 @@
 #pragma once
-// `segkit serve` as a library: an HTTP API over a SAM model and/or Mask2Former models plus
+// `segkit serve` as a library: an HTTP API over a SAM model, SAM 3 and Mask2Former models, plus
 // the browser UI, served from memory (no request ever touches the file system).
 //
 //   segkit::ServerOptions options;            // loopback, port 8080
@@ -47,7 +47,7 @@ struct ServerOptions {
 // A model and the name requests use for it.
 struct HostedModel {
   std::string name;
-  std::shared_ptr<const Model> model;  // a SamModel or a Mask2FormerModel
+  std::shared_ptr<const Model> model;  // a SamModel, Sam3Model or Mask2FormerModel
 };
 
 // The short name `segkit serve` gives a model source: the last component of a folder, repo id
@@ -60,7 +60,7 @@ class SegmentServer {
   // One SAM model, named "sam".
   SegmentServer(std::shared_ptr<const SamModel> model, ServerOptions options);
   // Error for no models, an empty or repeated name, more than one SAM model, or a family the
-  // server cannot host (it hosts SAM and Mask2Former).
+  // server cannot host (it hosts SAM, SAM 3 and Mask2Former).
   SegmentServer(std::vector<HostedModel> models, ServerOptions options);
   ~SegmentServer();  // stops and waits for running work
   SegmentServer(const SegmentServer&) = delete;

@@ -2,17 +2,18 @@
 // browser download): open an image, click, right click, undo, draw a box, segment everything
 // (when the server has it), download the masks and check them independently of the UI's code;
 // with a Mask2Former model beside SAM, "label everything" draws the panoptic overlay and
-// hovering names the label.
-// Usage: node ui_test.mjs SEGKIT_BINARY MODEL IMAGE ARTIFACT_DIR [MASK2FORMER_MODEL]
+// hovering names the label; with a SAM 3 model, "segment by words" highlights every instance
+// and hovering gives its score.
+// Usage: node ui_test.mjs SEGKIT_BINARY MODEL IMAGE ARTIFACT_DIR [MASK2FORMER_MODEL [SAM3_MODEL]]
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [segkit, model, image, artifacts, m2fModel] = process.argv.slice(2);
+const [segkit, model, image, artifacts, m2fModel, sam3Model] = process.argv.slice(2);
 if (!artifacts) {
-  console.error('usage: node ui_test.mjs SEGKIT_BINARY MODEL IMAGE ARTIFACT_DIR [MASK2FORMER_MODEL]');
+  console.error('usage: node ui_test.mjs SEGKIT_BINARY MODEL IMAGE ARTIFACT_DIR [MASK2FORMER_MODEL [SAM3_MODEL]]');
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });
@@ -50,7 +51,7 @@ function decodeRle({ size: [h, w], counts: s }) {
 
 // The server on a free port; its URL comes from its "listening on" line.
 function startServer() {
-  const models = ['--model', model, ...(m2fModel ? ['--model', m2fModel] : [])];
+  const models = ['--model', model, ...(m2fModel ? ['--model', m2fModel] : []), ...(sam3Model ? ['--model', `words=${sam3Model}`] : [])];
   const proc = spawn(segkit, ['serve', ...models, '--port', '0', '--threads', '2'], { stdio: ['ignore', 'inherit', 'pipe'] });
   let log = '';
   const url = new Promise((resolve, reject) => {
@@ -205,6 +206,42 @@ try {
     await page.screenshot({ path: join(artifacts, 'ui_labels.png') });
   } else {
     check(await page.isHidden('#label-everything'), 'label everything is hidden without a Mask2Former model');
+  }
+  // Segment by words, where the server hosts a SAM 3 model.
+  if (sam3Model) {
+    check(await page.isVisible('#words-text'), 'segment by words is offered with a SAM 3 model');
+    check(await page.isDisabled('#words-go'), 'find waits for words');
+    await page.fill('#words-text', 'a dog');
+    await page.fill('#words-threshold', '0');  // the tiny random model scores low: keep every instance
+    const answer = page.waitForResponse((r) => r.url().endsWith('/predict'));
+    await page.press('#words-text', 'Enter');
+    const response = await answer;
+    const sent = JSON.parse(response.request().postData());
+    const found = await response.json();
+    check(sent.text === 'a dog' && sent.threshold === 0, `the words and the threshold are sent (${JSON.stringify(sent)})`);
+    await page.waitForFunction(() => /instances? of|No instance|failed/.test(document.getElementById('status').textContent), null, { timeout: 60000 });
+    const instances = found.results[0].instances;
+    const status = await page.textContent('#status');
+    check(instances.length > 0 && status.startsWith(`${instances.length} instance`), `every instance is listed: ${status}`);
+    check((await overlayPixels(page)) > 0, 'the instances are drawn');
+    // Hover a pixel that only the smallest instance covers: its score shows in the status line.
+    const masks = instances.map((r) => decodeRle(r.segmentation));
+    const [h, w] = instances[0].segmentation.size;
+    let target = -1, pixel = -1;
+    instances.map((r, k) => k).sort((a, b) => instances[a].area - instances[b].area).some((k) => {
+      pixel = masks[k].findIndex((v, i) => v && masks.every((m, j) => j === k || !m[i] || instances[j].area > instances[k].area));
+      target = k;
+      return pixel >= 0;
+    });
+    const view = await page.locator('#overlay').boundingBox();
+    await page.mouse.move(view.x + view.width * ((pixel % w) + 0.5) / w, view.y + view.height * (Math.floor(pixel / w) + 0.5) / h);
+    await page.waitForTimeout(100);
+    const hover = await page.textContent('#status');
+    check(hover.startsWith('a dog: instance ') && hover.includes(`score ${instances[target].score.toFixed(3)}`),
+      `hovering gives the instance's score (${JSON.stringify(hover)})`);
+    await page.screenshot({ path: join(artifacts, 'ui_words.png') });
+  } else {
+    check(await page.isHidden('#words'), 'segment by words is hidden without a SAM 3 model');
   }
   check(pageErrors.length === 0, `no page errors ${JSON.stringify(pageErrors)}`);
   check(foreign.length === 0, `no requests beyond the server ${JSON.stringify(foreign)}`);

@@ -1,4 +1,4 @@
-// SegmentServer: `segkit serve` as a library, the SAM and Mask2Former services' routes (and the
+// SegmentServer: `segkit serve` as a library, the SAM, SAM 3 and Mask2Former services' routes (and the
 // list of hosted models) on the HTTP app.
 #include <algorithm>
 #include <atomic>
@@ -9,11 +9,13 @@
 
 #include "segkit/error.h"
 #include "segkit/mask2former.h"
+#include "segkit/sam3.h"
 #include "segkit/server.h"
 #include "server/embedding_store.h"
 #include "server/http_app.h"
 #include "server/jobs.h"
 #include "server/mask2former_service.h"
+#include "server/sam3_service.h"
 #include "server/sam_service.h"
 
 namespace segkit {
@@ -47,6 +49,7 @@ struct HostedModels {
   std::vector<HostedModel> all;
   std::shared_ptr<const SamModel> sam;
   std::vector<server::NamedMask2Former> mask2former;
+  std::vector<server::NamedSam3> sam3;
 
   explicit HostedModels(std::vector<HostedModel> models) : all(std::move(models)) {
     if (all.empty()) throw Error("serve: no model to serve");
@@ -61,17 +64,20 @@ struct HostedModels {
         sam = s;
       } else if (auto f = std::dynamic_pointer_cast<const Mask2FormerModel>(m.model)) {
         mask2former.push_back({m.name, f});
+      } else if (auto t = std::dynamic_pointer_cast<const Sam3Model>(m.model)) {
+        sam3.push_back({m.name, t});
       } else {
         throw Error("serve: " + m.name + ": a " + (m.model ? m.model->family() : std::string("missing")) +
-                    " model; the server hosts SAM and Mask2Former models");
+                    " model; the server hosts SAM, SAM 3 and Mask2Former models");
       }
     }
   }
 
-  std::vector<std::string> names_but_mask2former() const {
+  // The names of the models not of `family`.
+  std::vector<std::string> names_but(const std::string& family) const {
     std::vector<std::string> names;
     for (const auto& m : all)
-      if (!std::dynamic_pointer_cast<const Mask2FormerModel>(m.model)) names.push_back(m.name);
+      if (m.model->family() != family) names.push_back(m.name);
     return names;
   }
 
@@ -90,6 +96,11 @@ struct HostedModels {
         j["routes"] = {"segment"};
         j["tasks"] = {"semantic", "instance", "panoptic"};
         j["labels"] = f->labels();
+      } else if (auto t = std::dynamic_pointer_cast<const Sam3Model>(m.model)) {
+        j["description"] = t->info().architecture;
+        j["precision"] = "float32";
+        j["routes"] = {"predict"};
+        j["prompts"] = {"text", "boxes"};
       }
       list.push_back(std::move(j));
     }
@@ -106,6 +117,7 @@ struct SegmentServer::Impl {
   server::JobRegistry jobs;
   server::SamService sam;
   server::Mask2FormerService mask2former;
+  server::Sam3Service sam3;
   server::HttpApp app;
   int port = -1;
   std::atomic<bool> stopped{false};
@@ -117,11 +129,22 @@ struct SegmentServer::Impl {
                                               options.limits.max_pending_encodes}),
         jobs(options.limits.max_jobs),
         sam(models.sam, options.limits, store, jobs),
-        mask2former(models.mask2former, models.names_but_mask2former(), options.limits, store, jobs),
+        mask2former(models.mask2former, models.names_but("mask2former"), options.limits, store, jobs),
+        sam3(models.sam3, models.names_but("sam3"), options.limits, store, jobs),
         app(server::HttpAppOptions{options.host, options.http_threads, options.limits.max_body_bytes, options.log}, routes()) {}
 
   std::vector<server::Route> routes() {
     std::vector<server::Route> all = sam.routes();
+    // predict serves SAM's prompts and SAM 3's words: a body with "text", or naming a SAM 3
+    // model, or any body on a server without SAM, goes to SAM 3.
+    for (server::Route& r : all) {
+      if (std::string(r.method) != "POST" || r.path.find("/predict") == std::string::npos) continue;
+      r.handle = [this, sam_predict = r.handle](const httplib::Request& req, httplib::Response& res,
+                                                const std::string& body) {
+        if (sam3.wants(body) || (!models.sam && sam3.hosts_any())) sam3.predict(req, res, body);
+        else sam_predict(req, res, body);
+      };
+    }
     for (auto& r : mask2former.routes()) all.push_back(std::move(r));
     const nlohmann::json list = models.describe();
     all.push_back({"GET", "/v1/models",

@@ -11,7 +11,7 @@ const state = {
   prompts: [],          // {kind: 'point', x, y, label} or {kind: 'box', box: [x0, y0, x1, y1]}, in order
   candidates: [],       // {record, mask: Uint8Array, score}
   selected: -1,
-  everything: null,     // [{record, mask, area, label?}] once "segment everything" or "label everything" ran
+  everything: null,     // [{record, mask, area}] once "segment everything", "label everything" or words ran
   hover: -1,            // index into everything under the mouse
   previewCandidate: -1,
   drag: null,           // {x0, y0, x1, y1, button} while the mouse is down
@@ -22,6 +22,8 @@ const state = {
   hasSam: true,         // false on a server of Mask2Former models only: clicks do nothing
   labelModel: null,     // the Mask2Former model "label everything" uses, when the server hosts one
   labelling: false,
+  wordsModel: null,     // the SAM 3 model "segment by words" asks, when the server hosts one
+  finding: false,
 };
 
 // ---------- HTTP ----------
@@ -164,6 +166,9 @@ function refreshControls() {
   $('clear').disabled = !has || (state.prompts.length === 0 && !state.everything);
   $('everything').disabled = !has || !state.canGenerate || !!state.job;
   $('label-everything').disabled = !has || !state.labelModel || state.labelling;
+  $('words-text').disabled = !has || !state.wordsModel;
+  $('words-threshold').disabled = !has || !state.wordsModel;
+  $('words-go').disabled = !has || !state.wordsModel || state.finding || !$('words-text').value.trim();
   $('dl-png').disabled = !currentMask();
   $('dl-json').disabled = !(state.everything ? state.everything.length : state.selected >= 0);
   const box = $('candidates');
@@ -343,8 +348,11 @@ function setClickLabel(label) {
 // The status line for the mask under the mouse (m null: none).
 function hoverText(m, index) {
   const n = state.everything.length;
+  if (!m && state.everything.some((e) => e.record.instance))
+    return `${n} instance${n === 1 ? '' : 's'} of "${state.everything[0].record.label}". Hover to highlight one.`;
   if (!m) return state.everything.some((e) => e.record.label !== undefined)
     ? `${n} segments. Hover to see a label.` : `${n} masks. Hover to highlight one, click to refine with points.`;
+  if (m.instance) return `${m.label}: instance ${index + 1} of ${n}, ${m.area} px, score ${m.score.toFixed(3)}`;
   if (m.label !== undefined) return `${m.label}: segment ${index + 1} of ${n}, ${m.area} px, score ${m.score.toFixed(3)}`;
   return `Mask ${index + 1} of ${n}: ${m.area} px, predicted IoU ${(m.predicted_iou ?? 0).toFixed(3)}`;
 }
@@ -369,6 +377,41 @@ async function labelEverything() {
     setStatus('Ready.');
   } finally {
     state.labelling = false;
+    refreshControls();
+    render();
+  }
+}
+
+// ---------- segment by words (SAM 3) ----------
+async function findWords(ev) {
+  ev.preventDefault();
+  const text = $('words-text').value.trim();
+  const threshold = Math.min(1, Math.max(0, Number($('words-threshold').value) || 0));
+  if (!state.imageId || !state.wordsModel || state.finding || !text) return;
+  clearAll();
+  state.finding = true;
+  refreshControls();
+  setStatus(`Looking for "${text}" with ${state.wordsModel}…`);
+  const t0 = performance.now();
+  try {
+    const out = await api('POST', `/v1/images/${state.imageId}/predict`,
+      JSON.stringify({ text, model: state.wordsModel, threshold }), 'application/json');
+    const result = out.results[0];
+    state.everything = result.instances.map((r) => ({
+      record: { ...r, label: result.text, instance: true }, mask: rleDecode(r.segmentation), area: r.area,
+    }));
+    const ms = Math.round(performance.now() - t0);
+    const n = result.instances.length;
+    setStatus(n ? `${n} instance${n === 1 ? '' : 's'} of "${result.text}" in ${ms} ms` +
+      ` (scores ${result.instances.map((r) => r.score.toFixed(2)).join(', ')}). Hover to highlight one.`
+      : `No instance of "${result.text}" found (${ms} ms).`);
+    if (result.truncated) toast(`"${text}" is longer than the model reads; only its beginning was used.`, 'info');
+  } catch (e) {
+    if (e.status === 404 && /cache/.test(e.message)) toast('The server forgot this image (cache full?): open it again.');
+    else toast(`Segment by words failed: ${e.message}`);
+    setStatus('Ready.');
+  } finally {
+    state.finding = false;
     refreshControls();
     render();
   }
@@ -475,6 +518,8 @@ $('mode-fg').addEventListener('click', () => setClickLabel(1));
 $('mode-bg').addEventListener('click', () => setClickLabel(0));
 $('everything').addEventListener('click', segmentEverything);
 $('label-everything').addEventListener('click', labelEverything);
+$('words').addEventListener('submit', findWords);
+$('words-text').addEventListener('input', refreshControls);
 $('job-cancel').addEventListener('click', cancelJob);
 $('dl-png').addEventListener('click', downloadPng);
 $('dl-json').addEventListener('click', downloadCoco);
@@ -493,13 +538,18 @@ window.addEventListener('keydown', (e) => {
   }
 });
 
-// What the server hosts: a SAM model (clicks, segment everything) and/or Mask2Former models
-// (label everything, with the first of them).
+// What the server hosts: a SAM model (clicks, segment everything), Mask2Former models (label
+// everything) and/or SAM 3 models (segment by words), the first of each.
 (async () => {
   try {
     const { models } = await api('GET', '/v1/models');
     const m2f = models.find((m) => m.family === 'mask2former');
+    const sam3 = models.find((m) => m.family === 'sam3');
     state.hasSam = models.some((m) => m.family === 'sam');
+    if (sam3) {
+      state.wordsModel = sam3.name;
+      $('words').hidden = false;
+    }
     if (m2f) {
       state.labelModel = m2f.name;
       $('label-everything').hidden = false;
@@ -516,6 +566,7 @@ window.addEventListener('keydown', (e) => {
       $('everything').title = 'Not available on this server (it hosts no SAM model)';
     }
     if (m2f) parts.push(`Mask2Former ${m2f.name} · ${m2f.labels.length} labels`);
+    if (sam3) parts.push(`SAM 3 ${sam3.name}`);
     $('model').textContent = parts.join('  +  ');
     refreshControls();
   } catch (e) {
