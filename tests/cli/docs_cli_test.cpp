@@ -199,7 +199,7 @@ std::vector<std::string> doc_files() {
 // What a reader brings, by the option that names it. Everything else (outputs, files an earlier
 // line wrote) stays as written.
 enum class Input {
-  SamModel, Mask2FormerModel, Image, ImageFolder,
+  SamModel, Mask2FormerModel, Sam3Model, Image, ImageFolder,
   UNetModel, UNetData, UNetImage, UNetImageFolder,
   SemanticPred, SemanticGt, CocoGt, CocoResults, PanopticGtJson, PanopticGtDir, PanopticPredJson, PanopticPredDir,
 };
@@ -237,6 +237,7 @@ class Fixtures {
     switch (input) {
       case Input::SamModel: return segkit::test::sam_tiny_hf();
       case Input::Mask2FormerModel: return segkit::test::data_path("mask2former/model");
+      case Input::Sam3Model: return segkit::test::data_path("sam3/model");
       case Input::Image: return data_path("server/dog.jpg");  // 800×534: the docs' points lie inside
       case Input::ImageFolder: {
         const std::string folder = dir_.file("photos");
@@ -297,6 +298,13 @@ std::string join(const std::vector<std::string>& words) {
   return s;
 }
 
+// The commands that take several families pick the fixture by the model the docs name:
+// "facebook/sam3" (or any name with "sam3") is the tiny SAM 3.
+Input model_named(Input input, const std::string& written) {
+  const bool model = input == Input::SamModel || input == Input::Mask2FormerModel;
+  return model && written.find("sam3") != std::string::npos ? Input::Sam3Model : input;
+}
+
 // `args` with the reader's inputs replaced by fixtures.
 std::vector<std::string> substitute_inputs(std::vector<std::string> args, Fixtures& fixtures) {
   const std::vector<std::string> path = segkit::test::command_path(args);
@@ -316,13 +324,13 @@ std::vector<std::string> substitute_inputs(std::vector<std::string> args, Fixtur
       const std::string name = a.substr(0, eq);
       const InputOption* in = input_of(name);
       if (eq != std::string::npos) {
-        if (in) a = name + "=" + fixtures.path(in->input);
+        if (in) a = name + "=" + fixtures.path(model_named(in->input, a.substr(eq + 1)));
       } else if (help.options.count(name) && help.options.at(name) && i + 1 < args.size()) {
-        if (in) args[i + 1] = fixtures.path(in->input);
+        if (in) args[i + 1] = fixtures.path(model_named(in->input, args[i + 1]));
         ++i;  // the option's value
       }
     } else if (const InputOption* in = input_of("")) {
-      a = fixtures.path(in->input);
+      a = fixtures.path(model_named(in->input, a));
     }
   }
   return args;
