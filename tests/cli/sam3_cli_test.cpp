@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -185,6 +186,45 @@ TEST(Sam3Cli, SegmentAFolderByWordsResumably) {
                   "a SAM 3 model needs --text PHRASE (each becomes a category)");
   expect_one_line(test::run_cli({"segment", "-m", test::mask2former_tiny(), "-i", image(), "-t", "truck", "-o", dir.file("p")}),
                   "--text: needs a SAM 3 model; " + test::mask2former_tiny() + " is not one");
+}
+
+TEST(Sam3Cli, DamagedModelFoldersAreOneLineErrors) {
+  const auto copy_model = [](const test::TempDir& dir) {
+    fs::copy(test::sam3_tiny(), dir.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    return dir.path();
+  };
+  const auto expect_refused = [](const std::string& model, const std::string& fragment) {
+    test::TempDir out;
+    const auto r = test::run_cli({"predict", "-m", model, "-i", image(), "-t", "truck", "-o", out.file("p.json")});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(fragment), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out.file("p.json")));
+  };
+  {
+    test::TempDir dir;
+    const std::string model = copy_model(dir);
+    const std::string tokenizer = read_text_file(dir.file("tokenizer.json"));
+    write_text_atomically(dir.file("tokenizer.json"), tokenizer.substr(0, tokenizer.size() / 2));
+    expect_refused(model, dir.file("tokenizer.json"));
+    fs::remove(dir.file("tokenizer.json"));
+    expect_refused(model, "tokenizer");
+  }
+  {
+    test::TempDir dir;
+    const std::string model = copy_model(dir);
+    nlohmann::json config = nlohmann::json::parse(read_text_file(dir.file("config.json")));
+    config["text_config"]["vocab_size"] = 600;
+    write_text_atomically(dir.file("config.json"), config.dump());
+    expect_refused(model, "594");
+  }
+  {
+    test::TempDir dir;
+    const std::string model = copy_model(dir);
+    const std::string weights = read_text_file(dir.file("model.safetensors"));
+    write_text_atomically(dir.file("model.safetensors"), weights.substr(0, weights.size() / 2));
+    expect_refused(model, dir.file("model.safetensors"));
+  }
 }
 
 TEST(Sam3Cli, InfoNamesTheFamily) {
