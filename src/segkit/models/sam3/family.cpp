@@ -30,7 +30,7 @@ std::string architecture_name(const Sam3Config& c, int image_size) {
 }
 
 void describe(const models::CheckpointIndex& index, ModelInfo& info) {
-  info.precisions = {"fp32"};
+  info.precisions = {"fp32", "bf16"};
   try {
     const Sam3Config config = parse_config(index.config, index.location.config);
     info.architecture = architecture_name(config, config.vision.backbone.image_size);

@@ -17,12 +17,14 @@
 #include "nn/float_array.h"
 #include "nn/weight_fingerprint.h"
 #include "segkit/error.h"
+#include "segkit/machine.h"
 #include "segkit/sam3.h"
 
 namespace segkit {
 
 struct Sam3Model::Impl {
   sam3::Model model;
+  Precision precision = Precision::Fp32;
   std::string source;
   ModelLocation location;
   int64_t parameter_count = 0;
@@ -182,7 +184,7 @@ std::vector<Sam3Result> to_results(const std::vector<sam3::Instances>& instances
 Sam3Model::Sam3Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Sam3Model::~Sam3Model() = default;
 std::string Sam3Model::family() const { return "sam3"; }
-Precision Sam3Model::precision() const { return Precision::Fp32; }
+Precision Sam3Model::precision() const { return impl_->precision; }
 int Sam3Model::image_size() const { return impl_->model.processor_config().height; }
 int Sam3Model::text_length() const { return text::ClipPadding{}.max_length; }
 const std::string& Sam3Model::fingerprint() const { return impl_->fingerprint; }
@@ -193,15 +195,13 @@ ModelInfo Sam3Model::info() const {
   models::fill_family_fields(info);
   info.architecture = sam3::architecture_name(impl_->model.config(), image_size());
   info.parameter_count = impl_->parameter_count;
-  info.precisions = {"fp32"};
+  info.precisions = {"fp32", "bf16"};
   models::fill_location_fields(info, impl_->source, impl_->location);
   return info;
 }
 
 std::shared_ptr<const Sam3Model> Sam3Model::load(const std::string& source, const LoadOptions& options) {
   models::require_supported_device(options.device);
-  if (options.precision == Precision::Bf16)
-    fail("precision 'bf16'", "a SAM 3 model runs in fp32 in this segkit (or auto)");
   c10::InferenceMode guard;
   core::keep_freed_heap_for_reuse();  // the same large temporaries, phrase after phrase
   const ModelLocation files = locate_model(source);
@@ -213,7 +213,10 @@ std::shared_ptr<const Sam3Model> Sam3Model::load(const std::string& source, cons
   impl->location = files;
   const nn::WeightMap& w = impl->model.weights();
   for (const auto& [name, t] : w.all()) impl->parameter_count += t.numel();
-  impl->fingerprint = nn::weights_fingerprint(w);
+  impl->fingerprint = nn::weights_fingerprint(w);  // of the file's weights, before any conversion
+  impl->precision = options.precision;
+  if (impl->precision == Precision::Auto) impl->precision = machine_info().native_bf16 ? Precision::Bf16 : Precision::Fp32;
+  if (impl->precision == Precision::Bf16) impl->model.use_bfloat16();
   if (options.warn_unused) {
     const std::set<std::string> unused = w.unused();
     if (!unused.empty())

@@ -66,9 +66,15 @@ ViTLayer ViTLayer::load(const nn::WeightMap& w, const std::string& prefix, const
   return l;
 }
 
+void ViTLayer::use_bfloat16(int64_t tokens) {
+  for (nn::Linear* l : {&qkv, &o_proj, &fc1, &fc2}) l->use_bfloat16(tokens);
+  compute = at::kBFloat16;
+}
+
 at::Tensor ViTLayer::attention(const at::Tensor& x) const {
   const int64_t Bp = x.size(0), N = x.size(1), C = x.size(2), hd = C / heads;
-  at::Tensor t = qkv(x).view({Bp, N, 3, heads, hd});
+  // RoPE and the attention read float32 (in bfloat16 the projection is widened once).
+  at::Tensor t = (compute == at::kFloat ? qkv(x) : qkv(x).to(at::kFloat)).view({Bp, N, 3, heads, hd});
   rope.apply_(t.select(2, 0));
   rope.apply_(t.select(2, 1));
   // B' × heads × N × head_dim views into the projection, no per-head copies.
@@ -81,13 +87,14 @@ at::Tensor ViTLayer::attention(const at::Tensor& x) const {
     v = v.contiguous();
   }
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-  at::Tensor out = at::empty({Bp, N, heads, hd}, x.options());
+  const auto options = x.options().dtype(at::kFloat);
+  at::Tensor out = at::empty({Bp, N, heads, hd}, options);
   const at::Tensor out_heads = out.permute({0, 2, 1, 3});
   // Tile = nb windows × nh heads × nr query rows (more heads and windows only when all rows fit).
   const int64_t nr = std::clamp<int64_t>(kTileElements / N, 1, N);
   const int64_t nh = nr == N ? std::clamp<int64_t>(kTileElements / (N * N), 1, heads) : 1;
   const int64_t nb = nh == heads ? std::clamp<int64_t>(kTileElements / (heads * N * N), 1, Bp) : 1;
-  at::Tensor buffer = at::empty({nb * nh * nr * N}, x.options());
+  at::Tensor buffer = at::empty({nb * nh * nr * N}, options);
   for (int64_t b0 = 0; b0 < Bp; b0 += nb) {
     const int64_t bn = std::min(nb, Bp - b0);
     for (int64_t h0 = 0; h0 < heads; h0 += nh) {
@@ -102,16 +109,17 @@ at::Tensor ViTLayer::attention(const at::Tensor& x) const {
       }
     }
   }
-  return o_proj(out.view({Bp, N, C}));
+  return o_proj(compute == at::kFloat ? out.view({Bp, N, C}) : out.view({Bp, N, C}).to(compute));
 }
 
 at::Tensor ViTLayer::operator()(const at::Tensor& x) const {
   const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
-  const at::Tensor h = norm1(x);
+  const bool fp32 = compute == at::kFloat;
+  const at::Tensor h = fp32 ? norm1(x) : norm1(x, compute);
   const at::Tensor a = window > 0 ? window_unpartition(attention(window_partition(h, window)), window, B, H, W)
                                   : attention(h.view({B, H * W, C})).view({B, H, W, C});
-  at::Tensor y = x + a;
-  fc2.accumulate(y, fc1.gelu(norm2(y)));
+  at::Tensor y = x + a;  // float32 (a bfloat16 a is widened)
+  fc2.accumulate(y, fc1.gelu(fp32 ? norm2(y) : norm2(y, compute)));
   return y;
 }
 
@@ -127,6 +135,11 @@ ViTBackbone ViTBackbone::load(const nn::WeightMap& w, const std::string& prefix,
   b.ln_pre = load_layer_norm(w, prefix + "layer_norm", C, c.layer_norm_eps);
   for (int i = 0; i < c.num_hidden_layers; ++i) b.layers.push_back(ViTLayer::load(w, prefix, c, i));
   return b;
+}
+
+void ViTBackbone::use_bfloat16() {
+  const int64_t tokens = int64_t(config.grid_size()) * config.grid_size();  // windows or the grid, all at once
+  for (ViTLayer& layer : layers) layer.use_bfloat16(tokens);
 }
 
 at::Tensor ViTBackbone::embed(const at::Tensor& pixel_values) const {
