@@ -10,6 +10,7 @@
 #include "command.h"
 #include "image_folder.h"
 #include "progress_bar.h"
+#include "shards.h"
 #include "core/stale_temporaries.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
@@ -22,7 +23,7 @@ namespace {
 
 struct GenerateOptions {
   segkit::cli::CommonOptions common;
-  std::string model, image, input, out, output_mode = "binary_mask", overlay;
+  std::string model, image, input, out, output_mode = "binary_mask", overlay, shard;
   segkit::cli::LoadArgs load;
   segkit::SamGeneratorParams params;
   bool json = false;
@@ -84,9 +85,18 @@ void run_one(const GenerateOptions& o, segkit::SamMaskGenerator& generator, segk
   }
 }
 
-void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, segkit::MaskOutputMode mode) {
-  const std::vector<fs::path> files = segkit::cli::list_images(o.input);
-  const std::vector<std::string> bases = segkit::cli::output_bases(files);
+void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, segkit::MaskOutputMode mode,
+                const segkit::cli::Shard& shard) {
+  const std::vector<fs::path> all = segkit::cli::list_images(o.input);
+  const std::vector<std::string> all_bases = segkit::cli::output_bases(all);
+  std::vector<fs::path> files;
+  std::vector<std::string> bases;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (shard.takes(i)) {
+      files.push_back(all[i]);
+      bases.push_back(all_bases[i]);
+    }
+  std::vector<segkit::cli::ShardFile> record;
   std::error_code ec;
 
   fs::create_directories(o.out, ec);
@@ -102,8 +112,10 @@ void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, s
     const std::string& base = bases[i];
     const Target target = target_for((fs::path(o.out) / base).string(), mode);
     bar.update(i, f.filename().string());
+    record.push_back({f.filename().string(), "", "done"});
     if (fs::exists(target.done_marker())) {
       ++skipped;
+      record.back().status = "skipped";
       continue;
     }
     if (target.folder) segkit::remove_stale_temporaries(target.path);
@@ -118,14 +130,17 @@ void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, s
       bar.finish();
       std::cerr << "segkit: warning: skipped " << e.what() << "\n";
       ++failed;
+      record.back().status = "failed";
     } catch (const std::bad_alloc&) {
       bar.finish();
       std::cerr << "segkit: warning: skipped " << f.string() << ": out of memory\n";
       ++failed;
+      record.back().status = "failed";
     }
   }
   bar.update(files.size(), "");
   bar.finish();
+  if (shard.active()) segkit::cli::write_shard_manifest(o.out, shard, "generate", o.input, record, nullptr);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (o.json) {
     std::cout << nlohmann::json{{"images", files.size()}, {"generated", done}, {"skipped", skipped}, {"failed", failed},
@@ -133,8 +148,8 @@ void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, s
                      .dump()
               << "\n";
   } else if (!o.common.quiet) {
-    std::printf("%zu images: %zu generated (%zu masks), %zu already done, %zu failed, %.1f s\n", files.size(), done,
-                masks, skipped, failed, seconds);
+    std::printf("%zu images%s: %zu generated (%zu masks), %zu already done, %zu failed, %.1f s\n", files.size(),
+                shard.active() ? (" in shard " + shard.name()).c_str() : "", done, masks, skipped, failed, seconds);
   }
   if (failed) segkit::fail(o.input, std::to_string(failed) + " of " + std::to_string(files.size()) + " images failed");
 }
@@ -164,12 +179,17 @@ SEGKIT_COMMAND("generate", "Segment everything: SAM's automatic mask generator o
       ->check(CLI::IsMember({"binary_mask", "uncompressed_rle", "coco_rle"}))
       ->capture_default_str();
   cmd.add_option("--overlay", opts.overlay, "Also write the image with every mask coloured (with --input: a folder)");
+  cmd.add_option("--shard", opts.shard,
+                 "With --input: only shard K of N of the folder (K/N from 0, or env: the launcher's RANK/WORLD_SIZE, "
+                 "Slurm or Open MPI variables); then segkit merge OUT");
   cmd.add_flag("--json", opts.json, "Print the result summary as JSON");
   segkit::cli::add_load_options(cmd, opts.load);
   segkit::cli::add_common_options(cmd, opts.common);
   cmd.callback([] {
     segkit::cli::apply_common_options(opts.common);
     if (opts.image.empty() == opts.input.empty()) segkit::fail("generate", "give exactly one of --image or --input");
+    if (!opts.shard.empty() && opts.input.empty()) segkit::fail("--shard", "works with --input (a folder)");
+    const segkit::cli::Shard shard = opts.shard.empty() ? segkit::cli::Shard{} : segkit::cli::parse_shard(opts.shard);
     try {  // before the model loads, named as on the command line
       opts.params.validate();
     } catch (const segkit::Error& e) {
@@ -182,6 +202,6 @@ SEGKIT_COMMAND("generate", "Segment everything: SAM's automatic mask generator o
     auto model = segkit::cli::load_sam_model(opts.model, opts.load);
     segkit::SamMaskGenerator generator(model, opts.params);
     if (!opts.image.empty()) run_one(opts, generator, mode);
-    else run_folder(opts, generator, mode);
+    else run_folder(opts, generator, mode, shard);
   });
 });

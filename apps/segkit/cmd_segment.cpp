@@ -12,6 +12,7 @@
 #include "image_folder.h"
 #include "progress_bar.h"
 #include "sam3_commands.h"
+#include "shards.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 #include "segkit/mask2former.h"
@@ -26,7 +27,7 @@ namespace {
 struct SegmentOptions {
   segkit::cli::CommonOptions common;
   segkit::cli::LoadArgs load;
-  std::string model, image, input, out, task = "panoptic", raw, image_ids;
+  std::string model, image, input, out, task = "panoptic", raw, image_ids, shard;
   std::vector<std::string> texts;
   segkit::SegmentationOptions params;
   bool overlay = false, json = false;
@@ -86,32 +87,6 @@ void write_image(const Layout& layout, const std::string& base, int64_t image_id
   }
 }
 
-// The folder-level files, from every image's own: results.json (instance) or panoptic.json.
-void write_summary(const Layout& layout, const std::vector<std::string>& bases, const segkit::Mask2FormerModel& model,
-                   const std::vector<int>& stuff) {
-  if (layout.task == segkit::SegmentationTask::Semantic) {
-    segkit::write_text_atomically((layout.out / "labels.json").string(), segkit::label_legend_json(model.labels()));
-    return;
-  }
-  std::vector<fs::path> parts;
-  for (const std::string& base : bases) parts.push_back(layout.done_marker(base));
-  const std::vector<nlohmann::json> images = segkit::cli::read_image_parts(parts);
-  nlohmann::json all = nlohmann::json::array();
-  for (const nlohmann::json& j : images) {
-    if (layout.task == segkit::SegmentationTask::Instance)
-      for (const auto& r : j) all.push_back(r);
-    else
-      all.push_back(j);
-  }
-  if (layout.task == segkit::SegmentationTask::Instance) {
-    segkit::write_text_atomically((layout.out / "results.json").string(), all.dump() + "\n");
-  } else {
-    nlohmann::json panoptic{{"annotations", all},
-                            {"categories", nlohmann::json::parse(segkit::coco_panoptic_categories_json(model.labels(), stuff))}};
-    segkit::write_text_atomically((layout.out / "panoptic.json").string(), panoptic.dump() + "\n");
-  }
-}
-
 class Mask2FormerSegmenter : public segkit::cli::FolderSegmenter {
  public:
   Mask2FormerSegmenter() : layout_{segkit::parse_segmentation_task(opts.task), opts.out} {
@@ -134,8 +109,21 @@ class Mask2FormerSegmenter : public segkit::cli::FolderSegmenter {
     write_image(layout_, job.base, job.image_id, image, s, params_.label_ids_to_fuse);
     return s.segments.size();
   }
-  void finish(const std::vector<std::string>& bases) override {
-    write_summary(layout_, bases, *model_, params_.label_ids_to_fuse);
+  std::string part(const std::string& base) const override {
+    return layout_.task == segkit::SegmentationTask::Semantic ? std::string()
+                                                              : fs::relative(done_marker(base), layout_.out).string();
+  }
+  nlohmann::json folder_info() const override {
+    switch (layout_.task) {
+      case segkit::SegmentationTask::Semantic:
+        return {{"kind", "semantic"}, {"labels_json", segkit::label_legend_json(model_->labels())}};
+      case segkit::SegmentationTask::Instance: return {{"kind", "instance"}};
+      case segkit::SegmentationTask::Panoptic:
+        return {{"kind", "panoptic"},
+                {"categories", nlohmann::json::parse(segkit::coco_panoptic_categories_json(model_->labels(),
+                                                                                          params_.label_ids_to_fuse))}};
+    }
+    return {};
   }
 
  private:
@@ -168,46 +156,66 @@ void run() {
   segkit::cli::apply_common_options(opts.common);
   if (opts.image.empty() == opts.input.empty()) segkit::fail("segment", "give exactly one of --image or --input");
   if (!opts.raw.empty() && opts.image.empty()) segkit::fail("--raw", "works with one --image");
+  if (!opts.shard.empty() && opts.input.empty()) segkit::fail("--shard", "works with --input (a folder)");
+  const segkit::cli::Shard shard = opts.shard.empty() ? segkit::cli::Shard{} : segkit::cli::parse_shard(opts.shard);
   const std::unique_ptr<segkit::cli::FolderSegmenter> segmenter = make_segmenter();
 
-  const std::vector<fs::path> files = opts.image.empty() ? segkit::cli::list_images(opts.input) : std::vector<fs::path>{opts.image};
-  const std::vector<int64_t> ids = segkit::cli::image_ids_for(files, opts.image_ids);
+  const std::vector<fs::path> all = opts.image.empty() ? segkit::cli::list_images(opts.input) : std::vector<fs::path>{opts.image};
+  const std::vector<int64_t> all_ids = segkit::cli::image_ids_for(all, opts.image_ids);
+  const std::vector<std::string> all_bases = segkit::cli::output_bases(all);
+  // This shard's files (ids and output names are the whole folder's, so shards agree on them).
+  std::vector<segkit::cli::ImageJob> jobs;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (shard.takes(i)) jobs.push_back({all[i], all_bases[i], all_ids[i]});
   ensure_folder(opts.out);
-  const std::vector<std::string> bases = segkit::cli::output_bases(files);
 
   size_t done = 0, skipped = 0, failed = 0, segments = 0;
+  std::vector<segkit::cli::ShardFile> record;
   const auto start = std::chrono::steady_clock::now();
-  segkit::cli::ProgressBar bar(files.size(), opts.common.quiet || opts.json);
-  for (size_t i = 0; i < files.size(); ++i) {
-    bar.update(i, files[i].filename().string());
-    if (opts.image.empty() && fs::exists(segmenter->done_marker(bases[i]))) {
+  segkit::cli::ProgressBar bar(jobs.size(), opts.common.quiet || opts.json);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const segkit::cli::ImageJob& job = jobs[i];
+    bar.update(i, job.file.filename().string());
+    std::string status = "done";
+    if (opts.image.empty() && fs::exists(segmenter->done_marker(job.base))) {
       ++skipped;
-      continue;
+      status = "skipped";
+    } else {
+      try {
+        segments += segmenter->segment(job, segkit::load_image(job.file.string()));
+        ++done;
+      } catch (const segkit::Error& e) {
+        if (!opts.image.empty()) throw;
+        bar.finish();
+        std::cerr << "segkit: warning: skipped " << e.what() << "\n";
+        ++failed;
+        status = "failed";
+      }
     }
-    try {
-      segments += segmenter->segment({files[i], bases[i], ids[i]}, segkit::load_image(files[i].string()));
-      ++done;
-    } catch (const segkit::Error& e) {
-      if (!opts.image.empty()) throw;
-      bar.finish();
-      std::cerr << "segkit: warning: skipped " << e.what() << "\n";
-      ++failed;
-    }
+    record.push_back({job.file.filename().string(), segmenter->part(job.base), status});
   }
-  bar.update(files.size(), "");
+  bar.update(jobs.size(), "");
   bar.finish();
-  segmenter->finish(bases);
+  if (shard.active()) {
+    // The folder-level files wait for every shard: `segkit merge` writes them.
+    segkit::cli::write_shard_manifest(opts.out, shard, "segment", opts.input, record, segmenter->folder_info());
+  } else {
+    std::vector<fs::path> parts;
+    for (const std::string& base : all_bases) parts.push_back(segmenter->done_marker(base));
+    segkit::cli::write_folder_files(opts.out, segmenter->folder_info(), parts);
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (opts.json) {
-    std::cout << nlohmann::json{{"images", files.size()}, {"segmented", done}, {"skipped", skipped}, {"failed", failed},
-                                {"segments", segments}, {"seconds", seconds}}
-                     .dump()
-              << "\n";
+    nlohmann::json j{{"images", jobs.size()}, {"segmented", done}, {"skipped", skipped}, {"failed", failed},
+                     {"segments", segments}, {"seconds", seconds}};
+    if (shard.active()) j["shard"] = shard.name();
+    std::cout << j.dump() << "\n";
   } else if (!opts.common.quiet) {
-    std::printf("%zu image(s): %zu segmented (%zu segments), %zu already done, %zu failed, %.1f s\n", files.size(), done,
-                segments, skipped, failed, seconds);
+    std::printf("%zu image(s)%s: %zu segmented (%zu segments), %zu already done, %zu failed, %.1f s\n", jobs.size(),
+                shard.active() ? (" in shard " + shard.name()).c_str() : "", done, segments, skipped, failed, seconds);
+    if (shard.active()) std::printf("when every shard has finished: segkit merge %s\n", opts.out.c_str());
   }
-  if (failed) segkit::fail(opts.input, std::to_string(failed) + " of " + std::to_string(files.size()) + " images failed");
+  if (failed) segkit::fail(opts.input, std::to_string(failed) + " of " + std::to_string(jobs.size()) + " images failed");
 }
 
 }  // namespace
@@ -239,6 +247,9 @@ SEGKIT_COMMAND("segment", "Semantic, instance or panoptic segmentation with Mask
       ->delimiter(',');
   cmd.add_flag("--overlay", opts.overlay, "Also write OUT/overlay/<name>.png: the image with each segment coloured");
   cmd.add_option("--raw", opts.raw, "With --image: write pixel_values, pixel_mask and the last layer's logits here (safetensors)");
+  cmd.add_option("--shard", opts.shard,
+                 "With --input: only shard K of N of the folder (K/N from 0, or env: the launcher's RANK/WORLD_SIZE, "
+                 "Slurm or Open MPI variables); then segkit merge OUT");
   cmd.add_option("--image-ids", opts.image_ids, "COCO JSON whose \"images\" give each file's image id (default: numeric names, else 1, 2, ...)");
   cmd.add_flag("--json", opts.json, "Print the result summary as JSON");
   segkit::cli::add_load_options(cmd, opts.load);

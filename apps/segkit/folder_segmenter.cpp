@@ -38,6 +38,20 @@ std::map<std::string, int64_t> read_image_ids(const std::string& path) {
   return ids;
 }
 
+// The JSON files among `parts` that exist (images done), in order.
+std::vector<nlohmann::json> read_image_parts(const std::vector<fs::path>& parts) {
+  std::vector<nlohmann::json> out;
+  for (const fs::path& part : parts) {
+    if (!fs::exists(part)) continue;
+    try {
+      out.push_back(nlohmann::json::parse(read_text_file(part.string())));
+    } catch (const nlohmann::json::exception& e) {
+      fail(part.string(), std::string("not valid JSON (delete it to redo the image): ") + e.what());
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<int64_t> image_ids_for(const std::vector<fs::path>& files, const std::string& ids_file) {
@@ -57,17 +71,27 @@ std::vector<int64_t> image_ids_for(const std::vector<fs::path>& files, const std
   return ids;
 }
 
-std::vector<nlohmann::json> read_image_parts(const std::vector<fs::path>& parts) {
-  std::vector<nlohmann::json> out;
-  for (const fs::path& part : parts) {
-    if (!fs::exists(part)) continue;
-    try {
-      out.push_back(nlohmann::json::parse(read_text_file(part.string())));
-    } catch (const nlohmann::json::exception& e) {
-      fail(part.string(), std::string("not valid JSON (delete it to redo the image): ") + e.what());
-    }
+void write_folder_files(const fs::path& out, const nlohmann::json& info, const std::vector<fs::path>& parts) {
+  const std::string kind = info.value("kind", "");
+  if (kind == "semantic") {
+    write_text_atomically((out / "labels.json").string(), info.at("labels_json").get<std::string>());
+    return;
   }
-  return out;
+  nlohmann::json all = nlohmann::json::array();
+  for (const nlohmann::json& image : read_image_parts(parts)) {
+    if (kind == "instance")
+      for (const auto& record : image) all.push_back(record);
+    else
+      all.push_back(image);
+  }
+  if (kind == "instance") {
+    write_text_atomically((out / "results.json").string(), all.dump() + "\n");
+    if (info.contains("categories_json"))
+      write_text_atomically((out / "categories.json").string(), info.at("categories_json").get<std::string>());
+  } else {
+    const nlohmann::json panoptic{{"annotations", all}, {"categories", info.at("categories")}};
+    write_text_atomically((out / "panoptic.json").string(), panoptic.dump() + "\n");
+  }
 }
 
 void ensure_folder(const fs::path& folder) {

@@ -118,9 +118,7 @@ class Sam3Segmenter : public FolderSegmenter {
     prompts_ = sam3_prompts(args.texts, {});
     model_ = load_sam3_model(args.model, args.load);
   }
-  std::filesystem::path done_marker(const std::string& base) const override {
-    return out_ / "instances" / (base + ".json");
-  }
+  std::filesystem::path done_marker(const std::string& base) const override { return out_ / part(base); }
   size_t segment(const ImageJob& job, const Image& image) override {
     const std::vector<Sam3Result> results = model_->segment(image, prompts_, args_.options);
     if (!warned_) warn_truncated(results, model_->text_length());
@@ -139,14 +137,9 @@ class Sam3Segmenter : public FolderSegmenter {
     write_text_atomically(done_marker(job.base).string(), sam3_coco_results_json(results, job.image_id) + "\n");
     return instances;
   }
-  void finish(const std::vector<std::string>& bases) override {
-    std::vector<std::filesystem::path> parts;
-    for (const std::string& base : bases) parts.push_back(done_marker(base));
-    nlohmann::json all = nlohmann::json::array();
-    for (const nlohmann::json& image : read_image_parts(parts))
-      for (const auto& record : image) all.push_back(record);
-    write_text_atomically((out_ / "results.json").string(), all.dump() + "\n");
-    write_text_atomically((out_ / "categories.json").string(), sam3_categories_json(args_.texts));
+  std::string part(const std::string& base) const override { return "instances/" + base + ".json"; }
+  nlohmann::json folder_info() const override {
+    return {{"kind", "instance"}, {"categories_json", sam3_categories_json(args_.texts)}};
   }
 
  private:

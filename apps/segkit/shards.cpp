@@ -1,0 +1,86 @@
+#include "shards.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <optional>
+
+#include "segkit/error.h"
+#include "segkit/files.h"
+
+namespace fs = std::filesystem;
+
+namespace segkit::cli {
+
+namespace {
+
+// A whole non-negative number, or nothing.
+std::optional<long> whole(const std::string& s) {
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::strtol(s.c_str(), nullptr, 10);
+}
+
+std::optional<long> env_number(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? whole(v) : std::nullopt;
+}
+
+Shard checked(long index, long count, const std::string& spec, const std::string& source) {
+  if (count < 1) fail("--shard '" + spec + "'", source + "the shard count must be at least 1");
+  if (index >= count)
+    fail("--shard '" + spec + "'", source + "shard " + std::to_string(index) + " of " + std::to_string(count) +
+                                       " (shards are numbered from 0 to " + std::to_string(count - 1) + ")");
+  return Shard{static_cast<int>(index), static_cast<int>(count)};
+}
+
+}  // namespace
+
+std::string Shard::name() const { return std::to_string(index) + "-of-" + std::to_string(count); }
+
+Shard parse_shard(const std::string& spec) {
+  if (spec == "env") {
+    struct Pair {
+      const char *rank, *size, *base;
+    };
+    for (const Pair& p : {Pair{"RANK", "WORLD_SIZE", nullptr},
+                          Pair{"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN"},
+                          Pair{"SLURM_PROCID", "SLURM_NTASKS", nullptr},
+                          Pair{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", nullptr}}) {
+      if (!std::getenv(p.rank) || !std::getenv(p.size)) continue;
+      const auto rank = env_number(p.rank), size = env_number(p.size);
+      const auto base = p.base && std::getenv(p.base) ? env_number(p.base) : std::optional<long>(0);
+      const std::string source = std::string(p.rank) + "=" + std::getenv(p.rank) + ", " + p.size + "=" +
+                                 std::getenv(p.size) + ": ";
+      if (!rank || !size || !base || *rank < *base)
+        fail("--shard 'env'", source + "expected whole numbers");
+      return checked(*rank - *base, *size, spec, source);
+    }
+    fail("--shard 'env'", "none of RANK/WORLD_SIZE, SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, "
+                          "SLURM_PROCID/SLURM_NTASKS or OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE is set");
+  }
+  const size_t slash = spec.find('/');
+  const auto index = slash == std::string::npos ? std::nullopt : whole(spec.substr(0, slash));
+  const auto count = slash == std::string::npos ? std::nullopt : whole(spec.substr(slash + 1));
+  if (!index || !count) fail("--shard '" + spec + "'", "expected K/N (shard K of N, from 0) or env");
+  return checked(*index, *count, spec, "");
+}
+
+void write_shard_manifest(const fs::path& out, const Shard& shard, const std::string& command,
+                          const std::string& input, const std::vector<ShardFile>& files, const nlohmann::json& folder) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const ShardFile& f : files) {
+    nlohmann::ordered_json j{{"name", f.name}, {"status", f.status}};
+    if (!f.part.empty()) j["part"] = f.part;
+    list.push_back(std::move(j));
+  }
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(input, ec);  // merge may run from another folder
+  nlohmann::ordered_json manifest{{"format", "segkit-shard"}, {"command", command},
+                                  {"input", ec ? input : absolute.lexically_normal().string()},
+                                  {"shard", shard.index},     {"of", shard.count},     {"files", list}};
+  if (!folder.is_null()) manifest["folder"] = folder;
+  fs::create_directories(out / "shards", ec);
+  if (ec) fail((out / "shards").string(), "cannot create folder: " + ec.message());
+  write_text_atomically((out / "shards" / (shard.name() + ".json")).string(), manifest.dump(1) + "\n");
+}
+
+}  // namespace segkit::cli
