@@ -7,6 +7,7 @@
 #include "segkit/image.h"
 #include "segkit/rle.h"
 #include "server/http_error.h"
+#include "server/request_json.h"
 #include "server/segment_request.h"
 
 namespace segkit::server {
@@ -14,12 +15,6 @@ namespace segkit::server {
 using nlohmann::json;
 
 namespace {
-
-std::string join_names(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
 
 // One segment's record: its mask as a column-major COCO compressed RLE with area and box.
 json segment_json(const Segment& s, const std::vector<uint8_t>& mask, const Segmentation& result,

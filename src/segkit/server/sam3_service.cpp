@@ -7,6 +7,7 @@
 #include "segkit/image.h"
 #include "segkit/rle.h"
 #include "server/http_error.h"
+#include "server/request_json.h"
 #include "server/sam3_request.h"
 
 namespace segkit::server {
@@ -16,12 +17,6 @@ using nlohmann::json;
 namespace {
 
 constexpr int kMaxPrompts = 16;
-
-std::string join_names(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
 
 size_t bytes_of(const Sam3ImageEmbedding& e) {
   size_t n = 0;
