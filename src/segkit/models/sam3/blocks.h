@@ -21,6 +21,8 @@ struct Attention {
   static Attention load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t heads);
   // o(softmax(q·kᵀ/√dh + bias)·v) for query B×Lq×C, key and value B×Lk×C. `bias` is additive and
   // broadcasts to B×heads×Lq×Lk (each of its first three sizes 1 or full); undefined: none.
+  // Query and key the same tensor without a bias run on the fused kernel where the CPU has it
+  // (kernels/cpu/attention_fused.h; within about 1e-6 of the unfused products).
   at::Tensor operator()(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
                         const at::Tensor& bias = {}) const;
   // residual += the same (a residual connection), without a separate output tensor.
