@@ -30,6 +30,12 @@ std::string shape_text(const at::Tensor& t) {
   return s.empty() ? "a scalar" : s;
 }
 
+void EncoderLayer::use_bfloat16(int64_t rows) {
+  self_attn.use_bfloat16(rows);
+  cross_attn.use_bfloat16(rows);
+  mlp.use_bfloat16(rows);
+}
+
 EncoderLayer EncoderLayer::load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t heads,
                                 int64_t hidden, DetrActivation act) {
   constexpr double eps = 1e-5;  // built without an eps: PyTorch's default, not the config's 1e-6
@@ -63,24 +69,30 @@ Attention Attention::load(const nn::WeightMap& w, const std::string& prefix, int
   return a;
 }
 
-at::Tensor Attention::attend(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+void Attention::use_bfloat16(int64_t rows) {
+  for (nn::Linear* l : {&q, &k, &v, &o}) l->use_bfloat16(rows);
+  compute = at::kBFloat16;
+}
+
+at::Tensor Attention::attend(const at::Tensor& query_in, const at::Tensor& key_in, const at::Tensor& value_in,
                              const at::Tensor& bias) const {
-  const int64_t b = query.size(0), lq = query.size(1), lk = key.size(1), c = query.size(2), dh = c / heads;
-  if (!bias.defined() && query.is_same(key) && query.scalar_type() == at::kFloat &&
-      kernels::fused_attention_supported(at::kFloat, dh)) {
+  const int64_t b = query_in.size(0), lq = query_in.size(1), lk = key_in.size(1), c = query_in.size(2), dh = c / heads;
+  const bool same = query_in.is_same(key_in);
+  const at::Tensor query = query_in.to(compute), key = same ? query : key_in.to(compute), value = value_in.to(compute);
+  if (!bias.defined() && same && kernels::fused_attention_supported(compute, dh)) {
     // Self-attention without a mask (the DETR encoder's over every image token): the fused
     // flash-attention kernel, whose scores never exist whole; about twice as fast at 5184 tokens.
     const at::Tensor qkv = at::cat({this->q(query), this->k(key), this->v(value)}, 2);
-    at::Tensor out = at::empty({b, lq, 1, c}, query.options());
+    at::Tensor out = at::empty({b, lq, 1, c}, qkv.options());
     kernels::fused_attention(qkv.view({b, lq, 1, 3 * c}), {}, heads, 0, {}, {}, 1.0 / std::sqrt(static_cast<double>(dh)),
                              out);
     return out.view({b, lq, c});
   }
-  // B × L × heads × dh views: one head of one image is a strided L × dh matrix.
-  const at::Tensor q = this->q(query).view({b, lq, heads, dh});
-  const at::Tensor k = this->k(key).view({b, lk, heads, dh});
-  const at::Tensor v = this->v(value).view({b, lk, heads, dh});
-  at::Tensor out = at::empty({b, lq, heads, dh}, query.options());
+  // B × L × heads × dh views: one head of one image is a strided L × dh matrix (float32).
+  const at::Tensor q = this->q(query).to(at::kFloat).view({b, lq, heads, dh});
+  const at::Tensor k = this->k(key).to(at::kFloat).view({b, lk, heads, dh});
+  const at::Tensor v = this->v(value).to(at::kFloat).view({b, lk, heads, dh});
+  at::Tensor out = at::empty({b, lq, heads, dh}, q.options());
   const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
   const int64_t rows = std::max<int64_t>(1, std::min(lq, kScoreBlock / std::max<int64_t>(lk, 1)));
   for (int64_t i = 0; i < b; ++i) {
@@ -96,7 +108,7 @@ at::Tensor Attention::attend(const at::Tensor& query, const at::Tensor& key, con
       }
     }
   }
-  return out.view({b, lq, c});
+  return out.view({b, lq, c}).to(compute);
 }
 
 at::Tensor Attention::operator()(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
@@ -129,9 +141,15 @@ FeedForward FeedForward::load(const nn::WeightMap& w, const std::string& prefix,
   return f;
 }
 
+void FeedForward::use_bfloat16(int64_t rows) {
+  fc1.use_bfloat16(rows);
+  fc2.use_bfloat16(rows);
+  compute = at::kBFloat16;
+}
+
 at::Tensor FeedForward::hidden(const at::Tensor& x) const {
-  if (act == DetrActivation::Gelu) return fc1.gelu(x);
-  at::Tensor y = fc1(x);
+  if (act == DetrActivation::Gelu) return fc1.gelu(x.to(compute));
+  at::Tensor y = fc1(x.to(compute));
   return y.relu_();
 }
 

@@ -18,7 +18,11 @@ namespace segkit::sam3 {
 struct Attention {
   nn::Linear q, k, v, o;
   int64_t heads = 1;
+  // The products' type: float32, or bfloat16 after use_bfloat16 (then the result is bfloat16;
+  // the softmax, and the products outside the fused kernel, stay float32).
+  at::ScalarType compute = at::kFloat;
   static Attention load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t heads);
+  void use_bfloat16(int64_t rows);  // the four projections packed for `rows`-row inputs
   // o(softmax(q·kᵀ/√dh + bias)·v) for query B×Lq×C, key and value B×Lk×C. `bias` is additive and
   // broadcasts to B×heads×Lq×Lk (each of its first three sizes 1 or full); undefined: none.
   // Query and key the same tensor without a bias run on the fused kernel where the CPU has it
@@ -43,6 +47,8 @@ at::Tensor key_padding_bias(const at::Tensor& mask, int64_t batch, int64_t keys,
 struct FeedForward {
   nn::Linear fc1, fc2;
   DetrActivation act = DetrActivation::Relu;
+  at::ScalarType compute = at::kFloat;  // bfloat16 after use_bfloat16 (results too)
+  void use_bfloat16(int64_t rows);
   static FeedForward load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t hidden,
                           DetrActivation act);
   at::Tensor hidden(const at::Tensor& x) const;  // act(fc1 x)
@@ -60,6 +66,7 @@ struct EncoderLayer {
   // prefix: "….layers.N" (without the trailing dot).
   static EncoderLayer load(const nn::WeightMap& w, const std::string& prefix, int64_t width, int64_t heads,
                            int64_t hidden, DetrActivation act);
+  void use_bfloat16(int64_t rows);  // both attentions and the feed-forward block
 };
 
 // Linear layers "<prefix>.layer1", "layer2"[, "layer3"] with ReLU between them, none after the last.

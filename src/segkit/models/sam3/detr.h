@@ -44,6 +44,8 @@ class Detr {
   DetrOutput forward(const DetrInputs& in) const;
 
   const DetrConfig& config() const { return config_; }
+  // The encoder's products in bfloat16 (DetrEncoder::use_bfloat16), for `tokens` image tokens.
+  void use_bfloat16(int64_t tokens) { encoder_.use_bfloat16(tokens); }
 
  private:
   DetrConfig config_;

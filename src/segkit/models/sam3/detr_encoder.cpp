@@ -50,4 +50,8 @@ DetrEncoderOutput DetrEncoder::forward(const at::Tensor& features, const at::Ten
   return out;
 }
 
+void DetrEncoder::use_bfloat16(int64_t tokens) {
+  for (EncoderLayer& l : layers_) l.use_bfloat16(tokens);
+}
+
 }  // namespace segkit::sam3

@@ -35,6 +35,9 @@ class DetrEncoder {
                             const at::Tensor& prompt_mask, bool keep_layers = false) const;
 
   const DetrEncoderConfig& config() const { return config_; }
+  // Every layer's projections and feed-forward products in bfloat16, packed for `tokens` rows;
+  // the norms, the residual sums and the output stay float32.
+  void use_bfloat16(int64_t tokens);
 
  private:
   DetrEncoderConfig config_;

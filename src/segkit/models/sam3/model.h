@@ -57,9 +57,14 @@ class Model {
   std::vector<Instances> postprocess(const RawOutputs& out, double threshold = 0.3, double mask_threshold = 0.5,
                                      const std::vector<ImageSize>& target_sizes = {}) const;
 
-  // The vision encoder's products in bfloat16 (ViTBackbone::use_bfloat16); the text encoder,
-  // the detector and the mask decoder stay float32.
-  void use_bfloat16() { vision_.backbone.use_bfloat16(); }
+  // The vision encoder's and the DETR encoder's products in bfloat16 (ViTBackbone and
+  // DetrEncoder::use_bfloat16); the text encoder, the DETR decoder and the mask decoder stay
+  // float32.
+  void use_bfloat16() {
+    vision_.backbone.use_bfloat16();
+    const int64_t grid = config_.vision.backbone.grid_size();
+    detr_.use_bfloat16(grid * grid);
+  }
 
   const Sam3Config& config() const { return config_; }
   const ProcessorConfig& processor_config() const { return processor_; }

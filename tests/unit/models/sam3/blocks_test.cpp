@@ -26,6 +26,13 @@ TEST(Sam3Attention, FusedSelfAttentionMatchesTheProducts) {
   const at::Tensor products = a(with_pos, with_pos.clone(), x);  // two tensors: products and softmax
   EXPECT_LE(relative_l2(fused, products), 1e-5);
   EXPECT_GT(relative_l2(fused, a(x, x, x)), 1e-3);  // and the inputs matter
+
+  // In bfloat16 (packed projections; the fused kernel's bfloat16 form where the CPU has it).
+  sam3::Attention b16 = a;
+  b16.use_bfloat16(2 * tokens);
+  const at::Tensor half = b16(with_pos, with_pos, x);
+  EXPECT_EQ(half.scalar_type(), at::kBFloat16);
+  EXPECT_LE(relative_l2(half.to(at::kFloat), products), 3e-2);
 }
 
 }  // namespace
