@@ -36,6 +36,37 @@ AxialRope AxialRope::make(int64_t side, double scale, int64_t head_dim, double t
   return r;
 }
 
+namespace {
+
+// q·cos + rotate(q)·sin with rotate(q)[2i] = −q[2i+1], rotate(q)[2i+1] = q[2i], on d channels.
+inline void rotate(float* p, const float* ct, const float* st, int64_t d) {
+  for (int64_t j = 0; j < d; j += 2) {
+    const float a = p[j], e = p[j + 1];
+    p[j] = a * ct[j] + (-e) * st[j];
+    p[j + 1] = e * ct[j + 1] + a * st[j + 1];
+  }
+}
+
+}  // namespace
+
+void AxialRope::apply_grid_(const at::Tensor& x) const {
+  const int64_t side = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(cos.size(0)))));
+  if (x.dim() != 5 || x.scalar_type() != at::kFloat || x.stride(4) != 1 || x.size(4) != cos.size(1))
+    throw Error("sam3 rope: expected float32 B×H×W×heads×" + std::to_string(cos.size(1)) + " with unit-stride channels");
+  const int64_t B = x.size(0), H = x.size(1), W = x.size(2), heads = x.size(3), d = x.size(4);
+  float* base = x.data_ptr<float>();
+  const int64_t sb = x.stride(0), sy = x.stride(1), sx = x.stride(2), sh = x.stride(3);
+  const float* c = cos.data_ptr<float>();
+  const float* s = sin.data_ptr<float>();
+  at::parallel_for(0, B * H * W, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / (H * W), y = i / W % H, xx = i % W;
+      const int64_t t = (y % side) * side + xx % side;
+      for (int64_t h = 0; h < heads; ++h) rotate(base + b * sb + y * sy + xx * sx + h * sh, c + t * d, s + t * d, d);
+    }
+  });
+}
+
 void AxialRope::apply_(const at::Tensor& x) const {
   const int64_t B = x.size(0), N = x.size(1), heads = x.size(2), d = x.size(3);
   if (x.scalar_type() != at::kFloat || x.stride(3) != 1 || N != cos.size(0) || d != cos.size(1))
@@ -50,15 +81,7 @@ void AxialRope::apply_(const at::Tensor& x) const {
       const int64_t b = i / N, t = i % N;
       const float* ct = c + t * d;
       const float* st = s + t * d;
-      for (int64_t h = 0; h < heads; ++h) {
-        float* p = base + b * sb + t * sn + h * sh;
-        for (int64_t j = 0; j < d; j += 2) {
-          // q·cos + rotate(q)·sin with rotate(q)[2i] = −q[2i+1], rotate(q)[2i+1] = q[2i].
-          const float a = p[j], e = p[j + 1];
-          p[j] = a * ct[j] + (-e) * st[j];
-          p[j + 1] = e * ct[j + 1] + a * st[j + 1];
-        }
-      }
+      for (int64_t h = 0; h < heads; ++h) rotate(base + b * sb + t * sn + h * sh, ct, st, d);
     }
   });
 }

@@ -18,6 +18,10 @@ struct AxialRope {
   // Rotates x in place: x is B × N × heads × head_dim (any strides, head_dim unit-stride),
   // N = side², float32.
   void apply_(const at::Tensor& x) const;
+  // The same over a whole token grid: x is B × H × W × heads × head_dim (any strides, head_dim
+  // unit-stride), float32; token (y, x) takes row (y mod side)·side + (x mod side), its place in
+  // its side × side window (the whole grid when H = W = side).
+  void apply_grid_(const at::Tensor& x) const;
 };
 
 }  // namespace segkit::sam3

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/attention_fused.h"
 #include "kernels/cpu/attention_softmax.h"
 #include "kernels/cpu/matmul.h"
 #include "nn/checked_layers.h"
@@ -112,12 +113,35 @@ at::Tensor ViTLayer::attention(const at::Tensor& x) const {
   return o_proj(compute == at::kFloat ? out.view({Bp, N, C}) : out.view({Bp, N, C}).to(compute));
 }
 
+at::Tensor ViTLayer::fused_attention(const at::Tensor& h) const {
+  const int64_t B = h.size(0), H = h.size(1), W = h.size(2), C = h.size(3), hd = C / heads;
+  // q, k and v of the whole grid; RoPE on q and k in float32, where each token sits in its window.
+  const at::Tensor projected = qkv(h);
+  const at::Tensor t = compute == at::kFloat ? projected : projected.to(at::kFloat);
+  const at::Tensor parts = t.view({B, H, W, 3, heads, hd});
+  rope.apply_grid_(parts.select(3, 0));
+  rope.apply_grid_(parts.select(3, 1));
+  const at::Tensor rotated = compute == at::kFloat ? t : t.to(compute);
+  at::Tensor out = at::empty({B, H, W, C}, rotated.options());
+  kernels::fused_attention(rotated, {}, heads, window, {}, {}, 1.0 / std::sqrt(static_cast<double>(hd)), out);
+  return o_proj(out);
+}
+
+bool ViTLayer::fuses(int64_t H, int64_t W, int64_t C) const {
+  const int64_t side = window > 0 ? window : H;
+  return allow_fused && kernels::fused_attention_supported(compute, C / heads) && H % side == 0 && W % side == 0 &&
+         rope.cos.size(0) == side * side && (window > 0 || H == W);
+}
+
 at::Tensor ViTLayer::operator()(const at::Tensor& x) const {
   const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
   const bool fp32 = compute == at::kFloat;
   const at::Tensor h = fp32 ? norm1(x) : norm1(x, compute);
-  const at::Tensor a = window > 0 ? window_unpartition(attention(window_partition(h, window)), window, B, H, W)
-                                  : attention(h.view({B, H * W, C})).view({B, H, W, C});
+  // The fused kernel where the CPU has it and no window needs padding (transformers pads the
+  // normed tokens, and RoPE turns the padding's q and k too); the products otherwise.
+  const at::Tensor a = fuses(H, W, C) ? fused_attention(h)
+                       : window > 0   ? window_unpartition(attention(window_partition(h, window)), window, B, H, W)
+                                      : attention(h.view({B, H * W, C})).view({B, H, W, C});
   at::Tensor y = x + a;  // float32 (a bfloat16 a is widened)
   fc2.accumulate(y, fc1.gelu(fp32 ? norm2(y) : norm2(y, compute)));
   return y;

@@ -25,6 +25,7 @@ struct ViTLayer {
   // The products' type: float32, or bfloat16 after use_bfloat16 (norms, RoPE, softmax and the
   // residual sums stay float32).
   at::ScalarType compute = at::kFloat;
+  bool allow_fused = true;  // false: the products and softmax even where the fused kernel runs
 
   static ViTLayer load(const nn::WeightMap& w, const std::string& prefix, const ViTConfig& config, int index);
   // The four linear layers in bfloat16, packed for `tokens`-row inputs.
@@ -35,6 +36,10 @@ struct ViTLayer {
  private:
   // Attention of tokens B' × N × C (N = side², windows or the whole grid) among themselves.
   at::Tensor attention(const at::Tensor& x) const;
+  // The same for the whole B × H × W × C grid on the fused kernel (kernels/cpu/attention_fused.h),
+  // where fuses(H, W, C).
+  at::Tensor fused_attention(const at::Tensor& h) const;
+  bool fuses(int64_t H, int64_t W, int64_t C) const;
 };
 
 struct ViTBackbone {

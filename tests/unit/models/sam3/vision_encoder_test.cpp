@@ -15,29 +15,43 @@ const sam3::VisionEncoder& tiny_encoder() {
   return e;
 }
 
+// The same with every attention through the products and softmax (where the CPU has the fused
+// kernel, tiny_encoder runs that: both must match).
+const sam3::VisionEncoder& tiny_encoder_unfused() {
+  static const sam3::VisionEncoder e = [] {
+    sam3::VisionEncoder u = sam3::VisionEncoder::load(sam3_tiny_weights(), sam3_tiny_config());
+    for (sam3::ViTLayer& l : u.backbone.layers) l.allow_fused = false;
+    return u;
+  }();
+  return e;
+}
+
 const std::string kAct = "act.vision_encoder.";
 
 class Sam3Vision : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(Sam3Vision, EveryLayerMatchesTransformers) {
   auto f = sam3_case(GetParam());
-  const sam3::VisionEncoder& e = tiny_encoder();
-  const at::Tensor pixels = case_tensor(*f, "in.pixel_values");
-  const at::Tensor embedded = e.backbone.embed(pixels);
-  EXPECT_LE(relative_l2(embedded.flatten(1, 2), case_tensor(*f, kAct + "backbone.embeddings")), 1e-5);
-  EXPECT_LE(relative_l2(e.backbone.ln_pre(embedded), case_tensor(*f, kAct + "backbone.layer_norm")), 1e-5);
+  for (const sam3::VisionEncoder* encoder : {&tiny_encoder(), &tiny_encoder_unfused()}) {
+    SCOPED_TRACE(encoder == &tiny_encoder() ? "fused where the CPU has it" : "products");
+    const sam3::VisionEncoder& e = *encoder;
+    const at::Tensor pixels = case_tensor(*f, "in.pixel_values");
+    const at::Tensor embedded = e.backbone.embed(pixels);
+    EXPECT_LE(relative_l2(embedded.flatten(1, 2), case_tensor(*f, kAct + "backbone.embeddings")), 1e-5);
+    EXPECT_LE(relative_l2(e.backbone.ln_pre(embedded), case_tensor(*f, kAct + "backbone.layer_norm")), 1e-5);
 
-  const sam3::VisionFeatures out = e(pixels, /*all_levels=*/true, /*keep_layers=*/true);
-  ASSERT_EQ(out.vit_layers.size(), 4u);
-  for (int i = 0; i < 4; ++i) {
-    const std::string name = kAct + "backbone.layers." + std::to_string(i);
-    EXPECT_LE(relative_l2(out.vit_layers[i], case_tensor(*f, name)), 1e-4) << name;
-  }
-  EXPECT_EQ(out.last_hidden_state.sizes(), (at::IntArrayRef{1, 144, 64}));
-  ASSERT_EQ(out.fpn.size(), 4u);
-  for (int i = 0; i < 4; ++i) {
-    const std::string name = kAct + "neck.fpn_layers." + std::to_string(i);
-    EXPECT_LE(relative_l2(out.fpn[i], case_tensor(*f, name)), 1e-4) << name;
+    const sam3::VisionFeatures out = e(pixels, /*all_levels=*/true, /*keep_layers=*/true);
+    ASSERT_EQ(out.vit_layers.size(), 4u);
+    for (int i = 0; i < 4; ++i) {
+      const std::string name = kAct + "backbone.layers." + std::to_string(i);
+      EXPECT_LE(relative_l2(out.vit_layers[i], case_tensor(*f, name)), 1e-4) << name;
+    }
+    EXPECT_EQ(out.last_hidden_state.sizes(), (at::IntArrayRef{1, 144, 64}));
+    ASSERT_EQ(out.fpn.size(), 4u);
+    for (int i = 0; i < 4; ++i) {
+      const std::string name = kAct + "neck.fpn_layers." + std::to_string(i);
+      EXPECT_LE(relative_l2(out.fpn[i], case_tensor(*f, name)), 1e-4) << name;
+    }
   }
 }
 
