@@ -1,6 +1,7 @@
 // SAM 3 in `segkit predict` (--text, --box), `embed` and `segment --text`.
 #include "sam3_commands.h"
 
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -34,7 +35,10 @@ Sam3ImageEmbedding load_embedding(const std::string& path) {
 std::string summary(const Sam3Result& r) {
   std::ostringstream s;
   s << '"' << r.text << "\": " << r.size() << (r.size() == 1 ? " instance" : " instances");
-  for (int i = 0; i < r.size(); ++i) s << (i ? ", " : " (scores ") << std::fixed << std::setprecision(3) << r.scores[i];
+  constexpr int kShown = 8;  // the first scores, in query order; the records have them all
+  for (int i = 0; i < std::min(r.size(), kShown); ++i)
+    s << (i ? ", " : " (scores ") << std::fixed << std::setprecision(3) << r.scores[i];
+  if (r.size() > kShown) s << ", …";
   if (r.size() > 0) s << ")";
   return s.str();
 }

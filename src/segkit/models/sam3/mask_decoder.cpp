@@ -100,7 +100,10 @@ MaskDecoderOutput MaskDecoder::forward(const at::Tensor& queries, const std::vec
     // (a batch-1 level serves every phrase asked of one image).
     p = at::upsample_nearest2d(p, {skip.size(2), skip.size(3)});
     p.add_(skip.to(at::kFloat));
-    p = norms_[k](convs_[k](p));
+    const nn::Conv2d& conv = convs_[k];
+    p = norms_[k](conv.weight.scalar_type() == at::kFloat
+                      ? conv(p)
+                      : conv(p.to(conv.weight.scalar_type()).contiguous(at::MemoryFormat::ChannelsLast)).to(at::kFloat));
     p.relu_();
   }
   MaskDecoderOutput out;
@@ -114,6 +117,13 @@ MaskDecoderOutput MaskDecoder::forward(const at::Tensor& queries, const std::vec
   out.pred_masks = kernels::matmul(emb, inst.reshape({b, width_, h * w})).view({b, emb.size(1), h, w});
   out.semantic_seg = semantic_proj_(p);
   return out;
+}
+
+void MaskDecoder::use_bfloat16() {
+  for (nn::Conv2d& conv : convs_) {
+    conv.weight = conv.weight.to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+    if (conv.bias.defined()) conv.bias = conv.bias.to(at::kBFloat16);
+  }
 }
 
 }  // namespace segkit::sam3

@@ -46,6 +46,10 @@ class MaskDecoder {
   // mask_embedder(queries): B × Q × C.
   at::Tensor embed_queries(const at::Tensor& queries) const;
 
+  // The pixel decoder's 3×3 convolutions in bfloat16 on channels-last maps (oneDNN's fast
+  // kernels for them); the group norms and everything after stay float32.
+  void use_bfloat16();
+
  private:
   int64_t width_ = 0;
   nn::LayerNorm prompt_norm_;

@@ -57,13 +57,14 @@ class Model {
   std::vector<Instances> postprocess(const RawOutputs& out, double threshold = 0.3, double mask_threshold = 0.5,
                                      const std::vector<ImageSize>& target_sizes = {}) const;
 
-  // The vision encoder's and the DETR encoder's products in bfloat16 (ViTBackbone and
-  // DetrEncoder::use_bfloat16); the text encoder, the DETR decoder and the mask decoder stay
-  // float32.
+  // The vision encoder's, the DETR encoder's and the mask decoder's convolutions in bfloat16
+  // (ViTBackbone, DetrEncoder and MaskDecoder::use_bfloat16); the text encoder and the DETR
+  // decoder stay float32.
   void use_bfloat16() {
     vision_.backbone.use_bfloat16();
     const int64_t grid = config_.vision.backbone.grid_size();
     detr_.use_bfloat16(grid * grid);
+    mask_decoder_.use_bfloat16();
   }
 
   const Sam3Config& config() const { return config_; }
