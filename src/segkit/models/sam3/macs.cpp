@@ -1,5 +1,9 @@
 #include "models/sam3/macs.h"
 
+#include <vector>
+
+#include "text/clip_tokenizer.h"
+
 namespace segkit::sam3 {
 
 VisionMacs count_vision_macs(const Sam3Config& config, bool all_levels) {
@@ -34,6 +38,70 @@ VisionMacs count_vision_macs(const Sam3Config& config, bool all_levels) {
     if (scales[i] == 0.5) side = g / 2;
     m.neck += side * side * (channels * fpn + fpn * fpn * 9);  // proj1 1×1, proj2 3×3
   }
+  return m;
+}
+
+namespace {
+
+// The side of an FPN level of scale factor `scale` over a `grid` × `grid` ViT output.
+int64_t level_side(int64_t grid, double scale) {
+  if (scale == 4.0) return 4 * grid;
+  if (scale == 2.0) return 2 * grid;
+  if (scale == 0.5) return grid / 2;
+  return grid;
+}
+
+// q, k, v, o projections and the two attention products of `lq` queries over `lk` keys.
+int64_t attention_macs(int64_t lq, int64_t lk, int64_t width) {
+  return 2 * lq * width * width + 2 * lk * width * width + 2 * lq * lk * width;
+}
+
+}  // namespace
+
+PhraseMacs count_phrase_macs(const Sam3Config& config) {
+  PhraseMacs m;
+  const int64_t L = text::ClipPadding{}.max_length;  // the processor pads every phrase to 32
+  const TextEncoderConfig& t = config.text;
+  m.text = t.num_layers * (attention_macs(L, L, t.hidden_size) + 2 * L * t.hidden_size * t.intermediate_size) +
+           L * t.hidden_size * t.output_size;  // SAM 3's text_projection
+
+  // The vision encoder's levels (the ×0.5 one dropped); the DETR runs on the last, the mask
+  // decoder upsamples through the others.
+  const int64_t grid = config.vision.backbone.grid_size();
+  const auto& scales = config.vision.scale_factors;
+  const size_t kept = scales.size() <= 1 ? scales.size() : scales.size() - 1;
+  std::vector<int64_t> sides;
+  for (size_t i = 0; i < kept; ++i) sides.push_back(level_side(grid, scales[i]));
+  const int64_t N = sides.empty() ? grid * grid : sides.back() * sides.back();  // memory tokens
+  const int64_t P = L;                                                            // prompt tokens: the text
+
+  const DetrEncoderConfig& e = config.detr_encoder;
+  const int64_t d = e.hidden_size;
+  m.detr_encoder = e.num_layers * (attention_macs(N, N, d) + attention_macs(N, P, d) + 2 * N * d * e.intermediate_size);
+
+  const DetrDecoderConfig& dc = config.detr_decoder;
+  const int64_t h = dc.hidden_size, Q = dc.num_queries, Qp = Q + 1, side = sides.empty() ? grid : sides.back();
+  const int64_t per_layer = Q * (2 * h * h + h * h)                         // ref_point_head on the boxes' sines
+                            + 2 * Q * side * (2 * h + h * dc.num_heads)     // box bias MLPs, rows and columns
+                            + attention_macs(Qp, Qp, h)                     // self-attention
+                            + attention_macs(Qp, P, h)                      // text cross-attention
+                            + attention_macs(Qp, N, h)                      // vision cross-attention
+                            + 2 * Qp * h * dc.intermediate_size             // MLP
+                            + Q * (2 * h * h + 4 * h) + (2 * h * h + h);    // box and presence heads
+  m.detr_decoder = dc.num_layers * per_layer;
+  m.detr_decoder += P * 2 * h * dc.intermediate_size + h * h + Q * h * h + Q * h;  // scoring: text MLP, projections, dot
+
+  const int64_t c = config.mask_decoder.hidden_size;
+  m.mask_decoder = attention_macs(N, P, c);  // the memory attends to the prompt
+  for (size_t k = 0; k + 1 < sides.size(); ++k) {
+    const int64_t s = sides[sides.size() - 2 - k];
+    m.mask_decoder += s * s * c * c * 9;  // 3×3 convolution after each upsampling
+  }
+  const int64_t finest = sides.empty() ? grid : sides.front(), pixels = finest * finest;
+  m.mask_decoder += pixels * c * c          // instance projection
+                    + pixels * c            // semantic projection
+                    + 3 * Q * c * c         // mask embedder
+                    + Q * c * pixels;       // queries × pixel embeddings
   return m;
 }
 
