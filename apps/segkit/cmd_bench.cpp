@@ -1,6 +1,8 @@
 // `segkit bench`: how fast a model runs here, as one JSON object. SAM: load, encoder, decoder,
 // memory. Mask2Former: load, each stage and the forward pass per input size, multiply-adds, memory.
+// SAM 3: load, image encoding, phrases after it (1, 16 in a batch, 16 one at a time), multiply-adds, memory.
 #include <cstdlib>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -8,6 +10,7 @@
 #include "command.h"
 #include "models/mask2former/bench.h"
 #include "models/sam/bench.h"
+#include "models/sam3/bench.h"
 #include "segkit/error.h"
 #include "segkit/machine.h"
 #include "segkit/model.h"
@@ -38,6 +41,85 @@ nlohmann::json machine_json() {
 }
 
 nlohmann::json timing_json(const segkit::Mask2FormerTiming& t) { return {{"ms", t.ms}, {"cpu_ms", t.cpu_ms}}; }
+
+nlohmann::json timing_json(const segkit::sam3::BenchTiming& t) { return {{"ms", t.ms}, {"cpu_ms", t.cpu_ms}}; }
+
+nlohmann::json phrases_json(const segkit::sam3::PhraseTiming& t) {
+  return {{"phrases", t.phrases},
+          {"text", timing_json(t.text)},
+          {"detect", timing_json(t.detect)},
+          {"postprocess", timing_json(t.postprocess)},
+          {"total", timing_json(t.total)},
+          {"instances", t.instances},
+          {"peak_rss_mb", optional_ms(t.peak_rss_mb)}};
+}
+
+// The internal sam3::Model (fp32) on a SAM 3 folder.
+void run_sam3(const std::string& folder) {
+  if (args.bench.load.precision == segkit::Precision::Bf16)
+    segkit::fail("--precision", "SAM 3 runs in fp32 only (for now)");
+  segkit::sam3::BenchOptions o;
+  o.model = folder;
+  o.image = args.bench.image;
+  o.repeat = args.bench.repeat;
+  const segkit::sam3::BenchResult r = segkit::sam3::run_bench(o, args.common.quiet ? nullptr : &log_line);
+  const double vision_gflop = 2.0 * static_cast<double>(r.vision_macs.total()) / 1e9;
+  const double phrase_gflop = 2.0 * static_cast<double>(r.phrase_macs.total()) / 1e9;
+  const double weights_mb = 4.0 * static_cast<double>(r.parameter_count) / (1024.0 * 1024.0);
+  const nlohmann::json j = {
+      {"segkit", segkit::version_string()},
+      {"family", "sam3"},
+      {"model", args.bench.model},
+      {"architecture", segkit::sam3::describe(r.config)},
+      {"parameters", r.parameter_count},
+      {"weights_mb", weights_mb},
+      {"image", o.image},
+      {"image_size", {r.image_width, r.image_height}},
+      {"input_size", r.input_size},
+      {"precision", "fp32"},
+      {"threads", segkit::num_threads()},
+      {"repeat", o.repeat},
+      {"load_ms", r.load_ms},
+      {"preprocess", timing_json(r.preprocess)},
+      {"image_encoding", timing_json(r.image_encoding)},
+      {"phrase", phrases_json(r.one_phrase)},
+      {"phrases_batch", phrases_json(r.batch)},
+      {"phrases_sequential", phrases_json(r.sequential)},
+      {"gmacs",
+       {{"vision", {{"vit", r.vision_macs.vit / 1e9}, {"neck", r.vision_macs.neck / 1e9}, {"total", r.vision_macs.total() / 1e9}}},
+        {"phrase",
+         {{"text", r.phrase_macs.text / 1e9},
+          {"detr_encoder", r.phrase_macs.detr_encoder / 1e9},
+          {"detr_decoder", r.phrase_macs.detr_decoder / 1e9},
+          {"mask_decoder", r.phrase_macs.mask_decoder / 1e9},
+          {"total", r.phrase_macs.total() / 1e9}}}}},
+      {"gflop", {{"image_encoding", vision_gflop}, {"phrase", phrase_gflop}}},
+      {"gflop_per_s",
+       {{"image_encoding", vision_gflop / (r.image_encoding.ms / 1e3)},
+        {"phrase", phrase_gflop / ((r.one_phrase.text.ms + r.one_phrase.detect.ms) / 1e3)}}},
+      {"load_peak_rss_mb", optional_ms(r.load_peak_rss_mb)},
+      {"image_encoding_peak_rss_mb", optional_ms(r.image_encoding_peak_rss_mb)},
+      {"peak_rss_mb", r.peak_rss_mb},
+      {"machine", machine_json()}};
+  if (args.json) {
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  std::cout << "model      " << args.bench.model << " (" << j["architecture"].get<std::string>() << ")\n"
+            << "precision  fp32, threads " << segkit::num_threads() << ", median of " << o.repeat << "\n"
+            << "load       " << r.load_ms << " ms\n";
+  std::cout << std::fixed << std::setprecision(1);
+  std::cout << "input      " << r.input_size << "x" << r.input_size << ": image encoding " << vision_gflop << " GFLOP, "
+            << j["gflop_per_s"]["image_encoding"].get<double>() << " GFLOP/s\n"
+            << "  preprocess              " << r.preprocess.ms << " ms\n"
+            << "  image encoding          " << r.image_encoding.ms << " ms\n";
+  for (const auto& [label, t] : {std::pair<std::string, const segkit::sam3::PhraseTiming*>{"1 phrase", &r.one_phrase},
+                                 {std::to_string(r.batch.phrases) + " phrases, batch", &r.batch},
+                                 {std::to_string(r.sequential.phrases) + " phrases, one by one", &r.sequential}})
+    std::cout << "  " << label << std::string(label.size() < 24 ? 24 - label.size() : 1, ' ') << t->total.ms
+              << " ms (text " << t->text.ms << ", detect " << t->detect.ms << ", postprocess " << t->postprocess.ms << ")\n";
+  std::cout << "peak RSS   " << r.peak_rss_mb << " MiB (weights " << weights_mb << " MiB)\n";
+}
 
 void run_mask2former() {
   segkit::Mask2FormerBenchOptions o;
@@ -104,7 +186,7 @@ void run_mask2former() {
 }
 }  // namespace
 
-SEGKIT_COMMAND("bench", "Time SAM or Mask2Former on this machine: model load, each stage (median of repeats)", [](CLI::App& cmd) {
+SEGKIT_COMMAND("bench", "Time SAM, Mask2Former or SAM 3 on this machine: model load, each stage (median of repeats)", [](CLI::App& cmd) {
   cmd.add_option("-m,--model", args.bench.model, "Model folder, HF repo id (from the local cache) or .pth/.safetensors file")->required();
   cmd.add_option("-i,--image", args.bench.image, "Input image")->required();
   segkit::cli::add_load_options(cmd, args.load);
@@ -119,7 +201,15 @@ SEGKIT_COMMAND("bench", "Time SAM or Mask2Former on this machine: model load, ea
   cmd.callback([] {
     segkit::cli::apply_common_options(args.common);
     args.bench.load = args.load.options();
-    if (segkit::inspect_model(args.bench.model).family == "mask2former") {
+    const segkit::ModelInfo info = segkit::inspect_model(args.bench.model);
+    if (info.family == "sam3") {
+      if (!args.bench.only.empty()) segkit::fail("--only", "is for SAM models; SAM 3 times every part");
+      if (!args.sizes.empty()) segkit::fail("--size", "is for Mask2Former models; SAM 3 runs at its fixed input size");
+      // The folder sam3::Model::load takes: the one the weights were found in.
+      run_sam3(info.weights.empty() ? args.bench.model : std::filesystem::path(info.weights).parent_path().string());
+      return;
+    }
+    if (info.family == "mask2former") {
       if (!args.bench.only.empty()) segkit::fail("--only", "is for SAM models; Mask2Former times every stage");
       run_mask2former();
       return;
