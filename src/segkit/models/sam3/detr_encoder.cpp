@@ -35,8 +35,10 @@ DetrEncoderOutput DetrEncoder::forward(const at::Tensor& features, const at::Ten
   DetrEncoderOutput out;
   out.height = h;
   out.width = wd;
-  // B × C × H × W → B × H·W × C
-  at::Tensor x = features.to(at::kFloat).flatten(2).transpose(1, 2).contiguous();
+  // B × C × H × W → B × H·W × C, always a copy: for channels-last features (as the vision
+  // encoder gives them) the transposed view is already contiguous, and the layers below add
+  // into x in place, which would change the caller's image features.
+  at::Tensor x = features.to(at::kFloat).flatten(2).transpose(1, 2).clone(at::MemoryFormat::Contiguous);
   out.pos = pos.to(at::kFloat).flatten(2).transpose(1, 2).expand({b, h * wd, d}).contiguous();
   for (const EncoderLayer& l : layers_) {
     const at::Tensor n1 = l.norm1(x);

@@ -62,6 +62,25 @@ TEST(Sam3DetrEncoder, BatchOfTwoImagesMatchesEachAlone) {
   for (int64_t i = 0; i < 2; ++i) EXPECT_LE(relative_l2(out.memory[i], expected[i][0]), kTolerance) << i;
 }
 
+// The vision encoder's levels come out channels-last, where flattening and transposing to
+// tokens is already contiguous: the encoder must still work on a copy, or every call would add
+// its layers into the caller's image features (and a second phrase would see other features).
+TEST(Sam3DetrEncoder, LeavesChannelsLastFeaturesUntouched) {
+  const std::string name = kFullCases[0];
+  const at::Tensor features = sam3_detr_case(name, "act.vision_encoder.neck.fpn_layers.2");
+  const at::Tensor channels_last = features.contiguous(at::MemoryFormat::ChannelsLast);
+  ASSERT_TRUE(channels_last.flatten(2).transpose(1, 2).is_contiguous());
+  const at::Tensor before = channels_last.clone();
+  const at::Tensor pos = sam3_detr_case(name, "act.vision_encoder.neck.1.2");
+  const at::Tensor text = sam3_detr_case(name, "act.detr_encoder.text_features");
+  const at::Tensor mask = sam3_detr_case(name, "in.attention_mask");
+  const sam3::DetrEncoderOutput first = tiny_encoder().forward(channels_last, pos, text, mask);
+  EXPECT_TRUE(at::equal(channels_last, before));
+  const sam3::DetrEncoderOutput second = tiny_encoder().forward(channels_last, pos, text, mask);
+  EXPECT_TRUE(at::equal(first.memory, second.memory));
+  EXPECT_LE(relative_l2(first.memory, tiny_encoder().forward(features, pos, text, mask).memory), 1e-6);
+}
+
 TEST(Sam3DetrEncoder, MissingMaskMeansEveryTokenIsReal) {
   const std::string name = kFullCases[0];
   const at::Tensor mask = sam3_detr_case(name, "in.attention_mask");
