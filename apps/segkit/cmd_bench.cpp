@@ -54,11 +54,11 @@ nlohmann::json phrases_json(const segkit::sam3::PhraseTiming& t) {
           {"peak_rss_mb", optional_ms(t.peak_rss_mb)}};
 }
 
-// The internal sam3::Model (fp32) on a SAM 3 folder.
+// The internal sam3::Model on a SAM 3 folder.
 void run_sam3(const std::string& folder) {
-  if (args.bench.load.precision == segkit::Precision::Bf16)
-    segkit::fail("--precision", "SAM 3 runs in fp32 only (for now)");
   segkit::sam3::BenchOptions o;
+  const segkit::Precision p = args.bench.load.precision;
+  o.bf16 = p == segkit::Precision::Bf16 || (p == segkit::Precision::Auto && segkit::machine_info().native_bf16);
   o.model = folder;
   o.image = args.bench.image;
   o.repeat = args.bench.repeat;
@@ -76,7 +76,7 @@ void run_sam3(const std::string& folder) {
       {"image", o.image},
       {"image_size", {r.image_width, r.image_height}},
       {"input_size", r.input_size},
-      {"precision", "fp32"},
+      {"precision", r.precision},
       {"threads", segkit::num_threads()},
       {"repeat", o.repeat},
       {"load_ms", r.load_ms},
@@ -106,7 +106,7 @@ void run_sam3(const std::string& folder) {
     return;
   }
   std::cout << "model      " << args.bench.model << " (" << j["architecture"].get<std::string>() << ")\n"
-            << "precision  fp32, threads " << segkit::num_threads() << ", median of " << o.repeat << "\n"
+            << "precision  " << r.precision << ", threads " << segkit::num_threads() << ", median of " << o.repeat << "\n"
             << "load       " << r.load_ms << " ms\n";
   std::cout << std::fixed << std::setprecision(1);
   std::cout << "input      " << r.input_size << "x" << r.input_size << ": image encoding " << vision_gflop << " GFLOP, "

@@ -1,4 +1,4 @@
-// `segkit bench` on the tiny SAM 3 (tests/data/sam3/model with the toy tokenizer beside it):
+// `segkit bench` on the tiny SAM 3 (tests/data/sam3/model, the toy tokenizer beside it):
 // one JSON object with load, image encoding, the phrase measurements, multiply-adds and memory
 // (no timing assertions); one-line errors for options SAM 3 does not take. And the hidden
 // `segkit dev-random-sam3` writing a folder that bench runs.
@@ -14,17 +14,6 @@ using namespace segkit;
 
 namespace {
 
-// The tiny model's files and the toy tokenizer in one folder, as a released model has them.
-struct TinySam3Folder {
-  test::TempDir dir;
-  TinySam3Folder() {
-    namespace fs = std::filesystem;
-    for (const char* f : {"config.json", "processor_config.json", "model.safetensors"})
-      fs::create_symlink(fs::absolute(test::data_path(std::string("sam3/model/") + f)), dir.file(f));
-    fs::create_symlink(fs::absolute(test::data_path("sam3/tokenizer.json")), dir.file("tokenizer.json"));
-  }
-};
-
 std::vector<std::string> bench_args(const std::string& model, std::vector<std::string> extra) {
   std::vector<std::string> args = {"bench", "--model", model, "--image", test::data_path("mask2former/inputs/img0.png"),
                                    "--repeat", "1", "--threads", "1", "--quiet"};
@@ -34,7 +23,6 @@ std::vector<std::string> bench_args(const std::string& model, std::vector<std::s
 
 void expect_bench_json(const nlohmann::json& j) {
   EXPECT_EQ(j["family"], "sam3");
-  EXPECT_EQ(j["precision"], "fp32");
   EXPECT_EQ(j["threads"], 1);
   EXPECT_EQ(j["repeat"], 1);
   EXPECT_EQ(j["image_size"], nlohmann::json::array({512, 341}));
@@ -61,25 +49,27 @@ void expect_bench_json(const nlohmann::json& j) {
 }
 
 TEST(Sam3BenchCli, PrintsPartsMacsAndMemory) {
-  TinySam3Folder folder;
-  auto r = test::run_cli(bench_args(folder.dir.path(), {"--json"}));
+  auto r = test::run_cli(bench_args(test::data_path("sam3/model"), {"--json"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   expect_bench_json(j);
+  EXPECT_EQ(j["precision"], "fp32");
   EXPECT_EQ(j["architecture"], "sam3 vit 4x64 168px, text 2x64, detr 2+2x32, 20 queries");
   EXPECT_EQ(j["parameters"], 535310);  // every float in the tiny model.safetensors
 
-  auto text = test::run_cli(bench_args(folder.dir.path(), {}));
+  auto half = test::run_cli(bench_args(test::data_path("sam3/model"), {"--json", "--precision", "bf16"}));
+  ASSERT_EQ(half.exit_code, 0) << half.err;
+  EXPECT_EQ(nlohmann::json::parse(half.out)["precision"], "bf16");
+
+  auto text = test::run_cli(bench_args(test::data_path("sam3/model"), {}));
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("image encoding"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("16 phrases, batch"), std::string::npos) << text.out;
 }
 
 TEST(Sam3BenchCli, RefusesOtherFamiliesOptionsInOneLine) {
-  TinySam3Folder folder;
-  for (const std::vector<std::string>& extra : {std::vector<std::string>{"--size", "64x64"}, {"--only", "encoder"},
-                                                {"--precision", "bf16"}}) {
-    auto r = test::run_cli(bench_args(folder.dir.path(), extra));
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{"--size", "64x64"}, {"--only", "encoder"}}) {
+    auto r = test::run_cli(bench_args(test::data_path("sam3/model"), extra));
     EXPECT_NE(r.exit_code, 0) << extra[0];
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_NE(r.err.find(extra[0]), std::string::npos) << r.err;
@@ -100,7 +90,7 @@ TEST(Sam3BenchCli, DevRandomSam3WritesAFolderBenchRuns) {
   // Hidden from the help; a bad config is a one-line error.
   auto help = test::run_cli({"--help"});
   EXPECT_EQ(help.out.find("dev-random-sam3"), std::string::npos);
-  for (const char* config : {"sam3/tokenizer.json", "mask2former/model/config.json"}) {
+  for (const char* config : {"sam3/model/tokenizer.json", "mask2former/model/config.json"}) {
     auto bad = test::run_cli({"dev-random-sam3", "--config", test::data_path(config), "-o", dir.file("bad")});
     EXPECT_NE(bad.exit_code, 0) << config;
     EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;

@@ -119,9 +119,11 @@ BenchResult run_bench(const BenchOptions& o, void (*log)(const std::string&)) {
   r.load_peak_rss_mb = bench::phase_peak(r.peak_rss_mb, [&] {
     const double start = now_ms();  // once: a second load would find the file in the page cache
     model.emplace(Model::load(o.model));
+    if (o.bf16) model->use_bfloat16();
     r.load_ms = now_ms() - start;
   });
   const Model& m = *model;
+  r.precision = o.bf16 ? "bf16" : "fp32";
   r.config = m.config();
   r.parameter_count = count_parameters(o.model);
   r.vision_macs = count_vision_macs(r.config);

@@ -1,5 +1,5 @@
 #pragma once
-// Timing SAM 3 (the internal sam3::Model, fp32) on one image: load, preprocess, image encoding,
+// Timing SAM 3 (the internal sam3::Model, fp32 or bf16) on one image: load, preprocess, image encoding,
 // then phrases against the encoded image — one phrase, 16 phrases as one batch and 16 phrases
 // one at a time — each split into text encoding, detection (DETR, scoring, masks) and
 // post-processing; with the multiply-adds of each part and the peak memory of each phase.
@@ -19,6 +19,7 @@ struct BenchOptions {
   int repeat = 3;     // timed runs per measurement, after one untimed warm-up
   int phrases = 16;   // the many-phrases measurements
   double threshold = 0.3, mask_threshold = 0.5;  // Sam3Processor's post-processing defaults
+  bool bf16 = false;  // Model::use_bfloat16 after loading (counted in the load)
 };
 
 struct BenchTiming {
@@ -36,6 +37,7 @@ struct PhraseTiming {
 };
 
 struct BenchResult {
+  std::string precision;  // "fp32" or "bf16"
   Sam3Config config;
   int64_t parameter_count = 0;  // float values in model.safetensors (the image model's)
   int image_height = 0, image_width = 0;

@@ -63,74 +63,52 @@ void check_prompt(const Sam3Prompt& p, size_t index, int height, int width) {
   }
 }
 
-// Sam3Processor's boxes for prompts that have some: each divided by (W, H), then centre and
-// size; lists padded to the longest with −10 (a box (−10, −10, 0, 0) labelled −10).
-std::pair<at::Tensor, at::Tensor> box_tensors(const std::vector<const Sam3Prompt*>& prompts, int height, int width) {
-  size_t n = 0;
-  for (const Sam3Prompt* p : prompts) n = std::max(n, p->boxes.size());
-  const int64_t B = static_cast<int64_t>(prompts.size()), N = static_cast<int64_t>(n);
-  at::Tensor boxes = at::empty({B, N, 4}, at::kFloat);
-  at::Tensor labels = at::full({B, N}, -10, at::kLong);
-  float* bp = boxes.data_ptr<float>();
-  int64_t* lp = labels.data_ptr<int64_t>();
+// Sam3Processor's boxes for one prompt: each divided by (W, H), then centre and size
+// (1 × N × 4), and their labels (1 × N, 1 where none are given).
+std::pair<at::Tensor, at::Tensor> box_tensors(const Sam3Prompt& prompt, int height, int width) {
+  const int64_t N = static_cast<int64_t>(prompt.boxes.size());
+  at::Tensor boxes = at::empty({1, N, 4}, at::kFloat);
+  at::Tensor labels = at::ones({1, N}, at::kLong);
+  float* o = boxes.data_ptr<float>();
   const float w = static_cast<float>(width), h = static_cast<float>(height);
-  for (int64_t r = 0; r < B; ++r) {
-    for (int64_t i = 0; i < N; ++i) {
-      float* o = bp + (r * N + i) * 4;
-      if (i >= static_cast<int64_t>(prompts[r]->boxes.size())) {
-        o[0] = o[1] = -10.0f;
-        o[2] = o[3] = 0.0f;
-        continue;
-      }
-      const auto& b = prompts[r]->boxes[i];
-      const float x0 = b[0] / w, y0 = b[1] / h, x1 = b[2] / w, y1 = b[3] / h;
-      o[0] = (x0 + x1) / 2;
-      o[1] = (y0 + y1) / 2;
-      o[2] = x1 - x0;
-      o[3] = y1 - y0;
-      lp[r * N + i] = prompts[r]->box_labels.empty() ? 1 : prompts[r]->box_labels[i];
-    }
+  for (int64_t i = 0; i < N; ++i, o += 4) {
+    const auto& b = prompt.boxes[i];
+    const float x0 = b[0] / w, y0 = b[1] / h, x1 = b[2] / w, y1 = b[3] / h;
+    o[0] = (x0 + x1) / 2;
+    o[1] = (y0 + y1) / 2;
+    o[2] = x1 - x0;
+    o[3] = y1 - y0;
+    if (!prompt.box_labels.empty()) labels[0][i] = prompt.box_labels[i];
   }
   return {boxes, labels};
 }
 
-at::Tensor index_tensor(const std::vector<int64_t>& rows) {
-  return at::tensor(at::ArrayRef<int64_t>(rows.data(), rows.size()), at::kLong);
-}
-
-sam3::TextFeatures select_rows(const sam3::TextFeatures& t, const std::vector<int64_t>& rows) {
+sam3::TextFeatures row_of(const sam3::TextFeatures& t, int64_t row) {
   if (t.tokens.size(0) == 1) return t;  // one phrase serves every prompt
-  const at::Tensor index = index_tensor(rows);
-  return {t.tokens.index_select(0, index), t.mask.index_select(0, index), {}};
+  return {t.tokens.narrow(0, row, 1), t.mask.narrow(0, row, 1), {}};
 }
 
-// Every prompt's row of the raw outputs, in the prompts' order. Prompts with boxes and prompts
-// without run as separate batches: a text-only row must not see another row's padded boxes.
+// Every prompt's row of the raw outputs, in the prompts' order, one prompt at a time: phrases
+// batched over one image ran about five times slower than the same phrases one by one (2
+// threads, released geometry), and a row never sees another prompt's padded boxes.
 sam3::RawOutputs detect_rows(const sam3::Model& m, const sam3::ImageFeatures& image, const sam3::TextFeatures& text,
                              const std::vector<Sam3Prompt>& prompts, int height, int width) {
-  if (prompts.empty()) return m.detect(image, text);
-  std::vector<int64_t> with_boxes, without;
-  for (size_t i = 0; i < prompts.size(); ++i) (prompts[i].boxes.empty() ? without : with_boxes).push_back(i);
+  const int64_t rows = prompts.empty() ? text.tokens.size(0) : static_cast<int64_t>(prompts.size());
   std::vector<sam3::RawOutputs> parts;
-  std::vector<int64_t> order;
-  if (!without.empty()) {
-    parts.push_back(m.detect(image, select_rows(text, without)));
-    order.insert(order.end(), without.begin(), without.end());
-  }
-  if (!with_boxes.empty()) {
-    std::vector<const Sam3Prompt*> boxed;
-    for (int64_t i : with_boxes) boxed.push_back(&prompts[i]);
-    const auto [boxes, labels] = box_tensors(boxed, height, width);
-    parts.push_back(m.detect(image, select_rows(text, with_boxes), boxes, labels));
-    order.insert(order.end(), with_boxes.begin(), with_boxes.end());
+  for (int64_t i = 0; i < rows; ++i) {
+    const sam3::TextFeatures t = row_of(text, i);
+    if (prompts.empty() || prompts[i].boxes.empty()) {
+      parts.push_back(m.detect(image, t));
+    } else {
+      const auto [boxes, labels] = box_tensors(prompts[i], height, width);
+      parts.push_back(m.detect(image, t, boxes, labels));
+    }
   }
   if (parts.size() == 1) return parts[0];
-  // Rows of the two batches back in the prompts' order.
-  std::vector<int64_t> inverse(order.size());
-  for (size_t k = 0; k < order.size(); ++k) inverse[order[k]] = static_cast<int64_t>(k);
-  const at::Tensor index = index_tensor(inverse);
   auto merge = [&](at::Tensor sam3::RawOutputs::*field) {
-    return at::cat({parts[0].*field, parts[1].*field}).index_select(0, index);
+    std::vector<at::Tensor> all;
+    for (const sam3::RawOutputs& p : parts) all.push_back(p.*field);
+    return at::cat(all);
   };
   sam3::RawOutputs out;
   for (auto field : {&sam3::RawOutputs::pred_logits, &sam3::RawOutputs::pred_boxes, &sam3::RawOutputs::presence_logits,
