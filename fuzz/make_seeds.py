@@ -15,7 +15,10 @@ MAX_SEED = 64 << 10  # libFuzzer mutates small inputs far faster
 
 
 def data_files(pattern, limit=MAX_SEED):
-    for path in sorted(glob.glob(os.path.join(DATA, pattern), recursive=True)):
+    paths = sorted(glob.glob(os.path.join(DATA, pattern), recursive=True))
+    if not paths:  # a moved test file must not silently shrink a corpus
+        sys.exit(f"make_seeds.py: nothing in tests/data matches {pattern}")
+    for path in paths:
         if os.path.getsize(path) <= limit:
             with open(path, "rb") as f:
                 yield f.read()
@@ -169,7 +172,7 @@ def seeds(target):
         for text in phrases:
             yield text.encode()
         yield b"truck \xff\xc3"
-        for t in data_files("sam3/tokenizer.json"):
+        for t in data_files("sam3/model/tokenizer.json"):
             yield t + b"\0" + phrases[2].encode()
             # The same pipeline on a five-token vocabulary: small inputs mutate far faster.
             small = json.loads(t)
