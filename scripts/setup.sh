@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3
   python3-dev python3-numpy pybind11-dev python3-pytest  # the Python module (bindings/python) and its tests
+  python3-pil             # Pillow: the image-segmentation pipeline returns its masks as PIL images
   chromium                # the browser UI's end-to-end test drives Debian's Chromium
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh); CI runs each for 30 s
 )
