@@ -6,9 +6,13 @@
 // does not exist FileNotFoundError; a call out of order (predict before set_image) and anything
 // else RuntimeError. Wrong dtypes, shapes and non-contiguous arrays are refused with ValueError
 // before the library sees them.
+//
+// Models: load_model gives a Model, or its subclass Mask2FormerModel for a Mask2Former folder
+// (segment() in one call); SAM models go to SamPredictor and SamMaskGenerator.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
 
 #include <cstdint>
 #include <cstring>
@@ -24,6 +28,7 @@
 
 #include "segkit/error.h"
 #include "segkit/image.h"
+#include "segkit/mask2former.h"
 #include "segkit/model.h"
 #include "segkit/rle.h"
 #include "segkit/sam.h"
@@ -130,6 +135,18 @@ struct PyModel {
   std::string source;
 };
 
+// A Mask2Former model: the Model it is, and the Mask2Former API.
+struct PyMask2Former : PyModel {
+  std::shared_ptr<const segkit::Mask2FormerModel> mask2former;
+};
+
+// The Python object for a loaded model: a Mask2FormerModel where it is one, else a Model.
+py::object model_object(PyModel m) {
+  if (auto m2f = std::dynamic_pointer_cast<const segkit::Mask2FormerModel>(m.model))
+    return py::cast(PyMask2Former{std::move(m), std::move(m2f)});
+  return py::cast(std::move(m));
+}
+
 std::shared_ptr<const segkit::SamModel> sam_of(const PyModel& m, const std::string& who) {
   auto sam = std::dynamic_pointer_cast<const segkit::SamModel>(m.model);
   if (!sam)
@@ -138,8 +155,8 @@ std::shared_ptr<const segkit::SamModel> sam_of(const PyModel& m, const std::stri
   return sam;
 }
 
-PyModel load_model(const std::string& source, const std::string& precision, const std::string& device,
-                   bool warn_unused) {
+PyModel load_any_model(const std::string& source, const std::string& precision, const std::string& device,
+                       bool warn_unused) {
   segkit::LoadOptions options;
   options.precision = segkit::parse_precision(precision);
   options.device = segkit::parse_device(device);
@@ -158,6 +175,11 @@ PyModel load_model(const std::string& source, const std::string& precision, cons
   }
   if (!missing.empty()) throw NotFound(missing);
   return m;
+}
+
+py::object load_model(const std::string& source, const std::string& precision, const std::string& device,
+                      bool warn_unused) {
+  return model_object(load_any_model(source, precision, device, warn_unused));
 }
 
 py::array load_image(const std::string& path) {
@@ -376,6 +398,82 @@ class PyGenerator {
   std::mutex mutex_;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Mask2FormerModel: segment() in one call, transformers' post-processing parameters by name.
+
+PyMask2Former load_mask2former(const std::filesystem::path& path, const std::string& precision,
+                               const std::string& device, bool warn_unused) {
+  const std::string source = path.string();
+  PyModel m = load_any_model(source, precision, device, warn_unused);
+  auto m2f = std::dynamic_pointer_cast<const segkit::Mask2FormerModel>(m.model);
+  if (!m2f)
+    throw py::value_error("Mask2FormerModel.load: " + source + " is a " + m.model->info().family_title +
+                          " model; this needs a Mask2Former model");
+  return PyMask2Former{std::move(m), std::move(m2f)};
+}
+
+// label_ids_to_fuse: None or an iterable of label ids (ints, NumPy's included) the model has.
+std::vector<int> label_ids(const py::object& given, int num_labels) {
+  std::vector<int> ids;
+  if (given.is_none()) return ids;
+  if (py::isinstance<py::str>(given) || py::isinstance<py::bytes>(given) || !py::isinstance<py::iterable>(given))
+    throw py::type_error("label_ids_to_fuse: expected a list of label ids, got " + type_name(given));
+  for (const py::handle item : given) {
+    if (py::isinstance<py::bool_>(item) || py::isinstance<py::float_>(item))
+      throw py::type_error("label_ids_to_fuse: expected int label ids, got " + type_name(item));
+    long long id = 0;
+    try {
+      id = item.cast<long long>();
+    } catch (const py::cast_error&) {
+      throw py::type_error("label_ids_to_fuse: expected int label ids, got " + type_name(item));
+    }
+    if (id < 0 || id >= num_labels)
+      throw py::value_error("label_ids_to_fuse: label " + std::to_string(id) + " is not one of the model's 0.." +
+                            std::to_string(num_labels - 1));
+    ids.push_back(int(id));
+  }
+  return ids;
+}
+
+// {"ids": H×W int32, "segments": [{"id", "label_id", "score", "was_fused"}], "instance_masks":
+// K×H×W bool (instance) or None}: transformers' ids, segments and order (mask2former.h).
+py::dict mask2former_segment(const PyMask2Former& self, const py::handle& image, const std::string& task,
+                             float threshold, float mask_threshold, float overlap_mask_area_threshold,
+                             const py::object& label_ids_to_fuse) {
+  const segkit::SegmentationTask t = segkit::parse_segmentation_task(task);
+  segkit::SegmentationOptions options;
+  options.threshold = threshold;
+  options.mask_threshold = mask_threshold;
+  options.overlap_mask_area_threshold = overlap_mask_area_threshold;
+  options.label_ids_to_fuse = label_ids(label_ids_to_fuse, self.mask2former->config().num_labels());
+  const segkit::Image rgb = image_from_array(image, false);
+  segkit::Segmentation s;
+  {
+    py::gil_scoped_release release;
+    s = self.mask2former->segment(rgb, t, options);  // const: no state, no lock
+  }
+  const py::ssize_t h = s.height, w = s.width, k = py::ssize_t(s.segments.size());
+  // Scores as transformers gives them: Python's round(score, 6) of the float32 score (the
+  // library's float is that value's nearest float, which rounds back to it).
+  const py::object round = py::module_::import("builtins").attr("round");
+  py::list segments;
+  for (const segkit::Segment& seg : s.segments) {
+    py::dict d;
+    d["id"] = seg.id;
+    d["label_id"] = seg.label_id;
+    d["score"] = t == segkit::SegmentationTask::Semantic ? py::object(py::none()) : round(double(seg.score), 6);
+    d["was_fused"] = seg.was_fused;
+    segments.append(d);
+  }
+  py::dict out;
+  out["ids"] = owned_array<int32_t>(std::move(s.ids), {h, w});
+  out["segments"] = segments;
+  out["instance_masks"] = t == segkit::SegmentationTask::Instance
+                              ? py::object(owned_array<bool>(std::move(s.instance_masks), {k, h, w}))
+                              : py::object(py::none());
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_segkit, m) {
@@ -394,12 +492,31 @@ PYBIND11_MODULE(_segkit, m) {
     }
   });
 
-  py::class_<PyModel>(m, "Model", "A loaded model (load_model); SAM models go to SamPredictor and SamAutomaticMaskGenerator")
+  py::class_<PyModel>(m, "Model",
+                      "A loaded model (load_model); SAM models go to SamPredictor and SamAutomaticMaskGenerator, "
+                      "Mask2Former models are a Mask2FormerModel")
       .def_property_readonly("family", [](const PyModel& self) { return self.model->family(); })
       .def_property_readonly("source", [](const PyModel& self) { return self.source; })
       .def_property_readonly("architecture", [](const PyModel& self) { return self.model->info().architecture; })
       .def("__repr__", [](const PyModel& self) {
         return "<segkit.Model " + self.model->info().architecture + " from '" + self.source + "'>";
+      });
+
+  py::class_<PyMask2Former, PyModel>(m, "Mask2FormerModel",
+                                     "A Mask2Former model: semantic, instance and panoptic segmentation in one call")
+      .def_static("load", &load_mask2former, py::arg("name_or_path"), py::arg("precision") = "fp32",
+                  py::arg("device") = "cpu", py::arg("warn_unused") = true,
+                  "Loads a Mask2Former model as load_model does; ValueError for a model of another family.")
+      .def_property_readonly("labels", [](const PyMask2Former& self) { return self.mask2former->labels(); },
+                             "Class names by label id (config.json's id2label).")
+      .def("segment", &mask2former_segment, py::arg("image"), py::arg("task"), py::arg("threshold") = 0.5f,
+           py::arg("mask_threshold") = 0.5f, py::arg("overlap_mask_area_threshold") = 0.8f,
+           py::arg("label_ids_to_fuse") = py::none(),
+           "Segments a uint8 H×W×3 RGB array; task \"semantic\", \"instance\" or \"panoptic\". Parameters are "
+           "Mask2FormerImageProcessor's, with its defaults. Returns {\"ids\": H×W int32, \"segments\": [{\"id\", "
+           "\"label_id\", \"score\", \"was_fused\"}], \"instance_masks\": K×H×W bool (instance) or None}.")
+      .def("__repr__", [](const PyMask2Former& self) {
+        return "<segkit.Mask2FormerModel " + self.model->info().architecture + " from '" + self.source + "'>";
       });
 
   m.def("load_model", &load_model, py::arg("name_or_path"), py::arg("precision") = "fp32",

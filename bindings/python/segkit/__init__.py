@@ -4,7 +4,11 @@
     pipe = pipeline("mask-generation", model="facebook/sam-vit-base")
     outputs = pipe(image)            # {"masks": [H×W bool arrays], "scores": array}
 
-segment-anything's API: ``load_model``, ``SamPredictor``, ``SamAutomaticMaskGenerator``.
+    segmenter = pipeline("image-segmentation", model="facebook/mask2former-swin-tiny-coco-panoptic")
+    segments = segmenter(image)      # [{"score", "label", "mask": PIL image}]
+
+segment-anything's API: ``load_model``, ``SamPredictor``, ``SamAutomaticMaskGenerator``;
+Mask2Former's: ``Mask2FormerModel`` (what ``load_model`` gives for one).
 See docs/python.md.
 """
 import os
@@ -19,6 +23,7 @@ from .pipeline import pipeline
 from .sam import SamAutomaticMaskGenerator, SamPredictor
 
 Model = _native.Model
+Mask2FormerModel = _native.Mask2FormerModel
 num_threads = _native.num_threads
 set_num_threads = _native.set_num_threads
 __version__ = _native.__version__
@@ -32,7 +37,8 @@ def load_image(path):
 
 
 def load_model(name_or_path, precision="fp32", device="cpu", warn_unused=True):
-    """Loads a model once, for pipelines, SamPredictor and SamAutomaticMaskGenerator.
+    """Loads a model once, for pipelines, SamPredictor and SamAutomaticMaskGenerator; a
+    Mask2Former model comes as a ``Mask2FormerModel`` (a ``Model`` with ``segment``).
 
     ``name_or_path``: a Hugging Face model folder, a repo id in the local Hugging Face cache
     (``facebook/sam-vit-base``; ``segkit pull`` downloads one), a ``.safetensors`` file or an
@@ -44,6 +50,7 @@ def load_model(name_or_path, precision="fp32", device="cpu", warn_unused=True):
 
 
 __all__ = [
+    "Mask2FormerModel",
     "Model",
     "SamAutomaticMaskGenerator",
     "SamPredictor",
