@@ -18,7 +18,7 @@ DATA = ROOT / "tests" / "data"
 SAM_TINY = DATA / "sam-tiny" / "hf"
 DOG = DATA / "server" / "dog.jpg"
 
-_DTYPES = {"F32": np.float32, "U8": np.uint8, "I32": np.int32, "I64": np.int64}
+_DTYPES = {"F32": np.float32, "U8": np.uint8, "I16": np.int16, "I32": np.int32, "I64": np.int64}
 
 
 def read_safetensors(path):

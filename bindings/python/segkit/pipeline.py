@@ -1,14 +1,20 @@
-"""transformers-style pipelines over segkit: ``pipeline("mask-generation", model=...)``.
+"""transformers-style pipelines over segkit: ``pipeline("mask-generation", model=...)`` and
+``pipeline("image-segmentation", model=...)``.
 
 The call takes transformers' parameters and returns transformers' structure, computed by
-segkit's native SAM automatic mask generator (the same code as ``segkit generate``).
+segkit's native code: SAM's automatic mask generator (the same code as ``segkit generate``) and
+Mask2Former (the same code as ``segkit segment``).
 """
 import numpy as np
 
 from . import _native
 from ._images import as_rgb_array
 
-TASKS = ("mask-generation",)
+TASKS = ("image-segmentation", "mask-generation")
+
+# The model family each task runs, and its name for people.
+_TASK_FAMILY = {"image-segmentation": "mask2former", "mask-generation": "sam"}
+_FAMILY_TITLE = {"mask2former": "Mask2Former", "sam": "SAM"}
 
 # transformers' MaskGenerationPipeline call parameters → segkit's (segment-anything's) names.
 _MASK_GENERATION_PARAMS = {
@@ -29,16 +35,24 @@ def pipeline(task, model=None, device="cpu", precision="fp32", **kwargs):
 
     ``model``: a model folder, a Hugging Face repo id in the local cache, a checkpoint file, or a
     model from ``segkit.load_model``. Other keyword arguments are call parameters the pipeline
-    then uses by default. Tasks: ``"mask-generation"`` (SAM).
+    then uses by default. Tasks: ``"mask-generation"`` (SAM) and ``"image-segmentation"``
+    (Mask2Former; needs Pillow). ValueError for another task or a model of another family.
     """
-    if task != "mask-generation":
+    if task not in TASKS:
         raise ValueError(f"task {task!r} is not available in segkit's Python package yet; tasks: {', '.join(TASKS)}")
+    family = _TASK_FAMILY[task]
     if model is None:
-        raise ValueError('pipeline("mask-generation") needs model=: a SAM model folder, repo id or checkpoint')
+        title = _FAMILY_TITLE[family]
+        raise ValueError(f"pipeline({task!r}) needs model=: a {title} model folder, repo id or checkpoint")
+    if task == "image-segmentation":
+        _pil_image()  # ImportError before a model is loaded for nothing
     if not isinstance(model, _native.Model):
         model = _native.load_model(str(model), precision, device, True)
-    if model.family != "sam":
-        raise ValueError(f"{model.source}: a {model.family} model; mask-generation needs a SAM model")
+    if model.family != family:
+        title = _FAMILY_TITLE.get(model.family, model.family)
+        raise ValueError(f"{model.source}: a {title} model; {task} needs a {_FAMILY_TITLE[family]} model")
+    if task == "image-segmentation":
+        return ImageSegmentationPipeline(model, **kwargs)
     return MaskGenerationPipeline(model, **kwargs)
 
 
@@ -113,3 +127,92 @@ class MaskGenerationPipeline:
                 [[x, y, x + w, y + h] for x, y, w, h in (r["bbox"] for r in records)], dtype=np.int64
             ).reshape(-1, 4)
         return out
+
+
+def _pil_image():
+    """PIL.Image, or ImportError saying how to install Pillow."""
+    try:
+        from PIL import Image
+    except ImportError as e:
+        raise ImportError(
+            'the "image-segmentation" pipeline returns its masks as PIL images and needs Pillow: '
+            "apt-get install python3-pil (Debian), or pip install Pillow"
+        ) from e
+    return Image
+
+
+# transformers' ImageSegmentationPipeline call parameters and their defaults (its pipeline's,
+# which differ from Mask2FormerImageProcessor's: threshold 0.9, overlap 0.5).
+_IMAGE_SEGMENTATION_DEFAULTS = {
+    "subtask": None,
+    "threshold": 0.9,
+    "mask_threshold": 0.5,
+    "overlap_mask_area_threshold": 0.5,
+    "label_ids_to_fuse": None,  # segkit's: transformers' pipeline does not pass it on (no fusing)
+    "timeout": None,  # transformers' for URLs, which segkit refuses: taken and unused
+}
+# subtask=None: the first of these the model's processor has, as transformers resolves it; a
+# Mask2Former processor has all three, so panoptic.
+_SUBTASKS = ("panoptic", "instance", "semantic")
+
+
+class ImageSegmentationPipeline:
+    """Semantic, instance or panoptic segmentation: ``pipe(image, **params)`` → a list of
+    ``{"score", "label", "mask"}``, ``mask`` a PIL image (mode ``"L"``, 0 or 255) of the image's
+    size, in transformers' order.
+
+    Parameters (transformers' names and its pipeline's defaults): ``subtask`` (None: panoptic;
+    ``"panoptic"``, ``"instance"``, ``"semantic"``), ``threshold`` (0.9), ``mask_threshold``
+    (0.5), ``overlap_mask_area_threshold`` (0.5), and segkit's ``label_ids_to_fuse`` (None;
+    panoptic: labels whose segments merge, listed once per query as transformers does).
+    Semantic results have one entry per class present, by label id, with score None. Masks are
+    where the segment's id is in transformers' id map: an instance covered by later ones keeps
+    only what shows. ``image``: a path, a PIL image, a uint8 H×W×3 array, or a list of them (then
+    a list of lists).
+    """
+
+    task = "image-segmentation"
+
+    def __init__(self, model, **defaults):
+        self.model = model
+        self._image = _pil_image()
+        self._check(defaults)
+        self._defaults = defaults
+
+    @staticmethod
+    def _check(params):
+        for name in params:
+            if name not in _IMAGE_SEGMENTATION_DEFAULTS:
+                known = ", ".join(_IMAGE_SEGMENTATION_DEFAULTS)
+                raise TypeError(f"image-segmentation: unexpected keyword argument {name!r} (known: {known})")
+        subtask = params.get("subtask")
+        if subtask is not None and subtask not in _SUBTASKS:
+            raise ValueError(f"subtask {subtask!r} is not supported; expected None or one of {', '.join(_SUBTASKS)}")
+
+    def __call__(self, inputs, **kwargs):
+        self._check(kwargs)
+        params = {**_IMAGE_SEGMENTATION_DEFAULTS, **self._defaults, **kwargs}
+        if isinstance(inputs, (list, tuple)):
+            return [self._one(item, params) for item in inputs]
+        return self._one(inputs, params)
+
+    def _mask(self, where):
+        return self._image.fromarray(where.astype(np.uint8) * np.uint8(255))  # uint8 H×W: mode "L"
+
+    def _one(self, image, params):
+        subtask = params["subtask"] or _SUBTASKS[0]
+        result = self.model.segment(
+            as_rgb_array(image),
+            subtask,
+            threshold=params["threshold"],
+            mask_threshold=params["mask_threshold"],
+            overlap_mask_area_threshold=params["overlap_mask_area_threshold"],
+            label_ids_to_fuse=params["label_ids_to_fuse"],
+        )
+        ids, labels = result["ids"], self.model.labels
+        if subtask == "semantic":
+            return [{"score": None, "label": labels[c], "mask": self._mask(ids == c)} for c in np.unique(ids)]
+        return [
+            {"score": s["score"], "label": labels[s["label_id"]], "mask": self._mask(ids == s["id"])}
+            for s in result["segments"]
+        ]
