@@ -438,13 +438,13 @@ std::vector<int> label_ids(const py::object& given, int num_labels) {
 // {"ids": H×W int32, "segments": [{"id", "label_id", "score", "was_fused"}], "instance_masks":
 // K×H×W bool (instance) or None}: transformers' ids, segments and order (mask2former.h).
 py::dict mask2former_segment(const PyMask2Former& self, const py::handle& image, const std::string& task,
-                             float threshold, float mask_threshold, float overlap_mask_area_threshold,
+                             double threshold, double mask_threshold, double overlap_mask_area_threshold,
                              const py::object& label_ids_to_fuse) {
   const segkit::SegmentationTask t = segkit::parse_segmentation_task(task);
-  segkit::SegmentationOptions options;
-  options.threshold = threshold;
-  options.mask_threshold = mask_threshold;
-  options.overlap_mask_area_threshold = overlap_mask_area_threshold;
+  segkit::SegmentationOptions options;  // floats, as the CLI's; compared as written (0.9f as 0.9)
+  options.threshold = float(threshold);
+  options.mask_threshold = float(mask_threshold);
+  options.overlap_mask_area_threshold = float(overlap_mask_area_threshold);
   options.label_ids_to_fuse = label_ids(label_ids_to_fuse, self.mask2former->config().num_labels());
   const segkit::Image rgb = image_from_array(image, false);
   segkit::Segmentation s;
@@ -509,8 +509,8 @@ PYBIND11_MODULE(_segkit, m) {
                   "Loads a Mask2Former model as load_model does; ValueError for a model of another family.")
       .def_property_readonly("labels", [](const PyMask2Former& self) { return self.mask2former->labels(); },
                              "Class names by label id (config.json's id2label).")
-      .def("segment", &mask2former_segment, py::arg("image"), py::arg("task"), py::arg("threshold") = 0.5f,
-           py::arg("mask_threshold") = 0.5f, py::arg("overlap_mask_area_threshold") = 0.8f,
+      .def("segment", &mask2former_segment, py::arg("image"), py::arg("task"), py::arg("threshold") = 0.5,
+           py::arg("mask_threshold") = 0.5, py::arg("overlap_mask_area_threshold") = 0.8,
            py::arg("label_ids_to_fuse") = py::none(),
            "Segments a uint8 H×W×3 RGB array; task \"semantic\", \"instance\" or \"panoptic\". Parameters are "
            "Mask2FormerImageProcessor's, with its defaults. Returns {\"ids\": H×W int32, \"segments\": [{\"id\", "
