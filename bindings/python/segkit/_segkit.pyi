@@ -1,0 +1,95 @@
+# Types of the extension module _segkit (pybind11; segkit_module.cpp). Use it through the segkit
+# package, which re-exports what is public.
+from os import PathLike
+from typing import Any, Iterable, Literal, TypedDict
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+_Precision = Literal["fp32", "bf16", "auto"]
+_Task = Literal["semantic", "instance", "panoptic"]
+
+class Model:
+    """A loaded model (load_model)."""
+
+    @property
+    def family(self) -> str: ...  # "sam", "mask2former", ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def architecture(self) -> str: ...
+
+class _Segment(TypedDict):
+    id: int  # its value in "ids"
+    label_id: int  # index into Mask2FormerModel.labels
+    score: float | None  # None for semantic classes
+    was_fused: bool
+
+class _Segmentation(TypedDict):
+    ids: npt.NDArray[np.int32]  # H×W: semantic class ids; instance ids from 0 (-1: none); panoptic from 1
+    segments: list[_Segment]
+    instance_masks: npt.NDArray[np.bool_] | None  # K×H×W for instance, else None
+
+class Mask2FormerModel(Model):
+    """A Mask2Former model: semantic, instance and panoptic segmentation in one call."""
+
+    @staticmethod
+    def load(
+        name_or_path: str | PathLike[str],
+        precision: _Precision = "fp32",
+        device: str = "cpu",
+        warn_unused: bool = True,
+    ) -> Mask2FormerModel: ...
+    @property
+    def labels(self) -> list[str]: ...
+    def segment(
+        self,
+        image: npt.NDArray[np.uint8],
+        task: _Task,
+        threshold: float = 0.5,
+        mask_threshold: float = 0.5,
+        overlap_mask_area_threshold: float = 0.8,
+        label_ids_to_fuse: Iterable[int] | None = None,
+    ) -> _Segmentation: ...
+
+class SamPredictor:
+    """segment-anything's SamPredictor: encode an image once, prompt it often."""
+
+    def __init__(self, sam_model: Model) -> None: ...
+    def set_image(self, image: npt.NDArray[np.uint8], image_format: Literal["RGB", "BGR"] = "RGB") -> None: ...
+    def predict(
+        self,
+        point_coords: npt.ArrayLike | None = None,
+        point_labels: npt.ArrayLike | None = None,
+        box: npt.ArrayLike | None = None,
+        mask_input: npt.ArrayLike | None = None,
+        multimask_output: bool = True,
+        return_logits: bool = False,
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
+    def get_image_embedding(self) -> npt.NDArray[np.float32]: ...
+    def reset_image(self) -> None: ...
+    @property
+    def is_image_set(self) -> bool: ...
+    @property
+    def original_size(self) -> tuple[int, int]: ...
+    @property
+    def input_size(self) -> tuple[int, int]: ...
+    @property
+    def model(self) -> Model: ...
+
+class SamMaskGenerator:
+    """segment-anything's automatic mask generator, parameters by name (segkit.SamAutomaticMaskGenerator)."""
+
+    def __init__(self, model: Model, params: dict[str, int | float], output_mode: str = "binary_mask") -> None: ...
+    def generate(self, image: npt.NDArray[np.uint8]) -> list[dict[str, Any]]: ...
+    @property
+    def params(self) -> dict[str, int | float]: ...
+    @property
+    def output_mode(self) -> str: ...
+
+def load_model(name_or_path: str, precision: _Precision = "fp32", device: str = "cpu", warn_unused: bool = True) -> Model: ...
+def load_image(path: str) -> npt.NDArray[np.uint8]: ...
+def set_num_threads(threads: int) -> None: ...
+def num_threads() -> int: ...
