@@ -7,8 +7,9 @@
 // else RuntimeError. Wrong dtypes, shapes and non-contiguous arrays are refused with ValueError
 // before the library sees them.
 //
-// Models: load_model gives a Model, or its subclass Mask2FormerModel for a Mask2Former folder
-// (segment() in one call); SAM models go to SamPredictor and SamMaskGenerator.
+// Models: load_model gives a Model, or its subclass Mask2FormerModel for a Mask2Former folder or
+// Sam3Model for a SAM 3 folder (segment() in one call); SAM models go to SamPredictor and
+// SamMaskGenerator.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -32,6 +33,7 @@
 #include "segkit/model.h"
 #include "segkit/rle.h"
 #include "segkit/sam.h"
+#include "segkit/sam3.h"
 #include "segkit/sam_generator.h"
 #include "segkit/threads.h"
 #include "segkit/version.h"
@@ -140,10 +142,17 @@ struct PyMask2Former : PyModel {
   std::shared_ptr<const segkit::Mask2FormerModel> mask2former;
 };
 
-// The Python object for a loaded model: a Mask2FormerModel where it is one, else a Model.
+// A SAM 3 model: the Model it is, and the SAM 3 API.
+struct PySam3 : PyModel {
+  std::shared_ptr<const segkit::Sam3Model> sam3;
+};
+
+// The Python object for a loaded model: a Mask2FormerModel or Sam3Model where it is one, else a Model.
 py::object model_object(PyModel m) {
   if (auto m2f = std::dynamic_pointer_cast<const segkit::Mask2FormerModel>(m.model))
     return py::cast(PyMask2Former{std::move(m), std::move(m2f)});
+  if (auto sam3 = std::dynamic_pointer_cast<const segkit::Sam3Model>(m.model))
+    return py::cast(PySam3{std::move(m), std::move(sam3)});
   return py::cast(std::move(m));
 }
 
@@ -474,6 +483,83 @@ py::dict mask2former_segment(const PyMask2Former& self, const py::handle& image,
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Sam3Model: segment() with a phrase and/or exemplar boxes, Sam3Processor's thresholds by name.
+
+PySam3 load_sam3(const std::filesystem::path& path, const std::string& precision, const std::string& device,
+                 bool warn_unused) {
+  const std::string source = path.string();
+  PyModel m = load_any_model(source, precision, device, warn_unused);
+  auto sam3 = std::dynamic_pointer_cast<const segkit::Sam3Model>(m.model);
+  if (!sam3)
+    throw py::value_error("Sam3Model.load: " + source + " is a " + m.model->info().family_title +
+                          " model; this needs a SAM 3 model");
+  return PySam3{std::move(m), std::move(sam3)};
+}
+
+// The prompt of one call: a phrase (None: boxes alone) and boxes as N×4 (or one box of 4)
+// x0, y0, x1, y1 in pixels, with 1/0 labels (None: all positive).
+segkit::Sam3Prompt sam3_prompt(const py::object& text, const py::object& boxes, const py::object& box_labels) {
+  segkit::Sam3Prompt prompt;
+  if (!text.is_none()) {
+    if (!py::isinstance<py::str>(text)) throw py::type_error("text: expected a str, got " + type_name(text));
+    prompt.text = text.cast<std::string>();
+  }
+  if (!boxes.is_none()) {
+    const FloatArray a = float_array(boxes, "boxes");
+    const bool one = a.ndim() == 1 && a.shape(0) == 4, many = a.ndim() == 2 && a.shape(1) == 4;
+    if (!one && !many) throw py::value_error("boxes: expected shape (N, 4) or (4,), got " + shape_text(a));
+    const py::ssize_t n = one ? 1 : a.shape(0);
+    for (py::ssize_t i = 0; i < n; ++i)
+      prompt.boxes.push_back({a.data()[4 * i], a.data()[4 * i + 1], a.data()[4 * i + 2], a.data()[4 * i + 3]});
+  }
+  if (!box_labels.is_none()) {
+    if (boxes.is_none()) throw py::value_error("box_labels: given without boxes");
+    const auto labels = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(box_labels);
+    if (!labels || labels.ndim() > 1 || labels.size() != py::ssize_t(prompt.boxes.size()))
+      throw py::value_error("box_labels: expected " + std::to_string(prompt.boxes.size()) +
+                            " labels (one per box, 1 positive, 0 negative)");
+    for (py::ssize_t i = 0; i < labels.size(); ++i) {
+      const int64_t label = labels.data()[i];
+      if (label != 0 && label != 1)
+        throw py::value_error("box_labels: expected 1 (positive) or 0 (negative), got " + std::to_string(label));
+      prompt.box_labels.push_back(int(label));
+    }
+  }
+  if (prompt.text.empty() && prompt.boxes.empty())
+    throw py::value_error("Sam3Model.segment: give text, boxes or both");
+  return prompt;
+}
+
+// {"text": the phrase read ("visual" for boxes alone), "scores": N float32, "boxes": N×4 float32
+// x0, y0, x1, y1 in pixels, "queries": N int64, "masks": N×H×W bool, "truncated": bool}, in
+// query order as Sam3Processor.post_process_instance_segmentation gives them.
+py::dict sam3_segment(const PySam3& self, const py::handle& image, const py::object& text, const py::object& boxes,
+                      const py::object& box_labels, double threshold, double mask_threshold) {
+  const segkit::Sam3Prompt prompt = sam3_prompt(text, boxes, box_labels);
+  segkit::Sam3Options options;  // floats, as the CLI's
+  options.threshold = float(threshold);
+  options.mask_threshold = float(mask_threshold);
+  const segkit::Image rgb = image_from_array(image, false);
+  segkit::Sam3Result r;
+  {
+    py::gil_scoped_release release;
+    r = self.sam3->segment(rgb, prompt, options);  // const: no state, no lock
+  }
+  const py::ssize_t n = r.size(), h = r.height, w = r.width;
+  std::vector<float> box_values;
+  for (const auto& b : r.boxes) box_values.insert(box_values.end(), b.begin(), b.end());
+  std::vector<int64_t> queries(r.queries.begin(), r.queries.end());
+  py::dict out;
+  out["text"] = r.text;
+  out["scores"] = owned_array<float>(std::move(r.scores), {n});
+  out["boxes"] = owned_array<float>(std::move(box_values), {n, 4});
+  out["queries"] = owned_array<int64_t>(std::move(queries), {n});
+  out["masks"] = owned_array<bool>(std::move(r.masks), {n, h, w});
+  out["truncated"] = r.truncated;
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_segkit, m) {
@@ -494,7 +580,7 @@ PYBIND11_MODULE(_segkit, m) {
 
   py::class_<PyModel>(m, "Model",
                       "A loaded model (load_model); SAM models go to SamPredictor and SamAutomaticMaskGenerator, "
-                      "Mask2Former models are a Mask2FormerModel")
+                      "Mask2Former models are a Mask2FormerModel, SAM 3 models a Sam3Model")
       .def_property_readonly("family", [](const PyModel& self) { return self.model->family(); })
       .def_property_readonly("source", [](const PyModel& self) { return self.source; })
       .def_property_readonly("architecture", [](const PyModel& self) { return self.model->info().architecture; })
@@ -517,6 +603,20 @@ PYBIND11_MODULE(_segkit, m) {
            "\"label_id\", \"score\", \"was_fused\"}], \"instance_masks\": K×H×W bool (instance) or None}.")
       .def("__repr__", [](const PyMask2Former& self) {
         return "<segkit.Mask2FormerModel " + self.model->info().architecture + " from '" + self.source + "'>";
+      });
+
+  py::class_<PySam3, PyModel>(m, "Sam3Model", "A SAM 3 model: every instance a phrase and/or exemplar boxes name")
+      .def_static("load", &load_sam3, py::arg("name_or_path"), py::arg("precision") = "fp32",
+                  py::arg("device") = "cpu", py::arg("warn_unused") = true,
+                  "Loads a SAM 3 model as load_model does; ValueError for a model of another family.")
+      .def("segment", &sam3_segment, py::arg("image"), py::arg("text") = py::none(), py::arg("boxes") = py::none(),
+           py::arg("box_labels") = py::none(), py::arg("threshold") = 0.3, py::arg("mask_threshold") = 0.5,
+           "Segments a uint8 H×W×3 RGB array: every instance of the phrase `text` and/or like the exemplar "
+           "`boxes` (N×4 x0, y0, x1, y1 in pixels; `box_labels` 1 positive, 0 negative). Thresholds are "
+           "Sam3Processor's, with its defaults. Returns {\"text\", \"scores\": N float32, \"boxes\": N×4 "
+           "float32, \"queries\": N int64, \"masks\": N×H×W bool, \"truncated\"}, in query order.")
+      .def("__repr__", [](const PySam3& self) {
+        return "<segkit.Sam3Model " + self.model->info().architecture + " from '" + self.source + "'>";
       });
 
   m.def("load_model", &load_model, py::arg("name_or_path"), py::arg("precision") = "fp32",

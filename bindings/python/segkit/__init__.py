@@ -7,8 +7,11 @@
     segmenter = pipeline("image-segmentation", model="facebook/mask2former-swin-tiny-coco-panoptic")
     segments = segmenter(image)      # [{"score", "label", "mask": PIL image}]
 
+    finder = pipeline("promptable-concept-segmentation", model="facebook/sam3")
+    trucks = finder(image, text="yellow truck")   # [{"score", "box", "mask", "label"}]
+
 segment-anything's API: ``load_model``, ``SamPredictor``, ``SamAutomaticMaskGenerator``;
-Mask2Former's: ``Mask2FormerModel`` (what ``load_model`` gives for one).
+Mask2Former's: ``Mask2FormerModel`` and SAM 3's: ``Sam3Model`` (what ``load_model`` gives for one).
 See docs/python.md.
 """
 import os
@@ -24,6 +27,7 @@ from .sam import SamAutomaticMaskGenerator, SamPredictor
 
 Model = _native.Model
 Mask2FormerModel = _native.Mask2FormerModel
+Sam3Model = _native.Sam3Model
 num_threads = _native.num_threads
 set_num_threads = _native.set_num_threads
 __version__ = _native.__version__
@@ -38,7 +42,8 @@ def load_image(path):
 
 def load_model(name_or_path, precision="fp32", device="cpu", warn_unused=True):
     """Loads a model once, for pipelines, SamPredictor and SamAutomaticMaskGenerator; a
-    Mask2Former model comes as a ``Mask2FormerModel`` (a ``Model`` with ``segment``).
+    Mask2Former model comes as a ``Mask2FormerModel`` and a SAM 3 model as a ``Sam3Model`` (each a
+    ``Model`` with ``segment``).
 
     ``name_or_path``: a Hugging Face model folder, a repo id in the local Hugging Face cache
     (``facebook/sam-vit-base``; ``segkit pull`` downloads one), a ``.safetensors`` file or an
@@ -52,6 +57,7 @@ def load_model(name_or_path, precision="fp32", device="cpu", warn_unused=True):
 __all__ = [
     "Mask2FormerModel",
     "Model",
+    "Sam3Model",
     "SamAutomaticMaskGenerator",
     "SamPredictor",
     "as_rgb_array",

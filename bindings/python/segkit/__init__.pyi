@@ -8,6 +8,7 @@ import numpy.typing as npt
 from ._images import as_rgb_array as as_rgb_array
 from ._segkit import Mask2FormerModel as Mask2FormerModel
 from ._segkit import Model as Model
+from ._segkit import Sam3Model as Sam3Model
 from ._segkit import num_threads as num_threads
 from ._segkit import set_num_threads as set_num_threads
 from .pipeline import pipeline as pipeline
@@ -18,6 +19,7 @@ __version__: str
 __all__ = [
     "Mask2FormerModel",
     "Model",
+    "Sam3Model",
     "SamAutomaticMaskGenerator",
     "SamPredictor",
     "as_rgb_array",
@@ -30,7 +32,8 @@ __all__ = [
 
 def load_image(path: str | PathLike[str]) -> npt.NDArray[np.uint8]: ...
 
-# A Mask2Former model comes as a Mask2FormerModel (Mask2FormerModel.load gives that type).
+# A Mask2Former model comes as a Mask2FormerModel, a SAM 3 model as a Sam3Model
+# (Mask2FormerModel.load and Sam3Model.load give those types).
 def load_model(
     name_or_path: str | PathLike[str],
     precision: Literal["fp32", "bf16", "auto"] = "fp32",

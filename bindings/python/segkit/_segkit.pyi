@@ -54,6 +54,34 @@ class Mask2FormerModel(Model):
         label_ids_to_fuse: Iterable[int] | None = None,
     ) -> _Segmentation: ...
 
+class _Sam3Instances(TypedDict):
+    text: str  # the phrase the model read ("visual" for boxes alone)
+    scores: npt.NDArray[np.float32]  # N
+    boxes: npt.NDArray[np.float32]  # N×4 x0, y0, x1, y1 in pixels
+    queries: npt.NDArray[np.int64]  # N, ascending
+    masks: npt.NDArray[np.bool_]  # N×H×W
+    truncated: bool  # the phrase was cut to the text model's length
+
+class Sam3Model(Model):
+    """A SAM 3 model: every instance a phrase and/or exemplar boxes name."""
+
+    @staticmethod
+    def load(
+        name_or_path: str | PathLike[str],
+        precision: _Precision = "fp32",
+        device: str = "cpu",
+        warn_unused: bool = True,
+    ) -> Sam3Model: ...
+    def segment(
+        self,
+        image: npt.NDArray[np.uint8],
+        text: str | None = None,
+        boxes: npt.ArrayLike | None = None,
+        box_labels: npt.ArrayLike | None = None,
+        threshold: float = 0.3,
+        mask_threshold: float = 0.5,
+    ) -> _Sam3Instances: ...
+
 class SamPredictor:
     """segment-anything's SamPredictor: encode an image once, prompt it often."""
 

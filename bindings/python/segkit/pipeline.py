@@ -1,20 +1,28 @@
-"""transformers-style pipelines over segkit: ``pipeline("mask-generation", model=...)`` and
-``pipeline("image-segmentation", model=...)``.
+"""transformers-style pipelines over segkit: ``pipeline("mask-generation", model=...)``,
+``pipeline("image-segmentation", model=...)`` and
+``pipeline("promptable-concept-segmentation", model=...)``.
 
 The call takes transformers' parameters and returns transformers' structure, computed by
-segkit's native code: SAM's automatic mask generator (the same code as ``segkit generate``) and
-Mask2Former (the same code as ``segkit segment``).
+segkit's native code: SAM's automatic mask generator (the same code as ``segkit generate``),
+Mask2Former (the same code as ``segkit segment``) and SAM 3 (the same code as ``segkit predict
+--text``).
 """
+import os
+
 import numpy as np
 
 from . import _native
 from ._images import as_rgb_array
 
-TASKS = ("image-segmentation", "mask-generation")
+TASKS = ("image-segmentation", "mask-generation", "promptable-concept-segmentation")
 
 # The model family each task runs, and its name for people.
-_TASK_FAMILY = {"image-segmentation": "mask2former", "mask-generation": "sam"}
-_FAMILY_TITLE = {"mask2former": "Mask2Former", "sam": "SAM"}
+_TASK_FAMILY = {
+    "image-segmentation": "mask2former",
+    "mask-generation": "sam",
+    "promptable-concept-segmentation": "sam3",
+}
+_FAMILY_TITLE = {"mask2former": "Mask2Former", "sam": "SAM", "sam3": "SAM 3"}
 
 # transformers' MaskGenerationPipeline call parameters → segkit's (segment-anything's) names.
 _MASK_GENERATION_PARAMS = {
@@ -35,8 +43,9 @@ def pipeline(task, model=None, device="cpu", precision="fp32", **kwargs):
 
     ``model``: a model folder, a Hugging Face repo id in the local cache, a checkpoint file, or a
     model from ``segkit.load_model``. Other keyword arguments are call parameters the pipeline
-    then uses by default. Tasks: ``"mask-generation"`` (SAM) and ``"image-segmentation"``
-    (Mask2Former; needs Pillow). ValueError for another task or a model of another family.
+    then uses by default. Tasks: ``"mask-generation"`` (SAM), ``"image-segmentation"``
+    (Mask2Former; needs Pillow) and ``"promptable-concept-segmentation"`` (SAM 3). ValueError
+    for another task or a model of another family.
     """
     if task not in TASKS:
         raise ValueError(f"task {task!r} is not available in segkit's Python package yet; tasks: {', '.join(TASKS)}")
@@ -53,6 +62,8 @@ def pipeline(task, model=None, device="cpu", precision="fp32", **kwargs):
         raise ValueError(f"{model.source}: a {title} model; {task} needs a {_FAMILY_TITLE[family]} model")
     if task == "image-segmentation":
         return ImageSegmentationPipeline(model, **kwargs)
+    if task == "promptable-concept-segmentation":
+        return PromptableConceptSegmentationPipeline(model, **kwargs)
     return MaskGenerationPipeline(model, **kwargs)
 
 
@@ -216,3 +227,121 @@ class ImageSegmentationPipeline:
             {"score": s["score"], "label": labels[s["label_id"]], "mask": self._mask(ids == s["id"])}
             for s in result["segments"]
         ]
+
+
+# transformers' PromptableConceptSegmentationPipeline call parameters and their defaults
+# (Sam3Processor.post_process_instance_segmentation's thresholds).
+_CONCEPT_DEFAULTS = {"threshold": 0.3, "mask_threshold": 0.5, "top_k": None, "timeout": None}
+
+
+def _is_image(value):
+    return isinstance(value, (str, os.PathLike, np.ndarray)) or hasattr(value, "convert")
+
+
+def _exemplar_boxes(boxes):
+    """transformers' input_boxes for one image ([[[x0, y0, x1, y1], ...]], [[x0, ...], ...] or
+    [x0, y0, x1, y1]) as an N×4 float array."""
+    a = np.asarray(boxes, dtype=np.float64)
+    if a.ndim == 3 and a.shape[0] == 1:
+        a = a[0]
+    elif a.ndim == 1:
+        a = a[None]
+    if a.ndim != 2 or a.shape[1] != 4 or a.shape[0] == 0:
+        raise ValueError(f"input_boxes: expected [[[x0, y0, x1, y1], ...]] for one image, got shape {a.shape}")
+    return a
+
+
+def _exemplar_labels(labels, count):
+    """transformers' input_boxes_labels for one image ([[1, 0, ...]], [1, 0] or 1) as N ints."""
+    a = np.asarray(labels)
+    if a.ndim == 2 and a.shape[0] == 1:
+        a = a[0]
+    a = a.reshape(-1)
+    if a.size != count:
+        raise ValueError(f"input_boxes_labels: expected {count} labels (one per box), got {a.size}")
+    return a.astype(np.int64)
+
+
+class PromptableConceptSegmentationPipeline:
+    """Segment by words (SAM 3): ``pipe(image, text="yellow truck")`` → every matching instance as
+    ``{"score", "box": {"xmin", "ymin", "xmax", "ymax"}, "mask", "label"}``, highest score first.
+
+    As transformers' pipeline: ``text`` a noun phrase; ``input_boxes`` exemplar boxes
+    ``[[[x0, y0, x1, y1], ...]]`` in pixels with ``input_boxes_labels`` ``[[1, 0, ...]]`` (1
+    positive, 0 negative), alone or with text; parameters ``threshold`` (0.3), ``mask_threshold``
+    (0.5), ``top_k`` (None: all) and ``timeout`` (taken, unused: segkit reads no URLs). ``box``
+    holds the model's box in pixels, truncated to ints; ``label`` is the text, where one was given;
+    ``mask`` is an H×W bool NumPy array (transformers gives a torch tensor). ``image``: a path, a
+    PIL image or a uint8 H×W×3 array; a list of them (``text`` one str for all or one per image;
+    ``input_boxes`` and ``input_boxes_labels`` one entry per image) or a list of dicts with
+    ``"image"``, ``"text"``, ``"input_boxes"``, ``"input_boxes_labels"`` give a list of lists.
+    """
+
+    task = "promptable-concept-segmentation"
+
+    def __init__(self, model, **defaults):
+        self.model = model
+        self._check(defaults)
+        self._defaults = defaults
+
+    @staticmethod
+    def _check(params):
+        for name in params:
+            if name not in _CONCEPT_DEFAULTS:
+                known = ", ".join(_CONCEPT_DEFAULTS)
+                raise TypeError(f"promptable-concept-segmentation: unexpected keyword argument {name!r} (known: {known})")
+        top_k = params.get("top_k")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
+            raise ValueError(f"top_k: expected None or a positive int, got {top_k!r}")
+
+    def __call__(self, image, text=None, input_boxes=None, input_boxes_labels=None, **kwargs):
+        self._check(kwargs)
+        params = {**_CONCEPT_DEFAULTS, **self._defaults, **kwargs}
+        if _is_image(image):
+            return self._one({"image": image, "text": text, "input_boxes": input_boxes,
+                              "input_boxes_labels": input_boxes_labels}, params)
+        if isinstance(image, dict):
+            return self._one(image, params)
+        if not isinstance(image, (list, tuple)):
+            raise ValueError(f"image: expected a path, a PIL image, a numpy.ndarray, a dict or a list of them; "
+                             f"got {type(image).__name__}")
+        items = list(image)
+        if all(_is_image(item) for item in items):
+            n = len(items)
+            texts = text if isinstance(text, (list, tuple)) else [text] * n
+            boxes = input_boxes if input_boxes is not None else [None] * n
+            labels = input_boxes_labels if input_boxes_labels is not None else [None] * n
+            for name, given in (("text", texts), ("input_boxes", boxes), ("input_boxes_labels", labels)):
+                if len(given) != n:
+                    raise ValueError(f"{name}: {len(given)} entries for {n} images")
+            items = [{"image": i, "text": t, "input_boxes": b, "input_boxes_labels": l}
+                     for i, t, b, l in zip(items, texts, boxes, labels)]
+        return [self._one(item, params) for item in items]
+
+    def _one(self, inputs, params):
+        if not isinstance(inputs, dict) or "image" not in inputs:
+            raise ValueError("each input: expected an image or a dict with \"image\" and its prompts")
+        text, boxes, labels = inputs.get("text"), inputs.get("input_boxes"), inputs.get("input_boxes_labels")
+        if text is None and boxes is None:
+            raise ValueError("give at least one prompt: text (text=\"cat\") or input_boxes (input_boxes=[[[100, 150, 200, 250]]])")
+        if text is not None and not isinstance(text, str):
+            raise ValueError(f"text: expected one str per image, got {type(text).__name__}")
+        if boxes is not None:
+            boxes = _exemplar_boxes(boxes)
+            if labels is not None:
+                labels = _exemplar_labels(labels, len(boxes))
+        elif labels is not None:
+            raise ValueError("input_boxes_labels: given without input_boxes")
+        found = self.model.segment(as_rgb_array(inputs["image"]), text=text, boxes=boxes, box_labels=labels,
+                                   threshold=params["threshold"], mask_threshold=params["mask_threshold"])
+        results = []
+        for score, box, mask in zip(found["scores"], found["boxes"], found["masks"]):
+            xmin, ymin, xmax, ymax = (int(v) for v in box)  # truncated toward zero, as torch's .int()
+            result = {"score": float(score), "box": {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax},
+                      "mask": mask}
+            if text is not None:
+                result["label"] = text
+            results.append(result)
+        results.sort(key=lambda r: r["score"], reverse=True)  # stable: ties keep query order
+        top_k = params["top_k"]
+        return results if top_k is None else results[:top_k]
