@@ -16,6 +16,7 @@
 #include <pybind11/stl/filesystem.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -565,6 +566,9 @@ py::dict sam3_segment(const PySam3& self, const py::handle& image, const py::obj
 PYBIND11_MODULE(_segkit, m) {
   m.doc() = "segkit's native core (use the segkit package, which re-exports it)";
   m.attr("__version__") = segkit::version_string();
+  // Every core by default, as the CLI and PyTorch do; OMP_NUM_THREADS, where set, stays in charge.
+  const char* omp_threads = std::getenv("OMP_NUM_THREADS");
+  if (omp_threads == nullptr || *omp_threads == '\0') segkit::set_num_threads(0);
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
