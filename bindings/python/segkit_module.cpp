@@ -9,7 +9,7 @@
 //
 // Models: load_model gives a Model, or its subclass Mask2FormerModel for a Mask2Former folder or
 // Sam3Model for a SAM 3 folder (segment() in one call); SAM models go to SamPredictor and
-// SamMaskGenerator.
+// SamMaskGenerator. segkit.evaluate's functions are in evaluation.cpp.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "evaluation.h"
 #include "segkit/error.h"
 #include "segkit/image.h"
 #include "segkit/mask2former.h"
@@ -654,4 +655,6 @@ PYBIND11_MODULE(_segkit, m) {
       .def("generate", &PyGenerator::generate, py::arg("image"))
       .def_property_readonly("params", &PyGenerator::params)
       .def_property_readonly("output_mode", &PyGenerator::output_mode);
+
+  bind_evaluation(m);
 }

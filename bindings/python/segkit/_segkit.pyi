@@ -1,7 +1,7 @@
 # Types of the extension module _segkit (pybind11; segkit_module.cpp). Use it through the segkit
 # package, which re-exports what is public.
 from os import PathLike
-from typing import Any, Iterable, Literal, TypedDict
+from typing import Any, Iterable, Literal, Sequence, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -121,3 +121,19 @@ def load_model(name_or_path: str, precision: _Precision = "fp32", device: str = 
 def load_image(path: str) -> npt.NDArray[np.uint8]: ...
 def set_num_threads(threads: int) -> None: ...
 def num_threads() -> int: ...
+
+# segkit.evaluate's native part (evaluation.cpp); the package's functions check and convert
+# their inputs first.
+def evaluate_semantic(
+    predictions: Sequence[npt.NDArray[np.integer[Any] | np.bool_]],
+    references: Sequence[npt.NDArray[np.integer[Any] | np.bool_]],
+    num_labels: int,
+    ignore_index: int,
+    nan_to_num: float | None = None,
+    label_map: Sequence[tuple[int, int]] | None = None,
+    reduce_labels: bool = False,
+) -> dict[str, Any]: ...
+def evaluate_coco(annotation_file: str, results_file: str, threads: int = 0) -> dict[str, Any]: ...
+def evaluate_panoptic(
+    gt_json_file: str, pred_json_file: str, gt_folder: str, pred_folder: str, threads: int = 0
+) -> dict[str, Any]: ...
