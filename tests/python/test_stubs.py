@@ -70,7 +70,7 @@ def runtime_module(module):
     return segkit if module == "__init__" else importlib.import_module(f"segkit.{module}")
 
 
-@pytest.mark.parametrize("module", ["__init__", "pipeline", "sam", "_images"])
+@pytest.mark.parametrize("module", ["__init__", "pipeline", "sam", "_images", "evaluate"])
 def test_python_signatures_match_their_stubs(module):
     runtime = runtime_module(module)
     checked = 0

@@ -12,6 +12,7 @@
 
 segment-anything's API: ``load_model``, ``SamPredictor``, ``SamAutomaticMaskGenerator``;
 Mask2Former's: ``Mask2FormerModel`` and SAM 3's: ``Sam3Model`` (what ``load_model`` gives for one).
+Metrics: ``segkit.evaluate.mean_iou`` (Hugging Face evaluate's), ``coco`` and ``panoptic``.
 See docs/python.md.
 """
 import os
@@ -21,6 +22,7 @@ try:  # installed: the extension module inside the package
 except ImportError:  # a build tree: build/python/_segkit*.so on PYTHONPATH next to bindings/python
     import _segkit as _native
 
+from . import evaluate
 from ._images import as_rgb_array
 from .pipeline import pipeline
 from .sam import SamAutomaticMaskGenerator, SamPredictor
@@ -61,6 +63,7 @@ __all__ = [
     "SamAutomaticMaskGenerator",
     "SamPredictor",
     "as_rgb_array",
+    "evaluate",
     "load_image",
     "load_model",
     "num_threads",

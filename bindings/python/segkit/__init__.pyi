@@ -5,6 +5,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from . import evaluate as evaluate
 from ._images import as_rgb_array as as_rgb_array
 from ._segkit import Mask2FormerModel as Mask2FormerModel
 from ._segkit import Model as Model
@@ -23,6 +24,7 @@ __all__ = [
     "SamAutomaticMaskGenerator",
     "SamPredictor",
     "as_rgb_array",
+    "evaluate",
     "load_image",
     "load_model",
     "num_threads",
