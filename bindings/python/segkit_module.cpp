@@ -412,15 +412,22 @@ class PyGenerator {
 // ---------------------------------------------------------------------------------------------
 // Mask2FormerModel: segment() in one call, transformers' post-processing parameters by name.
 
+// Mask2FormerModel.load, Sam3Model.load: load_model's loading, ValueError for another family.
+template <class PyFamily, class Family>
+PyFamily load_family(const std::filesystem::path& path, const std::string& precision, const std::string& device,
+                     bool warn_unused, const std::string& who, const std::string& title) {
+  PyModel m = load_any_model(path.string(), precision, device, warn_unused);
+  auto family = std::dynamic_pointer_cast<const Family>(m.model);
+  if (!family)
+    throw py::value_error(who + ": " + m.source + " is a " + m.model->info().family_title +
+                          " model; this needs a " + title + " model");
+  return PyFamily{std::move(m), std::move(family)};
+}
+
 PyMask2Former load_mask2former(const std::filesystem::path& path, const std::string& precision,
                                const std::string& device, bool warn_unused) {
-  const std::string source = path.string();
-  PyModel m = load_any_model(source, precision, device, warn_unused);
-  auto m2f = std::dynamic_pointer_cast<const segkit::Mask2FormerModel>(m.model);
-  if (!m2f)
-    throw py::value_error("Mask2FormerModel.load: " + source + " is a " + m.model->info().family_title +
-                          " model; this needs a Mask2Former model");
-  return PyMask2Former{std::move(m), std::move(m2f)};
+  return load_family<PyMask2Former, segkit::Mask2FormerModel>(path, precision, device, warn_unused,
+                                                              "Mask2FormerModel.load", "Mask2Former");
 }
 
 // label_ids_to_fuse: None or an iterable of label ids (ints, NumPy's included) the model has.
@@ -490,13 +497,7 @@ py::dict mask2former_segment(const PyMask2Former& self, const py::handle& image,
 
 PySam3 load_sam3(const std::filesystem::path& path, const std::string& precision, const std::string& device,
                  bool warn_unused) {
-  const std::string source = path.string();
-  PyModel m = load_any_model(source, precision, device, warn_unused);
-  auto sam3 = std::dynamic_pointer_cast<const segkit::Sam3Model>(m.model);
-  if (!sam3)
-    throw py::value_error("Sam3Model.load: " + source + " is a " + m.model->info().family_title +
-                          " model; this needs a SAM 3 model");
-  return PySam3{std::move(m), std::move(sam3)};
+  return load_family<PySam3, segkit::Sam3Model>(path, precision, device, warn_unused, "Sam3Model.load", "SAM 3");
 }
 
 // The prompt of one call: a phrase (None: boxes alone) and boxes as N×4 (or one box of 4)

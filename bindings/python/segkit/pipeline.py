@@ -67,6 +67,13 @@ def pipeline(task, model=None, device="cpu", precision="fp32", **kwargs):
     return MaskGenerationPipeline(model, **kwargs)
 
 
+def _refuse_unknown(task, params, known):
+    """TypeError naming the first parameter of `params` the task does not take, as Python's own."""
+    for name in params:
+        if name not in known:
+            raise TypeError(f"{task}: unexpected keyword argument {name!r} (known: {', '.join(known)})")
+
+
 def _mask_to_rle(mask):
     """transformers' uncompressed RLE of one H×W bool mask: column-major runs, zeros first."""
     flat = mask.T.ravel()
@@ -99,10 +106,7 @@ class MaskGenerationPipeline:
 
     @staticmethod
     def _check(params):
-        for name in params:
-            if name not in _MASK_GENERATION_PARAMS and name not in _MASK_GENERATION_OPTIONS:
-                known = ", ".join(list(_MASK_GENERATION_PARAMS) + list(_MASK_GENERATION_OPTIONS))
-                raise TypeError(f"mask-generation: unexpected keyword argument {name!r} (known: {known})")
+        _refuse_unknown("mask-generation", params, list(_MASK_GENERATION_PARAMS) + list(_MASK_GENERATION_OPTIONS))
         threshold = params.get("mask_threshold", 0.0)
         if threshold != 0:
             raise ValueError(f"mask_threshold: only 0.0 (the model's threshold) is supported, got {threshold!r}")
@@ -192,10 +196,7 @@ class ImageSegmentationPipeline:
 
     @staticmethod
     def _check(params):
-        for name in params:
-            if name not in _IMAGE_SEGMENTATION_DEFAULTS:
-                known = ", ".join(_IMAGE_SEGMENTATION_DEFAULTS)
-                raise TypeError(f"image-segmentation: unexpected keyword argument {name!r} (known: {known})")
+        _refuse_unknown("image-segmentation", params, list(_IMAGE_SEGMENTATION_DEFAULTS))
         subtask = params.get("subtask")
         if subtask is not None and subtask not in _SUBTASKS:
             raise ValueError(f"subtask {subtask!r} is not supported; expected None or one of {', '.join(_SUBTASKS)}")
@@ -286,10 +287,7 @@ class PromptableConceptSegmentationPipeline:
 
     @staticmethod
     def _check(params):
-        for name in params:
-            if name not in _CONCEPT_DEFAULTS:
-                known = ", ".join(_CONCEPT_DEFAULTS)
-                raise TypeError(f"promptable-concept-segmentation: unexpected keyword argument {name!r} (known: {known})")
+        _refuse_unknown("promptable-concept-segmentation", params, list(_CONCEPT_DEFAULTS))
         top_k = params.get("top_k")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
             raise ValueError(f"top_k: expected None or a positive int, got {top_k!r}")
