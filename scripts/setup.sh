@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev libopenblas0-pthread
+  libgloo-dev               # Gloo's headers: LibTorch's c10d process groups (distributed U-Net training)
   libdnnl-dev               # oneDNN: float32 GEMMs 3-4x faster than the BLAS; packed bf16 linears
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libjpeg-dev               # JPEG decoding with libjpeg's damage reports in our hands (io/jpeg_decode)
