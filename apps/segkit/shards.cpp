@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "segkit/distributed.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
 
@@ -17,11 +18,6 @@ namespace {
 std::optional<long> whole(const std::string& s) {
   if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
   return std::strtol(s.c_str(), nullptr, 10);
-}
-
-std::optional<long> env_number(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? whole(v) : std::nullopt;
 }
 
 Shard checked(long index, long count, const std::string& spec, const std::string& source) {
@@ -38,24 +34,11 @@ std::string Shard::name() const { return std::to_string(index) + "-of-" + std::t
 
 Shard parse_shard(const std::string& spec) {
   if (spec == "env") {
-    struct Pair {
-      const char *rank, *size, *base;
-    };
-    for (const Pair& p : {Pair{"RANK", "WORLD_SIZE", nullptr},
-                          Pair{"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN"},
-                          Pair{"SLURM_PROCID", "SLURM_NTASKS", nullptr},
-                          Pair{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", nullptr}}) {
-      if (!std::getenv(p.rank) || !std::getenv(p.size)) continue;
-      const auto rank = env_number(p.rank), size = env_number(p.size);
-      const auto base = p.base && std::getenv(p.base) ? env_number(p.base) : std::optional<long>(0);
-      const std::string source = std::string(p.rank) + "=" + std::getenv(p.rank) + ", " + p.size + "=" +
-                                 std::getenv(p.size) + ": ";
-      if (!rank || !size || !base || *rank < *base)
-        fail("--shard 'env'", source + "expected whole numbers");
-      return checked(*rank - *base, *size, spec, source);
-    }
-    fail("--shard 'env'", "none of RANK/WORLD_SIZE, SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, "
-                          "SLURM_PROCID/SLURM_NTASKS or OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE is set");
+    const auto launched = launcher_rank("--shard 'env'", true);
+    if (!launched)
+      fail("--shard 'env'", "none of RANK/WORLD_SIZE, SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, "
+                            "SLURM_PROCID/SLURM_NTASKS or OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE is set");
+    return checked(launched->rank, launched->world_size, spec, launched->source + ": ");
   }
   const size_t slash = spec.find('/');
   const auto index = slash == std::string::npos ? std::nullopt : whole(spec.substr(0, slash));

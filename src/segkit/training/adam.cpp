@@ -19,6 +19,12 @@ Adam::Adam(std::vector<at::Tensor> params, double beta1, double beta2, double ep
   }
 }
 
+std::vector<at::Tensor> Adam::moments() const {
+  std::vector<at::Tensor> all = exp_avg_;
+  all.insert(all.end(), exp_avg_sq_.begin(), exp_avg_sq_.end());
+  return all;
+}
+
 void Adam::zero_grad() {
   for (auto& p : params_) {
     at::Tensor g = p.mutable_grad();

@@ -22,6 +22,8 @@ class Adam {
   // Named "state.<i>.exp_avg" / "state.<i>.exp_avg_sq" as in torch's optimizer state_dict.
   std::vector<TensorRef> state_refs(const std::string& prefix) const;
   void load_state(const SafetensorsFile& file, const std::string& prefix, int64_t steps);
+  // Every moment tensor (exp_avg of each parameter, then exp_avg_sq), to be shared in place.
+  std::vector<at::Tensor> moments() const;
 
  private:
   std::vector<at::Tensor> params_, exp_avg_, exp_avg_sq_;

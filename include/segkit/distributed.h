@@ -1,0 +1,41 @@
+#pragma once
+// Where a process stands in a multi-process job: which launcher started it (torchrun, Slurm's
+// srun, Open MPI's mpirun) and, for data-parallel training, where the group meets.
+// docs/distributed.md has the launch recipes.
+#include <optional>
+#include <string>
+
+namespace segkit {
+
+// This process's place among the processes a launcher started.
+struct LauncherRank {
+  int rank = 0, world_size = 1;
+  std::string source;  // the variables it came from, "RANK=1, WORLD_SIZE=2", for messages
+};
+
+// The first set pair of: torchrun's RANK/WORLD_SIZE, (with `job_arrays`) a Slurm job array's
+// SLURM_ARRAY_TASK_ID (from SLURM_ARRAY_TASK_MIN)/SLURM_ARRAY_TASK_COUNT, Slurm's
+// SLURM_PROCID/SLURM_NTASKS, Open MPI's OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE; nothing when
+// none is set. Error "<context>: …" for values that are not whole numbers or a rank >= size.
+std::optional<LauncherRank> launcher_rank(const std::string& context, bool job_arrays);
+
+// A process group of data-parallel training.
+struct DistributedOptions {
+  std::string url;  // "tcp://HOST:PORT" where rank 0 listens; empty = not distributed
+  int rank = 0, world_size = 1;
+  double timeout_seconds = 300;  // a collective or rendezvous that waits longer fails
+  bool active() const { return !url.empty(); }
+};
+
+// The group a launcher's environment describes: launcher_rank (no job arrays) with MASTER_ADDR
+// and MASTER_PORT; nothing when no launcher variables are set or the world has one process.
+// Error when the variables are set but incomplete or malformed.
+std::optional<DistributedOptions> distributed_from_environment();
+
+// "HOST:PORT" (or "tcp://HOST:PORT") checked; Error naming `context` otherwise.
+std::string checked_dist_url(const std::string& url, const std::string& context);
+
+// Whether this build can join a process group (LibTorch's c10d with Gloo was found).
+bool distributed_available();
+
+}  // namespace segkit

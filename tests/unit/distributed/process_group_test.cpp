@@ -1,0 +1,126 @@
+// The process group in one process, its ranks on threads over loopback: averaged gradients in
+// buckets, agreement on failures, and the one-line errors of a bad start.
+#include <ATen/ops/full.h>
+#include <ATen/ops/zeros.h>
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <functional>
+#include <future>
+#include <string>
+
+#include "distributed/gradient_buckets.h"
+#include "distributed/process_group.h"
+#include "segkit/distributed.h"
+#include "segkit/error.h"
+#include "test_util.h"
+
+namespace {
+
+using segkit::DistributedOptions;
+using segkit::distributed::ProcessGroup;
+
+// A listening socket on a port the kernel chose: held, it is a port in use; closed, a free one.
+struct Listener {
+  int fd = -1, port = 0;
+  Listener() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    socklen_t len = sizeof a;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd, 1) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("no loopback socket");
+    port = ntohs(a.sin_port);
+  }
+  ~Listener() { close(); }
+  void close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+};
+
+int free_port() {
+  Listener l;
+  return l.port;
+}
+
+DistributedOptions options(int port, int rank, int world_size, double timeout = 5) {
+  DistributedOptions o;
+  o.url = "tcp://127.0.0.1:" + std::to_string(port);
+  o.rank = rank;
+  o.world_size = world_size;
+  o.timeout_seconds = timeout;
+  return o;
+}
+
+// Runs `body` as ranks 0..n-1 of one group, each on its thread; the errors, by rank.
+std::vector<std::string> run_ranks(const std::vector<DistributedOptions>& ranks,
+                                   const std::function<void(ProcessGroup&)>& body) {
+  std::vector<std::future<std::string>> done;
+  for (const auto& o : ranks)
+    done.push_back(std::async(std::launch::async, [o, &body] {
+      return segkit::test::error_of([&] {
+        auto group = ProcessGroup::join(o);
+        body(*group);
+      });
+    }));
+  std::vector<std::string> errors;
+  for (auto& d : done) errors.push_back(d.get());
+  return errors;
+}
+
+}  // namespace
+
+TEST(ProcessGroup, AveragesGradientsInBuckets) {
+  if (!segkit::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
+  const int port = free_port();
+  const auto errors = run_ranks({options(port, 0, 2), options(port, 1, 2)}, [](ProcessGroup& group) {
+    // Three parameters, buckets of at most 40 bytes: {a, b} and {c}; b has no gradient on rank 0.
+    std::vector<at::Tensor> params{at::zeros({4}), at::zeros({6}), at::zeros({2, 5})};
+    const float r = static_cast<float>(group.rank());
+    params[0].mutable_grad() = at::full({4}, r + 1);
+    if (group.rank() == 1) params[1].mutable_grad() = at::full({6}, 4.0f);
+    params[2].mutable_grad() = at::full({2, 5}, 10 * r);
+    segkit::distributed::GradientBuckets buckets(params, 40);
+    EXPECT_EQ(buckets.bucket_count(), 2u);
+    buckets.average(group);
+    EXPECT_TRUE(params[0].grad().eq(1.5f).all().item<bool>()) << params[0].grad();
+    EXPECT_TRUE(params[1].grad().eq(2.0f).all().item<bool>()) << params[1].grad();
+    EXPECT_TRUE(params[2].grad().eq(5.0f).all().item<bool>()) << params[2].grad();
+  });
+  EXPECT_EQ(errors, (std::vector<std::string>{"(no error)", "(no error)"}));
+}
+
+TEST(ProcessGroup, RanksLearnThatAnotherFailed) {
+  if (!segkit::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
+  const int port = free_port();
+  const auto errors = run_ranks({options(port, 0, 2), options(port, 1, 2)}, [](ProcessGroup& group) {
+    group.require_all(group.rank() == 0, "reading the data");
+  });
+  EXPECT_NE(errors[0].find("reading the data failed on rank 1"), std::string::npos) << errors[0];
+  EXPECT_EQ(errors[1], "(no error)");  // rank 1 reports its own error itself
+}
+
+TEST(ProcessGroup, OneLineErrorsForABadStart) {
+  if (!segkit::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
+  int port = free_port();
+  auto errors = run_ranks({options(port, 0, 2), options(port, 1, 3)}, [](ProcessGroup&) {});
+  EXPECT_NE(errors[1].find("has --world-size 3 but rank 0 has 2"), std::string::npos) << errors[1];
+  EXPECT_NE(errors[0].find("rank 1: this process has --world-size 3"), std::string::npos) << errors[0];
+
+  Listener taken;
+  errors = run_ranks({options(taken.port, 0, 2)}, [](ProcessGroup&) {});
+  EXPECT_NE(errors[0].find("cannot listen on port " + std::to_string(taken.port)), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("in use"), std::string::npos) << errors[0];
+
+  errors = run_ranks({options(free_port(), 0, 2, 1)}, [](ProcessGroup&) {});
+  EXPECT_NE(errors[0].find("only 1 of 2 ranks joined within 1 s"), std::string::npos) << errors[0];
+  errors = run_ranks({options(free_port(), 2, 2)}, [](ProcessGroup&) {});
+  EXPECT_NE(errors[0].find("--rank: 2 is not below --world-size 2"), std::string::npos) << errors[0];
+  for (const auto& e : errors) EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+}
