@@ -13,7 +13,8 @@ if(NOT SEGKIT_WITH_DISTRIBUTED STREQUAL "OFF")
   include(CheckCXXSourceCompiles)
   include(CMakePushCheckState)
   cmake_push_check_state(RESET)
-  # ProcessGroupGloo.hpp is empty unless USE_C10D_GLOO is defined (PyTorch's own build defines it).
+  # ProcessGroupGloo.hpp is empty unless USE_C10D_GLOO is defined. Debian's torch target defines it for its
+  # consumers; process_group.cpp defines it too where a LibTorch's targets do not.
   set(CMAKE_REQUIRED_DEFINITIONS -DUSE_C10D_GLOO)
   set(CMAKE_REQUIRED_LIBRARIES torch)
   if(SEGKIT_GLOO_LIBRARY)

@@ -4,7 +4,7 @@
 
 #if SEGKIT_HAVE_C10D_GLOO
 #ifndef USE_C10D_GLOO
-#define USE_C10D_GLOO  // ProcessGroupGloo.hpp declares nothing without it
+#define USE_C10D_GLOO  // ProcessGroupGloo.hpp declares nothing without it; Debian's torch target defines it
 #endif
 #include <ATen/ops/cat.h>
 #include <ATen/ops/zeros.h>
