@@ -4,6 +4,7 @@
 
 #include "cmd_unet.h"
 #include "command.h"
+#include "segkit/distributed.h"
 #include "segkit/error.h"
 #include "segkit/unet.h"
 
@@ -17,7 +18,37 @@ struct TrainFlags {
               loss = "ce+dice", precision = "fp32";
   bool no_batch_norm = false;
   int epochs = 0;
+  std::string dist_url;
+  int rank = -1, world_size = -1;
+  double dist_timeout = 300;
 };
+
+// The process group, if any: --dist-url with --rank/--world-size (or the launcher's variables),
+// or a launcher's environment alone (torchrun, srun or mpirun with MASTER_ADDR/MASTER_PORT).
+DistributedOptions distributed_options(const TrainFlags& f) {
+  DistributedOptions d;
+  if (f.dist_url == "env://" || f.dist_url.empty()) {
+    auto from_env = distributed_from_environment();
+    if (!from_env && f.dist_url == "env://")
+      fail("--dist-url env://", "no launcher set RANK/WORLD_SIZE, SLURM_PROCID/SLURM_NTASKS or "
+                                "OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE with more than one process");
+    if (!from_env && (f.rank >= 0 || f.world_size >= 0))
+      fail(f.rank >= 0 ? "--rank" : "--world-size", "needs --dist-url tcp://HOST:PORT (where rank 0 listens)");
+    if (from_env) d = *from_env;
+  } else {
+    d.url = checked_dist_url(f.dist_url, "--dist-url");
+    if (f.rank < 0 || f.world_size < 0) {
+      const auto launched = launcher_rank("--dist-url", false);
+      if (!launched) fail("--dist-url", "needs --rank and --world-size (or a launcher's RANK and WORLD_SIZE)");
+      d.rank = launched->rank;
+      d.world_size = launched->world_size;
+    }
+  }
+  if (f.rank >= 0) d.rank = f.rank;
+  if (f.world_size >= 0) d.world_size = f.world_size;
+  d.timeout_seconds = f.dist_timeout;
+  return d;
+}
 }  // namespace
 
 void add_unet_train(CLI::App& unet) {
@@ -64,6 +95,14 @@ void add_unet_train(CLI::App& unet) {
   cmd->add_option("--precision", flags->precision, "fp32 or bf16 (autocast forward)")->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_flag("--resume", o.resume, "Continue the run in --out exactly where it stopped");
+  cmd->add_option("--dist-url", flags->dist_url,
+                  "Data-parallel training: tcp://HOST:PORT where rank 0 listens, or env:// (MASTER_ADDR/MASTER_PORT); "
+                  "torchrun, srun and mpirun variables are read without it (docs/distributed.md)");
+  cmd->add_option("--rank", flags->rank, "This process's rank (from 0) with --dist-url");
+  cmd->add_option("--world-size", flags->world_size, "Number of processes with --dist-url");
+  cmd->add_option("--dist-timeout", flags->dist_timeout,
+                  "Seconds a rank waits for the others (joining, each all-reduce) before failing")
+      ->capture_default_str();
   add_common_options(*cmd, flags->common);
   cmd->callback([flags] {
     apply_common_options(flags->common);
@@ -85,6 +124,7 @@ void add_unet_train(CLI::App& unet) {
     o.quiet = flags->common.quiet;
     o.progress = !flags->common.quiet;
     if (!o.resume && o.data_dir.empty()) fail("--data", "required (except with --resume)");
+    o.distributed = distributed_options(*flags);
     UNetTrainResult r = unet_train(o);
     if (r.interrupted) {
       std::cerr << "segkit: interrupted after epoch " << r.epochs_done << "; state saved in " << o.out_dir

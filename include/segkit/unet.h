@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "segkit/distributed.h"
 #include "segkit/image.h"
 #include "segkit/metrics.h"
 #include "segkit/model.h"
@@ -119,7 +120,7 @@ struct UNetTrainOptions {
   int classes = 0;                   // 0 = from the masks
   int epochs = 50;
   int steps_per_epoch = 0;           // 0 = one pass over the training images' crops (see docs)
-  int batch_size = 4;
+  int batch_size = 4;                // crops per step on each process (see distributed)
   double lr = 1e-3;
   double weight_decay = 0.0;
   int crop = 256;
@@ -142,6 +143,10 @@ struct UNetTrainOptions {
   bool resume = false;
   bool progress = false;             // progress bar on stderr
   bool quiet = false;                // no per-epoch summary line on stderr
+  // Data-parallel training (docs/distributed.md): each of world_size processes takes batch_size
+  // crops per step and gradients are averaged; rank 0 alone validates and writes to out_dir.
+  // Not stored with the run: a resumed run may use another world size that divides its batch.
+  DistributedOptions distributed;
 
   std::string to_json() const;
   static UNetTrainOptions from_json(const std::string& json, const std::string& context);

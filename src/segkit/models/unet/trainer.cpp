@@ -4,6 +4,11 @@
 // augmentations) comes from generators seeded with (seed, e, s, slot), so the data a step sees
 // does not depend on what ran before it. Resuming therefore only needs the weights, the
 // optimizer moments and the position (epoch, step), all kept in RUN/train_state.safetensors.
+//
+// Data parallelism (docs/distributed.md): each rank takes its share of every step's crops
+// (crop_schedule.h), gradients are averaged over the ranks (data_parallel.h), and rank 0 alone
+// validates and writes. The run's batch is the global one (per-rank batch × world size), so a
+// run resumes on another number of processes with the same steps and learning rates.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/empty.h>
@@ -25,6 +30,8 @@
 #include "core/json_read.h"
 #include "models/unet/augment.h"
 #include "models/unet/border_weights.h"
+#include "models/unet/crop_schedule.h"
+#include "models/unet/data_parallel.h"
 #include "models/unet/dataset.h"
 #include "models/unet/loss.h"
 #include "models/unet/model_impl.h"
@@ -88,6 +95,7 @@ struct Position {
   double best_score = -std::numeric_limits<double>::infinity();
   int best_epoch = -1;
   double seconds = 0;     // training time before this session
+  int global_batch = 0;   // crops per step over all ranks
   std::vector<UNetEpochLog> log;
 };
 
@@ -96,7 +104,7 @@ nlohmann::json position_json(const Position& p) {
   for (const auto& e : p.log) log.push_back(parse_json(e.to_json(), "epoch log"));
   return {{"epoch", p.epoch},       {"step", p.step},           {"global_step", p.global_step},
           {"loss_sum", p.loss_sum}, {"best_score", p.best_score}, {"best_epoch", p.best_epoch},
-          {"seconds", p.seconds},   {"log", log}};
+          {"seconds", p.seconds},   {"global_batch", p.global_batch}, {"log", log}};
 }
 
 // Counts are range-checked (a float like 1e300 must not be converted); the rest is read as is.
@@ -109,6 +117,7 @@ Position position_from_json(const nlohmann::json& j, const std::string& context)
   p.best_score = j.at("best_score").is_number() ? j.at("best_score").get<double>() : p.best_score;
   read_required(j, context, "best_epoch", p.best_epoch, -1, INT32_MAX);
   p.seconds = j.at("seconds");
+  read_optional(&j, context, "global_batch", p.global_batch, 1, INT32_MAX);  // absent before data parallelism
   for (const auto& e : j.at("log")) {
     UNetEpochLog l;
     read_required(e, context, "epoch", l.epoch, 0, INT32_MAX);
@@ -160,11 +169,13 @@ void set_normalisation(UNetConfig& config, const std::vector<unet::Sample>& samp
 
 class Trainer {
  public:
-  Trainer(const UNetTrainOptions& given, int64_t stop_after) : stop_after_(stop_after) { prepare(given); }
+  Trainer(const UNetTrainOptions& given, int64_t stop_after);
   UNetTrainResult run();
 
  private:
   void prepare(const UNetTrainOptions& given);
+  void agree_on_start();
+  bool writes() const { return rank_ == 0; }  // rank 0 alone validates, logs and saves
   double train_step(int epoch, int step);
   void validate(UNetEpochLog& entry);
   void save_state() const;
@@ -191,7 +202,43 @@ class Trainer {
   int steps_per_epoch_ = 0, label_crop_ = 0;
   Position pos_;
   bool tty_ = false;
+  std::unique_ptr<unet::DataParallel> parallel_;  // in a process group
+  int rank_ = 0, world_size_ = 1;
+  bool stop_requested_ = false;     // SIGINT on some rank, agreed by all
+  int order_epoch_ = -1;            // the epoch `order_` is for
+  std::vector<int64_t> order_;      // this rank's images, one per crop of that epoch
 };
+
+// Joining the group comes first so that a rank whose preparation fails (bad data, an occupied
+// run folder) tells the others, which then fail at once instead of at the next collective.
+Trainer::Trainer(const UNetTrainOptions& given, int64_t stop_after) : stop_after_(stop_after) {
+  if (given.distributed.active()) {
+    parallel_ = std::make_unique<unet::DataParallel>(given.distributed);
+    rank_ = parallel_->rank();
+    world_size_ = parallel_->world_size();
+  }
+  try {
+    prepare(given);
+  } catch (...) {
+    if (parallel_) try {
+        parallel_->group().require_all(false, "preparing the run");
+      } catch (const Error&) {
+      }
+    throw;
+  }
+  if (parallel_) agree_on_start();
+}
+
+void Trainer::agree_on_start() {
+  parallel_->group().require_all(true, "preparing the run");
+  UNetTrainOptions same = opt_;  // where the data lies may differ between machines
+  same.data_dir = same.val_dir = same.out_dir = "";
+  parallel_->require_same_run(same.to_json() + " on " + std::to_string(train_.size()) + " images, " +
+                              std::to_string(steps_per_epoch_) + " steps per epoch");
+  unet::DataParallel& p = *parallel_;
+  p.share_start(unet::Internals::of(*model_).network(), average_ ? &unet::Internals::of(*average_).network() : nullptr,
+                *adam_);
+}
 
 void Trainer::prepare(const UNetTrainOptions& given) {
   opt_ = given;
@@ -215,6 +262,11 @@ void Trainer::prepare(const UNetTrainOptions& given) {
     if (!given.val_dir.empty()) opt_.val_dir = given.val_dir;
     opt_.progress = given.progress;
     opt_.quiet = given.quiet;
+    if (pos_.global_batch == 0) pos_.global_batch = opt_.batch_size;  // a run from before data parallelism
+    if (pos_.global_batch % world_size_ != 0)
+      fail("--resume", "the run's batch of " + std::to_string(pos_.global_batch) + " crops per step does not split over " +
+                           std::to_string(world_size_) + " processes");
+    opt_.batch_size = pos_.global_batch / world_size_;
   } else {
     for (const char* name : {"train_state.safetensors", "last.safetensors"})
       if (fs::exists(path(name)))
@@ -223,6 +275,8 @@ void Trainer::prepare(const UNetTrainOptions& given) {
   if (opt_.data_dir.empty()) fail("--data", "no training data folder given");
   if (opt_.epochs < 1) fail("--epochs", "must be at least 1");
   if (opt_.batch_size < 1) fail("--batch-size", "must be at least 1");
+  opt_.distributed = given.distributed;
+  if (!given.resume) pos_.global_batch = opt_.batch_size * world_size_;
   if (!(opt_.lr > 0)) fail("--lr", "must be positive");
   aug_ = unet::Augmentations::parse(opt_.augment);
 
@@ -269,7 +323,7 @@ void Trainer::prepare(const UNetTrainOptions& given) {
     double area = 0;
     for (const auto& s : train_) area += static_cast<double>(s.image.total());
     const double crops = std::max<double>(train_.size(), std::round(area / (double(opt_.crop) * opt_.crop)));
-    steps_per_epoch_ = static_cast<int>(std::ceil(crops / opt_.batch_size));
+    steps_per_epoch_ = static_cast<int>(std::ceil(crops / pos_.global_batch));
   }
 
   model_ = UNetModel::create(config, opt_.seed);
@@ -283,6 +337,11 @@ void Trainer::prepare(const UNetTrainOptions& given) {
     training::copy_state(unet::Internals::of(*average_).network().tensors(), unet::Internals::of(*model_).network().tensors());
     if (state) unet::load_state(unet::Internals::of(*average_).network(), *state, "average.", false);
   }
+  if (!writes()) {
+    opt_.quiet = true;
+    opt_.progress = false;
+    return;
+  }
   std::error_code ec;
   fs::create_directories(opt_.out_dir, ec);
   if (ec) fail(opt_.out_dir, "cannot create the run folder: " + ec.message());
@@ -291,21 +350,17 @@ void Trainer::prepare(const UNetTrainOptions& given) {
 
 double Trainer::train_step(int epoch, int step) {
   const UNetConfig& config = opt_.model;
-  const int batch = opt_.batch_size, n = static_cast<int>(train_.size());
-  // Which images this step crops from: a per-epoch shuffle of the images, repeated as needed.
-  std::vector<int> order;
-  std::mt19937_64 shuffle_rng(mix_seed(opt_.seed, epoch, 0xffffffffu, 0));
-  const int needed = steps_per_epoch_ * batch;
-  while (static_cast<int>(order.size()) < needed) {
-    std::vector<int> round(n);
-    for (int i = 0; i < n; ++i) round[i] = i;
-    std::shuffle(round.begin(), round.end(), shuffle_rng);
-    order.insert(order.end(), round.begin(), round.end());
+  const int batch = opt_.batch_size;
+  if (order_epoch_ != epoch) {
+    order_ = unet::epoch_crop_images(static_cast<int64_t>(train_.size()), rank_, world_size_, opt_.seed, epoch,
+                                     static_cast<int64_t>(steps_per_epoch_) * batch);
+    order_epoch_ = epoch;
   }
   std::vector<cv::Mat> images(batch), masks(batch), weights(batch);
   for (int b = 0; b < batch; ++b) {
-    std::mt19937_64 rng(mix_seed(opt_.seed, epoch, step, b));
-    const int i = order[step * batch + b];
+    // Seeded by the crop's slot in the whole step, so that it does not depend on the world size.
+    std::mt19937_64 rng(mix_seed(opt_.seed, epoch, step, static_cast<uint64_t>(b) * world_size_ + rank_));
+    const int64_t i = order_[static_cast<size_t>(step) * batch + b];
     const unet::Sample& s = train_[i];
     unet::random_crop(s.image, s.mask, border_weights_.empty() ? cv::Mat() : border_weights_[i], opt_.crop, aug_, rng,
                       images[b], masks[b], weights[b]);
@@ -329,18 +384,29 @@ double Trainer::train_step(int epoch, int step) {
 
   const double lr = lr_at(pos_.global_step);
   adam_->zero_grad();
+  if (parallel_) parallel_->share_running_statistics(unet::Internals::of(*model_).network());
   at::Tensor logits;
   {
     Autocast autocast(opt_.bf16);
     // Dropout draws from its own generator per step, like the crops: resuming needs no saved state.
     c10::optional<at::Generator> dropout_rng;
-    if (opt_.dropout > 0) dropout_rng = at::make_generator<at::CPUGeneratorImpl>(mix_seed(opt_.seed, epoch, step, 0xd0d0));
+    if (opt_.dropout > 0)
+      dropout_rng = at::make_generator<at::CPUGeneratorImpl>(mix_seed(opt_.seed, epoch, step, 0xd0d0 + rank_));
     logits = unet::Internals::of(*model_).network().forward(input, true, opt_.dropout, dropout_rng);
   }
   at::Tensor loss = unet::segmentation_loss(opt_.loss, logits.to(at::kFloat), target, class_weights_, pixel_weights);
   loss.backward();
+  double value = loss.item<double>();
+  if (parallel_) {
+    parallel_->average_gradients();
+    const auto agreed = parallel_->agree(value, interrupted);
+    value = agreed.mean_loss;
+    stop_requested_ = agreed.stop;
+  } else {
+    stop_requested_ = interrupted;
+  }
   adam_->step(lr);
-  return loss.item<double>();
+  return value;
 }
 
 void Trainer::validate(UNetEpochLog& entry) {
@@ -400,7 +466,11 @@ UNetTrainResult Trainer::run() {
   if (!opt_.quiet)
     std::cerr << "training " << opt_.model.describe() << ", " << model_->parameter_count() << " parameters, "
               << train_.size() << " training / " << val_.size() << " validation images, " << steps_per_epoch_
-              << " steps of " << opt_.batch_size << " per epoch\n";
+              << " steps of " << pos_.global_batch << " per epoch"
+              << (world_size_ > 1 ? " (" + std::to_string(opt_.batch_size) + " on each of " +
+                                        std::to_string(world_size_) + " processes)"
+                                  : std::string())
+              << "\n";
   while (pos_.epoch < opt_.epochs) {
     const int epoch = pos_.epoch + 1;
     while (pos_.step < steps_per_epoch_) {
@@ -411,12 +481,14 @@ UNetTrainResult Trainer::run() {
       ++pos_.global_step;
       if (average_) training::update_average(unet::Internals::of(*average_).network().tensors(), unet::Internals::of(*model_).network().tensors(), opt_.ema_decay, pos_.global_step);
       progress(epoch, pos_.step, pos_.loss_sum / pos_.step);
-      if (interrupted || (stop_after_ > 0 && pos_.global_step >= stop_after_)) {
+      if (stop_requested_ || (stop_after_ > 0 && pos_.global_step >= stop_after_)) {
         if (tty_) std::cerr << "\n";
         pos_.seconds = elapsed();
-        evaluated().save(path("last.safetensors"),
-                         nlohmann::json{{"epoch", pos_.epoch}, {"step", pos_.global_step}, {"interrupted", true}}.dump());
-        save_state();
+        if (writes()) {
+          evaluated().save(path("last.safetensors"),
+                           nlohmann::json{{"epoch", pos_.epoch}, {"step", pos_.global_step}, {"interrupted", true}}.dump());
+          save_state();
+        }
         result.interrupted = true;
         result.epochs_done = pos_.epoch;
         result.log = pos_.log;
@@ -428,7 +500,7 @@ UNetTrainResult Trainer::run() {
     entry.epoch = epoch;
     entry.train_loss = pos_.loss_sum / steps_per_epoch_;
     entry.lr = lr_at(pos_.global_step);
-    validate(entry);
+    if (writes()) validate(entry);
     entry.seconds = elapsed();
     // The best checkpoint: highest validation mIoU, else lowest validation loss, else training loss.
     const double score = entry.mean_iou >= 0 ? entry.mean_iou : entry.val_loss >= 0 ? -entry.val_loss : -entry.train_loss;
@@ -442,7 +514,7 @@ UNetTrainResult Trainer::run() {
     pos_.step = 0;
     pos_.loss_sum = 0;
     pos_.seconds = entry.seconds;
-    save_epoch(entry, best);
+    if (writes()) save_epoch(entry, best);
     if (!opt_.quiet) std::cerr << entry.to_json() << (best ? " (best)" : "") << "\n";
   }
   result.epochs_done = pos_.epoch;
