@@ -24,6 +24,11 @@ struct DistributedOptions {
   std::string url;  // "tcp://HOST:PORT" where rank 0 listens; empty = not distributed
   int rank = 0, world_size = 1;
   double timeout_seconds = 300;  // a collective or rendezvous that waits longer fails
+  // torchrun's agent already listens at the address (TORCHELASTIC_USE_AGENT_STORE): rank 0
+  // then joins its store as the others do; `attempt` (TORCHELASTIC_RESTART_COUNT) keeps the
+  // keys of a restarted job apart from the last attempt's.
+  bool launcher_hosts_store = false;
+  int attempt = 0;
   bool active() const { return !url.empty(); }
 };
 

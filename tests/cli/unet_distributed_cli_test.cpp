@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -154,6 +155,26 @@ TEST(UNetDistributedCli, TwoRanksMatchOneProcessWithTwiceTheBatch) {
     const double loss_b = std::stod(lb.substr(lb.find("\"train_loss\":") + 13));
     EXPECT_NEAR(loss_a, loss_b, 1e-6);
   }
+}
+
+TEST(UNetDistributedCli, JoinsFromTorchrunsVariables) {
+  if (!segkit::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
+  TempDir dir;
+  const std::string data = dir.file("data");
+  segkit::test::write_synthetic_dataset(data, 2, 40);
+  segkit::test::ScopedEnv addr("MASTER_ADDR", "127.0.0.1"), port("MASTER_PORT", std::to_string(free_port())),
+      size("WORLD_SIZE", "2");
+  auto args = train_args(data, dir.file("run"), 1, 2, 1);
+  args.erase(std::find(args.begin(), args.end(), "--quiet"));
+  std::unique_ptr<Process> ranks[2];
+  for (int r = 0; r < 2; ++r) {
+    segkit::test::ScopedEnv rank("RANK", std::to_string(r));  // the child takes the environment at fork
+    ranks[r] = std::make_unique<Process>(args, dir.file("err" + std::to_string(r)));
+  }
+  ASSERT_EQ(ranks[0]->wait(60), 0) << ranks[0]->err();
+  ASSERT_EQ(ranks[1]->wait(60), 0) << ranks[1]->err();
+  EXPECT_NE(ranks[0]->err().find("steps of 2 per epoch (1 on each of 2 processes)"), std::string::npos) << ranks[0]->err();
+  EXPECT_EQ(ranks[1]->err(), "") << "only rank 0 reports";
 }
 
 TEST(UNetDistributedCli, ResumesOnAnotherWorldSize) {

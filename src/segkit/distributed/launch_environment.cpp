@@ -67,6 +67,10 @@ std::optional<DistributedOptions> distributed_from_environment() {
   o.world_size = launched->world_size;
   if (o.rank >= o.world_size)
     fail(context, launched->source + ": the rank must be below the world size");
+  const char* agent_store = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+  o.launcher_hosts_store = agent_store && std::string(agent_store) == "True";
+  if (const char* restarts = std::getenv("TORCHELASTIC_RESTART_COUNT"))
+    o.attempt = static_cast<int>(whole(restarts).value_or(0));
   return o;
 }
 

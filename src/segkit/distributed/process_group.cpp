@@ -69,7 +69,7 @@ struct ProcessGroup::Impl {
   DistributedOptions options;
   std::string host;
   std::chrono::milliseconds timeout{0};
-  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::Store> store;  // segkit's keys of this attempt, in the TCPStore
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
 
   std::string seconds() const { return std::to_string(static_cast<long long>(options.timeout_seconds)) + " s"; }
@@ -151,18 +151,19 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const DistributedOptions& given
 
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<uint16_t>(port);
-  store_options.isServer = given.rank == 0;
+  store_options.isServer = given.rank == 0 && !given.launcher_hosts_store;
   store_options.waitWorkers = false;  // rendezvous() waits, with messages of its own
   store_options.timeout = g.timeout;
   try {
     QuietStderr quiet;  // c10d logs each failed bind attempt there, besides the exception
-    g.store = c10::make_intrusive<c10d::TCPStore>(g.host, store_options);
+    auto tcp = c10::make_intrusive<c10d::TCPStore>(g.host, store_options);
+    g.store = c10::make_intrusive<c10d::PrefixStore>("segkit-attempt-" + std::to_string(given.attempt), tcp);
   } catch (const std::exception& e) {
     const std::string why = first_line(e);
-    if (given.rank == 0 && why.find("in use") != std::string::npos)
+    if (store_options.isServer && why.find("in use") != std::string::npos)
       fail(g.options.url, "rank 0 cannot listen on port " + std::to_string(port) +
                               ": the port is in use (choose another port)");
-    if (given.rank == 0) fail(g.options.url, "rank 0 cannot listen on port " + std::to_string(port) + ": " + why);
+    if (store_options.isServer) fail(g.options.url, "rank 0 cannot listen on port " + std::to_string(port) + ": " + why);
     fail(g.options.url, "cannot reach rank 0 within " + g.seconds() + ": " + why);
   }
   try {
