@@ -1,7 +1,6 @@
 #include "distributed/gradient_buckets.h"
 
 #include <ATen/ops/empty.h>
-#include <ATen/ops/zeros_like.h>
 
 #include "distributed/process_group.h"
 

@@ -6,7 +6,6 @@
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO  // ProcessGroupGloo.hpp declares nothing without it; Debian's torch target defines it
 #endif
-#include <ATen/ops/cat.h>
 #include <ATen/ops/zeros.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
