@@ -17,6 +17,7 @@ packages=(
   python3-dev python3-numpy pybind11-dev python3-pytest  # the Python module (bindings/python) and its tests
   python3-pil             # Pillow: the image-segmentation pipeline returns its masks as PIL images
   python3-pip             # pip (with setuptools, wheel): tests/python/test_pip_install.py runs `pip install .`
+  python3-distributed     # Dask: tests/python/test_scaling_recipes.py runs docs/scaling.md's recipe
   chromium                # the browser UI's end-to-end test drives Debian's Chromium
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh); CI runs each for 30 s
 )
