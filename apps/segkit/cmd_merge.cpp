@@ -61,7 +61,7 @@ void run() {
     for (const auto& entry : fs::directory_iterator(dir, ec))
       if (entry.path().extension() == ".json") manifests.push_back(read_manifest(entry.path()));
   if (manifests.empty())
-    segkit::fail(args.out, "no shard manifests in " + dir.string() + " (segkit generate or segment --shard K/N write them)");
+    segkit::fail(args.out, "no shard manifests in " + dir.string() + " (segkit generate, segment or unet predict --shard K/N write them)");
 
   const Manifest& first = manifests.front();
   std::map<int, const Manifest*> by_shard;
@@ -127,7 +127,7 @@ void run() {
 }  // namespace
 
 SEGKIT_COMMAND("merge", "Check the shards of a folder run (--shard K/N) and write its folder-level files", [](CLI::App& cmd) {
-  cmd.add_option("out", args.out, "The output folder the shards wrote to (OUT of generate/segment --shard)")->required();
+  cmd.add_option("out", args.out, "The output folder the shards wrote to (OUT of generate, segment or unet predict --shard)")->required();
   cmd.add_flag("--json", args.json, "Print the summary as JSON");
   segkit::cli::add_common_options(cmd, args.common);
   cmd.callback(run);

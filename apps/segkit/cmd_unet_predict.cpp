@@ -1,14 +1,19 @@
-// `segkit unet predict`: label PNGs (and probabilities, overlays) for one image or a folder.
+// `segkit unet predict`: label PNGs (and probabilities, overlays) for one image or a folder
+// (resumable, shardable with --shard K/N).
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cmd_unet.h"
 #include "command.h"
+#include "core/stale_temporaries.h"
+#include "image_folder.h"
+#include "progress_bar.h"
 #include "segkit/error.h"
 #include "segkit/image.h"
 #include "segkit/safetensors.h"
 #include "segkit/unet.h"
+#include "shards.h"
 
 namespace fs = std::filesystem;
 
@@ -18,7 +23,7 @@ namespace {
 
 struct PredictFlags {
   CommonOptions common;
-  std::string model, image, input, out;
+  std::string model, image, input, out, shard;
   UNetPredictOptions options;
   bool overlay = false, json = false;
 };
@@ -28,13 +33,13 @@ const uint8_t kPalette[][3] = {{230, 25, 75},  {60, 180, 75},   {255, 225, 25}, 
                                {245, 130, 48}, {145, 30, 180},  {70, 240, 240}, {240, 50, 230},
                                {210, 245, 60}, {250, 190, 212}, {0, 128, 128},  {170, 110, 40}};
 
-void write_outputs(const PredictFlags& f, const std::string& image_path, const UNetModel& model) {
+// The label PNG is written last: where it exists, the image is done (a rerun skips it).
+void write_outputs(const PredictFlags& f, const std::string& image_path, const std::string& base_name,
+                   const UNetModel& model) {
   const Image image = load_image(image_path);
   const UNetPrediction p = unet_predict(model, image, f.options);
-  const std::string stem = fs::path(image_path).stem().string();
-  const std::string base = (fs::path(f.out) / stem).string();
+  const std::string base = (fs::path(f.out) / base_name).string();
   std::vector<uint8_t> labels(p.labels.begin(), p.labels.end());
-  save_png(base + ".png", labels.data(), p.width, p.height, 1);
   if (f.options.probabilities)
     write_safetensors(base + ".probabilities.safetensors",
                       {{"probabilities", DType::F32, {p.classes, p.height, p.width}, p.probabilities.data()}},
@@ -47,7 +52,47 @@ void write_outputs(const PredictFlags& f, const std::string& image_path, const U
     }
     save_png(base + ".overlay.png", rgb.data(), p.width, p.height, 3);
   }
+  save_png(base + ".png", labels.data(), p.width, p.height, 1);
   if (f.json) std::cout << nlohmann::json{{"image", image_path}, {"labels", base + ".png"}}.dump() << "\n";
+}
+
+// Every image of the folder (or of this shard of it): finished ones skipped, a damaged one
+// warned about and counted; Error at the end when any failed.
+void run_folder(const PredictFlags& f, const UNetModel& model, const Shard& shard) {
+  const std::vector<fs::path> all = list_images(f.input);
+  if (all.empty()) fail(f.input, "no images");
+  const std::vector<std::string> all_bases = output_bases(all);
+  remove_stale_temporaries(f.out);
+  std::vector<ShardFile> record;
+  size_t done = 0, skipped = 0, failed = 0, taken = 0;
+  for (size_t i = 0; i < all.size(); ++i) taken += shard.takes(i);
+  ProgressBar bar(taken, f.common.quiet || f.json);
+  for (size_t i = 0, n = 0; i < all.size(); ++i) {
+    if (!shard.takes(i)) continue;
+    bar.update(n++, all[i].filename().string());
+    record.push_back({all[i].filename().string(), "", "done"});
+    if (fs::exists(fs::path(f.out) / (all_bases[i] + ".png"))) {
+      ++skipped;
+      record.back().status = "skipped";
+      continue;
+    }
+    try {
+      write_outputs(f, all[i].string(), all_bases[i], model);
+      ++done;
+    } catch (const Error& e) {
+      bar.finish();
+      std::cerr << "segkit: warning: skipped " << e.what() << "\n";
+      ++failed;
+      record.back().status = "failed";
+    }
+  }
+  bar.update(taken, "");
+  bar.finish();
+  if (shard.active()) write_shard_manifest(f.out, shard, "unet predict", f.input, record, nullptr);
+  if (!f.common.quiet && !f.json)
+    std::cerr << taken << " image(s)" << (shard.active() ? " in shard " + shard.name() : "") << ": " << done
+              << " segmented into " << f.out << ", " << skipped << " already done, " << failed << " failed\n";
+  if (failed) fail(f.input, std::to_string(failed) + " of " + std::to_string(taken) + " images failed");
 }
 
 }  // namespace
@@ -57,7 +102,7 @@ void add_unet_predict(CLI::App& unet) {
   CLI::App* cmd = unet.add_subcommand("predict", "Segment images with a trained U-Net");
   cmd->add_option("-m,--model", f->model, "Checkpoint (RUN/best.safetensors)")->required();
   auto* image = cmd->add_option("-i,--image", f->image, "One image");
-  auto* input = cmd->add_option("--input", f->input, "A folder of images");
+  auto* input = cmd->add_option("--input", f->input, "A folder of images (resumable: a rerun skips images whose STEM.png exists)");
   image->excludes(input);
   cmd->add_option("-o,--out", f->out, "Output folder: STEM.png label maps (class index per pixel)")->required();
   cmd->add_option("--tile", f->options.tile, "Tile side in pixels (0 = whole image)")->check(CLI::NonNegativeNumber);
@@ -68,27 +113,22 @@ void add_unet_predict(CLI::App& unet) {
                 "Test-time augmentation: average over the 8 flips and quarter turns (8x slower)");
   cmd->add_flag("--overlay", f->overlay, "Also write STEM.overlay.png (classes coloured over the image)");
   cmd->add_flag("--json", f->json, "Print one JSON line per image");
+  cmd->add_option("--shard", f->shard,
+                  "With --input: only shard K of N of the folder (K/N from 0, or env: the launcher's RANK/WORLD_SIZE, "
+                  "Slurm or Open MPI variables); then segkit merge OUT");
   add_common_options(*cmd, f->common);
   cmd->callback([f] {
     apply_common_options(f->common);
     if (f->image.empty() && f->input.empty()) fail("--image/--input", "give one image or a folder of images");
-    std::vector<std::string> images;
-    if (!f->image.empty()) {
-      images.push_back(f->image);
-    } else {
-      std::error_code ec;
-      if (!fs::is_directory(f->input, ec)) fail(f->input, "folder not found");
-      for (const auto& e : fs::directory_iterator(f->input))
-        if (e.is_regular_file() && e.path().filename().string()[0] != '.') images.push_back(e.path().string());
-      std::sort(images.begin(), images.end());
-      if (images.empty()) fail(f->input, "no images");
-    }
+    if (!f->shard.empty() && f->input.empty()) fail("--shard", "works with --input (a folder)");
+    const Shard shard = f->shard.empty() ? Shard{} : parse_shard(f->shard);
     auto model = UNetModel::load(require_model_family(f->model, "unet").weights);
     std::error_code ec;
     fs::create_directories(f->out, ec);
     if (ec) fail(f->out, "cannot create output folder: " + ec.message());
-    for (const auto& path : images) write_outputs(*f, path, *model);
-    if (!f->common.quiet && !f->json) std::cerr << "segmented " << images.size() << " image(s) into " << f->out << "\n";
+    if (!f->input.empty()) return run_folder(*f, *model, shard);
+    write_outputs(*f, f->image, fs::path(f->image).stem().string(), *model);
+    if (!f->common.quiet && !f->json) std::cerr << "segmented 1 image into " << f->out << "\n";
   });
 }
 

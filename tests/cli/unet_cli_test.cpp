@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "segkit/files.h"
 #include "segkit/image.h"
 #include "segkit/safetensors.h"
 #include "test_util.h"
@@ -57,6 +58,43 @@ TEST(UNetCli, TrainThenPredict) {
   const auto metrics = nlohmann::json::parse(r.out);
   EXPECT_TRUE(metrics.contains("mean_iou"));
   EXPECT_EQ(metrics.at("per_category_dice").size(), 2u);
+}
+
+TEST(UNetCli, PredictShardsAFolderResumesAndGoesPastADamagedImage) {
+  TempDir dir;
+  const std::string data = dir.file("data"), run = dir.file("run");
+  segkit::test::write_synthetic_dataset(data, 3, 32);
+  ASSERT_EQ(run_cli(tiny_train(data, run)).exit_code, 0);
+  const std::string model = run + "/best.safetensors", images = data + "/images";
+  auto predict = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"unet", "predict", "-m", model, "--input", images, "-o", out, "--threads", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args);
+  };
+  auto r = predict(dir.file("whole"), {});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("3 segmented"), std::string::npos) << r.err;
+  r = predict(dir.file("whole"), {});  // a rerun finds everything done
+  EXPECT_NE(r.err.find("0 segmented into " + dir.file("whole") + ", 3 already done"), std::string::npos) << r.err;
+
+  for (const char* shard : {"0/2", "1/2"}) ASSERT_EQ(predict(dir.file("sharded"), {"--shard", shard, "-q"}).exit_code, 0);
+  r = run_cli({"merge", dir.file("sharded")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("merged 2 shards of unet predict: 3 images"), std::string::npos) << r.out;
+  for (const char* stem : {"img0", "img1", "img2"})
+    EXPECT_EQ(segkit::read_file(dir.file(std::string("sharded/") + stem + ".png")),
+              segkit::read_file(dir.file(std::string("whole/") + stem + ".png")))
+        << stem;
+
+  { std::ofstream(images + "/img1b.png") << "not a png"; }
+  r = predict(dir.file("damaged"), {});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("warning: skipped " + images + "/img1b.png"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 of 4 images failed"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(dir.file("damaged/img2.png")));
+  expect_one_line_error(run_cli({"unet", "predict", "-m", model, "-i", images + "/img0.png", "-o", dir.file("x"),
+                                 "--shard", "0/2"}),
+                        "--shard: works with --input");
 }
 
 TEST(UNetCli, EnsembleOfTwoRunsPredictsAndEvaluates) {
