@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -18,6 +19,8 @@ using nlohmann::json;
 namespace {
 
 const char* kJson = "application/json";
+// How far past the body limit a request is still read (and dropped) so that its client gets the 413.
+constexpr size_t kDrainBytes = size_t{1} << 20;
 
 const char* reason(int status) {
   switch (status) {
@@ -72,7 +75,11 @@ HttpApp::HttpApp(HttpAppOptions options, const std::vector<Route>& routes)
 void HttpApp::configure() {
   const int threads = std::max(1, options_.threads);
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  http_.set_payload_max_length(options_.max_body_bytes);
+  // Bodies over the limit are read on (and dropped) for up to kDrainBytes more: the client is
+  // usually still sending, and a server that closed with the body unread would reset the
+  // connection, losing the 413 on the way. Beyond that httplib refuses at once.
+  const size_t drain = options_.max_body_bytes > SIZE_MAX - kDrainBytes ? SIZE_MAX : options_.max_body_bytes + kDrainBytes;
+  http_.set_payload_max_length(drain);
   http_.set_keep_alive_max_count(1000);
   http_.set_tcp_nodelay(true);  // headers and body go out in separate writes: no Nagle stall between them
   http_.set_read_timeout(30);
@@ -183,10 +190,13 @@ httplib::Server::HandlerWithContentReader HttpApp::with_body(BodyHandler f) {
       const size_t limit = options_.max_body_bytes;
       std::string body;
       bool too_large = false;
+      size_t received = 0;
       auto append = [&](const char* data, size_t n) {
-        if (body.size() + n > limit) {
+        received += n;
+        if (too_large || received > limit) {  // read on, dropping it, as configure() says
           too_large = true;
-          return false;
+          std::string().swap(body);
+          return received - limit <= kDrainBytes;
         }
         body.append(data, n);
         return true;
