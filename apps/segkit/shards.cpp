@@ -1,9 +1,8 @@
 #include "shards.h"
 
-#include <cerrno>
-#include <cstdlib>
 #include <optional>
 
+#include "core/whole_number.h"
 #include "segkit/distributed.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
@@ -13,12 +12,6 @@ namespace fs = std::filesystem;
 namespace segkit::cli {
 
 namespace {
-
-// A whole non-negative number, or nothing.
-std::optional<long> whole(const std::string& s) {
-  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  return std::strtol(s.c_str(), nullptr, 10);
-}
 
 Shard checked(long index, long count, const std::string& spec, const std::string& source) {
   if (count < 1) fail("--shard '" + spec + "'", source + "the shard count must be at least 1");
@@ -41,8 +34,8 @@ Shard parse_shard(const std::string& spec) {
     return checked(launched->rank, launched->world_size, spec, launched->source + ": ");
   }
   const size_t slash = spec.find('/');
-  const auto index = slash == std::string::npos ? std::nullopt : whole(spec.substr(0, slash));
-  const auto count = slash == std::string::npos ? std::nullopt : whole(spec.substr(slash + 1));
+  const auto index = slash == std::string::npos ? std::nullopt : whole_number(spec.substr(0, slash));
+  const auto count = slash == std::string::npos ? std::nullopt : whole_number(spec.substr(slash + 1));
   if (!index || !count) fail("--shard '" + spec + "'", "expected K/N (shard K of N, from 0) or env");
   return checked(*index, *count, spec, "");
 }

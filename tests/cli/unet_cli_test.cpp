@@ -67,7 +67,7 @@ TEST(UNetCli, PredictShardsAFolderResumesAndGoesPastADamagedImage) {
   ASSERT_EQ(run_cli(tiny_train(data, run)).exit_code, 0);
   const std::string model = run + "/best.safetensors", images = data + "/images";
   auto predict = [&](const std::string& out, std::vector<std::string> extra) {
-    std::vector<std::string> args = {"unet", "predict", "-m", model, "--input", images, "-o", out, "--threads", "1"};
+    std::vector<std::string> args = {"unet", "predict", "-m", model, "--input", images, "-o", out};  // default threads
     args.insert(args.end(), extra.begin(), extra.end());
     return run_cli(args);
   };

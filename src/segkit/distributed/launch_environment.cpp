@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "core/whole_number.h"
 #include "segkit/distributed.h"
 #include "segkit/error.h"
 
@@ -11,15 +12,9 @@ namespace segkit {
 
 namespace {
 
-// A whole non-negative number, or nothing.
-std::optional<long> whole(const std::string& s) {
-  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  return std::strtol(s.c_str(), nullptr, 10);
-}
-
 std::optional<long> env_number(const char* name) {
   const char* v = std::getenv(name);
-  return v ? whole(v) : std::nullopt;
+  return v ? whole_number(v) : std::nullopt;
 }
 
 }  // namespace
@@ -47,7 +42,7 @@ std::string checked_dist_url(const std::string& given, const std::string& contex
   std::string url = given;
   if (url.rfind("tcp://", 0) == 0) url = url.substr(6);
   const size_t colon = url.rfind(':');
-  const auto port = colon == std::string::npos ? std::nullopt : whole(url.substr(colon + 1));
+  const auto port = colon == std::string::npos ? std::nullopt : whole_number(url.substr(colon + 1));
   if (colon == 0 || !port || *port < 1 || *port > 65535)
     fail(context, "'" + given + "': expected tcp://HOST:PORT (a port from 1 to 65535)");
   return "tcp://" + url;
@@ -70,7 +65,7 @@ std::optional<DistributedOptions> distributed_from_environment() {
   const char* agent_store = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
   o.launcher_hosts_store = agent_store && std::string(agent_store) == "True";
   if (const char* restarts = std::getenv("TORCHELASTIC_RESTART_COUNT"))
-    o.attempt = static_cast<int>(whole(restarts).value_or(0));
+    o.attempt = static_cast<int>(whole_number(restarts).value_or(0));
   return o;
 }
 
