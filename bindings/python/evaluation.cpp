@@ -4,6 +4,7 @@
 // narrowing them as they are could turn an out-of-range label into a class. The GIL is released
 // while segkit counts or reads files.
 #include "evaluation.h"
+#include "array_text.h"
 
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
@@ -21,6 +22,7 @@
 #include "segkit/panoptic.h"
 
 namespace py = pybind11;
+using segkit::python::shape_text;
 
 namespace {
 
@@ -32,12 +34,6 @@ struct Labels {
   LabelType type = LabelType::I32;
   size_t count = 0;
 };
-
-std::string shape_text(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-  return s + (a.ndim() == 1 ? ",)" : ")");
-}
 
 LabelType label_type(char kind, py::ssize_t size) {
   if (kind == 'b') return LabelType::U8;  // bool's bytes are 0 and 1

@@ -23,11 +23,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "array_text.h"
 #include "evaluation.h"
 #include "segkit/error.h"
 #include "segkit/image.h"
@@ -41,6 +41,7 @@
 #include "segkit/version.h"
 
 namespace py = pybind11;
+using segkit::python::shape_text;
 
 namespace {
 
@@ -54,14 +55,6 @@ struct StateError : std::runtime_error {
 };
 
 std::string type_name(const py::handle& obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
-
-std::string shape_text(const py::array& a) {
-  std::ostringstream s;
-  s << "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
-  s << (a.ndim() == 1 ? ",)" : ")");
-  return s.str();
-}
 
 // A NumPy array over a vector's buffer; the array owns the vector (no copy). `Out` may differ from
 // T where the bytes mean the same (uint8 0/1 as bool).
