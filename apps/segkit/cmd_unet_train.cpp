@@ -23,32 +23,6 @@ struct TrainFlags {
   double dist_timeout = 300;
 };
 
-// The process group, if any: --dist-url with --rank/--world-size (or the launcher's variables),
-// or a launcher's environment alone (torchrun, srun or mpirun with MASTER_ADDR/MASTER_PORT).
-DistributedOptions distributed_options(const TrainFlags& f) {
-  DistributedOptions d;
-  if (f.dist_url == "env://" || f.dist_url.empty()) {
-    auto from_env = distributed_from_environment();
-    if (!from_env && f.dist_url == "env://")
-      fail("--dist-url env://", "no launcher set RANK/WORLD_SIZE, SLURM_PROCID/SLURM_NTASKS or "
-                                "OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE with more than one process");
-    if (!from_env && (f.rank >= 0 || f.world_size >= 0))
-      fail(f.rank >= 0 ? "--rank" : "--world-size", "needs --dist-url tcp://HOST:PORT (where rank 0 listens)");
-    if (from_env) d = *from_env;
-  } else {
-    d.url = checked_dist_url(f.dist_url, "--dist-url");
-    if (f.rank < 0 || f.world_size < 0) {
-      const auto launched = launcher_rank("--dist-url", false);
-      if (!launched) fail("--dist-url", "needs --rank and --world-size (or a launcher's RANK and WORLD_SIZE)");
-      d.rank = launched->rank;
-      d.world_size = launched->world_size;
-    }
-  }
-  if (f.rank >= 0) d.rank = f.rank;
-  if (f.world_size >= 0) d.world_size = f.world_size;
-  d.timeout_seconds = f.dist_timeout;
-  return d;
-}
 }  // namespace
 
 void add_unet_train(CLI::App& unet) {
@@ -124,7 +98,7 @@ void add_unet_train(CLI::App& unet) {
     o.quiet = flags->common.quiet;
     o.progress = !flags->common.quiet;
     if (!o.resume && o.data_dir.empty()) fail("--data", "required (except with --resume)");
-    o.distributed = distributed_options(*flags);
+    o.distributed = resolve_distributed({flags->dist_url, flags->rank, flags->world_size, flags->dist_timeout});
     UNetTrainResult r = unet_train(o);
     if (r.interrupted) {
       std::cerr << "segkit: interrupted after epoch " << r.epochs_done << "; state saved in " << o.out_dir

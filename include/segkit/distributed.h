@@ -37,6 +37,22 @@ struct DistributedOptions {
 // Error when the variables are set but incomplete or malformed.
 std::optional<DistributedOptions> distributed_from_environment();
 
+// The group a run asks for, as its user gave it. `url`: "tcp://HOST:PORT" (where rank 0 listens;
+// with rank and world_size, or a launcher's RANK and WORLD_SIZE), "env://" (a launcher's
+// variables, which must be set) or "" (a launcher's variables where set, else no group);
+// rank and world_size -1 where not given.
+struct DistributedRequest {
+  std::string url;
+  int rank = -1, world_size = -1;
+  double timeout_seconds = 300;
+};
+// The caller's words for the request's fields, for messages: the CLI's flags, Python's arguments.
+struct DistributedRequestNames {
+  std::string url = "--dist-url", rank = "--rank", world_size = "--world-size";
+};
+// The options the request means; Error naming the field for an incomplete or malformed one.
+DistributedOptions resolve_distributed(const DistributedRequest& request, const DistributedRequestNames& names = {});
+
 // "HOST:PORT" (or "tcp://HOST:PORT") checked; Error naming `context` otherwise.
 std::string checked_dist_url(const std::string& url, const std::string& context);
 

@@ -1,5 +1,5 @@
 // The launchers' variables (torchrun, Slurm, Open MPI) read in one place, for `--shard env` and
-// for joining a training process group.
+// for joining a training process group; what a run's distributed options mean.
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -67,6 +67,32 @@ std::optional<DistributedOptions> distributed_from_environment() {
   if (const char* restarts = std::getenv("TORCHELASTIC_RESTART_COUNT"))
     o.attempt = static_cast<int>(whole_number(restarts).value_or(0));
   return o;
+}
+
+DistributedOptions resolve_distributed(const DistributedRequest& r, const DistributedRequestNames& names) {
+  DistributedOptions d;
+  if (r.url == "env://" || r.url.empty()) {
+    auto from_env = distributed_from_environment();
+    if (!from_env && r.url == "env://")
+      fail(names.url + " env://", "no launcher set RANK/WORLD_SIZE, SLURM_PROCID/SLURM_NTASKS or "
+                                  "OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE with more than one process");
+    if (!from_env && (r.rank >= 0 || r.world_size >= 0))
+      fail(r.rank >= 0 ? names.rank : names.world_size, "needs " + names.url + " tcp://HOST:PORT (where rank 0 listens)");
+    if (from_env) d = *from_env;
+  } else {
+    d.url = checked_dist_url(r.url, names.url);
+    if (r.rank < 0 || r.world_size < 0) {
+      const auto launched = launcher_rank(names.url, false);
+      if (!launched)
+        fail(names.url, "needs " + names.rank + " and " + names.world_size + " (or a launcher's RANK and WORLD_SIZE)");
+      d.rank = launched->rank;
+      d.world_size = launched->world_size;
+    }
+  }
+  if (r.rank >= 0) d.rank = r.rank;
+  if (r.world_size >= 0) d.world_size = r.world_size;
+  d.timeout_seconds = r.timeout_seconds;
+  return d;
 }
 
 }  // namespace segkit
