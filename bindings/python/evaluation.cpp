@@ -193,22 +193,7 @@ py::dict evaluate_semantic(const py::sequence& predictions, const py::sequence& 
     py::gil_scoped_release release;
     r = accumulate(pairs, options);
   }
-  py::dict d;
-  d["mean_iou"] = r.mean_iou;
-  d["mean_accuracy"] = r.mean_accuracy;
-  d["overall_accuracy"] = r.overall_accuracy;
-  d["per_category_iou"] = numpy_array(r.per_category_iou);
-  d["per_category_accuracy"] = numpy_array(r.per_category_accuracy);
-  d["mean_dice"] = r.mean_dice;
-  d["per_category_dice"] = numpy_array(r.per_category_dice);
-  d["total_area_intersect"] = numpy_array(r.area_intersect);
-  d["total_area_union"] = numpy_array(r.area_union);
-  d["total_area_pred_label"] = numpy_array(r.area_pred);
-  d["total_area_label"] = numpy_array(r.area_label);
-  d["num_evaluated_pixels"] = r.num_evaluated_pixels;
-  d["num_gt_out_of_range_pixels"] = r.num_gt_out_of_range_pixels;
-  d["num_pred_out_of_range_pixels"] = r.num_pred_out_of_range_pixels;
-  return d;
+  return segkit::python::semantic_dict(r);
 }
 
 // {category id: value}, in the result's category order.
@@ -267,6 +252,25 @@ py::dict evaluate_panoptic(const std::string& gt_json_file, const std::string& p
 }
 
 }  // namespace
+
+py::dict segkit::python::semantic_dict(const segkit::SemanticResult& r) {
+  py::dict d;
+  d["mean_iou"] = r.mean_iou;
+  d["mean_accuracy"] = r.mean_accuracy;
+  d["overall_accuracy"] = r.overall_accuracy;
+  d["per_category_iou"] = numpy_array(r.per_category_iou);
+  d["per_category_accuracy"] = numpy_array(r.per_category_accuracy);
+  d["mean_dice"] = r.mean_dice;
+  d["per_category_dice"] = numpy_array(r.per_category_dice);
+  d["total_area_intersect"] = numpy_array(r.area_intersect);
+  d["total_area_union"] = numpy_array(r.area_union);
+  d["total_area_pred_label"] = numpy_array(r.area_pred);
+  d["total_area_label"] = numpy_array(r.area_label);
+  d["num_evaluated_pixels"] = r.num_evaluated_pixels;
+  d["num_gt_out_of_range_pixels"] = r.num_gt_out_of_range_pixels;
+  d["num_pred_out_of_range_pixels"] = r.num_pred_out_of_range_pixels;
+  return d;
+}
 
 void bind_evaluation(py::module_& m) {
   m.def("evaluate_semantic", &evaluate_semantic, py::arg("predictions"), py::arg("references"),

@@ -7,9 +7,10 @@
 // else RuntimeError. Wrong dtypes, shapes and non-contiguous arrays are refused with ValueError
 // before the library sees them.
 //
-// Models: load_model gives a Model, or its subclass Mask2FormerModel for a Mask2Former folder or
-// Sam3Model for a SAM 3 folder (segment() in one call); SAM models go to SamPredictor and
-// SamMaskGenerator. segkit.evaluate's functions are in evaluation.cpp.
+// Models: load_model gives a Model, or its subclass Mask2FormerModel for a Mask2Former folder,
+// Sam3Model for a SAM 3 folder (segment() in one call) or UNetModel for a U-Net checkpoint; SAM
+// models go to SamPredictor and SamMaskGenerator. segkit.evaluate's functions are in
+// evaluation.cpp, the U-Net's in unet.cpp, what they share in module_common.h.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -29,6 +30,8 @@
 
 #include "array_text.h"
 #include "evaluation.h"
+#include "module_common.h"
+#include "unet.h"
 #include "segkit/error.h"
 #include "segkit/image.h"
 #include "segkit/mask2former.h"
@@ -41,66 +44,21 @@
 #include "segkit/version.h"
 
 namespace py = pybind11;
+using segkit::python::image_from_array;
+using segkit::python::load_any_model;
+using segkit::python::load_family;
+using segkit::python::NotFound;
+using segkit::python::owned_array;
+using segkit::python::PyModel;
 using segkit::python::shape_text;
+using segkit::python::type_name;
 
 namespace {
 
-// FileNotFoundError: a path that does not exist.
-struct NotFound : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 // RuntimeError: a call out of order.
 struct StateError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-std::string type_name(const py::handle& obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
-
-// A NumPy array over a vector's buffer; the array owns the vector (no copy). `Out` may differ from
-// T where the bytes mean the same (uint8 0/1 as bool).
-template <class Out, class T>
-py::array owned_array(std::vector<T>&& data, std::vector<py::ssize_t> shape) {
-  static_assert(sizeof(Out) == sizeof(T), "same element size");
-  auto* heap = new std::vector<T>(std::move(data));
-  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-  return py::array(py::dtype::of<Out>(), std::move(shape), heap->data(), owner);
-}
-
-// An 8-bit RGB image from a C-contiguous uint8 H×W×3 array (BGR reversed to RGB); ValueError
-// naming `what` for anything else.
-segkit::Image image_from_array(const py::handle& obj, bool bgr, const std::string& what = "image") {
-  if (!py::isinstance<py::array>(obj))
-    throw py::value_error(what + ": expected a numpy.ndarray of uint8, shape (H, W, 3); got " + type_name(obj));
-  const auto a = py::reinterpret_borrow<py::array>(obj);
-  if (a.dtype().kind() != 'u' || a.itemsize() != 1)
-    throw py::value_error(what + ": expected dtype uint8, got " + std::string(py::str(a.dtype())));
-  if (a.ndim() != 3 || a.shape(2) != 3)
-    throw py::value_error(what + ": expected shape (H, W, 3) (RGB), got " + shape_text(a));
-  if (a.shape(0) < 1 || a.shape(1) < 1) throw py::value_error(what + ": the image is empty, shape " + shape_text(a));
-  if (!(a.flags() & py::array::c_style))
-    throw py::value_error(what + ": the array is not C-contiguous; pass numpy.ascontiguousarray(image)");
-  const int64_t pixels = int64_t(a.shape(0)) * a.shape(1);
-  if (a.shape(0) > std::numeric_limits<int>::max() / 4 || a.shape(1) > std::numeric_limits<int>::max() / 4 ||
-      pixels > segkit::default_max_pixels())
-    throw py::value_error(what + ": " + shape_text(a) + " is more than the pixel limit (" +
-                          std::to_string(segkit::default_max_pixels()) + " pixels; SEGKIT_MAX_PIXELS)");
-  segkit::Image image;
-  image.height = int(a.shape(0));
-  image.width = int(a.shape(1));
-  const auto* src = static_cast<const uint8_t*>(a.data());
-  const size_t n = size_t(pixels) * 3;
-  if (!bgr) {
-    image.rgb.assign(src, src + n);
-  } else {
-    image.rgb.resize(n);
-    for (size_t i = 0; i < n; i += 3) {
-      image.rgb[i] = src[i + 2];
-      image.rgb[i + 1] = src[i + 1];
-      image.rgb[i + 2] = src[i];
-    }
-  }
-  return image;
-}
 
 py::array image_to_array(segkit::Image&& image) {
   const py::ssize_t h = image.height, w = image.width;
@@ -127,11 +85,6 @@ FloatArray float_array(const py::handle& obj, const std::string& name) {
 // ---------------------------------------------------------------------------------------------
 // Models
 
-struct PyModel {
-  std::shared_ptr<const segkit::Model> model;
-  std::string source;
-};
-
 // A Mask2Former model: the Model it is, and the Mask2Former API.
 struct PyMask2Former : PyModel {
   std::shared_ptr<const segkit::Mask2FormerModel> mask2former;
@@ -148,6 +101,8 @@ py::object model_object(PyModel m) {
     return py::cast(PyMask2Former{std::move(m), std::move(m2f)});
   if (auto sam3 = std::dynamic_pointer_cast<const segkit::Sam3Model>(m.model))
     return py::cast(PySam3{std::move(m), std::move(sam3)});
+  if (auto unet = std::dynamic_pointer_cast<const segkit::UNetModel>(m.model))
+    return py::cast(segkit::python::PyUNet{std::move(m), std::move(unet)});
   return py::cast(std::move(m));
 }
 
@@ -157,28 +112,6 @@ std::shared_ptr<const segkit::SamModel> sam_of(const PyModel& m, const std::stri
     throw py::value_error(who + ": " + m.source + " is a " + m.model->info().family_title +
                           " model; this needs a SAM model");
   return sam;
-}
-
-PyModel load_any_model(const std::string& source, const std::string& precision, const std::string& device,
-                       bool warn_unused) {
-  segkit::LoadOptions options;
-  options.precision = segkit::parse_precision(precision);
-  options.device = segkit::parse_device(device);
-  options.warn_unused = warn_unused;
-  PyModel m{nullptr, source};
-  std::string missing;
-  {
-    py::gil_scoped_release release;
-    try {
-      m.model = segkit::load_model(source, options);
-    } catch (const segkit::Error& e) {
-      std::error_code ec;
-      if (std::filesystem::exists(source, ec)) throw;
-      missing = e.what();  // neither a path nor a repo id in the local cache
-    }
-  }
-  if (!missing.empty()) throw NotFound(missing);
-  return m;
 }
 
 py::object load_model(const std::string& source, const std::string& precision, const std::string& device,
@@ -405,18 +338,6 @@ class PyGenerator {
 // ---------------------------------------------------------------------------------------------
 // Mask2FormerModel: segment() in one call, transformers' post-processing parameters by name.
 
-// Mask2FormerModel.load, Sam3Model.load: load_model's loading, ValueError for another family.
-template <class PyFamily, class Family>
-PyFamily load_family(const std::filesystem::path& path, const std::string& precision, const std::string& device,
-                     bool warn_unused, const std::string& who, const std::string& title) {
-  PyModel m = load_any_model(path.string(), precision, device, warn_unused);
-  auto family = std::dynamic_pointer_cast<const Family>(m.model);
-  if (!family)
-    throw py::value_error(who + ": " + m.source + " is a " + m.model->info().family_title +
-                          " model; this needs a " + title + " model");
-  return PyFamily{std::move(m), std::move(family)};
-}
-
 PyMask2Former load_mask2former(const std::filesystem::path& path, const std::string& precision,
                                const std::string& device, bool warn_unused) {
   return load_family<PyMask2Former, segkit::Mask2FormerModel>(path, precision, device, warn_unused,
@@ -586,6 +507,8 @@ PYBIND11_MODULE(_segkit, m) {
       .def("__repr__", [](const PyModel& self) {
         return "<segkit.Model " + self.model->info().architecture + " from '" + self.source + "'>";
       });
+
+  segkit::python::bind_unet(m);
 
   py::class_<PyMask2Former, PyModel>(m, "Mask2FormerModel",
                                      "A Mask2Former model: semantic, instance and panoptic segmentation in one call")

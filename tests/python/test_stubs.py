@@ -70,7 +70,7 @@ def runtime_module(module):
     return segkit if module == "__init__" else importlib.import_module(f"segkit.{module}")
 
 
-@pytest.mark.parametrize("module", ["__init__", "pipeline", "sam", "_images", "evaluate"])
+@pytest.mark.parametrize("module", ["__init__", "pipeline", "sam", "_images", "evaluate", "unet"])
 def test_python_signatures_match_their_stubs(module):
     runtime = runtime_module(module)
     checked = 0
@@ -117,6 +117,8 @@ def native_parameters(doc):
     out = []
     for part in re.split(r",\s*(?=\w+:)", inside) if inside.strip() else []:
         name, _, rest = part.partition(":")
+        if name.strip() == "*":  # keyword-only from here (py::kw_only)
+            continue
         default = rest.split("=", 1)[1].strip() if "=" in rest else None
         out.append((name.strip(), default))
     return out

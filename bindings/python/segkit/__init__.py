@@ -10,8 +10,12 @@
     finder = pipeline("promptable-concept-segmentation", model="facebook/sam3")
     trucks = finder(image, text="yellow truck")   # [{"score", "box", "mask", "label"}]
 
+    run = segkit.unet.train(data="cells/", out="run/")   # segkit unet train
+    labels = segkit.UNetModel.load(run["best"]).predict(image)["labels"]
+
 segment-anything's API: ``load_model``, ``SamPredictor``, ``SamAutomaticMaskGenerator``;
-Mask2Former's: ``Mask2FormerModel`` and SAM 3's: ``Sam3Model`` (what ``load_model`` gives for one).
+Mask2Former's: ``Mask2FormerModel``, SAM 3's: ``Sam3Model`` and U-Net's: ``UNetModel`` (what
+``load_model`` gives for one) and ``segkit.unet.train``.
 Metrics: ``segkit.evaluate.mean_iou`` (Hugging Face evaluate's), ``coco`` and ``panoptic``.
 See docs/python.md.
 """
@@ -22,7 +26,7 @@ try:  # installed: the extension module inside the package
 except ImportError:  # a build tree: build/python/_segkit*.so on PYTHONPATH next to bindings/python
     import _segkit as _native
 
-from . import evaluate
+from . import evaluate, unet
 from ._images import as_rgb_array
 from .pipeline import pipeline
 from .sam import SamAutomaticMaskGenerator, SamPredictor
@@ -30,6 +34,7 @@ from .sam import SamAutomaticMaskGenerator, SamPredictor
 Model = _native.Model
 Mask2FormerModel = _native.Mask2FormerModel
 Sam3Model = _native.Sam3Model
+UNetModel = _native.UNetModel
 num_threads = _native.num_threads
 set_num_threads = _native.set_num_threads
 __version__ = _native.__version__
@@ -44,8 +49,8 @@ def load_image(path):
 
 def load_model(name_or_path, precision="fp32", device="cpu", warn_unused=True):
     """Loads a model once, for pipelines, SamPredictor and SamAutomaticMaskGenerator; a
-    Mask2Former model comes as a ``Mask2FormerModel`` and a SAM 3 model as a ``Sam3Model`` (each a
-    ``Model`` with ``segment``).
+    Mask2Former model comes as a ``Mask2FormerModel``, a SAM 3 model as a ``Sam3Model`` (each a
+    ``Model`` with ``segment``) and a U-Net checkpoint as a ``UNetModel`` (``predict``).
 
     ``name_or_path``: a Hugging Face model folder, a repo id in the local Hugging Face cache
     (``facebook/sam-vit-base``; ``segkit pull`` downloads one), a ``.safetensors`` file or an
@@ -62,6 +67,7 @@ __all__ = [
     "Sam3Model",
     "SamAutomaticMaskGenerator",
     "SamPredictor",
+    "UNetModel",
     "as_rgb_array",
     "evaluate",
     "load_image",
@@ -69,4 +75,5 @@ __all__ = [
     "num_threads",
     "pipeline",
     "set_num_threads",
+    "unet",
 ]

@@ -82,6 +82,75 @@ class Sam3Model(Model):
         mask_threshold: float = 0.5,
     ) -> _Sam3Instances: ...
 
+class _UNetPrediction(TypedDict):
+    labels: npt.NDArray[np.int32]  # H×W class indices
+    probabilities: npt.NDArray[np.float32] | None  # C×H×W, with probabilities=True
+
+class UNetModel(Model):
+    """A U-Net (segkit unet train's checkpoints): a class per pixel."""
+
+    @staticmethod
+    def load(path: str | PathLike[str]) -> UNetModel: ...
+    @property
+    def config(self) -> dict[str, Any]: ...
+    @property
+    def classes(self) -> int: ...
+    @property
+    def in_channels(self) -> int: ...
+    def predict(
+        self,
+        image: npt.NDArray[np.uint8],
+        tile: int = 0,
+        overlap: int = -1,
+        probabilities: bool = False,
+        test_time_augmentation: bool = False,
+    ) -> _UNetPrediction: ...
+    def evaluate(
+        self, data_dir: str | PathLike[str], tile: int = 0, overlap: int = -1, test_time_augmentation: bool = False
+    ) -> dict[str, Any]: ...
+    def save(self, path: str | PathLike[str]) -> None: ...
+
+class _UNetRun(TypedDict):
+    epochs_done: int
+    log: list[dict[str, Any]]  # one per epoch, as log.jsonl
+    best: str
+    last: str
+
+def unet_train(
+    *,
+    data: str | PathLike[str] | None = None,
+    out: str | PathLike[str],
+    val: str | PathLike[str] | None = None,
+    val_split: Sequence[str] = ...,
+    classes: int = 0,
+    epochs: int = 0,
+    steps_per_epoch: int = 0,
+    batch_size: int = 4,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    crop: int = 256,
+    depth: int = 4,
+    width: int = 16,
+    upsample: Literal["transpose", "bilinear"] = "transpose",
+    padding: Literal["same", "valid"] = "same",
+    batch_norm: bool = True,
+    loss: Literal["ce", "dice", "ce+dice"] = "ce+dice",
+    class_weights: Sequence[float] = ...,
+    border_weight: float = 0.0,
+    border_sigma: float = 5.0,
+    ema: float = 0.0,
+    dropout: float = 0.0,
+    augment: Sequence[Literal["flip", "rot90", "elastic", "intensity", "none"]] = ...,
+    seed: int = 0,
+    precision: Literal["fp32", "bf16"] = "fp32",
+    resume: bool = False,
+    quiet: bool = False,
+    dist_url: str | None = None,
+    rank: int | None = None,
+    world_size: int | None = None,
+    dist_timeout: float = 300.0,
+) -> _UNetRun: ...
+
 class SamPredictor:
     """segment-anything's SamPredictor: encode an image once, prompt it often."""
 
