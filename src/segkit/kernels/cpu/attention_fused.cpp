@@ -3,6 +3,7 @@
 #include <ATen/ops/zeros.h>
 
 #include "core/cpu_features.h"
+#include "kernels/aten_path.h"
 #include "kernels/cpu/attention_fused_problem.h"
 #include "kernels/cpu/cpu_tensor.h"
 #include "segkit/error.h"
@@ -25,8 +26,8 @@ const uint32_t* units(const at::Tensor& t) { return static_cast<const uint32_t*>
 
 }  // namespace
 
-bool fused_attention_supported(at::ScalarType type, int64_t head_dim) {
-  return cpu_has(type) && head_dim > 0 && head_dim % 16 == 0 && head_dim <= 256;
+bool fused_attention_supported(at::ScalarType type, int64_t head_dim, const at::Device& device) {
+  return hand_written_path(device) && cpu_has(type) && head_dim > 0 && head_dim % 16 == 0 && head_dim <= 256;
 }
 
 void fused_attention(const at::Tensor& qkv_in, const at::Tensor& qkv_bias, int64_t heads, int64_t window,
@@ -38,7 +39,7 @@ void fused_attention(const at::Tensor& qkv_in, const at::Tensor& qkv_bias, int64
   const at::ScalarType type = shapes ? qkv_in.scalar_type() : at::kFloat;
   const bool types = shapes && out.scalar_type() == type && qkv_in.stride(3) == 1 && out.stride(3) == 1 &&
                      (!qkv_bias.defined() || (qkv_bias.scalar_type() == type && qkv_bias.numel() == qkv_in.size(3)));
-  if (!types || !fused_attention_supported(type, qkv_in.size(3) / (3 * heads)))
+  if (!types || !fused_attention_supported(type, qkv_in.size(3) / (3 * heads), qkv_in.device()))
     fail("fused_attention", "qkv, its bias or out of an unexpected shape, type or layout, or no kernel for this CPU");
   // Rows are read in 32-bit units: in bfloat16 they must start at even elements.
   const int64_t per_unit = type == at::kBFloat16 ? 2 : 1;

@@ -8,10 +8,11 @@
 
 namespace segkit::kernels {
 
-// Whether fused_attention runs on this CPU for this type and head size: float32 needs x86-64
-// with AVX-512, bfloat16 also AVX-512 BF16; head sizes are multiples of 16, at most 256.
-// Otherwise callers take the unfused path.
-bool fused_attention_supported(at::ScalarType type, int64_t head_dim);
+// Whether fused_attention runs on this CPU for this type and head size, for tensors on `device`
+// (the CPU, unless the ATen path is forced: kernels/aten_path.h): float32 needs x86-64 with
+// AVX-512, bfloat16 also AVX-512 BF16; head sizes are multiples of 16, at most 256. Otherwise
+// callers take the unfused path.
+bool fused_attention_supported(at::ScalarType type, int64_t head_dim, const at::Device& device);
 
 // Upstream's encoder attention (decomposed relative positions), windowed or global, straight
 // from the qkv projection of a B×H×W token grid:

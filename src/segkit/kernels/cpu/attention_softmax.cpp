@@ -1,5 +1,7 @@
 #include "kernels/cpu/attention_softmax.h"
 
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/softmax.h>
 #include <c10/util/BFloat16.h>
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "core/torch_parallel.h"
+#include "kernels/aten_path.h"
 #include "kernels/cpu/cpu_tensor.h"
 #include "segkit/error.h"
 
@@ -248,6 +251,16 @@ void run(const at::Tensor& scores, const at::Tensor& rel_h, const at::Tensor& re
 }  // namespace
 
 void add_rel_pos_softmax_(const at::Tensor& scores, const at::Tensor& rel_h, const at::Tensor& rel_w) {
+  if (!hand_written_path({&scores, &rel_h, &rel_w})) {  // the same sums in ATen, float32 as here
+    at::Tensor s = scores.to(at::kFloat);
+    if (rel_h.defined()) {
+      const int64_t G = scores.size(0), T = scores.size(1), kh = rel_h.size(2), kw = rel_w.size(2);
+      s = (s.view({G, T, kh, kw}) + rel_h.to(at::kFloat).unsqueeze(3) + rel_w.to(at::kFloat).unsqueeze(2))
+              .view({G, T, kh * kw});
+    }
+    scores.copy_(at::softmax(s, -1));
+    return;
+  }
   require_cpu("add_rel_pos_softmax_", {&scores, &rel_h, &rel_w});
   const auto type = scores.scalar_type();
   bool ok = scores.dim() == 3 && scores.is_contiguous() && (type == at::kFloat || type == at::kBFloat16);
@@ -267,10 +280,18 @@ void add_rel_pos_softmax_(const at::Tensor& scores, const at::Tensor& rel_h, con
 void softmax_last_dim_(const at::Tensor& x) {
   if (x.dim() < 1 || !x.is_contiguous()) fail("softmax_last_dim_", "needs a contiguous tensor");
   if (x.numel() == 0) return;
+  if (!hand_written_path({&x})) {  // in float32, as here
+    x.copy_(at::softmax(x, -1, at::kFloat));
+    return;
+  }
   add_rel_pos_softmax_(x.view({1, -1, x.size(-1)}), at::Tensor(), at::Tensor());
 }
 
 void softmax_across_rows_(const at::Tensor& x) {
+  if (!hand_written_path({&x})) {
+    x.copy_(at::softmax(x, -2));
+    return;
+  }
   require_cpu("softmax_across_rows_", {&x});
   if (x.dim() < 2 || !x.is_contiguous() || x.scalar_type() != at::kFloat)
     fail("softmax_across_rows_", "needs a contiguous float32 tensor of at least two dimensions");

@@ -1,6 +1,9 @@
 #include "kernels/cpu/deformable_sampling.h"
 
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/grid_sampler.h>
+#include <ATen/ops/stack.h>
 
 #include <cmath>
 #include <string>
@@ -8,6 +11,7 @@
 
 #include "core/cpu_features.h"
 #include "core/torch_parallel.h"
+#include "kernels/aten_path.h"
 #include "kernels/cpu/cpu_tensor.h"
 #include "segkit/error.h"
 
@@ -137,9 +141,32 @@ void require(bool ok, const std::string& what) {
 
 }  // namespace
 
+// The same with ATen's grid_sample, level by level (any device).
+at::Tensor aten_deformable_sampling(const at::Tensor& value, const std::vector<LevelShape>& levels,
+                                    const at::Tensor& locations, const at::Tensor& weights) {
+  const int64_t batch = value.size(0), heads = value.size(2), head_dim = value.size(3);
+  const int64_t queries = locations.size(1), points = locations.size(4);
+  const at::Tensor grids = locations * 2 - 1;
+  std::vector<at::Tensor> sampled;
+  int64_t start = 0;
+  for (size_t l = 0; l < levels.size(); ++l) {
+    const int64_t h = levels[l].height, w = levels[l].width;
+    // (B·heads)×dh×h×w maps and (B·heads)×Q×P×2 grids
+    const at::Tensor map = value.narrow(1, start, h * w).permute({0, 2, 3, 1}).reshape({batch * heads, head_dim, h, w});
+    const at::Tensor grid = grids.select(3, int64_t(l)).transpose(1, 2).reshape({batch * heads, queries, points, 2});
+    sampled.push_back(at::grid_sampler(map, grid, /*bilinear*/ 0, /*zeros*/ 0, /*align_corners*/ false));
+    start += h * w;
+  }
+  // (B·heads)×dh×Q×(L·P) samples weighted and summed over levels and points
+  const at::Tensor stacked = at::stack(sampled, -2).flatten(-2);
+  const at::Tensor w = weights.transpose(1, 2).reshape({batch * heads, 1, queries, -1});
+  return (stacked * w).sum(-1).view({batch, heads * head_dim, queries}).transpose(1, 2).contiguous();
+}
+
 at::Tensor deformable_sampling(const at::Tensor& value_in, const std::vector<LevelShape>& levels,
                                const at::Tensor& locations_in, const at::Tensor& weights_in) {
-  require_cpu(kName, {&value_in, &locations_in, &weights_in});
+  const bool hand_written = hand_written_path({&value_in, &locations_in, &weights_in});
+  if (hand_written) require_cpu(kName, {&value_in, &locations_in, &weights_in});
   for (const at::Tensor* t : {&value_in, &locations_in, &weights_in})
     require(t->scalar_type() == at::kFloat, "expects float32 tensors");
   require(value_in.dim() == 4, "value must be B×S×heads×dh, got " + shape_text(value_in.sizes()));
@@ -163,6 +190,7 @@ at::Tensor deformable_sampling(const at::Tensor& value_in, const std::vector<Lev
   }
   require(total == sequence, "the levels hold " + std::to_string(total) + " positions, value has " +
                                  std::to_string(sequence));
+  if (!hand_written) return aten_deformable_sampling(value_in, levels, locations_in, weights_in);
 
   const at::Tensor value = value_in.contiguous(), locations = locations_in.contiguous(),
                    weights = weights_in.contiguous();

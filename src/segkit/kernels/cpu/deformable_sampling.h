@@ -17,7 +17,9 @@ struct LevelShape {
 // concatenated in the order of `levels`. sampling_locations: B×Q×heads×L×P×2 normalised (x, y),
 // (0, 0) the top-left corner of the map and (1, 1) the bottom-right one; points outside read
 // zeros. attention_weights: B×Q×heads×L×P. Returns B×Q×(heads·dh), head-major.
-// Each sample is grid_sample(bilinear, zeros padding, align_corners=false) at 2·location − 1:
+// On another device, or with the ATen path forced (kernels/aten_path.h), ATen's grid_sample computes
+// it level by level. Each sample is grid_sample(bilinear, zeros padding, align_corners=false) at
+// 2·location − 1:
 // pixel (x·W − 0.5, y·H − 0.5), neighbours outside the map contribute 0, no renormalisation.
 at::Tensor deformable_sampling(const at::Tensor& value, const std::vector<LevelShape>& levels,
                                const at::Tensor& sampling_locations, const at::Tensor& attention_weights);

@@ -9,6 +9,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_GELU_AVX512 1
+#include "kernels/aten_path.h"
 #include "kernels/cpu/avx512_exp.h"
 #include "kernels/cpu/avx512_mask.h"
 // GCC 12's AVX-512 headers make "undefined" vectors by self-assignment, which its own
@@ -67,7 +68,7 @@ void add_bias_gelu_(const at::Tensor& y, const at::Tensor& bias) {
   const bool bias_ok = !bias.defined() || (bias.scalar_type() == at::kFloat && bias.device().is_cpu() &&
                                            bias.is_contiguous() && bias.dim() == 1 && y.dim() >= 1 &&
                                            bias.size(0) == y.size(-1));
-  if (core::cpu_has_avx512() && y.scalar_type() == at::kFloat && y.device().is_cpu() && y.is_contiguous() && y.dim() >= 1 &&
+  if (core::cpu_has_avx512() && y.scalar_type() == at::kFloat && hand_written_path(y.device()) && y.is_contiguous() && y.dim() >= 1 &&
       y.size(-1) > 0 && bias_ok) {
     const int64_t cols = y.size(-1), rows = y.numel() / cols;
     float* data = y.data_ptr<float>();

@@ -14,6 +14,7 @@
 #define SEGKIT_LAYER_NORM_AVX512 1
 #include <immintrin.h>
 
+#include "kernels/aten_path.h"
 #include "kernels/cpu/avx512_mask.h"
 // GCC 12's AVX-512 headers make "undefined" vectors by self-assignment, which its own
 // (maybe-)uninitialized checks then report.
@@ -81,7 +82,7 @@ at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::T
                       at::ScalarType out_type) {
 #if SEGKIT_LAYER_NORM_AVX512
   const int64_t C = x.dim() >= 1 ? x.size(-1) : 0;
-  if (C > 0 && cpu_has(out_type) && x.scalar_type() == at::kFloat && x.device().is_cpu() && x.is_contiguous() &&
+  if (C > 0 && cpu_has(out_type) && x.scalar_type() == at::kFloat && hand_written_path(x.device()) && x.is_contiguous() &&
       is_float_vector(weight, C) && is_float_vector(bias, C)) {
     at::Tensor y = at::empty(x.sizes(), x.options().dtype(out_type));
     const int64_t rows = x.numel() / C;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/torch_parallel.h"
+#include "kernels/aten_path.h"
 #include "kernels/cpu/gelu.h"
 #include "kernels/cpu/onednn.h"
 
@@ -15,7 +16,9 @@ namespace segkit::kernels {
 
 namespace {
 
-bool is_cpu_float(const at::Tensor& t) { return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat; }
+bool is_cpu_float(const at::Tensor& t) {
+  return t.defined() && hand_written_path(t.device()) && t.scalar_type() == at::kFloat;
+}
 
 #if SEGKIT_HAVE_DNNL
 // A matrix as oneDNN's row-major GEMM sees it: transposed or not, with its leading dimension.

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/aten_path.h"
 #include "kernels/cpu/cpu_tensor.h"
 #include "kernels/cpu/onednn.h"
 #include "segkit/error.h"
@@ -60,7 +61,7 @@ struct PackedLinear::State {
 };
 
 std::shared_ptr<const PackedLinear> PackedLinear::pack(const at::Tensor& weight, const at::Tensor& bias, int64_t rows) {
-  if (!weight.defined() || weight.dim() != 2 || weight.scalar_type() != at::kBFloat16 || !weight.device().is_cpu() ||
+  if (!weight.defined() || weight.dim() != 2 || weight.scalar_type() != at::kBFloat16 || !hand_written_path(weight.device()) ||
       rows <= 0 || (bias.defined() && (bias.scalar_type() != at::kBFloat16 || bias.numel() != weight.size(0))))
     return nullptr;
   auto state = std::make_unique<State>();

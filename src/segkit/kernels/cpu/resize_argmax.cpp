@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/cpu_features.h"
+#include "kernels/aten_path.h"
 #include "core/torch_parallel.h"
 #include "kernels/cpu/cpu_tensor.h"
 #include "segkit/error.h"
@@ -247,9 +248,10 @@ bool aten_bilinear_arithmetic(BilinearArithmetic& arithmetic) {
   return known;
 }
 
-bool resize_argmax_available() {
+bool resize_argmax_available(const at::Device& device) {
   BilinearArithmetic unused;
-  return SEGKIT_RESIZE_ARGMAX_AVX512 && core::cpu_has_avx512() && aten_bilinear_arithmetic(unused);
+  return SEGKIT_RESIZE_ARGMAX_AVX512 && hand_written_path(device) && core::cpu_has_avx512() &&
+         aten_bilinear_arithmetic(unused);
 }
 
 at::Tensor resize_argmax(const at::Tensor& values_in, int64_t height, int64_t width, const at::Tensor& scale_in,

@@ -27,8 +27,9 @@ enum class BilinearArithmetic { fused, separate };
 // false where it matches neither (a LibTorch built otherwise): callers then resize with ATen.
 bool aten_bilinear_arithmetic(BilinearArithmetic& arithmetic);
 
-// True when resize_argmax runs here: an AVX-512 CPU (core/cpu_features.h) and a known ATen arithmetic.
-bool resize_argmax_available();
+// True when resize_argmax runs here for values on `device`: the CPU (and the ATen path not
+// forced: kernels/aten_path.h), an AVX-512 CPU (core/cpu_features.h) and a known ATen arithmetic.
+bool resize_argmax_available(const at::Device& device = at::kCPU);
 
 // values: h×w×K float32 (channels last, K ≥ 2). Each channel is resized to height×width as
 // at::upsample_bilinear2d does, multiplied by scale[c] where `scale` (K float32) is defined, and

@@ -139,8 +139,8 @@ std::vector<int64_t> nearest_sources(int64_t input_size, int64_t output_size) {
 
 // Whether kernels/cpu/resize_argmax resizes these channels to the target: it reproduces ATen's
 // generic kernel, which ATen leaves for its channels-last one with a single channel.
-bool fused_resize(int64_t channels, int target_height, int target_width) {
-  return has_target(target_height, target_width) && channels >= 2 && kernels::resize_argmax_available();
+bool fused_resize(int64_t channels, int target_height, int target_width, const at::Device& device) {
+  return has_target(target_height, target_width) && channels >= 2 && kernels::resize_argmax_available(device);
 }
 
 Segmentation empty_segmentation(SegmentationTask task, int64_t height, int64_t width, int32_t fill) {
@@ -163,7 +163,7 @@ Segmentation semantic_segmentation(const at::Tensor& class_logits, const at::Ten
   const at::Tensor mask_probs = resize_to_processed(mask_logits).sigmoid_();
   const at::Tensor flat_probs = mask_probs.reshape({mask_probs.size(0), -1});
   at::Tensor labels;
-  if (fused_resize(num_labels, target_height, target_width)) {
+  if (fused_resize(num_labels, target_height, target_width, mask_logits.device())) {
     // transformers' einsum("bqc,bqhw->bchw") as (384·384 × Q)·(Q × K): channels last, as the
     // fused resize and argmax reads them (the same products, on oneDNN: equal to the bit).
     const at::Tensor per_class =
@@ -310,7 +310,7 @@ Segmentation panoptic_segmentation(const at::Tensor& class_logits, const at::Ten
   at::Tensor owner;
   std::vector<int64_t> own_areas;
   // Weighted by the class score before both uses: the owner of each pixel, and each query's own area.
-  if (fused_resize(kept.numel(), target_height, target_width)) {
+  if (fused_resize(kept.numel(), target_height, target_width, mask_logits.device())) {
     owner = kernels::resize_argmax(probs.permute({1, 2, 0}).contiguous(), target_height, target_width, kept_scores,
                                    options.mask_threshold, &own_areas);
   } else {

@@ -132,8 +132,8 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
   return proj(out.view({B, H, W, dim}));
 }
 
-bool EncoderBlock::runs_fused_attention(at::ScalarType compute) const {
-  return kernels::fused_attention_supported(compute, qkv.out_features() / 3 / heads);
+bool EncoderBlock::runs_fused_attention(at::ScalarType compute, const at::Device& device) const {
+  return kernels::fused_attention_supported(compute, qkv.out_features() / 3 / heads, device);
 }
 
 // The fused kernel takes the windows straight from the unpadded grid's projection (padding
@@ -158,7 +158,7 @@ at::Tensor EncoderBlock::tiled_attention(const at::Tensor& x) const {
 
 at::Tensor EncoderBlock::forward(const at::Tensor& x, at::ScalarType compute) const {
   at::Tensor h = norm1(x, compute);
-  h = runs_fused_attention(compute) ? fused_attention(h) : tiled_attention(h);
+  h = runs_fused_attention(compute, h.device()) ? fused_attention(h) : tiled_attention(h);
   at::Tensor y = x + h;  // float32
   lin2.accumulate(y, lin1.gelu(norm2(y, compute)));
   return y;

@@ -25,7 +25,7 @@ struct EncoderBlock {
   // two ways with the same result: in one kernel (kernels/cpu/attention_fused.h), windows
   // included, where the CPU has one for the compute type; otherwise in tiles, windows
   // partitioned and put back around attention() (which sees each window as an image).
-  bool runs_fused_attention(at::ScalarType compute) const;
+  bool runs_fused_attention(at::ScalarType compute, const at::Device& device) const;
   at::Tensor fused_attention(const at::Tensor& x) const;
   at::Tensor tiled_attention(const at::Tensor& x) const;
   at::Tensor attention(const at::Tensor& x) const;

@@ -79,7 +79,7 @@ at::Tensor Attention::attend(const at::Tensor& query_in, const at::Tensor& key_i
   const int64_t b = query_in.size(0), lq = query_in.size(1), lk = key_in.size(1), c = query_in.size(2), dh = c / heads;
   const bool same = query_in.is_same(key_in);
   const at::Tensor query = query_in.to(compute), key = same ? query : key_in.to(compute), value = value_in.to(compute);
-  if (!bias.defined() && same && kernels::fused_attention_supported(compute, dh)) {
+  if (!bias.defined() && same && kernels::fused_attention_supported(compute, dh, query.device())) {
     // Self-attention without a mask (the DETR encoder's over every image token): the fused
     // flash-attention kernel, whose scores never exist whole; about twice as fast at 5184 tokens.
     const at::Tensor qkv = at::cat({this->q(query), this->k(key), this->v(value)}, 2);

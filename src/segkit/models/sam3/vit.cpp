@@ -127,9 +127,9 @@ at::Tensor ViTLayer::fused_attention(const at::Tensor& h) const {
   return o_proj(out);
 }
 
-bool ViTLayer::fuses(int64_t H, int64_t W, int64_t C) const {
+bool ViTLayer::fuses(int64_t H, int64_t W, int64_t C, const at::Device& device) const {
   const int64_t side = window > 0 ? window : H;
-  return allow_fused && kernels::fused_attention_supported(compute, C / heads) && H % side == 0 && W % side == 0 &&
+  return allow_fused && kernels::fused_attention_supported(compute, C / heads, device) && H % side == 0 && W % side == 0 &&
          rope.cos.size(0) == side * side && (window > 0 || H == W);
 }
 
@@ -139,7 +139,7 @@ at::Tensor ViTLayer::operator()(const at::Tensor& x) const {
   const at::Tensor h = fp32 ? norm1(x) : norm1(x, compute);
   // The fused kernel where the CPU has it and no window needs padding (transformers pads the
   // normed tokens, and RoPE turns the padding's q and k too); the products otherwise.
-  const at::Tensor a = fuses(H, W, C) ? fused_attention(h)
+  const at::Tensor a = fuses(H, W, C, x.device()) ? fused_attention(h)
                        : window > 0   ? window_unpartition(attention(window_partition(h, window)), window, B, H, W)
                                       : attention(h.view({B, H * W, C})).view({B, H, W, C});
   at::Tensor y = x + a;  // float32 (a bfloat16 a is widened)

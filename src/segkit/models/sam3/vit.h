@@ -37,9 +37,9 @@ struct ViTLayer {
   // Attention of tokens B' × N × C (N = side², windows or the whole grid) among themselves.
   at::Tensor attention(const at::Tensor& x) const;
   // The same for the whole B × H × W × C grid on the fused kernel (kernels/cpu/attention_fused.h),
-  // where fuses(H, W, C).
+  // where fuses(H, W, C, device).
   at::Tensor fused_attention(const at::Tensor& h) const;
-  bool fuses(int64_t H, int64_t W, int64_t C) const;
+  bool fuses(int64_t H, int64_t W, int64_t C, const at::Device& device) const;
 };
 
 struct ViTBackbone {

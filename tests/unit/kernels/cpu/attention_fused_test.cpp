@@ -182,19 +182,19 @@ INSTANTIATE_TEST_SUITE_P(Types, AttentionFused,
 TEST(AttentionFusedChecks, NoKernelBelowItsCpuFamily) {
   using segkit::core::CpuKernels;
   segkit::core::limit_cpu_kernels(CpuKernels::portable);
-  EXPECT_FALSE(segkit::kernels::fused_attention_supported(at::kFloat, 64));
-  EXPECT_FALSE(segkit::kernels::fused_attention_supported(at::kBFloat16, 64));
+  EXPECT_FALSE(segkit::kernels::fused_attention_supported(at::kFloat, 64, at::kCPU));
+  EXPECT_FALSE(segkit::kernels::fused_attention_supported(at::kBFloat16, 64, at::kCPU));
   segkit::core::limit_cpu_kernels(CpuKernels::avx512);
-  EXPECT_FALSE(segkit::kernels::fused_attention_supported(at::kBFloat16, 64));
+  EXPECT_FALSE(segkit::kernels::fused_attention_supported(at::kBFloat16, 64, at::kCPU));
   EXPECT_FALSE(segkit::core::cpu_has_amx_bf16());
   segkit::core::limit_cpu_kernels(CpuKernels::amx_bf16);
-  EXPECT_EQ(segkit::kernels::fused_attention_supported(at::kFloat, 64), segkit::core::cpu_has_avx512());
+  EXPECT_EQ(segkit::kernels::fused_attention_supported(at::kFloat, 64, at::kCPU), segkit::core::cpu_has_avx512());
 }
 
 TEST(AttentionFusedChecks, RefusesWhatItCannotRun) {
-  if (!segkit::kernels::fused_attention_supported(at::kBFloat16, 64)) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
-  EXPECT_FALSE(segkit::kernels::fused_attention_supported(at::kBFloat16, 24));  // not whole vectors of 16
-  EXPECT_FALSE(segkit::kernels::fused_attention_supported(at::kDouble, 64));
+  if (!segkit::kernels::fused_attention_supported(at::kBFloat16, 64, at::kCPU)) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
+  EXPECT_FALSE(segkit::kernels::fused_attention_supported(at::kBFloat16, 24, at::kCPU));  // not whole vectors of 16
+  EXPECT_FALSE(segkit::kernels::fused_attention_supported(at::kDouble, 64, at::kCPU));
   const at::Tensor qkv = at::randn({1, 4, 4, 96}).to(at::kBFloat16);
   at::Tensor out = at::empty({1, 4, 4, 32}, at::kBFloat16);
   EXPECT_ANY_THROW(segkit::kernels::fused_attention(qkv, {}, 4, 0, {}, {}, 1.0, out));  // heads of 8: out is not 4·8 wide

@@ -74,14 +74,13 @@ TEST(AttentionSoftmax, RefusesTermsThatDoNotFitTheKeys) {
 
 // The kernels read raw CPU pointers: a tensor of another device ("meta" stands in for a GPU
 // here) is refused before its data is touched.
-TEST(AttentionSoftmax, RefusesTensorsOfAnotherDevice) {
+TEST(AttentionSoftmax, TensorsOfAnotherDeviceTakeTheAtenPath) {
+  // PyTorch's "meta" device stands in for a GPU: ATen's softmax runs there (on shapes alone),
+  // where the hand-written kernels would refuse the tensor.
   const at::Tensor meta = at::empty({2, 3, 12}, at::TensorOptions().device(at::kMeta));
-  EXPECT_EQ(segkit::test::error_of([&] { segkit::kernels::add_rel_pos_softmax_(meta, at::Tensor(), at::Tensor()); }),
-            "add_rel_pos_softmax_: a tensor on device meta; this kernel runs on the CPU only");
-  EXPECT_EQ(segkit::test::error_of([&] { segkit::kernels::softmax_last_dim_(meta); }),
-            "add_rel_pos_softmax_: a tensor on device meta; this kernel runs on the CPU only");
-  EXPECT_EQ(segkit::test::error_of([&] { segkit::kernels::softmax_across_rows_(meta); }),
-            "softmax_across_rows_: a tensor on device meta; this kernel runs on the CPU only");
+  EXPECT_NO_THROW(segkit::kernels::add_rel_pos_softmax_(meta, at::Tensor(), at::Tensor()));
+  EXPECT_NO_THROW(segkit::kernels::softmax_last_dim_(meta));
+  EXPECT_NO_THROW(segkit::kernels::softmax_across_rows_(meta));
 }
 
 TEST(AttentionSoftmax, LastDimensionOfAnyShape) {

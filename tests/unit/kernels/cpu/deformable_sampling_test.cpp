@@ -1,19 +1,19 @@
-// kernels/cpu/deformable_sampling against the composition of ATen ops transformers uses
-// (grid_sample per level on head-split maps, then the attention-weighted sum), with points on
-// and far beyond the borders where the zero padding decides the result.
+// kernels/cpu/deformable_sampling's hand-written kernel against its ATen path, the composition of
+// ATen ops transformers uses (grid_sample per level on head-split maps, then the
+// attention-weighted sum), with points on and far beyond the borders where the zero padding
+// decides the result.
 #include <gtest/gtest.h>
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/full.h>
-#include <ATen/ops/grid_sampler.h>
 #include <ATen/ops/rand.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/softmax.h>
-#include <ATen/ops/stack.h>
 #include <ATen/ops/tensor.h>
 
 #include <vector>
 
+#include "kernels/aten_path.h"
 #include "kernels/cpu/deformable_sampling.h"
 #include "segkit/error.h"
 #include "test_util.h"
@@ -23,24 +23,12 @@ using kernels::LevelShape;
 
 namespace {
 
-// transformers' multi_scale_deformable_attention written with ATen ops.
+// The ATen path (what runs on a GPU): transformers' multi_scale_deformable_attention, grid_sample
+// per level on head-split maps, then the attention-weighted sum.
 at::Tensor reference(const at::Tensor& value, const std::vector<LevelShape>& levels, const at::Tensor& locations,
                      const at::Tensor& weights) {
-  const int64_t batch = value.size(0), heads = value.size(2), head_dim = value.size(3);
-  const int64_t queries = locations.size(1), samples = locations.size(3) * locations.size(4);
-  const at::Tensor grids = locations * 2 - 1;
-  std::vector<at::Tensor> sampled;
-  int64_t start = 0;
-  for (size_t l = 0; l < levels.size(); ++l) {
-    const int64_t h = levels[l].height, w = levels[l].width;
-    const at::Tensor maps =
-        value.slice(1, start, start + h * w).flatten(2).transpose(1, 2).reshape({batch * heads, head_dim, h, w});
-    const at::Tensor grid = grids.select(3, int64_t(l)).transpose(1, 2).flatten(0, 1);
-    sampled.push_back(at::grid_sampler(maps, grid, /*bilinear*/ 0, /*zeros*/ 0, /*align_corners=*/false));
-    start += h * w;
-  }
-  const at::Tensor weight = weights.transpose(1, 2).reshape({batch * heads, 1, queries, samples});
-  return (at::stack(sampled, -2).flatten(-2) * weight).sum(-1).view({batch, heads * head_dim, queries}).transpose(1, 2);
+  kernels::ForceAtenPath aten;
+  return kernels::deformable_sampling(value, levels, locations, weights);
 }
 
 double max_abs_difference(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
@@ -127,4 +115,8 @@ TEST(DeformableSampling, RejectsInconsistentShapes) {
   const std::string wrong_dtype = test::error_of(
       [&] { kernels::deformable_sampling(c.value.to(at::kDouble), c.levels, c.locations, c.weights); });
   EXPECT_NE(wrong_dtype.find("float32"), std::string::npos) << wrong_dtype;
+  kernels::ForceAtenPath aten;  // the same checks before the ATen path
+  const std::string aten_levels =
+      test::error_of([&] { kernels::deformable_sampling(c.value, {{2, 2}, {1, 2}}, c.locations, c.weights); });
+  EXPECT_NE(aten_levels.find("the levels hold 6 positions, value has 7"), std::string::npos) << aten_levels;
 }

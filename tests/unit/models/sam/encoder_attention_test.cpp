@@ -30,7 +30,7 @@ segkit::sam::EncoderBlock random_block(int64_t C, int heads, int window, int64_t
 }  // namespace
 
 TEST(EncoderAttention, TiledPathEqualsTheFusedKernel) {
-  if (!segkit::kernels::fused_attention_supported(at::kFloat, 32)) GTEST_SKIP() << "no fused kernel on this CPU";
+  if (!segkit::kernels::fused_attention_supported(at::kFloat, 32, at::kCPU)) GTEST_SKIP() << "no fused kernel on this CPU";
   struct Case {
     int window;
     int64_t H, W, table;  // table: the size rel_pos was stored for (resized when it differs)
@@ -41,7 +41,7 @@ TEST(EncoderAttention, TiledPathEqualsTheFusedKernel) {
     SCOPED_TRACE("window " + std::to_string(c.window));
     const segkit::sam::EncoderBlock block = random_block(64, 2, c.window, c.table);
     const at::Tensor x = at::randn({1, c.H, c.W, 64});
-    ASSERT_TRUE(block.runs_fused_attention(at::kFloat));
+    ASSERT_TRUE(block.runs_fused_attention(at::kFloat, at::kCPU));
     const at::Tensor fused = block.fused_attention(x), tiled = block.tiled_attention(x);
     ASSERT_EQ(fused.sizes(), tiled.sizes());
     EXPECT_LT((fused - tiled).abs().max().item<double>(), 1e-4 * tiled.abs().max().item<double>());

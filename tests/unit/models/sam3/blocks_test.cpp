@@ -13,7 +13,7 @@ namespace {
 
 TEST(Sam3Attention, FusedSelfAttentionMatchesTheProducts) {
   const int64_t tokens = 300, width = 64, heads = 2;  // head size 32, as the released DETR's 256 / 8
-  if (!kernels::fused_attention_supported(at::kFloat, width / heads)) GTEST_SKIP() << "no fused kernel on this CPU";
+  if (!kernels::fused_attention_supported(at::kFloat, width / heads, at::kCPU)) GTEST_SKIP() << "no fused kernel on this CPU";
   at::manual_seed(3);
   nn::WeightMap w;
   for (const char* p : {"q_proj", "k_proj", "v_proj", "o_proj"}) {
