@@ -1,8 +1,10 @@
 // The words for precisions and devices (model.h), and the one place that says which devices
-// this build runs on.
+// this process runs on (models/device.h).
+#include <ATen/Context.h>
+
 #include <cstdlib>
 
-#include "models/registry.h"
+#include "models/device.h"
 #include "segkit/error.h"
 #include "segkit/model.h"
 
@@ -40,9 +42,29 @@ std::string device_name(const Device& device) {
 
 namespace models {
 
+at::Device torch_device(const Device& device) {
+  return device.kind == Device::Kind::Cpu ? at::Device(at::kCPU) : at::Device(at::kCUDA, static_cast<int8_t>(device.index));
+}
+
+at::Tensor to_device(const at::Tensor& t, const at::Device& device) {
+  return t.defined() && t.device() != device ? t.to(device) : t;
+}
+
+at::Tensor to_host(const at::Tensor& t) { return t.to(at::kCPU).contiguous(); }
+
 void require_supported_device(const Device& device) {
+  if (device.kind == Device::Kind::Cpu) return;
+  const std::string what = "device '" + device_name(device) + "'";
+  if (!at::hasCUDA())
+    fail(what, "no CUDA here: this segkit's LibTorch is CPU-only or no NVIDIA GPU is visible (docs/cuda.md)");
+  const auto gpus = static_cast<int>(at::getNumGPUs());
+  if (device.index >= gpus) fail(what, "no such GPU: this machine has " + std::to_string(gpus) + " (cuda:0 to cuda:" +
+                                           std::to_string(gpus - 1) + ")");
+}
+
+void require_cpu_device(const Device& device, const std::string& title) {
   if (device.kind != Device::Kind::Cpu)
-    fail("device '" + device_name(device) + "'", "segkit runs models on the CPU only (device \"cpu\")");
+    fail("device '" + device_name(device) + "'", title + " models run on the CPU only in this segkit (device \"cpu\")");
 }
 
 }  // namespace models

@@ -6,6 +6,7 @@
 
 #include "checkpoints/pth_reader.h"
 #include "core/json_read.h"
+#include "models/device.h"
 #include "models/mask2former/family.h"
 #include "models/sam/family.h"
 #include "models/sam3/family.h"

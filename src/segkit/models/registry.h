@@ -53,7 +53,5 @@ void fill_family_fields(ModelInfo& info);
 // Sets source, found_as, location, weights and config from where the model was found.
 void fill_location_fields(ModelInfo& info, const std::string& source, const ModelLocation& location);
 
-// Error "device 'cuda:0': ..." for a device this build does not run on (every loader calls it).
-void require_supported_device(const Device& device);
 
 }  // namespace segkit::models

@@ -42,6 +42,11 @@ int WeightMap::count_indexed(const std::string& prefix) const {
   }
 }
 
+void WeightMap::move_to(const at::Device& device) {
+  for (auto& entry : tensors_)
+    if (entry.second.device() != device) entry.second = entry.second.to(device);
+}
+
 std::set<std::string> WeightMap::unused() const {
   std::set<std::string> out;
   for (const auto& kv : tensors_)

@@ -24,6 +24,8 @@ class WeightMap {
   // Number of entries "prefix<i>..." for i = 0, 1, ... (e.g. blocks in an encoder).
   int count_indexed(const std::string& prefix) const;
   std::set<std::string> unused() const;
+  // Every tensor onto `device` (a model loaded for a GPU), before the layers take them.
+  void move_to(const at::Device& device);
   const std::string& source() const { return source_; }
   const std::map<std::string, at::Tensor>& all() const { return tensors_; }
 

@@ -13,6 +13,7 @@
 #include "models/mask2former/hf_postprocess.h"
 #include "models/mask2former/model_impl.h"
 #include "models/mask2former/preprocess.h"
+#include "models/device.h"
 #include "models/registry.h"
 #include "nn/float_array.h"
 #include "segkit/error.h"
@@ -76,6 +77,7 @@ ModelInfo Mask2FormerModel::info() const {
 
 std::shared_ptr<const Mask2FormerModel> Mask2FormerModel::load(const std::string& source, const LoadOptions& options) {
   models::require_supported_device(options.device);
+  models::require_cpu_device(options.device, "Mask2Former");
   c10::InferenceMode guard;
   // The forward allocates the same large temporaries stage after stage, image after image:
   // reused memory instead of fresh pages (page faults were a fifth of the time).

@@ -29,8 +29,9 @@ at::Tensor get_rel_pos(int64_t q_size, int64_t k_size, const at::Tensor& rel_pos
   }
   const double q_scale = std::max(double(k_size) / q_size, 1.0);
   const double k_scale = std::max(double(q_size) / k_size, 1.0);
-  at::Tensor q_coords = at::arange(q_size, at::kFloat).unsqueeze(1) * q_scale;
-  at::Tensor k_coords = at::arange(k_size, at::kFloat).unsqueeze(0) * k_scale;
+  const auto on = rel_pos.options().dtype(at::kFloat);  // the table's device
+  at::Tensor q_coords = at::arange(q_size, on).unsqueeze(1) * q_scale;
+  at::Tensor k_coords = at::arange(k_size, on).unsqueeze(0) * k_scale;
   at::Tensor rel = (q_coords - k_coords) + (k_size - 1) * k_scale;
   return table.index_select(0, rel.to(at::kLong).flatten()).view({q_size, k_size, -1});
 }

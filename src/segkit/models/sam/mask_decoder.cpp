@@ -17,6 +17,7 @@
 #include <mutex>
 #include <vector>
 
+#include "kernels/aten_path.h"
 #include "kernels/cpu/matmul.h"
 #include "models/sam/factored_transformer.h"
 
@@ -157,12 +158,17 @@ void scatter_subpixels(const float* m, int64_t rows, int64_t w, int64_t K, float
 // The prompts (rows of iou) with any mask predicted above the threshold (the same comparison
 // as the generator's filter: a float tensor against a double scalar).
 std::vector<int64_t> prompts_above(const at::Tensor& iou, double threshold) {
-  const at::Tensor any = at::gt(iou, threshold).any(1).contiguous();
+  const at::Tensor any = at::gt(iou, threshold).any(1).to(at::kCPU).contiguous();
   const bool* passes = any.data_ptr<bool>();
   std::vector<int64_t> index;
   for (int64_t b = 0; b < any.size(0); ++b)
     if (passes[b]) index.push_back(b);
   return index;
+}
+
+// `index` as a tensor on `device`.
+at::Tensor index_tensor(std::vector<int64_t>& index, const at::Device& device) {
+  return at::from_blob(index.data(), {static_cast<int64_t>(index.size())}, at::kLong).to(device);
 }
 
 }  // namespace
@@ -214,7 +220,7 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
     return all;
   };
 
-  if (shared_dense && B >= kFactoredFromPrompts && src.scalar_type() == at::kFloat) {
+  if (shared_dense && B >= kFactoredFromPrompts && src.scalar_type() == at::kFloat && kernels::hand_written_path({&src})) {
     const auto factored = factored_for(src[0], image_pe[0]);
     const FactoredTransformer& transformer = factored->transformer;
     // The first upscaling layer is linear in the tokens: it maps the prompt's basis (n vectors)
@@ -243,7 +249,7 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
       std::vector<int64_t> index = kept_prompts(chunk_iou);
       if (index.empty()) return;
       const bool all = static_cast<int64_t>(index.size()) == b1 - b0;
-      const at::Tensor i = at::from_blob(index.data(), {static_cast<int64_t>(index.size())}, at::kLong);
+      const at::Tensor i = index_tensor(index, src.device());
       const FactoredImageTokens kept_tokens = all ? image_tokens : image_tokens.prompts(i);
       const at::Tensor hs = transformer.final_tokens(all ? queries : queries.index_select(0, i),
                                                      all ? tokens : tokens.index_select(0, i), kept_tokens, mask_outputs);
@@ -262,7 +268,7 @@ std::pair<at::Tensor, at::Tensor> MaskDecoder::forward(const at::Tensor& image_e
         return kernels::linear(grid.slice(0, r0, r1), upscale1.weight, upscale1.bias);
       };
     };
-    const at::Tensor i = at::from_blob(index.data(), {static_cast<int64_t>(index.size())}, at::kLong);
+    const at::Tensor i = index_tensor(index, src.device());
     upscale_masks(upscaler, h, w, hyper_in.index_select(0, i), chunk_masks, index);
   });
 }
@@ -323,7 +329,12 @@ void MaskDecoder::upscale_masks(const UpscalerOf& upscaler_of, int64_t h, int64_
       up = kernels::linear(up, upscale2.weight, upscale2.bias);  // (rows·w·2·2)×(2·2·c2)
       at::gelu_(up);
       const at::Tensor m = kernels::matmul(up.view({-1, c2}), hyper_in[b].transpose(0, 1));
-      scatter_subpixels(m.data_ptr<float>(), r1 - r0, w, K, target.data_ptr<float>() + 4 * r0 * 4 * w, 4 * h * 4 * w);
+      if (kernels::hand_written_path({&m, &target})) {
+        scatter_subpixels(m.data_ptr<float>(), r1 - r0, w, K, target.data_ptr<float>() + 4 * r0 * 4 * w, 4 * h * 4 * w);
+      } else {  // the same placement as a view: (i, j, di, dj, ei, ej, k) → (k, 4i + 2di + ei, 4j + 2dj + ej)
+        target.slice(1, 4 * r0, 4 * r1)
+            .copy_(m.view({r1 - r0, w, 2, 2, 2, 2, K}).permute({6, 0, 2, 4, 1, 3, 5}).reshape({K, 4 * (r1 - r0), 4 * w}));
+      }
     }
   }
 }

@@ -25,6 +25,7 @@
 #endif
 
 #include "core/torch_parallel.h"
+#include "models/device.h"
 #include "models/sam/crop_boxes.h"
 #include "models/sam/point_grid.h"
 #include "models/sam/predictor_torch.h"
@@ -196,7 +197,10 @@ struct SamMaskGenerator::Impl {
     const at::Tensor labels = at::ones({coords.size(0), coords.size(1)}, at::kInt);
     // Masks below the IoU filter are dropped unseen: the decoder need not upscale them.
     const double filter = params.pred_iou_thresh > 0.0 ? params.pred_iou_thresh : -std::numeric_limits<double>::infinity();
-    auto [low_res, iou] = sam::decode_low_res(predictor, coords, labels, at::Tensor(), at::Tensor(), /*multimask=*/true, filter);
+    auto [device_low_res, device_iou] =
+        sam::decode_low_res(predictor, coords, labels, at::Tensor(), at::Tensor(), /*multimask=*/true, filter);
+    // The rest (upscaling, stability, boxes, NMS, RLE) runs on the host.
+    at::Tensor low_res = models::to_host(device_low_res), iou = models::to_host(device_iou);
     timings.decoder += seconds_since(t);
     t = Clock::now();
 

@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "image/mask_resize.h"
+#include "kernels/aten_path.h"
+#include "models/device.h"
 #include "models/sam/predictor_torch.h"
 #include "models/sam/preprocess.h"
 #include "models/sam/sam_model_impl.h"
@@ -43,7 +45,7 @@ void SamPredictor::set_image(const Image& image) {
   const auto& m = sam::Internals::of(*model_);
   Image resized = sam::resize_longest_side(image, m.config.image_size);
   at::Tensor input = sam::normalize_and_pad(resized, m.config);
-  state_->features = m.image_encoder.forward(input);
+  state_->features = m.image_encoder.forward(models::to_device(input, models::torch_device(m.device)));
   state_->original_h = image.height;
   state_->original_w = image.width;
   state_->input_h = resized.height;
@@ -63,7 +65,8 @@ void SamPredictor::set_embedding(const SamEmbedding& e) {
       e.input_height > c.image_size || e.input_width > c.image_size)
     throw Error("embedding has invalid image sizes");
   if (e.data.size() != static_cast<size_t>(e.channels) * e.grid * e.grid) throw Error("embedding data has the wrong size");
-  state_->features = at::from_blob(const_cast<float*>(e.data.data()), {1, e.channels, e.grid, e.grid}, at::kFloat).clone();
+  state_->features = at::from_blob(const_cast<float*>(e.data.data()), {1, e.channels, e.grid, e.grid}, at::kFloat)
+                         .to(models::torch_device(model_->device()), /*non_blocking=*/false, /*copy=*/true);
   state_->original_h = e.original_height;
   state_->original_w = e.original_width;
   state_->input_h = e.input_height;
@@ -73,7 +76,7 @@ void SamPredictor::set_embedding(const SamEmbedding& e) {
 SamEmbedding SamPredictor::embedding() const {
   if (!has_image()) throw Error("no image set");
   SamEmbedding e;
-  at::Tensor f = state_->features.contiguous();
+  at::Tensor f = models::to_host(state_->features);
   e.channels = static_cast<int>(f.size(1));
   e.grid = static_cast<int>(f.size(2));
   e.data.assign(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
@@ -105,8 +108,10 @@ at::Tensor apply_coords(const at::Tensor& coords, std::array<int, 2> original_si
 
 at::Tensor postprocess_masks(const at::Tensor& low_res, int image_size, std::array<int, 2> input_size,
                              std::array<int, 2> original_size) {
-  at::Tensor composed = resize_mask_logits(low_res, image_size, input_size, original_size);
-  if (composed.defined()) return composed;
+  if (kernels::hand_written_path({&low_res})) {
+    at::Tensor composed = resize_mask_logits(low_res, image_size, input_size, original_size);
+    if (composed.defined()) return composed;
+  }
   const bool planes = low_res.dim() == 3;
   at::Tensor x = planes ? low_res.unsqueeze(0) : low_res;
   x = at::upsample_bilinear2d(x, {image_size, image_size}, false);
@@ -122,9 +127,11 @@ std::pair<at::Tensor, at::Tensor> decode_low_res(const SamPredictor& predictor, 
   if (!predictor.has_image()) throw Error("predict: no image set");
   c10::InferenceMode guard;
   const auto& m = sam::Internals::of(predictor.model());
-  auto [sparse, dense] = m.prompt_encoder.forward(point_coords, point_labels, boxes, mask_input);
-  return m.mask_decoder.forward(sam::Internals::of(predictor).features, m.dense_pe, sparse, dense, multimask_output,
-                                masks_if_iou_above);
+  const at::Tensor& features = sam::Internals::of(predictor).features;
+  const at::Device device = features.device();  // prompts are made on the host
+  auto [sparse, dense] = m.prompt_encoder.forward(models::to_device(point_coords, device), models::to_device(point_labels, device),
+                                                  models::to_device(boxes, device), models::to_device(mask_input, device));
+  return m.mask_decoder.forward(features, m.dense_pe, sparse, dense, multimask_output, masks_if_iou_above);
 }
 
 TorchPrediction predict_torch(const SamPredictor& predictor, const at::Tensor& point_coords, const at::Tensor& point_labels,
@@ -217,10 +224,12 @@ std::vector<SamPrediction> SamPredictor::predict_batch(const std::vector<SamProm
   }
   sam::TorchPrediction tp = sam::predict_torch(*this, coords, labels, boxes, masks, first.multimask, true);
 
-  at::Tensor logits = tp.masks.contiguous(), iou = tp.iou_predictions.contiguous(), lr = tp.low_res_logits.contiguous();
-  at::Tensor binary = (logits > c.mask_threshold).to(at::kByte).contiguous();
+  // Thresholded where the model ran; only what is returned crosses to the host.
+  const at::Tensor binary = models::to_host((tp.masks > c.mask_threshold).to(at::kByte));
+  const at::Tensor iou = models::to_host(tp.iou_predictions), lr = models::to_host(tp.low_res_logits);
+  const at::Tensor logits = return_logits ? models::to_host(tp.masks) : at::Tensor();
   std::vector<SamPrediction> out(prompts.size());
-  const int K = static_cast<int>(logits.size(1));
+  const int K = static_cast<int>(binary.size(1));
   const size_t plane = static_cast<size_t>(s.original_h) * s.original_w, low_plane = static_cast<size_t>(low) * low;
   for (int64_t b = 0; b < B; ++b) {
     SamPrediction& p = out[b];

@@ -45,7 +45,7 @@ at::Tensor PromptEncoder::encode_coords(const at::Tensor& normalized) const {
 }
 
 at::Tensor PromptEncoder::dense_pe() const {
-  at::Tensor grid_ones = at::ones({grid, grid}, at::kFloat);
+  at::Tensor grid_ones = at::ones({grid, grid}, gaussian_matrix.options());
   at::Tensor y = (grid_ones.cumsum(0) - 0.5) / grid;
   at::Tensor x = (grid_ones.cumsum(1) - 0.5) / grid;
   at::Tensor pe = encode_coords(at::stack({x, y}, -1));  // g×g×C
@@ -82,7 +82,7 @@ std::pair<at::Tensor, at::Tensor> PromptEncoder::forward(const at::Tensor& point
     at::Tensor second = e.select(1, 1) + point_embeddings[3];
     sparse.push_back(at::stack({first, second}, 1));
   }
-  at::Tensor sparse_all = sparse.empty() ? at::empty({bs, 0, C}, at::kFloat) : at::cat(sparse, 1);
+  at::Tensor sparse_all = sparse.empty() ? at::empty({bs, 0, C}, not_a_point.options()) : at::cat(sparse, 1);
 
   at::Tensor dense;
   if (masks.defined()) {

@@ -7,6 +7,7 @@
 #include "core/json_read.h"
 #include "core/memory_cache.h"
 #include "hub/model_locator.h"
+#include "models/device.h"
 #include "models/registry.h"
 #include "models/sam/checkpoint.h"
 #include "models/sam/config.h"
@@ -60,7 +61,7 @@ std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const 
   if (!files.preprocessor_config.empty()) preprocessor = read_json(files.preprocessor_config);
 
   auto impl = std::make_unique<Impl>();
-  const nn::WeightMap& w = loaded.weights;
+  nn::WeightMap& w = loaded.weights;
   impl->config = sam::infer_config(w, files.config.empty() ? nullptr : &config,
                                    files.preprocessor_config.empty() ? nullptr : &preprocessor);
   // Some official checkpoints carry the normalisation constants; they win over defaults.
@@ -76,16 +77,18 @@ std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const 
   impl->location = files;
   for (const auto& [name, t] : w.all())
     if (sam::is_parameter(name)) impl->parameter_count += t.numel();
-  impl->image_encoder = sam::ImageEncoder::load(w, impl->config);
+  impl->fingerprint = nn::weights_fingerprint(w, is_encoder_tensor);  // reads the values: on the host
   impl->device = options.device;
+  w.move_to(models::torch_device(options.device));
+  impl->image_encoder = sam::ImageEncoder::load(w, impl->config);
   impl->precision = options.precision;
-  if (impl->precision == Precision::Auto)
-    impl->precision = machine_info().native_bf16 ? Precision::Bf16 : Precision::Fp32;
+  if (impl->precision == Precision::Auto)  // GPUs segkit runs on (CUDA 12+, Ampere and later) have bf16
+    impl->precision = options.device.kind == Device::Kind::Cuda || machine_info().native_bf16 ? Precision::Bf16
+                                                                                               : Precision::Fp32;
   if (impl->precision == Precision::Bf16) impl->image_encoder.use_bfloat16();
   impl->prompt_encoder = sam::PromptEncoder::load(w, impl->config);
   impl->mask_decoder = sam::MaskDecoder::load(w, impl->config);
   impl->dense_pe = impl->prompt_encoder.dense_pe();
-  impl->fingerprint = nn::weights_fingerprint(w, is_encoder_tensor);
   impl->backing_files = std::move(loaded.backing_files);
 
   if (options.warn_unused) {

@@ -9,6 +9,7 @@
 
 #include "core/heap_reuse.h"
 #include "hub/model_locator.h"
+#include "models/device.h"
 #include "models/registry.h"
 #include "models/sam3/family.h"
 #include "models/sam3/fpn_neck.h"
@@ -180,6 +181,7 @@ ModelInfo Sam3Model::info() const {
 
 std::shared_ptr<const Sam3Model> Sam3Model::load(const std::string& source, const LoadOptions& options) {
   models::require_supported_device(options.device);
+  models::require_cpu_device(options.device, "SAM 3");
   c10::InferenceMode guard;
   core::keep_freed_heap_for_reuse();  // the same large temporaries, phrase after phrase
   const ModelLocation files = locate_model(source);

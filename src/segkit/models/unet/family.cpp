@@ -1,5 +1,6 @@
 // Telling a segkit U-Net checkpoint by the configuration it carries, and describing it from that
 // configuration without building the network.
+#include "models/device.h"
 #include "models/unet/family.h"
 
 #include <filesystem>
@@ -88,6 +89,7 @@ void describe(const models::CheckpointIndex& index, ModelInfo& info) {
 }
 
 std::shared_ptr<const Model> load(const ModelInfo& info, const LoadOptions& options) {
+  models::require_cpu_device(options.device, "U-Net");
   return UNetModel::load(info.weights);
 }
 
