@@ -4,12 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/matmul.h>
 #include <ATen/ops/rand.h>
 #include <ATen/ops/randn.h>
+#include <ATen/ops/softmax.h>
 
 #include <optional>
 #include <string>
 
+#include "kernels/aten_attention.h"
 #include "kernels/aten_path.h"
 #include "kernels/cpu/attention_fused.h"
 #include "kernels/cpu/attention_softmax.h"
@@ -103,4 +106,20 @@ TEST(AtenPath, NormsProductsAndGeluMatchTheHandWrittenOnes) {
     EXPECT_EQ(hand[i].scalar_type(), aten[i].scalar_type()) << i;
     EXPECT_LT(max_abs_difference(hand[i], aten[i]), tolerance[i]) << i;
   }
+}
+
+TEST(AtenPath, AttentionWithAnAdditiveBias) {
+  // In double, against the definition; the bias broadcast over heads as SAM's and Swin's are.
+  const at::Tensor q = at::randn({2, 3, 7, 8}, at::kDouble), k = at::randn({2, 3, 5, 8}, at::kDouble),
+                   v = at::randn({2, 3, 5, 8}, at::kDouble), bias = at::randn({2, 1, 7, 5}, at::kDouble);
+  const double scale = 0.3;
+  const at::Tensor want = at::matmul(at::softmax(at::matmul(q, k.transpose(-2, -1)) * scale + bias, -1), v);
+  EXPECT_LT(max_abs_difference(kernels::aten_attention(q, k, v, bias, scale), want), 1e-5);
+  const at::Tensor plain = at::matmul(at::softmax(at::matmul(q, k.transpose(-2, -1)) * scale, -1), v);
+  EXPECT_LT(max_abs_difference(kernels::aten_attention(q, k, v, at::Tensor(), scale), plain), 1e-5);
+  // bfloat16 in, bfloat16 out, close to float32
+  const auto bf = [](const at::Tensor& t) { return t.to(at::kBFloat16); };
+  const at::Tensor narrow = kernels::aten_attention(bf(q), bf(k), bf(v), bf(bias), scale);
+  EXPECT_EQ(narrow.scalar_type(), at::kBFloat16);
+  EXPECT_LT(max_abs_difference(narrow, want), 0.05);
 }

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/aten_attention.h"
+#include "kernels/aten_path.h"
 #include "kernels/cpu/attention_fused.h"
 #include "kernels/cpu/attention_softmax.h"
 #include "kernels/cpu/matmul.h"
@@ -104,6 +106,14 @@ at::Tensor EncoderBlock::attention(const at::Tensor& x) const {
     // rel_w[b, n, y, x, :] = q[b, n, y, x, :]·Rw[x]ᵀ: one product per (b, n, x) over the y rows.
     rel_w = at::empty({B, heads, H, W, W}, q.options());
     kernels::matmul_into(rel_w.transpose(2, 3), q5.transpose(2, 3), Rw.transpose(1, 2).expand({B, heads, W, head_dim, W}));
+  }
+  if (!kernels::hand_written_path({&q})) {
+    // Off the CPU: one attention call with the relative terms as its additive bias (a GPU's
+    // flash or memory-efficient kernel).
+    at::Tensor bias;
+    if (rel_h.defined()) bias = (rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)).view({B, heads, N, N});
+    out_heads.copy_(kernels::aten_attention(q, kT.transpose(2, 3), v, bias, scale));
+    return proj(out.view({B, H, W, dim}));
   }
   // Tile = nb images × nh heads × nr query rows (whole heads and images only when the rows of
   // one head already fit).
