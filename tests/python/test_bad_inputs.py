@@ -82,8 +82,28 @@ def test_load_model_errors(tmp_path):
         segkit.load_model(DOG)
     with pytest.raises(ValueError, match="precision"):
         segkit.load_model(SAM_TINY, precision="fp8")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="device 'tpu': expected cpu, cuda or cuda:N"):
         segkit.load_model(SAM_TINY, device="tpu")
+    with pytest.raises(TypeError, match="device"):
+        segkit.load_model(SAM_TINY, device=True)
+
+
+def test_devices_are_named_as_transformers_names_them():
+    assert segkit.load_model(SAM_TINY, device=-1).family == "sam"  # transformers' CPU
+    assert segkit.load_model(SAM_TINY, device=None).family == "sam"
+    if "no CUDA here" in _cuda_refusal():  # a CPU build: GPU index 0 is cuda:0, refused in one line
+        with pytest.raises(ValueError, match="device 'cuda:0': no CUDA here"):
+            segkit.pipeline("mask-generation", model=SAM_TINY, device=0)
+        with pytest.raises(ValueError, match="device 'cuda:1': no CUDA here"):
+            segkit.load_model(SAM_TINY, device="cuda:1")
+
+
+def _cuda_refusal():
+    try:
+        segkit.load_model(SAM_TINY, device="cuda")
+    except ValueError as e:
+        return str(e)
+    return ""
 
 
 def test_a_model_of_another_family_is_refused():

@@ -27,6 +27,7 @@ except ImportError:  # a build tree: build/python/_segkit*.so on PYTHONPATH next
     import _segkit as _native
 
 from . import evaluate, unet
+from ._devices import device_name
 from ._images import as_rgb_array
 from .pipeline import pipeline
 from .sam import SamAutomaticMaskGenerator, SamPredictor
@@ -55,10 +56,11 @@ def load_model(name_or_path, precision="fp32", device="cpu", warn_unused=True):
     ``name_or_path``: a Hugging Face model folder, a repo id in the local Hugging Face cache
     (``facebook/sam-vit-base``; ``segkit pull`` downloads one), a ``.safetensors`` file or an
     official ``.pth`` checkpoint. ``precision``: ``"fp32"``, ``"bf16"`` or ``"auto"``;
-    ``device``: ``"cpu"``. FileNotFoundError when it is not found, ValueError when it cannot be
-    read or run.
+    ``device``: ``"cpu"``, or ``"cuda"``, ``"cuda:N"`` (or a GPU index) in a segkit built with
+    CUDA (docs/cuda.md). FileNotFoundError when it is not found, ValueError when it cannot be
+    read or run (a device this build has not).
     """
-    return _native.load_model(str(name_or_path), precision, device, warn_unused)
+    return _native.load_model(str(name_or_path), precision, device_name(device), warn_unused)
 
 
 __all__ = [

@@ -43,6 +43,6 @@ def load_image(path: str | PathLike[str]) -> npt.NDArray[np.uint8]: ...
 def load_model(
     name_or_path: str | PathLike[str],
     precision: Literal["fp32", "bf16", "auto"] = "fp32",
-    device: str = "cpu",
+    device: str | int = "cpu",
     warn_unused: bool = True,
 ) -> Model: ...

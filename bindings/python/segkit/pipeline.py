@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from . import _native
+from ._devices import device_name
 from ._images import as_rgb_array
 
 TASKS = ("image-segmentation", "mask-generation", "promptable-concept-segmentation")
@@ -44,8 +45,10 @@ def pipeline(task, model=None, device="cpu", precision="fp32", **kwargs):
     ``model``: a model folder, a Hugging Face repo id in the local cache, a checkpoint file, or a
     model from ``segkit.load_model``. Other keyword arguments are call parameters the pipeline
     then uses by default. Tasks: ``"mask-generation"`` (SAM), ``"image-segmentation"``
-    (Mask2Former; needs Pillow) and ``"promptable-concept-segmentation"`` (SAM 3). ValueError
-    for another task or a model of another family.
+    (Mask2Former; needs Pillow) and ``"promptable-concept-segmentation"`` (SAM 3). ``device``:
+    ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or transformers' GPU index (``0``; ``-1`` the CPU), in a
+    segkit built with CUDA (docs/cuda.md). ValueError for another task or a model of another
+    family.
     """
     if task not in TASKS:
         raise ValueError(f"task {task!r} is not available in segkit's Python package yet; tasks: {', '.join(TASKS)}")
@@ -56,7 +59,7 @@ def pipeline(task, model=None, device="cpu", precision="fp32", **kwargs):
     if task == "image-segmentation":
         _pil_image()  # ImportError before a model is loaded for nothing
     if not isinstance(model, _native.Model):
-        model = _native.load_model(str(model), precision, device, True)
+        model = _native.load_model(str(model), precision, device_name(device), True)
     if model.family != family:
         title = _FAMILY_TITLE.get(model.family, model.family)
         raise ValueError(f"{model.source}: a {title} model; {task} needs a {_FAMILY_TITLE[family]} model")

@@ -110,7 +110,7 @@ class PromptableConceptSegmentationPipeline:
 def pipeline(
     task: Literal["mask-generation"],
     model: _ModelInput | None = None,
-    device: str = "cpu",
+    device: str | int = "cpu",
     precision: Literal["fp32", "bf16", "auto"] = "fp32",
     **kwargs: Any,
 ) -> MaskGenerationPipeline: ...
@@ -118,7 +118,7 @@ def pipeline(
 def pipeline(
     task: Literal["image-segmentation"],
     model: _ModelInput | None = None,
-    device: str = "cpu",
+    device: str | int = "cpu",
     precision: Literal["fp32", "bf16", "auto"] = "fp32",
     **kwargs: Any,
 ) -> ImageSegmentationPipeline: ...
@@ -126,7 +126,7 @@ def pipeline(
 def pipeline(
     task: Literal["promptable-concept-segmentation"],
     model: _ModelInput | None = None,
-    device: str = "cpu",
+    device: str | int = "cpu",
     precision: Literal["fp32", "bf16", "auto"] = "fp32",
     **kwargs: Any,
 ) -> PromptableConceptSegmentationPipeline: ...
@@ -134,7 +134,7 @@ def pipeline(
 def pipeline(
     task: str,
     model: _ModelInput | None = None,
-    device: str = "cpu",
+    device: str | int = "cpu",
     precision: Literal["fp32", "bf16", "auto"] = "fp32",
     **kwargs: Any,
 ) -> MaskGenerationPipeline | ImageSegmentationPipeline | PromptableConceptSegmentationPipeline: ...
