@@ -10,7 +10,9 @@
 #include "models/mask2former/family.h"
 #include "models/sam/family.h"
 #include "models/sam3/family.h"
+#if !SEGKIT_GPU_KIT  // the GPU kit (cmake/SegkitGpuKit.cmake) has no U-Net: it needs OpenCV
 #include "models/unet/family.h"
+#endif
 #include "segkit/error.h"
 
 namespace segkit::models {
@@ -21,7 +23,9 @@ const std::vector<FamilyEntry>& families() {
   // only so that their error can name them.
   static const std::vector<FamilyEntry> table = {
       {"sam", "SAM", {"sam"}, sam::detect, sam::describe, sam::load, {"predict", "embed", "generate", "serve", "bench"}},
+#if !SEGKIT_GPU_KIT
       {"unet", "U-Net", {}, unet::detect, unet::describe, unet::load, {"unet predict", "unet eval", "unet ensemble"}},
+#endif
       {"mask2former", "Mask2Former", {"mask2former"}, nullptr, mask2former::describe, mask2former::load, {"segment"}},
       {"sam3", "SAM 3", {"sam3", "sam3_video"}, nullptr, sam3::describe, sam3::load, {"predict --text", "embed", "segment --text"}},
   };

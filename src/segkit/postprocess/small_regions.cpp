@@ -1,6 +1,8 @@
 #include "postprocess/small_regions.h"
 
+#if !SEGKIT_GPU_KIT
 #include <opencv2/imgproc.hpp>
+#endif
 
 #include <algorithm>
 
@@ -8,6 +10,11 @@
 
 namespace segkit::amg {
 
+#if SEGKIT_GPU_KIT  // cmake/SegkitGpuKit.cmake: no OpenCV there
+bool remove_small_regions(std::vector<uint8_t>&, int, int, double, RegionMode) {
+  fail("remove_small_regions", "not in segkit's GPU kit build, which has no OpenCV (min_mask_region_area 0 works)");
+}
+#else
 bool remove_small_regions(std::vector<uint8_t>& mask, int height, int width, double area_thresh, RegionMode mode) {
   if (mask.size() != size_t(height) * size_t(width)) fail("remove_small_regions", "mask size does not match");
   const bool holes = mode == RegionMode::Holes;
@@ -45,5 +52,7 @@ bool remove_small_regions(std::vector<uint8_t>& mask, int height, int width, dou
   for (size_t i = 0; i < mask.size(); ++i) mask[i] = fill[size_t(lab[i])];
   return true;
 }
+
+#endif
 
 }  // namespace segkit::amg
