@@ -41,7 +41,8 @@ void add_load_options(CLI::App& cmd, LoadArgs& args, bool bf16) {
     cmd.add_option("--precision", args.precision, "Arithmetic: fp32 (this family's only one), or auto (the same)")
         ->check(CLI::IsMember({"fp32", "auto"}))
         ->capture_default_str();
-  cmd.add_option("--device", args.device, "Where the model runs: cpu (this build runs on the CPU only)")
+  cmd.add_option("--device", args.device,
+                 "Where the model runs: cpu, or cuda / cuda:N in a build against a CUDA LibTorch (docs/cuda.md)")
       ->capture_default_str();
 }
 

@@ -318,11 +318,13 @@ void MaskDecoder::upscale_masks(const UpscalerOf& upscaler_of, int64_t h, int64_
                                 const at::Tensor& out, const std::vector<int64_t>& out_rows) const {
   const int64_t B = hyper_in.size(0), K = hyper_in.size(1);
   const int64_t c1 = upscale1.out_channels, c2 = upscale2.out_channels;
+  // Blocks of rows keep a CPU's intermediates in cache; a GPU takes the whole grid at once.
+  const int64_t rows = kernels::hand_written_path({&hyper_in}) ? kGridRowsPerBlock : h;
   for (int64_t b = 0; b < B; ++b) {
     const at::Tensor target = out[out_rows.empty() ? b : out_rows[size_t(b)]];  // K×4h×4w, contiguous
     const UpscaledRows upscaled_rows = upscaler_of(b);
-    for (int64_t r0 = 0; r0 < h; r0 += kGridRowsPerBlock) {
-      const int64_t r1 = std::min(h, r0 + kGridRowsPerBlock);
+    for (int64_t r0 = 0; r0 < h; r0 += rows) {
+      const int64_t r1 = std::min(h, r0 + rows);
       at::Tensor up = upscaled_rows(r0, r1);  // rows×w×(2·2·c1)
       up = at::layer_norm(up.view({-1, c1}), {c1}, upscale_norm.weight, upscale_norm.bias, upscale_norm.eps);
       at::gelu_(up);
