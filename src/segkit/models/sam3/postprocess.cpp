@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/cpu/resize_threshold.h"
 #include "models/sam3/blocks.h"  // shape_text
 #include "segkit/error.h"
 
@@ -85,9 +86,15 @@ std::vector<Instances> post_process_instance_segmentation(const RawOutputs& out,
       r.masks = probs.gt(mask_threshold);
       continue;
     }
-    // One mask at a time: each channel is resized on its own, and the full-size float stack
-    // transformers builds (N × H × W) would be gigabytes for large photographs.
     const ImageSize& s = target_sizes[i];
+    // transformers resizes the N masks as N channels of one map: for N ≥ 2 ATen's generic
+    // kernel, whose decisions the fused resize and threshold repeat without the float stack.
+    if (probs.size(0) >= 2 && kernels::resize_threshold_available(probs.device())) {
+      r.masks = kernels::resize_threshold(probs, s.height, s.width, static_cast<float>(mask_threshold));
+      continue;
+    }
+    // Otherwise one mask at a time: the full-size float stack transformers builds (N × H × W)
+    // would be gigabytes for large photographs.
     r.masks = at::empty({probs.size(0), s.height, s.width}, at::kBool);
     for (int64_t k = 0; k < probs.size(0); ++k)
       r.masks[k].copy_(resize(probs.slice(0, k, k + 1), s)[0].gt(mask_threshold));
