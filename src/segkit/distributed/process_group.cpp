@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <exception>
 #include <thread>
 #endif
 
@@ -113,6 +114,12 @@ struct ProcessGroup::Impl {
     fail(options.url, message);
   }
 
+  [[noreturn]] void collective_failed(const char* what, const std::exception& e) const {
+    fail("distributed training", std::string(what) + " failed on rank " + std::to_string(options.rank) +
+                                     " (another rank died or did not answer within " + seconds() +
+                                     "): " + first_line(e));
+  }
+
   // Starts every operation before waiting for any, so that buffers travel back to back.
   template <typename Start>
   void run_all(std::vector<at::Tensor>& tensors, const char* what, Start start) {
@@ -124,9 +131,24 @@ struct ProcessGroup::Impl {
       }
       for (auto& w : works) w->wait(timeout);
     } catch (const std::exception& e) {
-      fail("distributed training", std::string(what) + " failed on rank " + std::to_string(options.rank) +
-                                       " (another rank died or did not answer within " + seconds() +
-                                       "): " + first_line(e));
+      collective_failed(what, e);
+    }
+  }
+
+  // Gloo's connections between the ranks, meeting through `under` (a prefix of the store).
+  void connect(const std::string& under) {
+    auto gloo_options = c10d::ProcessGroupGloo::Options::create(timeout);
+    if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"))
+      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface));
+    else if (is_loopback(host))
+      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    else
+      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    try {
+      auto gloo_store = c10::make_intrusive<c10d::PrefixStore>(under, store);
+      gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(gloo_store, options.rank, options.world_size, gloo_options);
+    } catch (const std::exception& e) {
+      fail(options.url, "cannot connect the ranks to each other: " + first_line(e));
     }
   }
 };
@@ -171,19 +193,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const DistributedOptions& given
     fail(g.options.url, "rendezvous failed: " + first_line(e));
   }
 
-  auto gloo_options = c10d::ProcessGroupGloo::Options::create(g.timeout);
-  if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"))
-    gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface));
-  else if (is_loopback(g.host))
-    gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-  else
-    gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-  try {
-    auto gloo_store = c10::make_intrusive<c10d::PrefixStore>("gloo", g.store);
-    g.gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(gloo_store, given.rank, given.world_size, gloo_options);
-  } catch (const std::exception& e) {
-    fail(g.options.url, "cannot connect the ranks to each other: " + first_line(e));
-  }
+  g.connect("gloo");
   return std::unique_ptr<ProcessGroup>(new ProcessGroup(std::move(impl)));
 }
 
@@ -194,6 +204,55 @@ int ProcessGroup::size() const { return impl_->options.world_size; }
 
 void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors, const char* what) {
   impl_->run_all(tensors, what, [&](std::vector<at::Tensor>& one) { return impl_->gloo->allreduce(one); });
+}
+
+struct ProcessGroup::Pending::Impl {
+  const ProcessGroup::Impl* group;
+  c10::intrusive_ptr<c10d::Work> work;  // null when starting it failed
+  std::string what;
+  std::exception_ptr start_error;
+};
+
+ProcessGroup::Pending::Pending() = default;
+ProcessGroup::Pending::Pending(Pending&&) noexcept = default;
+ProcessGroup::Pending& ProcessGroup::Pending::operator=(Pending&&) noexcept = default;
+ProcessGroup::Pending::~Pending() = default;
+
+void ProcessGroup::Pending::wait() {
+  if (!impl_) return;
+  auto impl = std::move(impl_);  // waited once
+  try {
+    if (impl->start_error) std::rethrow_exception(impl->start_error);
+    impl->work->wait(impl->group->timeout);
+  } catch (const std::exception& e) {
+    impl->group->collective_failed(impl->what.c_str(), e);
+  }
+}
+
+// A failure to start is kept for wait(): the caller may be inside backward, where an exception
+// would leave the other ranks waiting for this one's later buckets.
+ProcessGroup::Pending ProcessGroup::start_all_reduce_sum(const at::Tensor& tensor, const char* what) {
+  Pending pending;
+  pending.impl_ = std::make_unique<Pending::Impl>();
+  pending.impl_->group = impl_.get();
+  pending.impl_->what = what;
+  try {
+    std::vector<at::Tensor> one{tensor};
+    pending.impl_->work = impl_->gloo->allreduce(one);
+  } catch (...) {
+    pending.impl_->start_error = std::current_exception();
+  }
+  return pending;
+}
+
+std::unique_ptr<ProcessGroup> ProcessGroup::subgroup(const std::string& name) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = impl_->options;
+  impl->host = impl_->host;
+  impl->timeout = impl_->timeout;
+  impl->store = c10::make_intrusive<c10d::PrefixStore>("segkit/subgroup/" + name, impl_->store);
+  impl->connect("gloo");
+  return std::unique_ptr<ProcessGroup>(new ProcessGroup(std::move(impl)));
 }
 
 void ProcessGroup::broadcast_from_rank0(std::vector<at::Tensor>& tensors, const char* what) {
@@ -244,6 +303,16 @@ ProcessGroup::~ProcessGroup() = default;
 int ProcessGroup::rank() const { return 0; }
 int ProcessGroup::size() const { return 1; }
 void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>&, const char*) {}
+struct ProcessGroup::Pending::Impl {};
+ProcessGroup::Pending::Pending() = default;
+ProcessGroup::Pending::Pending(Pending&&) noexcept = default;
+ProcessGroup::Pending& ProcessGroup::Pending::operator=(Pending&&) noexcept = default;
+ProcessGroup::Pending::~Pending() = default;
+void ProcessGroup::Pending::wait() {}
+ProcessGroup::Pending ProcessGroup::start_all_reduce_sum(const at::Tensor&, const char*) { return {}; }
+std::unique_ptr<ProcessGroup> ProcessGroup::subgroup(const std::string&) {
+  return std::unique_ptr<ProcessGroup>(new ProcessGroup(std::make_unique<Impl>()));
+}
 void ProcessGroup::broadcast_from_rank0(std::vector<at::Tensor>&, const char*) {}
 std::string ProcessGroup::broadcast_text_from_rank0(const std::string& value, const std::string&) { return value; }
 void ProcessGroup::require_all(bool, const char*) {}

@@ -1,5 +1,6 @@
 // The process group in one process, its ranks on threads over loopback: averaged gradients in
-// buckets, agreement on failures, and the one-line errors of a bad start.
+// buckets, all-reduces started and awaited later, subgroups, agreement on failures, and the
+// one-line errors of a bad start.
 #include <ATen/ops/full.h>
 #include <ATen/ops/zeros.h>
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 
 #include "distributed/gradient_buckets.h"
 #include "distributed/process_group.h"
+#include "loopback_ranks.h"
 #include "segkit/distributed.h"
 #include "segkit/error.h"
 #include "test_util.h"
@@ -44,35 +46,13 @@ struct Listener {
   }
 };
 
-int free_port() {
-  Listener l;
-  return l.port;
-}
+int free_port() { return segkit::test::free_loopback_port(); }
 
 DistributedOptions options(int port, int rank, int world_size, double timeout = 5) {
-  DistributedOptions o;
-  o.url = "tcp://127.0.0.1:" + std::to_string(port);
-  o.rank = rank;
-  o.world_size = world_size;
-  o.timeout_seconds = timeout;
-  return o;
+  return segkit::test::loopback_rank(port, rank, world_size, timeout);
 }
 
-// Runs `body` as ranks 0..n-1 of one group, each on its thread; the errors, by rank.
-std::vector<std::string> run_ranks(const std::vector<DistributedOptions>& ranks,
-                                   const std::function<void(ProcessGroup&)>& body) {
-  std::vector<std::future<std::string>> done;
-  for (const auto& o : ranks)
-    done.push_back(std::async(std::launch::async, [o, &body] {
-      return segkit::test::error_of([&] {
-        auto group = ProcessGroup::join(o);
-        body(*group);
-      });
-    }));
-  std::vector<std::string> errors;
-  for (auto& d : done) errors.push_back(d.get());
-  return errors;
-}
+using segkit::test::run_ranks;
 
 }  // namespace
 
@@ -92,6 +72,28 @@ TEST(ProcessGroup, AveragesGradientsInBuckets) {
     EXPECT_TRUE(params[0].grad().eq(1.5f).all().item<bool>()) << params[0].grad();
     EXPECT_TRUE(params[1].grad().eq(2.0f).all().item<bool>()) << params[1].grad();
     EXPECT_TRUE(params[2].grad().eq(5.0f).all().item<bool>()) << params[2].grad();
+  });
+  EXPECT_EQ(errors, (std::vector<std::string>{"(no error)", "(no error)"}));
+}
+
+TEST(ProcessGroup, StartedAllReducesAndASubgroupKeepTheirOwnOrder) {
+  if (!segkit::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
+  const auto errors = run_ranks(2, [](ProcessGroup& group) {
+    auto other = group.subgroup("other");
+    const float r = static_cast<float>(group.rank());
+    at::Tensor a = at::full({5}, r + 1), b = at::full({3}, 10 * r), c = at::full({2}, r);
+    // Two sums under way on the group while the subgroup's runs in between: rank 1 does that
+    // one first, rank 0 last, which is fine as the subgroup orders its collectives apart.
+    std::vector<at::Tensor> sub{c};
+    if (group.rank() == 1) other->all_reduce_sum(sub, "subgroup sum");
+    auto pending_a = group.start_all_reduce_sum(a, "first sum");
+    auto pending_b = group.start_all_reduce_sum(b, "second sum");
+    if (group.rank() == 0) other->all_reduce_sum(sub, "subgroup sum");
+    pending_b.wait();
+    pending_a.wait();
+    EXPECT_TRUE(a.eq(3.0f).all().item<bool>()) << a;
+    EXPECT_TRUE(b.eq(10.0f).all().item<bool>()) << b;
+    EXPECT_TRUE(c.eq(1.0f).all().item<bool>()) << c;
   });
   EXPECT_EQ(errors, (std::vector<std::string>{"(no error)", "(no error)"}));
 }
