@@ -1,6 +1,5 @@
-// The process group in one process, its ranks on threads over loopback: averaged gradients in
-// buckets, all-reduces started and awaited later, subgroups, agreement on failures, and the
-// one-line errors of a bad start.
+// The process group in one process, its ranks on threads over loopback: all-reduces started and
+// awaited later, subgroups, agreement on failures, and the one-line errors of a bad start.
 #include <ATen/ops/full.h>
 #include <ATen/ops/zeros.h>
 #include <arpa/inet.h>
@@ -13,7 +12,6 @@
 #include <future>
 #include <string>
 
-#include "distributed/gradient_buckets.h"
 #include "distributed/process_group.h"
 #include "loopback_ranks.h"
 #include "segkit/distributed.h"
@@ -55,26 +53,6 @@ DistributedOptions options(int port, int rank, int world_size, double timeout = 
 using segkit::test::run_ranks;
 
 }  // namespace
-
-TEST(ProcessGroup, AveragesGradientsInBuckets) {
-  if (!segkit::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
-  const int port = free_port();
-  const auto errors = run_ranks({options(port, 0, 2), options(port, 1, 2)}, [](ProcessGroup& group) {
-    // Three parameters, buckets of at most 40 bytes: {a, b} and {c}; b has no gradient on rank 0.
-    std::vector<at::Tensor> params{at::zeros({4}), at::zeros({6}), at::zeros({2, 5})};
-    const float r = static_cast<float>(group.rank());
-    params[0].mutable_grad() = at::full({4}, r + 1);
-    if (group.rank() == 1) params[1].mutable_grad() = at::full({6}, 4.0f);
-    params[2].mutable_grad() = at::full({2, 5}, 10 * r);
-    segkit::distributed::GradientBuckets buckets(params, 40);
-    EXPECT_EQ(buckets.bucket_count(), 2u);
-    buckets.average(group);
-    EXPECT_TRUE(params[0].grad().eq(1.5f).all().item<bool>()) << params[0].grad();
-    EXPECT_TRUE(params[1].grad().eq(2.0f).all().item<bool>()) << params[1].grad();
-    EXPECT_TRUE(params[2].grad().eq(5.0f).all().item<bool>()) << params[2].grad();
-  });
-  EXPECT_EQ(errors, (std::vector<std::string>{"(no error)", "(no error)"}));
-}
 
 TEST(ProcessGroup, StartedAllReducesAndASubgroupKeepTheirOwnOrder) {
   if (!segkit::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";

@@ -36,7 +36,7 @@ void DataParallel::share_start(Network& model, Network* average, training::Adam&
     for (auto& t : average->tensors()) all.push_back(t);
   for (auto& t : adam.moments()) all.push_back(t);
   group_->broadcast_from_rank0(all, "sharing rank 0's starting weights");
-  buckets_ = std::make_unique<distributed::GradientBuckets>(model.parameters());
+  buckets_ = std::make_unique<distributed::GradientBuckets>(model.parameters(), *group_);
 }
 
 void DataParallel::share_running_statistics(Network& model) {
@@ -44,8 +44,6 @@ void DataParallel::share_running_statistics(Network& model) {
   std::vector<at::Tensor> buffers = running_statistics(model);
   if (!buffers.empty()) group_->broadcast_from_rank0(buffers, "sharing batch-norm statistics");
 }
-
-void DataParallel::average_gradients() { buckets_->average(*group_); }
 
 DataParallel::Agreement DataParallel::agree(double loss, bool stop) {
   std::vector<at::Tensor> shared{at::tensor({loss, stop ? 1.0 : 0.0}, at::kDouble)};

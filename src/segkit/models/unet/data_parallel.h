@@ -1,8 +1,9 @@
 #pragma once
 // The U-Net trainer's side of data-parallel training (PyTorch DDP's behaviour): rank 0's
 // weights, running statistics and optimizer state at the start; gradients averaged over the
-// ranks each step; batch norm on each rank's own batch, with rank 0's running statistics
-// broadcast before each forward (DDP's broadcast_buffers); the loss and a stop request agreed.
+// ranks each step, their all-reduces overlapping backward (gradient_buckets.h); batch norm on
+// each rank's own batch, with rank 0's running statistics broadcast before each forward (DDP's
+// broadcast_buffers); the loss and a stop request agreed.
 #include <memory>
 #include <string>
 
@@ -30,7 +31,9 @@ class DataParallel {
   // Everything rank 0 has (weights, statistics, moments, average) onto the other ranks.
   void share_start(Network& model, Network* average, training::Adam& adam);
   void share_running_statistics(Network& model);
-  void average_gradients();
+  // Around each step's backward: after it, every gradient is the mean over the ranks.
+  void before_backward() { buckets_->before_backward(); }
+  void after_backward() { buckets_->after_backward(); }
   struct Agreement {
     double mean_loss;
     bool stop;  // some rank was asked to stop

@@ -6,9 +6,10 @@
 // optimizer moments and the position (epoch, step), all kept in RUN/train_state.safetensors.
 //
 // Data parallelism (docs/distributed.md): each rank takes its share of every step's crops
-// (crop_schedule.h), gradients are averaged over the ranks (data_parallel.h), and rank 0 alone
-// validates and writes. The run's batch is the global one (per-rank batch × world size), so a
-// run resumes on another number of processes with the same steps and learning rates.
+// (crop_schedule.h), gradients are averaged over the ranks while backward runs
+// (data_parallel.h), and rank 0 alone validates and writes. The run's batch is the global one
+// (per-rank batch × world size), so a run resumes on another number of processes with the
+// same steps and learning rates.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/empty.h>
@@ -395,10 +396,11 @@ double Trainer::train_step(int epoch, int step) {
     logits = unet::Internals::of(*model_).network().forward(input, true, opt_.dropout, dropout_rng);
   }
   at::Tensor loss = unet::segmentation_loss(opt_.loss, logits.to(at::kFloat), target, class_weights_, pixel_weights);
+  if (parallel_) parallel_->before_backward();
   loss.backward();
   double value = loss.item<double>();
   if (parallel_) {
-    parallel_->average_gradients();
+    parallel_->after_backward();
     const auto agreed = parallel_->agree(value, interrupted);
     value = agreed.mean_loss;
     stop_requested_ = agreed.stop;
