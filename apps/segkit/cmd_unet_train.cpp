@@ -74,6 +74,9 @@ void add_unet_train(CLI::App& unet) {
                   "torchrun, srun and mpirun variables are read without it (docs/distributed.md)");
   cmd->add_option("--rank", flags->rank, "This process's rank (from 0) with --dist-url");
   cmd->add_option("--world-size", flags->world_size, "Number of processes with --dist-url");
+  cmd->add_flag("--sync-batch-norm", o.sync_batch_norm,
+                "With several processes: batch norm over all processes' crops together (default: each "
+                "process's own, as DDP)");
   cmd->add_option("--dist-timeout", flags->dist_timeout,
                   "Seconds a rank waits for the others (joining, each all-reduce) before failing")
       ->capture_default_str();

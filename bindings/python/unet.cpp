@@ -105,6 +105,7 @@ struct TrainArgs {
   std::optional<std::string> dist_url;
   std::optional<int> rank, world_size;
   double dist_timeout;
+  bool sync_batch_norm;
 };
 
 segkit::UNetTrainOptions train_options(const TrainArgs& a) {
@@ -146,6 +147,7 @@ segkit::UNetTrainOptions train_options(const TrainArgs& a) {
   o.distributed = segkit::resolve_distributed(
       {a.dist_url.value_or(""), a.rank.value_or(-1), a.world_size.value_or(-1), a.dist_timeout},
       {"dist_url", "rank", "world_size"});
+  o.sync_batch_norm = a.sync_batch_norm;
   return o;
 }
 
@@ -208,13 +210,13 @@ void bind_unet(py::module_& m) {
          bool batch_norm, std::string loss, std::vector<float> class_weights, double border_weight,
          double border_sigma, double ema, double dropout, std::vector<std::string> augment, uint64_t seed,
          std::string precision, bool resume, bool quiet, std::optional<std::string> dist_url,
-         std::optional<int> rank, std::optional<int> world_size, double dist_timeout) {
+         std::optional<int> rank, std::optional<int> world_size, double dist_timeout, bool sync_batch_norm) {
         return unet_train(TrainArgs{std::move(data), std::move(out), std::move(val), std::move(val_split), classes,
                                     epochs, steps_per_epoch, batch_size, lr, weight_decay, crop, depth, width,
                                     std::move(upsample), std::move(padding), batch_norm, std::move(loss),
                                     std::move(class_weights), border_weight, border_sigma, ema, dropout,
                                     std::move(augment), seed, std::move(precision), resume, quiet,
-                                    std::move(dist_url), rank, world_size, dist_timeout});
+                                    std::move(dist_url), rank, world_size, dist_timeout, sync_batch_norm});
       },
       py::kw_only(), py::arg("data") = py::none(), py::arg("out"), py::arg("val") = py::none(),
       py::arg("val_split") = std::vector<std::string>{}, py::arg("classes") = 0, py::arg("epochs") = 0,
@@ -226,7 +228,7 @@ void bind_unet(py::module_& m) {
       py::arg("augment") = std::vector<std::string>{"flip", "rot90"}, py::arg("seed") = 0,
       py::arg("precision") = "fp32", py::arg("resume") = false, py::arg("quiet") = false,
       py::arg("dist_url") = py::none(), py::arg("rank") = py::none(), py::arg("world_size") = py::none(),
-      py::arg("dist_timeout") = 300.0,
+      py::arg("dist_timeout") = 300.0, py::arg("sync_batch_norm") = false,
       "segkit unet train: trains on DATA/images + DATA/masks into OUT (checkpoints, log.jsonl, curves.png).");
 }
 

@@ -147,6 +147,10 @@ struct UNetTrainOptions {
   // crops per step and gradients are averaged; rank 0 alone validates and writes to out_dir.
   // Not stored with the run: a resumed run may use another world size that divides its batch.
   DistributedOptions distributed;
+  // With more than one process, batch norm in training normalises over the crops of all
+  // processes together (torch.nn.SyncBatchNorm) instead of each process's own; stored with the
+  // run. Nothing changes with one process or without batch norm.
+  bool sync_batch_norm = false;
 
   std::string to_json() const;
   static UNetTrainOptions from_json(const std::string& json, const std::string& context);

@@ -1,5 +1,6 @@
 // `segkit unet train` as a data-parallel job of two processes over loopback: the same weights
-// as one process with twice the batch, a killed rank, a mismatched world size, a port in use.
+// as one process with twice the batch (with --sync-batch-norm also with batch norm), a killed
+// rank, a mismatched world size, a port in use.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -114,6 +115,22 @@ std::vector<std::string> rank_args(int port, int rank, int world_size, double ti
 
 int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
+// The largest difference between the float32 tensors of two checkpoints (the same names).
+double max_difference(const std::string& a_path, const std::string& b_path) {
+  auto a = segkit::SafetensorsFile::open(a_path), b = segkit::SafetensorsFile::open(b_path);
+  EXPECT_EQ(a->names(), b->names());
+  double worst = 0;
+  for (const auto& name : a->names()) {
+    const auto &x = a->get(name), &y = b->get(name);
+    EXPECT_EQ(x.shape, y.shape) << name;
+    if (x.dtype != segkit::DType::F32 || x.shape != y.shape) continue;
+    for (int64_t i = 0; i < x.numel(); ++i)
+      worst = std::max(worst, static_cast<double>(std::fabs(reinterpret_cast<const float*>(x.data)[i] -
+                                                            reinterpret_cast<const float*>(y.data)[i])));
+  }
+  return worst;
+}
+
 }  // namespace
 
 TEST(UNetDistributedCli, TwoRanksMatchOneProcessWithTwiceTheBatch) {
@@ -155,6 +172,37 @@ TEST(UNetDistributedCli, TwoRanksMatchOneProcessWithTwiceTheBatch) {
     const double loss_b = std::stod(lb.substr(lb.find("\"train_loss\":") + 13));
     EXPECT_NEAR(loss_a, loss_b, 1e-6);
   }
+}
+
+TEST(UNetDistributedCli, SyncBatchNormOnTwoRanksMatchesOneProcessWithTwiceTheBatch) {
+  if (!segkit::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
+  TempDir dir;
+  const std::string data = dir.file("data");
+  segkit::test::write_synthetic_dataset(data, 4, 40);
+  auto batch_norm_args = [&](const std::string& out, int batch) {
+    auto args = train_args(data, dir.file(out), batch, 3, 1);
+    args.erase(std::find(args.begin(), args.end(), "--no-batch-norm"));
+    return args;
+  };
+  auto two_ranks = [&](const std::vector<std::string>& args) {
+    const int port = free_port();
+    Process rank0(with(args, rank_args(port, 0, 2)), dir.file("err0"));
+    Process rank1(with(args, rank_args(port, 1, 2)), dir.file("err1"));
+    EXPECT_EQ(rank0.wait(60), 0) << rank0.err();
+    EXPECT_EQ(rank1.wait(60), 0) << rank1.err();
+  };
+  auto r = segkit::test::run_cli(batch_norm_args("one", 4));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // One process: the option changes nothing, to the bit.
+  r = segkit::test::run_cli(with(batch_norm_args("one-flag", 4), {"--sync-batch-norm"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(max_difference(dir.file("one/last.safetensors"), dir.file("one-flag/last.safetensors")), 0.0);
+
+  two_ranks(with(batch_norm_args("synced", 2), {"--sync-batch-norm"}));
+  two_ranks(batch_norm_args("per-rank", 2));
+  // Weights and running statistics: those of the one process with --sync-batch-norm, not without.
+  EXPECT_LT(max_difference(dir.file("one/last.safetensors"), dir.file("synced/last.safetensors")), 1e-5);
+  EXPECT_GT(max_difference(dir.file("one/last.safetensors"), dir.file("per-rank/last.safetensors")), 1e-3);
 }
 
 TEST(UNetDistributedCli, JoinsFromTorchrunsVariables) {

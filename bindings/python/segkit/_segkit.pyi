@@ -149,6 +149,7 @@ def unet_train(
     rank: int | None = None,
     world_size: int | None = None,
     dist_timeout: float = 300.0,
+    sync_batch_norm: bool = False,
 ) -> _UNetRun: ...
 
 class SamPredictor:

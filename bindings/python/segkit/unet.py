@@ -23,7 +23,7 @@ def train(**options):
     ``border_sigma``, ``ema``, ``dropout``, ``augment`` (a list of "flip", "rot90", "elastic",
     "intensity"), ``seed``, ``precision`` ("fp32", "bf16"), ``resume``, ``quiet``; data-parallel:
     ``dist_url``, ``rank``, ``world_size``, ``dist_timeout`` (or a launcher's variables, as the CLI
-    reads them; docs/distributed.md).
+    reads them; docs/distributed.md), ``sync_batch_norm``.
 
     Returns ``{"epochs_done", "log": [one dict per epoch, as log.jsonl], "best", "last"}`` (the
     checkpoints' paths). ValueError for bad options or data, KeyboardInterrupt after saving the

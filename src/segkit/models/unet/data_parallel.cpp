@@ -39,7 +39,14 @@ void DataParallel::share_start(Network& model, Network* average, training::Adam&
   buckets_ = std::make_unique<distributed::GradientBuckets>(model.parameters(), *group_);
 }
 
+void DataParallel::synchronise_batch_norm(Network& model) {
+  if (world_size() < 2 || !model.config().batch_norm) return;
+  batch_norm_group_ = group_->subgroup("batch-norm");
+  model.synchronise_batch_norm(batch_norm_group_.get());
+}
+
 void DataParallel::share_running_statistics(Network& model) {
+  if (batch_norm_group_) return;  // every rank computed the same statistics
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> buffers = running_statistics(model);
   if (!buffers.empty()) group_->broadcast_from_rank0(buffers, "sharing batch-norm statistics");

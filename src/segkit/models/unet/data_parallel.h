@@ -3,7 +3,8 @@
 // weights, running statistics and optimizer state at the start; gradients averaged over the
 // ranks each step, their all-reduces overlapping backward (gradient_buckets.h); batch norm on
 // each rank's own batch, with rank 0's running statistics broadcast before each forward (DDP's
-// broadcast_buffers); the loss and a stop request agreed.
+// broadcast_buffers), or with --sync-batch-norm over all ranks' batches (sync_batch_norm.h);
+// the loss and a stop request agreed.
 #include <memory>
 #include <string>
 
@@ -30,7 +31,9 @@ class DataParallel {
   void require_same_run(const std::string& description);
   // Everything rank 0 has (weights, statistics, moments, average) onto the other ranks.
   void share_start(Network& model, Network* average, training::Adam& adam);
-  void share_running_statistics(Network& model);
+  // Batch norm over the global batch from now on (with more than one rank; a no-op otherwise).
+  void synchronise_batch_norm(Network& model);
+  void share_running_statistics(Network& model);  // nothing to share when synchronised
   // Around each step's backward: after it, every gradient is the mean over the ranks.
   void before_backward() { buckets_->before_backward(); }
   void after_backward() { buckets_->after_backward(); }
@@ -43,6 +46,7 @@ class DataParallel {
  private:
   std::unique_ptr<distributed::ProcessGroup> group_;
   std::unique_ptr<distributed::GradientBuckets> buckets_;
+  std::unique_ptr<distributed::ProcessGroup> batch_norm_group_;  // with synchronised batch norm
 };
 
 }  // namespace segkit::unet

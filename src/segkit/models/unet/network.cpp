@@ -16,6 +16,7 @@
 
 #include "core/heap_reuse.h"
 #include "core/memory_cache.h"
+#include "distributed/sync_batch_norm.h"
 #include "models/unet/layers.h"
 #include "segkit/error.h"
 
@@ -134,8 +135,12 @@ at::Tensor Network::run(ConvNorm& c, const at::Tensor& x, bool training) const {
   at::Tensor y = x.size(1) <= 4 ? narrow_input_conv(x, c.weight, c.bias, pad)
                                 : at::conv2d(x, c.weight, c.bias, {1, 1}, {pad, pad});
   if (config_.batch_norm) {
-    y = at::batch_norm(y, c.bn_weight, c.bn_bias, c.running_mean, c.running_var, training, kBatchNormMomentum,
-                       kBatchNormEps, false);
+    if (training && batch_norm_group_)
+      y = distributed::sync_batch_norm(y.to(at::kFloat), c.bn_weight, c.bn_bias, c.running_mean, c.running_var,
+                                       kBatchNormMomentum, kBatchNormEps, *batch_norm_group_);
+    else
+      y = at::batch_norm(y, c.bn_weight, c.bn_bias, c.running_mean, c.running_var, training, kBatchNormMomentum,
+                         kBatchNormEps, false);
     if (training) {
       at::NoGradGuard no_grad;
       c.batches_tracked.add_(1);

@@ -10,6 +10,10 @@
 
 #include "segkit/unet.h"
 
+namespace segkit::distributed {
+class ProcessGroup;
+}
+
 namespace segkit::unet {
 
 struct NamedTensor {
@@ -28,6 +32,10 @@ class Network {
   // `dropout_rng` (training only).
   at::Tensor forward(const at::Tensor& input, bool training, double dropout = 0.0,
                      c10::optional<at::Generator> dropout_rng = c10::nullopt);
+
+  // Batch norm in training over the batches of all ranks of `group` (--sync-batch-norm); null:
+  // over this process's batch alone. The group must outlive the training steps.
+  void synchronise_batch_norm(distributed::ProcessGroup* group) { batch_norm_group_ = group; }
 
   const UNetConfig& config() const { return config_; }
   std::vector<NamedTensor>& state() { return state_; }
@@ -58,6 +66,7 @@ class Network {
   std::vector<DoubleConv> encoder_;  // depth + 1 levels; the last is the bottleneck
   std::vector<UpStep> decoder_;      // depth steps, coarsest first
   at::Tensor head_weight_, head_bias_;
+  distributed::ProcessGroup* batch_norm_group_ = nullptr;
 };
 
 }  // namespace segkit::unet

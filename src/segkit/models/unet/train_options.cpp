@@ -38,7 +38,7 @@ std::string UNetTrainOptions::to_json() const {
                       {"augment", augment},       {"seed", seed},
                       {"border_weight", border_weight}, {"border_sigma", border_sigma},
                       {"ema_decay", ema_decay},   {"dropout", dropout},
-                      {"precision", bf16 ? "bf16" : "fp32"}};
+                      {"precision", bf16 ? "bf16" : "fp32"}, {"sync_batch_norm", sync_batch_norm}};
   return j.dump();
 }
 
@@ -66,6 +66,7 @@ UNetTrainOptions UNetTrainOptions::from_json(const std::string& text, const std:
     o.ema_decay = j.value("ema_decay", 0.0);
     o.dropout = j.value("dropout", 0.0);
     o.bf16 = j.at("precision").get<std::string>() == "bf16";
+    o.sync_batch_norm = j.value("sync_batch_norm", false);
   } catch (const nlohmann::json::exception& e) {
     fail(context, std::string("bad training options: ") + e.what());
   }

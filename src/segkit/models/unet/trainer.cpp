@@ -7,9 +7,10 @@
 //
 // Data parallelism (docs/distributed.md): each rank takes its share of every step's crops
 // (crop_schedule.h), gradients are averaged over the ranks while backward runs
-// (data_parallel.h), and rank 0 alone validates and writes. The run's batch is the global one
-// (per-rank batch × world size), so a run resumes on another number of processes with the
-// same steps and learning rates.
+// (data_parallel.h), batch norm spans all ranks' crops with --sync-batch-norm, and rank 0
+// alone validates and writes. The run's batch is the global one (per-rank batch × world
+// size), so a run resumes on another number of processes with the same steps and learning
+// rates.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/empty.h>
@@ -239,6 +240,7 @@ void Trainer::agree_on_start() {
   unet::DataParallel& p = *parallel_;
   p.share_start(unet::Internals::of(*model_).network(), average_ ? &unet::Internals::of(*average_).network() : nullptr,
                 *adam_);
+  if (opt_.sync_batch_norm) p.synchronise_batch_norm(unet::Internals::of(*model_).network());
 }
 
 void Trainer::prepare(const UNetTrainOptions& given) {
