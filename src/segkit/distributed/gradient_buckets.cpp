@@ -34,7 +34,7 @@ class AfterAccumulation : public torch::autograd::FunctionPostHook {
 }  // namespace
 
 GradientBuckets::GradientBuckets(std::vector<at::Tensor> parameters, ProcessGroup& group, size_t bucket_bytes,
-                                 Overlap overlap)
+                                 Overlap overlap, size_t first_bucket_bytes)
     : parameters_(std::move(parameters)),
       group_(group),
       overlap_(overlap),
@@ -54,7 +54,8 @@ GradientBuckets::GradientBuckets(std::vector<at::Tensor> parameters, ProcessGrou
   };
   for (size_t i = parameters_.size(); i-- > 0;) {
     const int64_t n = parameters_[i].numel();
-    if (!members.empty() && static_cast<size_t>(filled + n) * sizeof(float) > bucket_bytes) close();
+    const size_t limit = buckets_.empty() ? std::min(first_bucket_bytes, bucket_bytes) : bucket_bytes;
+    if (!members.empty() && static_cast<size_t>(filled + n) * sizeof(float) > limit) close();
     bucket_of_[i] = buckets_.size();
     offset_of_[i] = filled;
     members.push_back(i);

@@ -2,7 +2,8 @@
 // Averaging the gradients of data-parallel training over the ranks, as DDP does, with the
 // all-reduces overlapping backward. The trainable parameters are grouped into flat buckets of
 // at most `bucket_bytes`, last parameter first: the order in which backward produces their
-// gradients. A hook on each parameter's gradient accumulator copies its gradient into its
+// gradients. The first bucket holds at most `first_bucket_bytes`, so that its all-reduce
+// starts early in backward. A hook on each parameter's gradient accumulator copies its gradient into its
 // bucket as soon as it is accumulated; once a bucket holds all its gradients, its all-reduce
 // starts on Gloo's threads while backward goes on. Buckets start in their order only (a full
 // bucket waits for those before it), so every rank starts the same all-reduces in the same
@@ -33,9 +34,10 @@ class GradientBuckets {
   enum class Overlap { WithBackward, AfterBackward };
 
   // `parameters`: float32 CPU leaf tensors that require grad, in the same order on every rank.
-  // `group` must outlive the buckets.
+  // `group` must outlive the buckets. DDP's sizes by default: 25 MiB, the first 1 MiB (a
+  // parameter larger than a bucket has one of its own).
   GradientBuckets(std::vector<at::Tensor> parameters, ProcessGroup& group, size_t bucket_bytes = 25u << 20,
-                  Overlap overlap = Overlap::WithBackward);
+                  Overlap overlap = Overlap::WithBackward, size_t first_bucket_bytes = 1u << 20);
   ~GradientBuckets();
   GradientBuckets(const GradientBuckets&) = delete;
   GradientBuckets& operator=(const GradientBuckets&) = delete;

@@ -124,6 +124,12 @@ TEST(GradientBuckets, FillsBucketsLastParameterFirst) {
     EXPECT_EQ(buckets.bucket_members(0), (std::vector<size_t>{2}));
     EXPECT_EQ(buckets.bucket_members(1), (std::vector<size_t>{1, 0}));
     EXPECT_EQ(buckets.values(), 20);
+    // All 80 bytes fit one bucket of 80, unless the first may hold only 16: {c}, then {b, a}.
+    EXPECT_EQ(GradientBuckets(params, group, 80, Overlap::WithBackward, 80).bucket_count(), 1u);
+    GradientBuckets small_first(params, group, 80, Overlap::WithBackward, 16);
+    ASSERT_EQ(small_first.bucket_count(), 2u);
+    EXPECT_EQ(small_first.bucket_members(0), (std::vector<size_t>{2}));
+    EXPECT_EQ(small_first.bucket_members(1), (std::vector<size_t>{1, 0}));
   });
   EXPECT_EQ(errors, std::vector<std::string>{"(no error)"});
 }
