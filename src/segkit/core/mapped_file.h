@@ -28,4 +28,10 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Asks the kernel to take the whole pages inside [data, data + bytes) out of this process's
+// resident memory (MADV_PAGEOUT): for a read-only file map, such as float32 weights converted to
+// bfloat16 and no longer read, the pages are dropped and come back from the file if read again.
+// Memory of any other kind keeps its contents. A no-op where the kernel lacks the advice.
+void release_pages(const void* data, size_t bytes);
+
 }  // namespace segkit

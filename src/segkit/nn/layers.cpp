@@ -7,6 +7,7 @@
 #include <ATen/ops/relu.h>
 #include <ATen/ops/sqrt.h>
 
+#include "core/mapped_file.h"
 #include "kernels/cpu/gelu.h"
 #include "kernels/cpu/layer_norm.h"
 #include "kernels/cpu/matmul.h"
@@ -21,10 +22,15 @@ Linear Linear::load(const WeightMap& w, const std::string& prefix, bool with_bia
 }
 
 void Linear::use_bfloat16(int64_t rows) {
+  const at::Tensor fp32 = weight;
   weight = weight.to(at::kBFloat16);
   if (bias.defined()) bias = bias.to(at::kBFloat16);
   packed = kernels::PackedLinear::pack(weight, bias, rows);
   if (packed) weight = at::Tensor();
+  // The float32 weights are mostly views of the checkpoint's file map: read once for the
+  // conversion, their pages would stay resident beside the copy.
+  if (fp32.device().is_cpu() && fp32.scalar_type() == at::kFloat)
+    release_pages(fp32.data_ptr(), static_cast<size_t>(fp32.nbytes()));
 }
 
 at::Tensor Linear::operator()(const at::Tensor& x) const {
