@@ -57,11 +57,12 @@ class Model {
   std::vector<Instances> postprocess(const RawOutputs& out, double threshold = 0.3, double mask_threshold = 0.5,
                                      const std::vector<ImageSize>& target_sizes = {}) const;
 
-  // The vision encoder's, the DETR encoder's and the mask decoder's convolutions in bfloat16
-  // (ViTBackbone, DetrEncoder and MaskDecoder::use_bfloat16); the text encoder and the DETR
-  // decoder stay float32.
+  // The vision encoder's, the text encoder's, the DETR encoder's and the mask decoder's
+  // convolutions in bfloat16 (ViTBackbone, TextEncoder, DetrEncoder and
+  // MaskDecoder::use_bfloat16); the DETR decoder stays float32.
   void use_bfloat16() {
     vision_.backbone.use_bfloat16();
+    text_.use_bfloat16(config_.text.max_position_embeddings);
     const int64_t grid = config_.vision.backbone.grid_size();
     detr_.use_bfloat16(grid * grid);
     mask_decoder_.use_bfloat16();

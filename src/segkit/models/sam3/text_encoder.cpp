@@ -63,13 +63,20 @@ TextEncoder TextEncoder::load(const nn::WeightMap& w, const std::string& prefix,
   return e;
 }
 
+void TextEncoder::use_bfloat16(int64_t rows) {
+  for (Layer& l : layers_)
+    for (nn::Linear* linear : {&l.q, &l.k, &l.v, &l.out, &l.fc1, &l.fc2}) linear->use_bfloat16(rows);
+  compute_ = at::kBFloat16;
+}
+
 at::Tensor TextEncoder::attention(const Layer& l, const at::Tensor& h, const at::Tensor& bias) const {
   const int64_t b = h.size(0), len = h.size(1), heads = config_.num_heads, dh = config_.hidden_size / heads;
   auto split = [&](const at::Tensor& x) { return x.view({b, len, heads, dh}).transpose(1, 2); };  // B×H×L×dh
   const at::Tensor q = split(l.q(h)), k = split(l.k(h)), v = split(l.v(h));
   at::Tensor scores = kernels::matmul(q, k.transpose(-1, -2), 1.0 / std::sqrt(static_cast<double>(dh)));
+  if (scores.scalar_type() != at::kFloat) scores = scores.to(at::kFloat);  // the mask's −3.4e38 and the softmax
   scores.add_(bias);
-  const at::Tensor o = kernels::matmul(at::softmax(scores, -1), v);
+  const at::Tensor o = kernels::matmul(at::softmax(scores, -1).to(v.scalar_type()), v);
   return o.transpose(1, 2).reshape({b, len, config_.hidden_size});
 }
 
@@ -124,9 +131,10 @@ TextEncoderOutput TextEncoder::forward(const at::Tensor& input_ids, const at::Te
   at::Tensor x = token_embedding_.index_select(0, used_ids.view(-1)).view({b, n, config_.hidden_size}) +
                  position_embedding_.slice(0, 0, n);
   if (keep_intermediates) out.embeddings = x.clone();
+  const bool fp32 = compute_ == at::kFloat;
   for (const Layer& l : layers_) {
-    l.out.accumulate(x, attention(l, l.norm1(x), bias));
-    l.fc2.accumulate(x, mlp(l, l.norm2(x)));
+    l.out.accumulate(x, attention(l, fp32 ? l.norm1(x) : l.norm1(x, compute_), bias));
+    l.fc2.accumulate(x, mlp(l, fp32 ? l.norm2(x) : l.norm2(x, compute_)));
     if (keep_intermediates) out.layers.push_back(x.clone());
   }
   const at::Tensor last = final_norm_(x);

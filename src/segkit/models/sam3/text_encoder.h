@@ -50,6 +50,10 @@ class TextEncoder {
 
   const TextEncoderConfig& config() const { return config_; }
 
+  // The layers' products in bfloat16 (Linear::use_bfloat16, for `rows` tokens): attention scores
+  // and their softmax, layer norms and the residual stream stay float32.
+  void use_bfloat16(int64_t rows);
+
  private:
   struct Layer {
     nn::LayerNorm norm1, norm2;
@@ -64,6 +68,7 @@ class TextEncoder {
   nn::LayerNorm final_norm_;
   nn::Linear clip_projection_;  // weight undefined when the checkpoint lacks it
   nn::Linear projection_;
+  at::ScalarType compute_ = at::kFloat;  // the layers' products
 };
 
 }  // namespace segkit::sam3
