@@ -7,7 +7,7 @@
 namespace segkit::nn {
 
 FloatArray to_float_array(const at::Tensor& t) {
-  const at::Tensor c = t.to(at::kFloat).contiguous();
+  const at::Tensor c = t.to(at::kCPU, at::kFloat).contiguous();  // values are read on the host
   FloatArray a;
   a.shape.assign(c.sizes().begin(), c.sizes().end());
   a.data.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());

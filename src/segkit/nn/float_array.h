@@ -9,7 +9,7 @@
 
 namespace segkit::nn {
 
-// A float32 copy of `t` (any dtype, any layout).
+// A float32 copy of `t` (any dtype, any layout, any device) on the host.
 FloatArray to_float_array(const at::Tensor& t);
 
 // A float32 tensor viewing `a`'s data, which must outlive it. Error "<what> has the wrong

@@ -4,6 +4,7 @@
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/softmax.h>
 
+#include "models/device.h"
 #include "nn/checked_layers.h"
 #include "segkit/error.h"
 
@@ -40,7 +41,8 @@ DeformableAttentionOutput DeformableAttention::operator()(const at::Tensor& quer
     level_sizes.push_back(static_cast<float>(s.width));
     level_sizes.push_back(static_cast<float>(s.height));
   }
-  const at::Tensor normaliser = at::from_blob(level_sizes.data(), {levels_, 1, 2}, at::kFloat);
+  const at::Tensor normaliser =
+      models::to_device(at::from_blob(level_sizes.data(), {levels_, 1, 2}, at::kFloat), query.device());
   const at::Tensor query_in = query.to(compute_);
   const at::Tensor offsets = sampling_offsets_(query_in).to(at::kFloat).view({batch, queries, heads_, levels_, points_, 2});
   const at::Tensor locations = offsets / normaliser + reference_points.view({1, queries, 1, 1, 1, 2});

@@ -23,7 +23,7 @@ namespace segkit {
 
 namespace {
 
-FloatArray to_array(const at::Tensor& t) { return nn::to_float_array(t); }
+FloatArray to_array(const at::Tensor& t) { return nn::to_float_array(t); }  // on the host
 
 at::Tensor as_tensor(const FloatArray& a, const char* what, size_t dims) {
   return nn::float_array_view(a, std::string("mask2former: ") + what, dims);
@@ -77,7 +77,6 @@ ModelInfo Mask2FormerModel::info() const {
 
 std::shared_ptr<const Mask2FormerModel> Mask2FormerModel::load(const std::string& source, const LoadOptions& options) {
   models::require_supported_device(options.device);
-  models::require_cpu_device(options.device, "Mask2Former");
   c10::InferenceMode guard;
   // The forward allocates the same large temporaries stage after stage, image after image:
   // reused memory instead of fresh pages (page faults were a fifth of the time).
@@ -92,9 +91,16 @@ std::shared_ptr<const Mask2FormerModel> Mask2FormerModel::load(const std::string
                               read_json_file(files.preprocessor_config, JsonLimits::config()), files.preprocessor_config);
   mask2former::LoadedWeights loaded = mask2former::read_weights(files, impl->config);
   impl->precision = options.precision;
-  if (impl->precision == Precision::Auto)
-    impl->precision = machine_info().native_bf16 ? Precision::Bf16 : Precision::Fp32;
-  if (impl->precision == Precision::Bf16) {
+  if (impl->precision == Precision::Auto)  // GPUs segkit runs on (CUDA 12+, Ampere and later) have bf16
+    impl->precision = options.device.kind == Device::Kind::Cuda || machine_info().native_bf16 ? Precision::Bf16
+                                                                                               : Precision::Fp32;
+  impl->device = models::torch_device(options.device);
+  if (!impl->device.is_cpu()) {
+    // The layers are built from the weights where they will run; the copies there own their
+    // memory, so the file's mapping goes now.
+    loaded.weights.move_to(impl->device);
+    loaded.backing_files.clear();
+  } else if (impl->precision == Precision::Bf16) {
     // bfloat16 replaces most weights with converted copies: owned float32 copies now let the
     // file's mapping go at the end of the load, instead of keeping it resident beside them
     // (190 MB for Swin-T); the copies that get converted are freed for the activations.
@@ -129,7 +135,7 @@ RawOutput Internals::run(const Mask2FormerModel& model, const at::Tensor& pixel_
   c10::InferenceMode guard;
   const Mask2FormerModel::Impl& m = of(model);
   RawOutput out;
-  out.pixel_values = pixel_values;
+  out.pixel_values = models::to_device(pixel_values, m.device);  // prepared on the host
   out.backbone_features = m.backbone(pixel_values);
   out.pixel_decoder = m.pixel_decoder(out.backbone_features);
   out.decoder = m.transformer_decoder(out.pixel_decoder.multi_scale, out.pixel_decoder.mask_features, all_layers);
@@ -177,7 +183,8 @@ Mask2FormerOutput Mask2FormerModel::forward(const Mask2FormerInput& input) const
 Mask2FormerFeatures Mask2FormerModel::backbone(const Mask2FormerInput& input) const {
   c10::InferenceMode guard;
   Mask2FormerFeatures f;
-  for (const at::Tensor& map : impl_->backbone(pixel_tensor(input))) f.maps.push_back(to_array(map));
+  for (const at::Tensor& map : impl_->backbone(models::to_device(pixel_tensor(input), impl_->device)))
+    f.maps.push_back(to_array(map));
   f.original_height = input.original_height;
   f.original_width = input.original_width;
   return f;
@@ -187,7 +194,8 @@ Mask2FormerPixelFeatures Mask2FormerModel::pixel_decoder(const Mask2FormerFeatur
   c10::InferenceMode guard;
   if (features.maps.size() != 4) throw Error("mask2former: the pixel decoder takes the backbone's 4 maps");
   std::vector<at::Tensor> maps;
-  for (const FloatArray& m : features.maps) maps.push_back(as_tensor(m, "backbone map", 4));
+  for (const FloatArray& m : features.maps)
+    maps.push_back(models::to_device(as_tensor(m, "backbone map", 4), impl_->device));
   const mask2former::PixelDecoderOutput out = impl_->pixel_decoder(maps);
   Mask2FormerPixelFeatures p;
   for (const at::Tensor& level : out.multi_scale) p.levels.push_back(to_array(level));
@@ -201,8 +209,9 @@ Mask2FormerOutput Mask2FormerModel::transformer_decoder(const Mask2FormerPixelFe
   c10::InferenceMode guard;
   if (features.levels.size() != 3) throw Error("mask2former: the transformer decoder takes the pixel decoder's 3 levels");
   std::vector<at::Tensor> levels;
-  for (const FloatArray& l : features.levels) levels.push_back(as_tensor(l, "pixel decoder level", 4));
-  const at::Tensor mask_features = as_tensor(features.mask_features, "mask features", 4);
+  for (const FloatArray& l : features.levels)
+    levels.push_back(models::to_device(as_tensor(l, "pixel decoder level", 4), impl_->device));
+  const at::Tensor mask_features = models::to_device(as_tensor(features.mask_features, "mask features", 4), impl_->device);
   const int64_t d = impl_->config.hidden_dim;
   for (const at::Tensor& t : levels)
     if (t.size(0) != 1 || t.size(1) != d) throw Error("mask2former: pixel decoder levels must be 1 × hidden_dim × h × w");

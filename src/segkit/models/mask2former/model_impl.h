@@ -21,6 +21,7 @@ struct Mask2FormerModel::Impl {
   ModelLocation location;
   int64_t parameter_count = 0;
   Precision precision = Precision::Fp32;
+  at::Device device = at::kCPU;  // where the weights are and the network runs
   mask2former::SwinBackbone backbone;
   mask2former::PixelDecoder pixel_decoder;
   mask2former::TransformerDecoder transformer_decoder;
@@ -40,7 +41,8 @@ struct RawOutput {
 
 struct Internals {
   static const Mask2FormerModel::Impl& of(const Mask2FormerModel& model) { return *model.impl_; }
-  // pixel_values B × 3 × H × W through every stage.
+  // pixel_values B × 3 × H × W (on any device: they go to the model's) through every stage;
+  // the outputs stay on the model's device.
   static RawOutput run(const Mask2FormerModel& model, const at::Tensor& pixel_values, bool all_layers = false);
 };
 

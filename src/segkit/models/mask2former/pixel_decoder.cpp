@@ -11,6 +11,7 @@
 #include <array>
 
 #include "kernels/cpu/matmul.h"
+#include "models/device.h"
 #include "models/mask2former/position_embedding.h"
 #include "segkit/error.h"
 
@@ -129,8 +130,8 @@ PixelDecoder::EncoderInput PixelDecoder::encoder_input(const std::vector<at::Ten
     in.levels.push_back({height, width});
     flat.push_back(projected.flatten(2).transpose(1, 2));
     // The level embedding goes into the position (queries only), not into the states.
-    position.push_back(sine_position_embedding(height, width, d / 2).flatten(2).transpose(1, 2) +
-                       level_embed_.select(0, l).view({1, 1, d}));
+    const at::Tensor sine = models::to_device(sine_position_embedding(height, width, d / 2), projected.device());
+    position.push_back(sine.flatten(2).transpose(1, 2) + level_embed_.select(0, l).view({1, 1, d}));
     // Pixel centres in float32 as transformers' linspace(0.5, size − 0.5) / size gives them.
     for (int64_t i = 0; i < height; ++i)
       for (int64_t j = 0; j < width; ++j) {
@@ -140,7 +141,9 @@ PixelDecoder::EncoderInput PixelDecoder::encoder_input(const std::vector<at::Ten
   }
   in.states = at::cat(flat, 1);
   in.position = at::cat(position, 1);
-  in.reference_points = at::from_blob(reference.data(), {int64_t(reference.size() / 2), 2}, at::kFloat).clone();
+  // Made on the host, copied to where the states are.
+  in.reference_points = at::from_blob(reference.data(), {int64_t(reference.size() / 2), 2}, at::kFloat)
+                            .to(in.states.device(), /*non_blocking=*/false, /*copy=*/true);
   return in;
 }
 

@@ -12,7 +12,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/aten_attention.h"
+#include "kernels/aten_path.h"
 #include "kernels/cpu/matmul.h"
+#include "models/device.h"
 
 namespace segkit::mask2former {
 
@@ -55,8 +58,9 @@ SwinBackbone SwinBackbone::load(const nn::WeightMap& w, const std::string& prefi
   SwinBackbone s;
   s.window_ = c.window_size;
   s.patch_ = c.patch_size;
-  const at::Tensor relative_index = relative_position_index(s.window_);
   s.patch_embed_ = nn::Conv2d::load(w, prefix + "embeddings.patch_embeddings.projection", true, c.patch_size, 0);
+  // Made on the host, gathered where the weights are.
+  const at::Tensor relative_index = models::to_device(relative_position_index(s.window_), s.patch_embed_.weight.device());
   s.embed_norm_ = nn::LayerNorm::load(w, prefix + "embeddings.norm", c.layer_norm_eps);
   for (size_t si = 0; si < c.depths.size(); ++si) {
     SwinStage stage;
@@ -116,14 +120,22 @@ at::Tensor SwinBackbone::window_attention(const SwinBlock& b, const at::Tensor& 
       // (windows) × n × 3C → three views windows × heads × n × dh.
       const at::Tensor qkv = b.qkv(windows).view({-1, n, 3, heads, dh}).permute({2, 0, 3, 1, 4});
       const at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
-      // In bfloat16 the scores are rounded once after the product; bias, mask and softmax are float32.
-      at::Tensor scores = compute_ == at::kFloat ? kernels::matmul(q, k.transpose(-2, -1), scale)
-                                                 : at::matmul(q, k.transpose(-2, -1)).to(at::kFloat).mul_(scale);
-      scores.add_(b.relative_position_bias);
-      if (shift) scores.add_(mask.narrow(0, r0 * nw, rows * nw).unsqueeze(1));
-      const at::Tensor probabilities = at::softmax(scores, -1);
-      const at::Tensor heads_out =
-          compute_ == at::kFloat ? kernels::matmul(probabilities, v) : at::matmul(probabilities.to(compute_), v);
+      at::Tensor heads_out;
+      if (!kernels::hand_written_path({&q})) {
+        // Off the CPU: one attention call with the relative-position bias (and the shift mask)
+        // as its additive bias, in the compute type.
+        at::Tensor bias = b.relative_position_bias;
+        if (shift) bias = bias + mask.narrow(0, r0 * nw, rows * nw).unsqueeze(1);
+        heads_out = kernels::aten_attention(q, k, v, bias.to(q.scalar_type()), scale);
+      } else {
+        // In bfloat16 the scores are rounded once after the product; bias, mask and softmax are float32.
+        at::Tensor scores = compute_ == at::kFloat ? kernels::matmul(q, k.transpose(-2, -1), scale)
+                                                   : at::matmul(q, k.transpose(-2, -1)).to(at::kFloat).mul_(scale);
+        scores.add_(b.relative_position_bias);
+        if (shift) scores.add_(mask.narrow(0, r0 * nw, rows * nw).unsqueeze(1));
+        const at::Tensor probabilities = at::softmax(scores, -1);
+        heads_out = compute_ == at::kFloat ? kernels::matmul(probabilities, v) : at::matmul(probabilities.to(compute_), v);
+      }
       const at::Tensor projected = b.output(heads_out.transpose(1, 2).reshape({-1, n, channels}));
       if (!attended.defined()) attended = at::empty({batch, hp, wp, channels}, projected.options());
       attended[image].narrow(0, r0 * ws, rows * ws).view({rows, ws, nw, ws, channels})
@@ -170,7 +182,8 @@ std::vector<at::Tensor> SwinBackbone::operator()(const at::Tensor& pixel_values)
   for (const SwinStage& stage : stages_) {
     // Odd blocks shift their windows; their mask depends only on the stage's padded size.
     const int64_t hp = (height + window_ - 1) / window_ * window_, wp = (width + window_ - 1) / window_ * window_;
-    const at::Tensor mask = stage.blocks.size() > 1 ? shift_mask(hp, wp, window_, window_ / 2) : at::Tensor();
+    const at::Tensor mask =
+        stage.blocks.size() > 1 ? models::to_device(shift_mask(hp, wp, window_, window_ / 2), x.device()) : at::Tensor();
     for (size_t i = 0; i < stage.blocks.size(); ++i) x = block(stage.blocks[i], x, height, width, i % 2 ? mask : at::Tensor());
     features.push_back(stage.output_norm(x).view({batch, height, width, channels}).permute({0, 3, 1, 2}).contiguous());
     if (!stage.merge_norm.weight.defined()) break;

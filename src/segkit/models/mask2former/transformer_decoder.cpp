@@ -6,12 +6,16 @@
 #include <ATen/ops/sigmoid.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/upsample_bilinear2d.h>
+#include <ATen/ops/zeros.h>
 
 #include <cmath>
 #include <limits>
 #include <utility>
 
+#include "kernels/aten_attention.h"
+#include "kernels/aten_path.h"
 #include "kernels/cpu/matmul.h"
+#include "models/device.h"
 #include "models/mask2former/position_embedding.h"
 
 namespace segkit::mask2former {
@@ -38,6 +42,17 @@ at::Tensor merge_heads(const at::Tensor& x, int64_t batch) {
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& blocked) {
   const int64_t groups = q.size(0), heads = blocked.defined() ? groups / blocked.size(0) : 1;
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));
+  if (!kernels::hand_written_path({&q})) {
+    // Off the CPU: all heads in one attention call, the blocked pairs as −∞ in its additive bias
+    // (B × 1 × L × N, every head alike). No row is blocked everywhere (attention_mask).
+    if (!blocked.defined()) return kernels::aten_attention(q, k, v, at::Tensor(), scale);
+    const int64_t batch = blocked.size(0);
+    const at::Tensor bias = at::zeros(blocked.sizes(), q.options())
+                                .masked_fill_(blocked, -std::numeric_limits<float>::infinity())
+                                .unsqueeze(1);
+    auto per_head = [&](const at::Tensor& x) { return x.view({batch, heads, x.size(1), x.size(2)}); };
+    return kernels::aten_attention(per_head(q), per_head(k), per_head(v), bias, scale).view({groups, q.size(1), v.size(2)});
+  }
   at::Tensor out = at::empty({groups, q.size(1), v.size(2)}, q.options());
   for (int64_t g = 0; g < groups; ++g) {
     at::Tensor scores = kernels::matmul(q[g], k[g].t(), scale);
@@ -121,7 +136,8 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
     const at::Tensor& f = multi_scale[l];
     sizes[l] = {f.size(2), f.size(3)};
     memory[l] = (f.flatten(2).transpose(1, 2) + level_embed_[l]).contiguous();  // B × HW × d
-    memory_with_pos[l] = memory[l] + sine_position_embedding(f.size(2), f.size(3), d / 2).flatten(2).transpose(1, 2);
+    memory_with_pos[l] =
+        memory[l] + models::to_device(sine_position_embedding(f.size(2), f.size(3), d / 2), f.device()).flatten(2).transpose(1, 2);
     memory[l] = memory[l].to(compute_);  // the inputs of the key and value projections only
     memory_with_pos[l] = memory_with_pos[l].to(compute_);
   }
