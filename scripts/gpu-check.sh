@@ -81,9 +81,11 @@ def read(name):
             return f.read()
     except OSError:
         return ""
-def load(name):
+def load(name, whole=False):
+    """The JSON of a file: all of it, or its last line (the benchmarks print one line last)."""
+    text = read(name).strip()
     try:
-        return json.loads(read(name).strip().splitlines()[-1])
+        return json.loads(text if whole else text.splitlines()[-1])
     except (ValueError, IndexError):
         return None
 summary = {"configure_rc": configure_rc, "build_rc": build_rc, "tests_rc": tests_rc}
@@ -91,7 +93,7 @@ if configure_rc:
     summary["configure_tail"] = read("configure.log").splitlines()[-15:]
 errors = [l for l in read("build.log").splitlines() if re.search(r"error:|FAILED:", l)]
 summary["build_errors"] = errors[:40]
-tests = load("tests.json") if read("tests.json") else None
+tests = load("tests.json", whole=True)
 if tests:
     failures = []
     for suite in tests.get("testsuites", []):

@@ -74,6 +74,14 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
+LoadOptions load_options(const Args& a, Precision precision = Precision::Fp32) {
+  LoadOptions o;
+  o.device = a.device;
+  o.precision = precision;
+  o.warn_unused = false;
+  return o;
+}
+
 // Waits for the device's queued work, so that a timing covers it.
 void sync(const Device& device) {
   if (device.kind == Device::Kind::Cuda) torch::cuda::synchronize(device.index);
@@ -124,11 +132,7 @@ std::string sam_folder(const Args& a, const std::string& variant) {
 }
 
 void bench_sam_encoder(const Args& a, const std::string& variant, Precision precision, nlohmann::json& out) {
-  LoadOptions o;
-  o.device = a.device;
-  o.precision = precision;
-  o.warn_unused = false;
-  const auto model = SamModel::load(sam_folder(a, variant), o);
+  const auto model = SamModel::load(sam_folder(a, variant), load_options(a, precision));
   const auto& encoder = sam::Internals::of(*model).image_encoder;
   const int S = model->config().image_size;
   const at::Tensor x = models::to_device(at::randn({1, 3, S, S}), models::torch_device(a.device));
@@ -136,10 +140,7 @@ void bench_sam_encoder(const Args& a, const std::string& variant, Precision prec
 }
 
 void bench_sam_decoder(const Args& a, nlohmann::json& out) {
-  LoadOptions o;
-  o.device = a.device;
-  o.warn_unused = false;
-  const auto model = SamModel::load(sam_folder(a, "vit_b"), o);
+  const auto model = SamModel::load(sam_folder(a, "vit_b"), load_options(a));
   SamPredictor predictor(model);
   const Image image = random_image(1200, 1800);
   predictor.set_image(image);
@@ -152,10 +153,7 @@ void bench_sam_decoder(const Args& a, nlohmann::json& out) {
 }
 
 void bench_sam_everything(const Args& a, const Image& image, nlohmann::json& out) {
-  LoadOptions o;
-  o.device = a.device;
-  o.warn_unused = false;
-  SamMaskGenerator generator(SamModel::load(sam_folder(a, "vit_b"), o));
+  SamMaskGenerator generator(SamModel::load(sam_folder(a, "vit_b"), load_options(a)));
   size_t masks = 0;
   Args once = a;
   once.repeat = std::max(1, a.repeat / 3);  // seconds each on a CPU
@@ -168,11 +166,7 @@ void bench_mask2former(const Args& a, nlohmann::json& out) {
   const std::string folder = a.work + "/mask2former-swin-t";
   if (!fs::exists(folder + "/model.safetensors")) mask2former::write_random_checkpoint(folder, a.mask2former_config);
   for (Precision p : {Precision::Fp32, Precision::Bf16}) {
-    LoadOptions o;
-    o.device = a.device;
-    o.precision = p;
-    o.warn_unused = false;
-    const auto model = Mask2FormerModel::load(folder, o);
+    const auto model = Mask2FormerModel::load(folder, load_options(a, p));
     Mask2FormerInput in;
     in.pixel_values.shape = {1, 3, 800, 1216};
     const at::Tensor x = at::randn({1, 3, 800, 1216});
@@ -188,11 +182,7 @@ void bench_sam3(const Args& a, nlohmann::json& out) {
   if (!fs::exists(folder + "/model.safetensors")) sam3::write_random_checkpoint(folder);
   const Image image = random_image(1008, 1008);
   for (Precision p : {Precision::Fp32, Precision::Bf16}) {
-    LoadOptions o;
-    o.device = a.device;
-    o.precision = p;
-    o.warn_unused = false;
-    const auto model = Sam3Model::load(folder, o);
+    const auto model = Sam3Model::load(folder, load_options(a, p));
     out[std::string("sam3_1008_one_phrase_") + precision_name(p) + "_ms"] =
         time_ms(a, [&] { model->segment(image, "yellow truck"); });
   }

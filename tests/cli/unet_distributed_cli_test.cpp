@@ -113,6 +113,15 @@ std::vector<std::string> rank_args(int port, int rank, int world_size, double ti
           std::to_string(world_size), "--dist-timeout", std::to_string(timeout)};
 }
 
+// `segkit` with `args` as ranks 0 and 1 of a world of 2 on a fresh port; both must succeed.
+void run_two_ranks(const TempDir& dir, const std::vector<std::string>& args) {
+  const int port = free_port();
+  Process rank0(with(args, rank_args(port, 0, 2)), dir.file("err0"));
+  Process rank1(with(args, rank_args(port, 1, 2)), dir.file("err1"));
+  EXPECT_EQ(rank0.wait(60), 0) << rank0.err();
+  EXPECT_EQ(rank1.wait(60), 0) << rank1.err();
+}
+
 int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
 // The largest difference between the float32 tensors of two checkpoints (the same names).
@@ -184,13 +193,7 @@ TEST(UNetDistributedCli, SyncBatchNormOnTwoRanksMatchesOneProcessWithTwiceTheBat
     args.erase(std::find(args.begin(), args.end(), "--no-batch-norm"));
     return args;
   };
-  auto two_ranks = [&](const std::vector<std::string>& args) {
-    const int port = free_port();
-    Process rank0(with(args, rank_args(port, 0, 2)), dir.file("err0"));
-    Process rank1(with(args, rank_args(port, 1, 2)), dir.file("err1"));
-    EXPECT_EQ(rank0.wait(60), 0) << rank0.err();
-    EXPECT_EQ(rank1.wait(60), 0) << rank1.err();
-  };
+  auto two_ranks = [&](const std::vector<std::string>& args) { run_two_ranks(dir, args); };
   auto r = segkit::test::run_cli(batch_norm_args("one", 4));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // One process: the option changes nothing, to the bit.
@@ -230,13 +233,7 @@ TEST(UNetDistributedCli, ResumesOnAnotherWorldSize) {
   TempDir dir;
   const std::string data = dir.file("data");
   segkit::test::write_synthetic_dataset(data, 4, 40);
-  auto two_ranks = [&](const std::vector<std::string>& args) {
-    const int port = free_port();
-    Process rank0(with(args, rank_args(port, 0, 2)), dir.file("err0"));
-    Process rank1(with(args, rank_args(port, 1, 2)), dir.file("err1"));
-    EXPECT_EQ(rank0.wait(60), 0) << rank0.err();
-    EXPECT_EQ(rank1.wait(60), 0) << rank1.err();
-  };
+  auto two_ranks = [&](const std::vector<std::string>& args) { run_two_ranks(dir, args); };
   // One epoch on one process, then a second on two; and the other way round.
   ASSERT_EQ(segkit::test::run_cli(train_args(data, dir.file("a"), 4, 3, 1)).exit_code, 0);
   two_ranks({"unet", "train", "--out", dir.file("a"), "--resume", "--epochs", "2", "--threads", "1", "--quiet"});
