@@ -9,6 +9,8 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/aten_attention.h"
+#include "kernels/aten_path.h"
 #include "kernels/cpu/attention_fused.h"
 #include "kernels/cpu/matmul.h"
 #include "segkit/error.h"
@@ -92,8 +94,14 @@ at::Tensor Attention::attend(const at::Tensor& query_in, const at::Tensor& key_i
   const at::Tensor q = this->q(query).to(at::kFloat).view({b, lq, heads, dh});
   const at::Tensor k = this->k(key).to(at::kFloat).view({b, lk, heads, dh});
   const at::Tensor v = this->v(value).to(at::kFloat).view({b, lk, heads, dh});
-  at::Tensor out = at::empty({b, lq, heads, dh}, q.options());
   const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  if (!kernels::hand_written_path({&q})) {
+    // Off the CPU: every image and head in one attention call, the mask or box bias (broadcast
+    // over images, heads or queries as given) additive, float32 as below.
+    const at::Tensor o = kernels::aten_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), bias, scale);
+    return o.transpose(1, 2).reshape({b, lq, c}).to(compute);
+  }
+  at::Tensor out = at::empty({b, lq, heads, dh}, q.options());
   const int64_t rows = std::max<int64_t>(1, std::min(lq, kScoreBlock / std::max<int64_t>(lk, 1)));
   for (int64_t i = 0; i < b; ++i) {
     for (int64_t h = 0; h < heads; ++h) {
@@ -128,7 +136,7 @@ at::Tensor key_padding_bias(const at::Tensor& mask, int64_t batch, int64_t keys,
                       " × " + std::to_string(keys) + " tokens");
   if (!at::isIntegralType(mask.scalar_type(), /*includeBool=*/true))
     fail(context, "the prompt mask must be integers or booleans");
-  return at::zeros({batch, 1, 1, keys}, at::kFloat)
+  return at::zeros({batch, 1, 1, keys}, mask.options().dtype(at::kFloat))
       .masked_fill_(mask.eq(0).view({batch, 1, 1, keys}), std::numeric_limits<float>::lowest());
 }
 

@@ -86,7 +86,7 @@ at::Tensor DetrDecoder::query_position(const at::Tensor& boxes) const {
   // Sine features of each box coordinate (hidden/2 each: sin at even, cos at odd frequencies),
   // concatenated as (cy, cx, w, h), then ref_point_head.
   const int64_t feats = config_.hidden_size / 2;
-  const at::Tensor k = at::arange(feats, at::kLong).to(at::kFloat);
+  const at::Tensor k = at::arange(feats, boxes.options().dtype(at::kLong)).to(at::kFloat);
   const at::Tensor dim_t = at::pow(kTemperature, 2 * at::floor(k / 2) / static_cast<double>(feats));
   auto encode = [&](int64_t coordinate) {
     const at::Tensor v = (boxes.select(-1, coordinate) * kTwoPi).unsqueeze(-1) / dim_t;  // B × Q × feats
@@ -106,8 +106,9 @@ at::Tensor DetrDecoder::box_bias(const at::Tensor& boxes, int64_t height, int64_
     const at::Tensor t = d * 8;
     return at::sign(t) * at::log2(t.abs() + 1.0) / 3.0;
   };
-  const at::Tensor ch = at::arange(height, at::kFloat) / static_cast<double>(height);
-  const at::Tensor cw = at::arange(width, at::kFloat) / static_cast<double>(width);
+  const auto on = boxes.options().dtype(at::kFloat);  // the boxes' device
+  const at::Tensor ch = at::arange(height, on) / static_cast<double>(height);
+  const at::Tensor cw = at::arange(width, on) / static_cast<double>(width);
   // B × Q × H × 2 and B × Q × W × 2
   const at::Tensor dy = ch.view({1, 1, height, 1}) - xyxy.slice(-1, 1, 4, 2).unsqueeze(2);
   const at::Tensor dx = cw.view({1, 1, width, 1}) - xyxy.slice(-1, 0, 3, 2).unsqueeze(2);

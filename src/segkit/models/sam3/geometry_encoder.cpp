@@ -4,6 +4,7 @@
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/floor.h>
+#include <ATen/ops/matmul.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/pow.h>
 #include <ATen/ops/stack.h>
@@ -14,7 +15,10 @@
 #include <algorithm>
 #include <cmath>
 #include <utility>
+#include <vector>
 
+#include "kernels/aten_path.h"
+#include "models/device.h"
 #include "models/sam3/detr_decoder.h"
 #include "segkit/error.h"
 
@@ -77,9 +81,55 @@ void roi_align_one(const float* f, int64_t channels, int64_t height, int64_t wid
   }
 }
 
+// roi_align_one's samples along one axis of n cells, from `start` to `end`: each bin's bilinear
+// weights of the cells, averaged over the bin's samples (size × n, float32, on the host). A
+// sample's weight in 2-D is its row weight times its column weight, and one outside the border
+// on either axis counts zero, so a box's pooled map is rows · features · columnsᵀ.
+at::Tensor roi_axis_weights(float start, float end, int64_t size, int64_t n) {
+  const float roi = std::max(end - start, 1.0f), bin = roi / static_cast<float>(size);
+  const int64_t grid = static_cast<int64_t>(std::ceil(roi / static_cast<float>(size)));
+  at::Tensor weights = at::zeros({size, n}, at::kFloat);
+  auto a = weights.accessor<float, 2>();
+  for (int64_t p = 0; p < size; ++p)
+    for (int64_t i = 0; i < grid; ++i) {
+      const float s = start + p * bin + (i + 0.5f) * bin / static_cast<float>(grid);
+      if (s < -1.0f || s > static_cast<float>(n)) continue;
+      float v = std::max(s, 0.0f);
+      int64_t low = static_cast<int64_t>(v), high = low + 1;
+      if (low >= n - 1) {
+        high = low = n - 1;
+        v = static_cast<float>(low);
+      }
+      const float l = v - static_cast<float>(low);
+      a[p][low] += (1.0f - l) / static_cast<float>(grid);
+      a[p][high] += l / static_cast<float>(grid);
+    }
+  return weights;
+}
+
+// roi_align with ATen's operators, for tensors off the CPU: the boxes are read on the host
+// (a few exemplars) for the weights, the pooling is two products per image where the features are.
+at::Tensor roi_align_aten(const at::Tensor& f, const at::Tensor& boxes, int64_t size) {
+  const int64_t batch = f.size(0), height = f.size(2), width = f.size(3), n = boxes.size(1);
+  const at::Tensor host = models::to_host(boxes);
+  const float* bp = host.data_ptr<float>();
+  std::vector<at::Tensor> rows, columns;
+  for (int64_t r = 0; r < batch * n; ++r) {
+    const float* box = bp + r * 4;  // x0, y0, x1, y1
+    rows.push_back(roi_axis_weights(box[1], box[3], size, height));
+    columns.push_back(roi_axis_weights(box[0], box[2], size, width));
+  }
+  const at::Tensor ry = at::stack(rows).to(f.device()).view({batch, n, 1, size, height});
+  const at::Tensor rx = at::stack(columns).to(f.device()).view({batch, n, 1, size, width});
+  std::vector<at::Tensor> pooled;
+  for (int64_t i = 0; i < batch; ++i)  // n × C × size × size
+    pooled.push_back(at::matmul(at::matmul(ry[i], f[i].unsqueeze(0)), rx[i].transpose(-2, -1)));
+  return at::cat(pooled);
+}
+
 // Sine features of normalized coordinates v (… ): sin at even, cos at odd frequencies → … × feats.
 at::Tensor sine_features(const at::Tensor& v, int64_t feats) {
-  const at::Tensor k = at::arange(feats, at::kLong).to(at::kFloat);
+  const at::Tensor k = at::arange(feats, v.options().dtype(at::kLong)).to(at::kFloat);
   const at::Tensor dim_t = at::pow(kTemperature, 2 * at::floor(k / 2) / static_cast<double>(feats));
   const at::Tensor scaled = (v * kTwoPi).unsqueeze(-1) / dim_t;
   return at::stack({scaled.slice(-1, 0, feats, 2).sin(), scaled.slice(-1, 1, feats, 2).cos()}, -1).flatten(-2);
@@ -90,6 +140,7 @@ at::Tensor sine_features(const at::Tensor& v, int64_t feats) {
 at::Tensor roi_align(const at::Tensor& features, const at::Tensor& boxes, int64_t output_size) {
   const at::Tensor f = features.to(at::kFloat).contiguous();
   const at::Tensor b = boxes.to(at::kFloat).contiguous();
+  if (!kernels::hand_written_path({&f, &b})) return roi_align_aten(f, b, output_size);
   const int64_t batch = f.size(0), channels = f.size(1), height = f.size(2), width = f.size(3), n = b.size(1);
   at::Tensor out = at::empty({batch * n, channels, output_size, output_size}, at::kFloat);
   const float* fp = f.data_ptr<float>();
@@ -154,7 +205,8 @@ GeometryEncoderOutput GeometryEncoder::forward(const at::Tensor& features, const
   // Box tokens: coordinates, ROI pool of the normed level, centre encoding and size, label.
   const at::Tensor normed = vision_norm_(v.permute({0, 2, 3, 1})).permute({0, 3, 1, 2});
   const at::Tensor scale = at::tensor({static_cast<float>(wd), static_cast<float>(h), static_cast<float>(wd),
-                                       static_cast<float>(h)});
+                                       static_cast<float>(h)})
+                               .to(box.device());
   const at::Tensor pooled = roi_align(normed, cxcywh_to_xyxy(box) * scale, config_.roi_size);
   at::Tensor x = direct_project_(box) + pool_project_(pooled.view({b * n, -1})).view({b, n, d});
   const int64_t feats = d / 2;
@@ -167,10 +219,11 @@ GeometryEncoderOutput GeometryEncoder::forward(const at::Tensor& features, const
   // The CLS token goes right after each image's real boxes; later slots keep what was there
   // (the padded boxes' tokens, then zeros) and are masked.
   const at::Tensor valid = real.sum(1);  // B
-  at::Tensor seq = at::cat({x, at::zeros({b, 1, d}, at::kFloat)}, 1);
-  for (int64_t i = 0; i < b; ++i) seq[i][valid[i].item<int64_t>()].copy_(cls_embed_[0]);
+  at::Tensor seq = at::cat({x, at::zeros({b, 1, d}, x.options())}, 1);
+  const at::Tensor slots = models::to_host(valid);  // read once on the host
+  for (int64_t i = 0; i < b; ++i) seq[i][slots.data_ptr<int64_t>()[i]].copy_(cls_embed_[0]);
   GeometryEncoderOutput out;
-  out.mask = at::arange(n + 1, at::kLong).unsqueeze(0).lt(valid.unsqueeze(1) + 1);
+  out.mask = at::arange(n + 1, valid.options()).unsqueeze(0).lt(valid.unsqueeze(1) + 1);
 
   x = prompt_norm_(final_proj_(seq));
   const at::Tensor bias = key_padding_bias(out.mask, b, n + 1, ctx);
@@ -190,7 +243,8 @@ Prompt concat_prompt(const at::Tensor& text, const at::Tensor& text_mask, const 
   const std::string ctx = "SAM 3 prompt";
   if (!text.defined() || text.dim() != 3)
     fail(ctx, "the text features must be batch × tokens × width, not " + shape_text(text));
-  at::Tensor mask = text_mask.defined() ? text_mask.ne(0) : at::ones({text.size(0), text.size(1)}, at::kBool);
+  at::Tensor mask =
+      text_mask.defined() ? text_mask.ne(0) : at::ones({text.size(0), text.size(1)}, text.options().dtype(at::kBool));
   if (mask.sizes() != text.sizes().slice(0, 2))
     fail(ctx, "the text mask is " + shape_text(text_mask) + " but the text is " + shape_text(text));
   if (!geometry.tokens.defined()) return {text, mask};

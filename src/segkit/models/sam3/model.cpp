@@ -7,6 +7,8 @@
 #include <utility>
 
 #include "core/json_read.h"
+#include "models/device.h"
+#include "nn/weight_fingerprint.h"
 #include "segkit/error.h"
 
 namespace segkit::sam3 {
@@ -39,7 +41,8 @@ Model Model::load(const std::string& folder) {
   return load(config_path, weights_path);
 }
 
-Model Model::load(const std::string& config_path, const std::string& weights_path) {
+Model Model::load(const std::string& config_path, const std::string& weights_path, const at::Device& device,
+                  std::string* fingerprint) {
   namespace fs = std::filesystem;
   const fs::path parent = fs::path(config_path).parent_path();
   const std::string folder = parent.empty() ? std::string(".") : parent.string();
@@ -59,6 +62,12 @@ Model Model::load(const std::string& config_path, const std::string& weights_pat
                           std::to_string(text::ClipPadding{}.max_length) + " tokens SAM 3's processor pads to");
 
   m.weights_ = read_weights(weights_path, m.config_);
+  if (fingerprint) *fingerprint = nn::weights_fingerprint(m.weights_.weights);  // reads the values: on the host
+  m.device_ = device;
+  if (!device.is_cpu()) {
+    m.weights_.weights.move_to(device);
+    m.weights_.backing_files.clear();  // the copies there own their memory
+  }
   const nn::WeightMap& w = m.weights_.weights;  // prefix already stripped
   m.vision_ = VisionEncoder::load(w, m.config_);
   m.text_ = TextEncoder::load(w, "", m.config_.text);
@@ -69,7 +78,7 @@ Model Model::load(const std::string& config_path, const std::string& weights_pat
 }
 
 ImageFeatures Model::encode_image(const at::Tensor& pixel_values) const {
-  VisionFeatures v = vision_(pixel_values);
+  VisionFeatures v = vision_(models::to_device(pixel_values, device_));
   return {std::move(v.fpn), std::move(v.fpn_position)};
 }
 
@@ -77,8 +86,11 @@ TextFeatures Model::encode_text(const std::vector<std::string>& phrases, const t
   if (phrases.empty()) fail("SAM 3", "no phrase to encode");
   text::ClipBatch batch = tokenizer_->encode_padded(phrases, padding);
   const auto options = at::TensorOptions().dtype(at::kLong);
-  const at::Tensor ids = at::from_blob(batch.input_ids.data(), {batch.batch, batch.length}, options).clone();
-  const at::Tensor mask = at::from_blob(batch.attention_mask.data(), {batch.batch, batch.length}, options).clone();
+  // Tokenized on the host, copied to the model's device.
+  const at::Tensor ids = at::from_blob(batch.input_ids.data(), {batch.batch, batch.length}, options)
+                             .to(device_, /*non_blocking=*/false, /*copy=*/true);
+  const at::Tensor mask = at::from_blob(batch.attention_mask.data(), {batch.batch, batch.length}, options)
+                              .to(device_, /*non_blocking=*/false, /*copy=*/true);
   TextEncoderOutput out = text_.forward(ids, mask);
   return {std::move(out.token_features), std::move(out.mask), std::move(batch.truncated)};
 }
@@ -90,16 +102,20 @@ RawOutputs Model::detect(const ImageFeatures& image, const TextFeatures& text, c
   if (!text.tokens.defined() || text.tokens.dim() != 3) fail("SAM 3", "text features must be batch × length × width");
   const int64_t batch = joint_batch(image.fpn.back().size(0), text.tokens.size(0));
 
+  // Features and prompts made elsewhere (arrays of the public API, boxes) go to the model's device.
+  auto here = [&](const at::Tensor& t) { return models::to_device(t, device_); };
+  std::vector<at::Tensor> levels;
+  for (const at::Tensor& level : image.fpn) levels.push_back(here(level));
   // Sam3Model runs the DETR on the ×1 level, the last one the vision encoder keeps.
   DetrInputs in;
-  in.features = expand_batch(image.fpn.back(), batch);
-  in.pos = image.fpn_position.back();
-  in.text = text.tokens;
-  in.text_mask = text.mask;
-  in.boxes = boxes;
-  in.box_labels = box_labels;
+  in.features = expand_batch(levels.back(), batch);
+  in.pos = here(image.fpn_position.back());
+  in.text = here(text.tokens);
+  in.text_mask = here(text.mask);
+  in.boxes = here(boxes);
+  in.box_labels = here(box_labels);
   const DetrOutput d = detr_.forward(in);
-  const MaskDecoderOutput masks = mask_decoder_.forward(d.queries, image.fpn, d.encoded.memory, d.prompt);
+  const MaskDecoderOutput masks = mask_decoder_.forward(d.queries, levels, d.encoded.memory, d.prompt);
 
   RawOutputs out;
   out.pred_logits = d.pred_logits;

@@ -40,8 +40,12 @@ class Model {
   static Model load(const std::string& folder);
   // The same with the files named: `weights` (.safetensors or a torch.save'd state dict) and
   // `config` (config.json); the tokenizer and processor_config.json are read beside config.json.
-  static Model load(const std::string& config, const std::string& weights);
+  // The layers are built on `device` (the weights moved there); `fingerprint`, where given,
+  // receives nn::weights_fingerprint of the file's weights, taken on the host before the move.
+  static Model load(const std::string& config, const std::string& weights, const at::Device& device = at::kCPU,
+                    std::string* fingerprint = nullptr);
 
+  // Inputs may be on any device (they go to the model's); outputs stay on the model's device.
   // pixel_values B × 3 × S × S float32, as preprocess.h gives them.
   ImageFeatures encode_image(const at::Tensor& pixel_values) const;
   // Phrases tokenized as Sam3Processor does (padded to 32 with <|endoftext|>). A longer phrase
@@ -72,12 +76,14 @@ class Model {
   const ProcessorConfig& processor_config() const { return processor_; }
   const text::ClipTokenizer& tokenizer() const { return *tokenizer_; }
   const nn::WeightMap& weights() const { return weights_.weights; }
+  const at::Device& device() const { return device_; }
 
  private:
   Sam3Config config_;
   ProcessorConfig processor_;
   std::optional<text::ClipTokenizer> tokenizer_;  // optional only because it has no empty state
   LoadedWeights weights_;                         // the parts' tensors may view these files
+  at::Device device_ = at::kCPU;                  // where the weights are and the parts run
   VisionEncoder vision_;
   TextEncoder text_;
   Detr detr_;

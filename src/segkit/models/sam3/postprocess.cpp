@@ -63,7 +63,7 @@ std::vector<Instances> post_process_object_detection(const RawOutputs& out, doub
     r.boxes = boxes[i].index_select(0, r.query);
     if (!target_sizes.empty()) {
       const auto w = static_cast<float>(target_sizes[i].width), h = static_cast<float>(target_sizes[i].height);
-      r.boxes = r.boxes * at::tensor({w, h, w, h}, at::kFloat);
+      r.boxes = r.boxes * at::tensor({w, h, w, h}, at::kFloat).to(r.boxes.device());
     }
   }
   return results;
@@ -95,7 +95,7 @@ std::vector<Instances> post_process_instance_segmentation(const RawOutputs& out,
     }
     // Otherwise one mask at a time: the full-size float stack transformers builds (N × H × W)
     // would be gigabytes for large photographs.
-    r.masks = at::empty({probs.size(0), s.height, s.width}, at::kBool);
+    r.masks = at::empty({probs.size(0), s.height, s.width}, probs.options().dtype(at::kBool));
     for (int64_t k = 0; k < probs.size(0); ++k)
       r.masks[k].copy_(resize(probs.slice(0, k, k + 1), s)[0].gt(mask_threshold));
   }

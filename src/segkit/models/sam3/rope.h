@@ -8,12 +8,16 @@
 namespace segkit::sam3 {
 
 struct AxialRope {
-  // (side·side) × head_dim float32, the tables transformers keeps as rope_embeddings_{cos,sin}.
+  // (side·side) × head_dim float32, the tables transformers keeps as rope_embeddings_{cos,sin},
+  // made on the host (to_device moves them where the layer runs).
   at::Tensor cos, sin;
 
   // Tokens of a side × side grid, row-major; positions are multiplied by `scale` (1 in windowed
   // layers, window / grid side in global ones, so that both span the same range).
   static AxialRope make(int64_t side, double scale, int64_t head_dim, double theta);
+  void to_device(const at::Device& device);
+
+  // Off the CPU (or with the ATen path forced) both rotate with ATen's operators.
 
   // Rotates x in place: x is B × N × heads × head_dim (any strides, head_dim unit-stride),
   // N = side², float32.

@@ -16,7 +16,6 @@
 #include "models/sam3/model.h"
 #include "models/sam3/preprocess.h"
 #include "nn/float_array.h"
-#include "nn/weight_fingerprint.h"
 #include "segkit/error.h"
 #include "segkit/machine.h"
 #include "segkit/sam3.h"
@@ -142,7 +141,8 @@ std::vector<Sam3Result> to_results(const std::vector<sam3::Instances>& instances
     out.height = height;
     out.width = width;
     const int64_t n = in.scores.size(0);
-    const at::Tensor scores = in.scores.contiguous(), boxes = in.boxes.contiguous(), query = in.query.contiguous();
+    // Post-processed where the model ran; only what is returned crosses to the host.
+    const at::Tensor scores = models::to_host(in.scores), boxes = models::to_host(in.boxes), query = models::to_host(in.query);
     out.scores.assign(scores.data_ptr<float>(), scores.data_ptr<float>() + n);
     for (int64_t i = 0; i < n; ++i) {
       const float* b = boxes.data_ptr<float>() + i * 4;
@@ -150,7 +150,7 @@ std::vector<Sam3Result> to_results(const std::vector<sam3::Instances>& instances
       out.queries.push_back(static_cast<int>(query.data_ptr<int64_t>()[i]));
     }
     if (n > 0) {
-      const at::Tensor masks = in.masks.to(at::kByte).contiguous();
+      const at::Tensor masks = models::to_host(in.masks.to(at::kByte));
       out.masks.assign(masks.data_ptr<uint8_t>(), masks.data_ptr<uint8_t>() + masks.numel());
     }
     results.push_back(std::move(out));
@@ -181,21 +181,22 @@ ModelInfo Sam3Model::info() const {
 
 std::shared_ptr<const Sam3Model> Sam3Model::load(const std::string& source, const LoadOptions& options) {
   models::require_supported_device(options.device);
-  models::require_cpu_device(options.device, "SAM 3");
   c10::InferenceMode guard;
   core::keep_freed_heap_for_reuse();  // the same large temporaries, phrase after phrase
   const ModelLocation files = locate_model(source);
   if (files.config.empty())
     fail(source, "no config.json beside the weights (SAM 3 needs its configuration and tokenizer)");
   auto impl = std::make_unique<Impl>();
-  impl->model = sam3::Model::load(files.config, files.weights);
+  // The fingerprint is of the file's weights, before any move or conversion.
+  impl->model = sam3::Model::load(files.config, files.weights, models::torch_device(options.device), &impl->fingerprint);
   impl->source = source;
   impl->location = files;
   const nn::WeightMap& w = impl->model.weights();
   for (const auto& [name, t] : w.all()) impl->parameter_count += t.numel();
-  impl->fingerprint = nn::weights_fingerprint(w);  // of the file's weights, before any conversion
   impl->precision = options.precision;
-  if (impl->precision == Precision::Auto) impl->precision = machine_info().native_bf16 ? Precision::Bf16 : Precision::Fp32;
+  if (impl->precision == Precision::Auto)  // GPUs segkit runs on (CUDA 12+, Ampere and later) have bf16
+    impl->precision = options.device.kind == Device::Kind::Cuda || machine_info().native_bf16 ? Precision::Bf16
+                                                                                               : Precision::Fp32;
   if (impl->precision == Precision::Bf16) impl->model.use_bfloat16();
   if (options.warn_unused) {
     const std::set<std::string> unused = w.unused();
@@ -234,7 +235,7 @@ Sam3TextEmbedding Sam3Model::encode_text(const std::vector<std::string>& phrases
   Sam3TextEmbedding e;
   e.phrases = phrases;
   e.tokens = nn::to_float_array(t.tokens);
-  const at::Tensor mask = t.mask.to(at::kByte).contiguous();
+  const at::Tensor mask = models::to_host(t.mask.to(at::kByte));
   e.mask.assign(mask.data_ptr<uint8_t>(), mask.data_ptr<uint8_t>() + mask.numel());
   e.truncated = t.truncated;
   return e;

@@ -11,6 +11,8 @@
 #include <tuple>
 #include <utility>
 
+#include "kernels/aten_attention.h"
+#include "kernels/aten_path.h"
 #include "kernels/cpu/matmul.h"
 #include "nn/checked_layers.h"
 #include "segkit/error.h"
@@ -73,7 +75,13 @@ at::Tensor TextEncoder::attention(const Layer& l, const at::Tensor& h, const at:
   const int64_t b = h.size(0), len = h.size(1), heads = config_.num_heads, dh = config_.hidden_size / heads;
   auto split = [&](const at::Tensor& x) { return x.view({b, len, heads, dh}).transpose(1, 2); };  // B×H×L×dh
   const at::Tensor q = split(l.q(h)), k = split(l.k(h)), v = split(l.v(h));
-  at::Tensor scores = kernels::matmul(q, k.transpose(-1, -2), 1.0 / std::sqrt(static_cast<double>(dh)));
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  if (!kernels::hand_written_path({&q})) {
+    // Off the CPU: one attention call with the causal and padding bias added, in float32 as below.
+    const at::Tensor o = kernels::aten_attention(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), bias, scale);
+    return o.to(v.scalar_type()).transpose(1, 2).reshape({b, len, config_.hidden_size});
+  }
+  at::Tensor scores = kernels::matmul(q, k.transpose(-1, -2), scale);
   if (scores.scalar_type() != at::kFloat) scores = scores.to(at::kFloat);  // the mask's −3.4e38 and the softmax
   scores.add_(bias);
   const at::Tensor o = kernels::matmul(at::softmax(scores, -1).to(v.scalar_type()), v);
@@ -111,7 +119,7 @@ TextEncoderOutput TextEncoder::forward(const at::Tensor& input_ids, const at::Te
       fail(ctx, "attention_mask must be integers or booleans");
     out.mask = attention_mask.ne(0);  // transformers casts the mask to bool
   } else {
-    out.mask = at::ones({b, len}, at::kBool);
+    out.mask = at::ones({b, len}, ids.options().dtype(at::kBool));
   }
   const bool keep_intermediates = options.keep_intermediates;
   int64_t n = len;  // positions computed
@@ -122,9 +130,10 @@ TextEncoderOutput TextEncoder::forward(const at::Tensor& input_ids, const at::Te
 
   // Query i sees key j when j <= i and j is a real token; blocked pairs get the float32 minimum
   // added, as transformers' eager mask does (a row with no visible key then averages all keys).
+  const auto on = ids.options();  // the ids' device
   const at::Tensor visible =
-      at::ones({n, n}, at::kBool).tril().unsqueeze(0).logical_and(out.mask.slice(1, 0, n).unsqueeze(1));
-  const at::Tensor bias = at::zeros({b, 1, n, n}, at::kFloat)
+      at::ones({n, n}, on.dtype(at::kBool)).tril().unsqueeze(0).logical_and(out.mask.slice(1, 0, n).unsqueeze(1));
+  const at::Tensor bias = at::zeros({b, 1, n, n}, on.dtype(at::kFloat))
                               .masked_fill_(visible.logical_not().unsqueeze(1), std::numeric_limits<float>::lowest());
 
   const at::Tensor used_ids = ids.slice(1, 0, n).contiguous();
@@ -140,7 +149,7 @@ TextEncoderOutput TextEncoder::forward(const at::Tensor& input_ids, const at::Te
   const at::Tensor last = final_norm_(x);
   out.token_features = projection_(last);
   if (n < len) {
-    at::Tensor full = at::zeros({b, len, config_.output_size}, at::kFloat);
+    at::Tensor full = at::zeros({b, len, config_.output_size}, out.token_features.options());
     full.slice(1, 0, n).copy_(out.token_features);
     out.token_features = full;
   }

@@ -1,5 +1,7 @@
 #include "models/sam3/vision_encoder.h"
 
+#include "models/device.h"
+
 namespace segkit::sam3 {
 
 VisionEncoder VisionEncoder::load(const nn::WeightMap& w, const Sam3Config& config) {
@@ -18,8 +20,9 @@ VisionFeatures VisionEncoder::operator()(const at::Tensor& pixel_values, bool al
   const size_t n = all_levels || neck.levels.size() <= 1 ? neck.levels.size() : neck.levels.size() - 1;
   for (size_t i = 0; i < n; ++i) {
     at::Tensor level = neck.levels[i](spatial);
-    f.fpn_position.push_back(
-        sine_position_encoding(neck.fpn_hidden_size, level.size(2), level.size(3)).expand({B, -1, -1, -1}));
+    // Made on the host, used where the level is.
+    const at::Tensor sine = sine_position_encoding(neck.fpn_hidden_size, level.size(2), level.size(3));
+    f.fpn_position.push_back(models::to_device(sine, level.device()).expand({B, -1, -1, -1}));
     f.fpn.push_back(std::move(level));
   }
   return f;

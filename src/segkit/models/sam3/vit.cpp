@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/aten_attention.h"
+#include "kernels/aten_path.h"
 #include "kernels/cpu/attention_fused.h"
 #include "kernels/cpu/attention_softmax.h"
 #include "kernels/cpu/matmul.h"
@@ -64,6 +66,7 @@ ViTLayer ViTLayer::load(const nn::WeightMap& w, const std::string& prefix, const
   const int64_t side = l.window > 0 ? l.window : c.grid_size();
   l.rope = AxialRope::make(side, static_cast<double>(c.window_size) / static_cast<double>(side), c.head_dim(),
                            c.rope_theta);
+  l.rope.to_device(l.o_proj.weight.device());
   return l;
 }
 
@@ -78,6 +81,16 @@ at::Tensor ViTLayer::attention(const at::Tensor& x) const {
   at::Tensor t = (compute == at::kFloat ? qkv(x) : qkv(x).to(at::kFloat)).view({Bp, N, 3, heads, hd});
   rope.apply_(t.select(2, 0));
   rope.apply_(t.select(2, 1));
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  if (!kernels::hand_written_path({&t})) {
+    // Off the CPU: one attention call over the rotated q and k (a GPU's flash or
+    // memory-efficient kernel), float32 as below.
+    auto heads_first = [&](int64_t part) { return t.select(2, part).transpose(1, 2); };  // B' × heads × N × hd
+    const at::Tensor o = kernels::aten_attention(heads_first(0), heads_first(1), heads_first(2), at::Tensor(), scale)
+                             .transpose(1, 2)
+                             .reshape({Bp, N, C});
+    return o_proj(compute == at::kFloat ? o : o.to(compute));
+  }
   // B' × heads × N × head_dim views into the projection, no per-head copies.
   at::Tensor q = t.select(2, 0).permute({0, 2, 1, 3});
   at::Tensor kT = t.select(2, 1).permute({0, 2, 3, 1});
@@ -87,7 +100,6 @@ at::Tensor ViTLayer::attention(const at::Tensor& x) const {
     kT = kT.contiguous();
     v = v.contiguous();
   }
-  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   const auto options = x.options().dtype(at::kFloat);
   at::Tensor out = at::empty({Bp, N, heads, hd}, options);
   const at::Tensor out_heads = out.permute({0, 2, 1, 3});
@@ -154,7 +166,7 @@ ViTBackbone ViTBackbone::load(const nn::WeightMap& w, const std::string& prefix,
   b.patch_weight = w.get(prefix + "embeddings.patch_embeddings.projection.weight", {C, c.num_channels, p, p});
   const at::Tensor table = w.get(prefix + "embeddings.position_embeddings", {1, g * g, C}).view({g, g, C});
   // Tiled, not interpolated: position (h, w) takes the table's entry (h mod g, w mod g).
-  const at::Tensor index = at::arange(grid, at::kLong).remainder(g);
+  const at::Tensor index = at::arange(grid, table.options().dtype(at::kLong)).remainder(g);
   b.position_embedding = table.index_select(0, index).index_select(1, index).unsqueeze(0).contiguous();
   b.ln_pre = load_layer_norm(w, prefix + "layer_norm", C, c.layer_norm_eps);
   for (int i = 0; i < c.num_hidden_layers; ++i) b.layers.push_back(ViTLayer::load(w, prefix, c, i));

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/aten_path.h"
 #include "models/sam3/config.h"
 #include "models/sam3/detr_decoder.h"
 #include "models/sam3/detr_encoder.h"
@@ -125,6 +126,20 @@ TEST(Sam3DetrGeometry, RoiAlignSamplesAsTorchvision) {
   // Past the last row and column, samples clamp to the edge.
   const at::Tensor edge = sam3::roi_align(f, at::tensor({4.2f, 3.2f, 4.8f, 3.8f}).view({1, 1, 4}), 1);
   EXPECT_FLOAT_EQ(edge.item<float>(), 34.0f);
+}
+
+TEST(Sam3DetrGeometry, RoiAlignOnTheAtenPathPoolsAsTheLoop) {
+  // Boxes inside, across the border, past the last cell, degenerate and far outside, with
+  // one or several samples per bin; two images.
+  const at::Tensor f = at::randn({2, 5, 9, 11});
+  const at::Tensor boxes = at::tensor({0.5f, 0.5f, 6.5f, 4.5f,  -0.7f, -0.4f, 3.0f, 8.9f,  9.2f, 7.1f, 10.8f, 8.8f,
+                                       2.0f, 3.0f, 2.0f, 3.0f,  -30.f, -30.f, -29.f, -29.f, 0.0f, 0.0f, 11.0f, 9.0f})
+                               .view({2, 3, 4});
+  const at::Tensor loop = sam3::roi_align(f, boxes, 7);
+  const kernels::ForceAtenPath aten;
+  const at::Tensor pooled = sam3::roi_align(f, boxes, 7);
+  ASSERT_EQ(pooled.sizes(), loop.sizes());
+  EXPECT_TRUE(pooled.allclose(loop, 0, 1e-5)) << (pooled - loop).abs().max();
 }
 
 TEST(Sam3DetrGeometry, BadInputsAreOneLineErrors) {

@@ -2,6 +2,7 @@
 // activations on the tiny random-weight SAM 3 (tests/data/sam3), and bad weights.
 #include <gtest/gtest.h>
 
+#include "kernels/aten_path.h"
 #include "models/sam3/checkpoint.h"
 #include "models/sam3/rope.h"
 #include "models/sam3/vision_encoder.h"
@@ -102,6 +103,24 @@ TEST(Sam3Vision, RopeTablesAreTransformers) {
   const sam3::AxialRope g = sam3::AxialRope::make(12, 4.0 / 12.0, 16, 1e4);
   EXPECT_NEAR(g.sin[13][0].item<float>(), std::sin(1.0 / 3.0), 1e-6);  // x = 1/3
   EXPECT_NEAR(g.sin[13][9].item<float>(), std::sin(1.0 / 3.0), 1e-6);  // y = 1/3
+}
+
+TEST(Sam3Vision, RopeOnTheAtenPathRotatesAsTheLoop) {
+  // The loop (CPU tensors) and ATen's operators (other devices, here forced) on strided views
+  // as the layers pass them: tokens of a window, and a 6 × 10 grid of 4 × 4 windows.
+  const sam3::AxialRope rope = sam3::AxialRope::make(4, 1.0, 16, 1e4);
+  const at::Tensor tokens = at::randn({2, 16, 3, 2, 16}).select(2, 1);  // B × N × heads × d
+  const at::Tensor grid = at::randn({1, 8, 12, 3, 2, 16}).select(3, 0);  // B × H × W × heads × d
+  at::Tensor loop_tokens = tokens.clone(), loop_grid = grid.clone();
+  rope.apply_(loop_tokens);
+  rope.apply_grid_(loop_grid);
+  const kernels::ForceAtenPath aten;
+  at::Tensor aten_tokens = tokens.clone(), aten_grid = grid.clone();
+  rope.apply_(aten_tokens);
+  rope.apply_grid_(aten_grid);
+  EXPECT_TRUE(aten_tokens.allclose(loop_tokens, 0, 1e-6));
+  EXPECT_TRUE(aten_grid.allclose(loop_grid, 0, 1e-6));
+  EXPECT_FALSE(aten_grid.allclose(grid, 0, 1e-3));  // rotated at all
 }
 
 TEST(Sam3Vision, WrongInputIsAnError) {
