@@ -6,6 +6,8 @@
 
 #include <filesystem>
 
+#include "mask2former_fixtures.h"
+#include "sam3_vision_fixtures.h"
 #include "sam_fixtures.h"
 #include "segkit/error.h"
 #include "segkit/files.h"
@@ -181,6 +183,9 @@ TEST(ModelRegistry, LoadOptionsAreChecked) {
   } else {
     EXPECT_EQ(error_of([&] { segkit::load_model(unet, options); }), no_cuda);
     EXPECT_EQ(error_of([&] { segkit::SamModel::load(segkit::test::sam_tiny_hf(), options); }), no_cuda);
+    // Every family takes a device; only this build's lack of CUDA refuses it.
+    EXPECT_EQ(error_of([&] { segkit::load_model(segkit::test::mask2former_tiny(), options); }), no_cuda);
+    EXPECT_EQ(error_of([&] { segkit::load_model(segkit::test::sam3_tiny(), options); }), no_cuda);
   }
   options = {};
   options.precision = segkit::Precision::Bf16;
