@@ -47,6 +47,11 @@ void WeightMap::move_to(const at::Device& device) {
     if (entry.second.device() != device) entry.second = entry.second.to(device);
 }
 
+void LoadedWeights::move_to(const at::Device& device) {
+  weights.move_to(device);
+  if (!device.is_cpu()) backing_files.clear();
+}
+
 std::set<std::string> WeightMap::unused() const {
   std::set<std::string> out;
   for (const auto& kv : tensors_)

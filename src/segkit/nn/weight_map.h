@@ -5,8 +5,10 @@
 #include <ATen/core/Tensor.h>
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace segkit::nn {
 
@@ -33,6 +35,16 @@ class WeightMap {
   std::string source_;
   std::map<std::string, at::Tensor> tensors_;
   mutable std::set<std::string> used_;
+};
+
+// A checkpoint's weights as a family's reader returns them, with the files their tensors may
+// point into (memory maps), which must live as long as those tensors.
+struct LoadedWeights {
+  WeightMap weights;
+  std::vector<std::shared_ptr<const void>> backing_files;
+  // The weights onto `device`, before the layers take them; off the host the copies own their
+  // memory and the files go.
+  void move_to(const at::Device& device);
 };
 
 }  // namespace segkit::nn

@@ -21,10 +21,7 @@ std::string file_name_of(const std::string& name);
 using Shapes = std::map<std::string, std::vector<int64_t>>;
 Shapes expected_shapes(const Mask2FormerConfig& config);
 
-struct LoadedWeights {
-  nn::WeightMap weights;
-  std::vector<std::shared_ptr<const void>> backing_files;
-};
+using LoadedWeights = nn::LoadedWeights;
 
 // Error "<weights file>: missing tensor '...'" or "... has shape [..], expected [..]" (also for
 // a class head whose size disagrees with config.json's id2label).

@@ -96,10 +96,7 @@ std::shared_ptr<const Mask2FormerModel> Mask2FormerModel::load(const std::string
                                                                                                : Precision::Fp32;
   impl->device = models::torch_device(options.device);
   if (!impl->device.is_cpu()) {
-    // The layers are built from the weights where they will run; the copies there own their
-    // memory, so the file's mapping goes now.
-    loaded.weights.move_to(impl->device);
-    loaded.backing_files.clear();
+    loaded.move_to(impl->device);  // the layers are built from the weights where they will run
   } else if (impl->precision == Precision::Bf16) {
     // bfloat16 replaces most weights with converted copies: owned float32 copies now let the
     // file's mapping go at the end of the load, instead of keeping it resident beside them

@@ -8,10 +8,7 @@
 
 namespace segkit::sam {
 
-struct LoadedWeights {
-  nn::WeightMap weights;
-  std::vector<std::shared_ptr<const void>> backing_files;  // keep alive while tensors are used
-};
+using LoadedWeights = nn::LoadedWeights;
 
 // A safetensors file in either naming (Hugging Face or official).
 LoadedWeights read_safetensors_weights(const std::string& path);

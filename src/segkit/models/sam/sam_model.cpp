@@ -79,7 +79,7 @@ std::shared_ptr<const SamModel> SamModel::load(const std::string& source, const 
     if (sam::is_parameter(name)) impl->parameter_count += t.numel();
   impl->fingerprint = nn::weights_fingerprint(w, is_encoder_tensor);  // reads the values: on the host
   impl->device = options.device;
-  w.move_to(models::torch_device(options.device));
+  loaded.move_to(models::torch_device(options.device));
   impl->image_encoder = sam::ImageEncoder::load(w, impl->config);
   impl->precision = options.precision;
   if (impl->precision == Precision::Auto)  // GPUs segkit runs on (CUDA 12+, Ampere and later) have bf16

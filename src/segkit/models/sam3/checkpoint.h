@@ -13,10 +13,7 @@
 
 namespace segkit::sam3 {
 
-struct LoadedWeights {
-  nn::WeightMap weights;
-  std::vector<std::shared_ptr<const void>> backing_files;  // keep alive while weights are used
-};
+using LoadedWeights = nn::LoadedWeights;
 
 // A .safetensors file (or a torch.save'd state dict). Error naming the file for an unreadable
 // one or one without any vision_encoder tensor (a checkpoint of another family).

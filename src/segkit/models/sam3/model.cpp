@@ -64,10 +64,7 @@ Model Model::load(const std::string& config_path, const std::string& weights_pat
   m.weights_ = read_weights(weights_path, m.config_);
   if (fingerprint) *fingerprint = nn::weights_fingerprint(m.weights_.weights);  // reads the values: on the host
   m.device_ = device;
-  if (!device.is_cpu()) {
-    m.weights_.weights.move_to(device);
-    m.weights_.backing_files.clear();  // the copies there own their memory
-  }
+  m.weights_.move_to(device);
   const nn::WeightMap& w = m.weights_.weights;  // prefix already stripped
   m.vision_ = VisionEncoder::load(w, m.config_);
   m.text_ = TextEncoder::load(w, "", m.config_.text);
