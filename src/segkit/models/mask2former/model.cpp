@@ -133,7 +133,7 @@ RawOutput Internals::run(const Mask2FormerModel& model, const at::Tensor& pixel_
   const Mask2FormerModel::Impl& m = of(model);
   RawOutput out;
   out.pixel_values = models::to_device(pixel_values, m.device);  // prepared on the host
-  out.backbone_features = m.backbone(pixel_values);
+  out.backbone_features = m.backbone(out.pixel_values);
   out.pixel_decoder = m.pixel_decoder(out.backbone_features);
   out.decoder = m.transformer_decoder(out.pixel_decoder.multi_scale, out.pixel_decoder.mask_features, all_layers);
   return out;
