@@ -1,11 +1,11 @@
 // Telling a segkit U-Net checkpoint by the configuration it carries, and describing it from that
 // configuration without building the network.
-#include "models/device.h"
 #include "models/unet/family.h"
 
 #include <filesystem>
 
 #include "core/json_read.h"
+#include "models/device.h"
 #include "models/registry.h"
 #include "segkit/error.h"
 
