@@ -196,10 +196,22 @@ TEST(UNetDistributedCli, SyncBatchNormOnTwoRanksMatchesOneProcessWithTwiceTheBat
   auto two_ranks = [&](const std::vector<std::string>& args) { run_two_ranks(dir, args); };
   auto r = segkit::test::run_cli(batch_norm_args("one", 4));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  // One process: the option changes nothing, to the bit.
+  // One process: the option changes nothing, to the bit, also at the CLI's default thread count.
   r = segkit::test::run_cli(with(batch_norm_args("one-flag", 4), {"--sync-batch-norm"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(max_difference(dir.file("one/last.safetensors"), dir.file("one-flag/last.safetensors")), 0.0);
+  auto default_threads = [](std::vector<std::string> args) {
+    const auto threads = std::find(args.begin(), args.end(), "--threads");
+    args.erase(threads, threads + 2);  // the flag and its value
+    return args;
+  };
+  for (const char* out : {"default", "default-flag"}) {
+    auto args = default_threads(batch_norm_args(out, 4));
+    if (std::string(out) == "default-flag") args.push_back("--sync-batch-norm");
+    r = segkit::test::run_cli(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  EXPECT_EQ(max_difference(dir.file("default/last.safetensors"), dir.file("default-flag/last.safetensors")), 0.0);
 
   two_ranks(with(batch_norm_args("synced", 2), {"--sync-batch-norm"}));
   two_ranks(batch_norm_args("per-rank", 2));
