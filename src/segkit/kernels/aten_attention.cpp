@@ -4,8 +4,12 @@
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/softmax.h>
 
-#if __has_include(<ATen/ops/scaled_dot_product_attention.h>)
+#include <torch/version.h>
+
+// scaled_dot_product_attention with its scale argument: LibTorch 2.1 and later.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
 #include <ATen/ops/scaled_dot_product_attention.h>
+#include <c10/util/Optional.h>
 #define SEGKIT_HAVE_SDPA 1
 #else
 #define SEGKIT_HAVE_SDPA 0
@@ -18,8 +22,11 @@ bool aten_attention_is_fused() { return SEGKIT_HAVE_SDPA; }
 at::Tensor aten_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
                           double scale) {
 #if SEGKIT_HAVE_SDPA
-  // The scale argument exists from LibTorch 2.1; the bias is an additive float mask.
-  return at::scaled_dot_product_attention(q, k, v, bias, /*dropout_p=*/0.0, /*is_causal=*/false, scale);
+  // The bias is an additive float mask. An undefined tensor would still count as a mask there
+  // (and fail its dtype check), so no bias is no mask at all.
+  c10::optional<at::Tensor> mask;
+  if (bias.defined()) mask = bias;
+  return at::scaled_dot_product_attention(q, k, v, mask, /*dropout_p=*/0.0, /*is_causal=*/false, scale);
 #else
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;
   if (bias.defined()) scores = scores + bias;

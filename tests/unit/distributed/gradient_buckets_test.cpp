@@ -2,7 +2,6 @@
 // all-reduces overlapping backward and without: the same gradients, the same weights after a
 // few steps as one rank with the whole batch, and unused parameters that count as zeros.
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/conv2d.h>
 #include <ATen/ops/full.h>
@@ -18,6 +17,7 @@
 #include "distributed/gradient_buckets.h"
 #include "loopback_ranks.h"
 #include "segkit/distributed.h"
+#include "segkit/threads.h"
 
 namespace {
 
@@ -60,7 +60,7 @@ struct Trained {
 
 // kSteps of SGD; with a group, each rank on its share and gradients averaged by the buckets.
 Trained train(ProcessGroup* group, Overlap overlap) {
-  at::set_num_threads(1);
+  segkit::set_num_threads(1);
   TinyNet net;
   const int ranks = group ? group->size() : 1, rank = group ? group->rank() : 0;
   std::unique_ptr<GradientBuckets> buckets;
@@ -176,7 +176,7 @@ TEST(GradientBuckets, OverlappedMatchesAfterBackwardAndOneRankWithTheWholeBatch)
 TEST(GradientBuckets, AParameterUsedOnOneRankOnlyCountsAsZeroOnTheOther) {
   if (!segkit::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
   const auto errors = run_ranks(2, [](ProcessGroup& group) {
-    at::set_num_threads(1);
+    segkit::set_num_threads(1);
     std::vector<at::Tensor> p{leaf(at::ones({2})), leaf(at::ones({3})), leaf(at::ones({4}))};
     GradientBuckets buckets(p, group, 16);  // one bucket each: {p2}, {p1}, {p0}
     ASSERT_EQ(buckets.bucket_count(), 3u);

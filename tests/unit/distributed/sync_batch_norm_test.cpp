@@ -2,7 +2,6 @@
 // batch b train to the weights and running statistics of one rank of batch 2b, which per-rank
 // batch norm does not.
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/batch_norm.h>
 #include <ATen/ops/conv2d.h>
@@ -19,6 +18,7 @@
 #include "distributed/sync_batch_norm.h"
 #include "loopback_ranks.h"
 #include "segkit/distributed.h"
+#include "segkit/threads.h"
 
 namespace {
 
@@ -50,7 +50,7 @@ constexpr int kSteps = 3, kPerRank = 2;
 
 // Weights, then running mean and variance, after kSteps of SGD.
 std::vector<at::Tensor> train(ProcessGroup* group, bool synchronised) {
-  at::set_num_threads(1);
+  segkit::set_num_threads(1);
   BatchNormNet net;
   const int ranks = group ? group->size() : 1, rank = group ? group->rank() : 0;
   std::unique_ptr<ProcessGroup> batch_norm_group;

@@ -7,6 +7,7 @@
 #include <ATen/ops/mm.h>
 #include <ATen/ops/relu.h>
 #include <ATen/ops/upsample_bilinear2d.h>
+#include <c10/util/Optional.h>
 
 #include <array>
 

@@ -8,6 +8,7 @@
 #include <ATen/ops/roll.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/zeros.h>
+#include <c10/util/Optional.h>
 
 #include <algorithm>
 #include <cmath>

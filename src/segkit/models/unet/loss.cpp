@@ -6,6 +6,7 @@
 #include <ATen/ops/index_select.h>
 #include <ATen/ops/one_hot.h>
 #include <ATen/ops/softmax.h>
+#include <c10/util/Optional.h>
 
 namespace segkit::unet {
 

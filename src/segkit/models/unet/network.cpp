@@ -11,6 +11,7 @@
 #include <ATen/ops/mul.h>
 #include <ATen/ops/relu.h>
 #include <ATen/ops/upsample_bilinear2d.h>
+#include <c10/util/Optional.h>
 
 #include <cmath>
 

@@ -3,6 +3,7 @@
 // named tensors (PyTorch state-dict names and layouts), which is all a checkpoint holds.
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
+#include <c10/util/Optional.h>
 
 #include <cstdint>
 #include <string>

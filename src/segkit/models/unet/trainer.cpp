@@ -15,6 +15,8 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
+#include <torch/version.h>
+#include <c10/util/Optional.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,17 +73,30 @@ class SigintGuard {
   struct sigaction previous_ = {};
 };
 
+// LibTorch 2.4 made autocast's switches per device type; the CPU ones before are deprecated
+// there (and warn on every call).
+#define SEGKIT_DEVICE_TYPE_AUTOCAST (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+
 // bf16 autocast for the forward pass (weights and optimizer stay fp32).
 class Autocast {
  public:
   explicit Autocast(bool on) : on_(on) {
     if (!on_) return;
+#if SEGKIT_DEVICE_TYPE_AUTOCAST
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+#else
     at::autocast::set_cpu_enabled(true);
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+#endif
   }
   ~Autocast() {
     if (!on_) return;
+#if SEGKIT_DEVICE_TYPE_AUTOCAST
+    at::autocast::set_autocast_enabled(at::kCPU, false);
+#else
     at::autocast::set_cpu_enabled(false);
+#endif
     at::autocast::clear_cache();
   }
 

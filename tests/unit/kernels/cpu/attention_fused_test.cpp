@@ -14,11 +14,10 @@
 #include <string>
 #include <vector>
 
-#include <ATen/Parallel.h>
-
 #include "core/cpu_features.h"
 #include "kernels/cpu/attention_fused.h"
 #include "segkit/error.h"
+#include "segkit/threads.h"
 
 namespace {
 
@@ -133,12 +132,12 @@ TEST_P(AttentionFused, EqualsUpstreamAttentionInDouble) {
                         {1, 10, 12, 2, 32, 14, true, true}};
   // One thread and several: windows are attended whole by one thread only where there are
   // enough of them to share out, otherwise by query blocks.
-  const int threads = at::get_num_threads();
+  const int threads = segkit::num_threads();
   for (const CpuKernels path : paths)
   for (const int run_threads : {1, std::max(threads, 2)})
   for (const Case& c : cases) {
     segkit::core::limit_cpu_kernels(path);
-    at::set_num_threads(run_threads);
+    segkit::set_num_threads(run_threads);
     SCOPED_TRACE(std::to_string(c.H) + "x" + std::to_string(c.W) + " window " + std::to_string(c.window) + " d " +
                  std::to_string(c.d) + " sharpen " + std::to_string(c.sharpen) + " threads " +
                  std::to_string(run_threads) + (path == CpuKernels::amx_bf16 ? " AMX" : ""));
@@ -168,7 +167,7 @@ TEST_P(AttentionFused, EqualsUpstreamAttentionInDouble) {
       EXPECT_GT(((zero_pad - want).abs() / bound).max().item<double>(), 2.0);
     }
   }
-  at::set_num_threads(threads);
+  segkit::set_num_threads(threads);
   segkit::core::limit_cpu_kernels(CpuKernels::amx_bf16);
 }
 

@@ -9,6 +9,7 @@
 #include <ATen/ops/randint.h>
 #include <ATen/ops/rand.h>
 #include <ATen/ops/randn.h>
+#include <c10/util/Optional.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
