@@ -3,13 +3,16 @@
 # all-reduces. LibTorch builds without distributed support exist, and Debian's libtorch-dev
 # ships ProcessGroupGloo.hpp without Gloo's own headers (those are libgloo-dev), so this checks
 # that a small program using both compiles and links. Without them segkit builds as before and
-# `--dist-url` is refused at run time with a line saying why.
+# `--dist-url` is refused at run time with a line saying why. Gloo's library itself comes with
+# LibTorch (Debian's libtorch_cpu needs libgloo.so.0; PyTorch's wheels build it in), so only the
+# headers are looked for: PyTorch's wheels ship none, -DSEGKIT_GLOO_INCLUDE_DIR names those of
+# the Gloo commit that LibTorch was built with (pytorch's third_party/gloo).
 # -DSEGKIT_WITH_DISTRIBUTED=OFF leaves it out; =ON fails the configure when it is missing.
 set(SEGKIT_WITH_DISTRIBUTED AUTO CACHE STRING "Data-parallel training on c10d/Gloo: AUTO (when found), ON or OFF")
 set_property(CACHE SEGKIT_WITH_DISTRIBUTED PROPERTY STRINGS AUTO ON OFF)
 set(SEGKIT_DISTRIBUTED_FOUND FALSE)
 if(NOT SEGKIT_WITH_DISTRIBUTED STREQUAL "OFF")
-  find_library(SEGKIT_GLOO_LIBRARY NAMES gloo)
+  set(SEGKIT_GLOO_INCLUDE_DIR "" CACHE PATH "Gloo's headers where LibTorch ships none (PyTorch wheels)")
   include(CheckCXXSourceCompiles)
   include(CMakePushCheckState)
   cmake_push_check_state(RESET)
@@ -17,8 +20,8 @@ if(NOT SEGKIT_WITH_DISTRIBUTED STREQUAL "OFF")
   # consumers; process_group.cpp defines it too where a LibTorch's targets do not.
   set(CMAKE_REQUIRED_DEFINITIONS -DUSE_C10D_GLOO)
   set(CMAKE_REQUIRED_LIBRARIES torch)
-  if(SEGKIT_GLOO_LIBRARY)
-    list(APPEND CMAKE_REQUIRED_LIBRARIES ${SEGKIT_GLOO_LIBRARY})
+  if(SEGKIT_GLOO_INCLUDE_DIR)
+    set(CMAKE_REQUIRED_INCLUDES ${SEGKIT_GLOO_INCLUDE_DIR})
   endif()
   set(CMAKE_REQUIRED_QUIET ON)
   check_cxx_source_compiles("
@@ -35,8 +38,9 @@ if(NOT SEGKIT_WITH_DISTRIBUTED STREQUAL "OFF")
     message(STATUS "Distributed training: c10d TCPStore + ProcessGroupGloo")
   elseif(SEGKIT_WITH_DISTRIBUTED STREQUAL "ON")
     message(FATAL_ERROR "SEGKIT_WITH_DISTRIBUTED=ON but LibTorch's c10d/Gloo does not compile and link here "
-                        "(on Debian: apt-get install libgloo-dev)")
+                        "(Gloo's headers: on Debian apt-get install libgloo-dev; for PyTorch's wheels -DSEGKIT_GLOO_INCLUDE_DIR)")
   else()
-    message(STATUS "Distributed training left out: no c10d/Gloo in this LibTorch (on Debian: libgloo-dev)")
+    message(STATUS "Distributed training left out: c10d/Gloo does not compile with this LibTorch "
+                   "(Gloo's headers: on Debian libgloo-dev; for PyTorch's wheels -DSEGKIT_GLOO_INCLUDE_DIR)")
   endif()
 endif()

@@ -6,6 +6,9 @@
 # copies them from this (Debian) machine.
 set(SEGKIT_GPU_KIT_DEPS "${PROJECT_SOURCE_DIR}/.gpu-kit" CACHE PATH "Carried headers and sources for SEGKIT_GPU_KIT")
 find_package(Torch REQUIRED)
+# What is built here (GoogleTest from source included) uses LibTorch's libstdc++ ABI: PyTorch's
+# wheels before 2.7 use the old one.
+add_compile_options(${TORCH_CXX_FLAGS})
 find_package(Threads REQUIRED)
 find_package(nlohmann_json 3.9 QUIET)
 if(NOT nlohmann_json_FOUND)
@@ -16,7 +19,10 @@ if(NOT nlohmann_json_FOUND)
   target_include_directories(nlohmann_json::nlohmann_json INTERFACE ${SEGKIT_GPU_KIT_DEPS}/include)
 endif()
 if(SEGKIT_BUILD_TESTS)
-  find_package(GTest QUIET)
+  # A system GoogleTest has the new ABI: only for a LibTorch with the same.
+  if(NOT TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=0")
+    find_package(GTest QUIET)
+  endif()
   if(NOT GTest_FOUND)
     if(NOT EXISTS ${SEGKIT_GPU_KIT_DEPS}/googletest/CMakeLists.txt)
       message(FATAL_ERROR "SEGKIT_GPU_KIT: no GoogleTest here nor in ${SEGKIT_GPU_KIT_DEPS} (scripts/gpu-check.sh --prepare)")
