@@ -60,6 +60,9 @@ void require_supported_device(const Device& device) {
   const auto gpus = static_cast<int>(at::getNumGPUs());
   if (device.index >= gpus) fail(what, "no such GPU: this machine has " + std::to_string(gpus) + " (cuda:0 to cuda:" +
                                            std::to_string(gpus - 1) + ")");
+  // float32 means float32: cuDNN's convolutions would otherwise round to TF32 (cuBLAS's
+  // products do not by default).
+  at::globalContext().setAllowTF32CuDNN(false);
 }
 
 void require_cpu_device(const Device& device, const std::string& title) {
