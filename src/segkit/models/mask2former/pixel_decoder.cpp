@@ -25,13 +25,13 @@ constexpr const char* kName = "Mask2Former pixel decoder";
 
 // A convolution in its weights' type (float32 or bfloat16) of a float32 map, back to float32.
 // 1×1 convolutions are one product over the channels, read in place: several times faster than
-// ATen's convolution on these shapes. In bfloat16, larger kernels run on channels-last maps
-// (oneDNN's kernels for them are about three times faster) and their output stays channels-last.
+// ATen's convolution on these shapes. Larger kernels run on channels-last maps (oneDNN's
+// kernels for them are faster, three times in bfloat16) and their output stays channels-last.
 at::Tensor convolve(const nn::Conv2d& conv, const at::Tensor& x) {
   const at::Tensor& w = conv.weight;
   const at::ScalarType type = w.scalar_type();
   if (w.size(2) != 1 || w.size(3) != 1 || conv.stride != 1 || conv.padding != 0)
-    return type == at::kFloat ? conv(x) : conv(x.to(type).contiguous(at::MemoryFormat::ChannelsLast)).to(at::kFloat);
+    return conv(x.to(type).contiguous(at::MemoryFormat::ChannelsLast)).to(at::kFloat);
   const int64_t batch = x.size(0), height = x.size(2), width = x.size(3), out_channels = w.size(0);
   const at::Tensor matrix = w.view({out_channels, w.size(1)});
   if (type != at::kFloat && !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast)) {
@@ -57,6 +57,27 @@ at::Tensor convolve(const nn::Conv2d& conv, const at::Tensor& x) {
     y = y.to(at::kFloat);
   }
   return y.view({batch, out_channels, height, width});
+}
+
+// A 1×1 convolution (no stride, no padding) whose output is channels-last, from a map in any
+// layout: per image one product pixels × C_in · C_in × C_out, reading the map in place.
+at::Tensor convolve_to_channels_last(const nn::Conv2d& conv, const at::Tensor& x) {
+  const at::Tensor& w = conv.weight;
+  const at::ScalarType type = w.scalar_type();
+  const int64_t batch = x.size(0), height = x.size(2), width = x.size(3), out_channels = w.size(0);
+  const at::Tensor matrix = w.view({out_channels, w.size(1)}).t();
+  at::Tensor y = at::empty({batch, height * width, out_channels}, x.options());
+  if (type == at::kFloat) {
+    if (conv.bias.defined()) y.copy_(conv.bias.view({1, 1, -1}).expand_as(y));
+    kernels::matmul_into(y, x.flatten(2).transpose(1, 2), matrix.expand({batch, -1, -1}), conv.bias.defined() ? 1.0 : 0.0);
+  } else {
+    for (int64_t b = 0; b < batch; ++b) {
+      at::Tensor product = at::mm(x[b].flatten(1).t().to(type), matrix);
+      if (conv.bias.defined()) product.add_(conv.bias);
+      y[b].copy_(product);
+    }
+  }
+  return y.view({batch, height, width, out_channels}).permute({0, 3, 1, 2});
 }
 
 }  // namespace
@@ -100,6 +121,8 @@ PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefi
                            load_group_norm(w, prefix + "adapter_" + n + ".1", d, kGroups, kNormEps)});
     p.fpn_layers_.push_back({load_conv2d(w, prefix + "layer_" + n + ".0", d, d, 3, false),
                              load_group_norm(w, prefix + "layer_" + n + ".1", d, kGroups, kNormEps)});
+    // The layout its channels-last input wants (no reorder per call).
+    p.fpn_layers_.back().conv.weight = p.fpn_layers_.back().conv.weight.contiguous(at::MemoryFormat::ChannelsLast);
   }
   p.mask_projection_ = load_conv2d(w, prefix + "mask_projection", d, c.mask_feature_size, 1, true);
   return p;
@@ -165,13 +188,15 @@ PixelDecoderOutput PixelDecoder::operator()(const std::vector<at::Tensor>& featu
   }
 
   // FPN: each finer stage, coarsest first, adds its lateral projection to the bilinearly
-  // upsampled map so far (transformers' comment says nearest, its code is bilinear).
-  at::Tensor y = out.multi_scale.back();
+  // upsampled map so far (transformers' comment says nearest, its code is bilinear). Its maps
+  // are channels-last, as its 3×3 convolutions want them (and the norms, the upsampling and the
+  // sums run fastest on them); the mask projection reads the last in place.
+  at::Tensor y = out.multi_scale.back().contiguous(at::MemoryFormat::ChannelsLast);
   for (int i = fpn_levels_ - 1; i >= 0; --i) {
-    const at::Tensor lateral = adapters_[i](features[i]);
+    at::Tensor lateral = adapters_[i].norm(convolve_to_channels_last(adapters_[i].conv, features[i]));
     const std::array<int64_t, 2> size{lateral.size(2), lateral.size(3)};
-    y = lateral + at::upsample_bilinear2d(y, size, /*align_corners=*/false, c10::nullopt, c10::nullopt);
-    y = at::relu(fpn_layers_[i](y));
+    lateral.add_(at::upsample_bilinear2d(y, size, /*align_corners=*/false, c10::nullopt, c10::nullopt));
+    y = fpn_layers_[i](lateral).relu_();
   }
   out.mask_features = convolve(mask_projection_, y);
   return out;
