@@ -2,9 +2,12 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
 #include <ATen/ops/grid_sampler.h>
+#include <ATen/ops/softmax.h>
 #include <ATen/ops/stack.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -19,6 +22,8 @@
 #define SEGKIT_SAMPLING_AVX512 1
 #define SEGKIT_SAMPLING_TARGET __attribute__((target("avx512f")))
 #include <immintrin.h>
+
+#include "kernels/cpu/avx512_exp.h"
 #else
 #define SEGKIT_SAMPLING_AVX512 0
 #endif
@@ -37,7 +42,38 @@ struct Problem {
   float* out;              // B×Q×heads·dh
   const LevelShape* shapes;
   const int64_t* level_starts;
+  // From the layer's outputs instead (locations and weights null): offsets in pixels as
+  // locations, Q×2 reference points, logits as weights; the weights are written to
+  // weights_out when it is not null.
+  const float* offsets = nullptr;
+  const float* reference = nullptr;
+  const float* logits = nullptr;
+  float* weights_out = nullptr;
 };
+
+// softmax(logits[0, n)) into weights, as ATen's last-dimension softmax: exp(x − max), then
+// times the reciprocal of the sum. A head's samples fit one vector in every real model.
+#if SEGKIT_SAMPLING_AVX512
+SEGKIT_SAMPLING_TARGET void softmax_avx512(const float* logits, int64_t n, float* weights) {
+  const __mmask16 m = __mmask16((1u << n) - 1);
+  const __m512 x = _mm512_maskz_loadu_ps(m, logits);
+  const float max = _mm512_mask_reduce_max_ps(m, x);
+  const __m512 e = _mm512_maskz_mov_ps(m, avx512::exp(_mm512_sub_ps(x, _mm512_set1_ps(max))));
+  const float inverse = 1.0f / _mm512_reduce_add_ps(e);
+  _mm512_mask_storeu_ps(weights, m, _mm512_mul_ps(e, _mm512_set1_ps(inverse)));
+}
+#endif
+
+void softmax(const float* logits, int64_t n, float* weights) {
+#if SEGKIT_SAMPLING_AVX512
+  if (n <= 16 && core::cpu_has_avx512()) return softmax_avx512(logits, n, weights);
+#endif
+  float max = logits[0], sum = 0.0f;
+  for (int64_t i = 1; i < n; ++i) max = std::max(max, logits[i]);
+  for (int64_t i = 0; i < n; ++i) sum += (weights[i] = std::exp(logits[i] - max));
+  const float inverse = 1.0f / sum;
+  for (int64_t i = 0; i < n; ++i) weights[i] *= inverse;
+}
 
 // acc += c·v over one head's channels; acc is this query's own output row, never the value.
 inline void accumulate(float* __restrict acc, const float* __restrict v, float c, int64_t n) {
@@ -52,10 +88,24 @@ struct Corner {
 
 // The bilinear corners inside the map of every sample of one query and head, in order;
 // returns their count (at most 4 per sample).
-int64_t corners_of(const Problem& p, int64_t bq, int64_t h, const float* value_b, int64_t row, Corner* out) {
-  const int64_t samples = p.levels * p.points;
-  const float* loc = p.locations + (bq * p.heads + h) * samples * 2;
-  const float* weight = p.weights + (bq * p.heads + h) * samples;
+// `scratch` holds 3·L·P floats for the locations and weights made from the layer's outputs.
+int64_t corners_of(const Problem& p, int64_t bq, int64_t h, const float* value_b, int64_t row, Corner* out,
+                   float* scratch) {
+  const int64_t samples = p.levels * p.points, at = (bq * p.heads + h) * samples;
+  const float* loc = p.locations ? p.locations + at * 2 : scratch;
+  const float* weight = p.weights ? p.weights + at : scratch + 2 * samples;
+  if (!p.locations) {
+    // transformers' offsets / (W_l, H_l) + reference, in the same two float steps.
+    const float* offset = p.offsets + at * 2;
+    const float* reference = p.reference + (bq % p.queries) * 2;
+    for (int64_t s = 0; s < samples; ++s) {
+      const LevelShape& shape = p.shapes[s / p.points];
+      scratch[2 * s] = offset[2 * s] / static_cast<float>(shape.width) + reference[0];
+      scratch[2 * s + 1] = offset[2 * s + 1] / static_cast<float>(shape.height) + reference[1];
+    }
+    softmax(p.logits + at, samples, scratch + 2 * samples);
+    if (p.weights_out) std::copy(scratch + 2 * samples, scratch + 3 * samples, p.weights_out + at);
+  }
   int64_t count = 0;
   for (int64_t l = 0; l < p.levels; ++l) {
     const int64_t height = p.shapes[l].height, width = p.shapes[l].width;
@@ -120,10 +170,11 @@ void sum_corners(const Corner* corners, int64_t count, float* out, int64_t head_
 void sample_queries(const Problem& p, int64_t begin, int64_t end) {
   const int64_t row = p.heads * p.head_dim;  // floats between neighbouring positions of the map
   std::vector<Corner> corners(static_cast<size_t>(4 * p.levels * p.points));
+  std::vector<float> scratch(static_cast<size_t>(3 * p.levels * p.points));
   for (int64_t bq = begin; bq < end; ++bq) {
     const float* value_b = p.value + (bq / p.queries) * p.sequence * row;
     for (int64_t h = 0; h < p.heads; ++h) {
-      const int64_t count = corners_of(p, bq, h, value_b, row, corners.data());
+      const int64_t count = corners_of(p, bq, h, value_b, row, corners.data(), scratch.data());
       sum_corners(corners.data(), count, p.out + bq * row + h * p.head_dim, p.head_dim);
     }
   }
@@ -163,15 +214,43 @@ at::Tensor aten_deformable_sampling(const at::Tensor& value, const std::vector<L
   return (stacked * w).sum(-1).view({batch, heads * head_dim, queries}).transpose(1, 2).contiguous();
 }
 
+namespace {
+
+// Checks value against the levels; returns where each level starts in it.
+std::vector<int64_t> level_starts(const at::Tensor& value, const std::vector<LevelShape>& levels) {
+  require(value.scalar_type() == at::kFloat, "expects float32 tensors");
+  require(value.dim() == 4, "value must be B×S×heads×dh, got " + shape_text(value.sizes()));
+  std::vector<int64_t> starts(levels.size());
+  int64_t total = 0;
+  for (size_t l = 0; l < levels.size(); ++l) {
+    require(levels[l].height > 0 && levels[l].width > 0, "level " + std::to_string(l) + " is empty");
+    starts[l] = total;
+    total += levels[l].height * levels[l].width;
+  }
+  require(total == value.size(1), "the levels hold " + std::to_string(total) + " positions, value has " +
+                                      std::to_string(value.size(1)));
+  return starts;
+}
+
+// The samples of a problem whose pointers are set, over all queries of all images.
+at::Tensor sample_all(Problem p, const at::Tensor& value, int64_t batch) {
+  at::Tensor out = at::empty({batch, p.queries, p.heads * p.head_dim}, value.options());
+  p.out = out.data_ptr<float>();
+  // About 4k multiply-adds per query in real models: a few dozen queries make a task.
+  torch_parallel_for(0, batch * p.queries, 32, [&](int64_t begin, int64_t end) { sample_queries(p, begin, end); });
+  return out;
+}
+
+}  // namespace
+
 at::Tensor deformable_sampling(const at::Tensor& value_in, const std::vector<LevelShape>& levels,
                                const at::Tensor& locations_in, const at::Tensor& weights_in) {
   const bool hand_written = hand_written_path({&value_in, &locations_in, &weights_in});
   if (hand_written) require_cpu(kName, {&value_in, &locations_in, &weights_in});
-  for (const at::Tensor* t : {&value_in, &locations_in, &weights_in})
+  for (const at::Tensor* t : {&locations_in, &weights_in})
     require(t->scalar_type() == at::kFloat, "expects float32 tensors");
-  require(value_in.dim() == 4, "value must be B×S×heads×dh, got " + shape_text(value_in.sizes()));
-  const int64_t batch = value_in.size(0), sequence = value_in.size(1), heads = value_in.size(2),
-                head_dim = value_in.size(3);
+  const std::vector<int64_t> starts = level_starts(value_in, levels);
+  const int64_t batch = value_in.size(0), heads = value_in.size(2);
   require(locations_in.dim() == 6 && locations_in.size(5) == 2,
           "sampling locations must be B×Q×heads×levels×points×2, got " + shape_text(locations_in.sizes()));
   const int64_t queries = locations_in.size(1), num_levels = locations_in.size(3), points = locations_in.size(4);
@@ -181,26 +260,61 @@ at::Tensor deformable_sampling(const at::Tensor& value_in, const std::vector<Lev
   require(weights_in.sizes() == locations_in.sizes().slice(0, 5),
           "attention weights " + shape_text(weights_in.sizes()) + " do not fit sampling locations " +
               shape_text(locations_in.sizes()));
-  std::vector<int64_t> starts(levels.size());
-  int64_t total = 0;
-  for (size_t l = 0; l < levels.size(); ++l) {
-    require(levels[l].height > 0 && levels[l].width > 0, "level " + std::to_string(l) + " is empty");
-    starts[l] = total;
-    total += levels[l].height * levels[l].width;
-  }
-  require(total == sequence, "the levels hold " + std::to_string(total) + " positions, value has " +
-                                 std::to_string(sequence));
   if (!hand_written) return aten_deformable_sampling(value_in, levels, locations_in, weights_in);
 
   const at::Tensor value = value_in.contiguous(), locations = locations_in.contiguous(),
                    weights = weights_in.contiguous();
-  at::Tensor out = at::empty({batch, queries, heads * head_dim}, value.options());
-  const Problem p{queries, heads, head_dim, num_levels, points, sequence,
-                  value.data_ptr<float>(), locations.data_ptr<float>(), weights.data_ptr<float>(),
-                  out.data_ptr<float>(), levels.data(), starts.data()};
-  // About 4k multiply-adds per query in real models: a few dozen queries make a task.
-  torch_parallel_for(0, batch * queries, 32, [&](int64_t begin, int64_t end) { sample_queries(p, begin, end); });
-  return out;
+  return sample_all({queries, heads, value.size(3), num_levels, points, value.size(1), value.data_ptr<float>(),
+                     locations.data_ptr<float>(), weights.data_ptr<float>(), nullptr, levels.data(), starts.data()},
+                    value, batch);
+}
+
+at::Tensor deformable_attention_sampling(const at::Tensor& value_in, const std::vector<LevelShape>& levels,
+                                         const at::Tensor& offsets_in, const at::Tensor& reference_in,
+                                         const at::Tensor& logits_in, at::Tensor* weights_out) {
+  const bool hand_written = hand_written_path({&value_in, &offsets_in, &reference_in, &logits_in});
+  if (hand_written) require_cpu(kName, {&value_in, &offsets_in, &reference_in, &logits_in});
+  for (const at::Tensor* t : {&offsets_in, &reference_in, &logits_in})
+    require(t->scalar_type() == at::kFloat, "expects float32 tensors");
+  const std::vector<int64_t> starts = level_starts(value_in, levels);
+  const int64_t batch = value_in.size(0), heads = value_in.size(2), num_levels = int64_t(levels.size());
+  require(offsets_in.dim() == 6 && offsets_in.size(0) == batch && offsets_in.size(2) == heads &&
+              offsets_in.size(3) == num_levels && offsets_in.size(5) == 2,
+          "sampling offsets " + shape_text(offsets_in.sizes()) + " do not fit value " + shape_text(value_in.sizes()) +
+              " and " + std::to_string(levels.size()) + " levels (B×Q×heads×levels×points×2)");
+  const int64_t queries = offsets_in.size(1), points = offsets_in.size(4);
+  require(reference_in.dim() == 2 && reference_in.size(0) == queries && reference_in.size(1) == 2,
+          "reference points " + shape_text(reference_in.sizes()) + " do not fit " + std::to_string(queries) +
+              " queries (Q×2)");
+  require(logits_in.sizes() == offsets_in.sizes().slice(0, 5),
+          "attention logits " + shape_text(logits_in.sizes()) + " do not fit sampling offsets " +
+              shape_text(offsets_in.sizes()));
+  if (!hand_written) {
+    std::vector<float> sizes;
+    for (const LevelShape& l : levels) {
+      sizes.push_back(static_cast<float>(l.width));
+      sizes.push_back(static_cast<float>(l.height));
+    }
+    const at::Tensor normaliser =
+        at::from_blob(sizes.data(), {num_levels, 1, 2}, at::kFloat).to(offsets_in.device(), false, /*copy=*/true);
+    const at::Tensor locations = offsets_in / normaliser + reference_in.view({1, queries, 1, 1, 1, 2});
+    const at::Tensor weights = at::softmax(logits_in.reshape({batch, queries, heads, -1}), -1).view(logits_in.sizes());
+    if (weights_out) *weights_out = weights;
+    return aten_deformable_sampling(value_in, levels, locations, weights);
+  }
+
+  const at::Tensor value = value_in.contiguous(), offsets = offsets_in.contiguous(),
+                   reference = reference_in.contiguous(), logits = logits_in.contiguous();
+  Problem p{queries, heads, value.size(3), num_levels, points, value.size(1), value.data_ptr<float>(),
+            nullptr, nullptr, nullptr, levels.data(), starts.data()};
+  p.offsets = offsets.data_ptr<float>();
+  p.reference = reference.data_ptr<float>();
+  p.logits = logits.data_ptr<float>();
+  if (weights_out) {
+    *weights_out = at::empty(logits.sizes(), logits.options());
+    p.weights_out = weights_out->data_ptr<float>();
+  }
+  return sample_all(p, value, batch);
 }
 
 }  // namespace segkit::kernels

@@ -24,4 +24,15 @@ struct LevelShape {
 at::Tensor deformable_sampling(const at::Tensor& value, const std::vector<LevelShape>& levels,
                                const at::Tensor& sampling_locations, const at::Tensor& attention_weights);
 
+// Multi-scale deformable attention's sampling from the layer's own outputs, combined as
+// transformers combines them: locations = reference + offsets / (W_l, H_l) and weights =
+// softmax of each head's L·P logits. offsets: B×Q×heads×L×P×2 in pixels of their level;
+// reference: Q×2 normalised (x, y), the same for every image; logits: B×Q×heads×L×P. Returns
+// deformable_sampling's B×Q×(heads·dh) and, where weights is not null, sets it to the
+// B×Q×heads×L×P weights. The hand-written kernel makes locations and weights per query and
+// head as it samples, with no tensors for them.
+at::Tensor deformable_attention_sampling(const at::Tensor& value, const std::vector<LevelShape>& levels,
+                                         const at::Tensor& offsets, const at::Tensor& reference,
+                                         const at::Tensor& logits, at::Tensor* weights = nullptr);
+
 }  // namespace segkit::kernels

@@ -1,10 +1,7 @@
 #include "models/mask2former/deformable_attention.h"
 
 #include <ATen/TensorOperators.h>
-#include <ATen/ops/from_blob.h>
-#include <ATen/ops/softmax.h>
 
-#include "models/device.h"
 #include "nn/checked_layers.h"
 #include "segkit/error.h"
 
@@ -35,22 +32,13 @@ DeformableAttentionOutput DeformableAttention::operator()(const at::Tensor& quer
   const int64_t batch = query.size(0), queries = query.size(1);
   const at::Tensor value = value_proj_(states.to(compute_)).to(at::kFloat).view({batch, states.size(1), heads_, -1});
 
-  // Offsets are in pixels of their level: divided by (W_l, H_l), as floats like transformers.
-  std::vector<float> level_sizes;
-  for (const kernels::LevelShape& s : levels) {
-    level_sizes.push_back(static_cast<float>(s.width));
-    level_sizes.push_back(static_cast<float>(s.height));
-  }
-  const at::Tensor normaliser =
-      models::to_device(at::from_blob(level_sizes.data(), {levels_, 1, 2}, at::kFloat), query.device());
+  // Offsets in pixels of their level and the weights' logits; the sampling makes locations and
+  // weights of them as it goes.
   const at::Tensor query_in = query.to(compute_);
   const at::Tensor offsets = sampling_offsets_(query_in).to(at::kFloat).view({batch, queries, heads_, levels_, points_, 2});
-  const at::Tensor locations = offsets / normaliser + reference_points.view({1, queries, 1, 1, 1, 2});
-
-  // One softmax over all levels and points of a head.
-  const at::Tensor weights = at::softmax(attention_weights_(query_in).to(at::kFloat).view({batch, queries, heads_, levels_ * points_}), -1)
-                                 .view({batch, queries, heads_, levels_, points_});
-  const at::Tensor sampled = kernels::deformable_sampling(value, levels, locations, weights);
+  const at::Tensor logits = attention_weights_(query_in).to(at::kFloat).view({batch, queries, heads_, levels_, points_});
+  at::Tensor weights;
+  const at::Tensor sampled = kernels::deformable_attention_sampling(value, levels, offsets, reference_points, logits, &weights);
   return {output_proj_(sampled.to(compute_)), weights};
 }
 

@@ -120,3 +120,51 @@ TEST(DeformableSampling, RejectsInconsistentShapes) {
       test::error_of([&] { kernels::deformable_sampling(c.value, {{2, 2}, {1, 2}}, c.locations, c.weights); });
   EXPECT_NE(aten_levels.find("the levels hold 6 positions, value has 7"), std::string::npos) << aten_levels;
 }
+
+TEST(DeformableAttentionSampling, MakesLocationsAndWeightsAsTransformers) {
+  // From raw offsets (pixels of each level, some far outside), reference points and logits of
+  // a wide range: the kernel's own locations and softmax against the ATen composition
+  // transformers uses (offsets / (W, H) + reference, softmax over levels × points), batch 2.
+  const std::vector<LevelShape> levels{{5, 7}, {3, 4}, {1, 2}};
+  const int64_t batch = 2, queries = 29, heads = 3, points = 4, num_levels = 3;
+  const at::Tensor value = at::randn({batch, 35 + 12 + 2, heads, 32});
+  const at::Tensor offsets = at::randn({batch, queries, heads, num_levels, points, 2}) * 4;
+  const at::Tensor reference = at::rand({queries, 2});
+  const at::Tensor logits = at::randn({batch, queries, heads, num_levels, points}) * 6;
+  at::Tensor weights;
+  const at::Tensor got = kernels::deformable_attention_sampling(value, levels, offsets, reference, logits, &weights);
+
+  const at::Tensor normaliser = at::tensor({7.f, 5.f, 4.f, 3.f, 2.f, 1.f}).view({num_levels, 1, 2});
+  const at::Tensor locations = offsets / normaliser + reference.view({1, queries, 1, 1, 1, 2});
+  const at::Tensor want_weights =
+      at::softmax(logits.view({batch, queries, heads, -1}), -1).view({batch, queries, heads, num_levels, points});
+  EXPECT_LT(max_abs_difference(weights, want_weights), 1e-6);
+  EXPECT_LT(max_abs_difference(got, kernels::deformable_sampling(value, levels, locations, want_weights)), 1e-5);
+  at::Tensor aten_weights;
+  {
+    kernels::ForceAtenPath aten;
+    EXPECT_LT(max_abs_difference(got, kernels::deformable_attention_sampling(value, levels, offsets, reference,
+                                                                             logits, &aten_weights)),
+              1e-5);
+  }
+  EXPECT_LT(max_abs_difference(weights, aten_weights), 1e-6);
+  // Without a place for the weights, the same samples.
+  EXPECT_EQ(max_abs_difference(got, kernels::deformable_attention_sampling(value, levels, offsets, reference, logits)),
+            0.0);
+}
+
+TEST(DeformableAttentionSampling, RejectsInconsistentShapes) {
+  const std::vector<LevelShape> levels{{2, 2}, {1, 3}};
+  const at::Tensor value = at::randn({1, 7, 2, 4}), offsets = at::randn({1, 5, 2, 2, 3, 2});
+  const at::Tensor reference = at::rand({5, 2}), logits = at::randn({1, 5, 2, 2, 3});
+  const std::string wrong_reference = test::error_of(
+      [&] { kernels::deformable_attention_sampling(value, levels, offsets, reference.slice(0, 0, 4), logits); });
+  EXPECT_NE(wrong_reference.find("reference points [4, 2] do not fit 5 queries"), std::string::npos)
+      << wrong_reference;
+  const std::string wrong_logits = test::error_of(
+      [&] { kernels::deformable_attention_sampling(value, levels, offsets, reference, logits.slice(4, 0, 2)); });
+  EXPECT_NE(wrong_logits.find("attention logits"), std::string::npos) << wrong_logits;
+  const std::string wrong_offsets = test::error_of(
+      [&] { kernels::deformable_attention_sampling(value, levels, offsets.slice(3, 0, 1), reference, logits); });
+  EXPECT_NE(wrong_offsets.find("sampling offsets"), std::string::npos) << wrong_offsets;
+}
