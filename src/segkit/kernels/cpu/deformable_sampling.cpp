@@ -297,7 +297,7 @@ at::Tensor deformable_attention_sampling(const at::Tensor& value_in, const std::
     }
     const at::Tensor normaliser =
         at::from_blob(sizes.data(), {num_levels, 1, 2}, at::kFloat).to(offsets_in.device(), false, /*copy=*/true);
-    const at::Tensor locations = offsets_in / normaliser + reference_in.view({1, queries, 1, 1, 1, 2});
+    const at::Tensor locations = offsets_in / normaliser + reference_in.reshape({1, queries, 1, 1, 1, 2});
     const at::Tensor weights = at::softmax(logits_in.reshape({batch, queries, heads, -1}), -1).view(logits_in.sizes());
     if (weights_out) *weights_out = weights;
     return aten_deformable_sampling(value_in, levels, locations, weights);

@@ -15,8 +15,8 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
-#include <torch/version.h>
 #include <c10/util/Optional.h>
+#include <torch/version.h>
 #include <unistd.h>
 
 #include <algorithm>
