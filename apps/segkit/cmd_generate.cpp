@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "folder_run.h"
 #include "image_folder.h"
 #include "progress_bar.h"
 #include "shards.h"
@@ -89,14 +90,15 @@ void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, s
                 const segkit::cli::Shard& shard) {
   const std::vector<fs::path> all = segkit::cli::list_images(o.input);
   const std::vector<std::string> all_bases = segkit::cli::output_bases(all);
-  std::vector<fs::path> files;
+  std::vector<segkit::cli::FolderFile> files;
+  std::vector<Target> targets;
   std::vector<std::string> bases;
   for (size_t i = 0; i < all.size(); ++i)
     if (shard.takes(i)) {
-      files.push_back(all[i]);
       bases.push_back(all_bases[i]);
+      targets.push_back(target_for((fs::path(o.out) / all_bases[i]).string(), mode));
+      files.push_back({all[i], targets.back().done_marker(), ""});
     }
-  std::vector<segkit::cli::ShardFile> record;
   std::error_code ec;
 
   fs::create_directories(o.out, ec);
@@ -104,54 +106,29 @@ void run_folder(const GenerateOptions& o, segkit::SamMaskGenerator& generator, s
   // A run killed outright may have left temporaries; an interrupted one removes its own.
   segkit::remove_stale_temporaries(o.out);
   if (!o.overlay.empty()) segkit::remove_stale_temporaries(o.overlay);
-  size_t done = 0, skipped = 0, failed = 0, masks = 0;
+  size_t masks = 0;
   const auto start = std::chrono::steady_clock::now();
-  segkit::cli::ProgressBar bar(files.size(), o.common.quiet || o.json);
-  for (size_t i = 0; i < files.size(); ++i) {
-    const fs::path& f = files[i];
-    const std::string& base = bases[i];
-    const Target target = target_for((fs::path(o.out) / base).string(), mode);
-    bar.update(i, f.filename().string());
-    record.push_back({f.filename().string(), "", "done"});
-    if (fs::exists(target.done_marker())) {
-      ++skipped;
-      record.back().status = "skipped";
-      continue;
-    }
+  const segkit::cli::FolderRun run = segkit::cli::run_folder(files, o.common.quiet || o.json, [&](size_t i) {
+    const Target& target = targets[i];
     if (target.folder) segkit::remove_stale_temporaries(target.path);
-    try {
-      const segkit::Image image = segkit::load_image(f.string());
-      const auto records = generator.generate(image);
-      write_result(target, records, mode);
-      if (!o.overlay.empty()) save_overlay((fs::path(o.overlay) / (base + ".png")).string(), image, records);
-      masks += records.size();
-      ++done;
-    } catch (const segkit::Error& e) {
-      bar.finish();
-      std::cerr << "segkit: warning: skipped " << e.what() << "\n";
-      ++failed;
-      record.back().status = "failed";
-    } catch (const std::bad_alloc&) {
-      bar.finish();
-      std::cerr << "segkit: warning: skipped " << f.string() << ": out of memory\n";
-      ++failed;
-      record.back().status = "failed";
-    }
-  }
-  bar.update(files.size(), "");
-  bar.finish();
-  if (shard.active()) segkit::cli::write_shard_manifest(o.out, shard, "generate", o.input, record, nullptr);
+    const segkit::Image image = segkit::load_image(files[i].file.string());
+    const auto records = generator.generate(image);
+    write_result(target, records, mode);
+    if (!o.overlay.empty()) save_overlay((fs::path(o.overlay) / (bases[i] + ".png")).string(), image, records);
+    masks += records.size();
+  });
+  if (shard.active()) segkit::cli::write_shard_manifest(o.out, shard, "generate", o.input, run.record, nullptr);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (o.json) {
-    std::cout << nlohmann::json{{"images", files.size()}, {"generated", done}, {"skipped", skipped}, {"failed", failed},
+    std::cout << nlohmann::json{{"images", files.size()}, {"generated", run.done}, {"skipped", run.skipped}, {"failed", run.failed},
                                 {"masks", masks}, {"seconds", seconds}}
                      .dump()
               << "\n";
   } else if (!o.common.quiet) {
     std::printf("%zu images%s: %zu generated (%zu masks), %zu already done, %zu failed, %.1f s\n", files.size(),
-                shard.active() ? (" in shard " + shard.name()).c_str() : "", done, masks, skipped, failed, seconds);
+                shard.active() ? (" in shard " + shard.name()).c_str() : "", run.done, masks, run.skipped, run.failed, seconds);
   }
-  if (failed) segkit::fail(o.input, std::to_string(failed) + " of " + std::to_string(files.size()) + " images failed");
+  if (run.failed) segkit::fail(o.input, std::to_string(run.failed) + " of " + std::to_string(files.size()) + " images failed");
 }
 
 GenerateOptions opts;

@@ -10,7 +10,7 @@
 #include "command.h"
 #include "folder_segmenter.h"
 #include "image_folder.h"
-#include "progress_bar.h"
+#include "folder_run.h"
 #include "sam3_commands.h"
 #include "shards.h"
 #include "segkit/error.h"
@@ -165,40 +165,25 @@ void run() {
   const std::vector<std::string> all_bases = segkit::cli::output_bases(all);
   // This shard's files (ids and output names are the whole folder's, so shards agree on them).
   std::vector<segkit::cli::ImageJob> jobs;
+  std::vector<segkit::cli::FolderFile> files;
   for (size_t i = 0; i < all.size(); ++i)
-    if (shard.takes(i)) jobs.push_back({all[i], all_bases[i], all_ids[i]});
+    if (shard.takes(i)) {
+      jobs.push_back({all[i], all_bases[i], all_ids[i]});
+      // One image named on the command line is always segmented.
+      files.push_back({all[i], opts.image.empty() ? segmenter->done_marker(all_bases[i]) : fs::path(),
+                       segmenter->part(all_bases[i])});
+    }
   ensure_folder(opts.out);
 
-  size_t done = 0, skipped = 0, failed = 0, segments = 0;
-  std::vector<segkit::cli::ShardFile> record;
+  size_t segments = 0;
   const auto start = std::chrono::steady_clock::now();
-  segkit::cli::ProgressBar bar(jobs.size(), opts.common.quiet || opts.json);
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    const segkit::cli::ImageJob& job = jobs[i];
-    bar.update(i, job.file.filename().string());
-    std::string status = "done";
-    if (opts.image.empty() && fs::exists(segmenter->done_marker(job.base))) {
-      ++skipped;
-      status = "skipped";
-    } else {
-      try {
-        segments += segmenter->segment(job, segkit::load_image(job.file.string()));
-        ++done;
-      } catch (const segkit::Error& e) {
-        if (!opts.image.empty()) throw;
-        bar.finish();
-        std::cerr << "segkit: warning: skipped " << e.what() << "\n";
-        ++failed;
-        status = "failed";
-      }
-    }
-    record.push_back({job.file.filename().string(), segmenter->part(job.base), status});
-  }
-  bar.update(jobs.size(), "");
-  bar.finish();
+  const segkit::cli::FolderRun run = segkit::cli::run_folder(
+      files, opts.common.quiet || opts.json,
+      [&](size_t i) { segments += segmenter->segment(jobs[i], segkit::load_image(jobs[i].file.string())); },
+      /*stop_on_error=*/!opts.image.empty());
   if (shard.active()) {
     // The folder-level files wait for every shard: `segkit merge` writes them.
-    segkit::cli::write_shard_manifest(opts.out, shard, "segment", opts.input, record, segmenter->folder_info());
+    segkit::cli::write_shard_manifest(opts.out, shard, "segment", opts.input, run.record, segmenter->folder_info());
   } else {
     std::vector<fs::path> parts;
     for (const std::string& base : all_bases) parts.push_back(segmenter->done_marker(base));
@@ -206,16 +191,16 @@ void run() {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (opts.json) {
-    nlohmann::json j{{"images", jobs.size()}, {"segmented", done}, {"skipped", skipped}, {"failed", failed},
+    nlohmann::json j{{"images", jobs.size()}, {"segmented", run.done}, {"skipped", run.skipped}, {"failed", run.failed},
                      {"segments", segments}, {"seconds", seconds}};
     if (shard.active()) j["shard"] = shard.name();
     std::cout << j.dump() << "\n";
   } else if (!opts.common.quiet) {
     std::printf("%zu image(s)%s: %zu segmented (%zu segments), %zu already done, %zu failed, %.1f s\n", jobs.size(),
-                shard.active() ? (" in shard " + shard.name()).c_str() : "", done, segments, skipped, failed, seconds);
+                shard.active() ? (" in shard " + shard.name()).c_str() : "", run.done, segments, run.skipped, run.failed, seconds);
     if (shard.active()) std::printf("when every shard has finished: segkit merge %s\n", opts.out.c_str());
   }
-  if (failed) segkit::fail(opts.input, std::to_string(failed) + " of " + std::to_string(jobs.size()) + " images failed");
+  if (run.failed) segkit::fail(opts.input, std::to_string(run.failed) + " of " + std::to_string(jobs.size()) + " images failed");
 }
 
 }  // namespace

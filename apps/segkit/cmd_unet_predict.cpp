@@ -8,7 +8,7 @@
 #include "command.h"
 #include "core/stale_temporaries.h"
 #include "image_folder.h"
-#include "progress_bar.h"
+#include "folder_run.h"
 #include "segkit/error.h"
 #include "segkit/image.h"
 #include "segkit/safetensors.h"
@@ -58,41 +58,26 @@ void write_outputs(const PredictFlags& f, const std::string& image_path, const s
 
 // Every image of the folder (or of this shard of it): finished ones skipped, a damaged one
 // warned about and counted; Error at the end when any failed.
-void run_folder(const PredictFlags& f, const UNetModel& model, const Shard& shard) {
+void predict_folder(const PredictFlags& f, const UNetModel& model, const Shard& shard) {
   const std::vector<fs::path> all = list_images(f.input);
   if (all.empty()) fail(f.input, "no images");
   const std::vector<std::string> all_bases = output_bases(all);
   remove_stale_temporaries(f.out);
-  std::vector<ShardFile> record;
-  size_t done = 0, skipped = 0, failed = 0, taken = 0;
-  for (size_t i = 0; i < all.size(); ++i) taken += shard.takes(i);
-  ProgressBar bar(taken, f.common.quiet || f.json);
-  for (size_t i = 0, n = 0; i < all.size(); ++i) {
-    if (!shard.takes(i)) continue;
-    bar.update(n++, all[i].filename().string());
-    record.push_back({all[i].filename().string(), "", "done"});
-    if (fs::exists(fs::path(f.out) / (all_bases[i] + ".png"))) {
-      ++skipped;
-      record.back().status = "skipped";
-      continue;
+  std::vector<FolderFile> files;
+  std::vector<std::string> bases;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (shard.takes(i)) {
+      files.push_back({all[i], fs::path(f.out) / (all_bases[i] + ".png"), ""});
+      bases.push_back(all_bases[i]);
     }
-    try {
-      write_outputs(f, all[i].string(), all_bases[i], model);
-      ++done;
-    } catch (const Error& e) {
-      bar.finish();
-      std::cerr << "segkit: warning: skipped " << e.what() << "\n";
-      ++failed;
-      record.back().status = "failed";
-    }
-  }
-  bar.update(taken, "");
-  bar.finish();
-  if (shard.active()) write_shard_manifest(f.out, shard, "unet predict", f.input, record, nullptr);
+  const FolderRun run = run_folder(files, f.common.quiet || f.json,
+                                   [&](size_t i) { write_outputs(f, files[i].file.string(), bases[i], model); });
+  const size_t taken = files.size();
+  if (shard.active()) write_shard_manifest(f.out, shard, "unet predict", f.input, run.record, nullptr);
   if (!f.common.quiet && !f.json)
-    std::cerr << taken << " image(s)" << (shard.active() ? " in shard " + shard.name() : "") << ": " << done
-              << " segmented into " << f.out << ", " << skipped << " already done, " << failed << " failed\n";
-  if (failed) fail(f.input, std::to_string(failed) + " of " + std::to_string(taken) + " images failed");
+    std::cerr << taken << " image(s)" << (shard.active() ? " in shard " + shard.name() : "") << ": " << run.done
+              << " segmented into " << f.out << ", " << run.skipped << " already done, " << run.failed << " failed\n";
+  if (run.failed) fail(f.input, std::to_string(run.failed) + " of " + std::to_string(taken) + " images failed");
 }
 
 }  // namespace
@@ -126,7 +111,7 @@ void add_unet_predict(CLI::App& unet) {
     std::error_code ec;
     fs::create_directories(f->out, ec);
     if (ec) fail(f->out, "cannot create output folder: " + ec.message());
-    if (!f->input.empty()) return run_folder(*f, *model, shard);
+    if (!f->input.empty()) return predict_folder(*f, *model, shard);
     write_outputs(*f, f->image, fs::path(f->image).stem().string(), *model);
     if (!f->common.quiet && !f->json) std::cerr << "segmented 1 image into " << f->out << "\n";
   });
