@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "folder_run.h"
 #include "folder_segmenter.h"
 #include "image_folder.h"
-#include "folder_run.h"
 #include "sam3_commands.h"
 #include "shards.h"
 #include "segkit/error.h"
