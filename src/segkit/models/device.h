@@ -4,6 +4,8 @@
 // come back to the host for post-processing and files.
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
+
 #include "segkit/model.h"
 
 namespace segkit::models {
@@ -14,6 +16,12 @@ at::Device torch_device(const Device& device);
 at::Tensor to_device(const at::Tensor& t, const at::Device& device);
 // `t` on the host (the CPU), contiguous, for reading its values.
 at::Tensor to_host(const at::Tensor& t);
+// The values of a contiguous host bool tensor (as to_host gives it) as bytes, read in place:
+// ATen stores a bool in one byte, 0 or 1, so masks need no converted uint8 copy (hundreds of
+// MB at photo size).
+inline const uint8_t* bool_bytes(const at::Tensor& host_bool) {
+  return reinterpret_cast<const uint8_t*>(host_bool.data_ptr<bool>());
+}
 
 // Error "device 'cuda:0': ..." for a device this process cannot run on: CUDA without a CUDA
 // LibTorch (this build's is CPU-only) or without that GPU (every loader calls it).

@@ -72,7 +72,7 @@ std::vector<Rle> encode_masks(const at::Tensor& masks) {
   const at::Tensor m = masks.contiguous();
   const int64_t n = m.size(0), h = m.size(1), w = m.size(2);
   std::vector<Rle> rles(static_cast<size_t>(n));
-  const auto* data = reinterpret_cast<const uint8_t*>(m.data_ptr<bool>());
+  const uint8_t* data = models::bool_bytes(m);
   torch_parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) rles[size_t(i)] = rle_encode(data + i * h * w, h, w);
   });

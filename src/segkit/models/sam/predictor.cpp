@@ -225,7 +225,7 @@ std::vector<SamPrediction> SamPredictor::predict_batch(const std::vector<SamProm
   sam::TorchPrediction tp = sam::predict_torch(*this, coords, labels, boxes, masks, first.multimask, true);
 
   // Thresholded where the model ran; only what is returned crosses to the host.
-  const at::Tensor binary = models::to_host((tp.masks > c.mask_threshold).to(at::kByte));
+  const at::Tensor binary = models::to_host(tp.masks > c.mask_threshold);
   const at::Tensor iou = models::to_host(tp.iou_predictions), lr = models::to_host(tp.low_res_logits);
   const at::Tensor logits = return_logits ? models::to_host(tp.masks) : at::Tensor();
   std::vector<SamPrediction> out(prompts.size());
@@ -237,7 +237,7 @@ std::vector<SamPrediction> SamPredictor::predict_batch(const std::vector<SamProm
     p.height = s.original_h;
     p.width = s.original_w;
     p.low_res = low;
-    const uint8_t* mb = binary.data_ptr<uint8_t>() + b * K * plane;
+    const uint8_t* mb = models::bool_bytes(binary) + b * K * plane;
     p.masks.assign(mb, mb + K * plane);
     const float* ib = iou.data_ptr<float>() + b * K;
     p.iou_predictions.assign(ib, ib + K);

@@ -150,11 +150,8 @@ std::vector<Sam3Result> to_results(const std::vector<sam3::Instances>& instances
       out.queries.push_back(static_cast<int>(query.data_ptr<int64_t>()[i]));
     }
     if (n > 0) {
-      // ATen's bool is one byte holding 0 or 1: read in place, not through a converted copy
-      // (with many instances at photo size the masks are hundreds of MB).
-      const at::Tensor masks = models::to_host(in.masks.to(at::kBool)).contiguous();
-      const auto* bytes = reinterpret_cast<const uint8_t*>(masks.data_ptr<bool>());
-      out.masks.assign(bytes, bytes + masks.numel());
+      const at::Tensor masks = models::to_host(in.masks.to(at::kBool));
+      out.masks.assign(models::bool_bytes(masks), models::bool_bytes(masks) + masks.numel());
     }
     results.push_back(std::move(out));
   }
