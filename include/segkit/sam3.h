@@ -64,9 +64,15 @@ struct Sam3Result {
 // The vision encoder's output for one image, reusable for any phrase and storable on disk.
 struct Sam3ImageEmbedding {
   std::vector<FloatArray> levels;  // the FPN levels the detector reads, 1 × C × h × w, finest first
+  // The mask decoder's convolutions of the finer levels, one per upsampling stage (coarsest
+  // first), 1 × h × w × C (channels last, as the decoder reads them): its part that depends on
+  // the image alone, so that each phrase runs only the rest. Made by encode_image and kept in
+  // memory only: save() leaves them out, load() gives none, and detect() without them computes
+  // them per call.
+  std::vector<FloatArray> mask_skips;
   int original_height = 0, original_width = 0;
   std::string model_fingerprint;
-  void save(const std::string& path) const;  // safetensors, atomically
+  void save(const std::string& path) const;  // the levels as safetensors, atomically
   static Sam3ImageEmbedding load(const std::string& path);  // Error naming the file
 };
 

@@ -80,7 +80,7 @@ TEST(Sam3Cli, EmbedOnceThenAskWithNewPhrases) {
                              "-o", dir.file("from_embedding.json")}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = test::run_cli(predict({"-i", image(), "-t", "yellow truck", "-t", "a dog", "--threshold", "0.1", "-o",
-                             dir.file("from_image.json"), "--json", "--threads", "1"}));
+                             dir.file("from_image.json"), "--json"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json records = nlohmann::json::parse(read_text_file(dir.file("from_image.json")));
   EXPECT_EQ(nlohmann::json::parse(r.out), records);  // --json prints what the file holds

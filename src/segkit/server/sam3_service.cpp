@@ -21,6 +21,7 @@ constexpr int kMaxPrompts = 16;
 size_t bytes_of(const Sam3ImageEmbedding& e) {
   size_t n = 0;
   for (const FloatArray& level : e.levels) n += level.data.size() * sizeof(float);
+  for (const FloatArray& term : e.mask_skips) n += term.data.size() * sizeof(float);
   return n;
 }
 

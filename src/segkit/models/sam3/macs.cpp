@@ -37,6 +37,9 @@ VisionMacs count_vision_macs(const Sam3Config& config, bool all_levels) {
     }
     if (scales[i] == 0.5) side = g / 2;
     m.neck += side * side * (channels * fpn + fpn * fpn * 9);  // proj1 1×1, proj2 3×3
+    // The mask decoder's 3×3 convolution of every level but the last (the DETR's), once per image.
+    const int64_t c = config.mask_decoder.hidden_size;
+    if (i + 1 < levels) m.mask_skips += side * side * c * c * 9;
   }
   return m;
 }
@@ -94,11 +97,13 @@ PhraseMacs count_phrase_macs(const Sam3Config& config) {
   const int64_t c = config.mask_decoder.hidden_size;
   m.mask_decoder = attention_macs(N, P, c);  // the memory attends to the prompt
   for (size_t k = 0; k + 1 < sides.size(); ++k) {
-    const int64_t s = sides[sides.size() - 2 - k];
-    m.mask_decoder += s * s * c * c * 9;  // 3×3 convolution after each upsampling
+    // The 3×3 convolution of the upsampled map (its level's part is the image's: mask_skips):
+    // ×2 exactly, four 2×2 kernels over the coarser map padded by one; otherwise at full size.
+    const int64_t s = sides[sides.size() - 2 - k], coarse = sides[sides.size() - 1 - k];
+    m.mask_decoder += s == 2 * coarse ? 4 * (coarse + 1) * (coarse + 1) * c * c * 4 : s * s * c * c * 9;
   }
   const int64_t finest = sides.empty() ? grid : sides.front(), pixels = finest * finest;
-  m.mask_decoder += pixels * c * c          // instance projection
+  m.mask_decoder += Q * c * c               // instance projection, folded into the queries
                     + pixels * c            // semantic projection
                     + 3 * Q * c * c         // mask embedder
                     + Q * c * pixels;       // queries × pixel embeddings

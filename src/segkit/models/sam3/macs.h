@@ -13,7 +13,8 @@ namespace segkit::sam3 {
 struct VisionMacs {
   int64_t vit = 0;   // patch embedding, q/k/v/o projections, attention products, MLPs
   int64_t neck = 0;  // transposed convolutions and the 1×1 and 3×3 projections
-  int64_t total() const { return vit + neck; }
+  int64_t mask_skips = 0;  // the mask decoder's convolutions of the finer levels (MaskDecoder::skip_terms)
+  int64_t total() const { return vit + neck + mask_skips; }
 };
 
 // For one image at the config's input size; the ×0.5 level only with `all_levels` (Sam3Model
@@ -24,7 +25,8 @@ VisionMacs count_vision_macs(const Sam3Config& config, bool all_levels = false);
 // 32 padded positions (no trimming), the DETR encoder over the ×1 level's grid with the 32
 // prompt tokens, the decoder's queries and presence token (box bias MLPs and heads included),
 // the scoring head, and the mask decoder (prompt cross-attention over the memory, one
-// upsampling stage per finer level, the projections and the query-mask product). Box prompts
+// upsampling stage per finer level with the levels' own convolutions counted once per image in
+// VisionMacs::mask_skips, the projections and the query-mask product). Box prompts
 // (the geometry encoder) are not counted. Several phrases cost this many times over.
 struct PhraseMacs {
   int64_t text = 0;

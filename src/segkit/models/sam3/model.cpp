@@ -76,7 +76,15 @@ Model Model::load(const std::string& config_path, const std::string& weights_pat
 
 ImageFeatures Model::encode_image(const at::Tensor& pixel_values) const {
   VisionFeatures v = vision_(models::to_device(pixel_values, device_));
-  return {std::move(v.fpn), std::move(v.fpn_position)};
+  ImageFeatures f{std::move(v.fpn), std::move(v.fpn_position), {}};
+  f.mask_skips = mask_skips(f);
+  return f;
+}
+
+std::vector<at::Tensor> Model::mask_skips(const ImageFeatures& image) const {
+  std::vector<at::Tensor> levels;
+  for (const at::Tensor& level : image.fpn) levels.push_back(models::to_device(level, device_));
+  return mask_decoder_.skip_terms(levels);
 }
 
 TextFeatures Model::encode_text(const std::vector<std::string>& phrases, const text::ClipPadding& padding) const {
@@ -112,7 +120,9 @@ RawOutputs Model::detect(const ImageFeatures& image, const TextFeatures& text, c
   in.boxes = here(boxes);
   in.box_labels = here(box_labels);
   const DetrOutput d = detr_.forward(in);
-  const MaskDecoderOutput masks = mask_decoder_.forward(d.queries, levels, d.encoded.memory, d.prompt);
+  std::vector<at::Tensor> skips;
+  for (const at::Tensor& term : image.mask_skips) skips.push_back(here(term));
+  const MaskDecoderOutput masks = mask_decoder_.forward(d.queries, levels, d.encoded.memory, d.prompt, skips);
 
   RawOutputs out;
   out.pred_logits = d.pred_logits;

@@ -23,6 +23,9 @@ namespace segkit::sam3 {
 struct ImageFeatures {  // what the detector needs of a batch of images
   std::vector<at::Tensor> fpn;           // [×4, ×2, ×1] levels, B × C × h × w
   std::vector<at::Tensor> fpn_position;  // their sine position encodings
+  // MaskDecoder::skip_terms of fpn: the mask decoder's per-image work, done once for any number
+  // of phrases. Empty: each detect convolves the levels itself (as transformers does).
+  std::vector<at::Tensor> mask_skips;
 };
 
 struct TextFeatures {
@@ -46,8 +49,11 @@ class Model {
                     std::string* fingerprint = nullptr);
 
   // Inputs may be on any device (they go to the model's); outputs stay on the model's device.
-  // pixel_values B × 3 × S × S float32, as preprocess.h gives them.
+  // pixel_values B × 3 × S × S float32, as preprocess.h gives them. With the mask decoder's skip
+  // terms.
   ImageFeatures encode_image(const at::Tensor& pixel_values) const;
+  // MaskDecoder::skip_terms of image.fpn, for features made without them (read from a file).
+  std::vector<at::Tensor> mask_skips(const ImageFeatures& image) const;
   // Phrases tokenized as Sam3Processor does (padded to 32 with <|endoftext|>). A longer phrase
   // is an Error unless padding.truncate (then cut as transformers' truncation=True does).
   TextFeatures encode_text(const std::vector<std::string>& phrases, const text::ClipPadding& padding = {}) const;

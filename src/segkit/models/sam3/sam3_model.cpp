@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <utility>
 
 #include "core/heap_reuse.h"
 #include "hub/model_locator.h"
@@ -217,10 +218,12 @@ std::vector<int64_t> Sam3Model::tokenize(const std::string& phrase, bool* trunca
 
 Sam3ImageEmbedding Sam3Model::encode_image(const Image& image) const {
   c10::InferenceMode guard;
-  const sam3::ImageFeatures f =
-      impl_->model.encode_image(sam3::preprocess_image(image, impl_->model.processor_config()));
+  sam3::ImageFeatures f = impl_->model.encode_image(sam3::preprocess_image(image, impl_->model.processor_config()));
+  // Each tensor let go of once copied: the features are not held twice at the peak.
   Sam3ImageEmbedding e;
-  for (const at::Tensor& level : f.fpn) e.levels.push_back(nn::to_float_array(level));
+  for (at::Tensor& level : f.fpn) e.levels.push_back(nn::to_float_array(std::exchange(level, at::Tensor())));
+  for (at::Tensor& term : f.mask_skips)
+    e.mask_skips.push_back(nn::to_float_array(std::exchange(term, at::Tensor()).permute({0, 2, 3, 1})));
   e.original_height = image.height;
   e.original_width = image.width;
   e.model_fingerprint = impl_->fingerprint;
@@ -260,6 +263,19 @@ Sam3RawOutput Sam3Model::detect(const Sam3ImageEmbedding& image, const Sam3TextE
     f.fpn.push_back(level);
     f.fpn_position.push_back(sam3::sine_position_encoding(level.size(1), level.size(2), level.size(3)));
   }
+  if (!image.mask_skips.empty()) {
+    // Stage k convolves level n − 2 − k (the coarsest level only gives the DETR's grid).
+    if (image.mask_skips.size() + 1 != image.levels.size())
+      fail(kContext, "the image embedding has " + std::to_string(image.mask_skips.size()) + " mask skip terms for " +
+                         std::to_string(image.levels.size()) + " levels");
+    for (size_t k = 0; k < image.mask_skips.size(); ++k) {
+      const std::vector<int64_t>& level = image.levels[image.levels.size() - 2 - k].shape;  // 1 × C × h × w
+      if (image.mask_skips[k].shape != std::vector<int64_t>{level[0], level[2], level[3], level[1]})
+        fail(kContext, "the image embedding's mask skip term " + std::to_string(k) + " is not of its level's shape");
+      f.mask_skips.push_back(
+          nn::float_array_view(image.mask_skips[k], "mask skip term " + std::to_string(k), 4).permute({0, 3, 1, 2}));
+    }
+  }
   const int64_t rows = text.tokens.shape.size() == 3 ? text.tokens.shape[0] : 0;
   if (rows == 0 || static_cast<int64_t>(text.mask.size()) != rows * text.tokens.shape[1])
     fail(kContext, "the text embedding's tokens and mask do not match");
@@ -269,6 +285,9 @@ Sam3RawOutput Sam3Model::detect(const Sam3ImageEmbedding& image, const Sam3TextE
   sam3::TextFeatures t;
   t.tokens = nn::float_array_view(text.tokens, "text embedding", 3);
   t.mask = at::from_blob(const_cast<uint8_t*>(text.mask.data()), {rows, text.tokens.shape[1]}, at::kByte).to(at::kBool);
+  // The image's share of the mask decoder once for all the rows (one row gains nothing by it).
+  if (f.mask_skips.empty() && std::max<int64_t>(rows, static_cast<int64_t>(prompts.size())) > 1)
+    f.mask_skips = impl_->model.mask_skips(f);
   const sam3::RawOutputs out = detect_rows(impl_->model, f, t, prompts, image.original_height, image.original_width);
 
   Sam3RawOutput raw;

@@ -40,7 +40,9 @@ TEST(Sam3Macs, ReleasedVisionEncoderFromItsTensorShapes) {
   const sam3::VisionMacs m = sam3::count_vision_macs(c);
   EXPECT_EQ(m.vit, patch + linear + attention);
   EXPECT_EQ(m.neck, neck);
-  EXPECT_NEAR(m.total() / 1e12, 2.806, 0.001);  // ≈ 5.6 TFLOP per image
+  // The mask decoder's 3×3 convolutions (256 wide) of the ×4 and ×2 levels.
+  EXPECT_EQ(m.mask_skips, (int64_t(288) * 288 + 144 * 144) * 256 * 256 * 9);
+  EXPECT_NEAR(m.total() / 1e12, 2.867, 0.001);  // ≈ 5.7 TFLOP per image
   EXPECT_EQ(sam3::count_vision_macs(c, true).neck - m.neck, int64_t(36) * 36 * (1024 * 256 + 256 * 256 * 9));
 }
 
@@ -60,7 +62,7 @@ TEST(Sam3Macs, TinyPhraseFromItsTensorShapes) {
     if (shape.size() < 2 || contains(name, "embed.weight") || contains(name, "embedding") ||
         contains(name, "reference_points") || contains(name, "presence_token"))
       continue;
-    const int64_t n = numel(shape);
+    int64_t n = numel(shape);
     if (starts_with(name, "text_encoder.text_model.encoder.layers.") || name == "text_projection.weight") {
       expected.text += L * n;
     } else if (starts_with(name, "detr_encoder.")) {
@@ -79,9 +81,11 @@ TEST(Sam3Macs, TinyPhraseFromItsTensorShapes) {
     } else if (starts_with(name, "mask_decoder.")) {
       int64_t rows = 0;
       if (contains(name, "prompt_cross_attn")) rows = contains(name, "k_proj") || contains(name, "v_proj") ? L : N;
-      if (contains(name, "conv_layers.0")) rows = 24 * 24;
-      if (contains(name, "conv_layers.1")) rows = fine;  // conv_layers.2: unused with three levels
-      if (contains(name, "projection")) rows = fine;
+      // Four phases of 2×2 kernels (4/9 of the weights each) over the coarser map padded by one.
+      if (contains(name, "conv_layers.0")) rows = 4 * 13 * 13 * 4, n /= 9;
+      if (contains(name, "conv_layers.1")) rows = 4 * 25 * 25 * 4, n /= 9;  // conv_layers.2: unused
+      if (contains(name, "semantic_projection")) rows = fine;
+      if (contains(name, "instance_projection")) rows = Q;  // folded into the queries
       if (contains(name, "mask_embedder")) rows = Q;
       expected.mask_decoder += rows * n;
     }

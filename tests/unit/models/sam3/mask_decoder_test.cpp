@@ -105,6 +105,80 @@ TEST(Sam3MaskDecoder, FromTheDetrOutputs) {
   EXPECT_LE(relative_l2(out.semantic_seg, sam3_mask_case(name, "out.semantic_seg")), kTolerance);
 }
 
+TEST(Sam3MaskDecoder, PrecomputedSkipTermsGiveTheSameMasks) {
+  const MaskDecoder& d = tiny_decoder();
+  for (const std::string& name : kCases) {
+    SCOPED_TRACE(name);
+    const Inputs in = inputs_of(name);
+    const std::vector<at::Tensor> terms = d.skip_terms(in.levels);
+    ASSERT_EQ(terms.size(), 2u);
+    EXPECT_EQ(terms[0].sizes(), in.levels[1].sizes());  // coarsest stage first
+    EXPECT_EQ(terms[1].sizes(), in.levels[0].sizes());
+    const sam3::MaskDecoderOutput split = d.forward(in.queries, in.levels, in.memory, in.prompt, terms);
+    const sam3::MaskDecoderOutput whole = d.forward(in.queries, in.levels, in.memory, in.prompt);
+    EXPECT_LE(relative_l2(split.pred_masks, sam3_mask_case(name, "out.pred_masks")), kTolerance);
+    EXPECT_LE(relative_l2(split.semantic_seg, sam3_mask_case(name, "out.semantic_seg")), kTolerance);
+    EXPECT_LE(relative_l2(split.pred_masks, whole.pred_masks), 1e-5);
+  }
+}
+
+TEST(Sam3MaskDecoder, SkipTermsOfOneImageServeSeveralPhrases) {
+  const Inputs in = inputs_of(kCases[0]);
+  const MaskDecoder& d = tiny_decoder();
+  const sam3::MaskDecoderOutput out = d.forward(at::cat({in.queries, in.queries}), in.levels,
+                                                at::cat({in.memory, in.memory}), in.prompt, d.skip_terms(in.levels));
+  ASSERT_EQ(out.pred_masks.size(0), 2);
+  for (int64_t i = 0; i < 2; ++i)
+    EXPECT_LE(relative_l2(out.pred_masks[i], sam3_mask_case(kCases[0], "out.pred_masks")[0]), kTolerance);
+}
+
+TEST(Sam3MaskDecoder, SkipTermsAgreeWhereLevelsAreNotTwiceTheCoarserSize) {
+  // The fixture's levels are 48, 24 and 12: crop them so that each stage meets an odd source
+  // size or a ratio other than 2 (the general nearest-upsampling path) and the odd-sized ×2
+  // phase path.
+  const Inputs in = inputs_of(kCases[1]);
+  const MaskDecoder& d = tiny_decoder();
+  auto crop = [](const at::Tensor& t, int64_t h, int64_t w) { return t.slice(2, 0, h).slice(3, 0, w).contiguous(); };
+  const std::vector<std::vector<at::Tensor>> cases = {
+      {crop(in.levels[0], 45, 47), crop(in.levels[1], 23, 22), in.levels[2]},  // neither stage ×2
+      {crop(in.levels[0], 46, 44), crop(in.levels[1], 23, 22), in.levels[2]},  // ×2 from an odd height
+      {crop(in.levels[0], 36, 36), crop(in.levels[1], 18, 18), in.levels[2]}};  // ×1.5, then ×2
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(i);
+    const sam3::MaskDecoderOutput split =
+        d.forward(in.queries, cases[i], in.memory, in.prompt, d.skip_terms(cases[i]));
+    const sam3::MaskDecoderOutput whole = d.forward(in.queries, cases[i], in.memory, in.prompt);
+    EXPECT_EQ(split.pred_masks.sizes(), whole.pred_masks.sizes());
+    EXPECT_LE(relative_l2(split.pred_masks, whole.pred_masks), 1e-5);
+    EXPECT_LE(relative_l2(split.semantic_seg, whole.semantic_seg), 1e-5);
+  }
+}
+
+TEST(Sam3MaskDecoder, SkipTermsInBfloat16StayCloseToFloat32) {
+  MaskDecoder b16 = load_tiny("");
+  b16.use_bfloat16();
+  const Inputs in = inputs_of(kCases[0]);
+  const at::Tensor expected = sam3_mask_case(kCases[0], "out.pred_masks");
+  const at::Tensor split =
+      b16.forward(in.queries, in.levels, in.memory, in.prompt, b16.skip_terms(in.levels)).pred_masks;
+  const at::Tensor whole = b16.forward(in.queries, in.levels, in.memory, in.prompt).pred_masks;
+  EXPECT_LE(relative_l2(split, expected), 3e-2);
+  EXPECT_LE(relative_l2(whole, expected), 3e-2);
+  EXPECT_GT(relative_l2(split, expected), 1e-6);  // the convolutions did run in bfloat16
+}
+
+TEST(Sam3MaskDecoder, SkipTermsOfAnotherSizeAreOneLineErrors) {
+  const Inputs in = inputs_of(kCases[1]);
+  const MaskDecoder& d = tiny_decoder();
+  const std::vector<at::Tensor> terms = d.skip_terms(in.levels);
+  const std::string few = error_of([&] { d.forward(in.queries, in.levels, in.memory, in.prompt, {terms[0]}); });
+  EXPECT_NE(few.find("1 skip terms for 2 stages"), std::string::npos) << few;
+  const std::string shape =
+      error_of([&] { d.forward(in.queries, in.levels, in.memory, in.prompt, {terms[1], terms[0]}); });
+  EXPECT_NE(shape.find("skip term 0 must be of its level's size"), std::string::npos) << shape;
+  EXPECT_EQ(shape.find('\n'), std::string::npos);
+}
+
 TEST(Sam3MaskDecoder, LoadsUnderTheVideoCheckpointPrefix) {
   const MaskDecoder d = load_tiny("detector_model.");
   const Inputs in = inputs_of(kCases[1]);

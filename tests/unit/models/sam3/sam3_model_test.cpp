@@ -82,6 +82,7 @@ TEST(Sam3PublicModel, StagesThroughAStoredEmbeddingGiveTheRawOutputs) {
   EXPECT_EQ(e.original_height, image.height);
   EXPECT_EQ(e.model_fingerprint, model().fingerprint());
   ASSERT_EQ(e.levels.size(), 3u);
+  EXPECT_TRUE(e.mask_skips.empty());  // in memory only: this detect runs the whole mask decoder
 
   const Sam3RawOutput raw = model().detect(e, model().encode_text({c.phrase}));
   const std::vector<std::pair<const char*, const FloatArray*>> outputs = {{"pred_logits", &raw.pred_logits},
@@ -96,6 +97,33 @@ TEST(Sam3PublicModel, StagesThroughAStoredEmbeddingGiveTheRawOutputs) {
   const std::vector<Sam3Result> results = model().postprocess(raw, fixture_options(c.name));
   ASSERT_EQ(results.size(), 1u);
   expect_matches_fixture(results[0], c.name);
+}
+
+TEST(Sam3PublicModel, TheEmbeddingsMaskSkipsGiveTheSameOutputsAsTheWholeDecoder) {
+  const ImageCase& c = kCases[0];
+  const Sam3ImageEmbedding with = model().encode_image(load_image(data_path(c.image)));
+  ASSERT_EQ(with.mask_skips.size(), 2u);  // one per upsampling stage, coarsest first, channels last
+  const std::vector<int64_t>& level = with.levels[1].shape;
+  EXPECT_EQ(with.mask_skips[0].shape, (std::vector<int64_t>{1, level[2], level[3], level[1]}));
+  EXPECT_EQ(with.mask_skips[1].shape[1], with.levels[0].shape[2]);
+  Sam3ImageEmbedding without = with;
+  without.mask_skips.clear();
+  // One row without them runs transformers' order; two rows compute them once for both.
+  const Sam3TextEmbedding one = model().encode_text({c.phrase}), two = model().encode_text({c.phrase, "dog"});
+  const at::Tensor expected = sam3_mask_case(c.name, "out.pred_masks");
+  const Sam3RawOutput a = model().detect(with, one), b = model().detect(without, one);
+  const Sam3RawOutput pair = model().detect(without, two);
+  EXPECT_LE(relative_l2(as_tensor(a.pred_masks), expected), kTolerance);
+  EXPECT_LE(relative_l2(as_tensor(b.pred_masks), expected), kTolerance);
+  EXPECT_LE(relative_l2(as_tensor(a.pred_masks), as_tensor(b.pred_masks)), 1e-5);
+  EXPECT_LE(relative_l2(as_tensor(pair.pred_masks).slice(0, 0, 1), expected), kTolerance);
+
+  Sam3ImageEmbedding bad = with;
+  std::swap(bad.mask_skips[0], bad.mask_skips[1]);
+  EXPECT_NE(error_of([&] { model().detect(bad, one); }).find("mask skip term 0 is not of its level's shape"),
+            std::string::npos);
+  bad.mask_skips.pop_back();
+  EXPECT_NE(error_of([&] { model().detect(bad, one); }).find("1 mask skip terms for 3 levels"), std::string::npos);
 }
 
 TEST(Sam3PublicModel, PromptsWithAndWithoutBoxesKeepTheirOrderAndTheirOwnResults) {

@@ -1,0 +1,85 @@
+#include "kernels/cpu/group_norm_relu.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/torch_parallel.h"
+#include "kernels/aten_path.h"
+#include "segkit/error.h"
+
+namespace segkit::kernels {
+
+namespace {
+
+constexpr const char* kName = "group_norm_relu";
+
+}  // namespace
+
+void group_norm_relu_(const at::Tensor& x, int64_t groups, const at::Tensor& weight, const at::Tensor& bias,
+                      double eps) {
+  if (!x.defined() || x.dim() != 4 || groups <= 0 || x.size(1) % groups != 0 || weight.numel() != x.size(1) ||
+      bias.numel() != x.size(1))
+    fail(kName, "x must be B × C × H × W with C a multiple of the groups, and weight and bias C values");
+  if (!hand_written_path({&x, &weight, &bias}) || x.scalar_type() != at::kFloat ||
+      !x.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    x.copy_(at::relu(at::group_norm(x, groups, weight, bias, eps)));
+    return;
+  }
+  const int64_t batch = x.size(0), c = x.size(1), height = x.size(2), width = x.size(3), per_group = c / groups;
+  float* data = x.data_ptr<float>();
+  const at::Tensor w = weight.to(at::kFloat).contiguous(), b = bias.to(at::kFloat).contiguous();
+  const float* gamma = w.data_ptr<float>();
+  const float* beta = b.data_ptr<float>();
+
+  // Per image row and group: sum and sum of squares.
+  std::vector<double> sums(static_cast<size_t>(batch * height * groups * 2), 0.0);
+  torch_parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+    std::vector<double> channel_sum(c), channel_sq(c);
+    for (int64_t row = begin; row < end; ++row) {
+      std::fill(channel_sum.begin(), channel_sum.end(), 0.0);
+      std::fill(channel_sq.begin(), channel_sq.end(), 0.0);
+      const float* p = data + row * width * c;
+      for (int64_t s = 0; s < width; ++s, p += c)
+        for (int64_t k = 0; k < c; ++k) {
+          const double v = p[k];
+          channel_sum[k] += v;
+          channel_sq[k] += v * v;
+        }
+      double* out = sums.data() + row * groups * 2;
+      for (int64_t k = 0; k < c; ++k) {
+        out[2 * (k / per_group)] += channel_sum[k];
+        out[2 * (k / per_group) + 1] += channel_sq[k];
+      }
+    }
+  });
+  // Per image and channel: value · scale + shift.
+  std::vector<float> scale(static_cast<size_t>(batch * c)), shift(static_cast<size_t>(batch * c));
+  const double count = static_cast<double>(height * width * per_group);
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t g = 0; g < groups; ++g) {
+      double sum = 0, sq = 0;
+      for (int64_t r = 0; r < height; ++r) {
+        sum += sums[((n * height + r) * groups + g) * 2];
+        sq += sums[((n * height + r) * groups + g) * 2 + 1];
+      }
+      const double mean = sum / count, variance = std::max(sq / count - mean * mean, 0.0);
+      const double rstd = 1.0 / std::sqrt(variance + eps);
+      for (int64_t k = g * per_group; k < (g + 1) * per_group; ++k) {
+        scale[n * c + k] = static_cast<float>(rstd * gamma[k]);
+        shift[n * c + k] = static_cast<float>(beta[k] - mean * rstd * gamma[k]);
+      }
+    }
+  torch_parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const float* sc = scale.data() + (row / height) * c;
+      const float* sh = shift.data() + (row / height) * c;
+      float* p = data + row * width * c;
+      for (int64_t s = 0; s < width; ++s, p += c)
+        for (int64_t k = 0; k < c; ++k) p[k] = std::max(p[k] * sc[k] + sh[k], 0.0f);
+    }
+  });
+}
+
+}  // namespace segkit::kernels
