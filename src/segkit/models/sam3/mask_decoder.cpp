@@ -170,7 +170,6 @@ MaskDecoderOutput MaskDecoder::forward(const at::Tensor& queries, const std::vec
                        std::to_string(gh) + " × " + std::to_string(gw) + " grid of the coarsest level");
   at::Tensor p = mem.slice(1, 0, gh * gw).transpose(1, 2).reshape({b, width_, gh, gw});
   for (size_t k = 0; k < stages; ++k) {
-    const nn::Conv2d& conv = convs_[k];
     const nn::GroupNorm& norm = norms_[k];
     if (!skip_terms.empty()) {
       // Float32 and channels-last from the phases' kernel: normalized and clamped in place.
@@ -178,6 +177,7 @@ MaskDecoderOutput MaskDecoder::forward(const at::Tensor& queries, const std::vec
       kernels::group_norm_relu_(p, norm.groups, norm.weight, norm.bias, norm.eps);
     } else {
       const at::Tensor& skip = levels[levels.size() - 2 - k];
+      const nn::Conv2d& conv = convs_[k];
       // F.interpolate(mode="nearest"): PyTorch's floor(dst · in / out) source index.
       // (a batch-1 level serves every phrase asked of one image).
       p = at::upsample_nearest2d(p, {skip.size(2), skip.size(3)});
