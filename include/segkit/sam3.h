@@ -66,9 +66,10 @@ struct Sam3ImageEmbedding {
   std::vector<FloatArray> levels;  // the FPN levels the detector reads, 1 × C × h × w, finest first
   // The mask decoder's convolutions of the finer levels, one per upsampling stage (coarsest
   // first), 1 × h × w × C (channels last, as the decoder reads them): its part that depends on
-  // the image alone, so that each phrase runs only the rest. Made by encode_image and kept in
-  // memory only: save() leaves them out, load() gives none, and detect() without them computes
-  // them per call.
+  // the image alone, so that each phrase runs only the rest. Empty from encode_image; filled by
+  // Sam3Model::compute_mask_skips for an embedding that will be asked many phrases, and kept in
+  // memory only (save() leaves them out, load() gives none). detect() without them computes
+  // them itself when it has several prompts.
   std::vector<FloatArray> mask_skips;
   int original_height = 0, original_width = 0;
   std::string model_fingerprint;
@@ -121,6 +122,11 @@ class Sam3Model : public Model {
   // processor gives them (a longer phrase is cut, and `truncated` set).
   std::vector<int64_t> tokenize(const std::string& phrase, bool* truncated = nullptr) const;
   Sam3ImageEmbedding encode_image(const Image& image) const;
+  // Fills embedding.mask_skips (unless it has them): about 60 G multiply-adds at 1008 px once,
+  // after which every detect() of it runs about 34 G fewer per prompt. Worth it where one image
+  // is asked several prompts over several calls (a server); a single detect() with several
+  // prompts does it by itself. Error, as detect(), for an embedding of another model.
+  void compute_mask_skips(Sam3ImageEmbedding& embedding) const;
   Sam3TextEmbedding encode_text(const std::vector<std::string>& phrases) const;
   // Row i detects prompt i: its boxes with text row i (or row 0 when `text` has one row).
   // `prompts` empty: text alone, one row per phrase. The prompts' own text is not read.

@@ -82,9 +82,10 @@ void Sam3Service::predict(const httplib::Request& req, httplib::Response& res, c
     if (!features) {
       const Image image = decode_image(reinterpret_cast<const uint8_t*>(img->encoded.data()), img->encoded.size(),
                                        "image", ImageLimits{limits_.max_image_pixels});
-      auto computed = std::make_shared<const Sam3ImageEmbedding>(hosted.model->encode_image(image));
+      auto computed = std::make_shared<Sam3ImageEmbedding>(hosted.model->encode_image(image));
+      hosted.model->compute_mask_skips(*computed);  // kept for the phrases of later requests
       features_.put(key, computed, bytes_of(*computed));
-      features = computed;
+      features = std::move(computed);
     }
     std::vector<std::string> phrases;
     for (const Sam3Prompt& p : r.prompts) phrases.push_back(p.phrase());

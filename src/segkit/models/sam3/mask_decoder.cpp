@@ -123,7 +123,6 @@ std::vector<at::Tensor> MaskDecoder::skip_terms(const std::vector<at::Tensor>& l
   for (size_t k = 0; k + 1 < levels.size(); ++k) {
     const nn::Conv2d& conv = convs_[k];
     terms.push_back(conv(as_conv_input(levels[levels.size() - 2 - k].to(at::kFloat), conv.weight))
-                        .to(at::kFloat)
                         .contiguous(at::MemoryFormat::ChannelsLast));
   }
   return terms;

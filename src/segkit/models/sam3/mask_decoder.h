@@ -45,7 +45,8 @@ class MaskDecoder {
                             const std::vector<at::Tensor>& skip_terms = {}) const;
 
   // Each upsampling stage's convolution (with its bias) of the FPN level it adds: the part of the
-  // pixel decoder that depends on the image alone, float32, one per stage, finest level last.
+  // pixel decoder that depends on the image alone, one per stage, finest level last, channels-last
+  // in the convolutions' type (bfloat16 after use_bfloat16: the half of the memory, same values).
   // The convolution is linear, so a stage given it convolves only the upsampled map, and where
   // the level is exactly twice the coarser map's size that is four 2×2 convolutions of the
   // coarser map (4 of the 9 taps per output pixel): 27 instead of 61 G multiply-adds per phrase

@@ -76,9 +76,7 @@ Model Model::load(const std::string& config_path, const std::string& weights_pat
 
 ImageFeatures Model::encode_image(const at::Tensor& pixel_values) const {
   VisionFeatures v = vision_(models::to_device(pixel_values, device_));
-  ImageFeatures f{std::move(v.fpn), std::move(v.fpn_position), {}};
-  f.mask_skips = mask_skips(f);
-  return f;
+  return {std::move(v.fpn), std::move(v.fpn_position.back()), {}};
 }
 
 std::vector<at::Tensor> Model::mask_skips(const ImageFeatures& image) const {
@@ -102,8 +100,8 @@ TextFeatures Model::encode_text(const std::vector<std::string>& phrases, const t
 
 RawOutputs Model::detect(const ImageFeatures& image, const TextFeatures& text, const at::Tensor& boxes,
                          const at::Tensor& box_labels) const {
-  if (image.fpn.empty() || image.fpn.size() != image.fpn_position.size())
-    fail("SAM 3", "image features without FPN levels (use encode_image)");
+  if (image.fpn.empty() || !image.position.defined())
+    fail("SAM 3", "image features without FPN levels or position (use encode_image)");
   if (!text.tokens.defined() || text.tokens.dim() != 3) fail("SAM 3", "text features must be batch × length × width");
   const int64_t batch = joint_batch(image.fpn.back().size(0), text.tokens.size(0));
 
@@ -114,7 +112,7 @@ RawOutputs Model::detect(const ImageFeatures& image, const TextFeatures& text, c
   // Sam3Model runs the DETR on the ×1 level, the last one the vision encoder keeps.
   DetrInputs in;
   in.features = expand_batch(levels.back(), batch);
-  in.pos = here(image.fpn_position.back());
+  in.pos = here(image.position);
   in.text = here(text.tokens);
   in.text_mask = here(text.mask);
   in.boxes = here(boxes);

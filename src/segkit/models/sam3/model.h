@@ -21,8 +21,10 @@
 namespace segkit::sam3 {
 
 struct ImageFeatures {  // what the detector needs of a batch of images
-  std::vector<at::Tensor> fpn;           // [×4, ×2, ×1] levels, B × C × h × w
-  std::vector<at::Tensor> fpn_position;  // their sine position encodings
+  std::vector<at::Tensor> fpn;  // [×4, ×2, ×1] levels, B × C × h × w
+  // The sine position encoding of the DETR's level (the last): the only one the detector reads,
+  // so the finer levels' (106 MB of float32 at 1008 px) are not kept.
+  at::Tensor position;
   // MaskDecoder::skip_terms of fpn: the mask decoder's per-image work, done once for any number
   // of phrases. Empty: each detect convolves the levels itself (as transformers does).
   std::vector<at::Tensor> mask_skips;
@@ -49,10 +51,11 @@ class Model {
                     std::string* fingerprint = nullptr);
 
   // Inputs may be on any device (they go to the model's); outputs stay on the model's device.
-  // pixel_values B × 3 × S × S float32, as preprocess.h gives them. With the mask decoder's skip
-  // terms.
+  // pixel_values B × 3 × S × S float32, as preprocess.h gives them. Without the mask decoder's
+  // skip terms: add them with mask_skips where several phrases will be detected.
   ImageFeatures encode_image(const at::Tensor& pixel_values) const;
-  // MaskDecoder::skip_terms of image.fpn, for features made without them (read from a file).
+  // MaskDecoder::skip_terms of image.fpn: 61 G multiply-adds once (1008 px), after which each
+  // phrase's mask decoder runs 27 instead of 61 G.
   std::vector<at::Tensor> mask_skips(const ImageFeatures& image) const;
   // Phrases tokenized as Sam3Processor does (padded to 32 with <|endoftext|>). A longer phrase
   // is an Error unless padding.truncate (then cut as transformers' truncation=True does).

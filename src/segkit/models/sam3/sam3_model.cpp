@@ -159,6 +159,44 @@ std::vector<Sam3Result> to_results(const std::vector<sam3::Instances>& instances
   return results;
 }
 
+// The embedding's arrays as the detector's features (views, no copies), each checked against
+// this model: its fingerprint, the levels' shapes and those of any mask skip terms.
+sam3::ImageFeatures features_of(const Sam3ImageEmbedding& image, const sam3::Model& model,
+                                const std::string& fingerprint) {
+  if (!image.model_fingerprint.empty() && image.model_fingerprint != fingerprint)
+    fail(kContext, "the image embedding is from another model (fingerprint " + image.model_fingerprint +
+                       ", this model's " + fingerprint + ")");
+  if (image.original_height <= 0 || image.original_width <= 0) fail(kContext, "the image embedding has no image size");
+  const std::vector<std::vector<int64_t>> expected = level_shapes(model.config());
+  if (image.levels.size() != expected.size())
+    fail(kContext, "the image embedding has " + std::to_string(image.levels.size()) + " levels, this model reads " +
+                       std::to_string(expected.size()));
+  sam3::ImageFeatures f;
+  for (size_t i = 0; i < image.levels.size(); ++i) {
+    if (image.levels[i].shape != expected[i])
+      fail(kContext, "the image embedding's level " + std::to_string(i) + " is not of this model's shape");
+    const at::Tensor level = nn::float_array_view(image.levels[i], "image embedding level " + std::to_string(i), 4);
+    f.fpn.push_back(level);
+  }
+  if (f.fpn.empty()) fail(kContext, "the image embedding has no levels");
+  const at::Tensor& grid = f.fpn.back();  // the DETR's level
+  f.position = sam3::sine_position_encoding(grid.size(1), grid.size(2), grid.size(3));
+  if (!image.mask_skips.empty()) {
+    // Stage k convolves level n − 2 − k (the coarsest level only gives the DETR's grid).
+    if (image.mask_skips.size() + 1 != image.levels.size())
+      fail(kContext, "the image embedding has " + std::to_string(image.mask_skips.size()) + " mask skip terms for " +
+                         std::to_string(image.levels.size()) + " levels");
+    for (size_t k = 0; k < image.mask_skips.size(); ++k) {
+      const std::vector<int64_t>& level = image.levels[image.levels.size() - 2 - k].shape;  // 1 × C × h × w
+      if (image.mask_skips[k].shape != std::vector<int64_t>{level[0], level[2], level[3], level[1]})
+        fail(kContext, "the image embedding's mask skip term " + std::to_string(k) + " is not of its level's shape");
+      f.mask_skips.push_back(
+          nn::float_array_view(image.mask_skips[k], "mask skip term " + std::to_string(k), 4).permute({0, 3, 1, 2}));
+    }
+  }
+  return f;
+}
+
 }  // namespace
 
 Sam3Model::Sam3Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -222,12 +260,19 @@ Sam3ImageEmbedding Sam3Model::encode_image(const Image& image) const {
   // Each tensor let go of once copied: the features are not held twice at the peak.
   Sam3ImageEmbedding e;
   for (at::Tensor& level : f.fpn) e.levels.push_back(nn::to_float_array(std::exchange(level, at::Tensor())));
-  for (at::Tensor& term : f.mask_skips)
-    e.mask_skips.push_back(nn::to_float_array(std::exchange(term, at::Tensor()).permute({0, 2, 3, 1})));
   e.original_height = image.height;
   e.original_width = image.width;
   e.model_fingerprint = impl_->fingerprint;
   return e;
+}
+
+void Sam3Model::compute_mask_skips(Sam3ImageEmbedding& embedding) const {
+  c10::InferenceMode guard;
+  sam3::ImageFeatures f = features_of(embedding, impl_->model, impl_->fingerprint);
+  if (!f.mask_skips.empty()) return;
+  std::vector<at::Tensor> terms = impl_->model.mask_skips(f);
+  for (at::Tensor& term : terms)
+    embedding.mask_skips.push_back(nn::to_float_array(std::exchange(term, at::Tensor()).permute({0, 2, 3, 1})));
 }
 
 Sam3TextEmbedding Sam3Model::encode_text(const std::vector<std::string>& phrases) const {
@@ -247,35 +292,7 @@ Sam3TextEmbedding Sam3Model::encode_text(const std::vector<std::string>& phrases
 Sam3RawOutput Sam3Model::detect(const Sam3ImageEmbedding& image, const Sam3TextEmbedding& text,
                                 const std::vector<Sam3Prompt>& prompts) const {
   c10::InferenceMode guard;
-  if (!image.model_fingerprint.empty() && image.model_fingerprint != impl_->fingerprint)
-    fail(kContext, "the image embedding is from another model (fingerprint " + image.model_fingerprint +
-                       ", this model's " + impl_->fingerprint + ")");
-  if (image.original_height <= 0 || image.original_width <= 0) fail(kContext, "the image embedding has no image size");
-  const std::vector<std::vector<int64_t>> expected = level_shapes(impl_->model.config());
-  if (image.levels.size() != expected.size())
-    fail(kContext, "the image embedding has " + std::to_string(image.levels.size()) + " levels, this model reads " +
-                       std::to_string(expected.size()));
-  sam3::ImageFeatures f;
-  for (size_t i = 0; i < image.levels.size(); ++i) {
-    if (image.levels[i].shape != expected[i])
-      fail(kContext, "the image embedding's level " + std::to_string(i) + " is not of this model's shape");
-    const at::Tensor level = nn::float_array_view(image.levels[i], "image embedding level " + std::to_string(i), 4);
-    f.fpn.push_back(level);
-    f.fpn_position.push_back(sam3::sine_position_encoding(level.size(1), level.size(2), level.size(3)));
-  }
-  if (!image.mask_skips.empty()) {
-    // Stage k convolves level n − 2 − k (the coarsest level only gives the DETR's grid).
-    if (image.mask_skips.size() + 1 != image.levels.size())
-      fail(kContext, "the image embedding has " + std::to_string(image.mask_skips.size()) + " mask skip terms for " +
-                         std::to_string(image.levels.size()) + " levels");
-    for (size_t k = 0; k < image.mask_skips.size(); ++k) {
-      const std::vector<int64_t>& level = image.levels[image.levels.size() - 2 - k].shape;  // 1 × C × h × w
-      if (image.mask_skips[k].shape != std::vector<int64_t>{level[0], level[2], level[3], level[1]})
-        fail(kContext, "the image embedding's mask skip term " + std::to_string(k) + " is not of its level's shape");
-      f.mask_skips.push_back(
-          nn::float_array_view(image.mask_skips[k], "mask skip term " + std::to_string(k), 4).permute({0, 3, 1, 2}));
-    }
-  }
+  sam3::ImageFeatures f = features_of(image, impl_->model, impl_->fingerprint);
   const int64_t rows = text.tokens.shape.size() == 3 ? text.tokens.shape[0] : 0;
   if (rows == 0 || static_cast<int64_t>(text.mask.size()) != rows * text.tokens.shape[1])
     fail(kContext, "the text embedding's tokens and mask do not match");
@@ -324,7 +341,9 @@ std::vector<Sam3Result> Sam3Model::segment(const Image& image, const std::vector
   if (prompts.empty()) fail(kContext, "no prompt: give a phrase or exemplar boxes");
   for (size_t i = 0; i < prompts.size(); ++i) check_prompt(prompts[i], i, image.height, image.width);
   const sam3::Model& m = impl_->model;
-  const sam3::ImageFeatures f = m.encode_image(sam3::preprocess_image(image, m.processor_config()));
+  sam3::ImageFeatures f = m.encode_image(sam3::preprocess_image(image, m.processor_config()));
+  // The image's share of the mask decoder once for all the prompts (one prompt gains nothing by it).
+  if (prompts.size() > 1) f.mask_skips = m.mask_skips(f);
   text::ClipPadding padding;
   padding.truncate = true;
   std::vector<Sam3Result> results;

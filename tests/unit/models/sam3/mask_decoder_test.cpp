@@ -159,12 +159,20 @@ TEST(Sam3MaskDecoder, SkipTermsInBfloat16StayCloseToFloat32) {
   b16.use_bfloat16();
   const Inputs in = inputs_of(kCases[0]);
   const at::Tensor expected = sam3_mask_case(kCases[0], "out.pred_masks");
-  const at::Tensor split =
-      b16.forward(in.queries, in.levels, in.memory, in.prompt, b16.skip_terms(in.levels)).pred_masks;
+  const std::vector<at::Tensor> terms = b16.skip_terms(in.levels);
+  const at::Tensor split = b16.forward(in.queries, in.levels, in.memory, in.prompt, terms).pred_masks;
   const at::Tensor whole = b16.forward(in.queries, in.levels, in.memory, in.prompt).pred_masks;
   EXPECT_LE(relative_l2(split, expected), 3e-2);
   EXPECT_LE(relative_l2(whole, expected), 3e-2);
   EXPECT_GT(relative_l2(split, expected), 1e-6);  // the convolutions did run in bfloat16
+  // Kept as the convolutions give them (half the memory of float32), read exactly as float32.
+  std::vector<at::Tensor> widened;
+  for (const at::Tensor& t : terms) {
+    EXPECT_EQ(t.scalar_type(), at::kBFloat16);
+    EXPECT_TRUE(t.is_contiguous(at::MemoryFormat::ChannelsLast));
+    widened.push_back(t.to(at::kFloat));
+  }
+  EXPECT_TRUE(at::equal(b16.forward(in.queries, in.levels, in.memory, in.prompt, widened).pred_masks, split));
 }
 
 TEST(Sam3MaskDecoder, SkipTermsOfAnotherSizeAreOneLineErrors) {

@@ -101,13 +101,18 @@ TEST(Sam3PublicModel, StagesThroughAStoredEmbeddingGiveTheRawOutputs) {
 
 TEST(Sam3PublicModel, TheEmbeddingsMaskSkipsGiveTheSameOutputsAsTheWholeDecoder) {
   const ImageCase& c = kCases[0];
-  const Sam3ImageEmbedding with = model().encode_image(load_image(data_path(c.image)));
+  const Sam3ImageEmbedding without = model().encode_image(load_image(data_path(c.image)));
+  EXPECT_TRUE(without.mask_skips.empty());  // only on request: one phrase gains nothing by them
+  Sam3ImageEmbedding with = without;
+  model().compute_mask_skips(with);
   ASSERT_EQ(with.mask_skips.size(), 2u);  // one per upsampling stage, coarsest first, channels last
   const std::vector<int64_t>& level = with.levels[1].shape;
   EXPECT_EQ(with.mask_skips[0].shape, (std::vector<int64_t>{1, level[2], level[3], level[1]}));
   EXPECT_EQ(with.mask_skips[1].shape[1], with.levels[0].shape[2]);
-  Sam3ImageEmbedding without = with;
-  without.mask_skips.clear();
+  const std::vector<FloatArray> first = with.mask_skips;
+  model().compute_mask_skips(with);  // has them: unchanged
+  ASSERT_EQ(with.mask_skips.size(), 2u);
+  EXPECT_EQ(with.mask_skips[1].data, first[1].data);
   // One row without them runs transformers' order; two rows compute them once for both.
   const Sam3TextEmbedding one = model().encode_text({c.phrase}), two = model().encode_text({c.phrase, "dog"});
   const at::Tensor expected = sam3_mask_case(c.name, "out.pred_masks");
@@ -124,6 +129,9 @@ TEST(Sam3PublicModel, TheEmbeddingsMaskSkipsGiveTheSameOutputsAsTheWholeDecoder)
             std::string::npos);
   bad.mask_skips.pop_back();
   EXPECT_NE(error_of([&] { model().detect(bad, one); }).find("1 mask skip terms for 3 levels"), std::string::npos);
+  Sam3ImageEmbedding other = without;
+  other.model_fingerprint = "another";
+  EXPECT_NE(error_of([&] { model().compute_mask_skips(other); }).find("from another model"), std::string::npos);
 }
 
 TEST(Sam3PublicModel, PromptsWithAndWithoutBoxesKeepTheirOrderAndTheirOwnResults) {
