@@ -22,7 +22,9 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
     -DSEGKIT_BUILD_PYTHON=OFF
 fi
 # TEST_SET=all sanitizes the whole suite instead (the model and CLI suites too; about 3x longer).
-nice -n "$NICE" cmake -S . -B "$BUILD_DIR" -DSEGKIT_TEST_SET="${TEST_SET:-hardening}" >/dev/null
+# The hardening set instruments only the code its tests check (cmake/SegkitSanitizeScope.cmake).
+nice -n "$NICE" cmake -S . -B "$BUILD_DIR" -DSEGKIT_TEST_SET="${TEST_SET:-hardening}" \
+  -DSEGKIT_SANITIZE_SCOPE="${TEST_SET:-hardening}" >/dev/null
 nice -n "$NICE" cmake --build "$BUILD_DIR" -j"$JOBS" --target segkit_tests
 # detect_leaks=0: LibTorch and OpenCV keep process-lifetime caches that LeakSanitizer reports.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=0}
