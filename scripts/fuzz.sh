@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets (clang, ASan+UBSan) in build-fuzz/ and runs one of them.
 #   scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags...]
 #   scripts/fuzz.sh list            # the targets
+#   scripts/fuzz.sh build           # build every target, run none
 #   scripts/fuzz.sh all SECONDS     # every target, FUZZ_JOBS (default: all cores) at a time (CI: all 30)
 # Targets: safetensors pth rle coco_json panoptic_json prompt server_prompt json image mask2former_config server_segment clip_tokenizer hf_config.
 # The corpus grows in build-fuzz/corpus/TARGET (seeded by fuzz/make_seeds.py from tests/data);
@@ -14,17 +15,18 @@ ROOT=$PWD
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 TARGETS="safetensors pth rle coco_json panoptic_json prompt server_prompt json image mask2former_config server_segment clip_tokenizer hf_config"
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [ $# -ge 1 ] || usage
 if [ "$1" = list ]; then echo "$TARGETS"; exit 0; fi
+[ "$1" = build ] && [ $# -eq 1 ] && set -- build 0
 [ $# -ge 2 ] || usage
 TARGET=$1 SECONDS_TO_RUN=$2
 shift 2
 
 if [ "$TARGET" = all ]; then
   # One build of every target, then FUZZ_JOBS targets at a time (libFuzzer uses one core each).
-  # Each run's log is kept; a failing target prints its log, a passing one its final line.
-  "$0" build 0 || exit 1
+  # Each run's log is kept; a failing target prints its log, a passing one its executions.
+  "$0" build || exit 1
   FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)}
   [ "${SEGKIT_FUZZ_TORCH:-ON}" = OFF ] && TARGETS=${TARGETS% hf_config}
   LOGS=$BUILD/logs
