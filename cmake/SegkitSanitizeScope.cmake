@@ -10,18 +10,21 @@ if(NOT SEGKIT_SANITIZE_SCOPE MATCHES "^(all|hardening)$")
   message(FATAL_ERROR "SEGKIT_SANITIZE_SCOPE must be all or hardening, not '${SEGKIT_SANITIZE_SCOPE}'")
 endif()
 
-# segkit_outside_sanitize_scope(<target> [MATCHING <regex> [EXCEPT <regex>]]): with the hardening
-# scope, the target's sources whose path relative to the target's folder matches MATCHING and
-# not EXCEPT are compiled with -fno-sanitize=all; without MATCHING, the whole target is (its
-# precompiled headers too).
+# segkit_outside_sanitize_scope(<target> WHOLE_TARGET | MATCHING <regex> [EXCEPT <regex>]): with
+# the hardening scope, the whole target (its precompiled headers too), or the target's sources
+# whose path relative to the target's folder matches MATCHING and not EXCEPT, are compiled with
+# -fno-sanitize=all.
 function(segkit_outside_sanitize_scope target)
   if(NOT SEGKIT_SANITIZE_SCOPE STREQUAL "hardening")
     return()
   endif()
-  cmake_parse_arguments(SCOPE "" "MATCHING;EXCEPT" "" ${ARGN})
-  if(NOT DEFINED SCOPE_MATCHING)
+  cmake_parse_arguments(SCOPE "WHOLE_TARGET" "MATCHING;EXCEPT" "" ${ARGN})
+  if(SCOPE_WHOLE_TARGET)
     target_compile_options(${target} PRIVATE -fno-sanitize=all)
     return()
+  endif()
+  if(NOT SCOPE_MATCHING)  # an empty regex would leave this variable undefined: say what matches
+    message(FATAL_ERROR "segkit_outside_sanitize_scope(${target}): give WHOLE_TARGET or a non-empty MATCHING")
   endif()
   get_target_property(sources ${target} SOURCES)
   get_target_property(folder ${target} SOURCE_DIR)

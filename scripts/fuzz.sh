@@ -52,7 +52,7 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
     -DSEGKIT_FUZZ_TORCH="${SEGKIT_FUZZ_TORCH:-ON}" >/dev/null
 fi
 if [ "$TARGET" = build ]; then
-  exec nice -n "$NICE" cmake --build "$BUILD" -j"${JOBS:-$(nproc)}" --target segkit_fuzzers
+  exec nice -n "$NICE" cmake --build "$BUILD" -j"${JOBS:-2}" --target segkit_fuzzers
 fi
 [ "${SEGKIT_FUZZ_BUILT:-0}" = 1 ] || nice -n "$NICE" cmake --build "$BUILD" -j"${JOBS:-2}" --target "fuzz_$TARGET"
 
