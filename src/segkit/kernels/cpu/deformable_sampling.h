@@ -13,10 +13,11 @@ struct LevelShape {
   int64_t height = 0, width = 0;
 };
 
-// value: B×S×heads×dh float32, S = Σ height·width, the levels flattened row-major and
-// concatenated in the order of `levels`. sampling_locations: B×Q×heads×L×P×2 normalised (x, y),
-// (0, 0) the top-left corner of the map and (1, 1) the bottom-right one; points outside read
-// zeros. attention_weights: B×Q×heads×L×P. Returns B×Q×(heads·dh), head-major.
+// value: B×S×heads×dh float32 or bfloat16, S = Σ height·width, the levels flattened row-major
+// and concatenated in the order of `levels`. sampling_locations: B×Q×heads×L×P×2 normalised
+// (x, y), (0, 0) the top-left corner of the map and (1, 1) the bottom-right one; points outside
+// read zeros. attention_weights: B×Q×heads×L×P. Returns B×Q×(heads·dh), head-major, in the
+// value's type: sums in float32, rounded once to bfloat16 for a bfloat16 value.
 // On another device, or with the ATen path forced (kernels/aten_path.h), ATen's grid_sample computes
 // it level by level. Each sample is grid_sample(bilinear, zeros padding, align_corners=false) at
 // 2·location − 1:

@@ -30,7 +30,8 @@ DeformableAttentionOutput DeformableAttention::operator()(const at::Tensor& quer
   if (int64_t(levels.size()) != levels_)
     fail("deformable attention", "expects " + std::to_string(levels_) + " levels, got " + std::to_string(levels.size()));
   const int64_t batch = query.size(0), queries = query.size(1);
-  const at::Tensor value = value_proj_(states.to(compute_)).to(at::kFloat).view({batch, states.size(1), heads_, -1});
+  // In bfloat16 the value and the sampled output stay bfloat16 (the sampling sums in float32).
+  const at::Tensor value = value_proj_(states.to(compute_)).view({batch, states.size(1), heads_, -1});
 
   // Offsets in pixels of their level and the weights' logits; the sampling makes locations and
   // weights of them as it goes.
@@ -39,7 +40,7 @@ DeformableAttentionOutput DeformableAttention::operator()(const at::Tensor& quer
   const at::Tensor logits = attention_weights_(query_in).to(at::kFloat).view({batch, queries, heads_, levels_, points_});
   at::Tensor weights;
   const at::Tensor sampled = kernels::deformable_attention_sampling(value, levels, offsets, reference_points, logits, &weights);
-  return {output_proj_(sampled.to(compute_)), weights};
+  return {output_proj_(sampled), weights};
 }
 
 void DeformableAttention::use_bfloat16(int64_t rows) {

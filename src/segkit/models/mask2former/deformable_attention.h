@@ -32,8 +32,9 @@ class DeformableAttention {
   DeformableAttentionOutput operator()(const at::Tensor& query, const at::Tensor& states,
                                        const at::Tensor& reference_points,
                                        const std::vector<kernels::LevelShape>& levels) const;
-  // The four projections in bfloat16 (offsets within about 0.4% of their size); the softmax,
-  // the sampling locations and the sampling itself stay float32.
+  // The four projections in bfloat16 (offsets within about 0.4% of their size), the value and
+  // the sampled output stored in bfloat16; the softmax, the sampling locations and the sums of
+  // the sampling stay float32.
   void use_bfloat16(int64_t rows);
 
  private:

@@ -68,27 +68,47 @@ TEST(DeformableSampling, MatchesGridSampleOnTheBorders) {
   // Pixel coordinates exactly on the edges of the padding band: −1 and size (nothing left),
   // −0.5 and size − 0.5 (half a neighbour), 0 and size − 1 (the border pixels), plus points a
   // hundred maps away, on the 6×6 level; location = (pixel + 0.5) / 6, the same relative spots
-  // on the 3×2 one.
-  const std::vector<LevelShape> levels{{6, 6}, {3, 2}};
-  const std::vector<float> pixels_of_size_6{-100.f, -1.f, -0.5f, -0.25f, 0.f, 2.5f, 5.f, 5.5f, 5.75f, 6.f, 600.f};
-  const int64_t n = int64_t(pixels_of_size_6.size());
-  Case c = random_case(1, n * n, 2, 8, 1, levels, 0.0, 1.0);
-  float* loc = c.locations.data_ptr<float>();
-  for (int64_t q = 0; q < n * n; ++q)
-    for (int64_t h = 0; h < 2; ++h)
-      for (int64_t l = 0; l < 2; ++l) {
-        const float fx = (pixels_of_size_6[q % n] + 0.5f) / 6.0f, fy = (pixels_of_size_6[q / n] + 0.5f) / 6.0f;
-        float* xy = loc + ((q * 2 + h) * 2 + l) * 2;
-        xy[0] = fx;
-        xy[1] = fy;
-      }
-  const at::Tensor got = kernels::deformable_sampling(c.value, c.levels, c.locations, c.weights);
-  const at::Tensor want = reference(c.value, c.levels, c.locations, c.weights);
-  EXPECT_LT(max_abs_difference(got, want), 1e-6);
-  // Points with every neighbour outside read exactly zero.
-  const at::Tensor far = at::full({1, 1, 2, 2, 1, 2}, -3.0f);
-  const at::Tensor ones = at::full({1, 1, 2, 2, 1}, 0.5f);
-  EXPECT_EQ(kernels::deformable_sampling(c.value, c.levels, far, ones).abs().max().item<float>(), 0.0f);
+  // on the 3×2 one. Heads of 8 channels take the scalar path, of 32 the vector one.
+  for (int64_t head_dim : {8, 32}) {
+    SCOPED_TRACE("head size " + std::to_string(head_dim));
+    const std::vector<LevelShape> levels{{6, 6}, {3, 2}};
+    const std::vector<float> pixels_of_size_6{-100.f, -1.f, -0.5f, -0.25f, 0.f, 2.5f, 5.f, 5.5f, 5.75f, 6.f, 600.f};
+    const int64_t n = int64_t(pixels_of_size_6.size());
+    Case c = random_case(1, n * n, 2, head_dim, 1, levels, 0.0, 1.0);
+    float* loc = c.locations.data_ptr<float>();
+    for (int64_t q = 0; q < n * n; ++q)
+      for (int64_t h = 0; h < 2; ++h)
+        for (int64_t l = 0; l < 2; ++l) {
+          const float fx = (pixels_of_size_6[q % n] + 0.5f) / 6.0f, fy = (pixels_of_size_6[q / n] + 0.5f) / 6.0f;
+          float* xy = loc + ((q * 2 + h) * 2 + l) * 2;
+          xy[0] = fx;
+          xy[1] = fy;
+        }
+    const at::Tensor got = kernels::deformable_sampling(c.value, c.levels, c.locations, c.weights);
+    const at::Tensor want = reference(c.value, c.levels, c.locations, c.weights);
+    EXPECT_LT(max_abs_difference(got, want), 1e-6);
+    // Points with every neighbour outside read exactly zero.
+    const at::Tensor far = at::full({1, 1, 2, 2, 1, 2}, -3.0f);
+    const at::Tensor ones = at::full({1, 1, 2, 2, 1}, 0.5f);
+    EXPECT_EQ(kernels::deformable_sampling(c.value, c.levels, far, ones).abs().max().item<float>(), 0.0f);
+  }
+}
+
+TEST(DeformableSampling, BFloat16ValueSumsInFloatAndRoundsOnce) {
+  // A bfloat16 value gives the float32 result of its exact float32 widening, rounded once to
+  // bfloat16, on both paths (heads of 32 and 5 channels: the vector and the scalar one).
+  for (int64_t head_dim : {32, 5}) {
+    SCOPED_TRACE("head size " + std::to_string(head_dim));
+    const Case c = random_case(2, 41, 3, head_dim, 4, {{7, 9}, {4, 5}, {2, 3}}, -0.2, 1.2);
+    const at::Tensor value = c.value.to(at::kBFloat16);
+    const at::Tensor got = kernels::deformable_sampling(value, c.levels, c.locations, c.weights);
+    ASSERT_EQ(got.scalar_type(), at::kBFloat16);
+    const at::Tensor widened = kernels::deformable_sampling(value.to(at::kFloat), c.levels, c.locations, c.weights);
+    EXPECT_TRUE(got.equal(widened.to(at::kBFloat16)));
+    const at::Tensor aten = reference(value, c.levels, c.locations, c.weights);
+    ASSERT_EQ(aten.scalar_type(), at::kBFloat16);
+    EXPECT_LT(max_abs_difference(got.to(at::kFloat), aten.to(at::kFloat)), 0.02);
+  }
 }
 
 TEST(DeformableSampling, ManyPointsPerLevelAndBatchItemsStayApart) {
