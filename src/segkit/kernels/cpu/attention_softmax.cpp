@@ -103,6 +103,11 @@ struct Rows {
   const T* rel_h;             // null: no relative-position terms
   const T* rel_w;
   int64_t kh, kw, rel_h_group, rel_w_group;  // group strides in elements
+  // add_bias_softmax_'s float32 terms (null: none): bias of each head's T×N scores, mask of each
+  // group of `heads` groups.
+  const float* bias;
+  const float* mask;
+  int64_t heads;
 };
 
 inline int64_t whole_vectors(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
@@ -161,6 +166,23 @@ SEGKIT_VECTOR_INLINE void softmax_rows(const Rows<T>& job, int64_t begin, int64_
             vmax = vmax > kept ? vmax : kept;
           }
         }
+      }
+    } else if (job.bias) {
+      // (score + bias) + mask, as two in-place adds round them.
+      const int64_t g = row / job.T_rows, r = row % job.T_rows;
+      const float* b = job.bias + ((g % job.heads) * job.T_rows + r) * N;
+      const float* m = job.mask ? job.mask + ((g / job.heads) * job.T_rows + r) * N : nullptr;
+      int64_t j = 0;
+      for (; j + kLanes <= N; j += kLanes) {
+        Floats v = load(s + j) + load(b + j);
+        if (m) v += load(m + j);
+        store(buf + j, v);
+        vmax = vmax > v ? vmax : v;
+      }
+      for (; j < N; ++j) {
+        buf[j] = to_float(s[j]) + b[j];
+        if (m) buf[j] += m[j];
+        vmax[0] = std::max(vmax[0], buf[j]);
       }
     } else {
       int64_t j = 0;
@@ -229,8 +251,7 @@ SEGKIT_PER_ISA void softmax_columns_float(float* p, int64_t R, int64_t N, int64_
 
 template <typename T>
 void run(const at::Tensor& scores, const at::Tensor& rel_h, const at::Tensor& rel_w,
-         void (*rows_fn)(const Rows<T>&, int64_t, int64_t)) {
-  Rows<T> job{};
+         void (*rows_fn)(const Rows<T>&, int64_t, int64_t), Rows<T> job = {}) {
   job.scores = scores.data_ptr<T>();
   job.T_rows = scores.size(1);
   job.N = scores.size(2);
@@ -275,6 +296,28 @@ void add_rel_pos_softmax_(const at::Tensor& scores, const at::Tensor& rel_h, con
   if (!ok) fail("add_rel_pos_softmax_", "scores or relative-position terms of an unexpected type or layout");
   if (type == at::kFloat) run<float>(scores, rel_h, rel_w, softmax_rows_float);
   else run<c10::BFloat16>(scores, rel_h, rel_w, softmax_rows_bfloat16);
+}
+
+void add_bias_softmax_(const at::Tensor& scores, const at::Tensor& bias, const at::Tensor& mask) {
+  if (!hand_written_path({&scores, &bias, &mask})) {
+    at::Tensor s = scores + bias;
+    if (mask.defined()) s.add_(mask.unsqueeze(1));
+    scores.copy_(at::softmax(s, -1));
+    return;
+  }
+  require_cpu("add_bias_softmax_", {&scores, &bias, &mask});
+  auto float_contiguous = [](const at::Tensor& t) { return t.scalar_type() == at::kFloat && t.is_contiguous(); };
+  const bool ok = scores.dim() == 4 && float_contiguous(scores) && bias.defined() && float_contiguous(bias) &&
+                  bias.sizes() == scores.sizes().slice(1) &&
+                  (!mask.defined() || (float_contiguous(mask) && mask.dim() == 3 && mask.size(0) == scores.size(0) &&
+                                       mask.sizes().slice(1) == scores.sizes().slice(2)));
+  if (!ok) fail("add_bias_softmax_", "scores, bias or mask of an unexpected type or shape");
+  if (scores.numel() == 0) return;
+  Rows<float> job{};
+  job.bias = bias.data_ptr<float>();
+  job.mask = mask.defined() ? mask.data_ptr<float>() : nullptr;
+  job.heads = scores.size(1);
+  run<float>(scores.view({-1, scores.size(2), scores.size(3)}), at::Tensor(), at::Tensor(), softmax_rows_float, job);
 }
 
 void softmax_last_dim_(const at::Tensor& x) {

@@ -13,6 +13,12 @@ namespace segkit::kernels {
 // float32. Undefined rel_h and rel_w: the softmax alone.
 void add_rel_pos_softmax_(const at::Tensor& scores, const at::Tensor& rel_h, const at::Tensor& rel_w);
 
+// Windowed attention's softmax with an additive bias per head and a mask per window (Swin's
+// relative-position bias and shifted-window mask), in place, in one pass over each row:
+//   scores[w, h] = softmax((scores[w, h] + bias[h]) + mask[w]) over the last dimension,
+// for scores W×H×T×N, bias H×T×N and mask W×T×N or undefined, all contiguous float32.
+void add_bias_softmax_(const at::Tensor& scores, const at::Tensor& bias, const at::Tensor& mask);
+
 // Softmax over the last dimension of a contiguous float32 or bfloat16 tensor, in place.
 void softmax_last_dim_(const at::Tensor& x);
 

@@ -6,7 +6,6 @@
 #include <ATen/ops/index_select.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/roll.h>
-#include <ATen/ops/softmax.h>
 #include <ATen/ops/zeros.h>
 #include <c10/util/Optional.h>
 
@@ -15,6 +14,7 @@
 
 #include "kernels/aten_attention.h"
 #include "kernels/aten_path.h"
+#include "kernels/cpu/attention_softmax.h"
 #include "kernels/cpu/matmul.h"
 #include "models/device.h"
 
@@ -132,9 +132,9 @@ at::Tensor SwinBackbone::window_attention(const SwinBlock& b, const at::Tensor& 
         // In bfloat16 the scores are rounded once after the product; bias, mask and softmax are float32.
         at::Tensor scores = compute_ == at::kFloat ? kernels::matmul(q, k.transpose(-2, -1), scale)
                                                    : at::matmul(q, k.transpose(-2, -1)).to(at::kFloat).mul_(scale);
-        scores.add_(b.relative_position_bias);
-        if (shift) scores.add_(mask.narrow(0, r0 * nw, rows * nw).unsqueeze(1));
-        const at::Tensor probabilities = at::softmax(scores, -1);
+        kernels::add_bias_softmax_(scores, b.relative_position_bias,
+                                   shift ? mask.narrow(0, r0 * nw, rows * nw) : at::Tensor());
+        const at::Tensor& probabilities = scores;
         heads_out = compute_ == at::kFloat ? kernels::matmul(probabilities, v) : at::matmul(probabilities.to(compute_), v);
       }
       const at::Tensor projected = b.output(heads_out.transpose(1, 2).reshape({-1, n, channels}));

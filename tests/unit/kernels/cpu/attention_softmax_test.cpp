@@ -103,3 +103,26 @@ TEST(AttentionSoftmax, AcrossTheRowsOfEachMatrix) {
   }
   EXPECT_THROW(segkit::kernels::softmax_across_rows_(at::randn({4, 6}).to(at::kBFloat16)), segkit::Error);
 }
+
+TEST(AttentionSoftmax, WindowBiasAndMaskAsSwinAddsThem) {
+  // Swin's 7×7 windows (49 keys: three whole vectors and a tail) and a row shorter than a vector;
+  // a mask of 0 and −100 per window as the shifted windows have, and none.
+  for (int64_t N : {49, 9}) {
+    const int64_t windows = 4, heads = 3;
+    const at::Tensor scores = at::randn({windows, heads, N, N}).mul(4);
+    const at::Tensor bias = at::randn({heads, N, N}).mul(2);
+    const at::Tensor mask = (at::randn({windows, N, N}) > 0).to(at::kFloat).mul(-100);
+    for (bool masked : {true, false}) {
+      SCOPED_TRACE(std::to_string(N) + (masked ? " keys, masked" : " keys"));
+      at::Tensor want = scores + bias;
+      if (masked) want.add_(mask.unsqueeze(1));
+      want = at::softmax(want, -1);
+      at::Tensor got = scores.clone();
+      segkit::kernels::add_bias_softmax_(got, bias, masked ? mask : at::Tensor());
+      EXPECT_TRUE(at::allclose(got, want, 1e-5, 1e-7)) << (got - want).abs().max().item().toFloat();
+    }
+  }
+  at::Tensor scores = at::randn({2, 3, 4, 4});
+  EXPECT_THROW(segkit::kernels::add_bias_softmax_(scores, at::randn({2, 4, 4}), at::Tensor()), segkit::Error);
+  EXPECT_THROW(segkit::kernels::add_bias_softmax_(scores, at::randn({3, 4, 4}), at::randn({3, 4, 4})), segkit::Error);
+}
