@@ -30,14 +30,14 @@ at::Tensor DeformableEncoderLayer::operator()(const at::Tensor& states, const at
                                               const std::vector<kernels::LevelShape>& levels) const {
   const at::Tensor attended = self_attn_(states + position, states, reference_points, levels).output;
   const at::Tensor h = self_attn_layer_norm_(states + attended, at::kFloat);
-  at::Tensor y = h.clone();
-  // y = h + ffn(h), a band of rows at a time: the hidden layer (1024 wide) never exists whole.
-  const at::Tensor in = h.view({-1, h.size(2)}), out = y.view({-1, y.size(2)});
-  for (int64_t r = 0; r < in.size(0); r += kFeedForwardRows) {
-    const int64_t n = std::min(kFeedForwardRows, in.size(0) - r);
-    fc2_.accumulate(out.narrow(0, r, n), fc1_(in.narrow(0, r, n).to(compute_)).relu_());
+  // h += ffn(h) in place, a band of rows at a time: the hidden layer (1024 wide) never exists
+  // whole, and each band's rows are read whole (into the hidden layer) before they are written.
+  const at::Tensor rows = h.view({-1, h.size(2)});
+  for (int64_t r = 0; r < rows.size(0); r += kFeedForwardRows) {
+    const at::Tensor band = rows.narrow(0, r, std::min(kFeedForwardRows, rows.size(0) - r));
+    fc2_.accumulate(band, fc1_(band.to(compute_)).relu_());
   }
-  return final_layer_norm_(y, at::kFloat);
+  return final_layer_norm_(h, at::kFloat);
 }
 
 void DeformableEncoderLayer::use_bfloat16(int64_t rows) {
