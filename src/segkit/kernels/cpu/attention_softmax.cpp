@@ -43,6 +43,7 @@ typedef float Floats __attribute__((vector_size(64)));
 typedef int32_t Ints __attribute__((vector_size(64)));
 typedef uint32_t Bits __attribute__((vector_size(64)));
 typedef uint16_t Halves __attribute__((vector_size(32)));
+typedef uint8_t Bytes __attribute__((vector_size(16)));
 constexpr int64_t kLanes = 16;
 
 template <typename To, typename From>
@@ -108,6 +109,7 @@ struct Rows {
   const float* bias;
   const float* mask;
   int64_t heads;
+  const bool* blocked;  // masked_softmax_'s keys to leave out, N per row (null: none)
 };
 
 inline int64_t whole_vectors(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
@@ -116,8 +118,7 @@ template <typename T>
 SEGKIT_VECTOR_INLINE void softmax_rows(const Rows<T>& job, int64_t begin, int64_t end) {
   const int64_t N = job.N, kw = job.kw, padded = whole_vectors(N);
   const float infinity = std::numeric_limits<float>::infinity();
-  // buf: the row in float32, padded to whole vectors with -inf (exp gives ~1e-38 there, nothing
-  // against a sum of at least 1). Key rows narrower than a vector go through `raw` (below).
+  // buf: the row in float32, padded to whole vectors with -inf (0 after step 2). Key rows narrower than a vector go through `raw` (below).
   thread_local std::vector<float> buffer, raw_buffer, rw_buffer;
   if (static_cast<int64_t>(buffer.size()) < padded + kLanes) buffer.assign(static_cast<size_t>(padded + kLanes), 0.f);
   float* buf = buffer.data();
@@ -184,6 +185,22 @@ SEGKIT_VECTOR_INLINE void softmax_rows(const Rows<T>& job, int64_t begin, int64_
         if (m) buf[j] += m[j];
         vmax[0] = std::max(vmax[0], buf[j]);
       }
+    } else if (job.blocked) {
+      // Blocked keys as −∞, which step 2 turns into exact zeros.
+      const bool* blocked = job.blocked + row * N;
+      int64_t j = 0;
+      for (; j + kLanes <= N; j += kLanes) {
+        Bytes flags;
+        std::memcpy(&flags, blocked + j, sizeof flags);
+        const Ints keep = __builtin_convertvector(flags, Ints) == 0;
+        const Floats v = keep ? load(s + j) : Floats{} - infinity;
+        store(buf + j, v);
+        vmax = vmax > v ? vmax : v;
+      }
+      for (; j < N; ++j) {
+        buf[j] = blocked[j] ? -infinity : to_float(s[j]);
+        vmax[0] = std::max(vmax[0], buf[j]);
+      }
     } else {
       int64_t j = 0;
       for (; j + kLanes <= N; j += kLanes) {
@@ -199,10 +216,11 @@ SEGKIT_VECTOR_INLINE void softmax_rows(const Rows<T>& job, int64_t begin, int64_
     for (int64_t j = N; j < padded; ++j) buf[j] = -infinity;
     float max = -infinity;
     for (int64_t k = 0; k < kLanes; ++k) max = std::max(max, vmax[k]);
-    // 2. exp(s - max) and the sum, over whole vectors.
+    // 2. exp(s - max) and the sum, over whole vectors; −∞ (blocked keys, the padding) gives 0.
     Floats vsum{};
     for (int64_t j = 0; j < padded; j += kLanes) {
-      const Floats e = exp_nonpositive(load(buf + j) - max);
+      const Floats x = load(buf + j);
+      const Floats e = x == -infinity ? Floats{} : exp_nonpositive(x - max);
       store(buf + j, e);
       vsum += e;
     }
@@ -318,6 +336,22 @@ void add_bias_softmax_(const at::Tensor& scores, const at::Tensor& bias, const a
   job.mask = mask.defined() ? mask.data_ptr<float>() : nullptr;
   job.heads = scores.size(1);
   run<float>(scores.view({-1, scores.size(2), scores.size(3)}), at::Tensor(), at::Tensor(), softmax_rows_float, job);
+}
+
+void masked_softmax_(const at::Tensor& scores, const at::Tensor& blocked) {
+  if (!blocked.defined()) return softmax_last_dim_(scores);
+  if (!hand_written_path({&scores, &blocked})) {
+    scores.copy_(at::softmax(scores.masked_fill(blocked, -std::numeric_limits<float>::infinity()), -1));
+    return;
+  }
+  require_cpu("masked_softmax_", {&scores, &blocked});
+  if (scores.dim() != 2 || scores.scalar_type() != at::kFloat || !scores.is_contiguous() ||
+      blocked.scalar_type() != at::kBool || !blocked.is_contiguous() || blocked.sizes() != scores.sizes())
+    fail("masked_softmax_", "needs contiguous float32 scores and a boolean mask of their shape");
+  if (scores.numel() == 0) return;
+  Rows<float> job{};
+  job.blocked = blocked.data_ptr<bool>();
+  run<float>(scores.view({1, scores.size(0), scores.size(1)}), at::Tensor(), at::Tensor(), softmax_rows_float, job);
 }
 
 void softmax_last_dim_(const at::Tensor& x) {

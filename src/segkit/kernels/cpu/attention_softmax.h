@@ -19,6 +19,11 @@ void add_rel_pos_softmax_(const at::Tensor& scores, const at::Tensor& rel_h, con
 // for scores W×H×T×N, bias H×T×N and mask W×T×N or undefined, all contiguous float32.
 void add_bias_softmax_(const at::Tensor& scores, const at::Tensor& bias, const at::Tensor& mask);
 
+// softmax(scores with −∞ where `blocked`) over each row, in place: scores R×N contiguous
+// float32, blocked R×N contiguous bool or undefined (none). Blocked keys get exactly 0; a row
+// blocked everywhere gives NaN, as ATen's softmax.
+void masked_softmax_(const at::Tensor& scores, const at::Tensor& blocked);
+
 // Softmax over the last dimension of a contiguous float32 or bfloat16 tensor, in place.
 void softmax_last_dim_(const at::Tensor& x);
 

@@ -4,16 +4,18 @@
 #include <ATen/ops/full.h>
 #include <ATen/ops/relu.h>
 #include <ATen/ops/sigmoid.h>
-#include <ATen/ops/softmax.h>
 #include <ATen/ops/upsample_bilinear2d.h>
 #include <ATen/ops/zeros.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <utility>
 
 #include "kernels/aten_attention.h"
+#include "core/torch_parallel.h"
 #include "kernels/aten_path.h"
+#include "kernels/cpu/attention_softmax.h"
 #include "kernels/cpu/matmul.h"
 #include "models/device.h"
 #include "models/mask2former/position_embedding.h"
@@ -24,41 +26,49 @@ namespace {
 
 constexpr double kNormEps = 1e-5;
 constexpr int kLevels = 3;
+constexpr int64_t kQueryRows = 16;  // queries of one attention task (see attend)
 
-// B × L × (heads·dh) → (B·heads) × L × dh
+// B × L × (heads·dh) → B × heads × L × dh, a view: the products read each head's rows in place.
 at::Tensor split_heads(const at::Tensor& x, int64_t heads) {
-  const int64_t b = x.size(0), l = x.size(1), dh = x.size(2) / heads;
-  return x.reshape({b, l, heads, dh}).transpose(1, 2).reshape({b * heads, l, dh});
+  return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
 }
 
-at::Tensor merge_heads(const at::Tensor& x, int64_t batch) {
-  const int64_t heads = x.size(0) / batch, l = x.size(1), dh = x.size(2);
-  return x.view({batch, heads, l, dh}).transpose(1, 2).reshape({batch, l, heads * dh});
+// B × heads × L × dh → B × L × (heads·dh)
+at::Tensor merge_heads(const at::Tensor& x) {
+  return x.transpose(1, 2).reshape({x.size(0), x.size(2), x.size(1) * x.size(3)});
 }
 
-// softmax(q·kᵀ/√dh, −∞ where `blocked`)·v over (B·heads) × L × dh; `blocked` (B × L × N, the
-// same for every head) may be undefined. One head at a time: at the finest level all heads'
-// scores and probabilities would take 2 × 97 MB; one head's stay in cache.
+// softmax(q·kᵀ/√dh, −∞ where `blocked`)·v over B × heads × L × dh (views with unit stride in
+// dh); `blocked` (B × L × N, the same for every head) may be undefined. On the CPU a few queries
+// of one head at a time, one such task per thread: their scores (a few rows of up to 15k keys
+// at the finest level) stay in the core's cache through the product, the masked softmax and
+// the product with v.
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& blocked) {
-  const int64_t groups = q.size(0), heads = blocked.defined() ? groups / blocked.size(0) : 1;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));
+  const int64_t batch = q.size(0), heads = q.size(1), queries = q.size(2), keys = k.size(2);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
   if (!kernels::hand_written_path({&q})) {
     // Off the CPU: all heads in one attention call, the blocked pairs as −∞ in its additive bias
     // (B × 1 × L × N, every head alike). No row is blocked everywhere (attention_mask).
     if (!blocked.defined()) return kernels::aten_attention(q, k, v, at::Tensor(), scale);
-    const int64_t batch = blocked.size(0);
     const at::Tensor bias = at::zeros(blocked.sizes(), q.options())
                                 .masked_fill_(blocked, -std::numeric_limits<float>::infinity())
                                 .unsqueeze(1);
-    auto per_head = [&](const at::Tensor& x) { return x.view({batch, heads, x.size(1), x.size(2)}); };
-    return kernels::aten_attention(per_head(q), per_head(k), per_head(v), bias, scale).view({groups, q.size(1), v.size(2)});
+    return kernels::aten_attention(q, k, v, bias, scale);
   }
-  at::Tensor out = at::empty({groups, q.size(1), v.size(2)}, q.options());
-  for (int64_t g = 0; g < groups; ++g) {
-    at::Tensor scores = kernels::matmul(q[g], k[g].t(), scale);
-    if (blocked.defined()) scores.masked_fill_(blocked[g / heads], -std::numeric_limits<float>::infinity());
-    kernels::matmul_into(out[g], at::softmax(scores, -1), v[g]);
-  }
+  const int64_t blocks = (queries + kQueryRows - 1) / kQueryRows;
+  at::Tensor out = at::empty({batch, heads, queries, v.size(3)}, q.options());
+  const at::Tensor blocked_rows = blocked.defined() ? blocked.contiguous() : at::Tensor();
+  torch_parallel_for(0, batch * heads * blocks, 1, [&](int64_t begin, int64_t end) {
+    at::Tensor scores = at::empty({kQueryRows, keys}, q.options());
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / (heads * blocks), h = task / blocks % heads, r0 = task % blocks * kQueryRows;
+      const int64_t rows = std::min(kQueryRows, queries - r0);
+      const at::Tensor s = scores.narrow(0, 0, rows);
+      kernels::matmul_into(s, q[b][h].narrow(0, r0, rows), k[b][h].t(), 0.0, scale);
+      kernels::masked_softmax_(s, blocked_rows.defined() ? blocked_rows[b].narrow(0, r0, rows) : at::Tensor());
+      kernels::matmul_into(out[b][h].narrow(0, r0, rows), s, v[b][h]);
+    }
+  });
   return out;
 }
 
@@ -169,12 +179,12 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
     const at::Tensor q = split_heads(L.cross_q(hidden + query_pos), heads_);
     const at::Tensor k = split_heads(L.cross_k(memory_with_pos[l]).to(at::kFloat), heads_);
     const at::Tensor v = split_heads(L.cross_v(memory[l]).to(at::kFloat), heads_);
-    hidden = L.cross_norm(hidden + L.cross_out(merge_heads(attend(q, k, v, blocked), batch)));
+    hidden = L.cross_norm(hidden + L.cross_out(merge_heads(attend(q, k, v, blocked))));
     // Self-attention among the queries.
     const at::Tensor with_pos = hidden + query_pos;
     const at::Tensor sq = split_heads(L.self_q(with_pos), heads_), sk = split_heads(L.self_k(with_pos), heads_),
                      sv = split_heads(L.self_v(hidden), heads_);
-    hidden = L.self_norm(hidden + L.self_out(merge_heads(attend(sq, sk, sv, at::Tensor()), batch)));
+    hidden = L.self_norm(hidden + L.self_out(merge_heads(attend(sq, sk, sv, at::Tensor()))));
     hidden = L.final_norm(hidden + L.fc2(at::relu(L.fc1(hidden))));
     out.hidden_states.push_back(hidden);
     embedding = predict(all_layers || i + 1 == layers_.size());

@@ -1,6 +1,7 @@
 // Attention's in-place softmax (with the encoder's relative-position terms) against ATen's operators.
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/allclose.h>
+#include <ATen/ops/rand.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/isnan.h>
 #include <ATen/ops/softmax.h>
@@ -8,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "kernels/cpu/attention_softmax.h"
 #include "test_util.h"
@@ -125,4 +127,24 @@ TEST(AttentionSoftmax, WindowBiasAndMaskAsSwinAddsThem) {
   at::Tensor scores = at::randn({2, 3, 4, 4});
   EXPECT_THROW(segkit::kernels::add_bias_softmax_(scores, at::randn({2, 4, 4}), at::Tensor()), segkit::Error);
   EXPECT_THROW(segkit::kernels::add_bias_softmax_(scores, at::randn({3, 4, 4}), at::randn({3, 4, 4})), segkit::Error);
+}
+
+TEST(AttentionSoftmax, MaskedKeysGetExactlyZero) {
+  // Rows of whole vectors and a tail (Mask2Former's cross-attention: a row per query over a
+  // level's positions, about half of them blocked), and a row with a single key left.
+  const at::Tensor scores = at::randn({5, 16 * 9 + 7}).mul(4);
+  at::Tensor blocked = at::rand({5, 16 * 9 + 7}) < 0.5;
+  blocked[4].fill_(true);
+  blocked[4][150] = false;
+  const at::Tensor want = at::softmax(scores.masked_fill(blocked, -std::numeric_limits<float>::infinity()), -1);
+  at::Tensor got = scores.clone();
+  segkit::kernels::masked_softmax_(got, blocked);
+  EXPECT_TRUE(at::allclose(got, want, 1e-5, 1e-7)) << (got - want).abs().max().item().toFloat();
+  EXPECT_EQ(got.masked_select(blocked).abs().max().item<float>(), 0.0f);
+  EXPECT_FLOAT_EQ(got[4][150].item<float>(), 1.0f);
+  // No mask: the plain softmax.
+  got = scores.clone();
+  segkit::kernels::masked_softmax_(got, at::Tensor());
+  EXPECT_TRUE(at::allclose(got, at::softmax(scores, -1), 1e-5, 1e-7));
+  EXPECT_THROW(segkit::kernels::masked_softmax_(got, blocked.t().contiguous()), segkit::Error);
 }
