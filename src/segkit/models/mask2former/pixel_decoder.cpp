@@ -82,7 +82,9 @@ at::Tensor convolve_to_channels_last(const nn::Conv2d& conv, const at::Tensor& x
 
 }  // namespace
 
-at::Tensor PixelDecoder::ConvNorm::operator()(const at::Tensor& x) const { return norm(convolve(conv, x)); }
+at::Tensor PixelDecoder::ConvNorm::operator()(const at::Tensor& x) const {
+  return norm(winograd && winograd->supports(x) ? (*winograd)(x) : convolve(conv, x));
+}
 
 PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefix, const PixelDecoderConfig& c) {
   const int64_t d = c.hidden_dim;
@@ -108,7 +110,7 @@ PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefi
     const std::string name = prefix + "input_projections." + std::to_string(l);
     const int64_t in = c.in_channels[stages - 1 - l];  // level 0 is the coarsest stage
     p.input_projections_.push_back({load_conv2d(w, name + ".0", in, d, 1, /*with_bias=*/true),
-                                    load_group_norm(w, name + ".1", d, kGroups, kNormEps)});
+                                    load_group_norm(w, name + ".1", d, kGroups, kNormEps), nullptr});
   }
   p.level_embed_ = w.get(prefix + "level_embed", {c.levels, d});
   for (int i = 0; i < c.encoder_layers; ++i)
@@ -118,9 +120,11 @@ PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefi
   for (int i = 0; i < fpn_levels; ++i) {
     const std::string n = std::to_string(i + 1);
     p.adapters_.push_back({load_conv2d(w, prefix + "adapter_" + n + ".0", c.in_channels[i], d, 1, false),
-                           load_group_norm(w, prefix + "adapter_" + n + ".1", d, kGroups, kNormEps)});
+                           load_group_norm(w, prefix + "adapter_" + n + ".1", d, kGroups, kNormEps), nullptr});
     p.fpn_layers_.push_back({load_conv2d(w, prefix + "layer_" + n + ".0", d, d, 3, false),
-                             load_group_norm(w, prefix + "layer_" + n + ".1", d, kGroups, kNormEps)});
+                             load_group_norm(w, prefix + "layer_" + n + ".1", d, kGroups, kNormEps), nullptr});
+    const nn::Conv2d& conv = p.fpn_layers_.back().conv;
+    if (conv.stride == 1 && conv.padding == 1) p.fpn_layers_.back().winograd = kernels::WinogradConv3x3::prepare(conv.weight, conv.bias);
     // The layout its channels-last input wants (no reorder per call).
     p.fpn_layers_.back().conv.weight = p.fpn_layers_.back().conv.weight.contiguous(at::MemoryFormat::ChannelsLast);
   }
@@ -209,7 +213,10 @@ void PixelDecoder::use_bfloat16(int64_t tokens) {
     if (conv.bias.defined()) conv.bias = conv.bias.to(at::kBFloat16);
   };
   for (std::vector<ConvNorm>* group : {&input_projections_, &adapters_, &fpn_layers_})
-    for (ConvNorm& c : *group) convert(c.conv);
+    for (ConvNorm& c : *group) {
+      convert(c.conv);
+      c.winograd = nullptr;  // float32 only
+    }
   convert(mask_projection_);
 }
 

@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <string>
+#include <memory>
 #include <vector>
 
 #include "kernels/cpu/deformable_sampling.h"
+#include "kernels/cpu/winograd_conv.h"
 #include "nn/checked_layers.h"
 #include "models/mask2former/deformable_encoder_layer.h"
 #include "nn/layers.h"
@@ -61,6 +63,8 @@ class PixelDecoder {
   struct ConvNorm {  // Conv2d then GroupNorm(32), the decoder's projections and FPN blocks
     nn::Conv2d conv;
     nn::GroupNorm norm;
+    // The FPN's 3×3 convolutions in float32 where oneDNN has a Winograd kernel (else null).
+    std::shared_ptr<const kernels::WinogradConv3x3> winograd;
     at::Tensor operator()(const at::Tensor& x) const;
   };
 
