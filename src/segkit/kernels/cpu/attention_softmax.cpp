@@ -118,7 +118,8 @@ template <typename T>
 SEGKIT_VECTOR_INLINE void softmax_rows(const Rows<T>& job, int64_t begin, int64_t end) {
   const int64_t N = job.N, kw = job.kw, padded = whole_vectors(N);
   const float infinity = std::numeric_limits<float>::infinity();
-  // buf: the row in float32, padded to whole vectors with -inf (0 after step 2). Key rows narrower than a vector go through `raw` (below).
+  // buf: the row in float32, padded to whole vectors with -inf (0 after step 2). Key rows
+  // narrower than a vector go through `raw` (below).
   thread_local std::vector<float> buffer, raw_buffer, rw_buffer;
   if (static_cast<int64_t>(buffer.size()) < padded + kLanes) buffer.assign(static_cast<size_t>(padded + kLanes), 0.f);
   float* buf = buffer.data();

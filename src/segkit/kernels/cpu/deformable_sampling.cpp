@@ -269,8 +269,8 @@ SEGKIT_SAMPLING_TARGET void sample_head_avx512(const Problem& p, const SampleLan
                                     unsigned(inside & bottom & left), unsigned(inside & bottom & right)};
   // The top-left neighbour's position in the map (−1 rows or columns where it is outside).
   alignas(64) int32_t position[16];
-  _mm512_store_si512(position,
-                     _mm512_add_epi32(_mm512_load_si512(lanes.start), _mm512_add_epi32(_mm512_mullo_epi32(y0, int_width), x0)));
+  const __m512i in_level = _mm512_add_epi32(_mm512_mullo_epi32(y0, int_width), x0);
+  _mm512_store_si512(position, _mm512_add_epi32(_mm512_load_si512(lanes.start), in_level));
 
   const int64_t row = p.heads * p.head_dim;
   const T* head = value_b + h * p.head_dim;
@@ -280,19 +280,21 @@ SEGKIT_SAMPLING_TARGET void sample_head_avx512(const Problem& p, const SampleLan
     const int s = __builtin_ctz(left_to_do);
     const int64_t nw = int64_t(position[s]) * row, down = int64_t(lanes.int_width[s]) * row;
     if (corner_valid[0] >> s & 1) add_corner<kVectors>(acc, corner_weight[0][s], head + nw);
-    if (corner_valid[1] >> s & 1) add_corner<kVectors>(acc, corner_weight[1][s], head + nw + row);
-    if (corner_valid[2] >> s & 1) add_corner<kVectors>(acc, corner_weight[2][s], head + nw + down);
-    if (corner_valid[3] >> s & 1) add_corner<kVectors>(acc, corner_weight[3][s], head + nw + down + row);
+    if (corner_valid[1] >> s & 1) add_corner<kVectors>(acc, corner_weight[1][s], head + (nw + row));
+    if (corner_valid[2] >> s & 1) add_corner<kVectors>(acc, corner_weight[2][s], head + (nw + down));
+    if (corner_valid[3] >> s & 1) add_corner<kVectors>(acc, corner_weight[3][s], head + (nw + down + row));
   }
   for (int i = 0; i < kVectors; ++i) store16(out + 16 * i, acc[i]);
 }
 
+// Whether sample_queries_avx512 takes the problem (checked outside AVX-512 code).
+bool vector_path(const Problem& p) {
+  return core::cpu_has_avx512() && p.levels * p.points <= 16 && p.head_dim % 16 == 0 && p.head_dim <= 64 &&
+         p.sequence <= std::numeric_limits<int32_t>::max();  // positions in 32-bit lanes
+}
+
 template <typename T>
-SEGKIT_SAMPLING_TARGET bool sample_queries_avx512(const Problem& p, int64_t begin, int64_t end) {
-  const int64_t samples = p.levels * p.points;
-  if (!core::cpu_has_avx512() || samples > 16 || p.head_dim % 16 != 0 || p.head_dim > 64 ||
-      p.sequence > std::numeric_limits<int32_t>::max())  // positions in 32-bit lanes
-    return false;
+SEGKIT_SAMPLING_TARGET void sample_queries_avx512(const Problem& p, int64_t begin, int64_t end) {
   const SampleLanes lanes = sample_lanes(p);
   const int64_t row = p.heads * p.head_dim;
   const T* value = static_cast<const T*>(p.value);
@@ -309,14 +311,13 @@ SEGKIT_SAMPLING_TARGET bool sample_queries_avx512(const Problem& p, int64_t begi
       }
     }
   }
-  return true;
 }
 #endif
 
 template <typename T>
 void sample_queries(const Problem& p, int64_t begin, int64_t end) {
 #if SEGKIT_SAMPLING_AVX512
-  if (sample_queries_avx512<T>(p, begin, end)) return;
+  if (vector_path(p)) return sample_queries_avx512<T>(p, begin, end);
 #endif
   const int64_t row = p.heads * p.head_dim;  // elements between neighbouring positions of the map
   std::vector<Corner> corners(static_cast<size_t>(4 * p.levels * p.points));

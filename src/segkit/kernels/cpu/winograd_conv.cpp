@@ -205,7 +205,9 @@ struct WinogradConv3x3::State {
   int64_t C = 0;
 };
 
-std::shared_ptr<const WinogradConv3x3> WinogradConv3x3::prepare(const at::Tensor&, const at::Tensor&) { return nullptr; }
+std::shared_ptr<const WinogradConv3x3> WinogradConv3x3::prepare(const at::Tensor&, const at::Tensor&) {
+  return nullptr;
+}
 bool WinogradConv3x3::supports(const at::Tensor&) const { return false; }
 at::Tensor WinogradConv3x3::operator()(const at::Tensor&) const { fail(kName, "segkit was built without oneDNN"); }
 

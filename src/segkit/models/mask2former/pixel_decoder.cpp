@@ -124,7 +124,8 @@ PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefi
     p.fpn_layers_.push_back({load_conv2d(w, prefix + "layer_" + n + ".0", d, d, 3, false),
                              load_group_norm(w, prefix + "layer_" + n + ".1", d, kGroups, kNormEps), nullptr});
     const nn::Conv2d& conv = p.fpn_layers_.back().conv;
-    if (conv.stride == 1 && conv.padding == 1) p.fpn_layers_.back().winograd = kernels::WinogradConv3x3::prepare(conv.weight, conv.bias);
+    if (conv.stride == 1 && conv.padding == 1)
+      p.fpn_layers_.back().winograd = kernels::WinogradConv3x3::prepare(conv.weight, conv.bias);
     // The layout its channels-last input wants (no reorder per call).
     p.fpn_layers_.back().conv.weight = p.fpn_layers_.back().conv.weight.contiguous(at::MemoryFormat::ChannelsLast);
   }
