@@ -156,7 +156,7 @@ Shape band_shape(int64_t batch, int64_t height, int64_t width, int64_t r0, int64
 }  // namespace
 
 bool WinogradConv3x3::supports(const at::Tensor& x) const {
-  if (!x.defined() || x.dim() != 4 || x.scalar_type() != at::kFloat || !x.device().is_cpu() ||
+  if (!x.defined() || x.dim() != 4 || x.scalar_type() != at::kFloat || !hand_written_path({&x}) ||
       x.size(1) != state_->C || x.numel() == 0)
     return false;
   for (const auto& [r0, r1] : bands_of(x.size(2)))

@@ -20,7 +20,8 @@ class WinogradConv3x3 {
   ~WinogradConv3x3();
 
   // x: B×C×H×W float32 on the CPU, any memory format → B×O×H×W float32, channels-last. Fails
-  // (segkit::Error) for a shape oneDNN's kernel refuses; `supports` tells beforehand.
+  // (segkit::Error) for a shape oneDNN's kernel refuses; `supports` tells beforehand (false
+  // too while the ATen path is forced: kernels/aten_path.h).
   at::Tensor operator()(const at::Tensor& x) const;
   bool supports(const at::Tensor& x) const;
 

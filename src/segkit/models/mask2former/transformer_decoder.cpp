@@ -12,8 +12,8 @@
 #include <limits>
 #include <utility>
 
-#include "kernels/aten_attention.h"
 #include "core/torch_parallel.h"
+#include "kernels/aten_attention.h"
 #include "kernels/aten_path.h"
 #include "kernels/cpu/attention_softmax.h"
 #include "kernels/cpu/matmul.h"

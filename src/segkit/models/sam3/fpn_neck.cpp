@@ -19,7 +19,9 @@ at::Tensor FpnLevel::operator()(const at::Tensor& x) const {
     h = upsample[i](h);
   }
   if (max_pool) h = at::max_pool2d(h, {2, 2}, {2, 2});
-  return proj2(proj1(h));
+  h = proj1(h);
+  // The Winograd kernel's output is channels-last; the levels' readers take contiguous maps.
+  return proj2_winograd && proj2_winograd->supports(h) ? (*proj2_winograd)(h).contiguous() : proj2(h);
 }
 
 FpnNeck FpnNeck::load(const nn::WeightMap& w, const std::string& prefix, const VisionConfig& c) {
@@ -44,6 +46,7 @@ FpnNeck FpnNeck::load(const nn::WeightMap& w, const std::string& prefix, const V
     }
     level.proj1 = load_conv2d(w, p + "proj1", channels, fpn, 1);
     level.proj2 = load_conv2d(w, p + "proj2", fpn, fpn, 3);
+    level.proj2_winograd = kernels::WinogradConv3x3::prepare(level.proj2.weight, level.proj2.bias);
     neck.levels.push_back(std::move(level));
   }
   return neck;

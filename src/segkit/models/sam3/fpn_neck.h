@@ -5,9 +5,11 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/winograd_conv.h"
 #include "models/sam3/config.h"
 #include "nn/layers.h"
 #include "nn/weight_map.h"
@@ -19,6 +21,8 @@ struct FpnLevel {
   std::vector<nn::ConvTranspose2d> upsample;  // ×4: two with an exact GELU between; ×2: one
   bool max_pool = false;                      // ×0.5
   nn::Conv2d proj1, proj2;
+  // proj2 by oneDNN's Winograd kernel where it has one (float32; null otherwise).
+  std::shared_ptr<const kernels::WinogradConv3x3> proj2_winograd;
 
   // x: B × C × H × W → B × fpn × (H·scale) × (W·scale).
   at::Tensor operator()(const at::Tensor& x) const;

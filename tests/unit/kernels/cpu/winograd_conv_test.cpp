@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "kernels/aten_path.h"
 #include "kernels/cpu/winograd_conv.h"
 #include "segkit/error.h"
 #include "test_util.h"
@@ -59,4 +60,13 @@ TEST(WinogradConv3x3, RefusesWhatItCannotRun) {
   EXPECT_FALSE(conv->supports(wrong_channels));
   const std::string error = segkit::test::error_of([&] { (*conv)(wrong_channels); });
   EXPECT_NE(error.find("16 channels (expects 32)"), std::string::npos) << error;
+}
+
+TEST(WinogradConv3x3, StepsAsideWhileTheAtenPathIsForced) {
+  const auto conv = WinogradConv3x3::prepare(at::randn({16, 16, 3, 3}), at::Tensor());
+  if (!conv) GTEST_SKIP() << "no oneDNN Winograd kernel on this CPU";
+  const at::Tensor x = at::randn({1, 16, 8, 8});
+  EXPECT_TRUE(conv->supports(x));
+  segkit::kernels::ForceAtenPath aten;
+  EXPECT_FALSE(conv->supports(x));
 }
