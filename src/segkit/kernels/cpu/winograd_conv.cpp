@@ -35,7 +35,7 @@ using Shape = std::tuple<int64_t, int64_t, int64_t, bool, bool>;
 // Output rows per band: oneDNN's Winograd kernel transforms its whole input at once (a 300 MB
 // scratchpad for 256 channels at 200×304), so the map goes through it a band of rows at a time
 // (as fast as whole, measured).
-constexpr int64_t kBandRows = 32;  // about 55 MB of buffers for 256 channels, 304 wide
+constexpr int64_t kBandRows = 32;  // a 50 MB scratchpad for 256 channels, 304 wide
 
 const dnnl::engine& cpu() {
   static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -88,11 +88,11 @@ struct WinogradConv3x3::State {
   };
   std::mutex mutex;                     // guards by_shape
   std::map<Shape, std::shared_ptr<Prepared>> by_shape;  // null: no kernel for that shape
-  // The bands' blocked input and output and the kernel's scratchpad, kept between calls: fresh
-  // buffers this large come from mmap, and faulting their pages in every call cost as much as
-  // the Winograd kernel saved. One call at a time uses them.
-  std::mutex buffers_mutex;
-  at::Tensor src, dst, scratch;
+  // A buffer of at least `bytes`, grown as needed: the bands of one call share their blocked
+  // input and output and the kernel's scratchpad. A band's buffers stay under the 64 MB below
+  // which the models' heap keeps freed memory (core/heap_reuse), so that the next call finds
+  // them mapped: faulting a whole map's 300 MB scratchpad in every call cost what the kernel
+  // saved.
   static void* at_least(at::Tensor& buffer, size_t bytes) {
     if (!buffer.defined() || static_cast<size_t>(buffer.numel()) < bytes)
       buffer = at::empty({static_cast<int64_t>(bytes) + 1}, at::kByte);  // never empty: a null pointer
@@ -173,15 +173,15 @@ at::Tensor WinogradConv3x3::operator()(const at::Tensor& x) const {
   State& s = *state_;
   const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
   at::Tensor out = at::empty({B, H, W, s.O}, x.options()).permute({0, 3, 1, 2});  // channels-last
-  std::lock_guard<std::mutex> lock(s.buffers_mutex);
+  at::Tensor src, dst, scratch;  // this call's, shared by its bands
   for (const auto& [r0, r1] : bands_of(H)) {
     const std::shared_ptr<State::Prepared> p = s.prepared(band_shape(B, H, W, r0, r1));
     const auto& pd = p->pd;
     const int64_t first = std::max<int64_t>(0, r0 - 1), last = std::min(H, r1 + 1);
     const at::Tensor band_in = x.narrow(2, first, last - first), band_out = out.narrow(2, r0, r1 - r0);
     dnnl::memory in(plain(band_in), cpu(), band_in.data_ptr());
-    dnnl::memory blocked_in(pd.src_desc(), cpu(), State::at_least(s.src, pd.src_desc().get_size()));
-    dnnl::memory blocked_out(pd.dst_desc(), cpu(), State::at_least(s.dst, pd.dst_desc().get_size()));
+    dnnl::memory blocked_in(pd.src_desc(), cpu(), State::at_least(src, pd.src_desc().get_size()));
+    dnnl::memory blocked_out(pd.dst_desc(), cpu(), State::at_least(dst, pd.dst_desc().get_size()));
     dnnl::memory result(plain(band_out), cpu(), band_out.data_ptr());
     dnnl::reorder to_blocks(in, blocked_in), from_blocks(blocked_out, result);
     run(to_blocks, {{DNNL_ARG_FROM, in}, {DNNL_ARG_TO, blocked_in}});
@@ -190,7 +190,7 @@ at::Tensor WinogradConv3x3::operator()(const at::Tensor& x) const {
         {DNNL_ARG_WEIGHTS, dnnl::memory(pd.weights_desc(), cpu(), p->weights.data_ptr())},
         {DNNL_ARG_DST, blocked_out},
         {DNNL_ARG_SCRATCHPAD,
-         dnnl::memory(pd.scratchpad_desc(), cpu(), State::at_least(s.scratch, pd.scratchpad_desc().get_size()))}};
+         dnnl::memory(pd.scratchpad_desc(), cpu(), State::at_least(scratch, pd.scratchpad_desc().get_size()))}};
     if (s.bias.defined()) args.emplace(DNNL_ARG_BIAS, dnnl::memory(pd.bias_desc(), cpu(), s.bias.data_ptr()));
     dnnl::convolution_forward conv = p->conv;
     run(conv, args);
