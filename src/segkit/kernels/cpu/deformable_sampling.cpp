@@ -49,7 +49,7 @@ inline float widen(c10::BFloat16 v) { return static_cast<float>(v); }
 
 struct Problem {
   int64_t queries, heads, head_dim, levels, points, sequence;
-  const void* value;       // B×S×heads×dh, float32 or bfloat16 (value_bf16)
+  const void* value;       // B×S×heads×dh, float32 or bfloat16
   const float* locations;  // B×Q×heads×L×P×2
   const float* weights;    // B×Q×heads×L×P
   void* out;               // B×Q×heads·dh in the value's type
@@ -62,7 +62,6 @@ struct Problem {
   const float* reference = nullptr;
   const float* logits = nullptr;
   float* weights_out = nullptr;
-  bool value_bf16 = false;
 };
 
 // softmax(logits[0, n)) into weights, as ATen's last-dimension softmax: exp(x − max), then
@@ -393,11 +392,11 @@ std::vector<int64_t> level_starts(const at::Tensor& value, const std::vector<Lev
 at::Tensor sample_all(Problem p, const at::Tensor& value, int64_t batch) {
   at::Tensor out = at::empty({batch, p.queries, p.heads * p.head_dim}, value.options());
   p.value = value.data_ptr();
-  p.value_bf16 = value.scalar_type() == at::kBFloat16;
   p.out = out.data_ptr();
+  const bool bf16 = value.scalar_type() == at::kBFloat16;
   // About 4k multiply-adds per query in real models: a few dozen queries make a task.
   torch_parallel_for(0, batch * p.queries, 32, [&](int64_t begin, int64_t end) {
-    if (p.value_bf16) sample_queries<c10::BFloat16>(p, begin, end);
+    if (bf16) sample_queries<c10::BFloat16>(p, begin, end);
     else sample_queries<float>(p, begin, end);
   });
   return out;

@@ -86,17 +86,21 @@ struct WinogradConv3x3::State {
     dnnl::convolution_forward conv;
     at::Tensor weights;  // transformed, in pd's layout (bytes)
   };
-  std::mutex mutex;                     // guards by_shape
+  std::mutex mutex;                                     // guards by_shape and transformed
   std::map<Shape, std::shared_ptr<Prepared>> by_shape;  // null: no kernel for that shape
-  // A buffer of at least `bytes`, grown as needed: the bands of one call share their blocked
-  // input and output and the kernel's scratchpad. A band's buffers stay under the 64 MB below
-  // which the models' heap keeps freed memory (core/heap_reuse), so that the next call finds
-  // them mapped: faulting a whole map's 300 MB scratchpad in every call cost what the kernel
-  // saved.
-  static void* at_least(at::Tensor& buffer, size_t bytes) {
-    if (!buffer.defined() || static_cast<size_t>(buffer.numel()) < bytes)
-      buffer = at::empty({static_cast<int64_t>(bytes) + 1}, at::kByte);  // never empty: a null pointer
-    return buffer.data_ptr();
+  // The weights in each layout some shape's kernel reads: the bands of a map mostly share one.
+  std::vector<std::pair<dnnl::memory::desc, at::Tensor>> transformed;
+
+  at::Tensor transformed_weights(const dnnl::memory::desc& layout) {
+    for (const auto& [known, bytes] : transformed)
+      if (known == layout) return bytes;
+    at::Tensor bytes = at::empty({static_cast<int64_t>(layout.get_size())}, at::kByte);
+    dnnl::memory from({{O, C, 3, 3}, Type::f32, Tag::oihw}, cpu(), weight.data_ptr());
+    dnnl::memory to(layout, cpu(), bytes.data_ptr());
+    dnnl::reorder reorder(from, to);
+    run(reorder, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+    transformed.emplace_back(layout, bytes);
+    return bytes;
   }
 
   std::shared_ptr<Prepared> prepared(const Shape& shape) {
@@ -106,14 +110,9 @@ struct WinogradConv3x3::State {
     std::shared_ptr<Prepared> p;
     try {
       const auto pd = describe(shape, C, O, bias.defined());
-      if (std::string(pd.impl_info_str()).find("wino") != std::string::npos) {
-        p = std::make_shared<Prepared>(Prepared{pd, dnnl::convolution_forward(pd), at::Tensor()});
-        p->weights = at::empty({static_cast<int64_t>(pd.weights_desc().get_size())}, at::kByte);
-        dnnl::memory from({{O, C, 3, 3}, Type::f32, Tag::oihw}, cpu(), weight.data_ptr());
-        dnnl::memory to(pd.weights_desc(), cpu(), p->weights.data_ptr());
-        dnnl::reorder reorder(from, to);
-        run(reorder, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
-      }
+      if (std::string(pd.impl_info_str()).find("wino") != std::string::npos)
+        p = std::make_shared<Prepared>(
+            Prepared{pd, dnnl::convolution_forward(pd), transformed_weights(pd.weights_desc())});
     } catch (const dnnl::error&) {
       p = nullptr;  // no Winograd kernel here
     }
@@ -148,6 +147,16 @@ std::vector<std::pair<int64_t, int64_t>> bands_of(int64_t height) {
   return bands;
 }
 
+// A buffer of at least `bytes`, grown as needed: the bands of one call share their blocked
+// input and output and the kernel's scratchpad. A band's buffers stay under the 64 MB below
+// which the models' heap keeps freed memory (core/heap_reuse), so that the next call finds them
+// mapped: faulting a whole map's 300 MB scratchpad in every call cost what the kernel saved.
+void* at_least(at::Tensor& buffer, size_t bytes) {
+  if (!buffer.defined() || static_cast<size_t>(buffer.numel()) < bytes)
+    buffer = at::empty({static_cast<int64_t>(bytes) + 1}, at::kByte);  // never empty: a null pointer
+  return buffer.data_ptr();
+}
+
 // Band [r0, r1)'s problem: the rows it reads and the zero rows it pads.
 Shape band_shape(int64_t batch, int64_t height, int64_t width, int64_t r0, int64_t r1) {
   return {batch, std::min(height, r1 + 1) - std::max<int64_t>(0, r0 - 1), width, r0 == 0, r1 == height};
@@ -180,8 +189,8 @@ at::Tensor WinogradConv3x3::operator()(const at::Tensor& x) const {
     const int64_t first = std::max<int64_t>(0, r0 - 1), last = std::min(H, r1 + 1);
     const at::Tensor band_in = x.narrow(2, first, last - first), band_out = out.narrow(2, r0, r1 - r0);
     dnnl::memory in(plain(band_in), cpu(), band_in.data_ptr());
-    dnnl::memory blocked_in(pd.src_desc(), cpu(), State::at_least(src, pd.src_desc().get_size()));
-    dnnl::memory blocked_out(pd.dst_desc(), cpu(), State::at_least(dst, pd.dst_desc().get_size()));
+    dnnl::memory blocked_in(pd.src_desc(), cpu(), at_least(src, pd.src_desc().get_size()));
+    dnnl::memory blocked_out(pd.dst_desc(), cpu(), at_least(dst, pd.dst_desc().get_size()));
     dnnl::memory result(plain(band_out), cpu(), band_out.data_ptr());
     dnnl::reorder to_blocks(in, blocked_in), from_blocks(blocked_out, result);
     run(to_blocks, {{DNNL_ARG_FROM, in}, {DNNL_ARG_TO, blocked_in}});
@@ -190,7 +199,7 @@ at::Tensor WinogradConv3x3::operator()(const at::Tensor& x) const {
         {DNNL_ARG_WEIGHTS, dnnl::memory(pd.weights_desc(), cpu(), p->weights.data_ptr())},
         {DNNL_ARG_DST, blocked_out},
         {DNNL_ARG_SCRATCHPAD,
-         dnnl::memory(pd.scratchpad_desc(), cpu(), State::at_least(scratch, pd.scratchpad_desc().get_size()))}};
+         dnnl::memory(pd.scratchpad_desc(), cpu(), at_least(scratch, pd.scratchpad_desc().get_size()))}};
     if (s.bias.defined()) args.emplace(DNNL_ARG_BIAS, dnnl::memory(pd.bias_desc(), cpu(), s.bias.data_ptr()));
     dnnl::convolution_forward conv = p->conv;
     run(conv, args);
