@@ -24,6 +24,7 @@
 #define SEGKIT_SAMPLING_TARGET __attribute__((target("avx512f")))
 #include <immintrin.h>
 
+#include "kernels/cpu/avx512_bfloat16.h"
 #include "kernels/cpu/avx512_exp.h"
 // GCC 12's AVX-512 headers make "undefined" vectors by self-assignment, which its own
 // (maybe-)uninitialized checks then report; -Wpsabi notes the vector arguments of the
@@ -187,20 +188,8 @@ SampleLanes sample_lanes(const Problem& p) {
   return lanes;
 }
 
-SEGKIT_SAMPLING_TARGET inline __m512 load16(const float* v) { return _mm512_loadu_ps(v); }
-SEGKIT_SAMPLING_TARGET inline __m512 load16(const c10::BFloat16* v) {
-  const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
-}
-SEGKIT_SAMPLING_TARGET inline void store16(float* out, __m512 v) { _mm512_storeu_ps(out, v); }
-// Rounds to nearest even as c10::BFloat16 does, NaN to its quiet NaN.
-SEGKIT_SAMPLING_TARGET inline void store16(c10::BFloat16* out, __m512 v) {
-  const __m512i bits = _mm512_castps_si512(v);
-  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-  __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
-  rounded = _mm512_mask_mov_epi32(rounded, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7fc0));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_cvtepi32_epi16(rounded));
-}
+using avx512::load16;
+using avx512::store16;
 
 // x and y of 16 interleaved (x, y) pairs, `count` of them read.
 SEGKIT_SAMPLING_TARGET inline void load_pairs(const float* xy, int64_t count, __m512& x, __m512& y) {
