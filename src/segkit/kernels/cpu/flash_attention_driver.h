@@ -27,7 +27,8 @@
 // Functions taking or returning vectors are SEGKIT_KERNEL_INLINE (inlined in this target's copy).
 // NoScoreTerms below is plain attention; SAM's decomposed relative positions are
 // RelativePositionTerms (attention_fused_rel_pos.h). How others would fit (not written yet):
-//   - an additive bias per query and key (Swin's relative position bias): group_terms expands
+//   - an additive bias per query and key (Swin's relative position bias; Swin's 49-key windows
+//     have their own smaller kernel, window_attention.h): group_terms expands
 //     the head's table into the group's N×N terms (49×49 for 7×7 windows), scores adds a query's
 //     row and a tile layout's key_terms 16 keys of it (kWholePanels false);
 //   - masks as −∞ terms: Swin's shifted windows add their window's mask to that same expansion;

@@ -16,6 +16,7 @@
 #include "kernels/aten_path.h"
 #include "kernels/cpu/attention_softmax.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/window_attention.h"
 #include "models/device.h"
 
 namespace segkit::mask2former {
@@ -118,26 +119,34 @@ at::Tensor SwinBackbone::window_attention(const SwinBlock& b, const at::Tensor& 
       // rows × ws × nw × ws × C → (rows·nw) × ws² × C, windows row-major, tokens row-major inside.
       const at::Tensor windows =
           h[image].narrow(0, r0 * ws, rows * ws).view({rows, ws, nw, ws, channels}).permute({0, 2, 1, 3, 4}).reshape({-1, n, channels});
-      // (windows) × n × 3C → three views windows × heads × n × dh.
-      const at::Tensor qkv = b.qkv(windows).view({-1, n, 3, heads, dh}).permute({2, 0, 3, 1, 4});
-      const at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
+      // (windows) × n × 3C: q, k and v of each head side by side.
+      const at::Tensor qkv = b.qkv(windows).view({-1, n, 3, heads, dh});
+      // windows × n × C, heads side by side.
       at::Tensor heads_out;
-      if (!kernels::hand_written_path({&q})) {
-        // Off the CPU: one attention call with the relative-position bias (and the shift mask)
-        // as its additive bias, in the compute type.
-        at::Tensor bias = b.relative_position_bias;
-        if (shift) bias = bias + mask.narrow(0, r0 * nw, rows * nw).unsqueeze(1);
-        heads_out = kernels::aten_attention(q, k, v, bias.to(q.scalar_type()), scale);
+      if (kernels::window_attention_supports(qkv)) {
+        heads_out = kernels::window_attention(qkv, scale, b.relative_position_bias,
+                                              shift ? mask.narrow(0, r0 * nw, rows * nw) : at::Tensor());
       } else {
-        // In bfloat16 the scores are rounded once after the product; bias, mask and softmax are float32.
-        at::Tensor scores = compute_ == at::kFloat ? kernels::matmul(q, k.transpose(-2, -1), scale)
-                                                   : at::matmul(q, k.transpose(-2, -1)).to(at::kFloat).mul_(scale);
-        kernels::add_bias_softmax_(scores, b.relative_position_bias,
-                                   shift ? mask.narrow(0, r0 * nw, rows * nw) : at::Tensor());
-        const at::Tensor& probabilities = scores;
-        heads_out = compute_ == at::kFloat ? kernels::matmul(probabilities, v) : at::matmul(probabilities.to(compute_), v);
+        const at::Tensor split = qkv.permute({2, 0, 3, 1, 4});  // three views windows × heads × n × dh
+        const at::Tensor q = split[0], k = split[1], v = split[2];
+        if (!kernels::hand_written_path({&q})) {
+          // Off the CPU: one attention call with the relative-position bias (and the shift mask)
+          // as its additive bias, in the compute type.
+          at::Tensor bias = b.relative_position_bias;
+          if (shift) bias = bias + mask.narrow(0, r0 * nw, rows * nw).unsqueeze(1);
+          heads_out = kernels::aten_attention(q, k, v, bias.to(q.scalar_type()), scale);
+        } else {
+          // In bfloat16 the scores are rounded once after the product; bias, mask and softmax are float32.
+          at::Tensor scores = compute_ == at::kFloat ? kernels::matmul(q, k.transpose(-2, -1), scale)
+                                                     : at::matmul(q, k.transpose(-2, -1)).to(at::kFloat).mul_(scale);
+          kernels::add_bias_softmax_(scores, b.relative_position_bias,
+                                     shift ? mask.narrow(0, r0 * nw, rows * nw) : at::Tensor());
+          const at::Tensor& probabilities = scores;
+          heads_out = compute_ == at::kFloat ? kernels::matmul(probabilities, v) : at::matmul(probabilities.to(compute_), v);
+        }
+        heads_out = heads_out.transpose(1, 2).reshape({-1, n, channels});
       }
-      const at::Tensor projected = b.output(heads_out.transpose(1, 2).reshape({-1, n, channels}));
+      const at::Tensor projected = b.output(heads_out);
       if (!attended.defined()) attended = at::empty({batch, hp, wp, channels}, projected.options());
       attended[image].narrow(0, r0 * ws, rows * ws).view({rows, ws, nw, ws, channels})
           .copy_(projected.view({rows, nw, ws, ws, channels}).permute({0, 2, 1, 3, 4}));
