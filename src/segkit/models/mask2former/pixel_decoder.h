@@ -54,8 +54,9 @@ class PixelDecoder {
   };
   EncoderInput encoder_input(const std::vector<at::Tensor>& features) const;
   const std::vector<DeformableEncoderLayer>& encoder_layers() const { return encoder_layers_; }
-  // The encoder's products and the convolutions in bfloat16; norms, the residual stream, the
-  // deformable sampling and the outputs stay float32. `tokens`: the encoder's token count the
+  // The encoder's products and the convolutions in bfloat16 (but the 3×3 ones that have a
+  // float32 Winograd kernel); norms, the residual stream, the deformable sampling and the
+  // outputs stay float32. `tokens`: the encoder's token count the
   // packing is chosen for.
   void use_bfloat16(int64_t tokens);
 
@@ -63,7 +64,8 @@ class PixelDecoder {
   struct ConvNorm {  // Conv2d then GroupNorm(32), the decoder's projections and FPN blocks
     nn::Conv2d conv;
     nn::GroupNorm norm;
-    // The FPN's 3×3 convolutions in float32 where oneDNN has a Winograd kernel (else null).
+    // The FPN's 3×3 convolutions in float32, in both precisions, where oneDNN has a Winograd
+    // kernel (else null).
     std::shared_ptr<const kernels::WinogradConv3x3> winograd;
     at::Tensor operator()(const at::Tensor& x) const;
   };
