@@ -20,6 +20,8 @@
 
 #include "kernels/cpu/avx512_bfloat16.h"
 #include "kernels/cpu/avx512_exp.h"
+#include "kernels/cpu/avx512_mask.h"
+#include "kernels/cpu/avx512_row_products.h"
 // As in deformable_sampling.cpp: GCC 12's AVX-512 headers trip its uninitialized checks, and
 // -Wpsabi notes vector arguments of helpers that never cross a translation unit.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -38,9 +40,7 @@ namespace {
 constexpr const char* kName = "window_attention";
 constexpr int64_t kMaxTokens = 256;
 constexpr int64_t kLanes = 16;
-// A block of query rows: 4 rows × 4 vectors of 16 keys of scores fill 16 registers.
-constexpr int64_t kRows = 4;
-constexpr int kKeyVectors = 4;
+constexpr int64_t kRows = 4;  // query rows of a block
 
 inline int64_t round_up_rows(int64_t n) { return (n + kRows - 1) / kRows * kRows; }
 
@@ -54,6 +54,8 @@ struct Problem {
 };
 
 #if SEGKIT_WINDOW_ATTENTION_AVX512
+static_assert(kRows == avx512::kBlockRows, "row_block_scores makes blocks of kRows");
+using avx512::first_lanes;
 using avx512::load16;
 using avx512::store16;
 
@@ -63,10 +65,6 @@ using avx512::store16;
 struct Buffers {
   std::vector<float> queries, keys, values, scores;
 };
-
-SEGKIT_WINDOW_TARGET inline __mmask16 first_lanes(int64_t n) {
-  return n >= kLanes ? __mmask16(0xffff) : __mmask16((1u << n) - 1);
-}
 
 inline float widen(float v) { return v; }
 inline float widen(c10::BFloat16 v) { return static_cast<float>(v); }
@@ -84,28 +82,6 @@ SEGKIT_WINDOW_TARGET void unpack(const Problem& p, const T* window, int64_t padd
     for (int64_t c = 0; c < C; c += kLanes) _mm512_storeu_ps(b.values.data() + t * C + c, load16(row + 2 * C + c));
   }
   for (int64_t c = 0; c < C; ++c) std::fill(keys + c * padded + n, keys + (c + 1) * padded, 0.0f);
-}
-
-// Products of kRows queries (rows C apart) with kNv vectors of keys from key v0 (keys: the
-// head's first transposed row).
-template <int kNv>
-SEGKIT_WINDOW_TARGET void products(const Problem& p, const float* q, const float* keys, int64_t padded, int64_t v0,
-                                   float* scores) {
-  const int64_t dh = p.head_dim, C = p.heads * dh;
-  keys += v0 * kLanes;
-  __m512 acc[kRows][kNv];
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int v = 0; v < kNv; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (int64_t c = 0; c < dh; ++c) {
-    __m512 k[kNv];
-    for (int v = 0; v < kNv; ++v) k[v] = _mm512_loadu_ps(keys + c * padded + v * kLanes);
-    for (int64_t r = 0; r < kRows; ++r) {
-      const __m512 qc = _mm512_set1_ps(q[r * C + c]);
-      for (int v = 0; v < kNv; ++v) acc[r][v] = _mm512_fmadd_ps(qc, k[v], acc[r][v]);
-    }
-  }
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int v = 0; v < kNv; ++v) _mm512_storeu_ps(scores + r * padded + (v0 + v) * kLanes, acc[r][v]);
 }
 
 // Row r's scores → unnormalised probabilities exp(s − max) in place (zero past the last key);
@@ -141,15 +117,7 @@ SEGKIT_WINDOW_TARGET void attend_rows(const Problem& p, int64_t w, int64_t h, in
   const float* q = b.queries.data() + i0 * C + h * dh;
   const float* keys = b.keys.data() + h * dh * padded;
   float* scores = b.scores.data();
-  const int64_t vectors = padded / kLanes;
-  for (int64_t v0 = 0; v0 < vectors; v0 += kKeyVectors) {
-    switch (std::min<int64_t>(kKeyVectors, vectors - v0)) {
-      case 1: products<1>(p, q, keys, padded, v0, scores); break;
-      case 2: products<2>(p, q, keys, padded, v0, scores); break;
-      case 3: products<3>(p, q, keys, padded, v0, scores); break;
-      default: products<4>(p, q, keys, padded, v0, scores); break;
-    }
-  }
+  avx512::row_block_scores(q, C, dh, keys, padded, scores);
   float inverse_sum[kRows] = {};
   for (int64_t r = 0; r < kRows; ++r) {
     float* s = scores + r * padded;

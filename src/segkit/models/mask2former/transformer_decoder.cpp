@@ -16,6 +16,7 @@
 #include "kernels/aten_attention.h"
 #include "kernels/aten_path.h"
 #include "kernels/cpu/attention_softmax.h"
+#include "kernels/cpu/masked_attention.h"
 #include "kernels/cpu/matmul.h"
 #include "models/device.h"
 #include "models/mask2former/position_embedding.h"
@@ -39,7 +40,8 @@ at::Tensor merge_heads(const at::Tensor& x) {
 }
 
 // softmax(q·kᵀ/√dh, −∞ where `blocked`)·v over B × heads × L × dh (views with unit stride in
-// dh); `blocked` (B × L × N, the same for every head) may be undefined. On the CPU 50 queries
+// dh); `blocked` (B × L × N, the same for every head) may be undefined. The path where the
+// fused kernel (multi_head_attention below) does not run. On the CPU 50 queries
 // of one head at a time, one such task per thread: their scores (3 MB at the finest level of
 // 800×1216) stay in cache through the product, the masked softmax and the product with v.
 // Fewer rows a task measured slower (each task packs the head's v again), all 200 as well.
@@ -70,6 +72,18 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     }
   });
   return out;
+}
+
+// Multi-head attention of q (B × Q × C, float32) over k and v (B × L × C, in the compute type),
+// heads side by side in and out: the fused kernel where it runs, else per head as above.
+at::Tensor multi_head_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& blocked,
+                                int64_t heads) {
+  if (kernels::masked_attention_supports(q, k, v, heads)) {
+    const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2) / heads));
+    return kernels::masked_attention(q, k, v, blocked, heads, scale);
+  }
+  return merge_heads(attend(split_heads(q, heads), split_heads(k.to(at::kFloat), heads),
+                            split_heads(v.to(at::kFloat), heads), blocked));
 }
 
 }  // namespace
@@ -176,15 +190,14 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
     const int l = static_cast<int>(i % kLevels);
     const at::Tensor blocked = attention_mask(mask_logits_of(embedding, level_features[l]));
     // Masked cross-attention (torch.nn.MultiheadAttention with a packed projection).
-    const at::Tensor q = split_heads(L.cross_q(hidden + query_pos), heads_);
-    const at::Tensor k = split_heads(L.cross_k(memory_with_pos[l]).to(at::kFloat), heads_);
-    const at::Tensor v = split_heads(L.cross_v(memory[l]).to(at::kFloat), heads_);
-    hidden = L.cross_norm(hidden + L.cross_out(merge_heads(attend(q, k, v, blocked))));
+    const at::Tensor attended = multi_head_attention(L.cross_q(hidden + query_pos), L.cross_k(memory_with_pos[l]),
+                                                     L.cross_v(memory[l]), blocked, heads_);
+    hidden = L.cross_norm(hidden + L.cross_out(attended));
     // Self-attention among the queries.
     const at::Tensor with_pos = hidden + query_pos;
-    const at::Tensor sq = split_heads(L.self_q(with_pos), heads_), sk = split_heads(L.self_k(with_pos), heads_),
-                     sv = split_heads(L.self_v(hidden), heads_);
-    hidden = L.self_norm(hidden + L.self_out(merge_heads(attend(sq, sk, sv, at::Tensor()))));
+    const at::Tensor self_attended =
+        multi_head_attention(L.self_q(with_pos), L.self_k(with_pos), L.self_v(hidden), at::Tensor(), heads_);
+    hidden = L.self_norm(hidden + L.self_out(self_attended));
     hidden = L.final_norm(hidden + L.fc2(at::relu(L.fc1(hidden))));
     out.hidden_states.push_back(hidden);
     embedding = predict(all_layers || i + 1 == layers_.size());

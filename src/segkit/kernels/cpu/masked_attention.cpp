@@ -1,0 +1,272 @@
+#include "kernels/cpu/masked_attention.h"
+
+#include <ATen/ops/empty.h>
+#include <c10/util/BFloat16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/torch_parallel.h"
+#include "kernels/aten_path.h"
+#include "kernels/cpu/cpu_tensor.h"
+#include "segkit/error.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SEGKIT_MASKED_ATTENTION_AVX512 1
+#define SEGKIT_MASKED_TARGET __attribute__((target("avx512f")))
+#include <immintrin.h>
+
+#include "kernels/cpu/avx512_bfloat16.h"
+#include "kernels/cpu/avx512_exp.h"
+#include "kernels/cpu/avx512_mask.h"
+#include "kernels/cpu/avx512_row_products.h"
+// As in deformable_sampling.cpp: GCC 12's AVX-512 headers trip its uninitialized checks, and
+// -Wpsabi notes vector arguments of helpers that never cross a translation unit.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+#else
+#define SEGKIT_MASKED_ATTENTION_AVX512 0
+#endif
+
+namespace segkit::kernels {
+
+namespace {
+
+constexpr const char* kName = "masked_attention";
+constexpr int64_t kLanes = 16;
+constexpr int64_t kRows = 4;    // query rows of a block
+constexpr int64_t kKeys = 256;  // keys of a block: their k and v (64 KB at dh 32) stay in L2
+
+struct Problem {
+  int64_t batch, queries, keys, heads, head_dim;
+  const float* q;
+  const void* k;
+  const void* v;
+  const bool* blocked;  // null: none
+  float* out;
+  float scale;
+};
+
+#if SEGKIT_MASKED_ATTENTION_AVX512
+static_assert(kRows == avx512::kBlockRows, "row_block_scores makes blocks of kRows");
+using avx512::first_lanes;
+using avx512::load16;
+
+inline float widen(float x) { return x; }
+inline float widen(c10::BFloat16 x) { return static_cast<float>(x); }
+
+// One thread's state for a (batch item, head): the running output, maximum and sum of every
+// query; the key block's keys transposed (dh rows of `padded`) and values (rows of dh) in
+// float32; a query block and its scores, then probabilities.
+struct State {
+  std::vector<float> out, max, sum, keys, values, queries, scores;
+};
+
+// Keys [j0, j0 + n) of item b, head h into the block buffers (zero keys up to `padded`).
+template <typename T>
+SEGKIT_MASKED_TARGET void unpack_keys(const Problem& p, int64_t b, int64_t h, int64_t j0, int64_t n, int64_t padded,
+                                      State& s) {
+  const int64_t dh = p.head_dim, C = p.heads * dh;
+  const T* k = static_cast<const T*>(p.k) + (b * p.keys + j0) * C + h * dh;
+  const T* v = static_cast<const T*>(p.v) + (b * p.keys + j0) * C + h * dh;
+  float* keys = s.keys.data();
+  // Each key's head is a short piece of a long row: the hardware prefetcher does not run ahead.
+  constexpr int64_t kAhead = 8;
+  const int64_t row_bytes = dh * static_cast<int64_t>(sizeof(T));
+  for (int64_t j = 0; j < n; ++j) {
+    if (j0 + j + kAhead < p.keys)  // the next block's first keys too
+      for (int64_t byte = 0; byte < row_bytes; byte += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(k + (j + kAhead) * C) + byte, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(v + (j + kAhead) * C) + byte, _MM_HINT_T0);
+      }
+    // Element by element from the source: a vector store read back a float at a time would
+    // stall on store-to-load forwarding.
+    for (int64_t c = 0; c < dh; ++c) keys[c * padded + j] = widen(k[j * C + c]);
+    for (int64_t c = 0; c < dh; c += kLanes) _mm512_storeu_ps(s.values.data() + j * dh + c, load16(v + j * C + c));
+  }
+  for (int64_t c = 0; c < dh; ++c) std::fill(keys + c * padded + n, keys + (c + 1) * padded, 0.0f);
+}
+
+// Query i's scores against the block's n keys → probabilities exp(s − m) in place (0 for keys
+// blocked or past the end), with its running maximum m and sum updated; returns the factor
+// that rescales its output so far (1 where the block has no key for it).
+SEGKIT_MASKED_TARGET float block_softmax(const Problem& p, float* s, const bool* blocked, int64_t n, float& max,
+                                         float& sum) {
+  const __m512 scale = _mm512_set1_ps(p.scale), minus_infinity = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 vmax = minus_infinity;
+  for (int64_t j = 0; j < n; j += kLanes) {
+    __mmask16 m = first_lanes(n - j);
+    if (blocked) {
+      __m128i bytes;
+      if (n - j >= kLanes) {
+        bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocked + j));
+      } else {  // the row's tail: read no byte past it
+        alignas(16) bool tail[kLanes] = {};
+        std::copy(blocked + j, blocked + n, tail);
+        bytes = _mm_load_si128(reinterpret_cast<const __m128i*>(tail));
+      }
+      const __m512i flags = _mm512_cvtepu8_epi32(bytes);
+      m &= _mm512_testn_epi32_mask(flags, flags);
+    }
+    const __m512 x = _mm512_mask_mul_ps(minus_infinity, m, _mm512_loadu_ps(s + j), scale);
+    _mm512_storeu_ps(s + j, x);
+    vmax = _mm512_max_ps(vmax, x);
+  }
+  const float block_max = _mm512_reduce_max_ps(vmax);
+  if (block_max == -std::numeric_limits<float>::infinity()) {  // every key here blocked
+    std::fill(s, s + n, 0.0f);
+    return 1.0f;
+  }
+  const float new_max = std::max(max, block_max);
+  const float rescale = max == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(max - new_max);
+  const __m512 row_max = _mm512_set1_ps(new_max);
+  __m512 total = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += kLanes) {
+    // exp(−∞) here is avx512::exp's floor (1e-38), not 0: blocked lanes are zeroed by compare.
+    const __m512 x = _mm512_loadu_ps(s + j);
+    const __mmask16 open = _mm512_cmp_ps_mask(x, minus_infinity, _CMP_NEQ_OQ) & first_lanes(n - j);
+    const __m512 e = _mm512_maskz_mov_ps(open, avx512::exp(_mm512_sub_ps(x, row_max)));
+    _mm512_storeu_ps(s + j, e);
+    total = _mm512_add_ps(total, e);
+  }
+  sum = sum * rescale + _mm512_reduce_add_ps(total);
+  max = new_max;
+  return rescale;
+}
+
+// Queries [i0, i0 + rows) of item b and head h against the unpacked key block [j0, j0 + n).
+template <int kDh>
+SEGKIT_MASKED_TARGET void attend_block(const Problem& p, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0,
+                                       int64_t n, int64_t padded, State& s) {
+  const int64_t dh = p.head_dim, C = p.heads * dh;
+  float* q = s.queries.data();
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int64_t c = 0; c < dh; c += kLanes)
+      _mm512_storeu_ps(q + r * dh + c,
+                       r < rows ? _mm512_loadu_ps(p.q + (b * p.queries + i0 + r) * C + h * dh + c) : _mm512_setzero_ps());
+  float* scores = s.scores.data();
+  avx512::row_block_scores(q, dh, dh, s.keys.data(), padded, scores);
+  float rescale[kRows];
+  for (int64_t r = 0; r < kRows; ++r) {
+    float* row = scores + r * padded;
+    if (r >= rows) {  // past the last query: zero probabilities, output never stored
+      std::fill(row, row + n, 0.0f);
+      rescale[r] = 1.0f;
+      continue;
+    }
+    const int64_t i = i0 + r;
+    const bool* blocked = p.blocked ? p.blocked + (b * p.queries + i) * p.keys + j0 : nullptr;
+    rescale[r] = block_softmax(p, row, blocked, n, s.max[size_t(i)], s.sum[size_t(i)]);
+  }
+  __m512 acc[kRows][kDh];
+  float* out = s.out.data() + i0 * dh;  // rows past the last query: spare rows at the end
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int d = 0; d < kDh; ++d)
+      acc[r][d] = _mm512_mul_ps(_mm512_loadu_ps(out + r * dh + d * kLanes), _mm512_set1_ps(rescale[r]));
+  const float* values = s.values.data();
+  for (int64_t j = 0; j < n; ++j) {
+    __m512 v[kDh];
+    for (int d = 0; d < kDh; ++d) v[d] = _mm512_loadu_ps(values + j * dh + d * kLanes);
+    for (int64_t r = 0; r < kRows; ++r) {
+      const __m512 pr = _mm512_set1_ps(scores[r * padded + j]);
+      for (int d = 0; d < kDh; ++d) acc[r][d] = _mm512_fmadd_ps(pr, v[d], acc[r][d]);
+    }
+  }
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int d = 0; d < kDh; ++d) _mm512_storeu_ps(out + r * dh + d * kLanes, acc[r][d]);
+}
+
+template <typename T, int kDh>
+SEGKIT_MASKED_TARGET void attend_head(const Problem& p, int64_t b, int64_t h, State& s) {
+  const int64_t dh = p.head_dim, C = p.heads * dh, Q = p.queries;
+  const int64_t rows_rounded = (Q + kRows - 1) / kRows * kRows;
+  s.out.assign(static_cast<size_t>(rows_rounded * dh), 0.0f);
+  s.max.assign(static_cast<size_t>(Q), -std::numeric_limits<float>::infinity());
+  s.sum.assign(static_cast<size_t>(Q), 0.0f);
+  for (int64_t j0 = 0; j0 < p.keys; j0 += kKeys) {
+    const int64_t n = std::min(kKeys, p.keys - j0), padded = (n + kLanes - 1) / kLanes * kLanes;
+    unpack_keys<T>(p, b, h, j0, n, padded, s);
+    for (int64_t i0 = 0; i0 < Q; i0 += kRows) attend_block<kDh>(p, b, h, i0, std::min(kRows, Q - i0), j0, n, padded, s);
+  }
+  for (int64_t i = 0; i < Q; ++i) {
+    float* dst = p.out + (b * Q + i) * C + h * dh;
+    const __m512 inverse = _mm512_set1_ps(1.0f / s.sum[size_t(i)]);  // 1/0: NaN output for a query blocked everywhere
+    for (int64_t c = 0; c < dh; c += kLanes)
+      _mm512_storeu_ps(dst + c, _mm512_mul_ps(_mm512_loadu_ps(s.out.data() + i * dh + c), inverse));
+  }
+}
+
+template <typename T>
+void attend_all(const Problem& p) {
+  torch_parallel_for(0, p.batch * p.heads, 1, [&](int64_t begin, int64_t end) {
+    thread_local State s;
+    s.keys.resize(static_cast<size_t>(p.head_dim * kKeys));
+    s.values.resize(static_cast<size_t>(kKeys * p.head_dim));
+    s.queries.resize(static_cast<size_t>(kRows * p.head_dim));
+    s.scores.resize(static_cast<size_t>(kRows * kKeys));
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / p.heads, h = task % p.heads;
+      switch (p.head_dim / kLanes) {
+        case 1: attend_head<T, 1>(p, b, h, s); break;
+        case 2: attend_head<T, 2>(p, b, h, s); break;
+        case 3: attend_head<T, 3>(p, b, h, s); break;
+        default: attend_head<T, 4>(p, b, h, s); break;
+      }
+    }
+  });
+}
+#endif
+
+bool float_or_bfloat16(const at::Tensor& t) {
+  return t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16;
+}
+
+}  // namespace
+
+bool masked_attention_supports(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads) {
+  if (!SEGKIT_MASKED_ATTENTION_AVX512 || !core::cpu_has_avx512() || !hand_written_path({&q, &k, &v})) return false;
+  if (q.dim() != 3 || k.dim() != 3 || v.sizes() != k.sizes() || q.size(0) != k.size(0) || q.size(2) != k.size(2))
+    return false;
+  if (q.scalar_type() != at::kFloat || !float_or_bfloat16(k) || v.scalar_type() != k.scalar_type()) return false;
+  if (!q.is_contiguous() || !k.is_contiguous() || !v.is_contiguous() || heads <= 0 || q.size(2) % heads != 0) return false;
+  const int64_t dh = q.size(2) / heads;
+  return dh % kLanes == 0 && dh >= kLanes && dh <= 4 * kLanes;
+}
+
+at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& blocked,
+                            int64_t heads, double scale) {
+  require_cpu(kName, {&q, &k, &v, &blocked});
+  if (!masked_attention_supports(q, k, v, heads))
+    fail(kName, "q, k or v of an unsupported type, layout or size (masked_attention_supports)");
+  const int64_t batch = q.size(0), queries = q.size(1), keys = k.size(1);
+  if (blocked.defined() && (blocked.scalar_type() != at::kBool || !blocked.is_contiguous() ||
+                            blocked.sizes() != at::IntArrayRef({batch, queries, keys})))
+    fail(kName, "blocked must be a contiguous boolean B×Q×L tensor");
+  at::Tensor out = at::empty(q.sizes(), q.options());
+  if (out.numel() == 0) return out;
+  if (keys == 0) return out.fill_(std::numeric_limits<float>::quiet_NaN());  // softmax over no keys
+#if SEGKIT_MASKED_ATTENTION_AVX512
+  const Problem p{batch,
+                  queries,
+                  keys,
+                  heads,
+                  q.size(2) / heads,
+                  q.data_ptr<float>(),
+                  k.data_ptr(),
+                  v.data_ptr(),
+                  blocked.defined() ? blocked.data_ptr<bool>() : nullptr,
+                  out.data_ptr<float>(),
+                  static_cast<float>(scale)};
+  if (k.scalar_type() == at::kFloat) attend_all<float>(p);
+  else attend_all<c10::BFloat16>(p);
+#endif
+  return out;
+}
+
+}  // namespace segkit::kernels
