@@ -2,6 +2,7 @@
 
 #include <ATen/ops/gelu.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "core/cpu_features.h"
@@ -10,6 +11,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_GELU_AVX512 1
 #include "kernels/aten_path.h"
+#include "kernels/cpu/avx512_bfloat16.h"
 #include "kernels/cpu/avx512_exp.h"
 #include "kernels/cpu/avx512_mask.h"
 // GCC 12's AVX-512 headers make "undefined" vectors by self-assignment, which its own
@@ -48,16 +50,37 @@ SEGKIT_GELU_TARGET inline __attribute__((always_inline)) __m512 gelu(__m512 x) {
   return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(erf, _mm512_set1_ps(1.0f)));
 }
 
-SEGKIT_GELU_TARGET void gelu_rows(float* y, const float* bias, int64_t cols, int64_t begin, int64_t end) {
+// y = gelu(y + bias) over rows [begin, end) of `cols` elements: float32 or bfloat16 y (computed
+// in float32, rounded once), float32 bias or null.
+template <typename T>
+SEGKIT_GELU_TARGET void gelu_rows(T* y, const float* bias, int64_t cols, int64_t begin, int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
-    float* row = y + r * cols;
-    for (int64_t c = 0; c < cols; c += 16) {
-      const __mmask16 m = avx512::first_lanes(cols - c);
-      __m512 v = _mm512_maskz_loadu_ps(m, row + c);
-      if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + c));
-      _mm512_mask_storeu_ps(row + c, m, gelu(v));
+    T* row = y + r * cols;
+    int64_t c = 0;
+    for (; c + 16 <= cols; c += 16) {
+      __m512 v = avx512::load16(row + c);
+      if (bias) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + c));
+      avx512::store16(row + c, gelu(v));
     }
+    if (c == cols) continue;
+    // The row's tail through a whole vector's buffer.
+    const int64_t tail = cols - c;
+    T buffer[16] = {};
+    std::copy(row + c, row + cols, buffer);
+    __m512 v = avx512::load16(buffer);
+    if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(avx512::first_lanes(tail), bias + c));
+    avx512::store16(buffer, gelu(v));
+    std::copy(buffer, buffer + tail, row + c);
   }
+}
+
+template <typename T>
+void gelu_all(const at::Tensor& y, const float* bias) {
+  const int64_t cols = y.size(-1), rows = y.numel() / cols;
+  T* data = y.data_ptr<T>();
+  // About 64k elements per task: enough to be worth a thread.
+  torch_parallel_for(0, rows, (int64_t(1) << 16) / cols + 1,
+                     [&](int64_t begin, int64_t end) { gelu_rows<T>(data, bias, cols, begin, end); });
 }
 #endif
 
@@ -68,14 +91,12 @@ void add_bias_gelu_(const at::Tensor& y, const at::Tensor& bias) {
   const bool bias_ok = !bias.defined() || (bias.scalar_type() == at::kFloat && bias.device().is_cpu() &&
                                            bias.is_contiguous() && bias.dim() == 1 && y.dim() >= 1 &&
                                            bias.size(0) == y.size(-1));
-  if (core::cpu_has_avx512() && y.scalar_type() == at::kFloat && hand_written_path(y.device()) && y.is_contiguous() && y.dim() >= 1 &&
+  const bool type_ok = y.scalar_type() == at::kFloat || y.scalar_type() == at::kBFloat16;
+  if (core::cpu_has_avx512() && type_ok && hand_written_path(y.device()) && y.is_contiguous() && y.dim() >= 1 &&
       y.size(-1) > 0 && bias_ok) {
-    const int64_t cols = y.size(-1), rows = y.numel() / cols;
-    float* data = y.data_ptr<float>();
     const float* b = bias.defined() ? bias.data_ptr<float>() : nullptr;
-    // About 64k elements per task: enough to be worth a thread.
-    torch_parallel_for(0, rows, (int64_t(1) << 16) / cols + 1,
-                       [&](int64_t begin, int64_t end) { gelu_rows(data, b, cols, begin, end); });
+    if (y.scalar_type() == at::kFloat) gelu_all<float>(y, b);
+    else gelu_all<c10::BFloat16>(y, b);
     return;
   }
 #endif

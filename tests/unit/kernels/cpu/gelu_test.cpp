@@ -49,6 +49,20 @@ TEST(Gelu, WithoutBiasAndOnOtherTypesAndLayouts) {
   EXPECT_TRUE(at::allclose(d, at::gelu(d0)));
 }
 
+TEST(Gelu, Bfloat16IsComputedInFloat32AndRoundedOnce) {
+  // 45 columns: two whole vectors and a tail; a float32 bias added before the rounding.
+  const at::Tensor x = (at::randn({6, 45}) * 4).to(at::kBFloat16);
+  const at::Tensor bias = at::randn({45});
+  at::Tensor y = x.clone();
+  kernels::add_bias_gelu_(y, bias);
+  ASSERT_EQ(y.scalar_type(), at::kBFloat16);
+  const at::Tensor want = at::gelu(x.to(at::kFloat) + bias).to(at::kBFloat16).to(at::kFloat);
+  // The same float32 value rounded to bfloat16: equal, or one unit apart where the erf's last
+  // bits round the other way.
+  EXPECT_LE(max_difference(y.to(at::kFloat), want), 0.0f + (want.abs().max().item<float>() / 128));
+  EXPECT_GT(y.to(at::kFloat).eq(want).to(at::kFloat).mean().item<float>(), 0.95f);
+}
+
 TEST(Gelu, LinearGeluEqualsLinearThenGelu) {
   const at::Tensor x = at::randn({2, 7, 48}), w = at::randn({70, 48}) * 0.3, b = at::randn({70});
   const at::Tensor want = at::gelu(at::linear(x, w, b));
