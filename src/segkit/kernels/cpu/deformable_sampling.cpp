@@ -22,18 +22,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_SAMPLING_AVX512 1
 #define SEGKIT_SAMPLING_TARGET __attribute__((target("avx512f")))
-#include <immintrin.h>
-
-#include "kernels/cpu/avx512_bfloat16.h"
-#include "kernels/cpu/avx512_exp.h"
-// GCC 12's AVX-512 headers make "undefined" vectors by self-assignment, which its own
-// (maybe-)uninitialized checks then report; -Wpsabi notes the vector arguments of the
-// target-attributed helpers, which never cross a translation unit.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
+#include "kernels/cpu/avx512_kernel_file.h"
 #else
 #define SEGKIT_SAMPLING_AVX512 0
 #endif

@@ -17,19 +17,8 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_MASKED_ATTENTION_AVX512 1
 #define SEGKIT_MASKED_TARGET __attribute__((target("avx512f")))
-#include <immintrin.h>
-
-#include "kernels/cpu/avx512_bfloat16.h"
-#include "kernels/cpu/avx512_exp.h"
-#include "kernels/cpu/avx512_mask.h"
+#include "kernels/cpu/avx512_kernel_file.h"
 #include "kernels/cpu/avx512_row_products.h"
-// As in deformable_sampling.cpp: GCC 12's AVX-512 headers trip its uninitialized checks, and
-// -Wpsabi notes vector arguments of helpers that never cross a translation unit.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
 #else
 #define SEGKIT_MASKED_ATTENTION_AVX512 0
 #endif
@@ -58,9 +47,6 @@ static_assert(kRows == avx512::kBlockRows, "row_block_scores makes blocks of kRo
 using avx512::first_lanes;
 using avx512::load16;
 
-inline float widen(float x) { return x; }
-inline float widen(c10::BFloat16 x) { return static_cast<float>(x); }
-
 // One thread's state for a (batch item, head): the running output, maximum and sum of every
 // query; the key block's keys transposed (dh rows of `padded`) and values (rows of dh) in
 // float32; a query block and its scores, then probabilities.
@@ -87,7 +73,7 @@ SEGKIT_MASKED_TARGET void unpack_keys(const Problem& p, int64_t b, int64_t h, in
       }
     // Element by element from the source: a vector store read back a float at a time would
     // stall on store-to-load forwarding.
-    for (int64_t c = 0; c < dh; ++c) keys[c * padded + j] = widen(k[j * C + c]);
+    for (int64_t c = 0; c < dh; ++c) keys[c * padded + j] = static_cast<float>(k[j * C + c]);
     for (int64_t c = 0; c < dh; c += kLanes) _mm512_storeu_ps(s.values.data() + j * dh + c, load16(v + j * C + c));
   }
   for (int64_t c = 0; c < dh; ++c) std::fill(keys + c * padded + n, keys + (c + 1) * padded, 0.0f);

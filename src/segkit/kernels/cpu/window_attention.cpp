@@ -16,19 +16,8 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_WINDOW_ATTENTION_AVX512 1
 #define SEGKIT_WINDOW_TARGET __attribute__((target("avx512f")))
-#include <immintrin.h>
-
-#include "kernels/cpu/avx512_bfloat16.h"
-#include "kernels/cpu/avx512_exp.h"
-#include "kernels/cpu/avx512_mask.h"
+#include "kernels/cpu/avx512_kernel_file.h"
 #include "kernels/cpu/avx512_row_products.h"
-// As in deformable_sampling.cpp: GCC 12's AVX-512 headers trip its uninitialized checks, and
-// -Wpsabi notes vector arguments of helpers that never cross a translation unit.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
 #else
 #define SEGKIT_WINDOW_ATTENTION_AVX512 0
 #endif
@@ -66,9 +55,6 @@ struct Buffers {
   std::vector<float> queries, keys, values, scores;
 };
 
-inline float widen(float v) { return v; }
-inline float widen(c10::BFloat16 v) { return static_cast<float>(v); }
-
 template <typename T>
 SEGKIT_WINDOW_TARGET void unpack(const Problem& p, const T* window, int64_t padded, Buffers& b) {
   const int64_t n = p.tokens, C = p.heads * p.head_dim;
@@ -78,7 +64,7 @@ SEGKIT_WINDOW_TARGET void unpack(const Problem& p, const T* window, int64_t padd
     for (int64_t c = 0; c < C; c += kLanes) _mm512_storeu_ps(b.queries.data() + t * C + c, load16(row + c));
     // Element by element from the source: a vector store read back a float at a time would
     // stall on store-to-load forwarding.
-    for (int64_t c = 0; c < C; ++c) keys[c * padded + t] = widen(row[C + c]);
+    for (int64_t c = 0; c < C; ++c) keys[c * padded + t] = static_cast<float>(row[C + c]);
     for (int64_t c = 0; c < C; c += kLanes) _mm512_storeu_ps(b.values.data() + t * C + c, load16(row + 2 * C + c));
   }
   for (int64_t c = 0; c < C; ++c) std::fill(keys + c * padded + n, keys + (c + 1) * padded, 0.0f);
