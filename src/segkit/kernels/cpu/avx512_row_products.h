@@ -1,7 +1,8 @@
 #pragma once
-// The products of a block of four query rows with keys stored transposed (depth rows of
-// `padded` keys, a multiple of 16), in registers four vectors of keys at a time: the score step
-// of the small fused attention kernels (window_attention, masked_attention). Include only from
+// The two product steps of the small fused attention kernels (window_attention,
+// masked_attention) for a block of four query rows: their scores against keys stored transposed
+// (depth rows of `padded` keys, a multiple of 16), in registers four vectors of keys at a time,
+// and their probabilities times the values, into accumulators the caller holds. Include only from
 // x86-64 code compiled with GCC or clang; the functions carry their own instruction-set target
 // and inline into callers whose target includes AVX-512F.
 #include <immintrin.h>
@@ -46,6 +47,21 @@ SEGKIT_AVX512_PRODUCTS void row_block_scores(const float* q, int64_t q_stride, i
       case 2: row_block_products<2>(q, q_stride, depth, keys, padded, v0, scores); break;
       case 3: row_block_products<3>(q, q_stride, depth, keys, padded, v0, scores); break;
       default: row_block_products<4>(q, q_stride, depth, keys, padded, v0, scores); break;
+    }
+  }
+}
+
+// acc[r][d] += Σ_{j < n} p[r·p_stride + j] · values[j·v_stride + 16·d + lane], for r < 4 and
+// d < kDh (the head's 16·kDh dimensions).
+template <int kDh>
+SEGKIT_AVX512_PRODUCTS void row_block_values(const float* p, int64_t p_stride, const float* values, int64_t v_stride,
+                                             int64_t n, __m512 (&acc)[kBlockRows][kDh]) {
+  for (int64_t j = 0; j < n; ++j) {
+    __m512 v[kDh];
+    for (int d = 0; d < kDh; ++d) v[d] = _mm512_loadu_ps(values + j * v_stride + d * 16);
+    for (int64_t r = 0; r < kBlockRows; ++r) {
+      const __m512 pr = _mm512_set1_ps(p[r * p_stride + j]);
+      for (int d = 0; d < kDh; ++d) acc[r][d] = _mm512_fmadd_ps(pr, v[d], acc[r][d]);
     }
   }
 }

@@ -155,15 +155,7 @@ SEGKIT_MASKED_TARGET void attend_block(const Problem& p, int64_t b, int64_t h, i
   for (int64_t r = 0; r < kRows; ++r)
     for (int d = 0; d < kDh; ++d)
       acc[r][d] = _mm512_mul_ps(_mm512_loadu_ps(out + r * dh + d * kLanes), _mm512_set1_ps(rescale[r]));
-  const float* values = s.values.data();
-  for (int64_t j = 0; j < n; ++j) {
-    __m512 v[kDh];
-    for (int d = 0; d < kDh; ++d) v[d] = _mm512_loadu_ps(values + j * dh + d * kLanes);
-    for (int64_t r = 0; r < kRows; ++r) {
-      const __m512 pr = _mm512_set1_ps(scores[r * padded + j]);
-      for (int d = 0; d < kDh; ++d) acc[r][d] = _mm512_fmadd_ps(pr, v[d], acc[r][d]);
-    }
-  }
+  avx512::row_block_values<kDh>(scores, padded, s.values.data(), dh, n, acc);
   for (int64_t r = 0; r < kRows; ++r)
     for (int d = 0; d < kDh; ++d) _mm512_storeu_ps(out + r * dh + d * kLanes, acc[r][d]);
 }

@@ -117,15 +117,7 @@ SEGKIT_WINDOW_TARGET void attend_rows(const Problem& p, int64_t w, int64_t h, in
   __m512 acc[kRows][kDh];
   for (int64_t r = 0; r < kRows; ++r)
     for (int d = 0; d < kDh; ++d) acc[r][d] = _mm512_setzero_ps();
-  const float* values = b.values.data() + h * dh;
-  for (int64_t j = 0; j < n; ++j) {
-    __m512 v[kDh];
-    for (int d = 0; d < kDh; ++d) v[d] = _mm512_loadu_ps(values + j * C + d * kLanes);
-    for (int64_t r = 0; r < kRows; ++r) {
-      const __m512 pr = _mm512_set1_ps(scores[r * padded + j]);
-      for (int d = 0; d < kDh; ++d) acc[r][d] = _mm512_fmadd_ps(pr, v[d], acc[r][d]);
-    }
-  }
+  avx512::row_block_values<kDh>(scores, padded, b.values.data() + h * dh, C, n, acc);
   for (int64_t r = 0; r < rows; ++r) {
     T* dst = out + (i0 + r) * C + h * dh;
     const __m512 inverse = _mm512_set1_ps(inverse_sum[r]);
