@@ -33,20 +33,36 @@ void Linear::use_bfloat16(int64_t rows) {
     release_pages(fp32.data_ptr(), static_cast<size_t>(fp32.nbytes()));
 }
 
+void Linear::pack(int64_t rows) {
+  if (packed || !weight.defined()) return;
+  packed = kernels::PackedLinear::pack(weight, bias, rows);
+  if (!packed) return;
+  // As in use_bfloat16: the plain weights' file pages are not needed any more.
+  if (weight.device().is_cpu()) release_pages(weight.data_ptr(), static_cast<size_t>(weight.nbytes()));
+  weight = at::Tensor();
+}
+
+void Linear::prepare(at::ScalarType type, int64_t rows) {
+  if (type == at::kBFloat16) use_bfloat16(rows);
+  else pack(rows);
+}
+
 at::Tensor Linear::operator()(const at::Tensor& x) const {
   return packed ? (*packed)(x) : kernels::linear(x, weight, bias);
 }
 
+at::Tensor Linear::relu(const at::Tensor& x) const {
+  return packed ? (*packed)(x, kernels::LinearActivation::kRelu) : kernels::linear(x, weight, bias).relu_();
+}
+
 at::Tensor Linear::gelu(const at::Tensor& x) const {
-  if (!packed) return kernels::linear_gelu(x, weight, bias);
-  at::Tensor y = (*packed)(x);
-  kernels::add_bias_gelu_(y, at::Tensor());
-  return y;
+  return packed ? (*packed)(x, kernels::LinearActivation::kGelu) : kernels::linear_gelu(x, weight, bias);
 }
 
 void Linear::accumulate(const at::Tensor& y, const at::Tensor& x) const {
-  if (packed) y.add_((*packed)(x));
-  else kernels::linear_accumulate(y, x, weight, bias);
+  if (!packed) kernels::linear_accumulate(y, x, weight, bias);
+  else if (y.scalar_type() == at::kFloat) packed->accumulate(y, x);
+  else y.add_((*packed)(x));
 }
 
 LayerNorm LayerNorm::load(const WeightMap& w, const std::string& prefix, double eps) {

@@ -22,10 +22,17 @@ struct Linear {
   // Converts the weights to bfloat16 and, where oneDNN can, packs them for `rows`-row inputs
   // (kernels/cpu/packed_linear.h), dropping the plain copy.
   void use_bfloat16(int64_t rows);
+  // Packs the weights as they are (float32 on the CPU) where oneDNN can, dropping the plain
+  // copy: bias, activation and residual sum then happen inside the product.
+  void pack(int64_t rows);
+  // use_bfloat16 for bfloat16, pack for float32.
+  void prepare(at::ScalarType type, int64_t rows);
   at::Tensor operator()(const at::Tensor& x) const;
-  // gelu(this(x)): in float32 the bias and GELU take one pass after the product.
+  // relu(this(x)) and gelu(this(x)) (the exact GELU): inside the product when packed, else in
+  // one pass after it.
+  at::Tensor relu(const at::Tensor& x) const;
   at::Tensor gelu(const at::Tensor& x) const;
-  // y += this(x) (a residual connection): in float32 the product accumulates into y in place.
+  // y += this(x) (a residual connection): the product accumulates into a float32 y in place.
   void accumulate(const at::Tensor& y, const at::Tensor& x) const;
 };
 

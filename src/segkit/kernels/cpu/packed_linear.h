@@ -1,7 +1,9 @@
 #pragma once
-// bfloat16 linear layers on oneDNN's matmul primitive, with the weights reordered once into the
-// blocked layout its kernels read fastest. ATen's bfloat16 linear hands oneDNN the plain layout
-// on every call, which measured 6–12% slower per product on ViT-B's shapes.
+// Linear layers (float32 or bfloat16) on oneDNN's matmul primitive, with the weights reordered
+// once into the blocked layout its kernels read fastest, and the bias, the activation or the
+// residual sum done inside the product. ATen's bfloat16 linear hands oneDNN the plain layout on
+// every call (6-12% slower per product on ViT-B's shapes); the float32 GEMM takes no epilogue,
+// so a bias or a sum cost a pass over the output (20-30% on Mask2Former's feed-forward shapes).
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -9,18 +11,26 @@
 
 namespace segkit::kernels {
 
+// What happens to x·weightᵀ + bias before it is written.
+enum class LinearActivation { kNone, kRelu, kGelu };  // kGelu: the exact (erf) GELU
+
 class PackedLinear {
  public:
-  // weight: N×K bfloat16, bias: N bfloat16 or undefined; `rows` is the row count the layout is
-  // chosen for (other counts work too). Null where segkit is built without oneDNN or oneDNN has
-  // no fast bfloat16 kernel for this CPU: callers keep the plain weights then.
+  // weight: N×K float32 or bfloat16, bias: N of the same type or undefined; `rows` is the row
+  // count the layout is chosen for (other counts work too). Null where segkit is built without
+  // oneDNN or oneDNN has no fast kernel for this type on this CPU: callers keep the plain
+  // weights then.
   static std::shared_ptr<const PackedLinear> pack(const at::Tensor& weight, const at::Tensor& bias, int64_t rows);
   ~PackedLinear();
 
   int64_t in_features() const;
   int64_t out_features() const;
-  // x: (…, K) bfloat16 → (…, N) bfloat16: x·weightᵀ + bias, accumulated in float32.
-  at::Tensor operator()(const at::Tensor& x) const;
+  at::ScalarType type() const;
+  // x: (…, K) of the weights' type → (…, N) of that type: activation(x·weightᵀ + bias),
+  // accumulated in float32.
+  at::Tensor operator()(const at::Tensor& x, LinearActivation activation = LinearActivation::kNone) const;
+  // y += x·weightᵀ + bias, with y float32 (…, N) and x (…, K) of the weights' type.
+  void accumulate(const at::Tensor& y, const at::Tensor& x) const;
 
   struct State;
 

@@ -43,9 +43,9 @@ DeformableAttentionOutput DeformableAttention::operator()(const at::Tensor& quer
   return {output_proj_(sampled), weights};
 }
 
-void DeformableAttention::use_bfloat16(int64_t rows) {
-  for (nn::Linear* l : {&sampling_offsets_, &attention_weights_, &value_proj_, &output_proj_}) l->use_bfloat16(rows);
-  compute_ = at::kBFloat16;
+void DeformableAttention::prepare_products(at::ScalarType type, int64_t rows) {
+  for (nn::Linear* l : {&sampling_offsets_, &attention_weights_, &value_proj_, &output_proj_}) l->prepare(type, rows);
+  compute_ = type;
 }
 
 }  // namespace segkit::mask2former

@@ -32,10 +32,10 @@ class DeformableAttention {
   DeformableAttentionOutput operator()(const at::Tensor& query, const at::Tensor& states,
                                        const at::Tensor& reference_points,
                                        const std::vector<kernels::LevelShape>& levels) const;
-  // The four projections in bfloat16 (offsets within about 0.4% of their size), the value and
-  // the sampled output stored in bfloat16; the softmax, the sampling locations and the sums of
-  // the sampling stay float32.
-  void use_bfloat16(int64_t rows);
+  // The four projections packed for `type` (nn::Linear::prepare). In bfloat16 (offsets within
+  // about 0.4% of their size) the value and the sampled output are stored in bfloat16; the
+  // softmax, the sampling locations and the sums of the sampling stay float32.
+  void prepare_products(at::ScalarType type, int64_t rows);
 
  private:
   nn::Linear sampling_offsets_, attention_weights_, value_proj_, output_proj_;

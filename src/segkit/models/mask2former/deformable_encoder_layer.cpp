@@ -35,16 +35,16 @@ at::Tensor DeformableEncoderLayer::operator()(const at::Tensor& states, const at
   const at::Tensor rows = h.view({-1, h.size(2)});
   for (int64_t r = 0; r < rows.size(0); r += kFeedForwardRows) {
     const at::Tensor band = rows.narrow(0, r, std::min(kFeedForwardRows, rows.size(0) - r));
-    fc2_.accumulate(band, fc1_(band.to(compute_)).relu_());
+    fc2_.accumulate(band, fc1_.relu(band.to(compute_)));
   }
   return final_layer_norm_(h, at::kFloat);
 }
 
-void DeformableEncoderLayer::use_bfloat16(int64_t rows) {
-  self_attn_.use_bfloat16(rows);
-  fc1_.use_bfloat16(rows);
-  fc2_.use_bfloat16(rows);
-  compute_ = at::kBFloat16;
+void DeformableEncoderLayer::prepare_products(at::ScalarType type, int64_t rows) {
+  self_attn_.prepare_products(type, rows);
+  fc1_.prepare(type, rows);
+  fc2_.prepare(type, rows);
+  compute_ = type;
 }
 
 }  // namespace segkit::mask2former

@@ -26,9 +26,9 @@ class DeformableEncoderLayer {
                         const std::vector<kernels::LevelShape>& levels) const;
 
   const DeformableAttention& self_attention() const { return self_attn_; }
-  // The products in bfloat16 (DeformableAttention::use_bfloat16, the feed-forward block); the
+  // The products in `type` (DeformableAttention::prepare_products, the feed-forward block); the
   // residual stream and norms stay float32. `rows`: the token count the packing is chosen for.
-  void use_bfloat16(int64_t rows);
+  void prepare_products(at::ScalarType type, int64_t rows);
 
  private:
   DeformableAttention self_attn_;

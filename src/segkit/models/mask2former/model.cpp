@@ -41,17 +41,18 @@ mask2former::PixelDecoderConfig pixel_decoder_config(const Mask2FormerConfig& c)
   return p;
 }
 
-// Converts the products to bfloat16, their weights packed for the token counts of the
-// processor's input size (a guess for shortest-edge resizing; other counts work too).
-void use_bfloat16(const Mask2FormerConfig& c, const Mask2FormerProcessorConfig& p, mask2former::SwinBackbone& backbone,
-                  mask2former::PixelDecoder& pixel_decoder, mask2former::TransformerDecoder& transformer_decoder) {
+// Readies the products for `type` (bfloat16: converted), their weights packed for the token
+// counts of the processor's input size (a guess for shortest-edge resizing; other counts work too).
+void prepare_products(at::ScalarType type, const Mask2FormerConfig& c, const Mask2FormerProcessorConfig& p,
+                      mask2former::SwinBackbone& backbone, mask2former::PixelDecoder& pixel_decoder,
+                      mask2former::TransformerDecoder& transformer_decoder) {
   const int64_t height = p.height > 0 ? p.height : std::max(p.shortest_edge, 384);
   const int64_t width = p.width > 0 ? p.width : height * 4 / 3;
   const int64_t patch_tokens = (height / c.patch_size) * (width / c.patch_size);
-  backbone.use_bfloat16(patch_tokens);
+  backbone.prepare_products(type, patch_tokens);
   // The encoder runs over the strides 8, 16 and 32 together: 1/4 + 1/16 + 1/64 of stride 4's tokens.
-  pixel_decoder.use_bfloat16(patch_tokens * 21 / 64);
-  transformer_decoder.use_bfloat16(patch_tokens / 4);
+  pixel_decoder.prepare_products(type, patch_tokens * 21 / 64);
+  transformer_decoder.prepare_products(type, patch_tokens / 4);
 }
 
 }  // namespace
@@ -113,8 +114,8 @@ std::shared_ptr<const Mask2FormerModel> Mask2FormerModel::load(const std::string
   impl->pixel_decoder =
       mask2former::PixelDecoder::load(w, "model.pixel_level_module.decoder.", pixel_decoder_config(impl->config));
   impl->transformer_decoder = mask2former::TransformerDecoder::load(w, impl->config);
-  if (impl->precision == Precision::Bf16)
-    use_bfloat16(impl->config, impl->processor, impl->backbone, impl->pixel_decoder, impl->transformer_decoder);
+  prepare_products(impl->precision == Precision::Bf16 ? at::kBFloat16 : at::kFloat, impl->config, impl->processor,
+                   impl->backbone, impl->pixel_decoder, impl->transformer_decoder);
   impl->backing_files = std::move(loaded.backing_files);
   if (options.warn_unused) {
     std::set<std::string> unused = w.unused();

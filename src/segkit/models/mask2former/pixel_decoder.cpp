@@ -201,8 +201,9 @@ PixelDecoderOutput PixelDecoder::operator()(const std::vector<at::Tensor>& featu
   return out;
 }
 
-void PixelDecoder::use_bfloat16(int64_t tokens) {
-  for (DeformableEncoderLayer& layer : encoder_layers_) layer.use_bfloat16(tokens);
+void PixelDecoder::prepare_products(at::ScalarType type, int64_t tokens) {
+  for (DeformableEncoderLayer& layer : encoder_layers_) layer.prepare_products(type, tokens);
+  if (type != at::kBFloat16) return;
   auto convert = [](nn::Conv2d& conv) {
     conv.weight = conv.weight.to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
     if (conv.bias.defined()) conv.bias = conv.bias.to(at::kBFloat16);

@@ -54,11 +54,11 @@ class PixelDecoder {
   };
   EncoderInput encoder_input(const std::vector<at::Tensor>& features) const;
   const std::vector<DeformableEncoderLayer>& encoder_layers() const { return encoder_layers_; }
-  // The encoder's products and the convolutions in bfloat16 (but the 3×3 ones that have a
-  // float32 Winograd kernel, and the mask projection); norms, the residual stream, the
-  // deformable sampling and the outputs stay float32. `tokens`: the encoder's token count the
-  // packing is chosen for.
-  void use_bfloat16(int64_t tokens);
+  // The encoder's products packed for `type`; in bfloat16 the convolutions too (but the 3×3
+  // ones that have a float32 Winograd kernel, and the mask projection), while norms, the
+  // residual stream, the deformable sampling and the outputs stay float32. `tokens`: the
+  // encoder's token count the packing is chosen for.
+  void prepare_products(at::ScalarType type, int64_t tokens);
 
  private:
   struct ConvNorm {  // Conv2d then GroupNorm(32), the decoder's projections and FPN blocks

@@ -170,14 +170,14 @@ at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t 
   return y;
 }
 
-void SwinBackbone::use_bfloat16(int64_t tokens) {
+void SwinBackbone::prepare_products(at::ScalarType type, int64_t tokens) {
   for (SwinStage& stage : stages_) {
     for (SwinBlock& b : stage.blocks)
-      for (nn::Linear* l : {&b.qkv, &b.output, &b.fc1, &b.fc2}) l->use_bfloat16(tokens);
+      for (nn::Linear* l : {&b.qkv, &b.output, &b.fc1, &b.fc2}) l->prepare(type, tokens);
     tokens /= 4;  // patch merging halves both sides
-    if (stage.merge_norm.weight.defined()) stage.merge_reduction.use_bfloat16(tokens);
+    if (stage.merge_norm.weight.defined()) stage.merge_reduction.prepare(type, tokens);
   }
-  compute_ = at::kBFloat16;
+  compute_ = type;
 }
 
 std::vector<at::Tensor> SwinBackbone::operator()(const at::Tensor& pixel_values) const {

@@ -33,10 +33,10 @@ class SwinBackbone {
   static SwinBackbone load(const nn::WeightMap& w, const std::string& prefix, const Mask2FormerConfig& config);
   // pixel_values B × 3 × H × W (H, W multiples of 32) → 4 maps B × C·2^s × H/2^(s+2) × W/2^(s+2).
   std::vector<at::Tensor> operator()(const at::Tensor& pixel_values) const;
-  // Runs the blocks' and patch mergings' products in bfloat16 (weights converted and packed,
-  // nn::Linear::use_bfloat16); the residual stream, norms and softmax stay float32, and so do
-  // the stage outputs. `tokens` is the first stage's token count the packing is chosen for.
-  void use_bfloat16(int64_t tokens);
+  // Runs the blocks' and patch mergings' products in `type` (weights packed, converted for
+  // bfloat16: nn::Linear::prepare); the residual stream, norms and softmax stay float32, and so
+  // do the stage outputs. `tokens` is the first stage's token count the packing is chosen for.
+  void prepare_products(at::ScalarType type, int64_t tokens);
 
  private:
   // `mask` (windows × ws² × ws²) shifts the block's windows; undefined: a plain block.

@@ -205,10 +205,10 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
   return out;
 }
 
-void TransformerDecoder::use_bfloat16(int64_t tokens) {
+void TransformerDecoder::prepare_products(at::ScalarType type, int64_t tokens) {
   for (MaskedAttentionLayer& l : layers_)
-    for (nn::Linear* linear : {&l.cross_k, &l.cross_v}) linear->use_bfloat16(tokens);
-  compute_ = at::kBFloat16;
+    for (nn::Linear* linear : {&l.cross_k, &l.cross_v}) linear->prepare(type, tokens);
+  compute_ = type;
 }
 
 }  // namespace segkit::mask2former

@@ -39,9 +39,9 @@ class TransformerDecoder {
   DecoderOutput operator()(const std::vector<at::Tensor>& multi_scale, const at::Tensor& mask_features,
                            bool all_layers = false) const;
   // The key and value projections of the pixel-decoder levels (most of the decoder's products)
-  // in bfloat16; `tokens`: the finest level's token count the packing is chosen for. Attention,
-  // norms and the predictions stay float32.
-  void use_bfloat16(int64_t tokens);
+  // packed for `type`; `tokens`: the finest level's token count the packing is chosen for.
+  // Attention, norms and the predictions stay float32.
+  void prepare_products(at::ScalarType type, int64_t tokens);
 
  private:
   // The mask embedder's MLP over decoder-normed queries: B × Q × mask_feature_size.
