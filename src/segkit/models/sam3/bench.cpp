@@ -120,6 +120,7 @@ BenchResult run_bench(const BenchOptions& o, void (*log)(const std::string&)) {
     const double start = now_ms();  // once: a second load would find the file in the page cache
     model.emplace(Model::load(o.model));
     if (o.bf16) model->use_bfloat16();
+    else model->pack_float32();
     r.load_ms = now_ms() - start;
   });
   const Model& m = *model;

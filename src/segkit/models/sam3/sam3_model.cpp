@@ -237,6 +237,7 @@ std::shared_ptr<const Sam3Model> Sam3Model::load(const std::string& source, cons
     impl->precision = options.device.kind == Device::Kind::Cuda || machine_info().native_bf16 ? Precision::Bf16
                                                                                                : Precision::Fp32;
   if (impl->precision == Precision::Bf16) impl->model.use_bfloat16();
+  else impl->model.pack_float32();
   if (options.warn_unused) {
     const std::set<std::string> unused = w.unused();
     if (!unused.empty())

@@ -70,9 +70,9 @@ ViTLayer ViTLayer::load(const nn::WeightMap& w, const std::string& prefix, const
   return l;
 }
 
-void ViTLayer::use_bfloat16(int64_t tokens) {
-  for (nn::Linear* l : {&qkv, &o_proj, &fc1, &fc2}) l->use_bfloat16(tokens);
-  compute = at::kBFloat16;
+void ViTLayer::prepare_products(at::ScalarType type, int64_t tokens) {
+  for (nn::Linear* l : {&qkv, &o_proj, &fc1, &fc2}) l->prepare(type, tokens);
+  compute = type;
 }
 
 at::Tensor ViTLayer::attention(const at::Tensor& x) const {
@@ -173,9 +173,9 @@ ViTBackbone ViTBackbone::load(const nn::WeightMap& w, const std::string& prefix,
   return b;
 }
 
-void ViTBackbone::use_bfloat16() {
+void ViTBackbone::prepare_products(at::ScalarType type) {
   const int64_t tokens = int64_t(config.grid_size()) * config.grid_size();  // windows or the grid, all at once
-  for (ViTLayer& layer : layers) layer.use_bfloat16(tokens);
+  for (ViTLayer& layer : layers) layer.prepare_products(type, tokens);
 }
 
 at::Tensor ViTBackbone::embed(const at::Tensor& pixel_values) const {

@@ -22,14 +22,15 @@ struct ViTLayer {
   int64_t heads = 0;
   int64_t window = 0;  // 0: global attention over the whole grid
   AxialRope rope;
-  // The products' type: float32, or bfloat16 after use_bfloat16 (norms, RoPE, softmax and the
-  // residual sums stay float32).
+  // The products' type: float32, or bfloat16 after prepare_products (norms, RoPE, softmax and
+  // the residual sums stay float32).
   at::ScalarType compute = at::kFloat;
   bool allow_fused = true;  // false: the products and softmax even where the fused kernel runs
 
   static ViTLayer load(const nn::WeightMap& w, const std::string& prefix, const ViTConfig& config, int index);
-  // The four linear layers in bfloat16, packed for `tokens`-row inputs.
-  void use_bfloat16(int64_t tokens);
+  // The four linear layers in `type` (bfloat16: converted), packed for `tokens`-row inputs
+  // (nn::Linear::prepare).
+  void prepare_products(at::ScalarType type, int64_t tokens);
   // x: B × H × W × C → the same shape, a new tensor.
   at::Tensor operator()(const at::Tensor& x) const;
 
@@ -52,8 +53,8 @@ struct ViTBackbone {
   // `prefix` ends with a dot ("vision_encoder.backbone."). Error naming the tensor for a
   // missing one or one whose shape disagrees with the config.
   static ViTBackbone load(const nn::WeightMap& w, const std::string& prefix, const ViTConfig& config);
-  // Every layer's products in bfloat16 (ViTLayer::use_bfloat16).
-  void use_bfloat16();
+  // Every layer's products in `type`, their weights packed (ViTLayer::prepare_products).
+  void prepare_products(at::ScalarType type);
 
   // Patch embedding plus position embedding: B × grid × grid × C (before ln_pre). Error for
   // pixel values that are not B × 3 × image_size × image_size float32.
