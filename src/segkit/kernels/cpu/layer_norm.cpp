@@ -1,7 +1,12 @@
 #include "kernels/cpu/layer_norm.h"
 
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/index_select.h>
 #include <ATen/ops/layer_norm.h>
+#include <ATen/ops/where.h>
+#include <ATen/ops/zeros.h>
 
 #include <cmath>
 #include <cstdint>
@@ -9,12 +14,13 @@
 
 #include "core/cpu_features.h"
 #include "core/torch_parallel.h"
+#include "kernels/aten_path.h"
+#include "segkit/error.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_LAYER_NORM_AVX512 1
 #include <immintrin.h>
 
-#include "kernels/aten_path.h"
 #include "kernels/cpu/avx512_mask.h"
 // GCC 12's AVX-512 headers make "undefined" vectors by self-assignment, which its own
 // (maybe-)uninitialized checks then report.
@@ -40,12 +46,18 @@ SEGKIT_LN_INLINE void store(uint16_t* dst, __mmask16 m, __m512 v) {
 }
 
 // Rows [begin, end) of C elements: mean, then the variance of the deviations (both summed in
-// 16 lanes), then y = (x − mean)·rstd·weight + bias stored as Out.
+// 16 lanes), then y = (x − mean)·rstd·weight + bias stored as Out. With `gather`, output row r
+// reads x's row gather[r], or is zeros where that is negative.
 template <class Out>
 SEGKIT_LN_TARGET void normalize_rows(const float* x, const float* weight, const float* bias, float eps, int64_t C,
-                                     Out* y, int64_t begin, int64_t end) {
+                                     Out* y, int64_t begin, int64_t end, const int64_t* gather = nullptr) {
   for (int64_t r = begin; r < end; ++r) {
-    const float* row = x + r * C;
+    const int64_t source = gather ? gather[r] : r;
+    if (source < 0) {
+      for (int64_t c = 0; c < C; c += 16) store(y + r * C + c, avx512::first_lanes(C - c), _mm512_setzero_ps());
+      continue;
+    }
+    const float* row = x + source * C;
     __m512 sum = _mm512_setzero_ps();
     for (int64_t c = 0; c < C; c += 16) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(avx512::first_lanes(C - c), row + c));
     const __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(sum) / static_cast<float>(C));
@@ -99,6 +111,37 @@ at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::T
   }
 #endif
   return at::layer_norm(x, {weight.size(0)}, weight, bias, eps).to(out_type);
+}
+
+at::Tensor layer_norm_rows(const at::Tensor& x, const at::Tensor& rows, const at::Tensor& weight, const at::Tensor& bias,
+                           double eps, at::ScalarType out_type) {
+  if (!x.defined() || x.dim() != 2 || !rows.defined() || rows.dim() != 1 || rows.scalar_type() != at::kLong)
+    fail("layer_norm_rows", "x must be N × C and rows a vector of int64 row indices");
+  const int64_t C = x.size(1);
+#if SEGKIT_LAYER_NORM_AVX512
+  if (C > 0 && cpu_has(out_type) && x.scalar_type() == at::kFloat && hand_written_path({&x, &rows}) &&
+      x.is_contiguous() && is_float_vector(weight, C) && is_float_vector(bias, C)) {
+    const at::Tensor index = rows.contiguous();
+    const int64_t* gather = index.data_ptr<int64_t>();
+    const int64_t M = index.numel(), N = x.size(0);
+    for (int64_t i = 0; i < M; ++i)
+      if (gather[i] >= N) fail("layer_norm_rows", "row " + std::to_string(gather[i]) + " of " + std::to_string(N));
+    at::Tensor y = at::empty({M, C}, x.options().dtype(out_type));
+    const float* px = x.data_ptr<float>();
+    const float* pw = weight.data_ptr<float>();
+    const float* pb = bias.data_ptr<float>();
+    const float e = static_cast<float>(eps);
+    torch_parallel_for(0, M, (int64_t(1) << 14) / C + 1, [&](int64_t begin, int64_t end) {
+      if (out_type == at::kFloat) normalize_rows(px, pw, pb, e, C, y.data_ptr<float>(), begin, end, gather);
+      else normalize_rows(px, pw, pb, e, C, reinterpret_cast<uint16_t*>(y.data_ptr()), begin, end, gather);
+    });
+    return y;
+  }
+#endif
+  // ATen: the normed rows with a row of zeros after them, where the negative indices point.
+  const at::Tensor normed = at::layer_norm(x, {C}, weight, bias, eps);
+  const at::Tensor padded = at::cat({normed, at::zeros({1, C}, normed.options())});
+  return padded.index_select(0, at::where(rows >= 0, rows, x.size(0))).to(out_type);
 }
 
 }  // namespace segkit::kernels

@@ -11,4 +11,10 @@ namespace segkit::kernels {
 at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps,
                       at::ScalarType out_type);
 
+// The same over rows of x (N × C, contiguous float32) picked by `rows` (M int64 on x's device):
+// out[i] = layer_norm(x[rows[i]]), a row of zeros where rows[i] < 0. M × C of out_type, the
+// gather and the norm in one pass (Swin's padded, shifted windows).
+at::Tensor layer_norm_rows(const at::Tensor& x, const at::Tensor& rows, const at::Tensor& weight, const at::Tensor& bias,
+                           double eps, at::ScalarType out_type);
+
 }  // namespace segkit::kernels

@@ -5,12 +5,10 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/mm.h>
-#include <ATen/ops/relu.h>
-#include <ATen/ops/upsample_bilinear2d.h>
-#include <c10/util/Optional.h>
 
-#include <array>
 
+#include "kernels/cpu/add_upsampled_bilinear.h"
+#include "kernels/cpu/group_norm.h"
 #include "kernels/cpu/matmul.h"
 #include "models/device.h"
 #include "models/mask2former/position_embedding.h"
@@ -53,6 +51,10 @@ at::Tensor convolve(const nn::Conv2d& conv, const at::Tensor& x) {
   return y.view({batch, out_channels, height, width});
 }
 
+bool pointwise(const nn::Conv2d& conv) {
+  return conv.weight.size(2) == 1 && conv.weight.size(3) == 1 && conv.stride == 1 && conv.padding == 0;
+}
+
 // A 1×1 convolution (no stride, no padding) whose output is channels-last, from a map in any
 // layout: per image one product pixels × C_in · C_in × C_out, reading the map in place.
 at::Tensor convolve_to_channels_last(const nn::Conv2d& conv, const at::Tensor& x) {
@@ -76,8 +78,12 @@ at::Tensor convolve_to_channels_last(const nn::Conv2d& conv, const at::Tensor& x
 
 }  // namespace
 
-at::Tensor PixelDecoder::ConvNorm::operator()(const at::Tensor& x) const {
-  return norm(winograd && winograd->supports(x) ? (*winograd)(x) : convolve(conv, x));
+at::Tensor PixelDecoder::ConvNorm::operator()(const at::Tensor& x, bool relu) const {
+  const at::Tensor y = winograd && winograd->supports(x) ? (*winograd)(x)
+                       : pointwise(conv)                 ? convolve_to_channels_last(conv, x)
+                                                         : convolve(conv, x);
+  kernels::group_norm_(y, norm.groups, norm.weight, norm.bias, norm.eps, relu);
+  return y;
 }
 
 PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefix, const PixelDecoderConfig& c) {
@@ -147,7 +153,7 @@ PixelDecoder::EncoderInput PixelDecoder::encoder_input(const std::vector<at::Ten
   std::vector<at::Tensor> flat, position;
   std::vector<float> reference;
   for (int l = 0; l < config_.levels; ++l) {
-    const at::Tensor projected = input_projections_[l](features[stages - 1 - l]);
+    const at::Tensor projected = input_projections_[l](features[stages - 1 - l], /*relu=*/false);
     const int64_t height = projected.size(2), width = projected.size(3);
     in.projections.push_back(projected);
     in.levels.push_back({height, width});
@@ -188,14 +194,13 @@ PixelDecoderOutput PixelDecoder::operator()(const std::vector<at::Tensor>& featu
 
   // FPN: each finer stage, coarsest first, adds its lateral projection to the bilinearly
   // upsampled map so far (transformers' comment says nearest, its code is bilinear). Its maps
-  // are channels-last, as its 3×3 convolutions want them (and the norms, the upsampling and the
-  // sums run fastest on them); the mask projection reads the last in place.
+  // are channels-last, as its 3×3 convolutions want them (and the norms and the upsampling
+  // run in place on them); the mask projection reads the last in place.
   at::Tensor y = out.multi_scale.back().contiguous(at::MemoryFormat::ChannelsLast);
   for (int i = fpn_levels_ - 1; i >= 0; --i) {
-    at::Tensor lateral = adapters_[i].norm(convolve_to_channels_last(adapters_[i].conv, features[i]));
-    const std::array<int64_t, 2> size{lateral.size(2), lateral.size(3)};
-    lateral.add_(at::upsample_bilinear2d(y, size, /*align_corners=*/false, c10::nullopt, c10::nullopt));
-    y = fpn_layers_[i](lateral).relu_();
+    const at::Tensor lateral = adapters_[i](features[i], /*relu=*/false);
+    kernels::add_upsampled_bilinear_(lateral, y);
+    y = fpn_layers_[i](lateral, /*relu=*/true);
   }
   out.mask_features = convolve(mask_projection_, y);
   return out;

@@ -67,7 +67,9 @@ class PixelDecoder {
     // The FPN's 3×3 convolutions in float32, in both precisions, where oneDNN has a Winograd
     // kernel (else null).
     std::shared_ptr<const kernels::WinogradConv3x3> winograd;
-    at::Tensor operator()(const at::Tensor& x) const;
+    // A new float32 map, channels-last where the convolution writes it so (Winograd's, the 1×1
+    // ones): normalized in place, then clamped with `relu`.
+    at::Tensor operator()(const at::Tensor& x, bool relu) const;
   };
 
   void check_features(const std::vector<at::Tensor>& features) const;

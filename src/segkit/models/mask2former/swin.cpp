@@ -5,7 +5,6 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/index_select.h>
 #include <ATen/ops/matmul.h>
-#include <ATen/ops/roll.h>
 #include <ATen/ops/zeros.h>
 #include <c10/util/Optional.h>
 
@@ -14,7 +13,9 @@
 
 #include "kernels/aten_attention.h"
 #include "kernels/aten_path.h"
+#include "kernels/cpu/add_rows.h"
 #include "kernels/cpu/attention_softmax.h"
+#include "kernels/cpu/layer_norm.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/window_attention.h"
 #include "models/device.h"
@@ -52,6 +53,24 @@ at::Tensor shift_mask(int64_t hp, int64_t wp, int64_t ws, int64_t shift) {
         for (int64_t j = 0; j < n; ++j) mw[i * n + j] = label[i] == label[j] ? 0.0f : -100.0f;
     }
   return mask;
+}
+
+// The row of the B·H·W tokens each window position reads: windows row-major per image, tokens
+// row-major inside, over the map padded to whole windows and rolled by −shift (position p
+// reads (p + shift) mod the padded size); −1 where that is padding.
+at::Tensor window_token_rows(int64_t batch, int64_t height, int64_t width, int64_t ws, int64_t shift) {
+  const int64_t hp = (height + ws - 1) / ws * ws, wp = (width + ws - 1) / ws * ws;
+  at::Tensor rows = at::empty({batch * hp * wp}, at::kLong);
+  int64_t* p = rows.data_ptr<int64_t>();
+  for (int64_t image = 0; image < batch; ++image)
+    for (int64_t wy = 0; wy < hp; wy += ws)
+      for (int64_t wx = 0; wx < wp; wx += ws)
+        for (int64_t ty = 0; ty < ws; ++ty)
+          for (int64_t tx = 0; tx < ws; ++tx) {
+            const int64_t y = (wy + ty + shift) % hp, xx = (wx + tx + shift) % wp;
+            *p++ = y < height && xx < width ? (image * height + y) * width + xx : -1;
+          }
+  return rows;
 }
 
 }  // namespace
@@ -99,26 +118,27 @@ SwinBackbone SwinBackbone::load(const nn::WeightMap& w, const std::string& prefi
   return s;
 }
 
-at::Tensor SwinBackbone::window_attention(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width,
-                                          const at::Tensor& mask) const {
+void SwinBackbone::add_window_attention_(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width,
+                                         const at::Tensor& mask) const {
   const int64_t batch = x.size(0), channels = x.size(2), ws = window_, shift = mask.defined() ? ws / 2 : 0;
   const int64_t hp = (height + ws - 1) / ws * ws, wp = (width + ws - 1) / ws * ws;
-  at::Tensor h = b.norm_before(x, compute_).view({batch, height, width, channels});
-  // Padding comes after the norm, so padded tokens are zeros (and take part in attention).
-  if (hp != height || wp != width) h = at::constant_pad_nd(h, {0, 0, 0, wp - width, 0, hp - height});
-  if (shift) h = at::roll(h, {-shift, -shift}, {1, 2});
   const int64_t nh = hp / ws, nw = wp / ws, n = ws * ws, heads = b.heads, dh = channels / heads;
   const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  const at::Tensor tokens = x.view({-1, channels});
+  // The token each window position reads (made on the host, used where x is).
+  const at::Tensor sources = models::to_device(window_token_rows(batch, height, width, ws, shift), x.device());
   // A band of window rows at a time, so that q/k/v, scores and probabilities stay small (all
   // windows of the first stage at 800×1216 at once: 270 MB).
   const int64_t band_rows = std::max<int64_t>(1, kAttentionTokens / (n * nw));
-  at::Tensor attended;
   for (int64_t image = 0; image < batch; ++image)
     for (int64_t r0 = 0; r0 < nh; r0 += band_rows) {
       const int64_t rows = std::min(band_rows, nh - r0);
-      // rows × ws × nw × ws × C → (rows·nw) × ws² × C, windows row-major, tokens row-major inside.
-      const at::Tensor windows =
-          h[image].narrow(0, r0 * ws, rows * ws).view({rows, ws, nw, ws, channels}).permute({0, 2, 1, 3, 4}).reshape({-1, n, channels});
+      const at::Tensor band = sources.narrow(0, (image * nh + r0) * nw * n, rows * nw * n);
+      // (rows·nw) × ws² × C, windows row-major, tokens row-major inside: the tokens normed and
+      // gathered in one pass, padding zeros (transformers pads after the norm).
+      const at::Tensor windows = kernels::layer_norm_rows(tokens, band, b.norm_before.weight, b.norm_before.bias,
+                                                          b.norm_before.eps, compute_)
+                                     .view({-1, n, channels});
       // (windows) × n × 3C: q, k and v of each head side by side.
       const at::Tensor qkv = b.qkv(windows).view({-1, n, 3, heads, dh});
       // windows × n × C, heads side by side.
@@ -146,28 +166,21 @@ at::Tensor SwinBackbone::window_attention(const SwinBlock& b, const at::Tensor& 
         }
         heads_out = heads_out.transpose(1, 2).reshape({-1, n, channels});
       }
-      const at::Tensor projected = b.output(heads_out);
-      if (!attended.defined()) attended = at::empty({batch, hp, wp, channels}, projected.options());
-      attended[image].narrow(0, r0 * ws, rows * ws).view({rows, ws, nw, ws, channels})
-          .copy_(projected.view({rows, nw, ws, ws, channels}).permute({0, 2, 1, 3, 4}));
+      // Back to the tokens they came from (the shift undone, the padding dropped), added to x.
+      kernels::add_rows_(tokens, band, b.output(heads_out).view({-1, channels}));
     }
-  if (shift) attended = at::roll(attended, {shift, shift}, {1, 2});
-  if (hp != height || wp != width) attended = attended.slice(1, 0, height).slice(2, 0, width);
-  return attended.reshape({batch, height * width, channels});
 }
 
-at::Tensor SwinBackbone::block(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width,
-                               const at::Tensor& mask) const {
-  // The attention's temporaries (windows, q/k/v, scores) are freed before the MLP's.
-  at::Tensor y = x + window_attention(b, x, height, width, mask);
-  // y += mlp(y), bias and GELU fused, a band of rows at a time: the hidden layer (4C wide) never
+void SwinBackbone::block_(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width,
+                          const at::Tensor& mask) const {
+  add_window_attention_(b, x, height, width, mask);
+  // x += mlp(x), bias and GELU fused, a band of rows at a time: the hidden layer (4C wide) never
   // exists whole (93 MB in the first stage at 800×1216).
-  const at::Tensor rows = y.view({-1, y.size(2)});
+  const at::Tensor rows = x.view({-1, x.size(2)});
   for (int64_t r = 0; r < rows.size(0); r += kMlpRows) {
     const at::Tensor band = rows.narrow(0, r, std::min(kMlpRows, rows.size(0) - r));
     b.fc2.accumulate(band, b.fc1.gelu(b.norm_after(band, compute_)));
   }
-  return y;
 }
 
 void SwinBackbone::prepare_products(at::ScalarType type, int64_t tokens) {
@@ -187,14 +200,15 @@ std::vector<at::Tensor> SwinBackbone::operator()(const at::Tensor& pixel_values)
   at::Tensor e = patch_embed_(input);
   const int64_t batch = e.size(0);
   int64_t height = e.size(2), width = e.size(3), channels = e.size(1);
-  at::Tensor x = embed_norm_(e.flatten(2).transpose(1, 2));
+  // The residual stream, updated in place by the blocks.
+  at::Tensor x = embed_norm_(e.flatten(2).transpose(1, 2)).contiguous();
   std::vector<at::Tensor> features;
   for (const SwinStage& stage : stages_) {
     // Odd blocks shift their windows; their mask depends only on the stage's padded size.
     const int64_t hp = (height + window_ - 1) / window_ * window_, wp = (width + window_ - 1) / window_ * window_;
     const at::Tensor mask =
         stage.blocks.size() > 1 ? models::to_device(shift_mask(hp, wp, window_, window_ / 2), x.device()) : at::Tensor();
-    for (size_t i = 0; i < stage.blocks.size(); ++i) x = block(stage.blocks[i], x, height, width, i % 2 ? mask : at::Tensor());
+    for (size_t i = 0; i < stage.blocks.size(); ++i) block_(stage.blocks[i], x, height, width, i % 2 ? mask : at::Tensor());
     features.push_back(stage.output_norm(x).view({batch, height, width, channels}).permute({0, 3, 1, 2}).contiguous());
     if (!stage.merge_norm.weight.defined()) break;
     at::Tensor m = x.view({batch, height, width, channels});
@@ -205,7 +219,9 @@ std::vector<at::Tensor> SwinBackbone::operator()(const at::Tensor& pixel_values)
                 -1);
     height = (height + 1) / 2;
     width = (width + 1) / 2;
-    x = stage.merge_reduction(stage.merge_norm(m.reshape({batch, height * width, 4 * channels}), compute_)).to(at::kFloat);
+    x = stage.merge_reduction(stage.merge_norm(m.reshape({batch, height * width, 4 * channels}), compute_))
+            .to(at::kFloat)
+            .contiguous();
     channels *= 2;
   }
   return features;

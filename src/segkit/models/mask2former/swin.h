@@ -39,11 +39,12 @@ class SwinBackbone {
   void prepare_products(at::ScalarType type, int64_t tokens);
 
  private:
-  // `mask` (windows × ws² × ws²) shifts the block's windows; undefined: a plain block.
-  at::Tensor block(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width, const at::Tensor& mask) const;
-  // The block's shifted-window attention of x, before the residual sum (B × H·W × C).
-  at::Tensor window_attention(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width,
-                              const at::Tensor& mask) const;
+  // x (B × H·W × C float32, contiguous) through the block, in place. `mask`
+  // (windows × ws² × ws²) shifts the block's windows; undefined: a plain block.
+  void block_(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width, const at::Tensor& mask) const;
+  // x += the block's shifted-window attention of x.
+  void add_window_attention_(const SwinBlock& b, const at::Tensor& x, int64_t height, int64_t width,
+                             const at::Tensor& mask) const;
 
   nn::Conv2d patch_embed_;
   nn::LayerNorm embed_norm_;

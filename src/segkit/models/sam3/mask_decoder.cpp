@@ -2,7 +2,7 @@
 
 #include <ATen/ATen.h>
 
-#include "kernels/cpu/group_norm_relu.h"
+#include "kernels/cpu/group_norm.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/upsample_phases.h"
 #include "nn/checked_layers.h"
@@ -173,7 +173,7 @@ MaskDecoderOutput MaskDecoder::forward(const at::Tensor& queries, const std::vec
     if (!skip_terms.empty()) {
       // Float32 and channels-last from the phases' kernel: normalized and clamped in place.
       p = convolve_upsampled(p, k, skip_terms[k]);
-      kernels::group_norm_relu_(p, norm.groups, norm.weight, norm.bias, norm.eps);
+      kernels::group_norm_(p, norm.groups, norm.weight, norm.bias, norm.eps, /*relu=*/true);
     } else {
       const at::Tensor& skip = levels[levels.size() - 2 - k];
       const nn::Conv2d& conv = convs_[k];

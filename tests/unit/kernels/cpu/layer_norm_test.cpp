@@ -7,6 +7,7 @@
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/randn.h>
+#include <ATen/ops/tensor.h>
 
 #include "kernels/cpu/layer_norm.h"
 
@@ -49,4 +50,24 @@ TEST(LayerNorm, FallsBackForOtherLayoutsAndTypes) {
   const at::Tensor got = kernels::layer_norm(d, w.to(at::kDouble), b.to(at::kDouble), 1e-6, at::kDouble);
   EXPECT_EQ(got.scalar_type(), at::kDouble);
   EXPECT_TRUE(at::allclose(got, reference(d, w.to(at::kDouble), b.to(at::kDouble), at::kDouble)));
+}
+
+TEST(LayerNorm, RowsGatherTheirSourceRowsAndZerosForNegativeIndices) {
+  const at::Tensor x = at::randn({6, 40}) * 3 + 50, w = at::randn({40}), b = at::randn({40});
+  const at::Tensor rows = at::tensor(std::vector<int64_t>{4, -1, 0, 5, -1, 2, 2});
+  const at::Tensor normed = reference(x, w, b, at::kFloat);
+  for (at::ScalarType type : {at::kFloat, at::kBFloat16}) {
+    SCOPED_TRACE(c10::toString(type));
+    const at::Tensor got = kernels::layer_norm_rows(x, rows, w, b, 1e-6, type);
+    ASSERT_EQ(got.sizes(), (std::vector<int64_t>{7, 40}));
+    EXPECT_EQ(got.scalar_type(), type);
+    const double tolerance = type == at::kFloat ? 1e-4 : 3e-2;
+    for (int64_t i = 0; i < 7; ++i) {
+      const int64_t source = rows[i].item<int64_t>();
+      if (source < 0) EXPECT_EQ(got[i].abs().sum().item<float>(), 0.0f) << "row " << i;
+      else EXPECT_LT(max_difference(got[i], normed[source]), tolerance) << "row " << i;
+    }
+  }
+  EXPECT_ANY_THROW(kernels::layer_norm_rows(x, at::tensor(std::vector<int64_t>{6}), w, b, 1e-6, at::kFloat));
+  EXPECT_ANY_THROW(kernels::layer_norm_rows(x.view({2, 3, 40}), rows, w, b, 1e-6, at::kFloat));
 }

@@ -1,4 +1,4 @@
-#include "kernels/cpu/group_norm_relu.h"
+#include "kernels/cpu/group_norm.h"
 
 #include <ATen/ATen.h>
 
@@ -14,18 +14,19 @@ namespace segkit::kernels {
 
 namespace {
 
-constexpr const char* kName = "group_norm_relu";
+constexpr const char* kName = "group_norm";
 
 }  // namespace
 
-void group_norm_relu_(const at::Tensor& x, int64_t groups, const at::Tensor& weight, const at::Tensor& bias,
-                      double eps) {
+void group_norm_(const at::Tensor& x, int64_t groups, const at::Tensor& weight, const at::Tensor& bias, double eps,
+                 bool relu) {
   if (!x.defined() || x.dim() != 4 || groups <= 0 || x.size(1) % groups != 0 || weight.numel() != x.size(1) ||
       bias.numel() != x.size(1))
     fail(kName, "x must be B × C × H × W with C a multiple of the groups, and weight and bias C values");
   if (!hand_written_path({&x, &weight, &bias}) || x.scalar_type() != at::kFloat ||
       !x.is_contiguous(at::MemoryFormat::ChannelsLast)) {
-    x.copy_(at::relu(at::group_norm(x, groups, weight, bias, eps)));
+    const at::Tensor y = at::group_norm(x, groups, weight, bias, eps);
+    x.copy_(relu ? at::relu(y) : y);
     return;
   }
   const int64_t batch = x.size(0), c = x.size(1), height = x.size(2), width = x.size(3), per_group = c / groups;
@@ -55,7 +56,7 @@ void group_norm_relu_(const at::Tensor& x, int64_t groups, const at::Tensor& wei
       }
     }
   });
-  // Per image and channel: value · scale + shift.
+  // Per image and channel: value · scale + shift (clamped at 0 for the ReLU).
   std::vector<float> scale(static_cast<size_t>(batch * c)), shift(static_cast<size_t>(batch * c));
   const double count = static_cast<double>(height * width * per_group);
   for (int64_t n = 0; n < batch; ++n)
@@ -78,7 +79,10 @@ void group_norm_relu_(const at::Tensor& x, int64_t groups, const at::Tensor& wei
       const float* sh = shift.data() + (row / height) * c;
       float* p = data + row * width * c;
       for (int64_t s = 0; s < width; ++s, p += c)
-        for (int64_t k = 0; k < c; ++k) p[k] = std::max(p[k] * sc[k] + sh[k], 0.0f);
+        if (relu)
+          for (int64_t k = 0; k < c; ++k) p[k] = std::max(p[k] * sc[k] + sh[k], 0.0f);
+        else
+          for (int64_t k = 0; k < c; ++k) p[k] = p[k] * sc[k] + sh[k];
     }
   });
 }

@@ -1,0 +1,61 @@
+// kernels/cpu/group_norm: in place, against at::group_norm (and at::relu), on channels-last maps
+// (the kernel) and any other layout (ATen's ops), the same values for any thread count.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include "kernels/cpu/group_norm.h"
+#include "segkit/error.h"
+
+using namespace segkit;
+
+namespace {
+
+struct Case {
+  at::Tensor x, weight, bias;
+};
+
+Case make_case() {
+  // An offset mean and a wide range, so that the variance is not the trivial part.
+  return {at::randn({2, 24, 7, 9}) * 3 + 5, at::randn({24}), at::randn({24})};
+}
+
+}  // namespace
+
+TEST(GroupNorm, MatchesATenInPlaceWithAndWithoutTheRelu) {
+  const Case c = make_case();
+  const at::Tensor normed = at::group_norm(c.x, 6, c.weight, c.bias, 1e-5);
+  EXPECT_GT(normed.lt(0).sum().item<int64_t>(), 0);  // so the clamp has something to do
+  for (bool relu : {false, true}) {
+    const at::Tensor want = relu ? at::relu(normed) : normed;
+    at::Tensor cl = c.x.contiguous(at::MemoryFormat::ChannelsLast).clone(at::MemoryFormat::ChannelsLast);
+    const void* data = cl.data_ptr();
+    kernels::group_norm_(cl, 6, c.weight, c.bias, 1e-5, relu);
+    EXPECT_EQ(cl.data_ptr(), data);
+    EXPECT_TRUE(at::allclose(cl, want, 1e-5, 1e-5)) << "relu " << relu;
+    at::Tensor plain = c.x.clone();  // contiguous: ATen's ops, copied back
+    kernels::group_norm_(plain, 6, c.weight, c.bias, 1e-5, relu);
+    EXPECT_TRUE(at::allclose(plain, want, 1e-5, 1e-5)) << "relu " << relu;
+  }
+}
+
+TEST(GroupNorm, TheSameForAnyThreadCount) {
+  const Case c = make_case();
+  const int threads = at::get_num_threads();
+  at::Tensor one = c.x.contiguous(at::MemoryFormat::ChannelsLast).clone(at::MemoryFormat::ChannelsLast);
+  at::Tensor many = one.clone(at::MemoryFormat::ChannelsLast);
+  at::set_num_threads(1);
+  kernels::group_norm_(one, 4, c.weight, c.bias, 1e-5, true);
+  at::set_num_threads(std::max(threads, 2));
+  kernels::group_norm_(many, 4, c.weight, c.bias, 1e-5, true);
+  at::set_num_threads(threads);
+  EXPECT_TRUE(at::equal(one, many));
+}
+
+TEST(GroupNorm, RefusesGroupsThatDoNotDivideTheChannels) {
+  const Case c = make_case();
+  at::Tensor x = c.x.contiguous(at::MemoryFormat::ChannelsLast);
+  EXPECT_THROW(kernels::group_norm_(x, 5, c.weight, c.bias, 1e-5, false), Error);
+  EXPECT_THROW(kernels::group_norm_(x, 6, c.weight.slice(0, 0, 12), c.bias, 1e-5, false), Error);
+}
