@@ -209,7 +209,8 @@ std::vector<at::Tensor> SwinBackbone::operator()(const at::Tensor& pixel_values)
     const at::Tensor mask =
         stage.blocks.size() > 1 ? models::to_device(shift_mask(hp, wp, window_, window_ / 2), x.device()) : at::Tensor();
     for (size_t i = 0; i < stage.blocks.size(); ++i) block_(stage.blocks[i], x, height, width, i % 2 ? mask : at::Tensor());
-    features.push_back(stage.output_norm(x).view({batch, height, width, channels}).permute({0, 3, 1, 2}).contiguous());
+    // Channels-last, as the norm writes it: the pixel decoder's 1×1 convolutions read it in place.
+    features.push_back(stage.output_norm(x, at::kFloat).view({batch, height, width, channels}).permute({0, 3, 1, 2}));
     if (!stage.merge_norm.weight.defined()) break;
     at::Tensor m = x.view({batch, height, width, channels});
     if (height % 2 || width % 2) m = at::constant_pad_nd(m, {0, 0, 0, width % 2, 0, height % 2});

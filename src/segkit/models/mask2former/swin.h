@@ -31,7 +31,8 @@ class SwinBackbone {
  public:
   // `prefix` ends with a dot: "model.pixel_level_module.encoder.".
   static SwinBackbone load(const nn::WeightMap& w, const std::string& prefix, const Mask2FormerConfig& config);
-  // pixel_values B × 3 × H × W (H, W multiples of 32) → 4 maps B × C·2^s × H/2^(s+2) × W/2^(s+2).
+  // pixel_values B × 3 × H × W (H, W multiples of 32) → 4 maps B × C·2^s × H/2^(s+2) × W/2^(s+2),
+  // float32 channels-last.
   std::vector<at::Tensor> operator()(const at::Tensor& pixel_values) const;
   // Runs the blocks' and patch mergings' products in `type` (weights packed, converted for
   // bfloat16: nn::Linear::prepare); the residual stream, norms and softmax stay float32, and so
