@@ -50,8 +50,7 @@ void prepare_products(at::ScalarType type, const Mask2FormerConfig& c, const Mas
   const int64_t width = p.width > 0 ? p.width : height * 4 / 3;
   const int64_t patch_tokens = (height / c.patch_size) * (width / c.patch_size);
   backbone.prepare_products(type, patch_tokens);
-  // The encoder runs over the strides 8, 16 and 32 together: 1/4 + 1/16 + 1/64 of stride 4's tokens.
-  pixel_decoder.prepare_products(type, patch_tokens * 21 / 64);
+  pixel_decoder.prepare_products(type, patch_tokens);
   transformer_decoder.prepare_products(type, patch_tokens / 4);
 }
 

@@ -129,7 +129,9 @@ PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefi
     // The layout its channels-last input wants (no reorder per call).
     p.fpn_layers_.back().conv.weight = p.fpn_layers_.back().conv.weight.contiguous(at::MemoryFormat::ChannelsLast);
   }
-  p.mask_projection_ = load_conv2d(w, prefix + "mask_projection", d, c.mask_feature_size, 1, true);
+  const nn::Conv2d projection = load_conv2d(w, prefix + "mask_projection", d, c.mask_feature_size, 1, true);
+  p.mask_projection_.weight = projection.weight.view({c.mask_feature_size, d});
+  p.mask_projection_.bias = projection.bias;
   return p;
 }
 
@@ -187,8 +189,9 @@ PixelDecoderOutput PixelDecoder::operator()(const std::vector<at::Tensor>& featu
   int64_t start = 0;
   for (const kernels::LevelShape& s : in.levels) {
     const int64_t size = s.height * s.width;
-    out.multi_scale.push_back(
-        states.slice(1, start, start + size).transpose(1, 2).reshape({batch, -1, s.height, s.width}).contiguous());
+    // B × d × h × w views of the states, channels-last: the decoder reads them as tokens again.
+    const at::Tensor level = states.slice(1, start, start + size);
+    out.multi_scale.push_back(level.view({batch, s.height, s.width, -1}).permute({0, 3, 1, 2}));
     start += size;
   }
 
@@ -202,12 +205,19 @@ PixelDecoderOutput PixelDecoder::operator()(const std::vector<at::Tensor>& featu
     kernels::add_upsampled_bilinear_(lateral, y);
     y = fpn_layers_[i](lateral, /*relu=*/true);
   }
-  out.mask_features = convolve(mask_projection_, y);
+  // The mask projection over the map's pixels as rows (a view of the channels-last map), its
+  // output channels-last too: the decoder reads it in place.
+  const int64_t batch_size = y.size(0), height = y.size(2), width = y.size(3);
+  out.mask_features = mask_projection_(y.permute({0, 2, 3, 1}).reshape({-1, y.size(1)}))
+                          .view({batch_size, height, width, -1})
+                          .permute({0, 3, 1, 2});
   return out;
 }
 
 void PixelDecoder::prepare_products(at::ScalarType type, int64_t tokens) {
-  for (DeformableEncoderLayer& layer : encoder_layers_) layer.prepare_products(type, tokens);
+  // The encoder runs over the strides 8, 16 and 32 together: 1/4 + 1/16 + 1/64 of stride 4's tokens.
+  for (DeformableEncoderLayer& layer : encoder_layers_) layer.prepare_products(type, tokens * 21 / 64);
+  mask_projection_.pack(tokens);
   if (type != at::kBFloat16) return;
   auto convert = [](nn::Conv2d& conv) {
     conv.weight = conv.weight.to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);

@@ -169,9 +169,12 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
   // attention mask. Bilinear resizing is linear per channel, so resizing the mask features once
   // per level and multiplying by the embedding gives the same logits without the full-size
   // product for every layer (a tenth of the model's work at 800×1216).
+  // One layout (the pixel decoder's, channels-last) whatever the caller's, so that a staged run
+  // and a whole forward agree to the bit (ATen's resize sums in another order per layout).
+  const at::Tensor features = mask_features.contiguous(at::MemoryFormat::ChannelsLast);
   std::vector<at::Tensor> level_features(kLevels);
   for (int l = 0; l < kLevels; ++l)
-    level_features[l] = at::upsample_bilinear2d(mask_features, {sizes[l][0], sizes[l][1]}, false);
+    level_features[l] = at::upsample_bilinear2d(features, {sizes[l][0], sizes[l][1]}, false);
   at::Tensor hidden = query_features_.unsqueeze(0).expand({batch, -1, -1}).contiguous();
   const at::Tensor query_pos = query_position_.unsqueeze(0);
   DecoderOutput out;
@@ -181,7 +184,7 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
   auto predict = [&](bool keep) {
     const at::Tensor normed = decoder_norm_(hidden);
     const at::Tensor embedding = mask_embedding(normed);
-    if (keep) out.predictions.push_back({class_predictor_(normed), mask_logits_of(embedding, mask_features)});
+    if (keep) out.predictions.push_back({class_predictor_(normed), mask_logits_of(embedding, features)});
     return embedding;
   };
   at::Tensor embedding = predict(all_layers || layers_.empty());
