@@ -3,7 +3,6 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/relu.h>
-#include <ATen/ops/sigmoid.h>
 #include <ATen/ops/upsample_bilinear2d.h>
 #include <ATen/ops/zeros.h>
 
@@ -16,6 +15,7 @@
 #include "kernels/aten_attention.h"
 #include "kernels/aten_path.h"
 #include "kernels/cpu/attention_softmax.h"
+#include "kernels/cpu/blocked_keys.h"
 #include "kernels/cpu/masked_attention.h"
 #include "kernels/cpu/matmul.h"
 #include "models/device.h"
@@ -50,7 +50,7 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
   if (!kernels::hand_written_path({&q})) {
     // Off the CPU: all heads in one attention call, the blocked pairs as −∞ in its additive bias
-    // (B × 1 × L × N, every head alike). No row is blocked everywhere (attention_mask).
+    // (B × 1 × L × N, every head alike). No row is blocked everywhere (kernels::blocked_keys).
     if (!blocked.defined()) return kernels::aten_attention(q, k, v, at::Tensor(), scale);
     const at::Tensor bias = at::zeros(blocked.sizes(), q.options())
                                 .masked_fill_(blocked, -std::numeric_limits<float>::infinity())
@@ -143,14 +143,6 @@ at::Tensor mask_logits_of(const at::Tensor& embedding, const at::Tensor& feature
 
 }  // namespace
 
-at::Tensor TransformerDecoder::attention_mask(const at::Tensor& level_logits) const {
-  // sigmoid in float32 first, as transformers: logits within ~1e-7 of 0 round to 0.5 (allowed).
-  at::Tensor blocked = at::sigmoid(level_logits).flatten(2).lt(0.5);
-  // A query blocked everywhere may look everywhere instead.
-  const at::Tensor everywhere = blocked.all(-1, true);
-  return blocked.logical_and(everywhere.logical_not());
-}
-
 DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& multi_scale, const at::Tensor& mask_features,
                                              bool all_layers) const {
   const int64_t batch = mask_features.size(0), d = hidden_;
@@ -191,7 +183,7 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
   for (size_t i = 0; i < layers_.size(); ++i) {
     const MaskedAttentionLayer& L = layers_[i];
     const int l = static_cast<int>(i % kLevels);
-    const at::Tensor blocked = attention_mask(mask_logits_of(embedding, level_features[l]));
+    const at::Tensor blocked = kernels::blocked_keys(mask_logits_of(embedding, level_features[l]));
     // Masked cross-attention (torch.nn.MultiheadAttention with a packed projection).
     const at::Tensor attended = multi_head_attention(L.cross_q(hidden + query_pos), L.cross_k(memory_with_pos[l]),
                                                      L.cross_v(memory[l]), blocked, heads_);

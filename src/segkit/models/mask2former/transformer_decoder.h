@@ -46,8 +46,6 @@ class TransformerDecoder {
  private:
   // The mask embedder's MLP over decoder-normed queries: B × Q × mask_feature_size.
   at::Tensor mask_embedding(const at::Tensor& normed) const;
-  // From mask logits at a level's size: B × Q × h·w, true = may not attend.
-  at::Tensor attention_mask(const at::Tensor& level_logits) const;
 
   std::vector<MaskedAttentionLayer> layers_;
   nn::LayerNorm decoder_norm_;
