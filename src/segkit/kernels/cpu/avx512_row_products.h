@@ -16,23 +16,31 @@ constexpr int64_t kBlockRows = 4;
 
 #define SEGKIT_AVX512_PRODUCTS inline __attribute__((target("avx512f"), always_inline))
 
+// acc[r][d] += Σ_{j < n} p[r·p_stride + j] · values[j·v_stride + 16·d + lane], for r < 4 and
+// d < kDh (the head's 16·kDh dimensions).
+template <int kDh>
+SEGKIT_AVX512_PRODUCTS void row_block_values(const float* p, int64_t p_stride, const float* values, int64_t v_stride,
+                                             int64_t n, __m512 (&acc)[kBlockRows][kDh]) {
+  for (int64_t j = 0; j < n; ++j) {
+    __m512 v[kDh];
+    for (int d = 0; d < kDh; ++d) v[d] = _mm512_loadu_ps(values + j * v_stride + d * 16);
+    for (int64_t r = 0; r < kBlockRows; ++r) {
+      const __m512 pr = _mm512_set1_ps(p[r * p_stride + j]);
+      for (int d = 0; d < kDh; ++d) acc[r][d] = _mm512_fmadd_ps(pr, v[d], acc[r][d]);
+    }
+  }
+}
+
 // scores[r][16·v0 + 16·v + lane] = Σ_c q[r·q_stride + c] · keys[c·padded + 16·(v0 + v) + lane]
 // for r < 4, v < kVectors.
 template <int kVectors>
 SEGKIT_AVX512_PRODUCTS void row_block_products(const float* q, int64_t q_stride, int64_t depth, const float* keys,
                                                int64_t padded, int64_t v0, float* scores) {
-  keys += v0 * 16;
   __m512 acc[kBlockRows][kVectors];
   for (int64_t r = 0; r < kBlockRows; ++r)
     for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (int64_t c = 0; c < depth; ++c) {
-    __m512 k[kVectors];
-    for (int v = 0; v < kVectors; ++v) k[v] = _mm512_loadu_ps(keys + c * padded + v * 16);
-    for (int64_t r = 0; r < kBlockRows; ++r) {
-      const __m512 qc = _mm512_set1_ps(q[r * q_stride + c]);
-      for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_fmadd_ps(qc, k[v], acc[r][v]);
-    }
-  }
+  // The same step as the values': the transposed keys' rows play the value rows.
+  row_block_values<kVectors>(q, q_stride, keys + v0 * 16, padded, depth, acc);
   for (int64_t r = 0; r < kBlockRows; ++r)
     for (int v = 0; v < kVectors; ++v) _mm512_storeu_ps(scores + r * padded + (v0 + v) * 16, acc[r][v]);
 }
@@ -47,21 +55,6 @@ SEGKIT_AVX512_PRODUCTS void row_block_scores(const float* q, int64_t q_stride, i
       case 2: row_block_products<2>(q, q_stride, depth, keys, padded, v0, scores); break;
       case 3: row_block_products<3>(q, q_stride, depth, keys, padded, v0, scores); break;
       default: row_block_products<4>(q, q_stride, depth, keys, padded, v0, scores); break;
-    }
-  }
-}
-
-// acc[r][d] += Σ_{j < n} p[r·p_stride + j] · values[j·v_stride + 16·d + lane], for r < 4 and
-// d < kDh (the head's 16·kDh dimensions).
-template <int kDh>
-SEGKIT_AVX512_PRODUCTS void row_block_values(const float* p, int64_t p_stride, const float* values, int64_t v_stride,
-                                             int64_t n, __m512 (&acc)[kBlockRows][kDh]) {
-  for (int64_t j = 0; j < n; ++j) {
-    __m512 v[kDh];
-    for (int d = 0; d < kDh; ++d) v[d] = _mm512_loadu_ps(values + j * v_stride + d * 16);
-    for (int64_t r = 0; r < kBlockRows; ++r) {
-      const __m512 pr = _mm512_set1_ps(p[r * p_stride + j]);
-      for (int d = 0; d < kDh; ++d) acc[r][d] = _mm512_fmadd_ps(pr, v[d], acc[r][d]);
     }
   }
 }
