@@ -1,6 +1,7 @@
 // `segkit bench`: how fast a model runs here, as one JSON object. SAM: load, encoder, decoder,
 // memory. Mask2Former: load, each stage and the forward pass per input size, multiply-adds, memory.
-// SAM 3: load, image encoding, phrases after it (1, 16 in a batch, 16 one at a time), multiply-adds, memory.
+// SAM 3: load, image encoding, phrases after it (1, 16 in a batch, 16 one at a time; --only encoder skips
+// them), multiply-adds, memory.
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
@@ -44,7 +45,9 @@ nlohmann::json timing_json(const segkit::Mask2FormerTiming& t) { return {{"ms", 
 
 nlohmann::json timing_json(const segkit::sam3::BenchTiming& t) { return {{"ms", t.ms}, {"cpu_ms", t.cpu_ms}}; }
 
-nlohmann::json phrases_json(const segkit::sam3::PhraseTiming& t) {
+nlohmann::json phrases_json(const std::optional<segkit::sam3::PhraseTiming>& timing) {
+  if (!timing) return nullptr;
+  const segkit::sam3::PhraseTiming& t = *timing;
   return {{"phrases", t.phrases},
           {"text", timing_json(t.text)},
           {"detect", timing_json(t.detect)},
@@ -62,6 +65,7 @@ void run_sam3(const std::string& folder) {
   o.model = folder;
   o.image = args.bench.image;
   o.repeat = args.bench.repeat;
+  o.encoding_only = args.bench.only == "encoder";
   const segkit::sam3::BenchResult r = segkit::sam3::run_bench(o, args.common.quiet ? nullptr : &log_line);
   const double vision_gflop = 2.0 * static_cast<double>(r.vision_macs.total()) / 1e9;
   const double phrase_gflop = 2.0 * static_cast<double>(r.phrase_macs.total()) / 1e9;
@@ -100,7 +104,8 @@ void run_sam3(const std::string& folder) {
       {"gflop", {{"image_encoding", vision_gflop}, {"phrase", phrase_gflop}}},
       {"gflop_per_s",
        {{"image_encoding", vision_gflop / (r.image_encoding.ms / 1e3)},
-        {"phrase", phrase_gflop / ((r.one_phrase.text.ms + r.one_phrase.detect.ms) / 1e3)}}},
+        {"phrase", r.one_phrase ? nlohmann::json(phrase_gflop / ((r.one_phrase->text.ms + r.one_phrase->detect.ms) / 1e3))
+                                : nlohmann::json(nullptr)}}},
       {"load_peak_rss_mb", optional_ms(r.load_peak_rss_mb)},
       {"image_encoding_peak_rss_mb", optional_ms(r.image_encoding_peak_rss_mb)},
       {"peak_rss_mb", r.peak_rss_mb},
@@ -117,11 +122,16 @@ void run_sam3(const std::string& folder) {
             << j["gflop_per_s"]["image_encoding"].get<double>() << " GFLOP/s\n"
             << "  preprocess              " << r.preprocess.ms << " ms\n"
             << "  image encoding          " << r.image_encoding.ms << " ms\n";
-  for (const auto& [label, t] : {std::pair<std::string, const segkit::sam3::PhraseTiming*>{"1 phrase", &r.one_phrase},
-                                 {std::to_string(r.batch.phrases) + " phrases, batch", &r.batch},
-                                 {std::to_string(r.sequential.phrases) + " phrases, one by one", &r.sequential}})
-    std::cout << "  " << label << std::string(label.size() < 24 ? 24 - label.size() : 1, ' ') << t->total.ms
-              << " ms (text " << t->text.ms << ", detect " << t->detect.ms << ", postprocess " << t->postprocess.ms << ")\n";
+  using Phrases = std::optional<segkit::sam3::PhraseTiming>;
+  for (const auto& [label, timing] : {std::pair<std::string, const Phrases*>{"1 phrase", &r.one_phrase},
+                                      {"phrases, batch", &r.batch},
+                                      {"phrases, one by one", &r.sequential}}) {
+    if (!*timing) continue;  // --only encoder
+    const segkit::sam3::PhraseTiming& t = **timing;
+    const std::string line = t.phrases > 1 ? std::to_string(t.phrases) + " " + label : label;
+    std::cout << "  " << line << std::string(line.size() < 24 ? 24 - line.size() : 1, ' ') << t.total.ms << " ms (text "
+              << t.text.ms << ", detect " << t.detect.ms << ", postprocess " << t.postprocess.ms << ")\n";
+  }
   std::cout << "peak RSS   " << r.peak_rss_mb << " MiB (weights " << weights_mb << " MiB)\n";
 }
 
@@ -194,7 +204,7 @@ SEGKIT_COMMAND("bench", "Time SAM, Mask2Former or SAM 3 on this machine: model l
   cmd.add_option("-m,--model", args.bench.model, "Model folder, HF repo id (from the local cache) or .pth/.safetensors file")->required();
   cmd.add_option("-i,--image", args.bench.image, "Input image")->required();
   segkit::cli::add_load_options(cmd, args.load);
-  cmd.add_option("--only", args.bench.only, "SAM: time only one part")->check(CLI::IsMember({"encoder", "decoder", "generate"}));
+  cmd.add_option("--only", args.bench.only, "Time only one part (SAM: encoder, decoder or generate; SAM 3: encoder)")->check(CLI::IsMember({"encoder", "decoder", "generate"}));
   cmd.add_option("--repeat", args.bench.repeat, "Timed runs per measurement, after one warm-up; the median is reported")
       ->check(CLI::PositiveNumber);
   cmd.add_option("--size", args.sizes,
@@ -207,7 +217,8 @@ SEGKIT_COMMAND("bench", "Time SAM, Mask2Former or SAM 3 on this machine: model l
     args.bench.load = args.load.options();
     const segkit::ModelInfo info = segkit::inspect_model(args.bench.model);
     if (info.family == "sam3") {
-      if (!args.bench.only.empty()) segkit::fail("--only", "is for SAM models; SAM 3 times every part");
+      if (!args.bench.only.empty() && args.bench.only != "encoder")
+        segkit::fail("--only", "SAM 3 can time only its image encoding (--only encoder), not '" + args.bench.only + "'");
       if (!args.sizes.empty()) segkit::fail("--size", "is for Mask2Former models; SAM 3 runs at its fixed input size");
       // The folder sam3::Model::load takes: the one the weights were found in.
       run_sam3(info.weights.empty() ? args.bench.model : std::filesystem::path(info.weights).parent_path().string());

@@ -1,7 +1,7 @@
 // `segkit bench` on the tiny SAM 3 (tests/data/sam3/model, the toy tokenizer beside it):
 // one JSON object with load, image encoding, the phrase measurements, multiply-adds and memory
-// (no timing assertions); one-line errors for options SAM 3 does not take. And the hidden
-// `segkit dev-random-sam3` writing a folder that bench runs.
+// (no timing assertions), or the encoding alone with --only encoder; one-line errors for options
+// SAM 3 does not take. And the hidden `segkit dev-random-sam3` writing a folder that bench runs.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -67,8 +67,23 @@ TEST(Sam3BenchCli, PrintsPartsMacsAndMemory) {
   EXPECT_NE(text.out.find("16 phrases, batch"), std::string::npos) << text.out;
 }
 
+TEST(Sam3BenchCli, OnlyEncoderStopsAfterTheImageEncoding) {
+  auto r = test::run_cli(bench_args(test::data_path("sam3/model"), {"--json", "--only", "encoder"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["image_encoding"]["ms"].is_number());
+  EXPECT_GT(j["gflop_per_s"]["image_encoding"].get<double>(), 0.0);
+  for (const char* key : {"phrase", "phrases_batch", "phrases_sequential"}) EXPECT_TRUE(j[key].is_null()) << key;
+  EXPECT_TRUE(j["gflop_per_s"]["phrase"].is_null());
+
+  auto text = test::run_cli(bench_args(test::data_path("sam3/model"), {"--only", "encoder"}));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("image encoding"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("phrase"), std::string::npos) << text.out;
+}
+
 TEST(Sam3BenchCli, RefusesOtherFamiliesOptionsInOneLine) {
-  for (const std::vector<std::string>& extra : {std::vector<std::string>{"--size", "64x64"}, {"--only", "encoder"}}) {
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{"--size", "64x64"}, {"--only", "decoder"}}) {
     auto r = test::run_cli(bench_args(test::data_path("sam3/model"), extra));
     EXPECT_NE(r.exit_code, 0) << extra[0];
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

@@ -147,19 +147,23 @@ BenchResult run_bench(const BenchOptions& o, void (*log)(const std::string&)) {
     });
   });
 
+  if (o.encoding_only) {
+    r.peak_rss_mb = std::max(r.peak_rss_mb, peak_rss_mb());
+    return r;
+  }
   const std::vector<std::string> all(kPhrases, kPhrases + o.phrases);
   say("1 phrase");
-  r.one_phrase.peak_rss_mb =
-      bench::phase_peak(r.peak_rss_mb, [&] { r.one_phrase = time_phrases(o, m, features, {{all[0]}}, size); });
-  say(std::to_string(o.phrases) + " phrases in one batch");
   std::optional<double> peak =
-      bench::phase_peak(r.peak_rss_mb, [&] { r.batch = time_phrases(o, m, features, {all}, size); });
-  r.batch.peak_rss_mb = peak;
+      bench::phase_peak(r.peak_rss_mb, [&] { r.one_phrase = time_phrases(o, m, features, {{all[0]}}, size); });
+  r.one_phrase->peak_rss_mb = peak;
+  say(std::to_string(o.phrases) + " phrases in one batch");
+  peak = bench::phase_peak(r.peak_rss_mb, [&] { r.batch = time_phrases(o, m, features, {all}, size); });
+  r.batch->peak_rss_mb = peak;
   say(std::to_string(o.phrases) + " phrases one at a time");
   std::vector<std::vector<std::string>> singles;
   for (const std::string& p : all) singles.push_back({p});
   peak = bench::phase_peak(r.peak_rss_mb, [&] { r.sequential = time_phrases(o, m, features, singles, size); });
-  r.sequential.peak_rss_mb = peak;
+  r.sequential->peak_rss_mb = peak;
   r.peak_rss_mb = std::max(r.peak_rss_mb, peak_rss_mb());
   return r;
 }

@@ -20,6 +20,7 @@ struct BenchOptions {
   int phrases = 16;   // the many-phrases measurements
   double threshold = 0.3, mask_threshold = 0.5;  // Sam3Processor's post-processing defaults
   bool bf16 = false;  // Model::use_bfloat16 after loading (counted in the load)
+  bool encoding_only = false;  // stop after the image encoding (no phrase measurements)
 };
 
 struct BenchTiming {
@@ -44,9 +45,10 @@ struct BenchResult {
   int input_size = 0;  // the processed input, 1 × 3 × input_size × input_size
   double load_ms = 0;
   BenchTiming preprocess, image_encoding;
-  PhraseTiming one_phrase;       // 1 phrase
-  PhraseTiming batch;            // options.phrases phrases in one call of each part
-  PhraseTiming sequential;       // options.phrases phrases one after another (parts summed over them)
+  // Absent with options.encoding_only.
+  std::optional<PhraseTiming> one_phrase;  // 1 phrase
+  std::optional<PhraseTiming> batch;       // options.phrases phrases in one call of each part
+  std::optional<PhraseTiming> sequential;  // options.phrases phrases one after another (parts summed over them)
   VisionMacs vision_macs;        // one image
   PhraseMacs phrase_macs;        // one phrase
   std::optional<double> load_peak_rss_mb, image_encoding_peak_rss_mb;
