@@ -51,6 +51,10 @@ at::Tensor Linear::operator()(const at::Tensor& x) const {
   return packed ? (*packed)(x) : kernels::linear(x, weight, bias);
 }
 
+at::Tensor Linear::float32(const at::Tensor& x) const {
+  return packed ? (*packed)(x, kernels::LinearActivation::kNone, at::kFloat) : kernels::linear(x, weight, bias).to(at::kFloat);
+}
+
 at::Tensor Linear::relu(const at::Tensor& x) const {
   return packed ? (*packed)(x, kernels::LinearActivation::kRelu) : kernels::linear(x, weight, bias).relu_();
 }

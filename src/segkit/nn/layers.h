@@ -28,6 +28,9 @@ struct Linear {
   // use_bfloat16 for bfloat16, pack for float32.
   void prepare(at::ScalarType type, int64_t rows);
   at::Tensor operator()(const at::Tensor& x) const;
+  // this(x) in float32: for bfloat16 weights the product's float32 sums, not rounded to bfloat16
+  // (written so by the product when packed, widened after it otherwise).
+  at::Tensor float32(const at::Tensor& x) const;
   // relu(this(x)) and gelu(this(x)) (the exact GELU): inside the product when packed, else in
   // one pass after it.
   at::Tensor relu(const at::Tensor& x) const;

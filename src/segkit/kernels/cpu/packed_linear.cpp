@@ -29,12 +29,14 @@ const dnnl::engine& cpu() {
   return engine;
 }
 
-// What one primitive computes: the row count, the activation, and whether it adds into a
-// float32 output (the residual sum) instead of writing one of the weights' type.
+// What one primitive computes: the row count, the activation, whether it adds into a float32
+// output (the residual sum), and whether it writes float32 whatever the weights' type.
 struct Variant {
   int64_t rows;
   LinearActivation activation;
   bool accumulate;
+  bool float_output = false;
+  bool float32_dst() const { return accumulate || float_output; }
 };
 
 // A primitive serves every packed layer of the same shape, type and weights' layout (the layout
@@ -47,10 +49,10 @@ struct PrimitiveKey {
   at::ScalarType type;
   bool bias;
   LinearActivation activation;
-  bool accumulate;
+  bool accumulate, float_output;
   bool operator<(const PrimitiveKey& o) const {
-    return std::tie(K, N, packed_rows, rows, type, bias, activation, accumulate) <
-           std::tie(o.K, o.N, o.packed_rows, o.rows, o.type, o.bias, o.activation, o.accumulate);
+    return std::tie(K, N, packed_rows, rows, type, bias, activation, accumulate, float_output) <
+           std::tie(o.K, o.N, o.packed_rows, o.rows, o.type, o.bias, o.activation, o.accumulate, o.float_output);
   }
 };
 
@@ -60,7 +62,7 @@ Type type_of(at::ScalarType t) { return t == at::kBFloat16 ? Type::bf16 : Type::
 // so that one primitive can run from several threads at once.
 dnnl::matmul::primitive_desc describe(const Variant& v, int64_t K, int64_t N, Type type, bool bias,
                                       const dnnl::memory::desc& weights) {
-  const dnnl::memory::desc src({v.rows, K}, type, Tag::ab), dst({v.rows, N}, v.accumulate ? Type::f32 : type, Tag::ab);
+  const dnnl::memory::desc src({v.rows, K}, type, Tag::ab), dst({v.rows, N}, v.float32_dst() ? Type::f32 : type, Tag::ab);
   const dnnl::memory::desc b = bias ? dnnl::memory::desc({1, N}, type, Tag::ab) : dnnl::memory::desc();
   dnnl::post_ops ops;
   if (v.accumulate) ops.append_sum(1.0f);
@@ -104,7 +106,7 @@ struct PackedLinear::State {
   at::Tensor bias;            // of the weights' type, or undefined
 
   PrimitiveKey key(const Variant& v) const {
-    return {K, N, packed_rows, v.rows, type, bias.defined(), v.activation, v.accumulate};
+    return {K, N, packed_rows, v.rows, type, bias.defined(), v.activation, v.accumulate, v.float_output};
   }
 
   Primitive primitive(const PrimitiveKey& key, const Variant& v) const {
@@ -182,14 +184,17 @@ std::shared_ptr<const PackedLinear> PackedLinear::pack(const at::Tensor& weight,
   return std::shared_ptr<const PackedLinear>(new PackedLinear(std::move(state)));
 }
 
-at::Tensor PackedLinear::operator()(const at::Tensor& x_in, LinearActivation activation) const {
+at::Tensor PackedLinear::operator()(const at::Tensor& x_in, LinearActivation activation, at::ScalarType out) const {
   const State& s = *state_;
   const at::Tensor x = s.input(x_in);
+  const at::ScalarType out_type = out == at::ScalarType::Undefined ? s.type : out;
+  if (out_type != s.type && out_type != at::kFloat)
+    fail("PackedLinear", std::string("writes its weights' type or float32, not ") + c10::toString(out_type));
   const int64_t rows = x.numel() / s.K;
   std::vector<int64_t> sizes = x.sizes().vec();
   sizes.back() = s.N;
-  at::Tensor y = at::empty(sizes, x.options());
-  if (rows > 0) s.run({rows, activation, false}, x, y);
+  at::Tensor y = at::empty(sizes, x.options().dtype(out_type));
+  if (rows > 0) s.run({rows, activation, false, out_type != s.type}, x, y);
   return y;
 }
 
@@ -218,7 +223,7 @@ struct PackedLinear::State {
 
 std::shared_ptr<const PackedLinear> PackedLinear::pack(const at::Tensor&, const at::Tensor&, int64_t) { return nullptr; }
 
-at::Tensor PackedLinear::operator()(const at::Tensor&, LinearActivation) const {
+at::Tensor PackedLinear::operator()(const at::Tensor&, LinearActivation, at::ScalarType) const {
   fail("PackedLinear", "segkit was built without oneDNN");
 }
 void PackedLinear::accumulate(const at::Tensor&, const at::Tensor&) const {

@@ -26,9 +26,11 @@ class PackedLinear {
   int64_t in_features() const;
   int64_t out_features() const;
   at::ScalarType type() const;
-  // x: (…, K) of the weights' type → (…, N) of that type: activation(x·weightᵀ + bias),
-  // accumulated in float32.
-  at::Tensor operator()(const at::Tensor& x, LinearActivation activation = LinearActivation::kNone) const;
+  // x: (…, K) of the weights' type → (…, N): activation(x·weightᵀ + bias), accumulated in
+  // float32 and written in the weights' type or in float32 (out_type; from bfloat16 weights the
+  // sums unrounded, with no widening pass after).
+  at::Tensor operator()(const at::Tensor& x, LinearActivation activation = LinearActivation::kNone,
+                        at::ScalarType out_type = at::ScalarType::Undefined) const;
   // y += x·weightᵀ + bias, with y float32 (…, N) and x (…, K) of the weights' type.
   void accumulate(const at::Tensor& y, const at::Tensor& x) const;
 

@@ -1,6 +1,6 @@
 // kernels/PackedLinear: oneDNN's matmul on weights packed once must compute what a linear layer
 // computes (float32 accumulation, one rounding to the output type), for the row count it was
-// packed for and for others, with its activations and its accumulating form.
+// packed for and for others, with its activations, its accumulating form and float32 output.
 #include <gtest/gtest.h>
 
 #include <ATen/TensorOperators.h>
@@ -87,6 +87,23 @@ TEST_P(PackedLinearOfType, AccumulatesIntoAFloat32Sum) {
   }
   EXPECT_ANY_THROW(packed->accumulate(at::zeros({2, 9, 40}, at::kDouble), x));  // the sum must be float32
   EXPECT_ANY_THROW(packed->accumulate(at::zeros({2, 8, 40}), x));               // and of x's rows
+}
+
+TEST_P(PackedLinearOfType, WritesFloat32Unrounded) {
+  const at::ScalarType type = GetParam();
+  const at::Tensor w = at::randn({40, 24}).to(type), b = at::randn({40}).to(type);
+  const auto packed = PackedLinear::pack(w, b, 8);
+  if (!packed) GTEST_SKIP() << "no oneDNN matmul of this type in this build or on this CPU";
+  const at::Tensor x = at::randn({2, 9, 24}).to(type);
+  for (LinearActivation a : {LinearActivation::kNone, LinearActivation::kRelu}) {
+    const at::Tensor got = (*packed)(x, a, at::kFloat);
+    ASSERT_EQ(got.scalar_type(), at::kFloat);
+    // The float32 sums, well within a bfloat16 rounding of the exact result.
+    const at::Tensor want = reference(x, w, b, a);
+    const double error = (got.to(at::kDouble) - want).abs().max().item<double>();
+    EXPECT_LT(error, 1e-5 * want.abs().max().item<double>());
+  }
+  if (type == at::kBFloat16) EXPECT_ANY_THROW((*packed)(x, LinearActivation::kNone, at::kHalf));
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, PackedLinearOfType, ::testing::Values(at::kFloat, at::kBFloat16),
