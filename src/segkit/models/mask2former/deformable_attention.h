@@ -32,12 +32,21 @@ class DeformableAttention {
   DeformableAttentionOutput operator()(const at::Tensor& query, const at::Tensor& states,
                                        const at::Tensor& reference_points,
                                        const std::vector<kernels::LevelShape>& levels) const;
-  // The four projections packed for `type` (nn::Linear::prepare). In bfloat16 (offsets within
-  // about 0.4% of their size) the value and the sampled output are stored in bfloat16; the
-  // softmax, the sampling locations and the sums of the sampling stay float32.
+  // residual += operator()(…).output, the output projection summing into residual (float32,
+  // B×Q×d; it may be `states`: the values are projected before it is written). query and states
+  // may already be in the products' type.
+  void accumulate(const at::Tensor& residual, const at::Tensor& query, const at::Tensor& states,
+                  const at::Tensor& reference_points, const std::vector<kernels::LevelShape>& levels) const;
+  // The four projections packed for `type` (nn::Linear::prepare). In bfloat16 the value and the
+  // sampled output are stored in bfloat16; the offsets and weights' logits (written float32 by
+  // their products), the softmax, the sampling locations and the sampling's sums stay float32.
   void prepare_products(at::ScalarType type, int64_t rows);
 
  private:
+  // The sampled values before the output projection; the attention weights into `weights` when set.
+  at::Tensor sample(const at::Tensor& query, const at::Tensor& states, const at::Tensor& reference_points,
+                    const std::vector<kernels::LevelShape>& levels, at::Tensor* weights) const;
+
   nn::Linear sampling_offsets_, attention_weights_, value_proj_, output_proj_;
   int64_t heads_ = 0;
   int levels_ = 0, points_ = 0;

@@ -24,6 +24,11 @@ class DeformableEncoderLayer {
   // states: B×S×d; position: B×S×d or 1×S×d (added to the queries only); reference_points: S×2.
   at::Tensor operator()(const at::Tensor& states, const at::Tensor& position, const at::Tensor& reference_points,
                         const std::vector<kernels::LevelShape>& levels) const;
+  // The same in place on contiguous float32 states (every sum and norm writes into them). Where
+  // the products are not float32, `compute_copy` carries the states in their type: the previous
+  // layer's when defined (made here otherwise), then this layer's, from its last norm's pass.
+  void update_(const at::Tensor& states, at::Tensor& compute_copy, const at::Tensor& position,
+               const at::Tensor& reference_points, const std::vector<kernels::LevelShape>& levels) const;
 
   const DeformableAttention& self_attention() const { return self_attn_; }
   // The products in `type` (DeformableAttention::prepare_products, the feed-forward block); the

@@ -6,6 +6,7 @@
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/mm.h>
 
+#include <algorithm>
 
 #include "kernels/cpu/add_upsampled_bilinear.h"
 #include "kernels/cpu/group_norm.h"
@@ -51,7 +52,7 @@ at::Tensor convolve(const nn::Conv2d& conv, const at::Tensor& x) {
   return y.view({batch, out_channels, height, width});
 }
 
-bool pointwise(const nn::Conv2d& conv) {
+bool is_pointwise(const nn::Conv2d& conv) {
   return conv.weight.size(2) == 1 && conv.weight.size(3) == 1 && conv.stride == 1 && conv.padding == 0;
 }
 
@@ -76,11 +77,22 @@ at::Tensor convolve_to_channels_last(const nn::Conv2d& conv, const at::Tensor& x
   return y.view({batch, height, width, out_channels}).permute({0, 3, 1, 2});
 }
 
+// A packed 1×1 convolution: the map's pixels are the rows (read in place from a channels-last
+// map), the output channels-last float32.
+at::Tensor project_pixels(const nn::Linear& projection, const at::Tensor& x) {
+  const int64_t batch = x.size(0), height = x.size(2), width = x.size(3);
+  const at::Tensor rows = x.permute({0, 2, 3, 1}).reshape({-1, x.size(1)});
+  return projection.float32(rows.to(projection.packed->type()))
+      .view({batch, height, width, -1})
+      .permute({0, 3, 1, 2});
+}
+
 }  // namespace
 
 at::Tensor PixelDecoder::ConvNorm::operator()(const at::Tensor& x, bool relu) const {
   const at::Tensor y = winograd && winograd->supports(x) ? (*winograd)(x)
-                       : pointwise(conv)                 ? convolve_to_channels_last(conv, x)
+                       : pointwise.packed                ? project_pixels(pointwise, x)
+                       : is_pointwise(conv)              ? convolve_to_channels_last(conv, x)
                                                          : convolve(conv, x);
   kernels::group_norm_(y, norm.groups, norm.weight, norm.bias, norm.eps, relu);
   return y;
@@ -110,7 +122,7 @@ PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefi
     const std::string name = prefix + "input_projections." + std::to_string(l);
     const int64_t in = c.in_channels[stages - 1 - l];  // level 0 is the coarsest stage
     p.input_projections_.push_back({load_conv2d(w, name + ".0", in, d, 1, /*with_bias=*/true),
-                                    load_group_norm(w, name + ".1", d, kGroups, kNormEps), nullptr});
+                                    load_group_norm(w, name + ".1", d, kGroups, kNormEps), nullptr, {}});
   }
   p.level_embed_ = w.get(prefix + "level_embed", {c.levels, d});
   for (int i = 0; i < c.encoder_layers; ++i)
@@ -120,9 +132,9 @@ PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefi
   for (int i = 0; i < fpn_levels; ++i) {
     const std::string n = std::to_string(i + 1);
     p.adapters_.push_back({load_conv2d(w, prefix + "adapter_" + n + ".0", c.in_channels[i], d, 1, false),
-                           load_group_norm(w, prefix + "adapter_" + n + ".1", d, kGroups, kNormEps), nullptr});
+                           load_group_norm(w, prefix + "adapter_" + n + ".1", d, kGroups, kNormEps), nullptr, {}});
     p.fpn_layers_.push_back({load_conv2d(w, prefix + "layer_" + n + ".0", d, d, 3, false),
-                             load_group_norm(w, prefix + "layer_" + n + ".1", d, kGroups, kNormEps), nullptr});
+                             load_group_norm(w, prefix + "layer_" + n + ".1", d, kGroups, kNormEps), nullptr, {}});
     const nn::Conv2d& conv = p.fpn_layers_.back().conv;
     if (conv.stride == 1 && conv.padding == 1)
       p.fpn_layers_.back().winograd = kernels::WinogradConv3x3::prepare(conv.weight, conv.bias);
@@ -180,9 +192,11 @@ PixelDecoder::EncoderInput PixelDecoder::encoder_input(const std::vector<at::Ten
 
 PixelDecoderOutput PixelDecoder::operator()(const std::vector<at::Tensor>& features) const {
   const EncoderInput in = encoder_input(features);
-  at::Tensor states = in.states;
+  // The layers update the concatenated levels in place (`in` is this call's own).
+  const at::Tensor& states = in.states;
+  at::Tensor compute_copy;
   for (const DeformableEncoderLayer& layer : encoder_layers_)
-    states = layer(states, in.position, in.reference_points, in.levels);
+    layer.update_(states, compute_copy, in.position, in.reference_points, in.levels);
 
   PixelDecoderOutput out;
   const int64_t batch = states.size(0);
@@ -218,6 +232,18 @@ void PixelDecoder::prepare_products(at::ScalarType type, int64_t tokens) {
   // The encoder runs over the strides 8, 16 and 32 together: 1/4 + 1/16 + 1/64 of stride 4's tokens.
   for (DeformableEncoderLayer& layer : encoder_layers_) layer.prepare_products(type, tokens * 21 / 64);
   mask_projection_.pack(tokens);
+  // The 1×1 convolutions over the backbone's stages (stage i has 4^-i of stride 4's tokens).
+  const int stages = static_cast<int>(config_.in_channels.size());
+  auto pack_pointwise = [&](ConvNorm& c, int stage) {
+    const nn::Conv2d& conv = c.conv;
+    if (!is_pointwise(conv) || c.pointwise.packed) return;
+    c.pointwise.weight = conv.weight.view({conv.weight.size(0), conv.weight.size(1)});
+    c.pointwise.bias = conv.bias;
+    c.pointwise.prepare(type, std::max<int64_t>(tokens >> (2 * stage), 1));
+    if (!c.pointwise.packed) c.pointwise = nn::Linear();  // the convolution's own path then
+  };
+  for (int l = 0; l < config_.levels; ++l) pack_pointwise(input_projections_[l], stages - 1 - l);
+  for (int i = 0; i < fpn_levels_; ++i) pack_pointwise(adapters_[i], i);
   if (type != at::kBFloat16) return;
   auto convert = [](nn::Conv2d& conv) {
     conv.weight = conv.weight.to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
@@ -227,7 +253,8 @@ void PixelDecoder::prepare_products(at::ScalarType type, int64_t tokens) {
   // than oneDNN's bfloat16 direct convolution (the whole decoder 880 -> 800 ms at 800×1216 on
   // Zen 4), at float32's accuracy.
   for (std::vector<ConvNorm>* group : {&input_projections_, &adapters_, &fpn_layers_})
-    for (ConvNorm& c : *group) convert(c.conv);
+    for (ConvNorm& c : *group)
+      if (!c.pointwise.packed) convert(c.conv);
   // The mask projection stays float32: its bfloat16 output's widening back to float32 (ATen's,
   // 20 ms for 256×200×304) cost more than the bfloat16 product saved.
 }

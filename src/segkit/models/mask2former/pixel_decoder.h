@@ -54,9 +54,10 @@ class PixelDecoder {
   };
   EncoderInput encoder_input(const std::vector<at::Tensor>& features) const;
   const std::vector<DeformableEncoderLayer>& encoder_layers() const { return encoder_layers_; }
-  // The encoder's products packed for `type`; in bfloat16 the convolutions too (but the 3×3
-  // ones that have a float32 Winograd kernel, and the mask projection, packed in float32),
-  // while norms, the residual stream, the deformable sampling and the outputs stay float32.
+  // The encoder's products and the 1×1 convolutions packed for `type`; in bfloat16 the other
+  // convolutions too (but the 3×3 ones that have a float32 Winograd kernel, and the mask
+  // projection, packed in float32), while norms, the residual stream, the deformable sampling
+  // and the outputs stay float32.
   // `tokens`: the token count at stride 4 the packing is chosen for.
   void prepare_products(at::ScalarType type, int64_t tokens);
 
@@ -67,6 +68,10 @@ class PixelDecoder {
     // The FPN's 3×3 convolutions in float32, in both precisions, where oneDNN has a Winograd
     // kernel (else null).
     std::shared_ptr<const kernels::WinogradConv3x3> winograd;
+    // A 1×1 convolution's weights as the linear layer over each pixel's channels it is, packed
+    // by prepare_products (its input's channels-last pixels are the rows, its bias and float32
+    // output come from the product); unpacked, the convolution runs as before.
+    nn::Linear pointwise;
     // A new float32 map, channels-last where the convolution writes it so (Winograd's, the 1×1
     // ones): normalized in place, then clamped with `relu`.
     at::Tensor operator()(const at::Tensor& x, bool relu) const;
