@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "kernels/aten_attention.h"
 #include "kernels/aten_path.h"
@@ -70,6 +71,23 @@ at::Tensor window_token_rows(int64_t batch, int64_t height, int64_t width, int64
             const int64_t y = (wy + ty + shift) % hp, xx = (wx + tx + shift) % wp;
             *p++ = y < height && xx < width ? (image * height + y) * width + xx : -1;
           }
+  return rows;
+}
+
+// Patch merging's sources: per token of the halved map (row-major per image), the rows of the
+// B·H·W tokens of its 2×2 neighbourhood in transformers' channel order, (0,0), (1,0), (0,1),
+// (1,1) as (row, column); −1 past an odd edge (padding).
+at::Tensor merge_token_rows(int64_t batch, int64_t height, int64_t width) {
+  const int64_t h2 = (height + 1) / 2, w2 = (width + 1) / 2;
+  at::Tensor rows = at::empty({batch * h2 * w2, 4}, at::kLong);
+  int64_t* p = rows.data_ptr<int64_t>();
+  for (int64_t image = 0; image < batch; ++image)
+    for (int64_t i = 0; i < h2; ++i)
+      for (int64_t j = 0; j < w2; ++j)
+        for (const auto& [dy, dx] : {std::pair<int64_t, int64_t>{0, 0}, {1, 0}, {0, 1}, {1, 1}}) {
+          const int64_t y = 2 * i + dy, x = 2 * j + dx;
+          *p++ = y < height && x < width ? (image * height + y) * width + x : -1;
+        }
   return rows;
 }
 
@@ -184,6 +202,13 @@ void SwinBackbone::block_(const SwinBlock& b, const at::Tensor& x, int64_t heigh
 }
 
 void SwinBackbone::prepare_products(at::ScalarType type, int64_t tokens) {
+  // Float32 in both precisions: 48 inputs per token, the product is small beside the passes.
+  if (!patch_projection_.packed) {
+    patch_projection_.weight = patch_embed_.weight.reshape({patch_embed_.weight.size(0), -1});
+    patch_projection_.bias = patch_embed_.bias;
+    patch_projection_.pack(tokens);
+    if (!patch_projection_.packed) patch_projection_ = nn::Linear();
+  }
   for (SwinStage& stage : stages_) {
     for (SwinBlock& b : stage.blocks)
       for (nn::Linear* l : {&b.qkv, &b.output, &b.fc1, &b.fc2}) l->prepare(type, tokens);
@@ -197,11 +222,22 @@ std::vector<at::Tensor> SwinBackbone::operator()(const at::Tensor& pixel_values)
   at::Tensor input = pixel_values;
   const int64_t pad_h = (patch_ - input.size(2) % patch_) % patch_, pad_w = (patch_ - input.size(3) % patch_) % patch_;
   if (pad_h || pad_w) input = at::constant_pad_nd(input, {0, pad_w, 0, pad_h});
-  at::Tensor e = patch_embed_(input);
-  const int64_t batch = e.size(0);
-  int64_t height = e.size(2), width = e.size(3), channels = e.size(1);
+  const int64_t batch = input.size(0);
+  int64_t height = input.size(2) / patch_, width = input.size(3) / patch_, channels = patch_embed_.weight.size(0);
   // The residual stream, updated in place by the blocks.
-  at::Tensor x = embed_norm_(e.flatten(2).transpose(1, 2)).contiguous();
+  at::Tensor x;
+  if (patch_projection_.packed) {
+    // Each patch's pixels as a row (channel, row, column, the convolution's weight order): one
+    // product writes the tokens row-major, normed in place.
+    const at::Tensor patches = input.contiguous()
+                                   .view({batch, input.size(1), height, patch_, width, patch_})
+                                   .permute({0, 2, 4, 1, 3, 5})
+                                   .reshape({batch, height * width, -1});
+    x = patch_projection_(patches);
+    kernels::layer_norm_(x, embed_norm_.weight, embed_norm_.bias, embed_norm_.eps);
+  } else {
+    x = embed_norm_(patch_embed_(input).flatten(2).transpose(1, 2)).contiguous();
+  }
   std::vector<at::Tensor> features;
   for (const SwinStage& stage : stages_) {
     // Odd blocks shift their windows; their mask depends only on the stage's padded size.
@@ -212,17 +248,13 @@ std::vector<at::Tensor> SwinBackbone::operator()(const at::Tensor& pixel_values)
     // Channels-last, as the norm writes it: the pixel decoder's 1×1 convolutions read it in place.
     features.push_back(stage.output_norm(x, at::kFloat).view({batch, height, width, channels}).permute({0, 3, 1, 2}));
     if (!stage.merge_norm.weight.defined()) break;
-    at::Tensor m = x.view({batch, height, width, channels});
-    if (height % 2 || width % 2) m = at::constant_pad_nd(m, {0, 0, 0, width % 2, 0, height % 2});
-    // Channel order of transformers' patch merging: (0,0), (1,0), (0,1), (1,1) as (row, column).
-    m = at::cat({m.slice(1, 0, c10::nullopt, 2).slice(2, 0, c10::nullopt, 2), m.slice(1, 1, c10::nullopt, 2).slice(2, 0, c10::nullopt, 2),
-                 m.slice(1, 0, c10::nullopt, 2).slice(2, 1, c10::nullopt, 2), m.slice(1, 1, c10::nullopt, 2).slice(2, 1, c10::nullopt, 2)},
-                -1);
+    // The 2×2 neighbourhoods side by side, normed, in one pass (no padded copy, no concatenation).
+    const at::Tensor sources = models::to_device(merge_token_rows(batch, height, width), x.device());
+    const at::Tensor merged = kernels::layer_norm_merged_rows(x.view({-1, channels}), sources, stage.merge_norm.weight,
+                                                              stage.merge_norm.bias, stage.merge_norm.eps, compute_);
     height = (height + 1) / 2;
     width = (width + 1) / 2;
-    x = stage.merge_reduction(stage.merge_norm(m.reshape({batch, height * width, 4 * channels}), compute_))
-            .to(at::kFloat)
-            .contiguous();
+    x = stage.merge_reduction.float32(merged).view({batch, height * width, 2 * channels});
     channels *= 2;
   }
   return features;

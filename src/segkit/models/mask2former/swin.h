@@ -48,6 +48,9 @@ class SwinBackbone {
                              const at::Tensor& mask) const;
 
   nn::Conv2d patch_embed_;
+  // The same weights as a product over each patch's pixels, packed (float32) by prepare_products
+  // where oneDNN can; unpacked, the convolution runs.
+  nn::Linear patch_projection_;
   nn::LayerNorm embed_norm_;
   std::vector<SwinStage> stages_;
   int64_t window_ = 7, patch_ = 4;
