@@ -1,11 +1,13 @@
 // Mask2FormerModel as users call it: loading (folder, registry), the whole forward and the one-call
-// segmentation against transformers 5.17, and the one-line errors of damaged checkpoints.
+// segmentation against transformers 5.17 (on every kernel path this CPU has), and the one-line
+// errors of damaged checkpoints.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/cpu_features.h"
 #include "mask2former_fixtures.h"
 #include "models/mask2former/model_impl.h"
 #include "segkit/error.h"
@@ -78,6 +80,30 @@ TEST(Mask2FormerModel, HubProcessorCaseMatchesTransformers) {
 TEST(Mask2FormerModel, ShortestEdgeProcessorCaseMatchesTransformers) {
   TempDir dir;
   expect_matches_case(*Mask2FormerModel::load(shortest_edge_model(dir), quiet()), "img0_shortest_edge");
+}
+
+TEST(Mask2FormerModel, EveryKernelPathOfThisCpuMatchesTransformers) {
+  // The portable path (ATen and oneDNN alone) up to the best this CPU has, one after another
+  // (core/cpu_features.h); bf16 stays within its promise of float32 on each.
+  LoadOptions bf16_options = quiet();
+  bf16_options.precision = Precision::Bf16;
+  const Mask2FormerInput in = Mask2FormerModel::load(mask2former_tiny(), quiet())
+                                  ->preprocess(load_image(data_path("mask2former/inputs/img0.png")));
+  struct Ceiling {  // lifted again however the test ends
+    explicit Ceiling(core::CpuKernels k) { core::limit_cpu_kernels(k); }
+    ~Ceiling() { core::limit_cpu_kernels(core::CpuKernels::amx_bf16); }
+  };
+  for (int k = 0; k <= int(core::cpu_kernels_available()); ++k) {
+    SCOPED_TRACE("kernel path " + std::to_string(k));
+    const Ceiling ceiling(static_cast<core::CpuKernels>(k));
+    const auto fp32 = Mask2FormerModel::load(mask2former_tiny(), quiet());
+    expect_matches_case(*fp32, "img0_hub");
+    const Mask2FormerOutput a = fp32->forward(in);
+    const Mask2FormerOutput b = Mask2FormerModel::load(mask2former_tiny(), bf16_options)->forward(in);
+    const double error = relative_l2(tensor_of(b.mask_logits), tensor_of(a.mask_logits));
+    EXPECT_GT(error, 0.0);
+    EXPECT_LT(error, 0.05);
+  }
 }
 
 TEST(Mask2FormerModel, EveryStageMatchesTransformers) {
