@@ -3,7 +3,6 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/from_blob.h>
 #include <ATen/ops/mm.h>
 
 #include <algorithm>
@@ -184,9 +183,11 @@ PixelDecoder::EncoderInput PixelDecoder::encoder_input(const std::vector<at::Ten
   }
   in.states = at::cat(flat, 1);
   in.position = at::cat(position, 1);
-  // Made on the host, copied to where the states are.
-  in.reference_points = at::from_blob(reference.data(), {int64_t(reference.size() / 2), 2}, at::kFloat)
-                            .to(in.states.device(), /*non_blocking=*/false, /*copy=*/true);
+  // Made on the host (copied in one memcpy: ATen's copy hands 160 kB to the thread pool),
+  // then to where the states are.
+  at::Tensor points = at::empty({int64_t(reference.size() / 2), 2}, at::kFloat);
+  std::copy(reference.begin(), reference.end(), points.data_ptr<float>());
+  in.reference_points = models::to_device(points, in.states.device());
   return in;
 }
 
