@@ -57,9 +57,9 @@ TEST(LayerNorm, InPlaceEqualsTheOutOfPlaceKernelAndCopiesInBfloat16) {
     EXPECT_TRUE(at::equal(y, want));
     y = x.clone();
     const at::Tensor copy = kernels::layer_norm_(y, w, b, 1e-5, at::kBFloat16);
-    EXPECT_TRUE(at::equal(y, want));
+    EXPECT_TRUE(at::allclose(y, want, 1e-5, 1e-5));  // the kernel's, or ATen's without AVX-512 BF16
     ASSERT_EQ(copy.scalar_type(), at::kBFloat16);
-    EXPECT_TRUE(at::equal(copy, want.to(at::kBFloat16)));  // the float32 result rounded once
+    EXPECT_TRUE(at::equal(copy, y.to(at::kBFloat16)));  // that float32 result rounded once
   }
   EXPECT_ANY_THROW(kernels::layer_norm_(at::randn({4, 6}).t(), at::randn({4}), at::randn({4}), 1e-5));
   EXPECT_ANY_THROW(kernels::layer_norm_(at::randn({4, 6}).to(at::kDouble), at::randn({6}), at::randn({6}), 1e-5));
