@@ -45,10 +45,47 @@ SEGKIT_LN_INLINE void store(uint16_t* dst, __mmask16 m, __m512 v) {
   _mm256_mask_storeu_epi16(dst, m, (__m256i)_mm512_cvtneps_pbh(v));
 }
 
-// Rows [begin, end) of C elements: mean, then the variance of the deviations (both summed in
-// 16 lanes), then y = (x − mean)·rstd·weight + bias stored as Out (y may be x: each piece is read
-// before it is written). With `gather`, output row r reads x's row gather[r], or is zeros where
-// that is negative; with `copy`, the row is also stored there as bfloat16.
+// Piece `source` of x (P elements) at c, zeros for a negative source.
+SEGKIT_LN_INLINE __m512 load_piece(const float* x, int64_t source, int64_t P, int64_t c, __mmask16 m) {
+  return source < 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, x + source * P + c);
+}
+
+// One output row of G·P elements: x's rows pieces[0..G) (P elements each, zeros where the index
+// is negative) side by side, normalised as one row. The mean, then the variance of the
+// deviations (both summed in 16 lanes), then y = (x − mean)·rstd·weight + bias stored as Out (y
+// may be the row itself: each vector is read before it is written), and also as bfloat16 into
+// `copy` where it is set.
+template <class Out>
+SEGKIT_LN_INLINE void normalize_pieces(const float* x, const int64_t* pieces, int64_t G, int64_t P, const float* weight,
+                                       const float* bias, float eps, Out* y, uint16_t* copy) {
+  const int64_t C = G * P;
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t c = 0; c < P; c += 16) sum = _mm512_add_ps(sum, load_piece(x, pieces[g], P, c, avx512::first_lanes(P - c)));
+  const __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(sum) / static_cast<float>(C));
+  __m512 squares = _mm512_setzero_ps();
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t c = 0; c < P; c += 16) {
+      const __mmask16 m = avx512::first_lanes(P - c);
+      const __m512 dev = _mm512_maskz_sub_ps(m, load_piece(x, pieces[g], P, c, m), mean);
+      squares = _mm512_fmadd_ps(dev, dev, squares);
+    }
+  const float variance = _mm512_reduce_add_ps(squares) / static_cast<float>(C);
+  const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(variance + eps));
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t c = 0; c < P; c += 16) {
+      const __mmask16 m = avx512::first_lanes(P - c);
+      const int64_t k = g * P + c;
+      const __m512 normed = _mm512_mul_ps(_mm512_sub_ps(load_piece(x, pieces[g], P, c, m), mean), rstd);
+      const __m512 out = _mm512_fmadd_ps(normed, _mm512_maskz_loadu_ps(m, weight + k), _mm512_maskz_loadu_ps(m, bias + k));
+      store(y + k, m, out);
+      if (copy) store(copy + k, m, out);
+    }
+}
+
+// Rows [begin, end) of C elements, each normalised (normalize_pieces with one piece). With
+// `gather`, output row r reads x's row gather[r], or is zeros where that is negative; with
+// `copy`, the rows are also stored there as bfloat16.
 template <class Out>
 SEGKIT_LN_TARGET void normalize_rows(const float* x, const float* weight, const float* bias, float eps, int64_t C,
                                      Out* y, int64_t begin, int64_t end, const int64_t* gather = nullptr,
@@ -59,64 +96,18 @@ SEGKIT_LN_TARGET void normalize_rows(const float* x, const float* weight, const 
       for (int64_t c = 0; c < C; c += 16) store(y + r * C + c, avx512::first_lanes(C - c), _mm512_setzero_ps());
       continue;
     }
-    const float* row = x + source * C;
-    __m512 sum = _mm512_setzero_ps();
-    for (int64_t c = 0; c < C; c += 16) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(avx512::first_lanes(C - c), row + c));
-    const __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(sum) / static_cast<float>(C));
-    __m512 squares = _mm512_setzero_ps();
-    for (int64_t c = 0; c < C; c += 16) {
-      const __mmask16 m = avx512::first_lanes(C - c);
-      const __m512 dev = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, row + c), mean);
-      squares = _mm512_fmadd_ps(dev, dev, squares);
-    }
-    const float variance = _mm512_reduce_add_ps(squares) / static_cast<float>(C);
-    const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(variance + eps));
-    for (int64_t c = 0; c < C; c += 16) {
-      const __mmask16 m = avx512::first_lanes(C - c);
-      const __m512 normed = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + c), mean), rstd);
-      const __m512 out = _mm512_fmadd_ps(normed, _mm512_maskz_loadu_ps(m, weight + c), _mm512_maskz_loadu_ps(m, bias + c));
-      store(y + r * C + c, m, out);
-      if (copy) store(copy + r * C + c, m, out);
-    }
+    normalize_pieces(x, &source, 1, C, weight, bias, eps, y + r * C, copy ? copy + r * C : nullptr);
   }
 }
 
-// Piece `source` of x (P elements) at c, zeros for a negative source.
-SEGKIT_LN_INLINE __m512 load_piece(const float* x, int64_t source, int64_t P, int64_t c, __mmask16 m) {
-  return source < 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, x + source * P + c);
-}
-
-// Output rows [begin, end) of G·P elements: row r is x's rows gather[r·G + g] (P elements each,
-// zeros where the index is negative) side by side, normalised as one row.
+// Output rows [begin, end) of G·P elements: row r is x's rows gather[r·G + g] side by side
+// (normalize_pieces).
 template <class Out>
 SEGKIT_LN_TARGET void normalize_merged_rows(const float* x, const int64_t* gather, int64_t G, int64_t P,
                                             const float* weight, const float* bias, float eps, Out* y, int64_t begin,
                                             int64_t end) {
-  const int64_t C = G * P;
-  for (int64_t r = begin; r < end; ++r) {
-    const int64_t* pieces = gather + r * G;
-    __m512 sum = _mm512_setzero_ps();
-    for (int64_t g = 0; g < G; ++g)
-      for (int64_t c = 0; c < P; c += 16) sum = _mm512_add_ps(sum, load_piece(x, pieces[g], P, c, avx512::first_lanes(P - c)));
-    const __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(sum) / static_cast<float>(C));
-    __m512 squares = _mm512_setzero_ps();
-    for (int64_t g = 0; g < G; ++g)
-      for (int64_t c = 0; c < P; c += 16) {
-        const __mmask16 m = avx512::first_lanes(P - c);
-        const __m512 dev = _mm512_maskz_sub_ps(m, load_piece(x, pieces[g], P, c, m), mean);
-        squares = _mm512_fmadd_ps(dev, dev, squares);
-      }
-    const float variance = _mm512_reduce_add_ps(squares) / static_cast<float>(C);
-    const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(variance + eps));
-    for (int64_t g = 0; g < G; ++g)
-      for (int64_t c = 0; c < P; c += 16) {
-        const __mmask16 m = avx512::first_lanes(P - c);
-        const int64_t k = g * P + c;
-        const __m512 normed = _mm512_mul_ps(_mm512_sub_ps(load_piece(x, pieces[g], P, c, m), mean), rstd);
-        store(y + r * C + k, m,
-              _mm512_fmadd_ps(normed, _mm512_maskz_loadu_ps(m, weight + k), _mm512_maskz_loadu_ps(m, bias + k)));
-      }
-  }
+  for (int64_t r = begin; r < end; ++r)
+    normalize_pieces(x, gather + r * G, G, P, weight, bias, eps, y + r * G * P, static_cast<uint16_t*>(nullptr));
 }
 
 bool cpu_has(at::ScalarType out) {
