@@ -21,6 +21,13 @@ Linear Linear::load(const WeightMap& w, const std::string& prefix, bool with_bia
   return l;
 }
 
+Linear Linear::of_convolution(const Conv2d& conv) {
+  Linear l;
+  l.weight = conv.weight.flatten(1);
+  l.bias = conv.bias;
+  return l;
+}
+
 void Linear::use_bfloat16(int64_t rows) {
   const at::Tensor fp32 = weight;
   weight = weight.to(at::kBFloat16);

@@ -13,10 +13,16 @@
 
 namespace segkit::nn {
 
+struct Conv2d;
+
 struct Linear {
   at::Tensor weight, bias;  // bias may be undefined; weight is undefined once packed
   std::shared_ptr<const kernels::PackedLinear> packed;
   static Linear load(const WeightMap& w, const std::string& prefix, bool with_bias = true);
+  // The linear layer a convolution whose stride is its kernel size (a 1×1 one, a patch
+  // embedding) is over each patch's C_in·kh·kw values in (channel, row, column) order: views of
+  // its weights, not packed.
+  static Linear of_convolution(const Conv2d& conv);
   int64_t out_features() const { return packed ? packed->out_features() : weight.size(0); }
   int64_t in_features() const { return packed ? packed->in_features() : weight.size(1); }
   // Converts the weights to bfloat16 and, where oneDNN can, packs them for `rows`-row inputs

@@ -31,7 +31,7 @@ DeformableEncoderLayer DeformableEncoderLayer::load(const nn::WeightMap& w, cons
 at::Tensor DeformableEncoderLayer::operator()(const at::Tensor& states, const at::Tensor& position,
                                               const at::Tensor& reference_points,
                                               const std::vector<kernels::LevelShape>& levels) const {
-  const at::Tensor out = states.contiguous().clone();
+  const at::Tensor out = states.clone(at::MemoryFormat::Contiguous);
   at::Tensor copy;
   update_(out, copy, position, reference_points, levels);
   return out;

@@ -140,9 +140,7 @@ PixelDecoder PixelDecoder::load(const nn::WeightMap& w, const std::string& prefi
     // The layout its channels-last input wants (no reorder per call).
     p.fpn_layers_.back().conv.weight = p.fpn_layers_.back().conv.weight.contiguous(at::MemoryFormat::ChannelsLast);
   }
-  const nn::Conv2d projection = load_conv2d(w, prefix + "mask_projection", d, c.mask_feature_size, 1, true);
-  p.mask_projection_.weight = projection.weight.view({c.mask_feature_size, d});
-  p.mask_projection_.bias = projection.bias;
+  p.mask_projection_ = nn::Linear::of_convolution(load_conv2d(w, prefix + "mask_projection", d, c.mask_feature_size, 1, true));
   return p;
 }
 
@@ -238,8 +236,7 @@ void PixelDecoder::prepare_products(at::ScalarType type, int64_t tokens) {
   auto pack_pointwise = [&](ConvNorm& c, int stage) {
     const nn::Conv2d& conv = c.conv;
     if (!is_pointwise(conv) || c.pointwise.packed) return;
-    c.pointwise.weight = conv.weight.view({conv.weight.size(0), conv.weight.size(1)});
-    c.pointwise.bias = conv.bias;
+    c.pointwise = nn::Linear::of_convolution(conv);
     c.pointwise.prepare(type, std::max<int64_t>(tokens >> (2 * stage), 1));
     if (!c.pointwise.packed) c.pointwise = nn::Linear();  // the convolution's own path then
   };

@@ -204,10 +204,8 @@ void SwinBackbone::block_(const SwinBlock& b, const at::Tensor& x, int64_t heigh
 void SwinBackbone::prepare_products(at::ScalarType type, int64_t tokens) {
   // Float32 in both precisions: 48 inputs per token, the product is small beside the passes.
   if (!patch_projection_.packed) {
-    patch_projection_.weight = patch_embed_.weight.reshape({patch_embed_.weight.size(0), -1});
-    patch_projection_.bias = patch_embed_.bias;
+    patch_projection_ = nn::Linear::of_convolution(patch_embed_);
     patch_projection_.pack(tokens);
-    if (!patch_projection_.packed) patch_projection_ = nn::Linear();
   }
   for (SwinStage& stage : stages_) {
     for (SwinBlock& b : stage.blocks)
