@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_MASKED_ATTENTION_AVX512 1
 #define SEGKIT_MASKED_TARGET __attribute__((target("avx512f")))
+#define SEGKIT_MASKED_PAIRS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #include "kernels/cpu/avx512_kernel_file.h"
 #include "kernels/cpu/avx512_row_products.h"
 #else
@@ -49,9 +52,11 @@ using avx512::load16;
 
 // One thread's state for a (batch item, head): the running output, maximum and sum of every
 // query; the key block's keys transposed (dh rows of `padded`) and values (rows of dh) in
-// float32; a query block and its scores, then probabilities.
+// float32; a query block and its scores, then probabilities. The bfloat16 products read pairs
+// instead (see attend_head_pairs).
 struct State {
   std::vector<float> out, max, sum, keys, values, queries, scores;
+  std::vector<uint32_t> key_pairs, value_pairs, query_pairs, probability_pairs;
 };
 
 // Keys [j0, j0 + n) of item b, head h into the block buffers (zero keys up to `padded`).
@@ -160,7 +165,126 @@ SEGKIT_MASKED_TARGET void attend_block(const Problem& p, int64_t b, int64_t h, i
     for (int d = 0; d < kDh; ++d) _mm512_storeu_ps(out + r * dh + d * kLanes, acc[r][d]);
 }
 
-template <typename T, int kDh>
+// With AVX-512 BF16 and bfloat16 k and v, both products run on vdpbf16ps, which multiplies
+// pairs of bfloat16 and sums each pair into a float32 lane: half the steps of the float32 FMAs.
+// The queries and the probabilities are rounded to bfloat16 for them (the softmax itself stays
+// float32). A unit below is a 32-bit pair of bfloat16.
+
+// Keys [j0, j0 + n) of item b, head h: unit (u, j) = dimensions 2u, 2u + 1 of key j, `padded`
+// units a row; values: unit (t, c) = dimension c of keys 2t and 2t + 1, dh units a row. Zero
+// past the n keys.
+SEGKIT_MASKED_PAIRS_TARGET void unpack_pairs(const Problem& p, int64_t b, int64_t h, int64_t j0, int64_t n,
+                                             int64_t padded, State& s) {
+  const int64_t dh = p.head_dim, C = p.heads * dh, units = dh / 2;
+  const auto* k = static_cast<const uint16_t*>(p.k) + (b * p.keys + j0) * C + h * dh;
+  const auto* v = static_cast<const uint16_t*>(p.v) + (b * p.keys + j0) * C + h * dh;
+  uint32_t* keys = s.key_pairs.data();
+  constexpr int64_t kAhead = 8;  // as unpack_keys
+  const int64_t row_bytes = dh * static_cast<int64_t>(sizeof(uint16_t));
+  for (int64_t j = 0; j < n; ++j) {
+    if (j0 + j + kAhead < p.keys)
+      for (int64_t byte = 0; byte < row_bytes; byte += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(k + (j + kAhead) * C) + byte, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(v + (j + kAhead) * C) + byte, _MM_HINT_T0);
+      }
+    for (int64_t u = 0; u < units; ++u) std::memcpy(keys + u * padded + j, k + j * C + 2 * u, sizeof(uint32_t));
+  }
+  for (int64_t u = 0; u < units; ++u) std::fill(keys + u * padded + n, keys + (u + 1) * padded, 0u);
+  for (int64_t j = 0; j < padded; j += 2) {
+    uint32_t* dst = s.value_pairs.data() + j / 2 * dh;
+    const uint16_t* lo = j < n ? v + j * C : nullptr;
+    const uint16_t* hi = j + 1 < n ? v + (j + 1) * C : nullptr;
+    for (int64_t c = 0; c < dh; c += kLanes) {
+      const __m512i l = lo ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + c)))
+                           : _mm512_setzero_si512();
+      const __m512i u = hi ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi + c)))
+                           : _mm512_setzero_si512();
+      _mm512_storeu_si512(dst + c, _mm512_or_si512(l, _mm512_slli_epi32(u, 16)));
+    }
+  }
+}
+
+// 16 float32 lanes → 16 bfloat16 (round to nearest even) at out.
+SEGKIT_MASKED_PAIRS_TARGET inline void store_bfloat16(uint32_t* out, __m512 x) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), (__m256i)_mm512_cvtneps_pbh(x));
+}
+
+// scores[r][16·(v0 + v) + lane] = Σ_u q[r][u] · keys[u][16·(v0 + v) + lane] over `units`
+// pairs, for the block's rows r and v < kVectors.
+template <int kVectors>
+SEGKIT_MASKED_PAIRS_TARGET inline __attribute__((always_inline)) void pair_scores(const uint32_t* q, int64_t units,
+                                                                                 const uint32_t* keys, int64_t padded,
+                                                                                 int64_t v0, float* scores) {
+  __m512 acc[kRows][kVectors];
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t u = 0; u < units; ++u) {
+    __m512i k[kVectors];
+    for (int v = 0; v < kVectors; ++v) k[v] = _mm512_loadu_si512(keys + u * padded + (v0 + v) * kLanes);
+    for (int64_t r = 0; r < kRows; ++r) {
+      const __m512bh qr = (__m512bh)_mm512_set1_epi32(static_cast<int>(q[r * units + u]));
+      for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], qr, (__m512bh)k[v]);
+    }
+  }
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int v = 0; v < kVectors; ++v) _mm512_storeu_ps(scores + r * padded + (v0 + v) * kLanes, acc[r][v]);
+}
+
+// Queries [i0, i0 + rows) of item b and head h against the unpacked key block [j0, j0 + n), as
+// attend_block with the products on pairs.
+template <int kDh>
+SEGKIT_MASKED_PAIRS_TARGET void attend_block_pairs(const Problem& p, int64_t b, int64_t h, int64_t i0, int64_t rows,
+                                                   int64_t j0, int64_t n, int64_t padded, State& s) {
+  const int64_t dh = p.head_dim, C = p.heads * dh, units = dh / 2, pairs = padded / 2;
+  uint32_t* q = s.query_pairs.data();
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int64_t c = 0; c < dh; c += kLanes)
+      store_bfloat16(q + (r * dh + c) / 2,
+                     r < rows ? _mm512_loadu_ps(p.q + (b * p.queries + i0 + r) * C + h * dh + c) : _mm512_setzero_ps());
+  float* scores = s.scores.data();
+  const uint32_t* keys = s.key_pairs.data();
+  for (int64_t v0 = 0; v0 < padded / kLanes; v0 += 4) {
+    switch (std::min<int64_t>(4, padded / kLanes - v0)) {
+      case 1: pair_scores<1>(q, units, keys, padded, v0, scores); break;
+      case 2: pair_scores<2>(q, units, keys, padded, v0, scores); break;
+      case 3: pair_scores<3>(q, units, keys, padded, v0, scores); break;
+      default: pair_scores<4>(q, units, keys, padded, v0, scores); break;
+    }
+  }
+  float rescale[kRows];
+  uint32_t* probabilities = s.probability_pairs.data();
+  for (int64_t r = 0; r < kRows; ++r) {
+    float* row = scores + r * padded;
+    if (r >= rows) {  // past the last query: zero probabilities, output never stored
+      std::fill(row, row + padded, 0.0f);
+      rescale[r] = 1.0f;
+    } else {
+      const int64_t i = i0 + r;
+      const bool* blocked = p.blocked ? p.blocked + (b * p.queries + i) * p.keys + j0 : nullptr;
+      rescale[r] = block_softmax(p, row, blocked, n, s.max[size_t(i)], s.sum[size_t(i)]);
+    }
+    for (int64_t j = 0; j < padded; j += kLanes) store_bfloat16(probabilities + (r * padded + j) / 2, _mm512_loadu_ps(row + j));
+  }
+  __m512 acc[kRows][kDh];
+  float* out = s.out.data() + i0 * dh;
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int d = 0; d < kDh; ++d)
+      acc[r][d] = _mm512_mul_ps(_mm512_loadu_ps(out + r * dh + d * kLanes), _mm512_set1_ps(rescale[r]));
+  const uint32_t* values = s.value_pairs.data();
+  for (int64_t t = 0; t < (n + 1) / 2; ++t) {
+    __m512i v[kDh];
+    for (int d = 0; d < kDh; ++d) v[d] = _mm512_loadu_si512(values + t * dh + d * kLanes);
+    for (int64_t r = 0; r < kRows; ++r) {
+      const __m512bh pr = (__m512bh)_mm512_set1_epi32(static_cast<int>(probabilities[r * pairs + t]));
+      for (int d = 0; d < kDh; ++d) acc[r][d] = _mm512_dpbf16_ps(acc[r][d], pr, (__m512bh)v[d]);
+    }
+  }
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int d = 0; d < kDh; ++d) _mm512_storeu_ps(out + r * dh + d * kLanes, acc[r][d]);
+}
+
+// kPairs: the products on pairs of bfloat16 (T is bfloat16 then).
+template <typename T, int kDh, bool kPairs>
 SEGKIT_MASKED_TARGET void attend_head(const Problem& p, int64_t b, int64_t h, State& s) {
   const int64_t dh = p.head_dim, C = p.heads * dh, Q = p.queries;
   const int64_t rows_rounded = (Q + kRows - 1) / kRows * kRows;
@@ -169,8 +293,14 @@ SEGKIT_MASKED_TARGET void attend_head(const Problem& p, int64_t b, int64_t h, St
   s.sum.assign(static_cast<size_t>(Q), 0.0f);
   for (int64_t j0 = 0; j0 < p.keys; j0 += kKeys) {
     const int64_t n = std::min(kKeys, p.keys - j0), padded = (n + kLanes - 1) / kLanes * kLanes;
-    unpack_keys<T>(p, b, h, j0, n, padded, s);
-    for (int64_t i0 = 0; i0 < Q; i0 += kRows) attend_block<kDh>(p, b, h, i0, std::min(kRows, Q - i0), j0, n, padded, s);
+    if constexpr (kPairs) {
+      unpack_pairs(p, b, h, j0, n, padded, s);
+      for (int64_t i0 = 0; i0 < Q; i0 += kRows)
+        attend_block_pairs<kDh>(p, b, h, i0, std::min(kRows, Q - i0), j0, n, padded, s);
+    } else {
+      unpack_keys<T>(p, b, h, j0, n, padded, s);
+      for (int64_t i0 = 0; i0 < Q; i0 += kRows) attend_block<kDh>(p, b, h, i0, std::min(kRows, Q - i0), j0, n, padded, s);
+    }
   }
   for (int64_t i = 0; i < Q; ++i) {
     float* dst = p.out + (b * Q + i) * C + h * dh;
@@ -180,21 +310,29 @@ SEGKIT_MASKED_TARGET void attend_head(const Problem& p, int64_t b, int64_t h, St
   }
 }
 
-template <typename T>
+template <typename T, bool kPairs>
 void attend_all(const Problem& p) {
   torch_parallel_for(0, p.batch * p.heads, 1, [&](int64_t begin, int64_t end) {
     thread_local State s;
-    s.keys.resize(static_cast<size_t>(p.head_dim * kKeys));
-    s.values.resize(static_cast<size_t>(kKeys * p.head_dim));
-    s.queries.resize(static_cast<size_t>(kRows * p.head_dim));
-    s.scores.resize(static_cast<size_t>(kRows * kKeys));
+    const auto size = [](int64_t n) { return static_cast<size_t>(n); };
+    if (kPairs) {
+      s.key_pairs.resize(size(p.head_dim / 2 * kKeys));
+      s.value_pairs.resize(size(kKeys / 2 * p.head_dim));
+      s.query_pairs.resize(size(kRows * p.head_dim / 2));
+      s.probability_pairs.resize(size(kRows * kKeys / 2));
+    } else {
+      s.keys.resize(size(p.head_dim * kKeys));
+      s.values.resize(size(kKeys * p.head_dim));
+      s.queries.resize(size(kRows * p.head_dim));
+    }
+    s.scores.resize(size(kRows * kKeys));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / p.heads, h = task % p.heads;
       switch (p.head_dim / kLanes) {
-        case 1: attend_head<T, 1>(p, b, h, s); break;
-        case 2: attend_head<T, 2>(p, b, h, s); break;
-        case 3: attend_head<T, 3>(p, b, h, s); break;
-        default: attend_head<T, 4>(p, b, h, s); break;
+        case 1: attend_head<T, 1, kPairs>(p, b, h, s); break;
+        case 2: attend_head<T, 2, kPairs>(p, b, h, s); break;
+        case 3: attend_head<T, 3, kPairs>(p, b, h, s); break;
+        default: attend_head<T, 4, kPairs>(p, b, h, s); break;
       }
     }
   });
@@ -241,8 +379,9 @@ at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::
                   blocked.defined() ? blocked.data_ptr<bool>() : nullptr,
                   out.data_ptr<float>(),
                   static_cast<float>(scale)};
-  if (k.scalar_type() == at::kFloat) attend_all<float>(p);
-  else attend_all<c10::BFloat16>(p);
+  if (k.scalar_type() == at::kFloat) attend_all<float, false>(p);
+  else if (core::cpu_has_avx512_bf16()) attend_all<c10::BFloat16, true>(p);
+  else attend_all<c10::BFloat16, false>(p);
 #endif
   return out;
 }
