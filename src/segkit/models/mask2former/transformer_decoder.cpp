@@ -2,13 +2,15 @@
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
-#include <ATen/ops/relu.h>
+#include <ATen/ops/stack.h>
 #include <ATen/ops/upsample_bilinear2d.h>
 #include <ATen/ops/zeros.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include "core/torch_parallel.h"
@@ -18,6 +20,7 @@
 #include "kernels/cpu/blocked_keys.h"
 #include "kernels/cpu/masked_attention.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/packed_linear.h"
 #include "models/device.h"
 #include "models/mask2former/position_embedding.h"
 
@@ -126,20 +129,47 @@ TransformerDecoder TransformerDecoder::load(const nn::WeightMap& w, const Mask2F
 
 at::Tensor TransformerDecoder::mask_embedding(const at::Tensor& normed) const {
   at::Tensor embedding = normed;
-  for (size_t i = 0; i < mask_embedder_.size(); ++i) {
-    embedding = mask_embedder_[i](embedding);
-    if (i + 1 < mask_embedder_.size()) embedding = at::relu(embedding);
-  }
+  for (size_t i = 0; i < mask_embedder_.size(); ++i)
+    embedding = i + 1 < mask_embedder_.size() ? mask_embedder_[i].relu(embedding) : mask_embedder_[i](embedding);
   return embedding;
 }
 
 namespace {
 
-// embedding B × Q × c, features B × c × h × w → B × Q × h × w (transformers' einsum).
-at::Tensor mask_logits_of(const at::Tensor& embedding, const at::Tensor& features) {
-  const int64_t b = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
-  return kernels::matmul(embedding, features.reshape({b, c, h * w})).view({b, -1, h, w});
-}
+// A map's features (B × c × h × w) in the products that make mask logits from the queries'
+// mask embeddings (transformers' einsum) → B × Q × h × w float32. In float32 the features are
+// read as they are; in bfloat16 each item's pixels are packed once as the weights of a product
+// with float32 sums (the embedding is small, the pixels many).
+class MaskFeatures {
+ public:
+  MaskFeatures(const at::Tensor& features, at::ScalarType type, int64_t queries) : features_(features), type_(type) {
+    if (type == at::kFloat) return;
+    const int64_t c = features.size(1), pixels = features.size(2) * features.size(3);
+    for (int64_t b = 0; b < features.size(0); ++b) {
+      const at::Tensor rows = features[b].permute({1, 2, 0}).reshape({pixels, c}).to(type);
+      packed_.push_back(kernels::PackedLinear::pack(rows, at::Tensor(), queries));
+      if (!packed_.back()) {  // no such product here: the float32 one
+        packed_.clear();
+        return;
+      }
+    }
+  }
+
+  at::Tensor logits(const at::Tensor& embedding) const {
+    const int64_t b = features_.size(0), c = features_.size(1), h = features_.size(2), w = features_.size(3);
+    if (packed_.empty())
+      return kernels::matmul(embedding.to(at::kFloat), features_.reshape({b, c, h * w})).view({b, -1, h, w});
+    std::vector<at::Tensor> items;
+    for (int64_t i = 0; i < b; ++i)
+      items.push_back((*packed_[size_t(i)])(embedding[i].to(type_), kernels::LinearActivation::kNone, at::kFloat));
+    return (b == 1 ? items[0].unsqueeze(0) : at::stack(items)).view({b, -1, h, w});
+  }
+
+ private:
+  at::Tensor features_;
+  at::ScalarType type_;
+  std::vector<std::shared_ptr<const kernels::PackedLinear>> packed_;
+};
 
 }  // namespace
 
@@ -164,9 +194,12 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
   // One layout (the pixel decoder's, channels-last) whatever the caller's, so that a staged run
   // and a whole forward agree to the bit (ATen's resize sums in another order per layout).
   const at::Tensor features = mask_features.contiguous(at::MemoryFormat::ChannelsLast);
-  std::vector<at::Tensor> level_features(kLevels);
+  const int64_t queries = query_features_.size(0);
+  std::vector<MaskFeatures> level_features;
   for (int l = 0; l < kLevels; ++l)
-    level_features[l] = at::upsample_bilinear2d(features, {sizes[l][0], sizes[l][1]}, false);
+    level_features.emplace_back(at::upsample_bilinear2d(features, {sizes[l][0], sizes[l][1]}, false), compute_, queries);
+  std::optional<MaskFeatures> full_features;  // made for the first prediction kept
+  auto in = [&](const at::Tensor& x) { return x.to(compute_); };  // a product's input
   at::Tensor hidden = query_features_.unsqueeze(0).expand({batch, -1, -1}).contiguous();
   const at::Tensor query_pos = query_position_.unsqueeze(0);
   DecoderOutput out;
@@ -174,26 +207,29 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
   // The prediction after each layer (and from the queries): its class and mask logits where
   // kept, and the mask embedding that makes the next layer's attention mask.
   auto predict = [&](bool keep) {
-    const at::Tensor normed = decoder_norm_(hidden);
+    const at::Tensor normed = in(decoder_norm_(hidden));
     const at::Tensor embedding = mask_embedding(normed);
-    if (keep) out.predictions.push_back({class_predictor_(normed), mask_logits_of(embedding, features)});
+    if (keep) {
+      if (!full_features) full_features.emplace(features, compute_, queries);
+      out.predictions.push_back({class_predictor_.float32(normed), full_features->logits(embedding)});
+    }
     return embedding;
   };
   at::Tensor embedding = predict(all_layers || layers_.empty());
   for (size_t i = 0; i < layers_.size(); ++i) {
     const MaskedAttentionLayer& L = layers_[i];
     const int l = static_cast<int>(i % kLevels);
-    const at::Tensor blocked = kernels::blocked_keys(mask_logits_of(embedding, level_features[l]));
+    const at::Tensor blocked = kernels::blocked_keys(level_features[size_t(l)].logits(embedding));
     // Masked cross-attention (torch.nn.MultiheadAttention with a packed projection).
-    const at::Tensor attended = multi_head_attention(L.cross_q(hidden + query_pos), L.cross_k(memory_with_pos[l]),
+    const at::Tensor attended = multi_head_attention(L.cross_q.float32(in(hidden + query_pos)), L.cross_k(memory_with_pos[l]),
                                                      L.cross_v(memory[l]), blocked, heads_);
-    hidden = L.cross_norm(hidden + L.cross_out(attended));
+    hidden = L.cross_norm(hidden + L.cross_out.float32(in(attended)));
     // Self-attention among the queries.
-    const at::Tensor with_pos = hidden + query_pos;
+    const at::Tensor with_pos = in(hidden + query_pos);
     const at::Tensor self_attended =
-        multi_head_attention(L.self_q(with_pos), L.self_k(with_pos), L.self_v(hidden), at::Tensor(), heads_);
-    hidden = L.self_norm(hidden + L.self_out(self_attended));
-    hidden = L.final_norm(hidden + L.fc2(at::relu(L.fc1(hidden))));
+        multi_head_attention(L.self_q.float32(with_pos), L.self_k(with_pos), L.self_v(in(hidden)), at::Tensor(), heads_);
+    hidden = L.self_norm(hidden + L.self_out.float32(in(self_attended)));
+    hidden = L.final_norm(hidden + L.fc2.float32(L.fc1.relu(in(hidden))));
     out.hidden_states.push_back(hidden);
     embedding = predict(all_layers || i + 1 == layers_.size());
   }
@@ -201,8 +237,14 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
 }
 
 void TransformerDecoder::prepare_products(at::ScalarType type, int64_t tokens) {
-  for (MaskedAttentionLayer& l : layers_)
+  const int64_t queries = query_features_.size(0);
+  for (MaskedAttentionLayer& l : layers_) {
     for (nn::Linear* linear : {&l.cross_k, &l.cross_v}) linear->prepare(type, tokens);
+    for (nn::Linear* linear : {&l.cross_q, &l.cross_out, &l.self_q, &l.self_k, &l.self_v, &l.self_out, &l.fc1, &l.fc2})
+      linear->prepare(type, queries);
+  }
+  for (nn::Linear& linear : mask_embedder_) linear.prepare(type, queries);
+  class_predictor_.prepare(type, queries);
   compute_ = type;
 }
 

@@ -38,9 +38,11 @@ class TransformerDecoder {
   // all_layers false keeps only the last prediction (the others are not needed to segment).
   DecoderOutput operator()(const std::vector<at::Tensor>& multi_scale, const at::Tensor& mask_features,
                            bool all_layers = false) const;
-  // The key and value projections of the pixel-decoder levels (most of the decoder's products)
-  // packed for `type`; `tokens`: the finest level's token count the packing is chosen for.
-  // Attention, norms and the predictions stay float32.
+  // The decoder's products in `type`: the key and value projections of the pixel-decoder levels
+  // (most of its work) packed for `tokens`, the finest level's token count; the queries' own
+  // layers for the query count; in bfloat16 also the mask products (the pixels' features packed
+  // once per forward) and the attention's (kernels/cpu/masked_attention.h). Norms, softmax and
+  // the residual sums stay float32.
   void prepare_products(at::ScalarType type, int64_t tokens);
 
  private:
@@ -53,7 +55,7 @@ class TransformerDecoder {
   std::vector<nn::Linear> mask_embedder_;
   at::Tensor level_embed_, query_features_, query_position_;
   int64_t heads_ = 8, hidden_ = 256;
-  at::ScalarType compute_ = at::kFloat;  // the key and value projections' type
+  at::ScalarType compute_ = at::kFloat;  // the products' type
 };
 
 }  // namespace segkit::mask2former
