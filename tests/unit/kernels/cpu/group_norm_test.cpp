@@ -1,10 +1,14 @@
 // kernels/cpu/group_norm: in place, against at::group_norm (and at::relu), on channels-last maps
-// (the kernel) and any other layout (ATen's ops), the same values for any thread count.
+// (the kernel) and any other layout (ATen's ops), the same values for any thread count; the
+// bfloat16 copy is the result rounded, on each kernel path.
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <string>
+
+#include "core/cpu_features.h"
 #include "kernels/cpu/group_norm.h"
 #include "segkit/error.h"
 
@@ -38,6 +42,32 @@ TEST(GroupNorm, MatchesATenInPlaceWithAndWithoutTheRelu) {
     kernels::group_norm_(plain, 6, c.weight, c.bias, 1e-5, relu);
     EXPECT_TRUE(at::allclose(plain, want, 1e-5, 1e-5)) << "relu " << relu;
   }
+}
+
+TEST(GroupNorm, Bfloat16CopyIsTheResultRounded) {
+  // 24 channels: a vector of 16 and a tail of 8 per pixel; 32: two whole vectors.
+  for (int64_t channels : {24, 32}) {
+    const at::Tensor x = at::randn({2, channels, 5, 7}) * 3 + 5, weight = at::randn({channels}), bias = at::randn({channels});
+    for (const auto kernels : {core::CpuKernels::portable, core::CpuKernels::avx512}) {
+      core::limit_cpu_kernels(kernels);
+      for (bool relu : {false, true}) {
+        SCOPED_TRACE(std::to_string(channels) + " channels, kernels " + std::to_string(int(kernels)) + ", relu " +
+                     std::to_string(relu));
+        at::Tensor cl = x.contiguous(at::MemoryFormat::ChannelsLast).clone(at::MemoryFormat::ChannelsLast);
+        const at::Tensor copy = kernels::group_norm_(cl, 4, weight, bias, 1e-5, relu, at::kBFloat16);
+        ASSERT_EQ(copy.scalar_type(), at::kBFloat16);
+        EXPECT_TRUE(copy.is_contiguous(at::MemoryFormat::ChannelsLast));
+        EXPECT_TRUE(at::equal(copy, cl.to(at::kBFloat16)));
+        at::Tensor plain = x.clone();  // ATen's ops: the copy converted after
+        const at::Tensor plain_copy = kernels::group_norm_(plain, 4, weight, bias, 1e-5, relu, at::kBFloat16);
+        EXPECT_TRUE(at::equal(plain_copy, plain.to(at::kBFloat16)));
+        EXPECT_FALSE(kernels::group_norm_(cl, 4, weight, bias, 1e-5, relu).defined());
+      }
+    }
+    core::limit_cpu_kernels(core::CpuKernels::amx_bf16);
+  }
+  at::Tensor x = at::randn({1, 8, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast);
+  EXPECT_THROW(kernels::group_norm_(x, 2, at::ones({8}), at::zeros({8}), 1e-5, false, at::kHalf), Error);
 }
 
 TEST(GroupNorm, TheSameForAnyThreadCount) {
