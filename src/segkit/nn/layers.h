@@ -25,6 +25,8 @@ struct Linear {
   static Linear of_convolution(const Conv2d& conv);
   int64_t out_features() const { return packed ? packed->out_features() : weight.size(0); }
   int64_t in_features() const { return packed ? packed->in_features() : weight.size(1); }
+  // The type its input must have: its weights'.
+  at::ScalarType type() const { return packed ? packed->type() : weight.scalar_type(); }
   // Converts the weights to bfloat16 and, where oneDNN can, packs them for `rows`-row inputs
   // (kernels/cpu/packed_linear.h), dropping the plain copy.
   void use_bfloat16(int64_t rows);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/deformable_sampling.h"
@@ -75,6 +76,9 @@ class PixelDecoder {
     // A new float32 map, channels-last where the convolution writes it so (Winograd's, the 1×1
     // ones): normalized in place, then clamped with `relu`.
     at::Tensor operator()(const at::Tensor& x, bool relu) const;
+    // The same map and, where copy_type is bfloat16, a bfloat16 copy of it written by the norm's
+    // pass (the next product's input; undefined otherwise).
+    std::pair<at::Tensor, at::Tensor> with_copy(const at::Tensor& x, bool relu, at::ScalarType copy_type) const;
   };
 
   void check_features(const std::vector<at::Tensor>& features) const;
