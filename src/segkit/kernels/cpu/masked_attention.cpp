@@ -21,6 +21,7 @@
 #define SEGKIT_MASKED_TARGET __attribute__((target("avx512f")))
 #define SEGKIT_MASKED_PAIRS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #include "kernels/cpu/avx512_kernel_file.h"
+#include "kernels/cpu/avx512_pair_products.h"
 #include "kernels/cpu/avx512_row_products.h"
 #else
 #define SEGKIT_MASKED_ATTENTION_AVX512 0
@@ -190,44 +191,9 @@ SEGKIT_MASKED_PAIRS_TARGET void unpack_pairs(const Problem& p, int64_t b, int64_
     for (int64_t u = 0; u < units; ++u) std::memcpy(keys + u * padded + j, k + j * C + 2 * u, sizeof(uint32_t));
   }
   for (int64_t u = 0; u < units; ++u) std::fill(keys + u * padded + n, keys + (u + 1) * padded, 0u);
-  for (int64_t j = 0; j < padded; j += 2) {
-    uint32_t* dst = s.value_pairs.data() + j / 2 * dh;
-    const uint16_t* lo = j < n ? v + j * C : nullptr;
-    const uint16_t* hi = j + 1 < n ? v + (j + 1) * C : nullptr;
-    for (int64_t c = 0; c < dh; c += kLanes) {
-      const __m512i l = lo ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + c)))
-                           : _mm512_setzero_si512();
-      const __m512i u = hi ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi + c)))
-                           : _mm512_setzero_si512();
-      _mm512_storeu_si512(dst + c, _mm512_or_si512(l, _mm512_slli_epi32(u, 16)));
-    }
-  }
-}
-
-// 16 float32 lanes → 16 bfloat16 (round to nearest even) at out.
-SEGKIT_MASKED_PAIRS_TARGET inline void store_bfloat16(uint32_t* out, __m512 x) {
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), (__m256i)_mm512_cvtneps_pbh(x));
-}
-
-// scores[r][16·(v0 + v) + lane] = Σ_u q[r][u] · keys[u][16·(v0 + v) + lane] over `units`
-// pairs, for the block's rows r and v < kVectors.
-template <int kVectors>
-SEGKIT_MASKED_PAIRS_TARGET inline __attribute__((always_inline)) void pair_scores(const uint32_t* q, int64_t units,
-                                                                                 const uint32_t* keys, int64_t padded,
-                                                                                 int64_t v0, float* scores) {
-  __m512 acc[kRows][kVectors];
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (int64_t u = 0; u < units; ++u) {
-    __m512i k[kVectors];
-    for (int v = 0; v < kVectors; ++v) k[v] = _mm512_loadu_si512(keys + u * padded + (v0 + v) * kLanes);
-    for (int64_t r = 0; r < kRows; ++r) {
-      const __m512bh qr = (__m512bh)_mm512_set1_epi32(static_cast<int>(q[r * units + u]));
-      for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], qr, (__m512bh)k[v]);
-    }
-  }
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int v = 0; v < kVectors; ++v) _mm512_storeu_ps(scores + r * padded + (v0 + v) * kLanes, acc[r][v]);
+  for (int64_t j = 0; j < padded; j += 2)
+    avx512::interleave_keys(j < n ? v + j * C : nullptr, j + 1 < n ? v + (j + 1) * C : nullptr, dh,
+                            s.value_pairs.data() + j / 2 * dh);
 }
 
 // Queries [i0, i0 + rows) of item b and head h against the unpacked key block [j0, j0 + n), as
@@ -238,19 +204,12 @@ SEGKIT_MASKED_PAIRS_TARGET void attend_block_pairs(const Problem& p, int64_t b, 
   const int64_t dh = p.head_dim, C = p.heads * dh, units = dh / 2, pairs = padded / 2;
   uint32_t* q = s.query_pairs.data();
   for (int64_t r = 0; r < kRows; ++r)
-    for (int64_t c = 0; c < dh; c += kLanes)
-      store_bfloat16(q + (r * dh + c) / 2,
-                     r < rows ? _mm512_loadu_ps(p.q + (b * p.queries + i0 + r) * C + h * dh + c) : _mm512_setzero_ps());
-  float* scores = s.scores.data();
-  const uint32_t* keys = s.key_pairs.data();
-  for (int64_t v0 = 0; v0 < padded / kLanes; v0 += 4) {
-    switch (std::min<int64_t>(4, padded / kLanes - v0)) {
-      case 1: pair_scores<1>(q, units, keys, padded, v0, scores); break;
-      case 2: pair_scores<2>(q, units, keys, padded, v0, scores); break;
-      case 3: pair_scores<3>(q, units, keys, padded, v0, scores); break;
-      default: pair_scores<4>(q, units, keys, padded, v0, scores); break;
+    for (int64_t c = 0; c < dh; c += kLanes) {
+      const float* row = p.q + (b * p.queries + i0 + r) * C + h * dh + c;
+      avx512::store_units(q + (r * dh + c) / 2, r < rows ? _mm512_loadu_ps(row) : _mm512_setzero_ps());
     }
-  }
+  float* scores = s.scores.data();
+  avx512::unit_block_scores(q, units, units, s.key_pairs.data(), padded, scores);
   float rescale[kRows];
   uint32_t* probabilities = s.probability_pairs.data();
   for (int64_t r = 0; r < kRows; ++r) {
@@ -263,22 +222,15 @@ SEGKIT_MASKED_PAIRS_TARGET void attend_block_pairs(const Problem& p, int64_t b, 
       const bool* blocked = p.blocked ? p.blocked + (b * p.queries + i) * p.keys + j0 : nullptr;
       rescale[r] = block_softmax(p, row, blocked, n, s.max[size_t(i)], s.sum[size_t(i)]);
     }
-    for (int64_t j = 0; j < padded; j += kLanes) store_bfloat16(probabilities + (r * padded + j) / 2, _mm512_loadu_ps(row + j));
+    for (int64_t j = 0; j < padded; j += kLanes)
+      avx512::store_units(probabilities + (r * padded + j) / 2, _mm512_loadu_ps(row + j));
   }
   __m512 acc[kRows][kDh];
   float* out = s.out.data() + i0 * dh;
   for (int64_t r = 0; r < kRows; ++r)
     for (int d = 0; d < kDh; ++d)
       acc[r][d] = _mm512_mul_ps(_mm512_loadu_ps(out + r * dh + d * kLanes), _mm512_set1_ps(rescale[r]));
-  const uint32_t* values = s.value_pairs.data();
-  for (int64_t t = 0; t < (n + 1) / 2; ++t) {
-    __m512i v[kDh];
-    for (int d = 0; d < kDh; ++d) v[d] = _mm512_loadu_si512(values + t * dh + d * kLanes);
-    for (int64_t r = 0; r < kRows; ++r) {
-      const __m512bh pr = (__m512bh)_mm512_set1_epi32(static_cast<int>(probabilities[r * pairs + t]));
-      for (int d = 0; d < kDh; ++d) acc[r][d] = _mm512_dpbf16_ps(acc[r][d], pr, (__m512bh)v[d]);
-    }
-  }
+  avx512::unit_block_values<kDh>(probabilities, pairs, s.value_pairs.data(), dh, (n + 1) / 2, acc);
   for (int64_t r = 0; r < kRows; ++r)
     for (int d = 0; d < kDh; ++d) _mm512_storeu_ps(out + r * dh + d * kLanes, acc[r][d]);
 }
@@ -299,7 +251,8 @@ SEGKIT_MASKED_TARGET void attend_head(const Problem& p, int64_t b, int64_t h, St
         attend_block_pairs<kDh>(p, b, h, i0, std::min(kRows, Q - i0), j0, n, padded, s);
     } else {
       unpack_keys<T>(p, b, h, j0, n, padded, s);
-      for (int64_t i0 = 0; i0 < Q; i0 += kRows) attend_block<kDh>(p, b, h, i0, std::min(kRows, Q - i0), j0, n, padded, s);
+      for (int64_t i0 = 0; i0 < Q; i0 += kRows)
+        attend_block<kDh>(p, b, h, i0, std::min(kRows, Q - i0), j0, n, padded, s);
     }
   }
   for (int64_t i = 0; i < Q; ++i) {

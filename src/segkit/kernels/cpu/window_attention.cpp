@@ -4,7 +4,10 @@
 #include <c10/util/BFloat16.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -16,7 +19,9 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_WINDOW_ATTENTION_AVX512 1
 #define SEGKIT_WINDOW_TARGET __attribute__((target("avx512f")))
+#define SEGKIT_WINDOW_PAIRS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #include "kernels/cpu/avx512_kernel_file.h"
+#include "kernels/cpu/avx512_pair_products.h"
 #include "kernels/cpu/avx512_row_products.h"
 #else
 #define SEGKIT_WINDOW_ATTENTION_AVX512 0
@@ -145,14 +150,92 @@ SEGKIT_WINDOW_TARGET void attend_windows(const Problem& p, int64_t begin, int64_
   }
 }
 
+// With AVX-512 BF16 and a bfloat16 qkv, both products run on vdpbf16ps over units of two
+// bfloat16 (avx512_pair_products.h): the window read as it is stored (no widening), the
+// probabilities rounded to bfloat16 for their product with v. Queries as T rows of C/2 units,
+// keys transposed (C/2 rows of `padded` keys, unit = two dimensions of a key), values in rows
+// of C units, unit = one dimension of two neighbouring keys; zeros past the last key.
+struct PairBuffers {
+  std::vector<uint32_t> queries, keys, values, probabilities;
+  std::vector<float> scores;
+};
+
+SEGKIT_WINDOW_PAIRS_TARGET void unpack_pairs(const Problem& p, const uint16_t* window, int64_t padded, PairBuffers& b) {
+  const int64_t n = p.tokens, C = p.heads * p.head_dim, units = C / 2;
+  uint32_t* keys = b.keys.data();
+  for (int64_t t = 0; t < n; ++t) {
+    const uint16_t* row = window + t * 3 * C;
+    std::memcpy(b.queries.data() + t * units, row, units * sizeof(uint32_t));
+    for (int64_t u = 0; u < units; ++u) std::memcpy(keys + u * padded + t, row + C + 2 * u, sizeof(uint32_t));
+  }
+  for (int64_t u = 0; u < units; ++u) std::fill(keys + u * padded + n, keys + (u + 1) * padded, 0u);
+  for (int64_t t = 0; t < n; t += 2)
+    avx512::interleave_keys(window + t * 3 * C + 2 * C, t + 1 < n ? window + (t + 1) * 3 * C + 2 * C : nullptr, C,
+                            b.values.data() + t / 2 * C);
+}
+
+// attend_rows on the unpacked pairs.
+template <int kDh>
+SEGKIT_WINDOW_PAIRS_TARGET void attend_rows_pairs(const Problem& p, int64_t w, int64_t h, int64_t i0, int64_t rows,
+                                                  int64_t padded, PairBuffers& b, c10::BFloat16* out) {
+  const int64_t n = p.tokens, dh = p.head_dim, C = p.heads * dh, units = C / 2;
+  float* scores = b.scores.data();
+  avx512::unit_block_scores(b.queries.data() + i0 * units + h * dh / 2, units, dh / 2,
+                            b.keys.data() + h * dh / 2 * padded, padded, scores);
+  float inverse_sum[kRows] = {};
+  uint32_t* probabilities = b.probabilities.data();
+  for (int64_t r = 0; r < kRows; ++r) {
+    float* s = scores + r * padded;
+    if (r >= rows) {
+      std::fill(s, s + padded, 0.0f);
+    } else {
+      const int64_t t = i0 + r;
+      inverse_sum[r] = softmax_row(p, s, p.bias + (h * n + t) * n, p.mask ? p.mask + (w * n + t) * n : nullptr);
+    }
+    for (int64_t j = 0; j < padded; j += kLanes)
+      avx512::store_units(probabilities + (r * padded + j) / 2, _mm512_loadu_ps(s + j));
+  }
+  __m512 acc[kRows][kDh];
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int d = 0; d < kDh; ++d) acc[r][d] = _mm512_setzero_ps();
+  avx512::unit_block_values<kDh>(probabilities, padded / 2, b.values.data() + h * dh, C, (n + 1) / 2, acc);
+  for (int64_t r = 0; r < rows; ++r) {
+    c10::BFloat16* dst = out + (i0 + r) * C + h * dh;
+    const __m512 inverse = _mm512_set1_ps(inverse_sum[r]);
+    for (int d = 0; d < kDh; ++d) store16(dst + d * kLanes, _mm512_mul_ps(acc[r][d], inverse));
+  }
+}
+
+template <int kDh>
+SEGKIT_WINDOW_PAIRS_TARGET void attend_windows_pairs(const Problem& p, int64_t begin, int64_t end) {
+  const int64_t n = p.tokens, C = p.heads * p.head_dim, padded = (n + kLanes - 1) / kLanes * kLanes;
+  thread_local PairBuffers b;
+  b.queries.resize(static_cast<size_t>(round_up_rows(n) * C / 2));
+  b.keys.resize(static_cast<size_t>(C / 2 * padded));
+  b.values.resize(static_cast<size_t>(padded / 2 * C));
+  b.probabilities.resize(static_cast<size_t>(kRows * padded / 2));
+  b.scores.resize(static_cast<size_t>(kRows * padded));
+  // Query rows past the last token (a partial last block) read zeros.
+  std::fill(b.queries.begin() + n * C / 2, b.queries.end(), 0u);
+  const auto* qkv = static_cast<const uint16_t*>(p.qkv);
+  auto* out = static_cast<c10::BFloat16*>(p.out);
+  for (int64_t w = begin; w < end; ++w) {
+    unpack_pairs(p, qkv + w * n * 3 * C, padded, b);
+    for (int64_t h = 0; h < p.heads; ++h)
+      for (int64_t i0 = 0; i0 < n; i0 += kRows)
+        attend_rows_pairs<kDh>(p, w, h, i0, std::min(kRows, n - i0), padded, b, out + w * n * C);
+  }
+}
+
 template <typename T>
 void attend_all(const Problem& p) {
+  const bool pairs = std::is_same_v<T, c10::BFloat16> && core::cpu_has_avx512_bf16();
   torch_parallel_for(0, p.windows, 1, [&](int64_t begin, int64_t end) {
     switch (p.head_dim / kLanes) {
-      case 1: attend_windows<T, 1>(p, begin, end); break;
-      case 2: attend_windows<T, 2>(p, begin, end); break;
-      case 3: attend_windows<T, 3>(p, begin, end); break;
-      default: attend_windows<T, 4>(p, begin, end); break;
+      case 1: pairs ? attend_windows_pairs<1>(p, begin, end) : attend_windows<T, 1>(p, begin, end); break;
+      case 2: pairs ? attend_windows_pairs<2>(p, begin, end) : attend_windows<T, 2>(p, begin, end); break;
+      case 3: pairs ? attend_windows_pairs<3>(p, begin, end) : attend_windows<T, 3>(p, begin, end); break;
+      default: pairs ? attend_windows_pairs<4>(p, begin, end) : attend_windows<T, 4>(p, begin, end); break;
     }
   });
 }

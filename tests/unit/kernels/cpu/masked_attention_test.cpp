@@ -65,7 +65,8 @@ TEST(MaskedAttention, EqualsSoftmaxAttentionWithBlockedKeysLeftOut) {
           const int64_t C = c.heads * c.head_dim;
           const at::Tensor q = at::randn({c.batch, c.queries, C});
           // Products of several units, so that the running maximum moves between blocks.
-          const at::Tensor k = (at::randn({c.batch, c.keys, C}) * 3).to(type), v = at::randn({c.batch, c.keys, C}).to(type);
+          const at::Tensor k = (at::randn({c.batch, c.keys, C}) * 3).to(type);
+          const at::Tensor v = at::randn({c.batch, c.keys, C}).to(type);
           if (!masked_attention_supports(q, k, v, c.heads)) GTEST_SKIP() << "no AVX-512 on this CPU";
           at::Tensor blocked;
           if (masked) {
