@@ -56,8 +56,8 @@ __attribute__((target("avx512f"))) void apply_row_avx512(float* p, c10::BFloat16
 
 }  // namespace
 
-at::Tensor group_norm_(const at::Tensor& x, int64_t groups, const at::Tensor& weight, const at::Tensor& bias, double eps,
-                       bool relu, at::ScalarType copy_type) {
+at::Tensor group_norm_(const at::Tensor& x, int64_t groups, const at::Tensor& weight, const at::Tensor& bias,
+                       double eps, bool relu, at::ScalarType copy_type) {
   if (!x.defined() || x.dim() != 4 || groups <= 0 || x.size(1) % groups != 0 || weight.numel() != x.size(1) ||
       bias.numel() != x.size(1))
     fail(kName, "x must be B × C × H × W with C a multiple of the groups, and weight and bias C values");

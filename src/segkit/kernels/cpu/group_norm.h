@@ -12,7 +12,7 @@ namespace segkit::kernels {
 // the ATen path forced) ATen's group_norm (and relu), copied back into x. With copy_type
 // bfloat16, also returns the result rounded to bfloat16 (x's sizes, channels-last); otherwise
 // an undefined tensor.
-at::Tensor group_norm_(const at::Tensor& x, int64_t groups, const at::Tensor& weight, const at::Tensor& bias, double eps,
-                       bool relu, at::ScalarType copy_type = at::ScalarType::Undefined);
+at::Tensor group_norm_(const at::Tensor& x, int64_t groups, const at::Tensor& weight, const at::Tensor& bias,
+                       double eps, bool relu, at::ScalarType copy_type = at::ScalarType::Undefined);
 
 }  // namespace segkit::kernels

@@ -197,7 +197,8 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
   const int64_t queries = query_features_.size(0);
   std::vector<MaskFeatures> level_features;
   for (int l = 0; l < kLevels; ++l)
-    level_features.emplace_back(at::upsample_bilinear2d(features, {sizes[l][0], sizes[l][1]}, false), compute_, queries);
+    level_features.emplace_back(at::upsample_bilinear2d(features, {sizes[l][0], sizes[l][1]}, false), compute_,
+                                queries);
   std::optional<MaskFeatures> full_features;  // made for the first prediction kept
   auto in = [&](const at::Tensor& x) { return x.to(compute_); };  // a product's input
   at::Tensor hidden = query_features_.unsqueeze(0).expand({batch, -1, -1}).contiguous();
@@ -221,13 +222,14 @@ DecoderOutput TransformerDecoder::operator()(const std::vector<at::Tensor>& mult
     const int l = static_cast<int>(i % kLevels);
     const at::Tensor blocked = kernels::blocked_keys(level_features[size_t(l)].logits(embedding));
     // Masked cross-attention (torch.nn.MultiheadAttention with a packed projection).
-    const at::Tensor attended = multi_head_attention(L.cross_q.float32(in(hidden + query_pos)), L.cross_k(memory_with_pos[l]),
-                                                     L.cross_v(memory[l]), blocked, heads_);
+    const at::Tensor attended =
+        multi_head_attention(L.cross_q.float32(in(hidden + query_pos)), L.cross_k(memory_with_pos[l]),
+                             L.cross_v(memory[l]), blocked, heads_);
     hidden = L.cross_norm(hidden + L.cross_out.float32(in(attended)));
     // Self-attention among the queries.
     const at::Tensor with_pos = in(hidden + query_pos);
-    const at::Tensor self_attended =
-        multi_head_attention(L.self_q.float32(with_pos), L.self_k(with_pos), L.self_v(in(hidden)), at::Tensor(), heads_);
+    const at::Tensor self_attended = multi_head_attention(L.self_q.float32(with_pos), L.self_k(with_pos),
+                                                          L.self_v(in(hidden)), at::Tensor(), heads_);
     hidden = L.self_norm(hidden + L.self_out.float32(in(self_attended)));
     hidden = L.final_norm(hidden + L.fc2.float32(L.fc1.relu(in(hidden))));
     out.hidden_states.push_back(hidden);

@@ -47,7 +47,8 @@ TEST(GroupNorm, MatchesATenInPlaceWithAndWithoutTheRelu) {
 TEST(GroupNorm, Bfloat16CopyIsTheResultRounded) {
   // 24 channels: a vector of 16 and a tail of 8 per pixel; 32: two whole vectors.
   for (int64_t channels : {24, 32}) {
-    const at::Tensor x = at::randn({2, channels, 5, 7}) * 3 + 5, weight = at::randn({channels}), bias = at::randn({channels});
+    const at::Tensor x = at::randn({2, channels, 5, 7}) * 3 + 5;
+    const at::Tensor weight = at::randn({channels}), bias = at::randn({channels});
     for (const auto kernels : {core::CpuKernels::portable, core::CpuKernels::avx512}) {
       core::limit_cpu_kernels(kernels);
       for (bool relu : {false, true}) {
