@@ -7,6 +7,8 @@
 #include <ATen/Parallel.h>
 #include <ATen/ThreadLocalState.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 namespace segkit {
@@ -17,6 +19,22 @@ void torch_parallel_for(int64_t begin, int64_t end, int64_t grain, const F& fn) 
   at::parallel_for(begin, end, grain, [&](int64_t chunk_begin, int64_t chunk_end) {
     at::ThreadLocalStateGuard same_state(caller);
     fn(chunk_begin, chunk_end);
+  });
+}
+
+// fn(chunk_begin, chunk_end) over [begin, end) in chunks of `chunk`, each thread taking the next
+// chunk when it has finished one: for loops whose iterations cost unequal amounts, where
+// at::parallel_for's split into one equal range per thread leaves the others waiting for the
+// slowest range. Which thread runs a chunk varies from run to run; what a chunk computes must
+// not depend on it.
+template <class F>
+void torch_parallel_chunks(int64_t begin, int64_t end, int64_t chunk, const F& fn) {
+  if (begin >= end) return;
+  chunk = std::max<int64_t>(chunk, 1);
+  std::atomic<int64_t> next{begin};
+  const int64_t workers = std::min<int64_t>(at::get_num_threads(), (end - begin + chunk - 1) / chunk);
+  torch_parallel_for(0, workers, 1, [&](int64_t, int64_t) {
+    for (int64_t b = next.fetch_add(chunk); b < end; b = next.fetch_add(chunk)) fn(b, std::min(end, b + chunk));
   });
 }
 

@@ -1,4 +1,5 @@
-// core/torch_parallel.h: LibTorch's worker threads run a parallel region in the caller's state.
+// core/torch_parallel.h: LibTorch's worker threads run a parallel region in the caller's state;
+// torch_parallel_chunks hands every index out once, in whole chunks.
 #include <gtest/gtest.h>
 
 #include <ATen/ops/zeros.h>
@@ -6,6 +7,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <atomic>
+#include <vector>
 
 #include "core/torch_parallel.h"
 #include "segkit/threads.h"
@@ -39,5 +41,28 @@ TEST(TorchParallelFor, WorkersKeepTheCallersGradMode) {
     segkit::torch_parallel_for(0, 16, 1, [&](int64_t, int64_t) { differing += c10::GradMode::is_enabled() != grad; });
     EXPECT_EQ(differing.load(), 0) << "grad mode " << grad;
   }
+  segkit::set_num_threads(threads);
+}
+
+TEST(TorchParallelChunks, EveryIndexOnceInAlignedChunksInTheCallersState) {
+  const int threads = segkit::num_threads();
+  segkit::set_num_threads(2);
+  c10::InferenceMode inference;
+  for (const int64_t chunk : {1, 7, 64, 1000}) {
+    std::vector<std::atomic<int>> seen(150);
+    std::atomic<int> misaligned{0}, outside_mode{0};
+    segkit::torch_parallel_chunks(10, 160, chunk, [&](int64_t begin, int64_t end) {
+      misaligned += (begin - 10) % chunk != 0 || end - begin > chunk || (end - begin < chunk && end != 160);
+      outside_mode += !c10::InferenceMode::is_enabled();
+      for (int64_t i = begin; i < end; ++i) ++seen[size_t(i - 10)];
+    });
+    for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i].load(), 1) << "index " << i + 10 << ", chunk " << chunk;
+    EXPECT_EQ(misaligned.load(), 0) << "chunk " << chunk;
+    EXPECT_EQ(outside_mode.load(), 0) << "chunk " << chunk;
+  }
+  int calls = 0;
+  segkit::torch_parallel_chunks(5, 5, 4, [&](int64_t, int64_t) { ++calls; });
+  segkit::torch_parallel_chunks(0, 3, 0, [&](int64_t begin, int64_t end) { calls += int(end - begin == 1) * 10; });
+  EXPECT_EQ(calls, 30);  // nothing for the empty range; a chunk of 0 taken as 1
   segkit::set_num_threads(threads);
 }

@@ -372,8 +372,11 @@ at::Tensor sample_all(Problem p, const at::Tensor& value, int64_t batch) {
   p.value = value.data_ptr();
   p.out = out.data_ptr();
   const bool bf16 = value.scalar_type() == at::kBFloat16;
-  // About 4k multiply-adds per query in real models: a few dozen queries make a task.
-  torch_parallel_for(0, batch * p.queries, 32, [&](int64_t begin, int64_t end) {
+  // About 4k multiply-adds per query in real models: a few dozen queries make a task. Queries
+  // cost unequal amounts (those of a fine level read farther apart than a coarse level's), so
+  // the threads take tasks as they finish (one equal range each left one waiting a third of
+  // the time on Mask2Former's levels).
+  torch_parallel_chunks(0, batch * p.queries, 512, [&](int64_t begin, int64_t end) {
     if (bf16) sample_queries<c10::BFloat16>(p, begin, end);
     else sample_queries<float>(p, begin, end);
   });
