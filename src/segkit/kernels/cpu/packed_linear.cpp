@@ -152,12 +152,15 @@ struct PackedLinear::State {
   }
 };
 
-std::shared_ptr<const PackedLinear> PackedLinear::pack(const at::Tensor& weight, const at::Tensor& bias, int64_t rows) {
+std::shared_ptr<const PackedLinear> PackedLinear::pack(const at::Tensor& weight, const at::Tensor& bias, int64_t rows,
+                                                      at::ScalarType type) {
   if (!weight.defined() || weight.dim() != 2 || !hand_written_path(weight.device()) || rows <= 0)
     return nullptr;
-  const at::ScalarType type = weight.scalar_type();
-  if ((type != at::kFloat && type != at::kBFloat16) ||
-      (bias.defined() && (bias.scalar_type() != type || bias.numel() != weight.size(0))))
+  const at::ScalarType given = weight.scalar_type();
+  if (type == at::ScalarType::Undefined) type = given;
+  auto float_or_bfloat16 = [](at::ScalarType t) { return t == at::kFloat || t == at::kBFloat16; };
+  if (!float_or_bfloat16(given) || !float_or_bfloat16(type) ||
+      (bias.defined() && (bias.scalar_type() != given || bias.numel() != weight.size(0))))
     return nullptr;
   auto state = std::make_unique<State>();
   state->N = weight.size(0);
@@ -169,9 +172,10 @@ std::shared_ptr<const PackedLinear> PackedLinear::pack(const at::Tensor& weight,
     const auto pd = describe(v, state->K, state->N, type_of(type), bias.defined(), {{state->K, state->N}, type_of(type), Tag::any});
     if (!fast(pd)) return nullptr;
     state->layout = pd.weights_desc();
-    // weight is N×K row-major: the K×N matrix in column-major order ("ba").
+    // weight is N×K row-major: the K×N matrix in column-major order ("ba"), converted to the
+    // products' type by the same reorder.
     const at::Tensor plain = weight.contiguous();
-    dnnl::memory from({{state->K, state->N}, type_of(type), Tag::ba}, cpu(), plain.data_ptr());
+    dnnl::memory from({{state->K, state->N}, type_of(given), Tag::ba}, cpu(), plain.data_ptr());
     state->weights = at::empty({static_cast<int64_t>(state->layout.get_size())}, at::kByte);
     dnnl::memory to(state->layout, cpu(), state->weights.data_ptr());
     dnnl::stream stream(cpu());
@@ -180,7 +184,7 @@ std::shared_ptr<const PackedLinear> PackedLinear::pack(const at::Tensor& weight,
   } catch (const dnnl::error&) {
     return nullptr;  // no matmul of this type here: the caller's plain path runs
   }
-  if (bias.defined()) state->bias = bias.contiguous();
+  if (bias.defined()) state->bias = bias.to(type).contiguous();
   return std::shared_ptr<const PackedLinear>(new PackedLinear(std::move(state)));
 }
 
@@ -221,7 +225,9 @@ struct PackedLinear::State {
   at::ScalarType type = at::kFloat;
 };
 
-std::shared_ptr<const PackedLinear> PackedLinear::pack(const at::Tensor&, const at::Tensor&, int64_t) { return nullptr; }
+std::shared_ptr<const PackedLinear> PackedLinear::pack(const at::Tensor&, const at::Tensor&, int64_t, at::ScalarType) {
+  return nullptr;
+}
 
 at::Tensor PackedLinear::operator()(const at::Tensor&, LinearActivation, at::ScalarType) const {
   fail("PackedLinear", "segkit was built without oneDNN");

@@ -17,10 +17,12 @@ enum class LinearActivation { kNone, kRelu, kGelu };  // kGelu: the exact (erf) 
 class PackedLinear {
  public:
   // weight: N×K float32 or bfloat16, bias: N of the same type or undefined; `rows` is the row
-  // count the layout is chosen for (other counts work too). Null where segkit is built without
-  // oneDNN or oneDNN has no fast kernel for this type on this CPU: callers keep the plain
-  // weights then.
-  static std::shared_ptr<const PackedLinear> pack(const at::Tensor& weight, const at::Tensor& bias, int64_t rows);
+  // count the layout is chosen for (other counts work too); `type` the products' type
+  // (float32 or bfloat16; undefined: the weight's), the weights converted to it as they are
+  // packed. Null where segkit is built without oneDNN or oneDNN has no fast kernel for this
+  // type on this CPU: callers keep the plain weights then.
+  static std::shared_ptr<const PackedLinear> pack(const at::Tensor& weight, const at::Tensor& bias, int64_t rows,
+                                                  at::ScalarType type = at::ScalarType::Undefined);
   ~PackedLinear();
 
   int64_t in_features() const;

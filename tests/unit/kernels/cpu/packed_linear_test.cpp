@@ -1,9 +1,11 @@
 // kernels/PackedLinear: oneDNN's matmul on weights packed once must compute what a linear layer
 // computes (float32 accumulation, one rounding to the output type), for the row count it was
-// packed for and for others, with its activations, its accumulating form and float32 output.
+// packed for and for others, with its activations, its accumulating form and float32 output,
+// and from float32 weights converted to bfloat16 as they are packed.
 #include <gtest/gtest.h>
 
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/equal.h>
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/randn.h>
@@ -110,6 +112,21 @@ INSTANTIATE_TEST_SUITE_P(Types, PackedLinearOfType, ::testing::Values(at::kFloat
                          [](const ::testing::TestParamInfo<at::ScalarType>& info) {
                            return info.param == at::kFloat ? std::string("Float32") : std::string("BFloat16");
                          });
+
+TEST(PackedLinear, ConvertsFloat32WeightsAsItPacksThem) {
+  // A strided view (transposed rows) packed straight from float32 to bfloat16: the same layer
+  // as the converted copy packed.
+  const at::Tensor w = at::randn({24, 40}).t(), b = at::randn({40});
+  const auto converted = PackedLinear::pack(w, b, 8, at::kBFloat16);
+  const auto copied = PackedLinear::pack(w.to(at::kBFloat16), b.to(at::kBFloat16), 8);
+  if (!copied) GTEST_SKIP() << "no oneDNN bfloat16 matmul in this build or on this CPU";
+  ASSERT_TRUE(converted);
+  EXPECT_EQ(converted->type(), at::kBFloat16);
+  const at::Tensor x = at::randn({9, 24}).to(at::kBFloat16);
+  EXPECT_TRUE(at::equal((*converted)(x, LinearActivation::kNone, at::kFloat),
+                        (*copied)(x, LinearActivation::kNone, at::kFloat)));
+  EXPECT_FALSE(PackedLinear::pack(w, b, 8, at::kHalf));
+}
 
 TEST(PackedLinear, RefusesWhatItCannotPackOrRun) {
   EXPECT_FALSE(PackedLinear::pack(at::randn({8, 8}, at::kDouble), at::Tensor(), 4));  // float64 stays with ATen
