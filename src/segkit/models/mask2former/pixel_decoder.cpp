@@ -230,8 +230,9 @@ PixelDecoderOutput PixelDecoder::operator()(const std::vector<at::Tensor>& featu
   // The mask projection over the map's pixels as rows (a view of the channels-last map), its
   // float32 output channels-last too: the decoder reads it in place.
   const at::Tensor input = y_copy.defined() ? y_copy : y.to(projection_type);
-  const int64_t batch_size = y.size(0), height = y.size(2), width = y.size(3);
-  out.mask_features = mask_projection_.float32(input.permute({0, 2, 3, 1}).reshape({-1, y.size(1)}))
+  const int64_t batch_size = y.size(0), channels = y.size(1), height = y.size(2), width = y.size(3);
+  y = at::Tensor();  // in bf16 the copy is all the projection reads: 62 MB less at its peak (800×1216)
+  out.mask_features = mask_projection_.float32(input.permute({0, 2, 3, 1}).reshape({-1, channels}))
                           .view({batch_size, height, width, -1})
                           .permute({0, 3, 1, 2});
   return out;

@@ -146,8 +146,9 @@ class MaskFeatures {
     if (type == at::kFloat) return;
     const int64_t c = features.size(1), pixels = features.size(2) * features.size(3);
     for (int64_t b = 0; b < features.size(0); ++b) {
-      const at::Tensor rows = features[b].permute({1, 2, 0}).reshape({pixels, c}).to(type);
-      packed_.push_back(kernels::PackedLinear::pack(rows, at::Tensor(), queries));
+      // A view of channels-last features, converted as it is packed.
+      const at::Tensor rows = features[b].permute({1, 2, 0}).reshape({pixels, c});
+      packed_.push_back(kernels::PackedLinear::pack(rows, at::Tensor(), queries, type));
       if (!packed_.back()) {  // no such product here: the float32 one
         packed_.clear();
         return;
