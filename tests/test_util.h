@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.h"
+
 namespace segkit::test {
 
 // tests/data/<relative>
@@ -46,6 +48,16 @@ struct CliResult {
 // Runs the segkit binary with the given arguments (no shell involved), capturing output; in
 // folder `cwd` when one is given (relative paths in `args` then resolve there).
 CliResult run_cli(const std::vector<std::string>& args, const std::string& cwd = {});
+
+// Limits the hand-written kernels to `ceiling` and its families below (core/cpu_features.h) for
+// one scope, however it ends: a test runs every kernel path its CPU has, one after another.
+class KernelCeiling {
+ public:
+  explicit KernelCeiling(core::CpuKernels ceiling) { core::limit_cpu_kernels(ceiling); }
+  ~KernelCeiling() { core::limit_cpu_kernels(core::CpuKernels::amx_bf16); }
+  KernelCeiling(const KernelCeiling&) = delete;
+  KernelCeiling& operator=(const KernelCeiling&) = delete;
+};
 
 // The message of the segkit::Error that `f` throws, or "(no error)".
 std::string error_of(const std::function<void()>& f);

@@ -11,6 +11,7 @@
 #include "core/cpu_features.h"
 #include "kernels/cpu/group_norm.h"
 #include "segkit/error.h"
+#include "test_util.h"
 
 using namespace segkit;
 
@@ -50,7 +51,7 @@ TEST(GroupNorm, Bfloat16CopyIsTheResultRounded) {
     const at::Tensor x = at::randn({2, channels, 5, 7}) * 3 + 5;
     const at::Tensor weight = at::randn({channels}), bias = at::randn({channels});
     for (const auto kernels : {core::CpuKernels::portable, core::CpuKernels::avx512}) {
-      core::limit_cpu_kernels(kernels);
+      const test::KernelCeiling ceiling(kernels);
       for (bool relu : {false, true}) {
         SCOPED_TRACE(std::to_string(channels) + " channels, kernels " + std::to_string(int(kernels)) + ", relu " +
                      std::to_string(relu));
@@ -65,7 +66,6 @@ TEST(GroupNorm, Bfloat16CopyIsTheResultRounded) {
         EXPECT_FALSE(kernels::group_norm_(cl, 4, weight, bias, 1e-5, relu).defined());
       }
     }
-    core::limit_cpu_kernels(core::CpuKernels::amx_bf16);
   }
   at::Tensor x = at::randn({1, 8, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast);
   EXPECT_THROW(kernels::group_norm_(x, 2, at::ones({8}), at::zeros({8}), 1e-5, false, at::kHalf), Error);

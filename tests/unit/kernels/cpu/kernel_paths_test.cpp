@@ -9,6 +9,7 @@
 #include "core/cpu_features.h"
 #include "sam_fixtures.h"
 #include "segkit/sam.h"
+#include "test_util.h"
 
 using namespace segkit;
 using core::CpuKernels;
@@ -31,11 +32,6 @@ std::vector<CpuKernels> paths_of_this_cpu() {
   return paths;
 }
 
-struct KernelCeiling {
-  explicit KernelCeiling(CpuKernels k) { core::limit_cpu_kernels(k); }
-  ~KernelCeiling() { core::limit_cpu_kernels(CpuKernels::amx_bf16); }
-};
-
 SamEmbedding embed(const std::shared_ptr<const SamModel>& model, const Image& image) {
   SamPredictor predictor(model);
   predictor.set_image(image);
@@ -47,7 +43,7 @@ SamEmbedding embed(const std::shared_ptr<const SamModel>& model, const Image& im
 TEST(KernelPaths, EveryPathReproducesUpstreamEmbeddingsInFloat32) {
   auto model = SamModel::load(test::sam_tiny_hf(), segkit::test::quiet_load_options());
   for (const CpuKernels path : paths_of_this_cpu()) {
-    KernelCeiling ceiling(path);
+    const test::KernelCeiling ceiling(path);
     for (const auto& entry : test::sam_case_index()) {
       auto f = test::sam_case_file(entry["image"]);
       const SamEmbedding e = embed(model, test::sam_case_image(*f));
@@ -65,7 +61,7 @@ TEST(KernelPaths, EveryPathKeepsBf16WithinItsPromise) {
   auto fp32 = SamModel::load(test::sam_tiny_hf(), segkit::test::quiet_load_options());
   auto bf16 = SamModel::load(test::sam_tiny_hf(), bf16_options);
   for (const CpuKernels path : paths_of_this_cpu()) {
-    KernelCeiling ceiling(path);
+    const test::KernelCeiling ceiling(path);
     for (const auto& entry : test::sam_case_index()) {
       const Image image = test::sam_case_image(*test::sam_case_file(entry["image"]));
       const SamEmbedding a = embed(fp32, image), b = embed(bf16, image);

@@ -47,14 +47,10 @@ TEST(MaskedAttention, EqualsSoftmaxAttentionWithBlockedKeysLeftOut) {
   struct Case {
     int64_t batch, queries, keys, heads, head_dim;
   };
-  struct Ceiling {  // lifted again however the test ends
-    explicit Ceiling(segkit::core::CpuKernels k) { segkit::core::limit_cpu_kernels(k); }
-    ~Ceiling() { segkit::core::limit_cpu_kernels(segkit::core::CpuKernels::amx_bf16); }
-  };
   using segkit::core::CpuKernels;
   for (const CpuKernels path : {CpuKernels::avx512, CpuKernels::avx512_bf16}) {
     if (path > segkit::core::cpu_kernels_available()) continue;
-    const Ceiling ceiling(path);
+    const segkit::test::KernelCeiling ceiling(path);
     for (const Case c : {Case{1, 9, 600, 2, 32}, Case{2, 4, 37, 3, 64}, Case{1, 6, 300, 1, 16}, Case{1, 5, 20, 2, 48}})
       for (const auto type : {at::kFloat, at::kBFloat16})
         for (const bool masked : {false, true}) {

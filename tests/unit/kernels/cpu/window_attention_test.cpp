@@ -40,14 +40,10 @@ TEST(WindowAttention, EqualsSoftmaxOfBiasedScoresTimesValues) {
   struct Case {
     int64_t windows, tokens, heads, head_dim;
   };
-  struct Ceiling {  // lifted again however the test ends
-    explicit Ceiling(segkit::core::CpuKernels k) { segkit::core::limit_cpu_kernels(k); }
-    ~Ceiling() { segkit::core::limit_cpu_kernels(segkit::core::CpuKernels::amx_bf16); }
-  };
   using segkit::core::CpuKernels;
   for (const CpuKernels path : {CpuKernels::avx512, CpuKernels::avx512_bf16}) {
     if (path > segkit::core::cpu_kernels_available()) continue;
-    const Ceiling ceiling(path);
+    const segkit::test::KernelCeiling ceiling(path);
     // 7×7 windows (Swin), 12×12 (Swin-L at 384 px: more than 4 vectors of keys), 5 tokens (less
     // than one vector), head widths 16 to 64; odd token counts leave a key without a partner
     // in the bfloat16 pairs.

@@ -15,6 +15,7 @@
 #include "segkit/image.h"
 #include "segkit/mask2former.h"
 #include "segkit/safetensors.h"
+#include "test_util.h"
 
 namespace segkit::test {
 namespace {
@@ -89,13 +90,9 @@ TEST(Mask2FormerModel, EveryKernelPathOfThisCpuMatchesTransformers) {
   bf16_options.precision = Precision::Bf16;
   const Mask2FormerInput in = Mask2FormerModel::load(mask2former_tiny(), quiet())
                                   ->preprocess(load_image(data_path("mask2former/inputs/img0.png")));
-  struct Ceiling {  // lifted again however the test ends
-    explicit Ceiling(core::CpuKernels k) { core::limit_cpu_kernels(k); }
-    ~Ceiling() { core::limit_cpu_kernels(core::CpuKernels::amx_bf16); }
-  };
   for (int k = 0; k <= int(core::cpu_kernels_available()); ++k) {
     SCOPED_TRACE("kernel path " + std::to_string(k));
-    const Ceiling ceiling(static_cast<core::CpuKernels>(k));
+    const test::KernelCeiling ceiling(static_cast<core::CpuKernels>(k));
     const auto fp32 = Mask2FormerModel::load(mask2former_tiny(), quiet());
     expect_matches_case(*fp32, "img0_hub");
     const Mask2FormerOutput a = fp32->forward(in);
