@@ -53,8 +53,8 @@ using avx512::load16;
 
 // One thread's state for a (batch item, head): the running output, maximum and sum of every
 // query; the key block's keys transposed (dh rows of `padded`) and values (rows of dh) in
-// float32; a query block and its scores, then probabilities. The bfloat16 products read pairs
-// instead (see attend_head_pairs).
+// float32; a query block and its scores, then probabilities. The products on bfloat16 pairs
+// read the *_pairs buffers instead (unpack_pairs below).
 struct State {
   std::vector<float> out, max, sum, keys, values, queries, scores;
   std::vector<uint32_t> key_pairs, value_pairs, query_pairs, probability_pairs;
