@@ -88,7 +88,8 @@ bool probe_aten(BilinearArithmetic& found) {
 #define SEGKIT_RA_INLINE SEGKIT_RA_TARGET inline __attribute__((always_inline))
 
 struct Problem {
-  const float* values;  // h×w×K
+  const float* values;  // source rows from first_row on, each w×K
+  int64_t first_row;
   int64_t width, channels;
   const BilinearTap* rows;  // per output row
   const BilinearTap* cols;  // per output column
@@ -129,8 +130,8 @@ SEGKIT_RA_TARGET void argmax_rows(const Problem& p, int64_t begin, int64_t end, 
   std::vector<int32_t> row_counts(kCount ? size_t(blocks * 16) : 0);
   for (int64_t oy = begin; oy < end; ++oy) {
     const BilinearTap& ty = p.rows[oy];
-    const float* r0 = p.values + ty.first * row_floats;
-    const float* r1 = p.values + ty.second * row_floats;
+    const float* r0 = p.values + (ty.first - p.first_row) * row_floats;
+    const float* r1 = p.values + (ty.second - p.first_row) * row_floats;
     const __m512 h0 = _mm512_set1_ps(ty.first_weight), h1 = _mm512_set1_ps(ty.second_weight);
     if constexpr (kCount) std::fill(row_counts.begin(), row_counts.end(), 0);
     int32_t* labels = p.labels + oy * p.out_width;
@@ -269,7 +270,7 @@ at::Tensor resize_argmax(const at::Tensor& values_in, int64_t height, int64_t wi
   at::Tensor labels = at::empty({height, width}, at::kInt);
   if (counts) counts->assign(size_t(channels), 0);
 #if SEGKIT_RESIZE_ARGMAX_AVX512
-  const Problem p{values.data_ptr<float>(), values.size(1), channels, rows.data(), cols.data(), width,
+  const Problem p{values.data_ptr<float>(), 0, values.size(1), channels, rows.data(), cols.data(), width,
                   scale.defined() ? scale.data_ptr<float>() : nullptr, count_threshold, labels.data_ptr<int32_t>()};
   std::mutex merge;
   // A row of a photo is thousands of pixels of K channels each: a few rows make a task.
@@ -291,6 +292,53 @@ at::Tensor resize_argmax(const at::Tensor& values_in, int64_t height, int64_t wi
   return labels;
 }
 
+BandedResizeArgmax::BandedResizeArgmax(int64_t in_height, int64_t in_width, int64_t channels, int64_t height,
+                                       int64_t width, const float* scale, float count_threshold)
+    : in_width_(in_width), channels_(channels), width_(width), scale_(scale), count_threshold_(count_threshold) {
+  require(resize_argmax_available() && aten_bilinear_arithmetic(arithmetic_),
+          "needs an AVX-512 CPU and ATen's bilinear arithmetic (resize_argmax_available)");
+  require(in_height > 0 && in_width > 0 && channels >= 2, "values should be height × width × channels, 2 channels or more");
+  require(channels < std::numeric_limits<int32_t>::max(), "too many channels");
+  require(height > 0 && width > 0, "the output size should be positive");
+  rows_ = bilinear_taps(in_height, height);
+  cols_ = bilinear_taps(in_width, width);
+}
+
+std::pair<int64_t, int64_t> BandedResizeArgmax::output_rows(int64_t source_begin, int64_t source_end) const {
+  // The upper source row never decreases from one output row to the next.
+  const auto first_at = [&](int64_t source) {
+    return std::partition_point(rows_.begin(), rows_.end(), [&](const BilinearTap& t) { return t.first < source; }) -
+           rows_.begin();
+  };
+  return {first_at(source_begin), std::max(first_at(source_begin), first_at(source_end))};
+}
+
+std::pair<int64_t, int64_t> BandedResizeArgmax::source_rows(int64_t begin, int64_t end) const {
+  require(0 <= begin && begin < end && end <= static_cast<int64_t>(rows_.size()), "rows outside the output");
+  return {rows_[size_t(begin)].first, rows_[size_t(end - 1)].second + 1};
+}
+
+void BandedResizeArgmax::rows(const float* band, int64_t band_first, int64_t band_rows, int64_t begin, int64_t end,
+                              int32_t* labels, int64_t* counts) const {
+  const int64_t height = static_cast<int64_t>(rows_.size());
+  require(0 <= begin && begin <= end && end <= height, "rows outside the output");
+  if (begin == end) return;
+  require(rows_[size_t(begin)].first >= band_first && rows_[size_t(end - 1)].second < band_first + band_rows,
+          "the band lacks source rows these output rows read");
+#if SEGKIT_RESIZE_ARGMAX_AVX512
+  const Problem p{band, band_first, in_width_, channels_, rows_.data(), cols_.data(), width_, scale_,
+                  count_threshold_, labels};
+  if (arithmetic_ == BilinearArithmetic::fused)
+    run_rows<BilinearArithmetic::fused>(p, begin, end, counts);
+  else
+    run_rows<BilinearArithmetic::separate>(p, begin, end, counts);
+#else
+  (void)band;
+  (void)labels;
+  (void)counts;
+#endif
+}
+
 at::Tensor resize_values(const at::Tensor& values_in, int64_t height, int64_t width) {
   const BilinearArithmetic arithmetic = check(values_in, height, width);
   const at::Tensor values = values_in.contiguous();
@@ -298,7 +346,7 @@ at::Tensor resize_values(const at::Tensor& values_in, int64_t height, int64_t wi
   const std::vector<BilinearTap> rows = bilinear_taps(values.size(0), height), cols = bilinear_taps(values.size(1), width);
   at::Tensor out = at::empty({height, width, channels}, at::kFloat);
 #if SEGKIT_RESIZE_ARGMAX_AVX512
-  const Problem p{values.data_ptr<float>(), values.size(1), channels, rows.data(), cols.data(), width,
+  const Problem p{values.data_ptr<float>(), 0, values.size(1), channels, rows.data(), cols.data(), width,
                   nullptr, 0.0f, nullptr};
   float* o = out.data_ptr<float>();
   for (int64_t y = 0; y < height; ++y)

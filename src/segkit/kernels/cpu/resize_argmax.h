@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace segkit::kernels {
@@ -39,6 +40,37 @@ bool resize_argmax_available(const at::Device& device = at::kCPU);
 // Requires resize_argmax_available().
 at::Tensor resize_argmax(const at::Tensor& values, int64_t height, int64_t width, const at::Tensor& scale = {},
                          float count_threshold = 0.0f, std::vector<int64_t>* counts = nullptr);
+
+// resize_argmax for values made a band of source rows at a time (each band's next steps run while
+// it is in cache, with no h×w×K tensor): the output rows whose upper source row lies in a band are
+// computed from that band, which must hold the row after it too (where there is one). `rows` may
+// be called from several threads at once for different output rows. Requires
+// resize_argmax_available().
+class BandedResizeArgmax {
+ public:
+  // Source h×w×K (K ≥ 2) to height×width; `scale` (K float32, may be null, kept by the caller)
+  // and `count_threshold` as in resize_argmax.
+  BandedResizeArgmax(int64_t in_height, int64_t in_width, int64_t channels, int64_t height, int64_t width,
+                     const float* scale = nullptr, float count_threshold = 0.0f);
+
+  // The output rows [first, second) whose upper source row lies in [source_begin, source_end).
+  std::pair<int64_t, int64_t> output_rows(int64_t source_begin, int64_t source_end) const;
+  // The source rows [first, second) that output rows [begin, end) read (begin < end).
+  std::pair<int64_t, int64_t> source_rows(int64_t begin, int64_t end) const;
+
+  // Labels of output rows [begin, end) into labels (height×width, row-major), from `band`: source
+  // rows [band_first, band_first + band_rows), band_rows × w × K float32. Where counts is given
+  // (K int64), counts[c] += the pixels of these rows at or above the threshold.
+  void rows(const float* band, int64_t band_first, int64_t band_rows, int64_t begin, int64_t end, int32_t* labels,
+            int64_t* counts = nullptr) const;
+
+ private:
+  int64_t in_width_, channels_, width_;
+  std::vector<BilinearTap> rows_, cols_;
+  const float* scale_;
+  float count_threshold_;
+  BilinearArithmetic arithmetic_ = BilinearArithmetic::fused;
+};
 
 // For tests: every interpolated value, height×width×K, computed by the same vector code as
 // resize_argmax (no scale). Requires resize_argmax_available().

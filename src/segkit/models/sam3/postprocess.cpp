@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "kernels/cpu/resize_threshold.h"
+#include "kernels/cpu/resize_planes.h"
 #include "models/sam3/blocks.h"  // shape_text
 #include "segkit/error.h"
 
@@ -89,7 +89,7 @@ std::vector<Instances> post_process_instance_segmentation(const RawOutputs& out,
     const ImageSize& s = target_sizes[i];
     // transformers resizes the N masks as N channels of one map: for N ≥ 2 ATen's generic
     // kernel, whose decisions the fused resize and threshold repeat without the float stack.
-    if (probs.size(0) >= 2 && kernels::resize_threshold_available(probs.device())) {
+    if (probs.size(0) >= 2 && kernels::resize_planes_available(probs.device())) {
       r.masks = kernels::resize_threshold(probs, s.height, s.width, static_cast<float>(mask_threshold));
       continue;
     }

@@ -10,6 +10,7 @@
 #include <ATen/ops/randint.h>
 #include <ATen/ops/upsample_bilinear2d.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <iostream>
@@ -148,6 +149,48 @@ TEST(ResizeArgmax, ScaledWithCountsAsAten) {
     const at::Tensor expected_counts = weighted.ge(threshold).sum({1, 2}).contiguous();
     ASSERT_EQ(int64_t(counts.size()), s.channels);
     for (int64_t c = 0; c < s.channels; ++c) EXPECT_EQ(counts[size_t(c)], expected_counts[c].item<int64_t>()) << c;
+  }
+}
+
+TEST(ResizeArgmax, BandsOfSourceRowsAsTheWholeMap) {
+  SKIP_WITHOUT_KERNEL();
+  // The banded form (Mask2Former's post-processing makes the 384×384 values band by band): every
+  // band of source rows, given with the row after it, yields the output rows whose upper source
+  // row it holds; together they make resize_argmax's labels and counts, up and down.
+  at::manual_seed(11);
+  for (const Shape& s : {Shape{7, 384, 384, 300, 451}, Shape{19, 16, 12, 40, 9}, Shape{5, 24, 20, 7, 33},
+                         Shape{3, 9, 9, 9, 9}}) {
+    SCOPED_TRACE(text(s));
+    const at::Tensor values = channels_last(at::rand({s.channels, s.height, s.width}));
+    const at::Tensor scores = at::rand({s.channels});
+    std::vector<int64_t> expected_counts;
+    const at::Tensor expected = kernels::resize_argmax(values, s.out_height, s.out_width, scores, 0.3f, &expected_counts);
+    const kernels::BandedResizeArgmax banded(s.height, s.width, s.channels, s.out_height, s.out_width,
+                                             scores.data_ptr<float>(), 0.3f);
+    for (int64_t band : {int64_t(1), int64_t(5), s.height}) {
+      at::Tensor labels = at::full({s.out_height, s.out_width}, -1, at::kInt);
+      std::vector<int64_t> counts(size_t(s.channels), 0);
+      for (int64_t upper = 0; upper < s.height; upper += band) {
+        const auto [first_out, end_out] = banded.output_rows(upper, std::min(upper + band, s.height));
+        if (first_out == end_out) continue;
+        const auto [first, end] = banded.source_rows(first_out, end_out);
+        EXPECT_GE(first, upper);
+        EXPECT_LE(end, std::min(upper + band + 1, s.height));
+        // Only the band's rows, copied out: a read outside it would show under the sanitizers.
+        const at::Tensor rows = values.narrow(0, first, end - first).clone();
+        banded.rows(rows.data_ptr<float>(), first, end - first, first_out, end_out, labels.data_ptr<int32_t>(),
+                    counts.data());
+      }
+      EXPECT_TRUE(labels.equal(expected)) << "bands of " << band;
+      EXPECT_EQ(counts, expected_counts) << "bands of " << band;
+    }
+    // A band without a row its output rows read is refused.
+    const auto [first_out, end_out] = banded.output_rows(0, 1);
+    if (first_out < end_out && banded.source_rows(first_out, end_out).second > 1) {
+      at::Tensor labels = at::empty({s.out_height, s.out_width}, at::kInt);
+      const at::Tensor one_row = values.narrow(0, 0, 1).clone();
+      EXPECT_THROW(banded.rows(one_row.data_ptr<float>(), 0, 1, first_out, end_out, labels.data_ptr<int32_t>()), Error);
+    }
   }
 }
 
