@@ -3,6 +3,7 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/argmax.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
 #include <ATen/ops/max.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/topk.h>
@@ -13,6 +14,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "core/torch_parallel.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/resize_argmax.h"
+#include "kernels/cpu/resize_planes.h"
 #include "segkit/error.h"
 
 namespace segkit {
@@ -63,6 +66,75 @@ bool has_target(int target_height, int target_width) { return target_height > 0 
 // Q × 384 × 384 mask logits.
 at::Tensor resize_to_processed(const at::Tensor& mask_logits) {
   return at::upsample_bilinear2d(mask_logits.unsqueeze(0), {kProcessedSize, kProcessedSize}, false)[0];
+}
+
+// Whether the kernels below run here: the resize of every query's logits to 384×384 with ATen's
+// generic kernel's arithmetic, which transformers' resize takes for Q ≥ 2 channels of more than
+// one pixel (a Q×1×1 map is channels-last too, and resized with other arithmetic).
+bool banded_probabilities(const at::Tensor& mask_logits) {
+  return mask_logits.size(0) >= 2 && mask_logits.size(1) * mask_logits.size(2) > 1 &&
+         kernels::resize_planes_available(mask_logits.device());
+}
+
+// Rows [first, first + rows) of the mask probabilities at 384×384 (transformers' sigmoid of the
+// resized logits): C × (rows · 384) float32.
+at::Tensor probability_rows(const kernels::PlaneResize& resize, int64_t first, int64_t rows) {
+  at::Tensor band = at::empty({resize.channels(), rows * kProcessedSize}, at::kFloat);
+  resize.rows(first, first + rows, band.data_ptr<float>());
+  return band.sigmoid_();
+}
+
+// Upper source rows a band of the fused resize and argmax covers: its maps hold one more row,
+// which its last output rows also read (an eighth more work than one pass, and no K×384×384 map).
+constexpr int64_t kArgmaxBandRows = 8;
+
+// The target-size labels of transformers' resize of K channels at 384×384 then argmax over them
+// (each scaled by scale[k] where given; counts[k]: pixels at or above count_threshold), the
+// 384×384 values made band by band by make(first_row, rows, out), out rows × 384 × K float32
+// (channels last), each argmaxed while in cache. Bands in parallel; bands that no output row
+// reads are not made.
+template <typename Make>
+at::Tensor banded_resize_argmax(int64_t channels, int target_height, int target_width, const Make& make,
+                                const float* scale = nullptr, float count_threshold = 0.0f,
+                                std::vector<int64_t>* counts = nullptr) {
+  const kernels::BandedResizeArgmax argmax(kProcessedSize, kProcessedSize, channels, target_height, target_width,
+                                           scale, count_threshold);
+  const at::Tensor labels = at::empty({target_height, target_width}, at::kInt);
+  if (counts) counts->assign(static_cast<size_t>(channels), 0);
+  std::mutex merge;
+  const int64_t bands = (kProcessedSize + kArgmaxBandRows - 1) / kArgmaxBandRows;
+  torch_parallel_chunks(0, bands, 1, [&](int64_t begin, int64_t end) {
+    const at::Tensor values = at::empty({(kArgmaxBandRows + 1) * kProcessedSize * channels}, at::kFloat);
+    std::vector<int64_t> local(counts ? static_cast<size_t>(channels) : 0, 0);
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t upper = b * kArgmaxBandRows;
+      const auto [first_out, end_out] = argmax.output_rows(upper, std::min(upper + kArgmaxBandRows, kProcessedSize));
+      if (first_out == end_out) continue;
+      const auto [first_source, end_source] = argmax.source_rows(first_out, end_out);
+      make(first_source, end_source - first_source, values.data_ptr<float>());
+      argmax.rows(values.data_ptr<float>(), first_source, end_source - first_source, first_out, end_out,
+                  labels.data_ptr<int32_t>(), counts ? local.data() : nullptr);
+    }
+    if (!counts) return;
+    const std::lock_guard<std::mutex> lock(merge);
+    for (size_t k = 0; k < local.size(); ++k) (*counts)[k] += local[k];
+  });
+  return labels;
+}
+
+// The logits of `queries` (indices into the first dimension, repeats allowed) at 384×384. Each
+// channel is resized on its own, so resizing the picked ones gives the values of transformers'
+// resize of every query then picking; ATen's resize (without the kernel) is given every query,
+// as transformers does, since it resizes a single channel with other arithmetic.
+at::Tensor processed_logits(const at::Tensor& mask_logits, const at::Tensor& queries) {
+  if (!banded_probabilities(mask_logits)) return resize_to_processed(mask_logits).index_select(0, queries);
+  const kernels::PlaneResize resize(mask_logits.index_select(0, queries), kProcessedSize, kProcessedSize);
+  const at::Tensor out = at::empty({resize.channels(), kProcessedSize, kProcessedSize}, at::kFloat);
+  float* values = out.data_ptr<float>();
+  torch_parallel_chunks(0, kProcessedSize, 4, [&](int64_t begin, int64_t end) {  // 4 rows a task
+    resize.rows(begin, end, values + begin * kProcessedSize, kProcessedSize * kProcessedSize);
+  });
+  return out;
 }
 
 // The double a caller most likely wrote to get this float (its shortest round-trip decimal):
@@ -160,17 +232,21 @@ Segmentation semantic_segmentation(const at::Tensor& class_logits, const at::Ten
   const int64_t num_labels = class_logits.size(1) - 1;
   // The "no object" column takes part in the softmax and is dropped after it.
   const at::Tensor class_probs = at::softmax(class_logits, -1).narrow(1, 0, num_labels);
-  const at::Tensor mask_probs = resize_to_processed(mask_logits).sigmoid_();
-  const at::Tensor flat_probs = mask_probs.reshape({mask_probs.size(0), -1});
   at::Tensor labels;
-  if (fused_resize(num_labels, target_height, target_width, mask_logits.device())) {
-    // transformers' einsum("bqc,bqhw->bchw") as (384·384 × Q)·(Q × K): channels last, as the
-    // fused resize and argmax reads them (the same products, on oneDNN: equal to the bit).
-    const at::Tensor per_class =
-        kernels::matmul(flat_probs.t(), class_probs).view({kProcessedSize, kProcessedSize, num_labels});
-    labels = kernels::resize_argmax(per_class, target_height, target_width);
+  if (fused_resize(num_labels, target_height, target_width, mask_logits.device()) &&
+      banded_probabilities(mask_logits)) {
+    // transformers' einsum("bqc,bqhw->bchw") as (384·384 × Q)·(Q × K), channels last as the
+    // fused resize and argmax reads them, each band's rows multiplied while its probabilities
+    // are in cache (the same products on oneDNN: equal to the bit).
+    const kernels::PlaneResize resize(mask_logits, kProcessedSize, kProcessedSize);
+    labels = banded_resize_argmax(num_labels, target_height, target_width, [&](int64_t first, int64_t rows, float* out) {
+      const at::Tensor probs = probability_rows(resize, first, rows);
+      kernels::matmul_into(at::from_blob(out, {probs.size(1), num_labels}), probs.t(), class_probs);
+    });
   } else {
     // K × Q times Q × (384·384), resized by ATen a few channels at a time.
+    const at::Tensor mask_probs = resize_to_processed(mask_logits).sigmoid_();
+    const at::Tensor flat_probs = mask_probs.reshape({mask_probs.size(0), -1});
     const at::Tensor per_class = kernels::matmul(class_probs.t(), flat_probs).view({num_labels, kProcessedSize, kProcessedSize});
     labels = chunked_argmax(per_class, target_height, target_width, [](int64_t, at::Tensor&) {}).to(at::kInt).contiguous();
   }
@@ -218,7 +294,7 @@ Segmentation instance_segmentation(const at::Tensor& class_logits, const at::Ten
                               resize ? target_width : kProcessedSize, -1);
   }
 
-  at::Tensor picked = resize_to_processed(mask_logits).index_select(0, queries);
+  at::Tensor picked = processed_logits(mask_logits, queries);
   const at::Tensor positive = picked.gt(0).contiguous();
   const at::Tensor binary = positive.to(at::kFloat);
   // Mean probability inside each binary mask, as float32 sums like torch's (the probabilities
@@ -291,8 +367,6 @@ Segmentation panoptic_segmentation(const at::Tensor& class_logits, const at::Ten
   check_inputs(class_logits, mask_logits, target_height, target_width);
   const int64_t num_labels = class_logits.size(1) - 1;
   const bool resize = has_target(target_height, target_width);
-  // Probabilities are taken at 384×384, before any resize to the target.
-  const at::Tensor mask_probs = resize_to_processed(mask_logits).sigmoid_();
 
   // Best class over all K+1 (the "no object" column included); the threshold is strict and, as
   // torch compares a float32 tensor with a Python scalar, compared in float32.
@@ -306,14 +380,23 @@ Segmentation panoptic_segmentation(const at::Tensor& class_logits, const at::Ten
 
   const at::Tensor kept_scores = pred_scores.index_select(0, kept).contiguous();
   const at::Tensor kept_labels = pred_labels.index_select(0, kept).to(at::kLong).contiguous();
-  const at::Tensor probs = mask_probs.index_select(0, kept);
   at::Tensor owner;
   std::vector<int64_t> own_areas;
-  // Weighted by the class score before both uses: the owner of each pixel, and each query's own area.
-  if (fused_resize(kept.numel(), target_height, target_width, mask_logits.device())) {
-    owner = kernels::resize_argmax(probs.permute({1, 2, 0}).contiguous(), target_height, target_width, kept_scores,
-                                   options.mask_threshold, &own_areas);
+  // Probabilities are taken at 384×384, before any resize to the target, and weighted by the
+  // class score before both uses: the owner of each pixel, and each query's own area.
+  if (fused_resize(kept.numel(), target_height, target_width, mask_logits.device()) &&
+      banded_probabilities(mask_logits)) {
+    // The kept queries' probabilities only, channels last as the fused resize and argmax reads them.
+    const kernels::PlaneResize resize(mask_logits.index_select(0, kept), kProcessedSize, kProcessedSize);
+    owner = banded_resize_argmax(
+        kept.numel(), target_height, target_width,
+        [&](int64_t first, int64_t rows, float* out) {
+          const at::Tensor probs = probability_rows(resize, first, rows);
+          at::from_blob(out, {probs.size(1), probs.size(0)}).copy_(probs.t());
+        },
+        kept_scores.data_ptr<float>(), options.mask_threshold, &own_areas);
   } else {
+    const at::Tensor probs = processed_logits(mask_logits, kept).sigmoid_();
     at::Tensor areas = at::empty({kept.numel()}, at::kLong);
     owner = chunked_argmax(probs, target_height, target_width, [&](int64_t first, at::Tensor& chunk) {
               chunk = chunk * kept_scores.narrow(0, first, chunk.size(0)).view({-1, 1, 1});

@@ -20,6 +20,7 @@
 
 #include "core/cpu_features.h"
 #include "kernels/cpu/resize_argmax.h"
+#include "kernels/cpu/resize_planes.h"
 #include "mask2former_fixtures.h"
 #include "models/mask2former/hf_postprocess.h"
 #include "test_util.h"
@@ -372,9 +373,11 @@ const std::pair<int, int> kTargets[] = {{1200, 1801}, {768, 768}, {384, 384}, {9
 }  // namespace
 
 TEST(Mask2FormerPostprocess, FusedResizeGivesWhatAtensResizeGives) {
-  // Semantic and panoptic resize with kernels/cpu/resize_argmax where the CPU has it; the same
-  // results as resizing with ATen (the path of CPUs without it).
-  if (!segkit::kernels::resize_argmax_available()) GTEST_SKIP() << "no fused resize on this CPU";
+  // All three resize the mask logits to 384×384 with kernels/cpu/resize_planes where the CPU has
+  // it, semantic and panoptic band by band into kernels/cpu/resize_argmax; the same results as
+  // resizing with ATen (the path of CPUs without them).
+  if (!segkit::kernels::resize_argmax_available() || !segkit::kernels::resize_planes_available())
+    GTEST_SKIP() << "no fused resize on this CPU";
   const Logits l = random_logits();
   SegmentationOptions options;
   options.threshold = 0.5f;
@@ -383,15 +386,23 @@ TEST(Mask2FormerPostprocess, FusedResizeGivesWhatAtensResizeGives) {
     SCOPED_TRACE(std::to_string(h) + "×" + std::to_string(w));
     const Segmentation semantic = m2f::semantic_segmentation(l.classes, l.masks, h, w);
     const Segmentation panoptic = m2f::panoptic_segmentation(l.classes, l.masks, options, h, w);
+    const Segmentation instance = m2f::instance_segmentation(l.classes, l.masks, options, h, w);
     EXPECT_GE(panoptic.segments.size(), 3u);
+    EXPECT_GE(instance.segments.size(), 3u);
     segkit::core::limit_cpu_kernels(segkit::core::CpuKernels::portable);
     const Segmentation semantic_aten = m2f::semantic_segmentation(l.classes, l.masks, h, w);
     const Segmentation panoptic_aten = m2f::panoptic_segmentation(l.classes, l.masks, options, h, w);
+    const Segmentation instance_aten = m2f::instance_segmentation(l.classes, l.masks, options, h, w);
     segkit::core::limit_cpu_kernels(segkit::core::CpuKernels::amx_bf16);
     EXPECT_EQ(semantic.ids, semantic_aten.ids);
     expect_segments(semantic, semantic_aten.segments);
     EXPECT_EQ(panoptic.ids, panoptic_aten.ids);
     expect_segments(panoptic, panoptic_aten.segments);
+    EXPECT_EQ(instance.ids, instance_aten.ids);
+    EXPECT_EQ(instance.instance_masks, instance_aten.instance_masks);
+    expect_segments(instance, instance_aten.segments);
+    for (size_t i = 0; i < instance.segments.size() && i < instance_aten.segments.size(); ++i)
+      EXPECT_EQ(instance.segments[i].score, instance_aten.segments[i].score) << "the same mask scores, to the bit";
   }
 }
 
