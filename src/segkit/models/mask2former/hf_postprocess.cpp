@@ -296,11 +296,27 @@ Segmentation instance_segmentation(const at::Tensor& class_logits, const at::Ten
 
   at::Tensor picked = processed_logits(mask_logits, queries);
   const at::Tensor positive = picked.gt(0).contiguous();
-  const at::Tensor binary = positive.to(at::kFloat);
-  // Mean probability inside each binary mask, as float32 sums like torch's (the probabilities
-  // in place: one Q × 384 × 384 tensor less).
-  const at::Tensor mask_scores =
-      picked.sigmoid_().mul_(binary).flatten(1).sum(1) / (binary.flatten(1).sum(1) + 1e-6);
+  // Mean probability inside each binary mask, as float32 sums like torch's: the probabilities
+  // taken and masked in place (times 1 or 0, as by transformers' float mask: NaN stays NaN), with
+  // no float copy of the masks, and each mask's pixel count (its float32 sum in transformers,
+  // exact below 2^24 pixels; ATen's sum of bools took longer than all of this).
+  picked.sigmoid_();
+  const at::Tensor pixels = at::empty({picked.size(0)}, at::kFloat);
+  const int64_t area = picked.size(1) * picked.size(2);
+  float* probs = picked.data_ptr<float>();
+  float* counts = pixels.data_ptr<float>();
+  const bool* inside = positive.data_ptr<bool>();
+  torch_parallel_for(0, picked.size(0), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) {
+      int64_t count = 0;
+      for (int64_t i = j * area; i < (j + 1) * area; ++i) {
+        probs[i] *= inside[i] ? 1.0f : 0.0f;
+        count += inside[i];
+      }
+      counts[j] = static_cast<float>(count);
+    }
+  });
+  const at::Tensor mask_scores = picked.flatten(1).sum(1) / (pixels + 1e-6);
   const at::Tensor scores = (top_scores * mask_scores).contiguous();
 
   const bool resize = has_target(target_height, target_width);
@@ -349,14 +365,21 @@ Segmentation instance_segmentation(const at::Tensor& class_logits, const at::Ten
   torch_parallel_for(0, layers * height, 16, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const int64_t k = t / height, y = t % height, from = source_row[static_cast<size_t>(y)] * source_width;
+      // Enlarging repeats each source row over several output rows: the row above, which this
+      // task has just written, is copied.
+      const bool repeat = t > begin && y > 0 && source_row[static_cast<size_t>(y - 1)] == source_row[static_cast<size_t>(y)];
       if (k + 1 == layers) {
         int32_t* ids = s.ids.data() + y * width;
-        for (int64_t x = 0; x < width; ++x) ids[x] = source_id[static_cast<size_t>(from + source_col[static_cast<size_t>(x)])];
+        if (repeat) std::copy(ids - width, ids, ids);
+        else
+          for (int64_t x = 0; x < width; ++x) ids[x] = source_id[static_cast<size_t>(from + source_col[static_cast<size_t>(x)])];
         continue;
       }
       const bool* row = positive_of + kept[static_cast<size_t>(k)] * source_plane + from;
       uint8_t* mask = s.instance_masks.data() + k * plane + y * width;
-      for (int64_t x = 0; x < width; ++x) mask[x] = row[source_col[static_cast<size_t>(x)]];
+      if (repeat) std::copy(mask - width, mask, mask);
+      else
+        for (int64_t x = 0; x < width; ++x) mask[x] = row[source_col[static_cast<size_t>(x)]];
     }
   });
   return s;
