@@ -23,6 +23,12 @@ SEGKIT_AVX512_PAIRS void store_units(uint32_t* out, __m512 x) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), (__m256i)_mm512_cvtneps_pbh(x));
 }
 
+// A block's 4 rows of `padded` float32 (a multiple of 16) rounded to units: unit t of row r
+// holds its columns 2t and 2t + 1, at out[r·padded/2 + t].
+SEGKIT_AVX512_PAIRS void store_unit_rows(const float* rows, int64_t padded, uint32_t* out) {
+  for (int64_t i = 0; i < kBlockRows * padded; i += 16) store_units(out + i / 2, _mm512_loadu_ps(rows + i));
+}
+
 // scores[r·padded + 16·(v0 + v) + lane] = Σ_{u < units} q[r·q_stride + u] · keys[u·padded +
 // 16·(v0 + v) + lane] for r < 4, v < kVectors.
 template <int kVectors>

@@ -19,6 +19,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_MASKED_ATTENTION_AVX512 1
 #define SEGKIT_MASKED_TARGET __attribute__((target("avx512f")))
+#define SEGKIT_MASKED_INLINE SEGKIT_MASKED_TARGET inline __attribute__((always_inline))
 #define SEGKIT_MASKED_PAIRS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #include "kernels/cpu/avx512_kernel_file.h"
 #include "kernels/cpu/avx512_pair_products.h"
@@ -132,6 +133,44 @@ SEGKIT_MASKED_TARGET float block_softmax(const Problem& p, float* s, const bool*
   return rescale;
 }
 
+// The steps of a block of query rows that do not depend on how the products run (float32 FMAs
+// here, bfloat16 pairs below), shared by both.
+
+// The block's scores (rows of `padded`) → probabilities, row by row (block_softmax), with the
+// factor that rescales each row's output so far; rows past the last query: zero probabilities,
+// factor 1 (their output is never stored).
+SEGKIT_MASKED_INLINE void block_probabilities(const Problem& p, int64_t b, int64_t i0, int64_t rows, int64_t j0,
+                                              int64_t n, int64_t padded, State& s, float (&rescale)[kRows]) {
+  for (int64_t r = 0; r < kRows; ++r) {
+    float* row = s.scores.data() + r * padded;
+    rescale[r] = 1.0f;
+    if (r >= rows) {
+      std::fill(row, row + padded, 0.0f);
+      continue;
+    }
+    const int64_t i = i0 + r;
+    const bool* blocked = p.blocked ? p.blocked + (b * p.queries + i) * p.keys + j0 : nullptr;
+    rescale[r] = block_softmax(p, row, blocked, n, s.max[size_t(i)], s.sum[size_t(i)]);
+  }
+}
+
+// The block's running outputs (rows of dh from query i0 on; spare rows past the last query at
+// the end of s.out) into acc, rescaled, and back.
+template <int kDh>
+SEGKIT_MASKED_INLINE void load_outputs(const Problem& p, int64_t i0, const State& s, const float (&rescale)[kRows],
+                                       __m512 (&acc)[kRows][kDh]) {
+  const float* out = s.out.data() + i0 * p.head_dim;
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int d = 0; d < kDh; ++d)
+      acc[r][d] = _mm512_mul_ps(_mm512_loadu_ps(out + r * p.head_dim + d * kLanes), _mm512_set1_ps(rescale[r]));
+}
+template <int kDh>
+SEGKIT_MASKED_INLINE void store_outputs(const Problem& p, int64_t i0, const __m512 (&acc)[kRows][kDh], State& s) {
+  float* out = s.out.data() + i0 * p.head_dim;
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int d = 0; d < kDh; ++d) _mm512_storeu_ps(out + r * p.head_dim + d * kLanes, acc[r][d]);
+}
+
 // Queries [i0, i0 + rows) of item b and head h against the unpacked key block [j0, j0 + n).
 template <int kDh>
 SEGKIT_MASKED_TARGET void attend_block(const Problem& p, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0,
@@ -142,28 +181,13 @@ SEGKIT_MASKED_TARGET void attend_block(const Problem& p, int64_t b, int64_t h, i
     for (int64_t c = 0; c < dh; c += kLanes)
       _mm512_storeu_ps(q + r * dh + c,
                        r < rows ? _mm512_loadu_ps(p.q + (b * p.queries + i0 + r) * C + h * dh + c) : _mm512_setzero_ps());
-  float* scores = s.scores.data();
-  avx512::row_block_scores(q, dh, dh, s.keys.data(), padded, scores);
+  avx512::row_block_scores(q, dh, dh, s.keys.data(), padded, s.scores.data());
   float rescale[kRows];
-  for (int64_t r = 0; r < kRows; ++r) {
-    float* row = scores + r * padded;
-    if (r >= rows) {  // past the last query: zero probabilities, output never stored
-      std::fill(row, row + n, 0.0f);
-      rescale[r] = 1.0f;
-      continue;
-    }
-    const int64_t i = i0 + r;
-    const bool* blocked = p.blocked ? p.blocked + (b * p.queries + i) * p.keys + j0 : nullptr;
-    rescale[r] = block_softmax(p, row, blocked, n, s.max[size_t(i)], s.sum[size_t(i)]);
-  }
+  block_probabilities(p, b, i0, rows, j0, n, padded, s, rescale);
   __m512 acc[kRows][kDh];
-  float* out = s.out.data() + i0 * dh;  // rows past the last query: spare rows at the end
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int d = 0; d < kDh; ++d)
-      acc[r][d] = _mm512_mul_ps(_mm512_loadu_ps(out + r * dh + d * kLanes), _mm512_set1_ps(rescale[r]));
-  avx512::row_block_values<kDh>(scores, padded, s.values.data(), dh, n, acc);
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int d = 0; d < kDh; ++d) _mm512_storeu_ps(out + r * dh + d * kLanes, acc[r][d]);
+  load_outputs(p, i0, s, rescale, acc);
+  avx512::row_block_values<kDh>(s.scores.data(), padded, s.values.data(), dh, n, acc);
+  store_outputs(p, i0, acc, s);
 }
 
 // With AVX-512 BF16 and bfloat16 k and v, both products run on vdpbf16ps, which multiplies
@@ -201,38 +225,21 @@ SEGKIT_MASKED_PAIRS_TARGET void unpack_pairs(const Problem& p, int64_t b, int64_
 template <int kDh>
 SEGKIT_MASKED_PAIRS_TARGET void attend_block_pairs(const Problem& p, int64_t b, int64_t h, int64_t i0, int64_t rows,
                                                    int64_t j0, int64_t n, int64_t padded, State& s) {
-  const int64_t dh = p.head_dim, C = p.heads * dh, units = dh / 2, pairs = padded / 2;
+  const int64_t dh = p.head_dim, C = p.heads * dh, units = dh / 2;
   uint32_t* q = s.query_pairs.data();
   for (int64_t r = 0; r < kRows; ++r)
     for (int64_t c = 0; c < dh; c += kLanes) {
       const float* row = p.q + (b * p.queries + i0 + r) * C + h * dh + c;
       avx512::store_units(q + (r * dh + c) / 2, r < rows ? _mm512_loadu_ps(row) : _mm512_setzero_ps());
     }
-  float* scores = s.scores.data();
-  avx512::unit_block_scores(q, units, units, s.key_pairs.data(), padded, scores);
+  avx512::unit_block_scores(q, units, units, s.key_pairs.data(), padded, s.scores.data());
   float rescale[kRows];
-  uint32_t* probabilities = s.probability_pairs.data();
-  for (int64_t r = 0; r < kRows; ++r) {
-    float* row = scores + r * padded;
-    if (r >= rows) {  // past the last query: zero probabilities, output never stored
-      std::fill(row, row + padded, 0.0f);
-      rescale[r] = 1.0f;
-    } else {
-      const int64_t i = i0 + r;
-      const bool* blocked = p.blocked ? p.blocked + (b * p.queries + i) * p.keys + j0 : nullptr;
-      rescale[r] = block_softmax(p, row, blocked, n, s.max[size_t(i)], s.sum[size_t(i)]);
-    }
-    for (int64_t j = 0; j < padded; j += kLanes)
-      avx512::store_units(probabilities + (r * padded + j) / 2, _mm512_loadu_ps(row + j));
-  }
+  block_probabilities(p, b, i0, rows, j0, n, padded, s, rescale);
+  avx512::store_unit_rows(s.scores.data(), padded, s.probability_pairs.data());
   __m512 acc[kRows][kDh];
-  float* out = s.out.data() + i0 * dh;
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int d = 0; d < kDh; ++d)
-      acc[r][d] = _mm512_mul_ps(_mm512_loadu_ps(out + r * dh + d * kLanes), _mm512_set1_ps(rescale[r]));
-  avx512::unit_block_values<kDh>(probabilities, pairs, s.value_pairs.data(), dh, (n + 1) / 2, acc);
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int d = 0; d < kDh; ++d) _mm512_storeu_ps(out + r * dh + d * kLanes, acc[r][d]);
+  load_outputs(p, i0, s, rescale, acc);
+  avx512::unit_block_values<kDh>(s.probability_pairs.data(), padded / 2, s.value_pairs.data(), dh, (n + 1) / 2, acc);
+  store_outputs(p, i0, acc, s);
 }
 
 // kPairs: the products on pairs of bfloat16 (T is bfloat16 then).

@@ -19,6 +19,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SEGKIT_WINDOW_ATTENTION_AVX512 1
 #define SEGKIT_WINDOW_TARGET __attribute__((target("avx512f")))
+#define SEGKIT_WINDOW_INLINE SEGKIT_WINDOW_TARGET inline __attribute__((always_inline))
 #define SEGKIT_WINDOW_PAIRS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #include "kernels/cpu/avx512_kernel_file.h"
 #include "kernels/cpu/avx512_pair_products.h"
@@ -99,19 +100,17 @@ SEGKIT_WINDOW_TARGET float softmax_row(const Problem& p, float* s, const float* 
   return 1.0f / _mm512_reduce_add_ps(sum);
 }
 
-// Query rows [i0, i0 + rows) of the unpacked window w and head h, kDh vectors of 16 head
-// dimensions; rows past the block's end compute on zero queries and are never written.
-template <typename T, int kDh>
-SEGKIT_WINDOW_TARGET void attend_rows(const Problem& p, int64_t w, int64_t h, int64_t i0, int64_t rows, int64_t padded,
-                                      Buffers& b, T* out) {
-  const int64_t n = p.tokens, dh = p.head_dim, C = p.heads * dh;
-  const float* q = b.queries.data() + i0 * C + h * dh;
-  const float* keys = b.keys.data() + h * dh * padded;
-  float* scores = b.scores.data();
-  avx512::row_block_scores(q, C, dh, keys, padded, scores);
-  float inverse_sum[kRows] = {};
+// The steps of a block of query rows that do not depend on how the products run (float32 FMAs
+// here, bfloat16 pairs below), shared by both.
+
+// The block's scores (rows of `padded`) → unnormalised probabilities, row by row, with each
+// row's 1 / sum; rows past the block's end: zero probabilities.
+SEGKIT_WINDOW_INLINE void block_probabilities(const Problem& p, int64_t w, int64_t h, int64_t i0, int64_t rows,
+                                              int64_t padded, float* scores, float (&inverse_sum)[kRows]) {
+  const int64_t n = p.tokens;
   for (int64_t r = 0; r < kRows; ++r) {
     float* s = scores + r * padded;
+    inverse_sum[r] = 0.0f;
     if (r >= rows) {
       std::fill(s, s + padded, 0.0f);
       continue;
@@ -119,15 +118,40 @@ SEGKIT_WINDOW_TARGET void attend_rows(const Problem& p, int64_t w, int64_t h, in
     const int64_t t = i0 + r;
     inverse_sum[r] = softmax_row(p, s, p.bias + (h * n + t) * n, p.mask ? p.mask + (w * n + t) * n : nullptr);
   }
-  __m512 acc[kRows][kDh];
+}
+
+template <int kDh>
+SEGKIT_WINDOW_INLINE void zero(__m512 (&acc)[kRows][kDh]) {
   for (int64_t r = 0; r < kRows; ++r)
     for (int d = 0; d < kDh; ++d) acc[r][d] = _mm512_setzero_ps();
-  avx512::row_block_values<kDh>(scores, padded, b.values.data() + h * dh, C, n, acc);
+}
+
+// Output rows [i0, i0 + rows) of head h (rows of C in `out`): the accumulated rows times their 1 / sum.
+template <typename T, int kDh>
+SEGKIT_WINDOW_INLINE void store_rows(const Problem& p, int64_t h, int64_t i0, int64_t rows,
+                                     const float (&inverse_sum)[kRows], const __m512 (&acc)[kRows][kDh], T* out) {
+  const int64_t dh = p.head_dim, C = p.heads * dh;
   for (int64_t r = 0; r < rows; ++r) {
     T* dst = out + (i0 + r) * C + h * dh;
     const __m512 inverse = _mm512_set1_ps(inverse_sum[r]);
     for (int d = 0; d < kDh; ++d) store16(dst + d * kLanes, _mm512_mul_ps(acc[r][d], inverse));
   }
+}
+
+// Query rows [i0, i0 + rows) of the unpacked window w and head h, kDh vectors of 16 head
+// dimensions; rows past the block's end compute on zero queries and are never written.
+template <typename T, int kDh>
+SEGKIT_WINDOW_TARGET void attend_rows(const Problem& p, int64_t w, int64_t h, int64_t i0, int64_t rows, int64_t padded,
+                                      Buffers& b, T* out) {
+  const int64_t dh = p.head_dim, C = p.heads * dh;
+  float* scores = b.scores.data();
+  avx512::row_block_scores(b.queries.data() + i0 * C + h * dh, C, dh, b.keys.data() + h * dh * padded, padded, scores);
+  float inverse_sum[kRows];
+  block_probabilities(p, w, h, i0, rows, padded, scores, inverse_sum);
+  __m512 acc[kRows][kDh];
+  zero(acc);
+  avx512::row_block_values<kDh>(scores, padded, b.values.data() + h * dh, C, p.tokens, acc);
+  store_rows(p, h, i0, rows, inverse_sum, acc, out);
 }
 
 template <typename T, int kDh>
@@ -178,32 +202,17 @@ SEGKIT_WINDOW_PAIRS_TARGET void unpack_pairs(const Problem& p, const uint16_t* w
 template <int kDh>
 SEGKIT_WINDOW_PAIRS_TARGET void attend_rows_pairs(const Problem& p, int64_t w, int64_t h, int64_t i0, int64_t rows,
                                                   int64_t padded, PairBuffers& b, c10::BFloat16* out) {
-  const int64_t n = p.tokens, dh = p.head_dim, C = p.heads * dh, units = C / 2;
+  const int64_t dh = p.head_dim, C = p.heads * dh, units = C / 2;
   float* scores = b.scores.data();
   avx512::unit_block_scores(b.queries.data() + i0 * units + h * dh / 2, units, dh / 2,
                             b.keys.data() + h * dh / 2 * padded, padded, scores);
-  float inverse_sum[kRows] = {};
-  uint32_t* probabilities = b.probabilities.data();
-  for (int64_t r = 0; r < kRows; ++r) {
-    float* s = scores + r * padded;
-    if (r >= rows) {
-      std::fill(s, s + padded, 0.0f);
-    } else {
-      const int64_t t = i0 + r;
-      inverse_sum[r] = softmax_row(p, s, p.bias + (h * n + t) * n, p.mask ? p.mask + (w * n + t) * n : nullptr);
-    }
-    for (int64_t j = 0; j < padded; j += kLanes)
-      avx512::store_units(probabilities + (r * padded + j) / 2, _mm512_loadu_ps(s + j));
-  }
+  float inverse_sum[kRows];
+  block_probabilities(p, w, h, i0, rows, padded, scores, inverse_sum);
+  avx512::store_unit_rows(scores, padded, b.probabilities.data());
   __m512 acc[kRows][kDh];
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int d = 0; d < kDh; ++d) acc[r][d] = _mm512_setzero_ps();
-  avx512::unit_block_values<kDh>(probabilities, padded / 2, b.values.data() + h * dh, C, (n + 1) / 2, acc);
-  for (int64_t r = 0; r < rows; ++r) {
-    c10::BFloat16* dst = out + (i0 + r) * C + h * dh;
-    const __m512 inverse = _mm512_set1_ps(inverse_sum[r]);
-    for (int d = 0; d < kDh; ++d) store16(dst + d * kLanes, _mm512_mul_ps(acc[r][d], inverse));
-  }
+  zero(acc);
+  avx512::unit_block_values<kDh>(b.probabilities.data(), padded / 2, b.values.data() + h * dh, C, (p.tokens + 1) / 2, acc);
+  store_rows(p, h, i0, rows, inverse_sum, acc, out);
 }
 
 template <int kDh>
