@@ -294,7 +294,18 @@ Segmentation instance_segmentation(const at::Tensor& class_logits, const at::Ten
                               resize ? target_width : kProcessedSize, -1);
   }
 
-  at::Tensor picked = processed_logits(mask_logits, queries);
+  // Only those candidates can be kept, so only their masks are resized and scored: row e of
+  // the masks below is candidate scored[e]. ATen sums a single row in another order than each of
+  // many (it splits the row between threads), so a second candidate keeps a lone one company.
+  std::vector<int64_t> scored;
+  for (int64_t j = 0; j < num_queries; ++j)
+    if (static_cast<double>(top[j]) >= threshold) scored.push_back(j);
+  if (scored.size() == 1 && num_queries > 1)  // in candidate order: the company is never kept
+    scored.insert(scored[0] == 0 ? scored.end() : scored.begin(), scored[0] == 0 ? 1 : 0);
+  const at::Tensor scored_index = at::empty({static_cast<int64_t>(scored.size())}, at::kLong);
+  std::copy(scored.begin(), scored.end(), scored_index.data_ptr<int64_t>());
+
+  at::Tensor picked = processed_logits(mask_logits, queries.index_select(0, scored_index));
   const at::Tensor positive = picked.gt(0).contiguous();
   // Mean probability inside each binary mask, as float32 sums like torch's: the probabilities
   // taken and masked in place (times 1 or 0, as by transformers' float mask: NaN stays NaN), with
@@ -317,7 +328,7 @@ Segmentation instance_segmentation(const at::Tensor& class_logits, const at::Ten
     }
   });
   const at::Tensor mask_scores = picked.flatten(1).sum(1) / (pixels + 1e-6);
-  const at::Tensor scores = (top_scores * mask_scores).contiguous();
+  const at::Tensor scores = (top_scores.index_select(0, scored_index) * mask_scores).contiguous();
 
   const bool resize = has_target(target_height, target_width);
   const int64_t source_height = positive.size(1), source_width = positive.size(2);
@@ -337,11 +348,12 @@ Segmentation instance_segmentation(const at::Tensor& class_logits, const at::Ten
   const float* score = scores.data_ptr<float>();
   const at::Tensor labels_long = labels.to(at::kLong).contiguous();
   const int64_t* label = labels_long.data_ptr<int64_t>();
-  std::vector<int64_t> kept;                                         // candidates j, in id order
+  std::vector<int64_t> kept;                                         // rows e of the masks, in id order
   std::vector<int32_t> source_id(static_cast<size_t>(source_plane), -1);  // the last kept one at each source pixel
-  for (int64_t j = 0; j < num_queries; ++j) {
-    if (!(static_cast<double>(score[j]) >= threshold)) continue;
-    const bool* mask_j = positive_of + j * source_plane;
+  for (size_t e = 0; e < scored.size(); ++e) {
+    const int64_t j = scored[e];
+    if (!(static_cast<double>(score[e]) >= threshold)) continue;
+    const bool* mask_j = positive_of + static_cast<int64_t>(e) * source_plane;
     // Empty at the target size (none of its pixels sampled): skipped, no id.
     bool any = false;
     for (int64_t r = 0; r < source_height && !any; ++r)
@@ -352,11 +364,11 @@ Segmentation instance_segmentation(const at::Tensor& class_logits, const at::Ten
     const int32_t id = static_cast<int32_t>(kept.size());
     for (int64_t i = 0; i < source_plane; ++i)
       if (mask_j[i]) source_id[static_cast<size_t>(i)] = id;
-    kept.push_back(j);
+    kept.push_back(static_cast<int64_t>(e));
     Segment segment;
     segment.id = id;
     segment.label_id = static_cast<int>(label[j]);
-    segment.score = round6(score[j]);
+    segment.score = round6(score[e]);
     s.segments.push_back(segment);
   }
   // Each instance's whole mask too: COCO results keep what later instances cover.

@@ -406,6 +406,44 @@ TEST(Mask2FormerPostprocess, FusedResizeGivesWhatAtensResizeGives) {
   }
 }
 
+TEST(Mask2FormerPostprocess, InstanceScoresAsTransformersWhateverTheCandidatesKept) {
+  // Only candidates whose class score reaches the threshold have their masks scored; the scores
+  // are still transformers' (every candidate's mask through ATen, its float32 sums): with several
+  // such candidates, and with a single one, whose lone row ATen would sum in another order.
+  Logits lone = random_logits();
+  lone.classes = lone.classes * 0.1;  // every class score near 1/13
+  lone.classes[2][5] += 20;           // but this one
+  struct Case {
+    const char* name;
+    Logits logits;
+    float threshold;
+    int64_t candidates;  // reaching the threshold on their class score; 0: not checked
+  };
+  for (const Case& c : {Case{"several", random_logits(), 0.3f, 0}, Case{"one", lone, 0.5f, 1}}) {
+    SCOPED_TRACE(c.name);
+    const Logits& l = c.logits;
+    const int64_t queries = l.classes.size(0), labels = l.classes.size(1) - 1;
+    const auto [top, index] =
+        at::topk(at::softmax(l.classes, -1).narrow(1, 0, labels).reshape({-1}), queries, -1, true, false);
+    if (c.candidates) EXPECT_EQ(top.ge(c.threshold).sum().item<int64_t>(), c.candidates);
+    const at::Tensor masks = at::upsample_bilinear2d(l.masks.unsqueeze(0), {384, 384}, false)[0].index_select(
+        0, index.div(labels, "floor"));
+    const at::Tensor binary = masks.gt(0).to(at::kFloat);
+    const at::Tensor expected = top * ((masks.sigmoid().flatten(1) * binary.flatten(1)).sum(1) /
+                                       (binary.flatten(1).sum(1) + 1e-6));
+    SegmentationOptions options;
+    options.threshold = c.threshold;
+    const Segmentation s = m2f::instance_segmentation(l.classes, l.masks, options, 0, 0);
+    std::vector<float> want;
+    for (int64_t j = 0; j < queries; ++j)
+      if (expected[j].item<float>() >= c.threshold && binary[j].sum().item<float>() > 0)
+        want.push_back(expected[j].item<float>());
+    EXPECT_GE(want.size(), 1u);
+    ASSERT_EQ(s.segments.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(s.segments[i].score, want[i], 5e-7) << i;
+  }
+}
+
 TEST(Mask2FormerPostprocess, InstanceMasksAreAtensNearestResize) {
   // Each kept instance's mask is its 384×384 binary mask through at::upsample_nearest2d, and the
   // id map the last instance over each pixel.
