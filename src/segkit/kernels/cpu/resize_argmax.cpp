@@ -257,7 +257,7 @@ bool resize_argmax_available(const at::Device& device) {
 
 at::Tensor resize_argmax(const at::Tensor& values_in, int64_t height, int64_t width, const at::Tensor& scale_in,
                          float count_threshold, std::vector<int64_t>* counts) {
-  const BilinearArithmetic arithmetic = check(values_in, height, width);
+  check(values_in, height, width);
   const int64_t channels = values_in.size(2);
   if (scale_in.defined()) {
     require_cpu(kName, {&scale_in});
@@ -266,29 +266,21 @@ at::Tensor resize_argmax(const at::Tensor& values_in, int64_t height, int64_t wi
   }
   const at::Tensor values = values_in.contiguous();
   const at::Tensor scale = scale_in.defined() ? scale_in.contiguous() : scale_in;
-  const std::vector<BilinearTap> rows = bilinear_taps(values.size(0), height), cols = bilinear_taps(values.size(1), width);
+  // The whole map is one band.
+  const BandedResizeArgmax argmax(values.size(0), values.size(1), channels, height, width,
+                                  scale.defined() ? scale.data_ptr<float>() : nullptr, count_threshold);
   at::Tensor labels = at::empty({height, width}, at::kInt);
   if (counts) counts->assign(size_t(channels), 0);
-#if SEGKIT_RESIZE_ARGMAX_AVX512
-  const Problem p{values.data_ptr<float>(), 0, values.size(1), channels, rows.data(), cols.data(), width,
-                  scale.defined() ? scale.data_ptr<float>() : nullptr, count_threshold, labels.data_ptr<int32_t>()};
   std::mutex merge;
   // A row of a photo is thousands of pixels of K channels each: a few rows make a task.
   torch_parallel_for(0, height, 4, [&](int64_t begin, int64_t end) {
     std::vector<int64_t> local(counts ? size_t(channels) : 0, 0);
-    int64_t* local_counts = counts ? local.data() : nullptr;
-    if (arithmetic == BilinearArithmetic::fused)
-      run_rows<BilinearArithmetic::fused>(p, begin, end, local_counts);
-    else
-      run_rows<BilinearArithmetic::separate>(p, begin, end, local_counts);
+    argmax.rows(values.data_ptr<float>(), 0, values.size(0), begin, end, labels.data_ptr<int32_t>(),
+                counts ? local.data() : nullptr);
     if (!counts) return;
     const std::lock_guard<std::mutex> lock(merge);
     for (int64_t c = 0; c < channels; ++c) (*counts)[size_t(c)] += local[size_t(c)];
   });
-#else
-  (void)arithmetic;
-  (void)count_threshold;
-#endif
   return labels;
 }
 

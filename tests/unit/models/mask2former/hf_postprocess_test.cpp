@@ -389,11 +389,13 @@ TEST(Mask2FormerPostprocess, FusedResizeGivesWhatAtensResizeGives) {
     const Segmentation instance = m2f::instance_segmentation(l.classes, l.masks, options, h, w);
     EXPECT_GE(panoptic.segments.size(), 3u);
     EXPECT_GE(instance.segments.size(), 3u);
-    segkit::core::limit_cpu_kernels(segkit::core::CpuKernels::portable);
-    const Segmentation semantic_aten = m2f::semantic_segmentation(l.classes, l.masks, h, w);
-    const Segmentation panoptic_aten = m2f::panoptic_segmentation(l.classes, l.masks, options, h, w);
-    const Segmentation instance_aten = m2f::instance_segmentation(l.classes, l.masks, options, h, w);
-    segkit::core::limit_cpu_kernels(segkit::core::CpuKernels::amx_bf16);
+    Segmentation semantic_aten, panoptic_aten, instance_aten;
+    {
+      const segkit::test::KernelCeiling ceiling(segkit::core::CpuKernels::portable);
+      semantic_aten = m2f::semantic_segmentation(l.classes, l.masks, h, w);
+      panoptic_aten = m2f::panoptic_segmentation(l.classes, l.masks, options, h, w);
+      instance_aten = m2f::instance_segmentation(l.classes, l.masks, options, h, w);
+    }
     EXPECT_EQ(semantic.ids, semantic_aten.ids);
     expect_segments(semantic, semantic_aten.segments);
     EXPECT_EQ(panoptic.ids, panoptic_aten.ids);
